@@ -1,0 +1,55 @@
+"""Packaging for tb-embedanalysis: a TensorBoard dynamic plugin for embedding error analysis."""
+
+import pathlib
+
+import setuptools
+
+HERE = pathlib.Path(__file__).parent
+
+TEST_REQUIRES = [
+    "pytest>=8",
+    "hypothesis>=6",
+    "playwright>=1.40",
+    "tensorboardX>=2.6",
+    "cleanlab>=2.6",
+    "build>=1.0",
+]
+BENCH_REQUIRES = ["faiss-cpu", "hnswlib", "pynndescent", "usearch", "cleanlab", "psutil"]
+
+setuptools.setup(
+    name="tb-embedanalysis",
+    version="0.1.0",
+    description="TensorBoard tab for error analysis of embeddings: exact neighbours, "
+    "per-label cluster statistics and hard examples, computed on the server.",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.9",
+    # The frontend lives at the top level (frontend/) so that JS tooling sees a plain
+    # folder, but it must ship inside the package: map it as a sub-package.
+    packages=setuptools.find_packages(include=["tb_embedanalysis", "tb_embedanalysis.*"])
+    + ["tb_embedanalysis.frontend"],
+    package_dir={"tb_embedanalysis.frontend": "frontend"},
+    package_data={
+        "tb_embedanalysis": ["http_api.md"],
+        "tb_embedanalysis.frontend": ["*.js", "*.css", "*.html", "*.svg", "views/*.js"],
+    },
+    install_requires=[
+        "tensorboard>=2.14",
+        "numpy>=1.23",
+        "werkzeug>=2.0",
+        "pillow>=9.0",
+        "scikit-learn>=1.3",
+        "tqdm>=4.60",
+    ],
+    extras_require={
+        "tf": ["tensorflow-cpu>=2.15; platform_machine=='x86_64'", "tensorflow>=2.15; platform_machine!='x86_64'"],
+        "test": TEST_REQUIRES,
+        "bench": BENCH_REQUIRES,
+    },
+    entry_points={
+        "tensorboard_plugins": [
+            "embedanalysis = tb_embedanalysis.plugin.loader:EmbedAnalysisLoader",
+        ],
+        "console_scripts": ["tb-embedanalysis = tb_embedanalysis.cli:main"],
+    },
+)

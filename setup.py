@@ -24,11 +24,12 @@ setuptools.setup(
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     python_requires=">=3.9",
-    # The frontend lives at the top level (frontend/) so that JS tooling sees a plain
-    # folder, but it must ship inside the package: map it as a sub-package.
+    # The frontend and the demos live at the top level (frontend/, demo/) where people look
+    # for them, but they must ship inside the package (the plugin serves the frontend,
+    # `tb-embedanalysis demo` runs the demos): map them as sub-packages.
     packages=setuptools.find_packages(include=["tb_embedanalysis", "tb_embedanalysis.*"])
-    + ["tb_embedanalysis.frontend"],
-    package_dir={"tb_embedanalysis.frontend": "frontend"},
+    + ["tb_embedanalysis.frontend", "tb_embedanalysis.demo"],
+    package_dir={"tb_embedanalysis.frontend": "frontend", "tb_embedanalysis.demo": "demo"},
     package_data={
         "tb_embedanalysis": ["http_api.md"],
         "tb_embedanalysis.frontend": ["*.js", "*.css", "*.html", "*.svg", "views/*.js"],
@@ -40,6 +41,7 @@ setuptools.setup(
         "pillow>=9.0",
         "scikit-learn>=1.3",
         "tqdm>=4.60",
+        "regex>=2023.0",
     ],
     extras_require={
         "tf": ["tensorflow-cpu>=2.15; platform_machine=='x86_64'", "tensorflow>=2.15; platform_machine!='x86_64'"],

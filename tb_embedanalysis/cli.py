@@ -1,0 +1,212 @@
+"""`tb-embedanalysis`: the tab's analysis from the command line (CI, notebooks, scripts).
+
+`analyze --format json` prints exactly the JSON of the `/clusters` and `/hard_examples`
+routes, because both call the same functions in `queries`.
+"""
+
+import argparse
+import csv
+import json
+import os
+import sys
+from typing import List, Optional
+
+from tb_embedanalysis import errors, queries
+from tb_embedanalysis.logs import EmbeddingStore, discover
+from tb_embedanalysis.logs.errors import LogError
+
+EXIT_BAD_INPUT = 2
+
+
+def _pick(logdir: str, run: Optional[str], name: Optional[str], step: Optional[int]):
+    """The embedding to analyse: the only one there is, or the one named."""
+    from tb_embedanalysis.catalog import Catalog
+
+    if not os.path.isdir(logdir):
+        raise errors.NotFound("logdir %s does not exist" % logdir)
+    catalog = Catalog(logdir)
+    candidates = [series for info in catalog.runs() for series in info.series
+                  if (run is None or series.run == run) and (name is None or series.name == name)]
+    if not candidates:
+        known = ["%s/%s" % (s.run, s.name) for info in catalog.runs() for s in info.series]
+        raise errors.NotFound("no embedding matches run=%r embedding=%r in %s; found: %s"
+                              % (run, name, logdir, ", ".join(known) or "no projector config"))
+    if len(candidates) > 1 and (run is None or name is None):
+        listing = ", ".join("--run %s --embedding %s" % (s.run, s.name) for s in candidates)
+        raise errors.InvalidArgument("several embeddings found; choose one: %s" % listing)
+    series = candidates[0]
+    return EmbeddingStore().load(catalog.ref(series.run, series.name, step))
+
+
+def _engine(args):
+    from tb_embedanalysis.analysis.engine import AnalysisEngine
+
+    return AnalysisEngine(cache_dir=args.cache_dir or None)
+
+
+def _progress_bar(description: str):
+    """A tqdm bar on stderr fed by the engine's progress fractions."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=100, desc=description, file=sys.stderr, leave=False,
+               bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}")
+
+    def update(fraction, message=None):
+        bar.n = round(100 * min(max(fraction, 0.0), 1.0))
+        if message:
+            bar.set_description_str(message, refresh=False)
+        bar.refresh()
+
+    return bar, update
+
+
+def cmd_analyze(args) -> int:
+    embedding = _pick(args.logdir, args.run, args.embedding, args.step)
+    engine = _engine(args)
+    bar, update = _progress_bar("analysing %s" % embedding.ref.name)
+    try:
+        clusters = queries.clusters(engine, embedding, label_column=args.label_column, k=args.k,
+                                    metric=args.metric, wait=True, on_progress=update)
+        hard = queries.hard_examples(engine, embedding, label_column=args.label_column, k=args.k,
+                                     metric=args.metric, method=args.method, limit=args.limit,
+                                     wait=True, on_progress=update)
+    finally:
+        bar.close()
+    if args.format == "json":
+        json.dump({"clusters": clusters, "hard_examples": hard}, sys.stdout, ensure_ascii=False, indent=1,
+                  default=_json_default)
+        print()
+    elif args.format == "csv":
+        writer = csv.writer(sys.stdout)
+        rows = clusters["labels"]
+        writer.writerow(list(rows[0]) if rows else ["label"])
+        for row in rows:
+            writer.writerow(list(row.values()))
+    else:
+        print(_format_text(embedding, clusters, hard))
+    return 0
+
+
+def _json_default(value):
+    from tb_embedanalysis.plugin.responses import to_jsonable
+
+    return to_jsonable(value)
+
+
+def _fmt(value, digits=3):
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return "%.*f" % (digits, value)
+    return str(value)
+
+
+def _format_text(embedding, clusters, hard) -> str:
+    overall = clusters["overall"]
+    ref = embedding.ref
+    lines = [
+        "%s / %s (step %s): %d points, %d dims, labels from %r"
+        % (ref.run, ref.name, ref.step, embedding.shape[0], embedding.shape[1], overall.get("label_column")),
+        "kNN accuracy %s   macro F1 %s   silhouette %s%s   Davies-Bouldin %s   (k=%d, %s)" % (
+            _fmt(overall["knn_accuracy"]), _fmt(overall["macro_f1"]), _fmt(overall["silhouette"]),
+            "" if overall.get("silhouette_sample_size") is None else " (sample of %d)" % overall["silhouette_sample_size"],
+            _fmt(overall["davies_bouldin"]), overall["k"], overall["metric"]),
+        "",
+    ]
+    header = ["label", "count", "spread", "radius_p90", "nearest_label", "separation", "purity",
+              "knn_recall", "knn_precision", "silhouette", "hard_count"]
+    table = [header] + [[_fmt(row.get(column)) for column in header] for row in clusters["labels"]]
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    lines += ["  ".join(cell.rjust(width) for cell, width in zip(r, widths)) for r in table]
+    lines += ["", "hardest examples (%s, %d in all):" % (hard["method"], hard["total"])]
+    for example in hard["examples"]:
+        votes = ", ".join("%s:%d" % item for item in sorted(example["neighbor_labels"].items(), key=lambda kv: -kv[1]))
+        lines.append("  #%-7d label %-8s neighbours say %-8s score %.3f  [%s]" % (
+            example["index"], example["label"], example["predicted_label"], example["score"], votes))
+    return "\n".join(lines)
+
+
+def cmd_neighbors(args) -> int:
+    embedding = _pick(args.logdir, args.run, args.embedding, args.step)
+    result = queries.neighbors(_engine(args), embedding, index=args.index, query=args.query,
+                               column=args.column, k=args.k, metric=args.metric, exact=True if args.exact else None)
+    if args.format == "json":
+        json.dump(result, sys.stdout, ensure_ascii=False, indent=1, default=_json_default)
+        print()
+        return 0
+    query = result["query"]
+    print("nearest to #%d %s (%s%s):" % (query["index"], _describe_row(query["metadata"]), result["metric"],
+                                         ", exact" if result["exact"] else ", approximate"))
+    for rank, neighbor in enumerate(result["neighbors"], 1):
+        print("%3d. %-10.4f #%-7d %s" % (rank, neighbor["distance"], neighbor["index"], _describe_row(neighbor["metadata"])))
+    return 0
+
+
+def _describe_row(metadata: dict) -> str:
+    return " ".join("%s=%s" % item for item in metadata.items()) if len(metadata) > 1 else "".join(metadata.values())
+
+
+def cmd_demo(args) -> int:
+    from tb_embedanalysis.demo import run_demos
+
+    logdir = os.path.abspath(args.logdir)
+    run_demos(logdir)
+    if args.no_serve:
+        return 0
+    url = "http://localhost:%d/#embedanalysis" % args.port
+    print("\nEmbedding Analysis tab: %s\n(stop with Ctrl+C)" % url, flush=True)
+    argv = [sys.executable, "-m", "tensorboard.main", "--logdir", logdir, "--port", str(args.port)]
+    os.execv(sys.executable, argv)
+    return 0  # not reached
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tb-embedanalysis", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p):
+        p.add_argument("logdir", help="a TensorBoard logdir holding projector logs")
+        p.add_argument("--run", help="run (directory relative to LOGDIR, '.' for LOGDIR itself)")
+        p.add_argument("--embedding", help="embedding name (as the tab lists it)")
+        p.add_argument("--step", type=int, help="training step (default: the latest)")
+        p.add_argument("--k", type=int, default=10, help="neighbours per point (default 10)")
+        p.add_argument("--metric", choices=queries.METRICS, default="cosine")
+        p.add_argument("--cache-dir", help="where to cache kNN graphs (default: no disk cache)")
+
+    analyze = sub.add_parser("analyze", help="per-label cluster statistics and hard examples")
+    common(analyze)
+    analyze.add_argument("--label-column", help="metadata column with the labels (default: guessed)")
+    analyze.add_argument("--method", help="hard-example score (default: the best measured)")
+    analyze.add_argument("--limit", type=int, default=20, help="hard examples to list (default 20)")
+    analyze.add_argument("--format", choices=("text", "json", "csv"), default="text")
+    analyze.set_defaults(func=cmd_analyze)
+
+    neighbors = sub.add_parser("neighbors", help="nearest neighbours of a point or a word")
+    common(neighbors)
+    which = neighbors.add_mutually_exclusive_group(required=True)
+    which.add_argument("--query", help="a metadata value, e.g. a word")
+    which.add_argument("--index", type=int, help="a row number")
+    neighbors.add_argument("--column", help="metadata column to look --query up in")
+    neighbors.add_argument("--exact", action="store_true", help="always search exactly")
+    neighbors.add_argument("--format", choices=("text", "json"), default="text")
+    neighbors.set_defaults(func=cmd_neighbors)
+
+    demo = sub.add_parser("demo", help="write the demo logs and start TensorBoard with the tab")
+    demo.add_argument("--logdir", default="demo_logs")
+    demo.add_argument("--port", type=int, default=6006)
+    demo.add_argument("--no-serve", action="store_true", help="only write the logs")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (errors.QueryError, LogError, ValueError) as error:
+        print("tb-embedanalysis: error: %s" % error, file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

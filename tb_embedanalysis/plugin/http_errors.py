@@ -1,0 +1,51 @@
+"""Errors become 4xx JSON responses here, and only here.
+
+Routes raise; `json_errors` turns every failure into `{"error": "..."}` with a 4xx code,
+so that no request ever answers with a 500 or a traceback page and TensorBoard keeps serving.
+"""
+
+import functools
+import logging
+
+from werkzeug import wrappers
+
+from tb_embedanalysis import errors
+from tb_embedanalysis.logs import errors as log_errors
+from tb_embedanalysis.plugin import responses
+
+logger = logging.getLogger(__name__)
+
+_STATUS = (
+    (errors.InvalidArgument, 400),
+    (errors.NotFound, 404),
+    (errors.Unanalysable, 422),
+    (log_errors.LogError, 422),  # the logs can't be read: the loader's message says why
+    (ValueError, 400),  # the analysis layer rejects impossible requests with ValueError
+)
+
+
+def status_for(error: Exception) -> int:
+    for error_type, status in _STATUS:
+        if isinstance(error, error_type):
+            return status
+    return 422
+
+
+def json_errors(route):
+    """Decorator for a route method: exceptions → 4xx JSON with the message."""
+
+    @functools.wraps(route)
+    def wrapper(self, request: wrappers.Request):
+        try:
+            return route(self, request)
+        except (errors.QueryError, log_errors.LogError) as error:
+            return responses.json_response(request, {"error": str(error)}, status=status_for(error))
+        except Exception as error:  # noqa: BLE001 - last line of defence, see module doc
+            # A bug of ours must not take the tab down: log the traceback for us, and tell
+            # the user what failed in words.
+            logger.exception("embedanalysis: %s failed", request.path)
+            what = request.path.rsplit("/", 1)[-1]
+            message = "%s failed: %s: %s" % (what, type(error).__name__, error)
+            return responses.json_response(request, {"error": message}, status=status_for(error))
+
+    return wrapper

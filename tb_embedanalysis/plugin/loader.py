@@ -1,0 +1,59 @@
+"""How TensorBoard loads the plugin: our command-line flags, then the plugin itself.
+
+The loader lives in its own module, importing nothing heavy, so that TensorBoard can list
+the plugin even when an optional dependency of the plugin proper is broken.
+"""
+
+import os
+
+from tensorboard.plugins import base_plugin
+
+DEFAULT_MAX_MEMORY_MB = 2048.0
+
+
+def default_cache_dir() -> str:
+    """~/.cache/tb-embedanalysis (or $XDG_CACHE_HOME/tb-embedanalysis)."""
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(root, "tb-embedanalysis")
+
+
+class EmbedAnalysisLoader(base_plugin.TBLoader):
+    def define_flags(self, parser):
+        group = parser.add_argument_group("embedanalysis")
+        group.add_argument(
+            "--embedanalysis_cache_dir",
+            metavar="DIR",
+            type=str,
+            default="",
+            help="Where the Embedding Analysis tab keeps computed kNN graphs and maps "
+            "(content-addressed; safe to delete). Default: %s. Pass 'none' to keep "
+            "results in memory only." % default_cache_dir(),
+        )
+        group.add_argument(
+            "--embedanalysis_max_memory_mb",
+            metavar="MB",
+            type=float,
+            default=DEFAULT_MAX_MEMORY_MB,
+            help="Upper bound on embedding vectors held in memory by the Embedding "
+            "Analysis tab; least recently used embeddings are evicted (default %(default)s).",
+        )
+
+    def fix_flags(self, flags):
+        if flags.embedanalysis_max_memory_mb <= 0:
+            raise base_plugin.FlagsError("--embedanalysis_max_memory_mb must be positive")
+
+    def load(self, context):
+        from tb_embedanalysis.plugin.plugin import EmbedAnalysisPlugin
+
+        flags = context.flags
+        cache_dir = getattr(flags, "embedanalysis_cache_dir", "") if flags else ""
+        if not cache_dir:
+            cache_dir = default_cache_dir()
+        elif cache_dir.lower() == "none":
+            cache_dir = None
+        max_memory_mb = (
+            getattr(flags, "embedanalysis_max_memory_mb", DEFAULT_MAX_MEMORY_MB)
+            if flags
+            else DEFAULT_MAX_MEMORY_MB
+        )
+        return EmbedAnalysisPlugin(context, cache_dir=cache_dir, max_memory_mb=max_memory_mb)

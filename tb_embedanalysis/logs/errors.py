@@ -31,3 +31,7 @@ class NeedsTensorFlowError(LogError):
 
 class UnsafePathError(LogError):
     """A path in a config leaves the config's directory (symlink or ``..``)."""
+
+
+class UnknownEmbeddingError(LogError, LookupError):
+    """A run, embedding name or step that discovery did not find (a 404, not a bad log)."""

@@ -1,0 +1,121 @@
+"""Time from opening the Embedding Analysis tab to its first painted map and cluster table.
+
+For N in (10,000, 100,000) synthetic points (32-d, 20 Gaussian labels, no sprite) written
+with `write_embedding`, a real `tensorboard` serves the logdir and Debian's Chromium opens
+`/#embedanalysis`. The tab records when the map and the cluster table were first painted
+(`window.__embedanalysis.marks`, ms since the epoch, taken one animation frame after the
+DOM/canvas update); we subtract the top page's navigation start. Each N is opened twice:
+
+  cold  the server computes the projection, kNN graph and statistics on demand;
+  warm  a second page, the server answers from its caches (what a user sees on reload).
+
+Also printed: one full redraw of the scatter plot (ms, median of 15 zoom steps), i.e. how
+smooth wheel-zooming is at that size. Target: warm ≤ 1.5 s to both paints at 10,000.
+
+    .venv/bin/python bench/bench_tab_paint.py [--sizes 10000 100000] [--keep DIR]
+"""
+
+import argparse
+import os
+import pathlib
+import statistics
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+from tensorboard_process import running_tensorboard  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-gpu"]
+TARGET_WARM_S = 1.5
+
+
+def write_logdir(root: pathlib.Path, n: int) -> None:
+    from tb_embedanalysis import write_embedding
+
+    rng = np.random.default_rng(n)
+    labels = rng.integers(0, 20, size=n)
+    centres = rng.normal(size=(20, 32)) * 3.0
+    vectors = (centres[labels] + rng.normal(size=(n, 32))).astype(np.float32)
+    write_embedding(root / ("n%d" % n), vectors, name="points",
+                    metadata={"Id": ["p%d" % i for i in range(n)], "Label": ["class%02d" % c for c in labels]})
+
+
+def open_tab(browser, base: str, run: str, timeout_s: float):
+    """Opens the tab in a fresh page; returns (seconds to map, seconds to table, redraw ms)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(timeout_s * 1000)
+    try:
+        page.goto(base + "/#embedanalysis&ea=" + "run%3D" + run)
+        start = page.evaluate("() => performance.timeOrigin")
+        frame = None
+        while frame is None:
+            frame = next((f for f in page.frames if "plugin_entry.html" in f.url), None)
+            if frame is None:
+                page.wait_for_timeout(20)
+        frame.wait_for_function("() => window.__embedanalysis && window.__embedanalysis.marks.map && "
+                                "window.__embedanalysis.marks.clusters", timeout=timeout_s * 1000, polling=50)
+        marks = frame.evaluate("() => window.__embedanalysis.marks")
+        redraws = frame.evaluate("""async () => {
+            const plot = window.__embedanalysis.app.map.plot, times = [];
+            for (let i = 0; i < 15; i++) {
+                plot.zoomAt(plot.width / plot.dpr / 2, plot.height / plot.dpr / 2, i % 2 ? 1 / 1.2 : 1.2);
+                await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+                times.push(plot.lastDrawMs);
+            }
+            return times;
+        }""")
+        return (marks["map"] - start) / 1000, (marks["clusters"] - start) / 1000, statistics.median(redraws)
+    finally:
+        context.close()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for a cold paint")
+    parser.add_argument("--keep", help="write the logdir here instead of a temporary directory")
+    args = parser.parse_args(argv)
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = pathlib.Path(args.keep or tmp)
+        logdir = root / "logs"
+        for n in args.sizes:
+            if not (logdir / ("n%d" % n)).exists():
+                write_logdir(logdir, n)
+        rows = []
+        cache = root / "cache"
+        with running_tensorboard(logdir, extra_args=["--embedanalysis_cache_dir", str(cache)]) as base, \
+                sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                for n in args.sizes:
+                    for kind in ("cold", "warm"):
+                        t_map, t_table, redraw = open_tab(browser, base, "n%d" % n, args.timeout)
+                        rows.append((n, kind, t_map, t_table, redraw))
+                        print("N=%7d %-4s  map %6.2f s   cluster table %6.2f s   redraw %5.1f ms"
+                              % (n, kind, t_map, t_table, redraw), flush=True)
+            finally:
+                browser.close()
+    print()
+    print("%9s  %-4s  %12s  %14s  %10s" % ("points", "run", "map paint", "table paint", "redraw"))
+    for n, kind, t_map, t_table, redraw in rows:
+        print("%9s  %-4s  %10.2f s  %12.2f s  %7.1f ms" % (format(n, ","), kind, t_map, t_table, redraw))
+    warm = [r for r in rows if r[0] == 10_000 and r[1] == "warm"]
+    if warm:
+        worst = max(warm[0][2], warm[0][3])
+        print("\n10,000 points, warm: %.2f s to both paints (target ≤ %.1f s): %s"
+              % (worst, TARGET_WARM_S, "OK" if worst <= TARGET_WARM_S else "MISSED"))
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.exit(main())

@@ -1,0 +1,157 @@
+// Every request the tab makes goes through this module (see tb_embedanalysis/http_api.md).
+//
+// URLs are relative ("./runs"): TensorBoard loads the tab in an iframe whose <base> is
+// /data/plugin/embedanalysis/, so they reach our routes under any --path_prefix.
+// Errors are never turned into null: a non-2xx answer throws an ApiError carrying the
+// server's JSON `error` text, a network failure throws one saying TensorBoard is unreachable.
+// A 202 answer means "still computing": we poll the same URL, reporting progress.
+
+export class ApiError extends Error {
+  constructor(message, {status = 0, route = ''} = {}) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.route = route;
+  }
+}
+
+const POLL_FIRST_MS = 200;
+const POLL_MAX_MS = 1500;
+
+/** './route?a=1&b=x' with empty / null parameters left out. */
+export function url(route, params = {}) {
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value === null || value === undefined || value === '') continue;
+    query.set(key, String(value));
+  }
+  const text = query.toString();
+  return `./${route}${text ? '?' + text : ''}`;
+}
+
+function sleep(ms, signal) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      reject(signal.reason ?? new DOMException('aborted', 'AbortError'));
+    }, {once: true});
+  });
+}
+
+async function errorFrom(response, route) {
+  let message = `${response.status} ${response.statusText || 'error'}`;
+  try {
+    const text = await response.text();
+    try {
+      const body = JSON.parse(text);
+      if (body && typeof body.error === 'string') message = body.error;
+      else if (text) message = `${message}: ${text.slice(0, 300)}`;
+    } catch (_) {
+      if (text) message = `${message}: ${text.slice(0, 300)}`;
+    }
+  } catch (_) { /* body unreadable: keep the status line */ }
+  return new ApiError(message, {status: response.status, route});
+}
+
+/**
+ * GET `route` with `params`; polls while the server answers 202.
+ * options.onProgress({progress: 0..1|null, message}) is called on every 202.
+ * options.as: 'json' (default) | 'arrayBuffer'.
+ * Resolves to {body, headers}.
+ */
+export async function request(route, params = {}, {signal, onProgress, as = 'json'} = {}) {
+  const target = url(route, params);
+  let delay = POLL_FIRST_MS;
+  for (;;) {
+    let response;
+    try {
+      response = await fetch(target, {signal, credentials: 'same-origin'});
+    } catch (error) {
+      if (error?.name === 'AbortError') throw error;
+      throw new ApiError(`could not reach TensorBoard for /${route} (${error?.message || error}); is it still running?`, {route});
+    }
+    if (response.status === 202) {
+      let state = {};
+      try { state = await response.json(); } catch (_) { /* progress is optional */ }
+      onProgress?.({
+        progress: typeof state.progress === 'number' ? state.progress : null,
+        message: state.message || 'computing',
+      });
+      await sleep(delay, signal);
+      delay = Math.min(POLL_MAX_MS, Math.round(delay * 1.5));
+      continue;
+    }
+    if (!response.ok) throw await errorFrom(response, route);
+    if (as === 'arrayBuffer') return {body: await response.arrayBuffer(), headers: response.headers};
+    try {
+      return {body: await response.json(), headers: response.headers};
+    } catch (error) {
+      throw new ApiError(`/${route} answered with invalid JSON (${error.message})`, {status: response.status, route});
+    }
+  }
+}
+
+async function json(route, params, options) {
+  return (await request(route, params, options)).body;
+}
+
+// -- the routes -------------------------------------------------------------------------
+// `sel` is the selection {run, embedding, step, labelColumn, k, metric}.
+
+function base(sel) {
+  return {run: sel.run, embedding: sel.embedding, step: sel.step};
+}
+
+function analysis(sel) {
+  return {...base(sel), label_column: sel.labelColumn, k: sel.k, metric: sel.metric};
+}
+
+export const runs = (options) => json('runs', {}, options);
+
+/** by = {index} or {query, column} */
+export const neighbors = (sel, by, options) =>
+  json('neighbors', {...base(sel), k: sel.k, metric: sel.metric, ...by}, options);
+
+export const search = (sel, q, {column, limit = 100} = {}, options) =>
+  json('search', {run: sel.run, embedding: sel.embedding, q, column, limit}, options);
+
+export const clusters = (sel, options) => json('clusters', analysis(sel), options);
+
+export const hardExamples = (sel, {label, predicted, method, limit = 24, offset = 0} = {}, options) =>
+  json('hard_examples', {...analysis(sel), label, predicted, method, limit, offset}, options);
+
+export const compare = (sel, options) =>
+  json('compare', {run: sel.run, embedding: sel.embedding, label_column: sel.labelColumn, k: sel.k, metric: sel.metric}, options);
+
+/** The 2-D map: Float32Array [x0, y0, x1, y1, ...] of length 2N (non-finite rows are NaN). */
+export async function projection(sel, method, options) {
+  const {body, headers} = await request('projection', {...base(sel), method, format: 'bin'}, {...options, as: 'arrayBuffer'});
+  if (body.byteLength % 8 !== 0) {
+    throw new ApiError(`/projection answered ${body.byteLength} bytes, not a whole number of float32 (x, y) pairs`, {route: 'projection'});
+  }
+  const coords = new Float32Array(body);
+  const shape = headers.get('X-Projection-Shape');
+  if (shape && Number(shape.split(',')[0]) * 2 !== coords.length) {
+    throw new ApiError(`/projection header says ${shape} but the body holds ${coords.length / 2} points`, {route: 'projection'});
+  }
+  return coords;
+}
+
+/**
+ * Every row's metadata, for colouring and hover. The contract has no column route, so we
+ * ask /search for the regex "^" (matches every value, empty ones too) on the label column.
+ * Resolves to {total, rows: Array(N) of metadata objects (or undefined beyond the limit)}.
+ */
+export async function allMetadata(sel, n, column, options) {
+  const limit = Math.max(1, Math.min(n, 100000));
+  const answer = await json('search', {run: sel.run, embedding: sel.embedding, q: '^', column, limit}, options);
+  const rows = new Array(n);
+  for (const match of answer.matches) rows[match.index] = match.metadata;
+  return {total: answer.total, rows};
+}
+
+export const thumbnailUrl = (sel, index) => url('thumbnail', {...base(sel), index});
+
+export const exportUrl = (sel, what, format, extra = {}) =>
+  url('export', {...analysis(sel), what, format, ...extra});

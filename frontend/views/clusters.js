@@ -1,0 +1,92 @@
+// Cluster statistics: the overall figures and one sortable row per label.
+
+import {el, fmt, pct} from './dom.js';
+import {naturalCompare} from '../palette.js';
+import {labelChip} from './point.js';
+
+// Each column: key in the /clusters label row, header, how to show it, whether higher is
+// better (for the "worst first" default sort and the tint), and a tooltip explaining it.
+export const COLUMNS = [
+  {key: 'label', title: 'Label', kind: 'label', help: 'the given label'},
+  {key: 'count', title: 'Count', kind: 'int', help: 'points with this label'},
+  {key: 'spread', title: 'Spread', kind: 'num', better: 'low', help: 'mean distance of the points to their label centroid (lower = tighter)'},
+  {key: 'purity', title: 'Purity', kind: 'frac', better: 'high', help: 'share of the points’ k neighbours that have the same label'},
+  {key: 'knn_recall', title: 'kNN recall', kind: 'frac', better: 'high', help: 'share of these points whose k-neighbour vote gives back their label'},
+  {key: 'silhouette', title: 'Silhouette', kind: 'num', better: 'high', help: 'mean silhouette of the points, −1…1 (higher = better separated)'},
+  {key: 'nearest_label', title: 'Nearest label', kind: 'text', help: 'the label whose centroid is closest'},
+  {key: 'hard_count', title: 'Hard', kind: 'int', better: 'low', help: 'points whose neighbours vote for another label'},
+];
+
+const OVERALL = [
+  {key: 'knn_accuracy', title: 'kNN accuracy', kind: 'frac', help: 'share of points whose k-neighbour vote equals their label'},
+  {key: 'macro_f1', title: 'Macro F1', kind: 'frac', help: 'F1 of the kNN vote, averaged over labels'},
+  {key: 'silhouette', title: 'Silhouette', kind: 'num', help: '−1…1, higher = labels better separated'},
+  {key: 'davies_bouldin', title: 'Davies–Bouldin', kind: 'num', help: '≥ 0, lower = better separated clusters'},
+  {key: 'num_labels', title: 'Labels', kind: 'int'},
+  {key: 'n', title: 'Points', kind: 'int'},
+];
+
+export function formatValue(kind, value) {
+  if (kind === 'frac') return pct(value);
+  if (kind === 'int') return fmt(value);
+  if (kind === 'num') return fmt(value, 3);
+  return value === null || value === undefined ? '–' : String(value);
+}
+
+/** The headline figures. */
+export function overallFigures(overall) {
+  const tiles = OVERALL.filter((f) => f.key in overall).map((f) =>
+    el('div', {class: 'figure', title: f.help || ''},
+      el('div', {class: 'figure-value'}, formatValue(f.kind, overall[f.key])),
+      el('div', {class: 'figure-label'}, f.title)));
+  const notes = [`k = ${overall.k}, ${overall.metric}`, `label column “${overall.label_column}”`];
+  if (overall.silhouette_sample_size) notes.push(`silhouette on a sample of ${fmt(overall.silhouette_sample_size)}`);
+  return el('div', {class: 'overall'}, el('div', {class: 'figures'}, tiles), el('div', {class: 'muted small'}, notes.join(' · ')));
+}
+
+function compareRows(key, kind) {
+  return (a, b) => {
+    const x = a[key], y = b[key];
+    if (x === null || x === undefined) return y === null || y === undefined ? 0 : 1; // missing last
+    if (y === null || y === undefined) return -1;
+    if (kind === 'label' || kind === 'text') return naturalCompare(x, y);
+    return x - y;
+  };
+}
+
+/**
+ * labels: /clusters `labels`; sort: {key, dir: 1|-1}; onSort(sort); onLabel(label) when a row
+ * is clicked; colourOf(label); focus: the selected label (row highlighted).
+ */
+export function clusterTable({labels, sort, onSort, onLabel, colourOf, focus}) {
+  const column = COLUMNS.find((c) => c.key === sort.key) || COLUMNS[0];
+  const rows = [...labels].sort((a, b) => sort.dir * compareRows(column.key, column.kind)(a, b) || naturalCompare(a.label, b.label));
+  const present = COLUMNS.filter((c) => c.kind === 'label' || labels.some((row) => c.key in row));
+  const head = el('tr', null, present.map((c) => {
+    const active = c.key === sort.key;
+    const button = el('button', {type: 'button', class: 'sort', title: c.help,
+      onclick: () => onSort({key: c.key, dir: active ? -sort.dir : (c.kind === 'label' || c.kind === 'text' ? 1 : -1)})},
+    c.title, el('span', {class: 'sort-mark'}, active ? (sort.dir > 0 ? '▲' : '▼') : ''));
+    return el('th', {scope: 'col', class: c.kind, 'aria-sort': active ? (sort.dir > 0 ? 'ascending' : 'descending') : 'none', dataset: {key: c.key}}, button);
+  }));
+  const body = rows.map((row) => {
+    const tr = el('tr', {class: row.label === focus ? 'focus' : null, tabindex: 0, dataset: {label: String(row.label)},
+      title: `show the hard examples of “${row.label}”`},
+    present.map((c) => {
+      const value = row[c.key];
+      if (c.kind === 'label') return el('td', {class: 'label'}, labelChip(value, colourOf(value)));
+      if (c.kind === 'frac') {
+        const bad = typeof value === 'number' && value < 0.8;
+        return el('td', {class: 'num' + (bad ? ' bad' : '')},
+          el('span', {class: 'cell-bar'}, el('span', {class: 'cell-fill', style: {width: `${Math.round(100 * Math.max(0, value || 0))}%`}})),
+          formatValue(c.kind, value));
+      }
+      if (c.kind === 'text') return el('td', {class: 'text'}, value === null || value === undefined ? '–' : String(value));
+      return el('td', {class: 'num' + (c.key === 'hard_count' && value > 0 ? ' warn' : '')}, formatValue(c.kind, value));
+    }));
+    tr.addEventListener('click', () => onLabel(row.label));
+    tr.addEventListener('keydown', (event) => { if (event.key === 'Enter') onLabel(row.label); });
+    return tr;
+  });
+  return el('div', {class: 'table-wrap'}, el('table', {class: 'cluster-table'}, el('thead', null, head), el('tbody', null, body)));
+}

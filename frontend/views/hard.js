@@ -1,0 +1,74 @@
+// Hard-example gallery: the points the embedding gets most wrong, hardest first, each with
+// the evidence (its label, what its neighbours vote for and by how much).
+
+import {el, fmt, metadataText} from './dom.js';
+import {labelChip, thumbnail} from './point.js';
+import {naturalCompare} from '../palette.js';
+
+/**
+ * filter: {label, predicted, method}; labels: every label (for the filter select);
+ * methods: from the server; onFilter(patch); exportUrl(format).
+ */
+export function hardToolbar({filter, labels, methods, onFilter, exportUrl}) {
+  const labelSelect = el('select', {name: 'hard_label', 'aria-label': 'label to list hard examples of'},
+    el('option', {value: ''}, 'all labels'),
+    labels.map((l) => el('option', {value: l, selected: l === filter.label}, l)));
+  labelSelect.addEventListener('change', () => onFilter({label: labelSelect.value || null, predicted: null, offset: 0}));
+  const parts = [el('label', {class: 'field inline'}, el('span', {class: 'field-label'}, 'Label'), labelSelect)];
+  if (methods && methods.length > 1) {
+    const methodSelect = el('select', {name: 'hard_method', 'aria-label': 'hardness score'},
+      methods.map((m) => el('option', {value: m, selected: m === filter.method}, m.replace(/_/g, ' '))));
+    methodSelect.addEventListener('change', () => onFilter({method: methodSelect.value, offset: 0}));
+    parts.push(el('label', {class: 'field inline'}, el('span', {class: 'field-label'}, 'Score'), methodSelect));
+  }
+  if (filter.predicted !== null && filter.predicted !== undefined) {
+    parts.push(el('span', {class: 'filter-chip'}, `given “${filter.label}” → voted “${filter.predicted}”`,
+      el('button', {type: 'button', class: 'chip-close', 'aria-label': 'remove the voted-label filter',
+        onclick: () => onFilter({predicted: null, offset: 0})}, '×')));
+  }
+  parts.push(el('span', {class: 'spacer'}));
+  parts.push(el('span', {class: 'export'}, 'Export ',
+    el('a', {href: exportUrl('csv'), download: '', class: 'export-link'}, 'CSV'), ' · ',
+    el('a', {href: exportUrl('json'), download: '', class: 'export-link'}, 'JSON')));
+  return el('div', {class: 'toolbar'}, parts);
+}
+
+function reason(example) {
+  const counts = Object.entries(example.neighbor_labels || {}).sort((a, b) => b[1] - a[1] || naturalCompare(a[0], b[0]));
+  const total = counts.reduce((sum, [, c]) => sum + c, 0);
+  const text = counts.slice(0, 4).map(([label, c]) => `${label}×${c}`).join(', ') + (counts.length > 4 ? ', …' : '');
+  return {text: total ? `neighbours: ${text}` : 'no neighbour votes', total};
+}
+
+/** One card per example. thumbUrl(index) is null without a sprite. */
+export function hardGallery({answer, labelColumn, colourOf, thumbUrl, onSelect, selected, page, onPage}) {
+  const {examples, total} = answer;
+  if (!examples.length) {
+    return el('p', {class: 'muted'}, total === 0 ? 'No hard examples here: every point’s neighbours agree with its label.' : 'No more examples.');
+  }
+  const cards = examples.map((ex) => {
+    const text = metadataText(ex.metadata, {skip: labelColumn ? [labelColumn] : [], index: ex.index});
+    const why = reason(ex);
+    const card = el('button', {type: 'button', class: 'hard-card' + (ex.index === selected ? ' selected' : ''),
+      dataset: {index: String(ex.index)}, title: `row ${ex.index}: ${text || ''}\nclick to see its neighbours`},
+    thumbnail({src: thumbUrl(ex.index), text: text || ex.label, size: 64}),
+    el('span', {class: 'hard-labels'},
+      labelChip(ex.label, colourOf(ex.label), {title: `given label ${ex.label}`}),
+      el('span', {class: 'arrow', 'aria-label': 'neighbours vote'}, '→'),
+      labelChip(ex.predicted_label, colourOf(ex.predicted_label), {title: `neighbours vote ${ex.predicted_label}`})),
+    el('span', {class: 'hard-reason'}, why.text),
+    el('span', {class: 'hard-score muted small'},
+      `#${ex.index}`,
+      typeof ex.margin === 'number' ? ` · margin ${fmt(ex.margin, 2)}` : '',
+      typeof ex.score === 'number' ? ` · score ${fmt(ex.score, 2)}` : ''));
+    card.addEventListener('click', () => onSelect(ex.index));
+    return card;
+  });
+  const first = page.offset + 1;
+  const last = page.offset + examples.length;
+  const pager = el('div', {class: 'pager'},
+    el('button', {type: 'button', class: 'button small', disabled: page.offset === 0, onclick: () => onPage(Math.max(0, page.offset - page.limit))}, '‹ Previous'),
+    el('span', {class: 'pager-text'}, `${fmt(first)}–${fmt(last)} of ${fmt(total)}`),
+    el('button', {type: 'button', class: 'button small', disabled: last >= total, onclick: () => onPage(page.offset + page.limit)}, 'Next ›'));
+  return el('div', null, el('div', {class: 'hard-grid'}, cards), pager);
+}

@@ -1,0 +1,140 @@
+// The map panel: projection switch, the scatter plot, its legend, a hover card and the
+// progress / error states of the projection. Unlike the other views it is long-lived (the
+// canvas keeps its zoom across updates), so it is an object with setters.
+
+import {el, fmt, metadataText, replace} from './dom.js';
+import {errorBox, progress} from './feedback.js';
+import {labelChip, thumbnail} from './point.js';
+import {ScatterPlot} from '../scatter.js';
+import {OTHER} from '../palette.js';
+
+/**
+ * onSelect(index), onProjection(method), onFocusLabel(label|null), onToggleHard(bool).
+ * describe(index) → {metadata, label, colour, thumbSrc} for the hover card.
+ */
+export class MapView {
+  constructor({onSelect, onProjection, onFocusLabel, onToggleHard, describe}) {
+    this.describe = describe;
+    this.onFocusLabel = onFocusLabel;
+    this.method = 'pca';
+    this.methodButtons = ['pca', 'tsne'].map((m) => el('button', {type: 'button', class: 'seg', dataset: {method: m},
+      'aria-pressed': 'false', onclick: () => onProjection(m)}, m === 'pca' ? 'PCA' : 't-SNE'));
+    this.hardToggle = el('input', {type: 'checkbox', name: 'show_hard', checked: true});
+    this.hardToggle.addEventListener('change', () => onToggleHard(this.hardToggle.checked));
+    this.hardLabel = el('label', {class: 'check', title: 'ring the hardest examples'}, this.hardToggle, 'hard examples');
+    this.info = el('span', {class: 'muted small map-info'});
+    this.toolbar = el('div', {class: 'toolbar'},
+      el('span', {class: 'segmented', role: 'group', 'aria-label': 'projection'}, this.methodButtons),
+      this.hardLabel,
+      el('span', {class: 'spacer'}),
+      this.info,
+      el('button', {type: 'button', class: 'button small subtle', title: 'fit all points (or double-click the map)',
+        onclick: () => this.plot.resetView()}, 'Reset view'));
+    this.stage = el('div', {class: 'map-stage'});
+    this.overlay = el('div', {class: 'map-overlay', hidden: true});
+    this.tooltip = el('div', {class: 'map-tooltip', hidden: true, role: 'tooltip'});
+    this.legend = el('div', {class: 'legend', 'aria-label': 'labels and their colours'});
+    this.node = el('div', {class: 'map'}, this.toolbar,
+      el('div', {class: 'map-body'}, this.stage, this.overlay, this.tooltip), this.legend);
+    this.plot = new ScatterPlot(this.stage, {
+      onHover: (index, x, y) => this._hover(index, x, y),
+      onClick: (index) => { if (index !== null) onSelect(index); },
+    });
+    this.focus = null;
+  }
+
+  setMethod(method) {
+    this.method = method;
+    for (const b of this.methodButtons) {
+      const on = b.dataset.method === method;
+      b.classList.toggle('active', on);
+      b.setAttribute('aria-pressed', String(on));
+    }
+  }
+
+  /** A computation is running (progress state) or starting (null). */
+  showProgress(label) {
+    const bar = progress(label);
+    replace(this.overlay, bar.node);
+    this.overlay.hidden = false;
+    return bar;
+  }
+
+  showError(error, title = 'Could not compute the map') {
+    replace(this.overlay, errorBox(error, {title}));
+    this.overlay.hidden = false;
+  }
+
+  hideOverlay() {
+    this.overlay.hidden = true;
+    replace(this.overlay);
+  }
+
+  /** coords: Float32Array(2N); classes: Uint16Array(N); palette: css colours per class. */
+  setData(coords, classes, palette, {sampledNote = ''} = {}) {
+    this.plot.setData(coords, classes, palette);
+    let drawn = 0;
+    for (let i = 0; i < coords.length; i += 2) if (coords[i] === coords[i] && coords[i + 1] === coords[i + 1]) drawn++;
+    this.info.textContent = `${fmt(drawn)} points${sampledNote}`;
+  }
+
+  setColours(classes, palette) {
+    this.plot.setColours(classes, palette);
+  }
+
+  /** legend: [{label, colour, count}], other: {count, labels}. */
+  setLegend(legend, other, focus) {
+    this.focus = focus;
+    const items = legend.map((item) => {
+      const button = el('button', {type: 'button', class: 'legend-item' + (focus === item.label ? ' active' : '') + (focus !== null && focus !== item.label ? ' faded' : ''),
+        title: `${item.label}: ${fmt(item.count)} points — click to emphasise`, dataset: {label: item.label}},
+      el('span', {class: 'swatch', style: {background: item.colour}}), el('span', {class: 'legend-text'}, item.label),
+      el('span', {class: 'legend-count'}, fmt(item.count)));
+      button.addEventListener('click', () => this.onFocusLabel(focus === item.label ? null : item.label));
+      return button;
+    });
+    if (other && other.labels) {
+      items.push(el('span', {class: 'legend-item static', title: `${other.labels} less frequent labels share this colour`},
+        el('span', {class: 'swatch', style: {background: OTHER}}), el('span', {class: 'legend-text'}, `other (${other.labels} labels)`),
+        el('span', {class: 'legend-count'}, fmt(other.count))));
+    }
+    replace(this.legend, items);
+  }
+
+  setEmphasis(mask) {
+    this.plot.setEmphasis(mask);
+  }
+
+  setMarks(marks) {
+    this.plot.setMarks(marks);
+  }
+
+  /** Hard examples need labels: hide the toggle without them. */
+  setHardAvailable(available) {
+    this.hardLabel.hidden = !available;
+  }
+
+  _hover(index, clientX, clientY) {
+    if (index === null || index === undefined) {
+      this.tooltip.hidden = true;
+      return;
+    }
+    const info = this.describe(index);
+    const text = metadataText(info.metadata, {skip: info.labelColumn ? [info.labelColumn] : [], index});
+    replace(this.tooltip,
+      info.thumbSrc ? thumbnail({src: info.thumbSrc, text, size: 56}) : null,
+      el('div', {class: 'tooltip-text'},
+        el('div', {class: 'tooltip-title'}, text || `row ${index}`),
+        el('div', {class: 'point-sub'}, info.labelColumn ? labelChip(info.label, info.colour) : null, el('span', {class: 'index'}, `#${index}`)),
+        info.extra ? el('div', {class: 'muted small'}, info.extra) : null));
+    this.tooltip.hidden = false;
+    const body = this.stage.getBoundingClientRect();
+    const tip = this.tooltip.getBoundingClientRect();
+    let x = clientX - body.left + 14;
+    let y = clientY - body.top + 14;
+    if (x + tip.width > body.width) x = Math.max(0, clientX - body.left - tip.width - 14);
+    if (y + tip.height > body.height) y = Math.max(0, clientY - body.top - tip.height - 14);
+    this.tooltip.style.left = `${x}px`;
+    this.tooltip.style.top = `${y}px`;
+  }
+}

@@ -1,0 +1,115 @@
+"""Label geometry kernels: centroids, point–centroid distances, silhouette, Davies–Bouldin.
+
+Every kernel works on the valid rows `rows` (n,) of a PreparedMatrix and label codes
+`codes` (n,) in 0..L−1, in row blocks so memory stays O(block × max(n, L)).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+
+from tb_embedanalysis.analysis.neighbors import PreparedMatrix, point_distances
+
+BLOCK = 4096
+
+
+def _onehot(codes: np.ndarray, n_labels: int) -> sp.csr_matrix:
+    """(n, L) sparse indicator of the codes."""
+    n = codes.size
+    return sp.csr_matrix((np.ones(n), (np.arange(n), codes)), shape=(n, n_labels))
+
+
+def centroids(prep: PreparedMatrix, rows: np.ndarray, codes: np.ndarray, n_labels: int) -> np.ndarray:
+    """(L, D) float64 mean of the raw vectors of each label: c_l = Σ_{i∈l} x_i / n_l."""
+    sums = np.zeros((n_labels, prep.matrix.shape[1]))
+    for start in range(0, rows.size, 65536):
+        block = prep.matrix[rows[start:start + 65536]].astype(np.float64)
+        sums += _onehot(codes[start:start + 65536], n_labels).T @ block
+    counts = np.bincount(codes, minlength=n_labels)
+    return sums / np.maximum(counts, 1)[:, None]
+
+
+def centroid_distances(prep: PreparedMatrix, rows, codes, cents: np.ndarray, metric: str):
+    """Per point: (own (n,), nearest_other (n,), nearest_other_label (n,) int, −1 if L = 1).
+
+    own = d(x_i, c_{y_i}); nearest_other = min_{l ≠ y_i} d(x_i, c_l); `metric` distances.
+    Cost n × L × D in blocks of BLOCK rows.
+    """
+    n, n_labels = rows.size, cents.shape[0]
+    own = np.empty(n)
+    other = np.full(n, np.nan)
+    other_label = np.full(n, -1, dtype=np.int64)
+    for start in range(0, n, BLOCK):
+        sl = slice(start, start + BLOCK)
+        dist = point_distances(prep.matrix[rows[sl]], cents, metric)
+        local = np.arange(dist.shape[0])
+        own[sl] = dist[local, codes[sl]]
+        if n_labels > 1:
+            dist[local, codes[sl]] = np.inf
+            other_label[sl] = np.argmin(dist, axis=1)
+            other[sl] = dist[local, other_label[sl]]
+    return own, other, other_label
+
+
+def silhouette_samples(prep: PreparedMatrix, rows: np.ndarray, codes: np.ndarray, n_labels: int) -> np.ndarray:
+    """(n,) silhouette s_i = (b_i − a_i) / max(a_i, b_i) of the points `rows`, among themselves.
+
+    a_i = mean distance to the other points of its label, b_i = min over other labels of the
+    mean distance to that label's points; s_i = 0 for a label of one point (as
+    scikit-learn's silhouette_samples). Range [−1, 1], higher = better clustered.
+    O(n²·D) time, O(BLOCK·n) memory; computed in the matrix's dtype (float32 stays float32,
+    as scikit-learn does).
+    """
+    n = rows.size
+    onehot = _onehot(codes, n_labels)
+    counts = np.bincount(codes, minlength=n_labels).astype(np.float64)
+    vectors = prep.matrix[rows]
+    out = np.empty(n)
+    for start in range(0, n, BLOCK):
+        sl = slice(start, start + BLOCK)
+        dist = point_distances(vectors[sl], vectors, prep.metric, dtype=vectors.dtype)
+        local = np.arange(dist.shape[0])
+        dist[local, local + start] = 0.0
+        sums = np.asarray((onehot.T @ dist.T).T)  # (b, L) distance sums per label
+        own = codes[sl]
+        own_count = counts[own]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            a = sums[local, own] / (own_count - 1)
+            means = sums / counts
+        means[local, own] = np.inf
+        b = means.min(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            s = (b - a) / np.maximum(a, b)
+        s[own_count <= 1] = 0.0
+        out[sl] = np.nan_to_num(s)
+    return out
+
+
+def davies_bouldin(prep: PreparedMatrix, rows, codes, cents: np.ndarray, n_labels: int) -> float:
+    """Davies–Bouldin index, always euclidean as scikit-learn's davies_bouldin_score:
+    mean_i max_{j≠i} (S_i + S_j) / ‖c_i − c_j‖, S_i = mean ‖x − c_i‖ over label i.
+    Range [0, ∞), lower = better separated."""
+    own = _own_euclidean(prep, rows, codes, cents)
+    intra = np.bincount(codes, weights=own, minlength=n_labels) / np.maximum(np.bincount(codes, minlength=n_labels), 1)
+    between = point_distances(cents, cents, "euclidean")
+    if np.allclose(intra, 0) or np.allclose(between, 0):
+        return 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scores = (intra[:, None] + intra[None, :]) / between
+    scores[scores == np.inf] = np.nan
+    np.fill_diagonal(scores, np.nan)
+    with warnings.catch_warnings():  # a label whose centroid coincides with all others
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(np.mean(np.nanmax(scores, axis=1)))
+
+
+def _own_euclidean(prep: PreparedMatrix, rows, codes, cents) -> np.ndarray:
+    out = np.empty(rows.size)
+    for start in range(0, rows.size, 65536):
+        sl = slice(start, start + 65536)
+        diff = prep.matrix[rows[sl]].astype(np.float64) - cents[codes[sl]]
+        out[sl] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+    return out

@@ -1,0 +1,104 @@
+"""Label columns as integer codes, and the kNN vote over neighbour labels.
+
+Labels are metadata strings. They are sorted *naturally*: numerically when every label
+parses as a number ("2" < "10"), else as strings; code c is the c-th label in that order.
+All kNN votes break ties towards the smallest code, which is exactly what scikit-learn's
+KNeighborsClassifier does when given these codes as `y` (its `mode` picks the first
+maximum over `classes_`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional, Sequence, Tuple
+
+import numpy as np
+
+
+class NoClustersError(ValueError):
+    """Every row has its own label, so there is nothing to cluster."""
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class EncodedLabels:
+    """names: the distinct labels in natural order; codes: (N,) int64 code per row."""
+
+    names: Tuple[str, ...]
+    codes: np.ndarray
+
+
+def natural_order(names) -> list:
+    names = sorted(set(names))
+    try:
+        return sorted(names, key=lambda s: (float(s), s))
+    except (TypeError, ValueError):
+        return names
+
+
+def encode(labels: Sequence[str], *, column: Optional[str] = None, check_unique: bool = True) -> EncodedLabels:
+    """Codes for `labels` (N strings); raises NoClustersError when every label is unique."""
+    values = np.asarray([str(v) for v in labels], dtype=object)
+    names = natural_order(values)
+    if check_unique and len(values) > 1 and len(names) == len(values):
+        where = "column %s" % column if column else "the label column"
+        raise NoClustersError("no clusters: every value of %s is unique (%d rows, %d labels)"
+                              % (where, len(values), len(names)))
+    lookup = {name: i for i, name in enumerate(names)}
+    codes = np.fromiter((lookup[v] for v in values), dtype=np.int64, count=len(values))
+    return EncodedLabels(tuple(names), codes)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Votes:
+    """Per-row class sums of neighbour weights, stored sparsely (no (N, L) matrix).
+
+    rows, classes, sums: triplets sorted by (row, class); own: (n,) weight of the row's own
+    label; best_other / best_other_class: (n,) the largest sum among other labels (0 / −1
+    when none); predicted: (n,) argmax class, ties to the smallest code; total: (n,) sum.
+    """
+
+    rows: np.ndarray
+    classes: np.ndarray
+    sums: np.ndarray
+    own: np.ndarray
+    best_other: np.ndarray
+    best_other_class: np.ndarray
+    predicted: np.ndarray
+    total: np.ndarray
+
+
+def vote(neighbor_codes: np.ndarray, own_codes: np.ndarray, n_labels: int, weights=None) -> Votes:
+    """Vote of `neighbor_codes` (n, k) int for each row; `weights` (n, k) float or None (=1)."""
+    n, k = neighbor_codes.shape
+    w = np.ones((n, k)) if weights is None else np.asarray(weights, dtype=np.float64)
+    keys = (np.arange(n, dtype=np.int64)[:, None] * n_labels + neighbor_codes).ravel()
+    order = np.argsort(keys, kind="stable")
+    keys, w = keys[order], w.ravel()[order]
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    sums = np.add.reduceat(w, starts) if keys.size else np.zeros(0)
+    ukeys = keys[starts]
+    rows, classes = ukeys // n_labels, ukeys % n_labels
+    total = np.bincount(rows, weights=sums, minlength=n)
+    is_own = classes == own_codes[rows]
+    own = np.zeros(n)
+    own[rows[is_own]] = sums[is_own]
+    predicted = _first_max(rows, classes, sums, n)
+    other = ~is_own
+    best_other_class = _first_max(rows[other], classes[other], sums[other], n)
+    best_other = np.zeros(n)
+    has = best_other_class >= 0
+    # the sum stored under (row, best other class) in the sorted unique keys
+    pos = np.searchsorted(ukeys, np.arange(n)[has] * n_labels + best_other_class[has])
+    best_other[has] = sums[pos]
+    return Votes(rows, classes, sums, own, best_other, best_other_class, predicted, total)
+
+
+def _first_max(rows, classes, sums, n) -> np.ndarray:
+    """(n,) class with the largest sum per row, smallest class on ties; −1 for empty rows."""
+    out = np.full(n, -1, dtype=np.int64)
+    if rows.size == 0:
+        return out
+    order = np.lexsort((classes, -sums, rows))  # by row, then sum descending, then class
+    first = order[np.r_[True, rows[order][1:] != rows[order][:-1]]]
+    out[rows[first]] = classes[first]
+    return out

@@ -1,0 +1,225 @@
+"""Exact k-nearest-neighbour search on raw vectors, in row blocks of bounded memory.
+
+Distances (no hidden normalisation of the stored vectors):
+
+* ``cosine``:    d(a, b) = 1 − a·b / (‖a‖ ‖b‖), range [0, 2]; a zero vector is at distance
+  exactly 1 from everything (cos taken as 0), never NaN.
+* ``euclidean``: d(a, b) = ‖a − b‖₂, range [0, ∞).
+
+Search ranks by a *key* that orders like the distance but needs only one matrix product
+(cosine: −cos; euclidean: ‖x‖² − 2 x·q) and then turns the k winners into distances.
+Euclidean distances of the winners are recomputed directly from the rows in float64, so
+exact duplicates come out at 0.0 even for float32 input. The query row itself and rows
+outside ``valid`` are never returned; ties (equal keys) are ordered by row index.
+All returned indices are indices into the original matrix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Optional, Tuple
+
+import numpy as np
+
+METRICS = ("cosine", "euclidean")
+#: Elements of one (query block × N) key matrix: 2**24 float32 ≈ 64 MB, whatever N is.
+BLOCK_ELEMENTS = 1 << 24
+
+ProgressFn = Optional[Callable[[float], None]]
+
+
+def check_metric(metric: str) -> str:
+    if metric not in METRICS:
+        raise ValueError("unknown metric %r; metrics: %s" % (metric, ", ".join(METRICS)))
+    return metric
+
+
+def as_matrix(vectors) -> np.ndarray:
+    """(N, D) float32/float64 view of `vectors` (other dtypes are converted to float32)."""
+    matrix = np.asarray(vectors)
+    if matrix.ndim != 2:
+        raise ValueError("vectors must be a 2-D (N, D) array, got shape %s" % (matrix.shape,))
+    if matrix.dtype not in (np.float32, np.float64):
+        matrix = matrix.astype(np.float32)
+    return matrix
+
+
+@dataclasses.dataclass(frozen=True)
+class NeighborResult:
+    """k neighbours of one point: indices (k,) int64 into the original matrix, distances (k,)
+    float64 ascending (ties by index), exact = False when the approximate index answered."""
+
+    indices: np.ndarray
+    distances: np.ndarray
+    exact: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class KnnGraph:
+    """k neighbours of every valid row (query row excluded).
+
+    indices: (N, k) int64 into the original matrix, rows of invalid points are −1.
+    distances: (N, k) float64, ascending per row; NaN on invalid rows.
+    """
+
+    indices: np.ndarray
+    distances: np.ndarray
+    metric: str
+    k: int
+    exact: bool
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class PreparedMatrix:
+    """The matrix plus what every query reuses: computed once per (fingerprint, metric).
+
+    matrix: (N, D) float32/float64, not copied. valid: (N,) bool. key_scale (N,): cosine
+    −1/‖x‖ (0 for zero or invalid rows), euclidean ‖x‖² (0 for invalid rows).
+    invalid_rows: indices whose key is forced to +inf.
+    """
+
+    matrix: np.ndarray
+    metric: str
+    valid: np.ndarray
+    key_scale: np.ndarray
+    invalid_rows: np.ndarray
+
+    @property
+    def n_valid(self) -> int:
+        return int(self.valid.size - self.invalid_rows.size)
+
+
+def prepare(vectors, metric: str, valid=None) -> PreparedMatrix:
+    """Row norms of `vectors` (N, D) for `metric`; `valid` (N,) bool, default all rows."""
+    check_metric(metric)
+    matrix = as_matrix(vectors)
+    n = matrix.shape[0]
+    valid = np.ones(n, dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
+    if valid.shape != (n,):
+        raise ValueError("valid must have shape (%d,), got %s" % (n, valid.shape))
+    sq = np.zeros(n, dtype=matrix.dtype)
+    for start in range(0, n, 65536):  # blocks: no (N, D) temporary
+        block = matrix[start:start + 65536]
+        sq[start:start + 65536] = np.einsum("ij,ij->i", block, block)
+    sq[~valid] = 0
+    if metric == "cosine":
+        with np.errstate(divide="ignore"):
+            scale = np.where(sq > 0, -1.0 / np.sqrt(sq), 0.0).astype(matrix.dtype)
+    else:
+        scale = sq
+    return PreparedMatrix(matrix, metric, valid, scale, np.flatnonzero(~valid))
+
+
+def _keys(prep: PreparedMatrix, queries: np.ndarray) -> np.ndarray:
+    """(m, N) ranking keys of `queries` (m, D) against every row: smaller = nearer."""
+    if queries.shape[0] == 1:  # one matrix-vector product (sgemv), the single-query fast path
+        keys = (prep.matrix @ queries[0])[None, :]
+    else:
+        keys = queries @ prep.matrix.T
+    if prep.metric == "cosine":
+        keys *= prep.key_scale  # −cos·‖q‖: ranks like −cos
+    else:
+        keys *= -2
+        keys += prep.key_scale  # ‖x‖² − 2 x·q
+    if prep.invalid_rows.size:
+        keys[:, prep.invalid_rows] = np.inf
+    return keys
+
+
+def smallest_k(keys: np.ndarray, k: int) -> np.ndarray:
+    """(m, k) column indices of the k smallest keys per row of `keys` (m, N), ascending,
+    equal keys ordered by index (a stable full sort is used on rows with ties at the cut)."""
+    n = keys.shape[1]
+    if k >= n:
+        return np.argsort(keys, axis=1, kind="stable")[:, :k]
+    part = np.argpartition(keys, k - 1, axis=1)[:, :k]
+    values = np.take_along_axis(keys, part, axis=1)
+    kth = values.max(axis=1)
+    part = np.take_along_axis(part, np.lexsort((part, values), axis=-1), axis=1)
+    tied = np.flatnonzero(np.count_nonzero(keys <= kth[:, None], axis=1) > k)
+    for row in tied:  # an equal key was left out: redo this row stably
+        part[row] = np.argsort(keys[row], kind="stable")[:k]
+    return part
+
+
+def _distances(prep: PreparedMatrix, queries: np.ndarray, keys: np.ndarray, idx: np.ndarray):
+    """Distances (m, k) float64 of the chosen rows `idx` (m, k), then re-sorted stably."""
+    if prep.metric == "cosine":
+        qnorm = np.sqrt(np.einsum("ij,ij->i", queries, queries, dtype=np.float64))
+        chosen = np.take_along_axis(keys, idx, axis=1).astype(np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cos = np.where(qnorm[:, None] > 0, -chosen / qnorm[:, None], 0.0)
+        dist = np.clip(1.0 - cos, 0.0, 2.0)
+    else:
+        diff = prep.matrix[idx].astype(np.float64) - queries[:, None, :].astype(np.float64)
+        dist = np.sqrt(np.einsum("mkd,mkd->mk", diff, diff))
+        order = np.lexsort((idx, dist), axis=-1)
+        idx = np.take_along_axis(idx, order, axis=1)
+        dist = np.take_along_axis(dist, order, axis=1)
+    return idx, dist
+
+
+def search(prep: PreparedMatrix, queries, k: int, *, exclude=None) -> Tuple[np.ndarray, np.ndarray]:
+    """Exact k nearest rows for each of `queries` (m, D).
+
+    exclude: (m,) int row index to leave out per query (the query itself), −1 = none.
+    Returns (indices (m, k) int64, distances (m, k) float64). Memory: one block of at most
+    BLOCK_ELEMENTS keys, so any N works.
+    """
+    queries = np.asarray(queries, dtype=prep.matrix.dtype).reshape(-1, prep.matrix.shape[1])
+    m, n = queries.shape[0], prep.matrix.shape[0]
+    if not 1 <= k <= prep.n_valid - (0 if exclude is None else 1):
+        raise ValueError("k must be between 1 and %d (valid rows%s), got %d"
+                         % (prep.n_valid - (0 if exclude is None else 1),
+                            "" if exclude is None else " minus the query", k))
+    exclude = np.full(m, -1) if exclude is None else np.asarray(exclude).reshape(m)
+    out_idx = np.empty((m, k), dtype=np.int64)
+    out_dist = np.empty((m, k), dtype=np.float64)
+    step = max(1, BLOCK_ELEMENTS // max(n, 1))
+    for start in range(0, m, step):
+        q = queries[start:start + step]
+        keys = _keys(prep, q)
+        ex = exclude[start:start + step]
+        rows = np.flatnonzero(ex >= 0)
+        keys[rows, ex[rows]] = np.inf
+        idx, dist = _distances(prep, q, keys, smallest_k(keys, k))
+        out_idx[start:start + step], out_dist[start:start + step] = idx, dist
+    return out_idx, out_dist
+
+
+def knn_graph(prep: PreparedMatrix, k: int, *, on_progress: ProgressFn = None) -> KnnGraph:
+    """Exact kNN graph of all valid rows (each row's own index excluded), in row blocks."""
+    n = prep.matrix.shape[0]
+    rows = np.flatnonzero(prep.valid)
+    indices = np.full((n, k), -1, dtype=np.int64)
+    distances = np.full((n, k), np.nan)
+    step = 4096  # progress granularity; search() bounds the memory of each block itself
+    for start in range(0, rows.size, step):
+        block = rows[start:start + step]
+        indices[block], distances[block] = search(prep, prep.matrix[block], k, exclude=block)
+        if on_progress is not None:
+            on_progress(min(1.0, (start + block.size) / rows.size))
+    return KnnGraph(indices, distances, prep.metric, k, exact=True)
+
+
+def pairwise(prep: PreparedMatrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Exact distance matrix (len(rows), len(cols)) float64 between rows of the matrix."""
+    a = prep.matrix[rows].astype(np.float64)
+    b = prep.matrix[cols].astype(np.float64)
+    return point_distances(a, b, prep.metric)
+
+
+def point_distances(a: np.ndarray, b: np.ndarray, metric: str, *, dtype=np.float64) -> np.ndarray:
+    """Distances (len(a), len(b)) between vectors `a` (m, D) and `b` (n, D), computed and
+    returned in `dtype` (float32 halves the cost of large blocks)."""
+    a = np.asarray(a, dtype=dtype)
+    b = np.asarray(b, dtype=dtype)
+    dots = a @ b.T
+    na = np.einsum("ij,ij->i", a, a)
+    nb = np.einsum("ij,ij->i", b, b)
+    if metric == "cosine":
+        denom = np.sqrt(np.outer(na, nb))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cos = np.where(denom > 0, dots / np.where(denom > 0, denom, 1.0), 0.0)
+        return np.clip(1.0 - cos, 0.0, 2.0)
+    return np.sqrt(np.maximum(na[:, None] + nb[None, :] - 2.0 * dots, 0.0))

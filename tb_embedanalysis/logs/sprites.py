@@ -1,0 +1,82 @@
+"""Check a sprite image against the tensor, and crop one point's thumbnail from it.
+
+A sprite is a square grid of equally sized thumbnails in row-major order, with
+``ceil(sqrt(N))`` thumbnails per row (TensorBoard's convention; the last rows may be
+padding). A bad sprite never stops an embedding from loading: it only loses its thumbnails,
+and the warning says why.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from typing import Optional, Tuple
+
+from PIL import Image, UnidentifiedImageError
+
+from tb_embedanalysis.logs.errors import SpriteError
+from tb_embedanalysis.logs.model import SpriteInfo, SpriteSpec
+
+# TensorBoard's projector (WebGL texture) refuses larger sprites; so do we, since a sprite
+# the projector cannot show is almost certainly a writer bug, and it costs memory to hold.
+MAX_SPRITE_PIXELS = 8192
+
+
+def check_sprite(spec: SpriteSpec, num_rows: int) -> Tuple[Optional[SpriteInfo], Optional[str]]:
+    """(SpriteInfo, None) if the sprite can hold `num_rows` thumbnails, else (None, warning)."""
+    name = spec.path
+    width, height = spec.single_image_dim
+    if width <= 0 or height <= 0:
+        return None, ("sprite %s: single_image_dim must be two positive sizes (width, height), got %s: "
+                      "no thumbnails" % (name, list(spec.single_image_dim)))
+    try:
+        with Image.open(spec.path) as image:  # reads the header only
+            size = image.size
+    except FileNotFoundError:
+        return None, "sprite %s is missing: no thumbnails" % name
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as error:
+        return None, "sprite %s cannot be read (%s): no thumbnails" % (name, error)
+    if max(size) > MAX_SPRITE_PIXELS:
+        return None, "sprite %s is %dx%d px, more than TensorBoard's limit of %d px: no thumbnails" % (
+            name, size[0], size[1], MAX_SPRITE_PIXELS)
+    columns = grid_columns(num_rows)
+    grid_rows = math.ceil(num_rows / columns)
+    needed = (columns * width, grid_rows * height)
+    if needed[0] > size[0] or needed[1] > size[1]:
+        return None, (
+            "sprite %s is %dx%d px, but %s thumbnails of %dx%d px in a %d-column grid need %dx%d px: "
+            "no thumbnails" % (name, size[0], size[1], format(num_rows, ","), width, height, columns, *needed)
+        )
+    return SpriteInfo(path=spec.path, thumbnail_size=(width, height), image_size=size, columns=columns), None
+
+
+def grid_columns(num_rows: int) -> int:
+    """Thumbnails per sprite row: ceil(sqrt(N)), exactly (no float rounding for big N)."""
+    root = math.isqrt(num_rows)
+    return root if root * root == num_rows else root + 1
+
+
+def open_sprite(path: str) -> Image.Image:
+    """Decode the whole sprite once (the store caches it); cropping then costs microseconds."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+            if image.mode not in ("RGB", "RGBA", "L", "LA"):
+                return image.convert("RGBA")  # P, CMYK, I;16...: make PNG-friendly and crop-safe
+            return image.copy()
+    except (OSError, UnidentifiedImageError) as error:
+        raise SpriteError("sprite %s cannot be read: %s" % (path, error)) from None
+
+
+def crop(image: Image.Image, info: SpriteInfo, index: int) -> Image.Image:
+    """Thumbnail `index` (row-major in a grid of `info.columns` per row)."""
+    width, height = info.thumbnail_size
+    left = (index % info.columns) * width
+    top = (index // info.columns) * height
+    return image.crop((left, top, left + width, top + height))
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -1,0 +1,223 @@
+"""EmbeddingStore: load each embedding once, reload it when its files change, bound memory.
+
+TensorBoard answers requests on several threads, and one page view asks for the same
+embedding many times (points, neighbours, thumbnails). Loading is slow (a checkpoint, a
+big TSV), so the store caches by ref, checks the files' (mtime, size) on every call
+(a few stat calls), and lets only one thread read a given ref while the others wait.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import os
+import threading
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from tb_embedanalysis.logs import metadata as metadata_io
+from tb_embedanalysis.logs import sprites, tensors
+from tb_embedanalysis.logs.errors import LogError, SpriteError
+from tb_embedanalysis.logs.model import Embedding, EmbeddingRef, Metadata
+
+_FINITE_BLOCK_ROWS = 65536
+_SPRITE_CACHE_BYTES = 256 * 1024 * 1024  # decoded sprites kept for cropping (at least one)
+
+
+class EmbeddingStore:
+    """Thread-safe, single-flight, LRU cache of loaded embeddings, bounded in vector MB.
+
+    An embedding larger than the bound alone is still served (and held until the next
+    load evicts it): refusing it would make the tab useless, not safer.
+    """
+
+    def __init__(self, max_memory_mb: float = 2048):
+        if max_memory_mb <= 0:
+            raise ValueError("max_memory_mb must be positive, got %r" % (max_memory_mb,))
+        self._max_bytes = int(max_memory_mb * 1024 * 1024)
+        self._lock = threading.Lock()
+        self._entries: "collections.OrderedDict[EmbeddingRef, _Entry]" = collections.OrderedDict()
+        self._flights: Dict[EmbeddingRef, _Flight] = {}
+        self._held_bytes = 0
+        self._sprite_lock = threading.Lock()
+        self._sprites: "collections.OrderedDict[tuple, object]" = collections.OrderedDict()
+
+    def load(self, ref: EmbeddingRef) -> Embedding:
+        """The embedding `ref` points at; raises a LogError naming the file and the problem."""
+        signature = _signature(ref)
+        with self._lock:
+            entry = self._entries.get(ref)
+            if entry is not None and entry.signature == signature:
+                self._entries.move_to_end(ref)
+                return entry.outcome.result()
+            flight = self._flights.get(ref)
+            leader = flight is None
+            if leader:
+                flight = self._flights[ref] = _Flight()
+        if not leader:
+            flight.done.wait()
+            return flight.outcome.result()
+        outcome = flight.outcome
+        try:
+            outcome.embedding = load_embedding(ref)
+        except LogError as error:
+            outcome.error = error  # cached too: a bad 1 GB TSV is not re-parsed per request
+        except BaseException as error:  # a bug or KeyboardInterrupt: tell waiters, cache nothing
+            outcome.error = error
+            raise
+        finally:
+            with self._lock:
+                del self._flights[ref]
+                if outcome.error is None or isinstance(outcome.error, LogError):
+                    self._put(ref, _Entry(signature, outcome))
+            flight.done.set()
+        return outcome.result()
+
+    @property
+    def held_bytes(self) -> int:
+        """Bytes of vectors currently cached (what max_memory_mb bounds)."""
+        return self._held_bytes
+
+    def thumbnail_png(self, embedding: Embedding, index: int) -> bytes:
+        """PNG bytes of point `index`'s thumbnail, cropped from the (cached) sprite image."""
+        if embedding.sprite is None:
+            raise SpriteError("embedding %r has no usable sprite, so no thumbnails" % embedding.ref.name)
+        if not 0 <= index < embedding.shape[0]:
+            raise IndexError("index %d is out of range: embedding %r has %d rows"
+                             % (index, embedding.ref.name, embedding.shape[0]))
+        path = embedding.sprite.path
+        key = (path, _file_signature(path))
+        with self._sprite_lock:
+            image = self._sprites.get(key)
+            if image is not None:
+                self._sprites.move_to_end(key)
+        if image is None:
+            image = sprites.open_sprite(path)
+        with self._sprite_lock:
+            self._sprites[key] = image
+            while len(self._sprites) > 1 and sum(map(_image_bytes, self._sprites.values())) > _SPRITE_CACHE_BYTES:
+                self._sprites.popitem(last=False)
+            # Pillow does not promise thread-safe reads of one image; a crop is microseconds.
+            thumbnail = sprites.crop(image, embedding.sprite, index)
+        return sprites.png_bytes(thumbnail)
+
+    def _put(self, ref: EmbeddingRef, entry: "_Entry") -> None:
+        # Caller holds self._lock.
+        old = self._entries.pop(ref, None)
+        if old is not None:
+            self._held_bytes -= old.nbytes
+        self._entries[ref] = entry
+        self._held_bytes += entry.nbytes
+        while self._held_bytes > self._max_bytes and len(self._entries) > 1:
+            _, evicted = self._entries.popitem(last=False)
+            self._held_bytes -= evicted.nbytes
+
+
+def load_embedding(ref: EmbeddingRef) -> Embedding:
+    """Read vectors, metadata and sprite of one ref, without caching (the store caches)."""
+    vectors = _as_readonly_float32(tensors.read_vectors(ref.tensor))
+    num_rows = vectors.shape[0]
+    warnings: List[str] = []
+    metadata: Optional[Metadata] = None
+    label_column = None
+    if ref.metadata_path:
+        if os.path.exists(ref.metadata_path):
+            metadata, metadata_warnings = metadata_io.read_metadata(
+                ref.metadata_path, num_rows=num_rows, tensor_name=ref.name)
+            warnings.extend(metadata_warnings)
+            label_column = metadata_io.guess_label_column(metadata)
+        else:
+            warnings.append("metadata file %s is missing: no labels" % ref.metadata_path)
+    sprite = None
+    if ref.sprite is not None:
+        sprite, sprite_warning = sprites.check_sprite(ref.sprite, num_rows)
+        if sprite_warning:
+            warnings.append(sprite_warning)
+    finite = _finite_rows(vectors)
+    bad = int(num_rows - np.count_nonzero(finite))
+    if bad:
+        warnings.append("%s %s NaN or Inf and %s excluded from analysis"
+                        % (format(bad, ","), "row contains" if bad == 1 else "rows contain",
+                           "is" if bad == 1 else "are"))
+    return Embedding(ref=ref, vectors=vectors, metadata=metadata, label_column=label_column, sprite=sprite,
+                     finite=finite, fingerprint=fingerprint(vectors), warnings=tuple(warnings))
+
+
+def fingerprint(vectors: np.ndarray) -> str:
+    """blake2b-128 of shape + float32 bytes: equal content ⇔ equal key for cached analyses."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(np.asarray(vectors.shape, dtype="<i8").tobytes())
+    digest.update(memoryview(np.ascontiguousarray(vectors, dtype="<f4")).cast("B"))
+    return digest.hexdigest()
+
+
+def _as_readonly_float32(vectors: np.ndarray) -> np.ndarray:
+    # A read-only memmap comes back as a plain ndarray view of the same mapping (no copy).
+    array = np.ascontiguousarray(vectors, dtype=np.float32)
+    array.flags.writeable = False
+    return array
+
+
+def _finite_rows(vectors: np.ndarray) -> np.ndarray:
+    """bool (N,): rows without NaN/Inf, computed in blocks to bound the temporary (N, D) mask."""
+    finite = np.empty(vectors.shape[0], dtype=bool)
+    for start in range(0, vectors.shape[0], _FINITE_BLOCK_ROWS):
+        block = vectors[start:start + _FINITE_BLOCK_ROWS]
+        finite[start:start + len(block)] = np.isfinite(block).all(axis=1)
+    finite.flags.writeable = False
+    return finite
+
+
+def _image_bytes(image) -> int:
+    return image.width * image.height * len(image.getbands())
+
+
+def _signature(ref: EmbeddingRef) -> Tuple:
+    """(path, mtime_ns, size) of every file the ref reads: any change means reload."""
+    files = tensors.checkpoint_files(ref.tensor.path) if ref.tensor.kind == "checkpoint" else [ref.tensor.path]
+    if ref.metadata_path:
+        files.append(ref.metadata_path)
+    if ref.sprite is not None:
+        files.append(ref.sprite.path)
+    return tuple((path, _file_signature(path)) for path in files)
+
+
+def _file_signature(path: str):
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return (stat.st_mtime_ns, stat.st_size)
+
+
+class _Outcome:
+    """What one load gave: an embedding or the error to raise (again) for every caller."""
+
+    def __init__(self, embedding: Optional[Embedding] = None, error: Optional[BaseException] = None):
+        self.embedding = embedding
+        self.error = error
+
+    def result(self) -> Embedding:
+        if isinstance(self.error, LogError):
+            # A fresh exception per caller: re-raising one shared object from several
+            # threads would keep growing (and racing on) its traceback.
+            raise type(self.error)(*self.error.args)
+        if self.error is not None:
+            raise self.error
+        return self.embedding  # type: ignore[return-value]
+
+
+class _Flight:
+    """A load in progress; other threads asking for the same ref wait on `done`."""
+
+    def __init__(self):
+        self.done = threading.Event()
+        self.outcome = _Outcome()
+
+
+class _Entry:
+    def __init__(self, signature: Tuple, outcome: _Outcome):
+        self.signature = signature
+        self.outcome = outcome
+        self.nbytes = 0 if outcome.embedding is None else outcome.embedding.vectors.nbytes

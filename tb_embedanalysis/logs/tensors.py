@@ -1,0 +1,240 @@
+"""Read the vectors of one embedding: TF checkpoints, TSV files, raw float32 ``.bytes``.
+
+TensorFlow is optional: it is imported here, lazily, and only to read checkpoints, so that
+`import tb_embedanalysis` stays cheap inside TensorBoard and TSV/``.bytes`` logs work
+without it. Every failure becomes an error of ours that names the file or the tensor.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Callable, Dict, List, Mapping, Optional, Tuple
+
+import numpy as np
+
+from tb_embedanalysis.logs.errors import (
+    NeedsTensorFlowError,
+    TensorFormatError,
+    TensorNotFoundError,
+)
+from tb_embedanalysis.logs.model import TensorSource
+
+# How tf.train.Checkpoint (TF2, object-based) stores a variable's value under its path.
+TF2_VALUE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
+_OUTPUT_INDEX = re.compile(r":\d+$")
+
+
+def read_vectors(source: TensorSource) -> np.ndarray:
+    """The (N, D) matrix a TensorSource points at, as float32 (maybe a read-only memmap).
+
+    Raises TensorNotFoundError (missing file / checkpoint / variable), TensorFormatError
+    (not a 2-D numeric matrix, wrong size, half-written) or NeedsTensorFlowError.
+    """
+    try:
+        reader = _READERS[source.kind]
+    except KeyError:
+        raise TensorFormatError(
+            "%s: unknown tensor kind %r; known kinds: %s" % (source.path, source.kind, ", ".join(_READERS))
+        ) from None
+    vectors = reader(source)
+    if vectors.ndim != 2:
+        raise TensorFormatError(
+            "tensor %s in %s has shape %s; an embedding must be 2-D (N, D)"
+            % (source.tensor_name or os.path.basename(source.path), source.path, tuple(vectors.shape))
+        )
+    if vectors.shape[0] == 0 or vectors.shape[1] == 0:
+        raise TensorFormatError("tensor in %s is empty: shape %s" % (source.path, tuple(vectors.shape)))
+    return vectors
+
+
+# -- TSV -------------------------------------------------------------------------------
+def _read_tsv(source: TensorSource) -> np.ndarray:
+    text = _read_text(source.path)
+    rows: List[List[str]] = []
+    line_numbers: List[int] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():  # blank lines carry no row (TensorBoard skips them too)
+            rows.append(line.rstrip("\r").split("\t"))
+            line_numbers.append(number)
+    if not rows:
+        raise TensorFormatError("%s has no rows" % source.path)
+    width = len(rows[0])
+    for row, number in zip(rows, line_numbers):
+        if len(row) != width:
+            raise TensorFormatError(
+                "%s line %d has %d values but line %d has %d"
+                % (source.path, number, len(row), line_numbers[0], width)
+            )
+    try:
+        # Parse as float64, then round once to float32: writers print float32 values with
+        # float64's shortest repr (tensorboardX does), so this round-trips exactly.
+        values = np.array(rows, dtype=np.float64)
+    except ValueError:
+        raise TensorFormatError("%s: %s" % (source.path, _first_bad_value(rows, line_numbers))) from None
+    return values.astype(np.float32)
+
+
+def _first_bad_value(rows, line_numbers) -> str:
+    for row, number in zip(rows, line_numbers):
+        for column, value in enumerate(row, start=1):
+            try:
+                float(value)
+            except ValueError:
+                return "line %d column %d is %r, not a number" % (number, column, value)
+    return "a value is not a number"
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        raise TensorNotFoundError("tensor file %s does not exist" % path) from None
+    except OSError as error:
+        raise TensorNotFoundError("tensor file %s cannot be read: %s" % (path, error.strerror)) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise TensorFormatError(
+            "%s is not a text TSV file; a binary float32 tensor needs a .bytes name and tensor_shape"
+            % path
+        ) from None
+
+
+# -- raw float32 -----------------------------------------------------------------------
+def _read_bytes(source: TensorSource) -> np.ndarray:
+    shape = source.shape
+    if not shape or len(shape) != 2:
+        raise TensorFormatError(
+            "%s is a raw float32 file, so the config must give a 2-D tensor_shape [N, D]; got %s"
+            % (source.path, list(shape) if shape else "none")
+        )
+    try:
+        size = os.path.getsize(source.path)
+    except FileNotFoundError:
+        raise TensorNotFoundError("tensor file %s does not exist" % source.path) from None
+    rows, columns = shape
+    expected = rows * columns * 4
+    if size != expected:
+        raise TensorFormatError(
+            "%s is %s bytes but tensor_shape [%d, %d] needs %s (%d x %d float32); "
+            "truncated, or a wrong shape?"
+            % (source.path, format(size, ","), rows, columns, format(expected, ","), rows, columns)
+        )
+    if expected == 0:
+        raise TensorFormatError("tensor in %s is empty: shape %s" % (source.path, shape))
+    # Memory-map read-only: big tensors cost no heap, and nobody can modify them by mistake.
+    return np.memmap(source.path, dtype="<f4", mode="r", shape=(rows, columns))
+
+
+# -- TF checkpoints --------------------------------------------------------------------
+def checkpoint_files(prefix: str) -> List[str]:
+    """The files making up a V2 checkpoint: ``prefix.index`` and its data shards."""
+    directory, base = os.path.split(prefix)
+    files = [prefix + ".index"]
+    try:
+        names = os.listdir(directory or ".")
+    except OSError:
+        return files
+    files.extend(
+        os.path.join(directory, name) for name in sorted(names) if name.startswith(base + ".data-")
+    )
+    return files
+
+
+def _import_tensorflow(what: str):
+    try:
+        import tensorflow as tf  # noqa: PLC0415 - optional dependency, see module doc
+    except ImportError:
+        raise NeedsTensorFlowError(
+            "reading checkpoint %s needs TensorFlow: pip install tb-embedanalysis[tf]" % what
+        ) from None
+    return tf
+
+
+def _open_checkpoint(prefix: str):
+    if not os.path.exists(prefix + ".index"):
+        raise TensorNotFoundError(
+            "checkpoint %s does not exist (no %s.index); is it still being written?"
+            % (prefix, os.path.basename(prefix))
+        )
+    tf = _import_tensorflow(prefix)
+    try:
+        # tf.train.load_checkpoint reads a V2 checkpoint's index and data directly: no
+        # graph, no Keras model, works for TF1 Saver and TF2 Checkpoint files alike.
+        return tf.train.load_checkpoint(prefix)
+    except Exception as error:  # noqa: BLE001 - TF raises OpError, ValueError...; all mean "unreadable"
+        raise TensorFormatError("checkpoint %s cannot be read: %s" % (prefix, _short(error))) from None
+
+
+def checkpoint_variables(prefix: str) -> Mapping[str, Tuple[Tuple[int, ...], str]]:
+    """{variable key: (shape, dtype name)} of a checkpoint, read from its index only."""
+    reader = _open_checkpoint(prefix)
+    shapes = reader.get_variable_to_shape_map()
+    dtypes = reader.get_variable_to_dtype_map()
+    return {key: (tuple(shapes[key]), dtypes[key].name) for key in shapes}
+
+
+def checkpoint_key(requested: str, available) -> Optional[str]:
+    """The stored key for a config's tensor_name, accepting either TF1 or TF2 spelling.
+
+    ``FINAL_LOGITS:0`` (a TF1 tensor name) → ``FINAL_LOGITS``; ``embedding`` ↔
+    ``embedding/.ATTRIBUTES/VARIABLE_VALUE``.
+    """
+    name = _OUTPUT_INDEX.sub("", requested)
+    for candidate in (requested, name, name + TF2_VALUE_SUFFIX, display_name(name)):
+        if candidate in available:
+            return candidate
+    return None
+
+
+def display_name(key: str) -> str:
+    """The name users see: no TF1 ``:0`` output index, no TF2 value suffix."""
+    key = _OUTPUT_INDEX.sub("", key)
+    return key[: -len(TF2_VALUE_SUFFIX)] if key.endswith(TF2_VALUE_SUFFIX) else key
+
+
+def _read_checkpoint(source: TensorSource) -> np.ndarray:
+    reader = _open_checkpoint(source.path)
+    shapes = reader.get_variable_to_shape_map()
+    key = checkpoint_key(source.tensor_name or "", shapes)
+    if key is None:
+        sample = sorted(name for name, shape in shapes.items() if len(shape) == 2)
+        sample = sample or sorted(shapes)
+        listed = ", ".join(display_name(name) for name in sample[:8])
+        more = " (and %d more)" % (len(sample) - 8) if len(sample) > 8 else ""
+        raise TensorNotFoundError(
+            "checkpoint %s has no tensor %r; 2-D tensors it has: %s%s"
+            % (source.path, source.tensor_name, listed or "none", more)
+        )
+    if len(shapes[key]) != 2:
+        raise TensorFormatError(
+            "tensor %s in checkpoint %s has shape %s; an embedding must be 2-D (N, D)"
+            % (display_name(key), source.path, tuple(shapes[key]))
+        )
+    try:
+        value = reader.get_tensor(key)
+    except Exception as error:  # noqa: BLE001 - a truncated shard raises IndexError, others OpError
+        raise TensorFormatError(
+            "tensor %s in checkpoint %s cannot be read (half-written or corrupt?): %s"
+            % (display_name(key), source.path, _short(error))
+        ) from None
+    value = np.asarray(value)
+    if value.dtype.kind not in "fiu":
+        raise TensorFormatError(
+            "tensor %s in checkpoint %s has dtype %s; an embedding must be numeric"
+            % (display_name(key), source.path, value.dtype)
+        )
+    return value.astype(np.float32, copy=False)
+
+
+def _short(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+_READERS: Dict[str, Callable[[TensorSource], np.ndarray]] = {
+    "checkpoint": _read_checkpoint,
+    "tsv": _read_tsv,
+    "bytes": _read_bytes,
+}

@@ -1,0 +1,396 @@
+"""The Embedding Analysis tab as a person sees it: real TensorBoard, real Chromium.
+
+One TensorBoard process serves a logdir written by our writer (digits with a sprite at two
+steps, a word embedding without sprite, a label that is an HTML string, an embedding whose
+metadata has a row too few); each test opens the tab in a fresh page and asserts on what
+is on screen. Screenshots land in test-artifacts/ (git-ignored) for a human to look at.
+
+Chromium is Debian's (/usr/bin/chromium), driven by playwright's sync API; we never run
+`playwright install`.
+"""
+
+import json
+import os
+import pathlib
+import urllib.request
+
+import numpy as np
+import pytest
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+from tensorboard_process import running_tensorboard  # noqa: E402  (tests/ helper)
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-gpu"]
+ARTIFACTS = pathlib.Path(__file__).resolve().parent.parent / "test-artifacts"
+XSS = "<img src=x onerror=alert(1)>"
+WORDS = {
+    "directors": ["hitchcock", "spielberg", "kubrick", "scorsese", "tarantino", "nolan"],
+    "praise": ["brilliant", "masterpiece", "superb", "excellent", "wonderful", "great"],
+    "scorn": ["awful", "terrible", "boring", "dreadful", "horrible", "worst"],
+}
+TIMEOUT_MS = 60_000
+
+if not os.path.exists(CHROMIUM):  # pragma: no cover - environment without the browser
+    pytest.skip("Debian's chromium is not installed (make chromium)", allow_module_level=True)
+
+
+# -- logs ------------------------------------------------------------------------------
+def _digits():
+    from sklearn.datasets import load_digits
+    from sklearn.decomposition import PCA
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+    digits = load_digits()
+    x = digits.data.astype(np.float64)
+    rng = np.random.default_rng(0)
+    early = PCA(n_components=16, random_state=0).fit_transform(x + rng.normal(scale=4.0, size=x.shape))
+    lda = LinearDiscriminantAnalysis(n_components=9).fit_transform(x, digits.target)
+    late = np.hstack([lda * 4.0, PCA(n_components=7, random_state=0).fit_transform(x) * 0.05])
+    return digits, early.astype(np.float32), late.astype(np.float32)
+
+
+def write_logs(root: pathlib.Path):
+    from tb_embedanalysis import write_embedding
+
+    digits, early, late = _digits()
+    labels = [str(t) for t in digits.target]
+    images = (digits.images / 16.0).astype(np.float32)
+    for step, vectors in ((100, early), (2000, late)):
+        write_embedding(root / "digits", vectors, name="digits", step=step,
+                        metadata={"Index": [str(i) for i in range(len(labels))], "Label": labels},
+                        images=images, invert_images=True)
+
+    rng = np.random.default_rng(1)
+    tokens, rows = [], []
+    centres = rng.normal(size=(len(WORDS), 24)) * 3
+    for centre, group in zip(centres, WORDS.values()):
+        for word in group:
+            tokens.append(word)
+            rows.append(centre + rng.normal(scale=0.3, size=24))
+    for i in range(300):  # filler vocabulary far from the groups
+        tokens.append("word%03d" % i)
+        rows.append(rng.normal(size=24) * 3)
+    write_embedding(root / "words", np.asarray(rows, np.float32), name="words", metadata=tokens)
+
+    # A label that is HTML: it must show as text everywhere, never run.
+    x = rng.normal(size=(90, 8)).astype(np.float32)
+    x[:30] += 6
+    x[30:60] -= 6
+    xss_labels = [XSS] * 30 + ["plain"] * 30 + ["<b>bold</b>"] * 30
+    write_embedding(root / "html", x, name="html_labels",
+                    metadata={"Token": ["t%d" % i for i in range(90)], "Label": xss_labels})
+
+    # metadata.tsv with a row too few: /runs lists the embedding with `error` set.
+    written = write_embedding(root / "broken", rng.normal(size=(40, 4)).astype(np.float32), name="broken",
+                              metadata={"Token": ["b%d" % i for i in range(40)], "Label": [str(i % 2) for i in range(40)]})
+    path = pathlib.Path(written.metadata_path)
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    path.write_text("".join(lines[:-1]), encoding="utf-8")
+
+
+# -- fixtures --------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tensorboard_url(tmp_path_factory):
+    root = tmp_path_factory.mktemp("browser")
+    logdir = root / "logs"
+    write_logs(logdir)
+    with running_tensorboard(logdir, extra_args=["--embedanalysis_cache_dir", str(root / "cache")]) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_sync.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class Tab:
+    """A page showing our tab; `frame` is the plugin's iframe; `dialogs` records alerts."""
+
+    def __init__(self, page, base):
+        self.page = page
+        self.base = base
+        self.dialogs = []
+        self.errors = []
+        page.on("dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss()))
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+    def open(self, state=""):
+        self.page.goto(self.base + "/#embedanalysis" + ("&ea=" + state if state else ""))
+        self.frame = self._find_frame()
+        self.frame.wait_for_selector(".topbar", timeout=TIMEOUT_MS)
+        return self
+
+    def _find_frame(self):
+        self.page.wait_for_selector("iframe", state="attached", timeout=TIMEOUT_MS)
+        deadline_ms = TIMEOUT_MS
+        while deadline_ms > 0:
+            for frame in self.page.frames:
+                if "plugin_entry.html" in frame.url and "embedanalysis" in frame.url:
+                    return frame
+            self.page.wait_for_timeout(100)
+            deadline_ms -= 100
+        raise AssertionError("no embedanalysis iframe in %s" % [f.url for f in self.page.frames])
+
+    def select(self, name, value):
+        self.frame.select_option("select[name=%s]" % name, value)
+
+    def choose(self, run, embedding):
+        self.select("run", run)
+        self.select("embedding", embedding)
+
+    def shot(self, name):
+        ARTIFACTS.mkdir(exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / ("%s.png" % name)), full_page=True)
+
+
+@pytest.fixture
+def tab(browser, tensorboard_url):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    ARTIFACTS.mkdir(exist_ok=True)
+    yield Tab(page, tensorboard_url)
+    context.close()
+
+
+def runs_answer(base):
+    with urllib.request.urlopen(base + "/data/plugin/embedanalysis/runs", timeout=60) as response:
+        return json.loads(response.read())
+
+
+# -- tests -----------------------------------------------------------------------------
+def test_typed_word_lists_its_neighbours(tab):
+    tab.open()
+    tab.choose("words", "words")
+    tab.frame.fill("input[name=query]", "hitchcock")
+    tab.frame.press("input[name=query]", "Enter")
+    rows = tab.frame.locator(".neighbor-list .point-row")
+    rows.first.wait_for()
+    assert tab.frame.locator(".query-title").text_content() == "hitchcock"
+    first_five = [rows.nth(i).locator(".point-text").text_content() for i in range(5)]
+    assert sorted(first_five) == sorted(WORDS["directors"][1:])
+    # A neighbour is itself clickable: walk the neighbourhood.
+    rows.nth(0).click()
+    tab.frame.wait_for_function("document.querySelector('.query-title').textContent !== 'hitchcock'")
+    assert tab.frame.locator(".query-title").text_content() in WORDS["directors"]
+    tab.shot("words_neighbours")
+
+
+def test_word_embedding_without_labels_explains_what_is_missing(tab):
+    tab.open()
+    tab.choose("words", "words")
+    text = tab.frame.locator(".card-clusters").inner_text()
+    assert "write_embedding" in text and "README" in text
+
+
+def test_cluster_table_has_one_sortable_row_per_label(tab):
+    tab.open()
+    tab.choose("digits", "digits")
+    table = tab.frame.locator(".cluster-table")
+    table.wait_for()
+    labels = sorted(table.locator("tbody tr").evaluate_all("rows => rows.map(r => r.dataset.label)"), key=int)
+    assert labels == [str(i) for i in range(10)]
+    tab.frame.click(".cluster-table th[data-key=count] button")
+    header = tab.frame.locator(".cluster-table th[data-key=count]")
+    assert header.get_attribute("aria-sort") in ("ascending", "descending")
+    counts = [int(c.replace(",", "")) for c in table.locator("tbody tr td:nth-child(2)").all_text_contents()]
+    assert counts == sorted(counts, reverse=header.get_attribute("aria-sort") == "descending")
+    assert tab.frame.locator(".figure").count() >= 4
+    tab.shot("digits_overview")
+
+
+def test_confusion_cell_click_lists_exactly_its_points(tab):
+    tab.open()
+    tab.choose("digits", "digits")
+    tab.select("step", "100")  # the early, less separated step has confusions
+    tab.frame.locator(".cm-cell").first.wait_for()
+    cells = tab.frame.locator(".cm-cell:not(.diag):not(.zero)")
+    assert cells.count() > 0
+    cell = cells.first
+    given, voted, count = cell.get_attribute("data-label"), cell.get_attribute("data-predicted"), int(cell.get_attribute("data-count"))
+    cell.click()
+    title = tab.frame.locator(".card-hard .card-title")
+    title.filter(has_text="voted").wait_for()
+    cards = tab.frame.locator(".hard-card")
+    cards.first.wait_for()
+    assert cards.count() == min(count, 24)
+    chips = tab.frame.locator(".hard-card .hard-labels").evaluate_all(
+        "nodes => nodes.map(n => [...n.querySelectorAll('.chip-text')].map(c => c.textContent))")
+    assert all(pair == [given, voted] for pair in chips)
+    assert ("of %d" % count) in tab.frame.locator(".pager-text").text_content()
+    tab.shot("confusion_click")
+
+
+def test_hard_example_gallery_loads_thumbnails_and_exports(tab):
+    tab.open()
+    tab.choose("digits", "digits")
+    tab.select("step", "100")
+    cards = tab.frame.locator(".hard-card")
+    cards.first.wait_for()
+    tab.frame.wait_for_function(
+        "[...document.querySelectorAll('.hard-card img')].length > 0 && "
+        "[...document.querySelectorAll('.hard-card img')].every(img => img.complete && img.naturalWidth > 0)")
+    first = cards.first.inner_text()
+    assert "neighbours:" in first and "→" in first
+    hrefs = tab.frame.locator(".card-hard a.export-link").evaluate_all("links => links.map(a => a.href)")
+    assert any("format=csv" in h and "what=hard_examples" in h for h in hrefs)
+    with urllib.request.urlopen(hrefs[0], timeout=60) as response:
+        assert response.status == 200
+        assert "index" in response.read().decode("utf-8").splitlines()[0]
+
+
+def test_map_is_drawn_and_a_click_selects_a_point(tab):
+    tab.open()
+    tab.choose("digits", "digits")
+    canvas = tab.frame.locator(".scatter-canvas")
+    tab.frame.wait_for_function("document.querySelector('.scatter-canvas').dataset.drawn > 0 && "
+                                "document.querySelector('.map-overlay').hidden")
+    painted = canvas.evaluate("""c => {
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0; const colours = new Set();
+        for (let i = 0; i < d.length; i += 4) if (d[i] < 240 || d[i + 1] < 240 || d[i + 2] < 240) { n++; colours.add(d[i] << 16 | d[i + 1] << 8 | d[i + 2]); }
+        return {n, colours: colours.size};
+    }""")
+    assert painted["n"] > 2000 and painted["colours"] >= 10
+    assert tab.frame.locator(".legend-item").count() == 10
+    # Click the point the plot says is at index 42 → its neighbours are listed.
+    pos = tab.frame.evaluate("""() => { const p = window.__embedanalysis.app.map.plot; const s = p.screenPosition(42);
+        const r = p.canvas.getBoundingClientRect(); return {x: r.left + s.x, y: r.top + s.y}; }""")
+    box = tab.page.locator("iframe").first.bounding_box()
+    tab.page.mouse.move(box["x"] + pos["x"], box["y"] + pos["y"])
+    tab.frame.locator(".map-tooltip:not([hidden])").wait_for()
+    tab.page.mouse.click(box["x"] + pos["x"], box["y"] + pos["y"])
+    tab.frame.locator(".neighbor-list .point-row").first.wait_for()
+    selected = int(tab.frame.locator(".query-head .index").text_content().lstrip("#"))
+    near = tab.frame.evaluate("""i => { const p = window.__embedanalysis.app.map.plot;
+        const a = p.screenPosition(i), b = p.screenPosition(42); return Math.hypot(a.x - b.x, a.y - b.y); }""", selected)
+    assert near < 8  # the clicked point, or one drawn on top of it
+    tab.shot("map_selected")
+
+
+def test_search_highlights_matches(tab):
+    tab.open()
+    tab.choose("digits", "digits")
+    tab.frame.locator(".cluster-table").wait_for()
+    tab.frame.select_option("select[name=column]", "Label")
+    tab.frame.fill("input[name=query]", "^3$")
+    tab.frame.click("button[name=search]")
+    head = tab.frame.locator(".search-results .list-head")
+    head.wait_for()
+    from sklearn.datasets import load_digits
+
+    expected = int((load_digits().target == 3).sum())
+    assert head.text_content().startswith("%d matches" % expected)
+    emphasised = tab.frame.evaluate("() => window.__embedanalysis.app.map.plot.emphasis.reduce((a, b) => a + b, 0)")
+    assert emphasised == expected
+
+
+def test_server_error_is_shown_in_words(tab):
+    error = next(e["error"] for r in runs_answer(tab.base)["runs"] for e in r["embeddings"] if e["name"] == "broken")
+    assert error
+    tab.open()
+    tab.choose("broken", "broken")
+    box = tab.frame.locator(".error-box")
+    box.wait_for()
+    assert error in box.inner_text()
+    tab.shot("broken_embedding")
+
+
+def test_html_label_renders_as_text(tab):
+    tab.open()
+    tab.choose("html", "html_labels")
+    tab.frame.locator(".cluster-table").wait_for()
+    tab.frame.locator(".legend-item").first.wait_for()
+    legend = tab.frame.locator(".legend-item .legend-text").all_text_contents()
+    assert XSS in legend and "<b>bold</b>" in legend
+    rows = tab.frame.locator(".cluster-table tbody tr td.label .chip-text").all_text_contents()
+    assert XSS in rows
+    assert tab.frame.evaluate("() => document.querySelectorAll('img[src=x], b').length") == 0
+    assert tab.dialogs == []
+    tab.shot("html_labels")
+
+
+def test_state_survives_reload(tab):
+    tab.open()
+    tab.choose("digits", "digits")
+    tab.frame.fill("input[name=k]", "7")
+    tab.frame.press("input[name=k]", "Tab")
+    tab.select("metric", "euclidean")
+    tab.frame.locator(".hard-card").first.click()
+    tab.frame.locator(".neighbor-list .point-row").first.wait_for()
+    selected = tab.frame.locator(".query-head .index").text_content()
+    assert tab.frame.locator(".neighbor-list .point-row").count() == 7
+    for reload in ("iframe", "page"):
+        if reload == "iframe":
+            tab.frame.evaluate("() => location.reload()")
+            tab.frame = tab._find_frame()
+        else:
+            tab.page.reload()
+            tab.frame = tab._find_frame()
+        tab.frame.locator(".neighbor-list .point-row").first.wait_for()
+        assert tab.frame.input_value("select[name=run]") == "digits"
+        assert tab.frame.input_value("input[name=k]") == "7"
+        assert tab.frame.input_value("select[name=metric]") == "euclidean"
+        assert tab.frame.locator(".query-head .index").text_content() == selected
+        assert tab.frame.locator(".neighbor-list .point-row").count() == 7
+
+
+def test_compare_steps_side_by_side(tab):
+    tab.open()
+    tab.choose("digits", "digits")
+    table = tab.frame.locator(".card-compare .compare-table").first
+    table.wait_for()
+    heads = table.locator("thead th").all_text_contents()
+    assert "step 100" in heads and "step 2000" in heads
+    assert table.locator("svg.sparkline").count() >= 4
+    tab.frame.locator(".card-compare").screenshot(path=str(ARTIFACTS / "compare.png"))
+
+
+def test_narrow_iframe_stacks_panels(browser, tensorboard_url):
+    context = browser.new_context(viewport={"width": 560, "height": 900})
+    try:
+        tab = Tab(context.new_page(), tensorboard_url).open()
+        tab.choose("digits", "digits")
+        tab.frame.locator(".cluster-table").wait_for()
+        map_box = tab.frame.locator(".card-map").bounding_box()
+        neighbours_box = tab.frame.locator(".card-neighbors").bounding_box()
+        assert neighbours_box["y"] >= map_box["y"] + map_box["height"] - 1
+        assert abs(neighbours_box["x"] - map_box["x"]) < 2
+        tab.shot("narrow")
+    finally:
+        context.close()
+
+
+@pytest.mark.slow
+def test_tsne_shows_progress_then_the_map(tab):
+    tab.open()
+    tab.choose("html", "html_labels")
+    tab.frame.wait_for_function("document.querySelector('.scatter-canvas').dataset.drawn > 0")
+    tab.frame.click("button[data-method=tsne]")
+    tab.frame.wait_for_function(
+        "document.querySelector('.map-overlay').hidden && "
+        "document.querySelector('button[data-method=tsne]').classList.contains('active')", timeout=180_000)
+    assert "tsne" in tab.frame.evaluate("() => location.hash")
+
+
+def test_empty_logdir_explains_how_to_write_an_embedding(browser, tmp_path):
+    (tmp_path / "empty").mkdir()
+    with running_tensorboard(tmp_path / "empty") as base:
+        context = browser.new_context(viewport={"width": 1100, "height": 700})
+        try:
+            page = context.new_page()
+            page.set_default_timeout(TIMEOUT_MS)
+            page.goto(base + "/data/plugin_entry.html?name=embedanalysis")  # the tab is inactive: open its frame directly
+            page.locator(".notice").wait_for()
+            text = page.locator(".notice").inner_text()
+            assert "No embeddings" in text and "write_embedding" in text and "README" in text
+            page.screenshot(path=str(ARTIFACTS / "empty_logdir.png"))
+        finally:
+            context.close()

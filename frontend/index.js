@@ -8,7 +8,8 @@
 
 import * as api from './api.js';
 import {readState, writeState} from './state.js';
-import {assignColours, naturalCompare, UNKNOWN} from './palette.js';
+import {naturalCompare} from './palette.js';
+import {PointLabels} from './labels.js';
 import {el, replace} from './views/dom.js';
 import {errorBox, howToWrite, loadInto, notice, progress} from './views/feedback.js';
 import {selectorBar} from './views/selector.js';
@@ -22,7 +23,6 @@ import {MapView} from './views/map.js';
 const DEFAULTS = {k: 10, metric: 'cosine', projection: 'pca'};
 const HARD_PAGE = 24;
 const MAP_HARD = 200; // hardest points ringed on the map
-const SINGLE_COLOUR = '#1f77b4';
 
 /** Timestamps (ms since epoch) of first paints, read by bench/bench_tab_paint.py. */
 const marks = (window.__embedanalysis = {marks: {}});
@@ -67,7 +67,8 @@ class App {
     this.showHard = true;
     this.generation = {};
     this.cache = new Map();
-    this.data = {}; // answers for the current selection: meta, coords, clusters, hardTop, neighbors, search
+    this.data = {}; // answers for the current selection: coords, clusters, hardTop, neighbors, search
+    this.labels = new PointLabels([], null, 0);
   }
 
   // -- skeleton ------------------------------------------------------------------------
@@ -189,7 +190,7 @@ class App {
   }
 
   colourOf(label) {
-    return this.colours ? this.colours.colourOf(label) : SINGLE_COLOUR;
+    return this.labels.colourOf(label);
   }
 
   thumbUrl(index) {
@@ -202,7 +203,6 @@ class App {
     replace(this.banner);
     const entry = this.entry();
     this.data = {};
-    this.colours = null;
     if (!this.runs.runs.length || !entry) return this.showEmpty();
     this.grid.hidden = false;
     this.showWarnings(entry);
@@ -262,14 +262,31 @@ class App {
     return answer;
   }
 
-  async cached(key, fetcher) {
-    if (this.cache.has(key)) return this.cache.get(key);
-    const promise = fetcher();
-    this.cache.set(key, promise);
-    promise.catch(() => this.cache.delete(key)); // errors are not cached: "Try again" retries
-    if (this.cache.size > 24) this.cache.delete(this.cache.keys().next().value);
-    return promise;
+  /**
+   * One request per key, shared by every panel that needs it (answers are kept for the
+   * last few selections; failures are forgotten so "Try again" retries). Each caller's
+   * onProgress hears the 202 progress of the shared request, also when it joins late.
+   */
+  cached(key, fetcher, onProgress = null) {
+    let entry = this.cache.get(key);
+    if (!entry) {
+      const listeners = new Set();
+      entry = {listeners, last: null};
+      entry.promise = fetcher((state) => {
+        entry.last = state;
+        for (const listener of listeners) listener(state);
+      });
+      entry.promise.then(() => listeners.clear(), () => { listeners.clear(); this.cache.delete(key); });
+      this.cache.set(key, entry);
+      if (this.cache.size > 24) this.cache.delete(this.cache.keys().next().value);
+    }
+    if (onProgress) {
+      entry.listeners.add(onProgress);
+      if (entry.last) onProgress(entry.last);
+    }
+    return entry.promise;
   }
+
 
   /** Per-point metadata (for colours and hover); independent of step, k and metric. */
   metadata(onProgress) {
@@ -277,7 +294,7 @@ class App {
     const q = this.query();
     const column = q.labelColumn ?? entry.columns?.[0] ?? null;
     if (!entry.columns?.length) return Promise.resolve({total: 0, rows: []});
-    return this.cached(`meta|${q.run}|${q.embedding}|${column}`, () => api.allMetadata(q, entry.shape[0], column, {onProgress}));
+    return this.cached(`meta|${q.run}|${q.embedding}|${column}`, (progress) => api.allMetadata(q, entry.shape[0], column, {onProgress: progress}), onProgress);
   }
 
   /**
@@ -286,52 +303,19 @@ class App {
    */
   loadColours() {
     const isCurrent = this.begin('colours');
-    this.colours = null;
-    this.pointColours = null;
-    this.coloursReady = this.metadata().then((meta) => {
+    const n = this.entry().shape[0];
+    this.labels = new PointLabels([], null, n);
+    const apply = (rows) => {
       if (!isCurrent()) return;
-      this.data.meta = meta;
-      this.computeColours();
-    }, (error) => {
-      if (!isCurrent()) return;
-      this.data.meta = null;
-      this.data.metaError = error;
-      this.computeColours();
+      this.labels = new PointLabels(rows, this.labelColumn(), n);
+      const {legend, other} = this.labels.legend();
+      this.map.setLegend(legend, other, this.focus);
+    };
+    this.coloursReady = this.metadata().then((meta) => apply(meta.rows), (error) => {
+      this.data.metaError = error; // the map says so; everything else works without labels
+      apply([]);
     });
     return this.coloursReady;
-  }
-
-  /** Class per point for the scatter plot, the palette and the legend. */
-  computeColours() {
-    const meta = this.data.meta;
-    const column = this.labelColumn();
-    const n = this.entry().shape[0];
-    const classes = new Uint16Array(n);
-    if (!column || !meta || !meta.rows.length) {
-      this.colours = null;
-      this.map.setLegend([], null, null);
-      this.pointColours = {classes, palette: [SINGLE_COLOUR]};
-      return;
-    }
-    const counts = new Map();
-    for (const row of meta.rows) {
-      if (!row) continue;
-      const label = row[column];
-      counts.set(label, (counts.get(label) || 0) + 1);
-    }
-    this.colours = assignColours(counts);
-    const palette = [UNKNOWN]; // class 0: rows whose metadata we do not have
-    const classOf = new Map();
-    for (let i = 0; i < n; i++) {
-      const row = meta.rows[i];
-      if (!row) continue;
-      const colour = this.colours.colourOf(row[column]);
-      let cls = classOf.get(colour);
-      if (cls === undefined) { cls = palette.length; palette.push(colour); classOf.set(colour, cls); }
-      classes[i] = cls;
-    }
-    this.map.setLegend(this.colours.legend, {count: this.colours.otherCount, labels: this.colours.otherLabels}, this.focus);
-    this.pointColours = {classes, palette};
   }
 
   async loadMap() {
@@ -342,7 +326,8 @@ class App {
     const bar = this.map.showProgress(this.projection === 'tsne' ? 'Computing the t-SNE map' : 'Computing the PCA map');
     try {
       const key = `proj|${q.run}|${q.embedding}|${q.step}|${this.projection}`;
-      const coords = await this.cached(key, () => api.projection(q, this.projection, {onProgress: (s) => isCurrent() && bar.update(s)}));
+      const coords = await this.cached(key, (progress) => api.projection(q, this.projection, {onProgress: progress}),
+        (state) => { if (isCurrent()) bar.update(state); });
       await this.coloursReady;
       if (!isCurrent()) return;
       if (coords.length / 2 !== entry.shape[0]) {
@@ -351,7 +336,7 @@ class App {
       this.data.coords = coords;
       this.map.hideOverlay();
       const note = this.data.metaError ? ` · labels unavailable: ${this.data.metaError.message}` : '';
-      this.map.setData(coords, this.pointColours.classes, this.pointColours.palette, {sampledNote: note});
+      this.map.setData(coords, this.labels.classes, this.labels.palette, {sampledNote: note});
       this.updateEmphasis();
       this.updateMarks();
       requestAnimationFrame(() => mark('map'));
@@ -361,10 +346,9 @@ class App {
   }
 
   describe(index) {
-    const row = this.data.meta?.rows[index];
-    const column = this.labelColumn();
-    const label = row && column ? row[column] : undefined;
-    return {metadata: row, label, colour: this.colourOf(label), labelColumn: column, thumbSrc: this.thumbUrl(index)};
+    const label = this.labels.labelOf(index);
+    return {metadata: this.labels.metadata(index), label, colour: this.colourOf(label),
+      labelColumn: this.labels.column, thumbSrc: this.thumbUrl(index)};
   }
 
   updateEmphasis() {
@@ -373,11 +357,8 @@ class App {
       const mask = new Uint8Array(n);
       for (const m of this.data.search.matches) mask[m.index] = 1;
       this.map.setEmphasis(mask);
-    } else if (this.focus !== null && this.data.meta && this.labelColumn()) {
-      const column = this.labelColumn();
-      const mask = new Uint8Array(n);
-      this.data.meta.rows.forEach((row, i) => { if (row && row[column] === this.focus) mask[i] = 1; });
-      this.map.setEmphasis(mask);
+    } else if (this.focus !== null && this.labels.labelled) {
+      this.map.setEmphasis(this.labels.maskOf(this.focus));
     } else {
       this.map.setEmphasis(null);
     }
@@ -395,7 +376,8 @@ class App {
   setFocus(label) {
     this.focus = label;
     this.saveState();
-    if (this.colours) this.map.setLegend(this.colours.legend, {count: this.colours.otherCount, labels: this.colours.otherLabels}, label);
+    const {legend, other} = this.labels.legend();
+    this.map.setLegend(legend, other, label);
     this.updateEmphasis();
     if (this.data.clusters) this.renderClusters();
   }
@@ -429,9 +411,8 @@ class App {
     replace(this.cards.clusters.body, bars[0].node);
     replace(this.cards.confusion.body, bars[1].node);
     try {
-      const answer = await this.cached(`clusters|${JSON.stringify(q)}`, () => api.clusters(q, {
-        onProgress: (state) => { if (isCurrent()) for (const bar of bars) bar.update(state); },
-      }));
+      const answer = await this.cached(`clusters|${JSON.stringify(q)}`, (progress) => api.clusters(q, {onProgress: progress}),
+        (state) => { if (isCurrent()) for (const bar of bars) bar.update(state); });
       await this.coloursReady;
       if (!isCurrent()) return;
       this.data.clusters = answer;
@@ -593,7 +574,8 @@ class App {
         this.updateEmphasis();
         this.updateMarks();
         replace(slot, searchList({result, query: text, labelColumn: this.labelColumn(), colourOf: (l) => this.colourOf(l),
-          thumbUrl: (i) => this.thumbUrl(i), onSelect: (i) => this.selectPoint(i)}));
+          thumbUrl: (i) => this.thumbUrl(i), onSelect: (i) => this.selectPoint(i),
+          onClear: () => { this.search = null; this.saveState(); this.loadSearch(); }}));
       },
     });
   }

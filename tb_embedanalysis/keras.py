@@ -110,6 +110,12 @@ class EmbeddingCallback(tf.keras.callbacks.Callback):
             )
         if log_scalars and labels is None:
             raise ValueError("log_scalars=True needs labels; pass labels=... or log_scalars=False")
+        if log_scalars:  # an unknown metric must fail now, not after the first epoch
+            from tb_embedanalysis.analysis.neighbors import check_metric
+
+            check_metric(metric)
+            if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+                raise ValueError(f"k must be an integer >= 1, got {k!r}")
         if not (layer is None or isinstance(layer, (str, tf.keras.layers.Layer))):
             raise TypeError(f"layer must be None, a layer name or a Layer, got {type(layer).__name__}")
 

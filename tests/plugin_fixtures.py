@@ -90,6 +90,7 @@ def write_broken_run(logdir: str):
     path = os.path.join(logdir, "mismatch", "latest", "metadata.tsv")
     if not os.path.exists(path):  # the writer's layout may differ; find the file it wrote
         path = next(os.path.join(d, f) for d, _, fs in os.walk(logdir) for f in fs if f == "metadata.tsv")
-    lines = open(path, encoding="utf-8").read().splitlines()
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().splitlines()
     with open(path, "w", encoding="utf-8") as f:
         f.write("\n".join(lines[:-1]) + "\n")

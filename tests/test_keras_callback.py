@@ -132,8 +132,10 @@ def test_step_callable_and_layer_object(tmp_path, dataset):
     (dict(log_scalars=False, metadata=["a\tb"] * N), ValueError, r"row 0 column 'label' contains a tab"),
     (dict(log_scalars=False, layer=3), TypeError, r"layer must be None, a layer name or a Layer, got int"),
     (dict(log_scalars=False, name="a:b"), ValueError, r"contains ':'"),
+    (dict(labels=np.zeros(N), metric="cosin"), ValueError, r"unknown metric 'cosin'; metrics: .*cosine"),
+    (dict(labels=np.zeros(N), k=0), ValueError, r"k must be an integer >= 1, got 0"),
 ], ids=["labels length", "scalars need labels", "step option", "every_n_epochs", "flat images", "metadata tab",
-        "layer type", "name"])
+        "layer type", "name", "metric", "k"])
 def test_refused_at_construction(tmp_path, dataset, kwargs, error, match):
     with pytest.raises(error, match=match):
         EmbeddingCallback(tmp_path, data=dataset[0], **kwargs)

@@ -264,15 +264,16 @@ def test_index_js_is_served_as_javascript(client):
 def test_concurrent_cold_requests_load_once_and_agree(logdir, monkeypatch):
     from tb_embedanalysis.logs import store as store_module
 
+    loads = []
+    original = store_module.load_embedding
+
+    def counting_load(ref):
+        loads.append((ref.run, ref.name, ref.step))
+        return original(ref)
+
+    monkeypatch.setattr(store_module, "load_embedding", counting_load)
     plugin = make_plugin(logdir[0])
     client = werkzeug_test.Client(application.TensorBoardWSGI([plugin]))
-    loads = []
-    original = store_module.EmbeddingStore._read if hasattr(store_module.EmbeddingStore, "_read") else None
-    if original is not None:
-        def counting(self, ref, *args, **kwargs):
-            loads.append(ref)
-            return original(self, ref, *args, **kwargs)
-        monkeypatch.setattr(store_module.EmbeddingStore, "_read", counting)
 
     def ask(_):
         response = client.get(PREFIX + "/neighbors", query_string={"run": "digits", "embedding": "logits", "index": 1, "k": 5})
@@ -282,5 +283,4 @@ def test_concurrent_cold_requests_load_once_and_agree(logdir, monkeypatch):
         answers = list(pool.map(ask, range(32)))
     assert {status for status, _ in answers} == {200}
     assert len({body for _, body in answers}) == 1
-    if original is not None:
-        assert len([r for r in loads if r.name == "logits" and r.step == 1500]) == 1
+    assert loads.count(("digits", "logits", 1500)) == 1

@@ -56,22 +56,30 @@ export function howToWrite({withLabels = true} = {}) {
 /**
  * Run `load(onProgress, signal)` and put its progress, then its result (via `show(result)`)
  * or its error into `container`. Returns the load promise's result or undefined when
- * failed/aborted. `token()` returns false once the answer is stale.
+ * failed/aborted. `isCurrent()` returns false once the answer is stale (then nothing is shown).
  */
 export async function loadInto(container, {label, load, show, isCurrent = () => true, errorTitle, retry}) {
   const bar = progress(label);
+  container.classList.add('stale');
   // Show the bar only if the answer takes a moment: fast panels don't flash.
   const timer = setTimeout(() => { if (isCurrent()) replace(container, bar.node); }, 120);
   try {
-    const result = await load((state) => { if (isCurrent()) { clearTimeout(timer); replace(container, bar.node); bar.update(state); } });
+    const result = await load((state) => {
+      if (!isCurrent()) return;
+      clearTimeout(timer);
+      if (!bar.node.isConnected) replace(container, bar.node);
+      bar.update(state);
+    });
     clearTimeout(timer);
     if (!isCurrent()) return undefined;
+    container.classList.remove('stale');
     replace(container);
     show(result);
     return result;
   } catch (error) {
     clearTimeout(timer);
     if (error?.name === 'AbortError' || !isCurrent()) return undefined;
+    container.classList.remove('stale');
     replace(container, errorBox(error, {title: errorTitle, retry}));
     return undefined;
   }

@@ -19,8 +19,9 @@ export function queryForm({columns, text = '', column = '', onNeighbors, onSearc
     columns.length > 1 ? columnSelect : null,
     el('button', {type: 'submit', class: 'button primary', title: 'nearest neighbours of the first row with exactly this value'}, 'Neighbours'),
     el('button', {type: 'button', class: 'button', name: 'search', title: 'highlight every row matching this text or regex (case-insensitive)',
-      onclick: () => input.value.trim() && onSearch(input.value.trim(), columnSelect.value)}, 'Highlight all'),
-    onClear ? el('button', {type: 'button', class: 'button subtle', title: 'clear the search', onclick: () => { input.value = ''; onClear(); }}, 'Clear') : null);
+      onclick: () => input.value.trim() && onSearch(input.value.trim(), columnSelect.value)}, 'Highlight all'));
+  // The search field's own clear (×) also drops the highlight.
+  input.addEventListener('search', () => { if (!input.value && onClear) onClear(); });
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     if (input.value.trim()) onNeighbors(input.value.trim(), columnSelect.value);
@@ -74,14 +75,15 @@ export function neighborList({result, labelColumn, colourOf, thumbUrl, onSelect,
 const LIST_MAX = 200;
 
 /** The /search answer as a list; `query` is the searched text. */
-export function searchList({result, query, labelColumn, colourOf, thumbUrl, onSelect}) {
+export function searchList({result, query, labelColumn, colourOf, thumbUrl, onSelect, onClear}) {
   const listed = result.matches.slice(0, LIST_MAX);
   const shown = listed.length;
   return el('div', {class: 'search-results'},
     el('div', {class: 'list-head'},
       el('strong', null, `${fmt(result.total)} match${result.total === 1 ? '' : 'es'}`),
       ` for “${query}”`,
-      shown < result.total ? el('span', {class: 'muted'}, ` · first ${fmt(shown)} listed, all highlighted on the map`) : el('span', {class: 'muted'}, ' · highlighted on the map')),
+      shown < result.total ? el('span', {class: 'muted'}, ` · first ${fmt(shown)} listed, all highlighted on the map`) : el('span', {class: 'muted'}, ' · highlighted on the map'),
+      onClear ? el('button', {type: 'button', class: 'button small subtle', name: 'clear_search', title: 'stop highlighting', onclick: onClear}, 'Clear') : null),
     shown ? el('ol', {class: 'point-list search-list'},
       listed.map((m) => pointRow({index: m.index, metadata: m.metadata, labelColumn, colourOf, thumbSrc: thumbUrl(m.index), onSelect})))
       : el('p', {class: 'muted'}, 'No row matches. The search is a case-insensitive regular expression over the metadata.'));

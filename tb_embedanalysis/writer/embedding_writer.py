@@ -30,8 +30,8 @@ Projector's), is 3x smaller, writes 200x faster and round-trips bit-exactly.
 
 One exception: the standard Projector tells the two formats apart by trying to read the
 file as UTF-8 text and falling back to binary on UnicodeDecodeError. If the first
-non-empty "line" of the raw bytes happens to be valid UTF-8 (an all-zero tensor, or values such as 0.5, 2.0, 3.0 whose bytes are ASCII), it
-would parse garbage and fail. For such tensors - rare, checked in microseconds - the
+non-empty "line" of the raw bytes happens to be valid UTF-8 (an all-zero tensor, or
+values such as 0.5, 2.0, 3.0 whose bytes are ASCII), it would parse garbage and fail. For such tensors - rare, checked in microseconds - the
 writer writes ``tensors.tsv`` instead, with ``%.9g`` (exact for float32). Our reader
 reads both.
 
@@ -143,26 +143,54 @@ def write_embedding(
     reader never sees a config pointing to a half-written file. Returns the paths written.
     """
     logdir = os.fspath(logdir)
+    assets = _prepare(
+        vectors,
+        name=name,
+        step=step,
+        metadata=metadata,
+        metadata_header=metadata_header,
+        images=images,
+        image_shape=image_shape,
+        invert_images=invert_images,
+        allow_nonfinite=allow_nonfinite,
+        escape_metadata=escape_metadata,
+        downscale_sprite=downscale_sprite,
+    )
+    config_path = config_file.config_path(logdir)
+    config_file.read_config(config_path)  # refuse a broken config before writing assets
+    return _write(logdir, config_path, assets)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Assets:
+    """Everything to write, validated and encoded in memory."""
+
+    tensor_name: str
+    relative_dir: str  # "<safe name>/<step or latest>", with "/" as in the config
+    vectors: np.ndarray  # float32 (N, D)
+    metadata_tsv: Optional[bytes]
+    sprite_png: Optional[bytes]
+    thumbnail_size: Optional[Tuple[int, int]]
+
+
+def _prepare(vectors, *, name, step, metadata, metadata_header, images, image_shape,
+             invert_images, allow_nonfinite, escape_metadata, downscale_sprite) -> _Assets:
+    """Validate every input and encode the assets; raises WriterError, writes nothing."""
     name = check_name(name)
     step = check_step(step)
     array = as_vectors(vectors, allow_nonfinite=allow_nonfinite)
-    n, d = array.shape
-
-    # Build every asset in memory first: any error is raised before the disk is touched.
-    metadata_bytes = None
+    n = array.shape[0]
+    metadata_tsv = None
     if metadata is not None:
         header, rows = as_metadata(metadata, metadata_header, n, escape=escape_metadata)
-        metadata_bytes = _metadata_tsv(header, rows)
+        metadata_tsv = _metadata_tsv(header, rows)
     elif metadata_header is not None:
         raise MetadataValueError("metadata_header was given without metadata")
     sprite_png, thumbnail = None, None
     if images is not None:
         pixels = as_images(images, n, image_shape=image_shape)  # checks N first
         sprite = make_sprite(
-            pixels,
-            invert=invert_images,
-            max_size=MAX_SPRITE_SIZE,
-            downscale=downscale_sprite,
+            pixels, invert=invert_images, max_size=MAX_SPRITE_SIZE, downscale=downscale_sprite
         )
         columns = math.ceil(math.sqrt(n))
         thumbnail = (sprite.width // columns, sprite.height // columns)
@@ -171,34 +199,43 @@ def write_embedding(
         sprite_png = buffer.getvalue()
     elif image_shape is not None:
         raise ShapeError("image_shape was given without images")
-    config_path = config_file.config_path(logdir)
-    config_file.read_config(config_path)  # refuse a broken config before writing assets
+    step_dir = LATEST_DIR if step is None else f"{step:05d}"
+    return _Assets(
+        tensor_name=tensor_name_for(name, step),
+        relative_dir=f"{asset_dirname(name)}/{step_dir}",
+        vectors=array,
+        metadata_tsv=metadata_tsv,
+        sprite_png=sprite_png,
+        thumbnail_size=thumbnail,
+    )
 
-    tensor_name = tensor_name_for(name, step)
-    relative_dir = f"{asset_dirname(name)}/{LATEST_DIR if step is None else f'{step:05d}'}"
-    asset_dir = os.path.join(logdir, *relative_dir.split("/"))
+
+def _write(logdir: str, config_path: str, assets: _Assets) -> WrittenEmbedding:
+    """Assets first (each atomically), then the merged config, then the events file."""
+    asset_dir = os.path.join(logdir, *assets.relative_dir.split("/"))
     os.makedirs(asset_dir, exist_ok=True)
+    array = assets.vectors
+    entry = EmbeddingInfo(tensor_name=assets.tensor_name)
+    entry.tensor_shape.extend(array.shape)
 
-    entry = EmbeddingInfo(tensor_name=tensor_name)
-    entry.tensor_shape.extend([n, d])
     tensor_file = TENSOR_TSV if standard_projector_misreads(array) else TENSOR_BYTES
     if tensor_file == TENSOR_BYTES:
         atomic_write(os.path.join(asset_dir, tensor_file), array.tofile)
     else:
         atomic_write(os.path.join(asset_dir, tensor_file), lambda f: _write_tsv(f, array))
-    entry.tensor_path = f"{relative_dir}/{tensor_file}"
+    entry.tensor_path = f"{assets.relative_dir}/{tensor_file}"
     written = [tensor_file]
-    if metadata_bytes is not None:
-        atomic_write_bytes(os.path.join(asset_dir, METADATA_FILE), metadata_bytes)
-        entry.metadata_path = f"{relative_dir}/{METADATA_FILE}"
+    if assets.metadata_tsv is not None:
+        atomic_write_bytes(os.path.join(asset_dir, METADATA_FILE), assets.metadata_tsv)
+        entry.metadata_path = f"{assets.relative_dir}/{METADATA_FILE}"
         written.append(METADATA_FILE)
-    if sprite_png is not None:
-        atomic_write_bytes(os.path.join(asset_dir, SPRITE_FILE), sprite_png)
-        entry.sprite.image_path = f"{relative_dir}/{SPRITE_FILE}"
-        entry.sprite.single_image_dim.extend(thumbnail)
+    if assets.sprite_png is not None:
+        atomic_write_bytes(os.path.join(asset_dir, SPRITE_FILE), assets.sprite_png)
+        entry.sprite.image_path = f"{assets.relative_dir}/{SPRITE_FILE}"
+        entry.sprite.single_image_dim.extend(assets.thumbnail_size)
         written.append(SPRITE_FILE)
 
-    with directory_lock(logdir):
+    with directory_lock(logdir):  # read-modify-write: other writers' entries survive
         config = config_file.read_config(config_path)
         config_file.write_config(config_path, config_file.merged(config, entry))
     _remove_stale_assets(asset_dir, keep=written)
@@ -207,12 +244,12 @@ def write_embedding(
     absolute = {f: os.path.abspath(os.path.join(asset_dir, f)) for f in written}
     return WrittenEmbedding(
         config_path=os.path.abspath(config_path),
-        tensor_name=tensor_name,
+        tensor_name=assets.tensor_name,
         tensor_path=absolute[tensor_file],
-        shape=(n, d),
+        shape=tuple(array.shape),
         metadata_path=absolute.get(METADATA_FILE),
         sprite_path=absolute.get(SPRITE_FILE),
-        thumbnail_size=thumbnail,
+        thumbnail_size=assets.thumbnail_size,
     )
 
 

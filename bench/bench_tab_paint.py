@@ -54,11 +54,8 @@ def open_tab(browser, base: str, run: str, timeout_s: float):
     try:
         page.goto(base + "/#embedanalysis&ea=" + "run%3D" + run)
         start = page.evaluate("() => performance.timeOrigin")
-        frame = None
-        while frame is None:
-            frame = next((f for f in page.frames if "plugin_entry.html" in f.url), None)
-            if frame is None:
-                page.wait_for_timeout(20)
+        frame = page.wait_for_selector('iframe[src*="plugin_entry.html?name=embedanalysis"]',
+                                       state="attached").content_frame()
         frame.wait_for_function("() => window.__embedanalysis && window.__embedanalysis.marks.map && "
                                 "window.__embedanalysis.marks.clusters", timeout=timeout_s * 1000, polling=50)
         marks = frame.evaluate("() => window.__embedanalysis.marks")

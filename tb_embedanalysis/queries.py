@@ -132,7 +132,7 @@ def clusters(engine: AnalysisEngine, embedding: Embedding, *, label_column: Opti
     check_k(embedding, k)
     column, labels = labels_of(embedding, label_column)
     report = engine.clusters(embedding.vectors, embedding.fingerprint, labels, k=k, metric=metric,
-                             valid=embedding.finite, wait=wait, **_progress(on_progress))
+                             valid=embedding.finite, wait=wait, label_column=column, **_progress(on_progress))
     if isinstance(report, Pending):
         return report
     payload = report.to_dict()
@@ -154,7 +154,7 @@ def hard_examples(engine: AnalysisEngine, embedding: Embedding, *, label_column:
         if value is not None and value not in known:
             raise NotFound("unknown %s %r in column %r" % (name, value, column))
     report = engine.hard_examples(embedding.vectors, embedding.fingerprint, labels, method=method, k=k,
-                                  metric=metric, valid=embedding.finite, wait=wait, **_progress(on_progress))
+                                  metric=metric, valid=embedding.finite, wait=wait, label_column=column, **_progress(on_progress))
     if isinstance(report, Pending):
         return report
     total, examples = report.page(label=label, predicted=predicted, offset=offset, limit=limit)

@@ -128,15 +128,12 @@ class Tab:
         return self
 
     def _find_frame(self):
-        self.page.wait_for_selector("iframe", state="attached", timeout=TIMEOUT_MS)
-        deadline_ms = TIMEOUT_MS
-        while deadline_ms > 0:
-            for frame in self.page.frames:
-                if "plugin_entry.html" in frame.url and "embedanalysis" in frame.url:
-                    return frame
-            self.page.wait_for_timeout(100)
-            deadline_ms -= 100
-        raise AssertionError("no embedanalysis iframe in %s" % [f.url for f in self.page.frames])
+        # page.frames may not list TensorBoard's plugin iframe yet; its element always knows it.
+        handle = self.page.wait_for_selector('iframe[src*="plugin_entry.html?name=embedanalysis"]',
+                                             state="attached", timeout=TIMEOUT_MS)
+        frame = handle.content_frame()
+        assert frame is not None, "the embedanalysis iframe has no document"
+        return frame
 
     def select(self, name, value):
         self.frame.select_option("select[name=%s]" % name, value)
@@ -329,12 +326,11 @@ def test_state_survives_reload(tab):
     assert tab.frame.locator(".neighbor-list .point-row").count() == 7
     for reload in ("iframe", "page"):
         if reload == "iframe":
-            tab.frame.evaluate("() => location.reload()")
-            tab.frame = tab._find_frame()
+            tab.frame.evaluate("() => { window.beforeReload = true; location.reload(); }")
         else:
             tab.page.reload()
-            tab.frame = tab._find_frame()
-        tab.frame.locator(".neighbor-list .point-row").first.wait_for()
+        tab.frame = tab._find_frame()
+        tab.frame.wait_for_function("() => !window.beforeReload && document.querySelector('.neighbor-list .point-row')")
         assert tab.frame.input_value("select[name=run]") == "digits"
         assert tab.frame.input_value("input[name=k]") == "7"
         assert tab.frame.input_value("select[name=metric]") == "euclidean"

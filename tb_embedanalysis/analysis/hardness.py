@@ -37,20 +37,24 @@ def centroid_margin(ctx: LabelContext) -> np.ndarray:
 
 
 def cleaned_knn_margin(ctx: LabelContext) -> np.ndarray:
-    """Normalized kNN margin after down-weighting suspicious neighbours, two rounds:
-    q_j = p_j(y_j) (neighbour j's own kNN agreement), then for point i
-    P_i(c) = Σ_{j∈N_i, y_j=c} (q_j + ε) / Σ_{j∈N_i} (q_j + ε), ε = 1/k, and the score is
-    (1 + P_i(c*) − P_i(y_i)) / 2 plus a tie-break of 10⁻³ × the centroid margin squashed to
-    (−1, 1). Mislabelled neighbours agree with few of their own neighbours, so they vote
-    weakly, which keeps a clean point next to a planted error from looking hard.
-    Range ≈ [0, 1], 0.5 = a tied vote."""
+    """Normalized kNN margin with suspicious and far neighbours down-weighted.
+
+    q_j = p_j(y_j) is neighbour j's own kNN agreement; neighbour j of point i votes with
+    w_ij = (q_j + 1/k) · exp(−(d_ij / d_ik)²), d_ik the distance to i's k-th neighbour;
+    P_i(c) = Σ_{j∈N_i, y_j=c} w_ij / Σ_{j∈N_i} w_ij and the score is
+    (1 + P_i(c*) − P_i(y_i)) / 2 + 0.02 · tanh(centroid margin / its median |value|).
+    Mislabelled neighbours agree with few of their own neighbours, so they vote weakly
+    and a clean point beside a planted error does not look hard; distances and the
+    centroid term break the ties of a plain vote count. Range ≈ [−0.02, 1.02], 0.5 ≈ a
+    tied vote. Ranks planted label errors best in our tests (digits, pixels and logits).
+    """
     k = ctx.graph.k
-    position = _positions(ctx)
     trust = ctx.votes.own / k + 1.0 / k
-    weights = trust[position[ctx.graph.indices[ctx.rows]]]
+    scale = ctx.neighbor_dist[:, -1:] + 1e-12
+    weights = trust[_positions(ctx)[ctx.graph.indices[ctx.rows]]] * np.exp(-(ctx.neighbor_dist / scale) ** 2)
     votes = label_codes.vote(ctx.neighbor_codes, ctx.codes, ctx.n_labels, weights=weights)
     margin = (votes.best_other - votes.own) / votes.total
-    return (1.0 + margin) / 2.0 + 1e-3 * np.tanh(_scaled_centroid_margin(ctx))
+    return (1.0 + margin) / 2.0 + 0.02 * np.tanh(_scaled_centroid_margin(ctx))
 
 
 def _positions(ctx: LabelContext) -> np.ndarray:

@@ -1,0 +1,130 @@
+"""Exact kNN against scikit-learn's brute-force NearestNeighbors; the HNSW index's recall."""
+
+import numpy as np
+import pytest
+from sklearn.neighbors import NearestNeighbors
+
+from tb_embedanalysis.analysis import ann, neighbors
+
+
+def _data(kind: str, n: int, d: int = 8, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d))
+    if kind == "duplicates":
+        x[1::3] = x[0]  # a third of the rows equal row 0
+    elif kind == "zero_vectors":
+        x[::5] = 0.0
+    elif kind == "scaled":  # same direction, different length: cosine ties
+        x[1:6] = x[0] * np.arange(2, 7)[:, None]
+    return x
+
+
+def _oracle(x, k, metric, valid=None):
+    rows = np.arange(len(x)) if valid is None else np.flatnonzero(valid)
+    nn = NearestNeighbors(n_neighbors=k, metric=metric, algorithm="brute").fit(x[rows])
+    dist, idx = nn.kneighbors()
+    return rows[idx], dist
+
+
+@pytest.mark.parametrize("metric", neighbors.METRICS)
+@pytest.mark.parametrize("n", [12, 300], ids=lambda n: "n%d" % n)
+@pytest.mark.parametrize("kind", ["random", "duplicates", "zero_vectors", "scaled"])
+def test_knn_graph_matches_sklearn(metric, n, kind):
+    x = _data(kind, n)
+    k = 5
+    graph = neighbors.knn_graph(neighbors.prepare(x, metric), k)
+    idx, dist = _oracle(x, k, metric)
+    np.testing.assert_allclose(graph.distances, dist, atol=1e-6)
+    # the sets agree wherever the k-th distance is not tied with the (k+1)-th
+    for row in range(n):
+        if kind == "random":
+            assert list(graph.indices[row]) == list(idx[row])
+    assert not np.isnan(graph.distances).any()
+    assert (graph.indices != np.arange(n)[:, None]).all(), "a point is never its own neighbour"
+
+
+@pytest.mark.parametrize("metric", neighbors.METRICS)
+def test_ties_are_ordered_by_index(metric):
+    x = np.zeros((10, 3))
+    x[:, 0] = 1.0  # ten identical rows
+    graph = neighbors.knn_graph(neighbors.prepare(x, metric), 4)
+    assert graph.indices[0].tolist() == [1, 2, 3, 4]
+    assert graph.indices[5].tolist() == [0, 1, 2, 3]
+    np.testing.assert_array_equal(graph.distances, 0.0)
+
+
+def test_zero_vector_is_at_cosine_distance_one():
+    x = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0], [0.0, 0.0]])
+    idx, dist = neighbors.search(neighbors.prepare(x, "cosine"), x[:1], 3, exclude=[0])
+    assert idx[0].tolist() == [1, 2, 3]
+    assert dist[0].tolist() == [1.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("metric", neighbors.METRICS)
+def test_invalid_rows_never_returned_and_indices_are_original(metric):
+    x = _data("random", 200)
+    valid = np.ones(200, dtype=bool)
+    valid[::7] = False
+    x[::7] = np.nan
+    graph = neighbors.knn_graph(neighbors.prepare(x, metric, valid), 6)
+    idx, dist = _oracle(x, 6, metric, valid)
+    np.testing.assert_array_equal(graph.indices[valid], idx)
+    np.testing.assert_allclose(graph.distances[valid], dist, atol=1e-6)
+    assert (graph.indices[~valid] == -1).all()
+    assert not np.isin(graph.indices[valid], np.flatnonzero(~valid)).any()
+
+
+@pytest.mark.parametrize("metric", neighbors.METRICS)
+def test_small_blocks_give_the_same_graph(metric, monkeypatch):
+    x = _data("random", 150)
+    expected = neighbors.knn_graph(neighbors.prepare(x, metric), 4)
+    monkeypatch.setattr(neighbors, "BLOCK_ELEMENTS", 300)  # two query rows per block
+    blocked = neighbors.knn_graph(neighbors.prepare(x, metric), 4)
+    np.testing.assert_array_equal(blocked.indices, expected.indices)
+
+
+@pytest.mark.parametrize("metric", neighbors.METRICS)
+def test_float32_duplicates_come_out_at_zero(metric):
+    x = (_data("duplicates", 90) * 100).astype(np.float32)
+    graph = neighbors.knn_graph(neighbors.prepare(x, metric), 3)
+    assert graph.distances[0].tolist() == pytest.approx([0, 0, 0], abs=1e-6)
+    assert graph.indices[0].tolist() == [1, 4, 7]
+
+
+def test_free_vector_query_matches_sklearn():
+    x = _data("random", 100)
+    q = np.random.default_rng(5).normal(size=(3, 8))
+    idx, dist = neighbors.search(neighbors.prepare(x, "euclidean"), q, 4)
+    d2, i2 = NearestNeighbors(n_neighbors=4, algorithm="brute").fit(x).kneighbors(q)
+    np.testing.assert_array_equal(idx, i2)
+    np.testing.assert_allclose(dist, d2, atol=1e-9)
+
+
+def test_k_too_large_and_unknown_metric_raise():
+    x = _data("random", 5)
+    with pytest.raises(ValueError, match="k must be between 1 and 4"):
+        neighbors.search(neighbors.prepare(x, "cosine"), x[:1], 5, exclude=[0])
+    with pytest.raises(ValueError, match="unknown metric 'manhattan'; metrics: cosine, euclidean"):
+        neighbors.prepare(x, "manhattan")
+
+
+def clustered(n, d, *, centers=50, spread=0.6, seed=0):
+    rng = np.random.default_rng(seed)
+    c = rng.normal(size=(centers, d)).astype(np.float32)
+    return (c[rng.integers(0, centers, n)] + spread * rng.normal(size=(n, d))).astype(np.float32)
+
+
+@pytest.mark.skipif(not ann.available(), reason="hnswlib not installed")
+@pytest.mark.parametrize("metric", neighbors.METRICS)
+def test_hnsw_recall_at_10_on_clustered_data(metric):
+    x = clustered(20000, 32)
+    prep = neighbors.prepare(x, metric)
+    index = ann.HnswIndex(prep)
+    queries = np.random.default_rng(1).choice(len(x), 300, replace=False)
+    exact_idx, _ = neighbors.search(prep, x[queries], 10, exclude=queries)
+    approx_idx, approx_dist = index.search(x[queries], 10, exclude=queries)
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(exact_idx, approx_idx)])
+    print("HNSW recall@10 (%s, 20k x 32 clustered): %.4f" % (metric, recall))
+    assert recall >= 0.98
+    assert (approx_idx != queries[:, None]).all()
+    assert (np.diff(approx_dist, axis=1) >= 0).all()

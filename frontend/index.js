@@ -501,7 +501,8 @@ class App {
     try {
       const answer = await api.hardExamples(q, {limit: MAP_HARD});
       if (!isCurrent()) return;
-      this.data.hardTop = answer.examples.map((ex) => ex.index);
+      // The server ranks every point; ring only those whose neighbours outvote their label.
+      this.data.hardTop = answer.examples.filter((ex) => ex.predicted_label !== ex.label).map((ex) => ex.index);
       this.updateMarks();
     } catch (_) {
       // The gallery shows the same error in words; the map just goes without rings.

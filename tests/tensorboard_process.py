@@ -16,8 +16,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_tensorboard(logdir: str, *, extra_args=(), timeout: float = 90.0):
-    """Yields the base URL once TensorBoard answers; stops it afterwards."""
+def running_tensorboard(logdir: str, *, extra_args=(), timeout: float = 90.0, with_process: bool = False):
+    """Yields the base URL once TensorBoard answers (with `with_process`, (base URL, Popen),
+    e.g. to sample its memory); stops it afterwards."""
     port = free_port()
     tensorboard = os.path.join(os.path.dirname(sys.executable), "tensorboard")
     command = [tensorboard, "--logdir", str(logdir), "--port", str(port), "--host", "127.0.0.1",
@@ -37,7 +38,7 @@ def running_tensorboard(logdir: str, *, extra_args=(), timeout: float = 90.0):
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.3)
-        yield base
+        yield (base, process) if with_process else base
     finally:
         process.terminate()
         try:

@@ -13,6 +13,7 @@ from sklearn.model_selection import cross_val_predict
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from tb_embedanalysis.analysis import clusters, hardness, neighbors
 
@@ -62,12 +63,16 @@ def cleanlab_aurocs(embedding, noisy, mask, neighbor_codes):
     n = len(noisy)
     knn_probs = np.zeros((n, 10))
     np.add.at(knn_probs, (np.repeat(np.arange(n), K), neighbor_codes.ravel()), 1.0 / K)
-    lr = make_pipeline(StandardScaler(), LogisticRegression(max_iter=300))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        lr_probs = cross_val_predict(lr, embedding, noisy, cv=5, method="predict_proba")
+    candidates = [("knn", knn_probs)]
+    # Both as given and standardised; one BLAS thread, since lbfgs on a loaded 2-core
+    # machine is ~100x slower with oversubscribed threads.
+    for name, model in (("logreg_cv5", LogisticRegression(max_iter=300)),
+                        ("std+logreg_cv5", make_pipeline(StandardScaler(), LogisticRegression(max_iter=300)))):
+        with warnings.catch_warnings(), threadpool_limits(1):
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            candidates.append((name, cross_val_predict(model, embedding, noisy, cv=5, method="predict_proba")))
     out = {}
-    for name, probs in (("knn", knn_probs), ("logreg_cv5", lr_probs)):
+    for name, probs in candidates:
         for method in ("self_confidence", "normalized_margin"):
             quality = get_label_quality_scores(noisy, probs, method=method)
             out["cleanlab %s %s" % (name, method)] = roc_auc_score(mask, -quality)
@@ -81,7 +86,8 @@ def test_planted_label_errors_rank_first(digits, noise):
     figures = {}
     for seed in SEEDS:
         noisy, mask = plant_uniform(y, seed) if noise == "uniform5" else plant_confusable(x, y, seed)
-        logits = early_logits(x, noisy, seed)
+        with threadpool_limits(1):
+            logits = early_logits(x, noisy, seed)
         for name, embedding in (("pixels", x), ("logits", logits)):
             prep = neighbors.prepare(embedding, "cosine")
             ctx = clusters.label_context(prep, neighbors.knn_graph(prep, K), [str(v) for v in noisy])

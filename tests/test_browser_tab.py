@@ -142,9 +142,15 @@ class Tab:
         self.select("run", run)
         self.select("embedding", embedding)
 
-    def shot(self, name):
+    def shot(self, name, height=2400):
+        # The tab scrolls inside its iframe, so a full-page shot would show one screenful:
+        # make the window tall enough for the whole tab, then restore it.
         ARTIFACTS.mkdir(exist_ok=True)
-        self.page.screenshot(path=str(ARTIFACTS / ("%s.png" % name)), full_page=True)
+        size = self.page.viewport_size
+        self.page.set_viewport_size({"width": size["width"], "height": height})
+        self.page.wait_for_timeout(400)
+        self.page.screenshot(path=str(ARTIFACTS / ("%s.png" % name)))
+        self.page.set_viewport_size(size)
 
 
 @pytest.fixture

@@ -35,7 +35,8 @@ export function confusionMatrix({confusion, onCell, selected, colourOf}) {
   const shown = chooseLabels(matrix);
   let maxOff = 0;
   for (const i of shown) for (const j of shown) if (i !== j) maxOff = Math.max(maxOff, matrix[i][j]);
-  const grid = el('div', {class: 'confusion-grid', role: 'grid', 'aria-label': 'confusion matrix: given label by kNN-vote label',
+  const vertical = shown.some((j) => String(labels[j]).length > 3);
+  const grid = el('div', {class: 'confusion-grid' + (vertical ? ' vertical' : ''), role: 'grid', 'aria-label': 'confusion matrix: given label by kNN-vote label',
     style: {gridTemplateColumns: `minmax(2.5em, max-content) repeat(${shown.length}, ${cellSize(shown.length, matrix)}px)`}});
   grid.appendChild(el('div', {class: 'cm-corner', title: 'rows: given label · columns: label voted by the k neighbours'}, 'given ╲ voted'));
   for (const j of shown) {

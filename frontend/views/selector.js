@@ -14,6 +14,7 @@ function select(label, name, options, value, onChange, {title, disabled} = {}) {
  * entry: the selected embedding's /runs entry (or null).
  */
 export function selectorBar({runs, sel, entry, onChange}) {
+  if (!runs.length) return el('header', {class: 'topbar'}, el('div', {class: 'brand'}, 'Embedding Analysis'));
   const run = runs.find((r) => r.run === sel.run);
   const embeddings = run ? run.embeddings : [];
   const fields = [

@@ -1,0 +1,81 @@
+"""`tb-embedanalysis analyze / neighbors`: same answers as the routes, clear failures."""
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+from tensorboard.backend import application
+from tensorboard.plugins import base_plugin
+from werkzeug import test as werkzeug_test
+
+import plugin_fixtures
+from tb_embedanalysis import cli
+from tb_embedanalysis.plugin.loader import EmbedAnalysisLoader
+
+PREFIX = "/data/plugin/embedanalysis"
+
+
+@pytest.fixture(scope="module")
+def logdir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli_logs")
+    plugin_fixtures.write_digits_run(str(root / "digits"), n=300)
+    plugin_fixtures.write_words_run(str(root / "words"))
+    return root
+
+
+def route_json(logdir, path, **query):
+    flags = argparse.Namespace(embedanalysis_cache_dir="none", embedanalysis_max_memory_mb=256.0)
+    plugin = EmbedAnalysisLoader().load(base_plugin.TBContext(logdir=str(logdir), flags=flags))
+    client = werkzeug_test.Client(application.TensorBoardWSGI([plugin]))
+    deadline = time.monotonic() + 60
+    while True:
+        response = client.get(PREFIX + path, query_string=query)
+        if response.status_code != 202 or time.monotonic() > deadline:
+            assert response.status_code == 200, response.get_data(as_text=True)
+            return json.loads(response.get_data(as_text=True))
+        time.sleep(0.05)
+
+
+def test_analyze_json_is_exactly_the_routes_json(logdir, capsys):
+    code = cli.main(["analyze", str(logdir), "--run", "digits", "--embedding", "logits", "--step", "100",
+                     "--format", "json", "--limit", "7", "--metric", "euclidean"])
+    assert code == 0
+    printed = json.loads(capsys.readouterr().out)
+    query = {"run": "digits", "embedding": "logits", "step": 100, "metric": "euclidean"}
+    assert printed["clusters"] == route_json(logdir, "/clusters", **query)
+    assert printed["hard_examples"] == route_json(logdir, "/hard_examples", limit=7, **query)
+
+
+def test_analyze_text_shows_the_table_and_hard_examples(logdir, capsys):
+    assert cli.main(["analyze", str(logdir), "--run", "digits", "--embedding", "logits"]) == 0
+    out = capsys.readouterr().out
+    assert "kNN accuracy" in out and "hardest examples" in out
+    assert len([line for line in out.splitlines() if line.strip().split(" ")[0].isdigit()]) >= 10
+
+
+def test_neighbors_of_a_word(logdir, capsys):
+    assert cli.main(["neighbors", str(logdir), "--run", "words", "--query", "comedy", "--k", "4"]) == 0
+    out = capsys.readouterr().out
+    for word in ("hilarious", "laugh", "witty", "joke"):
+        assert word in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["analyze", "{logdir}/nowhere"], "does not exist"),
+    (["analyze", "{logdir}"], "several embeddings found"),
+    (["analyze", "{logdir}", "--run", "words"], "no label column"),
+    (["neighbors", "{logdir}", "--run", "words", "--query", "zebra"], "'zebra'"),
+    (["analyze", "{logdir}", "--run", "digits", "--k", "5000"], "k must be between"),
+], ids=["missing-logdir", "ambiguous", "no-labels", "unknown-word", "k-too-big"])
+def test_bad_input_exits_2_with_a_message(logdir, capsys, argv, message):
+    code = cli.main([arg.format(logdir=logdir) for arg in argv])
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_console_script_is_installed(logdir):
+    out = subprocess.run([sys.executable, "-m", "tb_embedanalysis.cli", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "analyze" in out.stdout

@@ -96,6 +96,39 @@ async function json(route, params, options) {
   return (await request(route, params, options)).body;
 }
 
+/**
+ * One request per key, shared by every panel that needs it; answers are kept for the last
+ * `size` keys, failures are forgotten (so "Try again" retries). Every caller's onProgress
+ * hears the 202 progress of the shared request, also when it joins late.
+ */
+export class SharedRequests {
+  constructor(size) {
+    this.size = size;
+    this.entries = new Map();
+  }
+
+  /** fetcher(onProgress) → promise; resolves like it. */
+  get(key, fetcher, onProgress = null) {
+    let entry = this.entries.get(key);
+    if (!entry) {
+      const listeners = new Set();
+      entry = {listeners, last: null};
+      entry.promise = fetcher((state) => {
+        entry.last = state;
+        for (const listener of listeners) listener(state);
+      });
+      entry.promise.then(() => listeners.clear(), () => { listeners.clear(); this.entries.delete(key); });
+      this.entries.set(key, entry);
+      if (this.entries.size > this.size) this.entries.delete(this.entries.keys().next().value);
+    }
+    if (onProgress) {
+      entry.listeners.add(onProgress);
+      if (entry.last) onProgress(entry.last);
+    }
+    return entry.promise;
+  }
+}
+
 // -- the routes -------------------------------------------------------------------------
 // `sel` is the selection {run, embedding, step, labelColumn, k, metric}.
 

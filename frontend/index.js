@@ -9,11 +9,13 @@
 import * as api from './api.js';
 import {readState, writeState} from './state.js';
 import {naturalCompare} from './palette.js';
-import {PointLabels} from './labels.js';
+import {assignColours, countLabels, countsFromClusters, PointLabels} from './labels.js';
 import {el, replace} from './views/dom.js';
-import {errorBox, howToWrite, loadInto, notice, progress} from './views/feedback.js';
+import {errorBox, loadInto, progress} from './views/feedback.js';
+import {brokenEmbedding, emptyLogdir, noLabels} from './views/notices.js';
 import {selectorBar} from './views/selector.js';
-import {neighborList, queryForm, searchList} from './views/neighbors.js';
+import {neighborList, pointRow, queryForm, searchList} from './views/neighbors.js';
+import {labelChip} from './views/point.js';
 import {clusterTable, overallFigures} from './views/clusters.js';
 import {confusionMatrix} from './views/confusion.js';
 import {hardGallery, hardToolbar} from './views/hard.js';
@@ -66,9 +68,9 @@ class App {
     this.compareFigure = 'purity';
     this.showHard = true;
     this.generation = {};
-    this.cache = new Map();
+    this.requests = new api.SharedRequests(24);
     this.data = {}; // answers for the current selection: coords, clusters, hardTop, neighbors, search
-    this.labels = new PointLabels([], null, 0);
+    this.labels = new PointLabels([], null, 0, null);
   }
 
   // -- skeleton ------------------------------------------------------------------------
@@ -214,6 +216,7 @@ class App {
     this.cards.clusters.node.classList.toggle('wide', !labelled);
     this.map.setHardAvailable(labelled);
     this.renderQueryForm();
+    this.resetColours();
     this.loadColours();
     this.loadMap();
     this.loadClusters();
@@ -228,24 +231,16 @@ class App {
     return this.runs.runs.some((r) => r.run !== this.sel.run && r.embeddings.some((e) => e.name === entry.name && !e.error));
   }
 
+
+
   showEmpty() {
     this.grid.hidden = true;
-    const problems = this.runs.problems || [];
-    replace(this.banner, el('div', {class: 'card wide empty'}, el('div', {class: 'card-body'},
-      notice('No embeddings in this log directory',
-        'This tab reads embeddings written for TensorBoard’s projector (a projector_config.pbtxt with a tensor, a metadata.tsv with labels and optionally a sprite image).',
-        'Write one from Python with tb_embedanalysis’s writer, then reload:',
-        howToWrite(),
-        'The README describes every argument, the Keras callback and how to log several training steps.'),
-      problems.length ? el('div', null, el('h3', null, 'Files that could not be read'),
-        el('ul', {class: 'problems'}, problems.map((p) => el('li', null, el('code', null, p.config || p.run || ''), ': ', p.error)))) : null)));
+    replace(this.banner, emptyLogdir(this.runs.problems || []));
   }
 
   showBroken(entry) {
     for (const c of Object.values(this.cards)) c.node.hidden = true;
-    replace(this.banner, el('div', {class: 'card wide'}, el('div', {class: 'card-body'},
-      errorBox({message: entry.error}, {title: `Embedding “${entry.name}” cannot be loaded`}),
-      el('p', {class: 'muted'}, 'Fix the files named above (or rewrite them with write_embedding from tb_embedanalysis, see the README) and reload; other embeddings are listed in the selector above.'))));
+    replace(this.banner, brokenEmbedding(entry));
   }
 
   showWarnings(entry) {
@@ -262,29 +257,8 @@ class App {
     return answer;
   }
 
-  /**
-   * One request per key, shared by every panel that needs it (answers are kept for the
-   * last few selections; failures are forgotten so "Try again" retries). Each caller's
-   * onProgress hears the 202 progress of the shared request, also when it joins late.
-   */
   cached(key, fetcher, onProgress = null) {
-    let entry = this.cache.get(key);
-    if (!entry) {
-      const listeners = new Set();
-      entry = {listeners, last: null};
-      entry.promise = fetcher((state) => {
-        entry.last = state;
-        for (const listener of listeners) listener(state);
-      });
-      entry.promise.then(() => listeners.clear(), () => { listeners.clear(); this.cache.delete(key); });
-      this.cache.set(key, entry);
-      if (this.cache.size > 24) this.cache.delete(this.cache.keys().next().value);
-    }
-    if (onProgress) {
-      entry.listeners.add(onProgress);
-      if (entry.last) onProgress(entry.last);
-    }
-    return entry.promise;
+    return this.requests.get(key, fetcher, onProgress);
   }
 
 
@@ -297,25 +271,56 @@ class App {
     return this.cached(`meta|${q.run}|${q.embedding}|${column}`, (progress) => api.allMetadata(q, entry.shape[0], column, {onProgress: progress}), onProgress);
   }
 
+  /** A new selection: no colours yet; panels that show label chips wait for `coloursReady`. */
+  resetColours() {
+    const column = this.labelColumn();
+    this.assignment = null;
+    this.labels = new PointLabels([], column, this.entry().shape[0], null);
+    this.coloursReady = new Promise((resolve) => { this.resolveColours = resolve; });
+    if (!column) this.resolveColours();
+    this.map.setNote(null);
+  }
+
+  /** Fix the label → colour assignment from the first label counts that arrive. */
+  setAssignment(counts) {
+    if (this.assignment) return;
+    this.assignment = assignColours(counts);
+    const {rows, column, n} = this.labels;
+    this.labels = new PointLabels(rows, column, n, this.assignment);
+    const {legend, other} = this.labels.legend();
+    this.map.setLegend(legend, other, this.focus);
+    this.resolveColours();
+  }
+
   /**
-   * Per-point labels and the colour of each label, needed by the map and by every label chip:
-   * panels wait for this (it is one cheap request) so colours agree everywhere.
+   * Per-point labels for the map's colours, hover and label masks. The map is painted as
+   * soon as its coordinates arrive (in a neutral colour) and recoloured here.
    */
-  loadColours() {
+  async loadColours() {
     const isCurrent = this.begin('colours');
+    const column = this.labelColumn();
     const n = this.entry().shape[0];
-    this.labels = new PointLabels([], null, n);
-    const apply = (rows) => {
+    try {
+      let meta;
+      try {
+        meta = await this.metadata();
+      } catch (error) {
+        // Listing every row is the one request a busy server can time out on; retry once.
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        if (!isCurrent()) return;
+        meta = await this.metadata();
+      }
       if (!isCurrent()) return;
-      this.labels = new PointLabels(rows, this.labelColumn(), n);
-      const {legend, other} = this.labels.legend();
-      this.map.setLegend(legend, other, this.focus);
-    };
-    this.coloursReady = this.metadata().then((meta) => apply(meta.rows), (error) => {
-      this.data.metaError = error; // the map says so; everything else works without labels
-      apply([]);
-    });
-    return this.coloursReady;
+      if (column) this.setAssignment(countLabels(meta.rows, column));
+      this.labels = new PointLabels(meta.rows, column, n, this.assignment);
+      this.map.setColours(this.labels.classes, this.labels.palette);
+      this.updateEmphasis();
+      if (this.data.coords) requestAnimationFrame(() => mark('mapLabels'));
+    } catch (error) {
+      if (!isCurrent()) return;
+      this.map.setNote(`labels unavailable: ${error.message}`); // everything else works without them
+      this.resolveColours();
+    }
   }
 
   async loadMap() {
@@ -328,18 +333,19 @@ class App {
       const key = `proj|${q.run}|${q.embedding}|${q.step}|${this.projection}`;
       const coords = await this.cached(key, (progress) => api.projection(q, this.projection, {onProgress: progress}),
         (state) => { if (isCurrent()) bar.update(state); });
-      await this.coloursReady;
       if (!isCurrent()) return;
       if (coords.length / 2 !== entry.shape[0]) {
         throw new Error(`the map has ${coords.length / 2} points but the embedding has ${entry.shape[0]} rows`);
       }
       this.data.coords = coords;
       this.map.hideOverlay();
-      const note = this.data.metaError ? ` · labels unavailable: ${this.data.metaError.message}` : '';
-      this.map.setData(coords, this.labels.classes, this.labels.palette, {sampledNote: note});
+      this.map.setData(coords, this.labels.classes, this.labels.palette);
       this.updateEmphasis();
       this.updateMarks();
-      requestAnimationFrame(() => mark('map'));
+      requestAnimationFrame(() => {
+        mark('map');
+        if (this.labels.coloured) mark('mapLabels');
+      });
     } catch (error) {
       if (isCurrent()) this.map.showError(error);
     }
@@ -382,27 +388,13 @@ class App {
     if (this.data.clusters) this.renderClusters();
   }
 
-  /** What is missing when the embedding has no label column, and how to write one. */
-  noLabelsNotice(entry) {
-    const readme = 'The README describes the metadata format (one label per row; a header row when there are several columns), sprites and logging several steps.';
-    if (!entry.columns?.length) {
-      return notice('No labels for this embedding',
-        `“${entry.name}” was written without metadata, so there is nothing to group the points by. Neighbours and the map still work.`,
-        'To get cluster statistics, the confusion matrix and hard examples, write a label for every row, e.g. with write_embedding from tb_embedanalysis:',
-        howToWrite(), readme);
-    }
-    return notice('No label column',
-      `The metadata of “${entry.name}” has ${entry.columns.length === 1 ? 'one column' : 'the columns'} (${entry.columns.join(', ')}) ` +
-      'but none looks like a label (a label repeats across rows; a word or an id does not). Neighbours, search and the map still work.',
-      'Pick a column in “Label column” above, or write a label column next to the tokens with write_embedding from tb_embedanalysis:',
-      howToWrite({withLabels: false}), readme);
-  }
 
   async loadClusters() {
     const isCurrent = this.begin('clusters');
     const entry = this.entry();
+    replace(this.cards.clusters.actions);
     if (!this.labelColumn()) {
-      replace(this.cards.clusters.body, this.noLabelsNotice(entry));
+      replace(this.cards.clusters.body, noLabels(entry));
       mark('clusters');
       return;
     }
@@ -413,8 +405,8 @@ class App {
     try {
       const answer = await this.cached(`clusters|${JSON.stringify(q)}`, (progress) => api.clusters(q, {onProgress: progress}),
         (state) => { if (isCurrent()) for (const bar of bars) bar.update(state); });
-      await this.coloursReady;
       if (!isCurrent()) return;
+      this.setAssignment(countsFromClusters(answer.labels));
       this.data.clusters = answer;
       this.renderClusters();
       this.renderHardToolbar?.();
@@ -428,6 +420,10 @@ class App {
 
   renderClusters() {
     const answer = this.data.clusters;
+    const q = this.query();
+    replace(this.cards.clusters.actions, el('span', {class: 'export'}, 'Export ',
+      el('a', {class: 'export-link', href: api.exportUrl(q, 'clusters', 'csv'), download: ''}, 'CSV'), ' · ',
+      el('a', {class: 'export-link', href: api.exportUrl(q, 'clusters', 'json'), download: ''}, 'JSON')));
     replace(this.cards.clusters.body,
       overallFigures(answer.overall),
       clusterTable({labels: answer.labels, sort: this.sort, focus: this.focus, colourOf: (l) => this.colourOf(l),
@@ -502,8 +498,13 @@ class App {
       const answer = await api.hardExamples(q, {limit: MAP_HARD});
       if (!isCurrent()) return;
       // The server ranks every point; ring only those whose neighbours outvote their label.
-      this.data.hardTop = answer.examples.filter((ex) => ex.predicted_label !== ex.label).map((ex) => ex.index);
+      const hard = answer.examples.filter((ex) => ex.predicted_label !== ex.label);
+      this.data.hardTop = hard.map((ex) => ex.index);
+      this.data.hardExamples = hard;
       this.updateMarks();
+      await this.coloursReady;
+      // Refresh the neighbour panel's hint unless it has moved on (a query or a selection).
+      if (isCurrent() && this.point === null && this.generation.neighbors === this.hintGeneration) this.renderNeighborHint();
     } catch (_) {
       // The gallery shows the same error in words; the map just goes without rings.
     }
@@ -527,13 +528,29 @@ class App {
     if (rect.bottom < 0 || rect.top > window.innerHeight) this.cards.neighbors.node.scrollIntoView({behavior: 'smooth', block: 'start'});
   }
 
+  /** Nothing selected yet: say how to start, and offer the hardest points as a start. */
+  renderNeighborHint() {
+    const hard = (this.data.hardExamples || []).slice(0, 8);
+    const column = this.labelColumn();
+    replace(this.neighborSlot,
+      el('p', {class: 'muted hint'}, 'Type a word or metadata value above, or click a point in the map, a search result or a thumbnail, to list its nearest neighbours.'),
+      hard.length ? el('div', {class: 'list-head'}, el('strong', null, 'Start from a hard example'),
+        el('span', {class: 'muted'}, ' · neighbours outvote its label')) : null,
+      hard.length ? el('ol', {class: 'point-list'}, hard.map((ex) => pointRow({
+        index: ex.index, metadata: ex.metadata, labelColumn: column, colourOf: (l) => this.colourOf(l),
+        thumbSrc: this.thumbUrl(ex.index), onSelect: (i) => this.selectPoint(i),
+        extra: [el('span', {class: 'voted small muted'}, '→ ', labelChip(ex.predicted_label, this.colourOf(ex.predicted_label)))],
+      }))) : null);
+  }
+
   async loadNeighbors(by = null) {
     const isCurrent = this.begin('neighbors');
     const slot = this.neighborSlot;
     if (!by && this.point === null) {
       this.data.neighbors = null;
       this.updateMarks();
-      replace(slot, el('p', {class: 'muted hint'}, 'Type a word or metadata value above, or click a point in the map, a table row or a thumbnail, to list its nearest neighbours.'));
+      this.hintGeneration = this.generation.neighbors;
+      this.renderNeighborHint();
       return;
     }
     const q = this.query();

@@ -1,38 +1,53 @@
 // Per-point labels → colours: the scatter plot's class array and palette, the legend, the
 // colour of any label chip, and "which points have label L" masks. Pure data, no DOM.
+//
+// The label → colour assignment is made once per selection from whichever label counts
+// arrive first (the /clusters table or the per-point metadata), and then reused, so a
+// label has the same colour in the table, the chips and the map whatever answered first.
 
 import {assignColours, UNKNOWN} from './palette.js';
 
 export const SINGLE_COLOUR = '#1f77b4';
 
+/** Label counts (Map label → count) from per-point metadata rows. */
+export function countLabels(rows, column) {
+  const counts = new Map();
+  for (const row of rows) {
+    if (!row) continue;
+    const label = row[column];
+    counts.set(label, (counts.get(label) || 0) + 1);
+  }
+  return counts;
+}
+
+/** Label counts from the /clusters answer's `labels`. */
+export function countsFromClusters(labels) {
+  return new Map(labels.map((row) => [row.label, row.count]));
+}
+
 export class PointLabels {
   /**
-   * rows: Array(N) of metadata objects (undefined where unknown); column: the label
-   * column, or null for an unlabelled embedding (every point one colour).
+   * rows: Array(N) of metadata objects (empty while loading, undefined where unknown);
+   * column: the label column, or null for an unlabelled embedding (one colour);
+   * assignment: assignColours(...) for this label column, or null.
    */
-  constructor(rows, column, n) {
+  constructor(rows, column, n, assignment) {
     this.rows = rows || [];
     this.column = column;
     this.n = n;
-    this.classes = new Uint16Array(n);
-    this.colours = null;
-    if (!column || !this.rows.length) {
+    this.assignment = column ? assignment : null;
+    this.classes = new Uint16Array(n); // all 0 until rows arrive
+    if (!column) {
       this.palette = [SINGLE_COLOUR];
       return;
     }
-    const counts = new Map();
-    for (const row of this.rows) {
-      if (!row) continue;
-      const label = row[column];
-      counts.set(label, (counts.get(label) || 0) + 1);
-    }
-    this.colours = assignColours(counts);
-    this.palette = [UNKNOWN]; // class 0: rows whose metadata we do not have
+    this.palette = [UNKNOWN]; // class 0: rows whose label we do not know (yet)
+    if (!this.assignment || !this.rows.length) return;
     const classOf = new Map();
     for (let i = 0; i < n; i++) {
       const row = this.rows[i];
       if (!row) continue;
-      const colour = this.colours.colourOf(row[column]);
+      const colour = this.assignment.colourOf(row[column]);
       let cls = classOf.get(colour);
       if (cls === undefined) {
         cls = this.palette.length;
@@ -43,12 +58,13 @@ export class PointLabels {
     }
   }
 
-  get labelled() {
-    return this.colours !== null;
+  /** True once every point has its colour. */
+  get coloured() {
+    return !this.column || (this.assignment !== null && this.rows.length > 0);
   }
 
   colourOf(label) {
-    return this.colours ? this.colours.colourOf(label) : SINGLE_COLOUR;
+    return this.assignment ? this.assignment.colourOf(label) : SINGLE_COLOUR;
   }
 
   metadata(i) {
@@ -62,8 +78,9 @@ export class PointLabels {
 
   /** {legend: [{label, colour, count}], other: {count, labels}} for the map's legend. */
   legend() {
-    if (!this.colours) return {legend: [], other: null};
-    return {legend: this.colours.legend, other: {count: this.colours.otherCount, labels: this.colours.otherLabels}};
+    if (!this.assignment) return {legend: [], other: null};
+    const a = this.assignment;
+    return {legend: a.legend, other: {count: a.otherCount, labels: a.otherLabels}};
   }
 
   /** Uint8Array(N): 1 where the point has `label`. */
@@ -74,3 +91,5 @@ export class PointLabels {
     return mask;
   }
 }
+
+export {assignColours};

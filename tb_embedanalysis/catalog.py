@@ -2,25 +2,40 @@
 
 Discovery reads small config files and lists checkpoints; doing it on every request would
 be wasteful, doing it once would miss new training steps. The catalog keeps the last result
-and refreshes it when it is older than `ttl` seconds.
+and discovers again when it is older than `ttl` seconds, or sooner when a cheap check
+says something changed: at most every `check_interval` seconds it stats the logdir, every
+config file, and the directories holding configs and checkpoints (a directory's mtime moves
+whenever a file in it is created, renamed over or deleted: a new checkpoint, TF's
+``checkpoint`` index, a rewritten config, a step deleted by max_to_keep). A few stat calls
+per request make new steps appear within a fraction of a second, and steps deleted by
+retention disappear as fast; runs nested deeper in a brand-new directory still wait for `ttl`.
 """
 
+import collections
+import os
 import threading
 import time
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 from tb_embedanalysis import logs
 from tb_embedanalysis.logs.model import EmbeddingRef, EmbeddingSeries, RunInfo
+from tb_embedanalysis.logs.paths import run_dir_of_config
 from tb_embedanalysis.errors import NotFound
 
 
 class Catalog:
-    def __init__(self, logdir: str, *, ttl: float = 5.0):
+    def __init__(self, logdir: str, *, ttl: float = 5.0, check_interval: float = 0.2):
         self._logdir = logdir
         self._ttl = ttl
+        self._check_interval = check_interval
         self._lock = threading.Lock()
         self._runs: Optional[Tuple[RunInfo, ...]] = None
         self._runs_time = 0.0
+        self._watched: Dict[str, Optional[tuple]] = {}  # path -> stat signature at discovery
+        self._checked_time = 0.0
+        # (run, name, step) that an earlier discovery listed and a later one did not: a 404
+        # for them says "deleted", not "never existed". Bounded: days of checkpoints.
+        self._gone: "collections.OrderedDict[tuple, None]" = collections.OrderedDict()
         self._active = False
         self._active_time = 0.0
         self._active_refreshing = False
@@ -51,16 +66,64 @@ class Catalog:
             self._active_refreshing = False
 
     # -- discovery --------------------------------------------------------------------
-    def runs(self) -> Tuple[RunInfo, ...]:
+    def runs(self, *, check_now: bool = False) -> Tuple[RunInfo, ...]:
+        """The runs as of the last discovery, discovering again if it may be out of date
+        (`check_now`: skip the check interval, e.g. after a file named by a ref vanished)."""
         with self._lock:
-            if self._runs is None or time.monotonic() - self._runs_time > self._ttl:
-                self._runs = logs.discover(self._logdir) if self._logdir else ()
-                self._runs_time = time.monotonic()
-                self._active = self._active or any(run.series or run.problems for run in self._runs)
+            now = time.monotonic()
+            if self._runs is None or now - self._runs_time > self._ttl or self._changed(now, check_now):
+                self._discover()
             return self._runs
 
-    def series(self, run: str, name: str) -> EmbeddingSeries:
-        runs = {info.run: info for info in self.runs()}
+    def _discover(self):
+        # Caller holds self._lock. Watch first, discover second: a change in between makes
+        # the next check discover again, never hides it.
+        watched = self._watch_paths(self._runs or ())
+        runs = logs.discover(self._logdir) if self._logdir else ()
+        watched.update(self._watch_paths(runs))
+        self._watched = {path: _stat(path) for path in watched}
+        old = {(r.run, r.name, r.step) for info in (self._runs or ()) for s in info.series for r in s.refs}
+        new = {(r.run, r.name, r.step) for info in runs for s in info.series for r in s.refs}
+        for key in old - new:
+            self._gone[key] = None
+        for key in new:
+            self._gone.pop(key, None)
+        while len(self._gone) > 10000:
+            self._gone.popitem(last=False)
+        self._runs = runs
+        self._runs_time = self._checked_time = time.monotonic()
+        self._active = self._active or any(run.series or run.problems for run in runs)
+
+    def _watch_paths(self, runs) -> set:
+        """The logdir, each config, and the directories of configs, runs and checkpoints."""
+        paths = {os.path.abspath(self._logdir)} if self._logdir else set()
+        for info in runs:
+            configs = {p.config_path for p in info.problems}
+            for series in info.series:
+                for ref in series.refs:
+                    configs.add(ref.config_path)
+                    if ref.tensor.kind == "checkpoint":
+                        paths.add(os.path.dirname(ref.tensor.path))
+            for config in configs:
+                paths.update((config, os.path.dirname(config), run_dir_of_config(config)))
+        return paths
+
+    def _changed(self, now: float, check_now: bool) -> bool:
+        if not check_now and now - self._checked_time < self._check_interval:
+            return False
+        self._checked_time = now
+        return any(_stat(path) != signature for path, signature in self._watched.items())
+
+    def series(self, run: str, name: str, *, check_now: bool = False) -> EmbeddingSeries:
+        try:
+            return self._series(run, name, check_now=check_now)
+        except NotFound:
+            if check_now:
+                raise
+            return self._series(run, name, check_now=True)  # it may have appeared just now
+
+    def _series(self, run: str, name: str, *, check_now: bool) -> EmbeddingSeries:
+        runs = {info.run: info for info in self.runs(check_now=check_now)}
         if run not in runs:
             raise NotFound("unknown run %r; known runs: %s" % (run, ", ".join(sorted(runs)) or "none"))
         for series in runs[run].series:
@@ -69,17 +132,32 @@ class Catalog:
         names = ", ".join(series.name for series in runs[run].series) or "none"
         raise NotFound("run %r has no embedding %r; it has: %s" % (run, name, names))
 
-    def ref(self, run: str, name: str, step: Optional[int]) -> EmbeddingRef:
+    def ref(self, run: str, name: str, step: Optional[int], *, check_now: bool = False) -> EmbeddingRef:
         """The embedding at `step`, or at the latest step when step is None."""
-        series = self.series(run, name)
+        series = self.series(run, name, check_now=check_now)
         if step is None:
             return series.refs[-1]
         for ref in series.refs:
             if ref.step == step:
                 return ref
+        if not check_now:  # a step written since the last look?
+            return self.ref(run, name, step, check_now=True)
         steps = ", ".join(str(s) for s in series.steps)
+        if (run, name, step) in self._gone:
+            raise NotFound("embedding %r of run %r has no step %d any more: it was deleted from the logdir "
+                           "since it was listed (e.g. by the checkpoint retention max_to_keep); steps now: %s"
+                           % (name, run, step, steps))
         raise NotFound("embedding %r of run %r has no step %d; steps: %s" % (name, run, step, steps))
 
     def same_name_elsewhere(self, name: str):
         """Every series called `name`, in every run (for comparing runs)."""
         return [series for info in self.runs() for series in info.series if series.name == name]
+
+
+def _stat(path: str) -> Optional[tuple]:
+    """(mtime_ns, size, inode) of `path`, None if it does not exist: any change means rediscover."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return (stat.st_mtime_ns, stat.st_size, stat.st_ino)

@@ -149,7 +149,7 @@ def hard_examples(engine: AnalysisEngine, embedding: Embedding, *, label_column:
     column, labels = labels_of(embedding, label_column)
     if method is not None and method not in HARDNESS_METHODS:
         raise InvalidArgument("unknown method %r; methods: %s" % (method, ", ".join(HARDNESS_METHODS)))
-    known = set(labels)
+    known = set(labels) if label is not None or predicted is not None else ()
     for name, value in (("label", label), ("predicted", predicted)):
         if value is not None and value not in known:
             raise NotFound("unknown %s %r in column %r" % (name, value, column))

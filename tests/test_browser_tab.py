@@ -206,6 +206,10 @@ def test_cluster_table_has_one_sortable_row_per_label(tab):
     counts = [int(c.replace(",", "")) for c in table.locator("tbody tr td:nth-child(2)").all_text_contents()]
     assert counts == sorted(counts, reverse=header.get_attribute("aria-sort") == "descending")
     assert tab.frame.locator(".figure").count() >= 4
+    csv_link = tab.frame.locator(".card-clusters a.export-link", has_text="CSV").evaluate("a => a.href")
+    with urllib.request.urlopen(csv_link, timeout=60) as response:
+        lines = response.read().decode("utf-8").splitlines()
+    assert lines[0].startswith("label") and len(lines) == 11
     tab.shot("digits_overview")
 
 
@@ -253,8 +257,8 @@ def test_map_is_drawn_and_a_click_selects_a_point(tab):
     tab.open()
     tab.choose("digits", "digits")
     canvas = tab.frame.locator(".scatter-canvas")
-    tab.frame.wait_for_function("document.querySelector('.scatter-canvas').dataset.drawn > 0 && "
-                                "document.querySelector('.map-overlay').hidden")
+    # Painted, then recoloured once the per-point labels arrived (and one more frame drawn).
+    tab.frame.wait_for_function("document.querySelector('.map-overlay').hidden && window.__embedanalysis.marks.mapLabels")
     painted = canvas.evaluate("""c => {
         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
         let n = 0; const colours = new Set();

@@ -71,11 +71,23 @@ export class MapView {
   }
 
   /** coords: Float32Array(2N); classes: Uint16Array(N); palette: css colours per class. */
-  setData(coords, classes, palette, {sampledNote = ''} = {}) {
+  setData(coords, classes, palette) {
     this.plot.setData(coords, classes, palette);
     let drawn = 0;
     for (let i = 0; i < coords.length; i += 2) if (coords[i] === coords[i] && coords[i + 1] === coords[i + 1]) drawn++;
-    this.info.textContent = `${fmt(drawn)} points${sampledNote}`;
+    const hidden = coords.length / 2 - drawn;
+    this.count = `${fmt(drawn)} points${hidden ? ` (${fmt(hidden)} with NaN/Inf not shown)` : ''}`;
+    this._info();
+  }
+
+  /** A remark after the point count (e.g. why the points have no colours). */
+  setNote(note) {
+    this.note = note;
+    this._info();
+  }
+
+  _info() {
+    this.info.textContent = [this.count, this.note].filter(Boolean).join(' · ');
   }
 
   setColours(classes, palette) {

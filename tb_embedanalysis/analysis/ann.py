@@ -22,17 +22,20 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Optional, Tuple
+from typing import Tuple
 
 import numpy as np
 
 from tb_embedanalysis.analysis.neighbors import KnnGraph, PreparedMatrix, ProgressFn
 
 SPACES = {"cosine": "cosine", "euclidean": "l2"}
-#: M / ef values measured in bench/bench_neighbors.py to reach recall@10 ≥ 0.98.
+#: M / ef values measured in bench/bench_neighbors.py to reach recall@10 ≥ 0.98: the kNN
+#: graph (a batch of all points) uses EF_GRAPH (0.994 at 100k); a single query can afford
+#: a wider search (ef=64 gave only 0.948 at 1M, at 0.19 ms), so it uses EF_QUERY.
 M = 16
 EF_CONSTRUCTION = 100
-EF_SEARCH = 64
+EF_GRAPH = 64
+EF_QUERY = 256
 CHUNK = 16384
 
 
@@ -71,7 +74,7 @@ class HnswIndex:
     def nbytes(self) -> int:
         return int(self._index.index_file_size())
 
-    def search(self, queries, k: int, *, exclude=None, ef: int = EF_SEARCH) -> Tuple[np.ndarray, np.ndarray]:
+    def search(self, queries, k: int, *, exclude=None, ef: int = EF_QUERY) -> Tuple[np.ndarray, np.ndarray]:
         """(indices (m, k) int64, distances (m, k) float64) for `queries` (m, D); `exclude`
         (m,) row to drop per query (−1 = none). Distances are exact for the rows found."""
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self._prep.matrix.shape[1])
@@ -87,7 +90,7 @@ class HnswIndex:
         idx = found[keep].reshape(m, k)
         return idx, _exact_distances(self._prep, queries, idx)
 
-    def knn_graph(self, k: int, *, on_progress: ProgressFn = None, ef: int = EF_SEARCH) -> KnnGraph:
+    def knn_graph(self, k: int, *, on_progress: ProgressFn = None, ef: int = EF_GRAPH) -> KnnGraph:
         n = self._prep.matrix.shape[0]
         rows = np.flatnonzero(self._prep.valid)
         indices = np.full((n, k), -1, dtype=np.int64)

@@ -73,6 +73,7 @@ class AnalysisEngine:
         self.sync_seconds = float(sync_seconds)
         self.disk = DiskCache(cache_dir)
         self._memory = _LRU(max_entries)
+        self._checked_labels = _LRU(8)
         self._jobs = Jobs()
         self._lock = threading.Lock()
 
@@ -166,6 +167,23 @@ class AnalysisEngine:
             self._memory.put(key, ctx)
         return ctx
 
+    def _labels(self, prep, labels, column):
+        """(labels as a list of str, their digest), checked once per labels object.
+
+        Routes pass the same metadata tuple on every request (and poll while a job runs);
+        checking and hashing 100,000 labels costs ~30 ms of GIL each time, which under 32
+        clients starved every other request. The memo holds the objects themselves, so an
+        id() can't be reused while it is remembered.
+        """
+        key = (id(labels), id(prep), column)
+        hit = self._checked_labels.get(key)
+        if hit is not None and hit[0] is labels and hit[1] is prep:
+            return hit[2], hit[3]
+        checked = self._check_labels(prep, labels, column)
+        digest = _digest(checked)
+        self._checked_labels.put(key, (labels, prep, checked, digest))
+        return checked, digest
+
     def _check_labels(self, prep, labels, column):
         labels = [str(v) for v in labels]
         if len(labels) != prep.matrix.shape[0]:
@@ -197,7 +215,8 @@ class AnalysisEngine:
             query, exclude = np.asarray(vector, dtype=prep.matrix.dtype).reshape(-1), -1
             if query.shape != (prep.matrix.shape[1],) or not np.all(np.isfinite(query)):
                 raise ValueError("vector must be %d finite numbers" % prep.matrix.shape[1])
-        self._check_k(prep, k) if exclude >= 0 else None
+        if exclude >= 0:
+            self._check_k(prep, k)
         use_index = None
         if exact is False:
             index_or_job = self._index_job(prep, fingerprint)
@@ -217,8 +236,8 @@ class AnalysisEngine:
         """Per-label statistics and kNN-vote confusion (see clusters.statistics)."""
         prep = self._prepared(vectors, fingerprint, metric, valid)
         self._check_k(prep, k)
-        labels = self._check_labels(prep, labels, label_column)
-        key = ("clusters", self._ident(prep, fingerprint), k, _digest(labels), self.silhouette_exact_max)
+        labels, labels_digest = self._labels(prep, labels, label_column)
+        key = ("clusters", self._ident(prep, fingerprint), k, labels_digest, self.silhouette_exact_max)
 
         def compute(job):
             ctx = self._context(job, prep, fingerprint, labels, k, label_column)
@@ -234,8 +253,8 @@ class AnalysisEngine:
         method = hardness.check_method(method)
         prep = self._prepared(vectors, fingerprint, metric, valid)
         self._check_k(prep, k)
-        labels = self._check_labels(prep, labels, label_column)
-        key = ("hard", self._ident(prep, fingerprint), k, method, _digest(labels))
+        labels, labels_digest = self._labels(prep, labels, label_column)
+        key = ("hard", self._ident(prep, fingerprint), k, method, labels_digest)
 
         def compute(job):
             return hardness.hard_examples(self._context(job, prep, fingerprint, labels, k, label_column), method=method)

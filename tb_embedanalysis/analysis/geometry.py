@@ -9,7 +9,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import scipy.sparse as sp
+import scipy.sparse as sp  # the label indicator of centroid sums
 
 from tb_embedanalysis.analysis.neighbors import PreparedMatrix, point_distances
 
@@ -60,31 +60,48 @@ def silhouette_samples(prep: PreparedMatrix, rows: np.ndarray, codes: np.ndarray
     a_i = mean distance to the other points of its label, b_i = min over other labels of the
     mean distance to that label's points; s_i = 0 for a label of one point (as
     scikit-learn's silhouette_samples). Range [−1, 1], higher = better clustered.
-    O(n²·D) time, O(BLOCK·n) memory; computed in the matrix's dtype (float32 stays float32,
-    as scikit-learn does).
+    `codes` (n,) must use every value in 0..n_labels−1. O(n²·D) time in the matrix's dtype
+    (float32 stays float32, as in scikit-learn), per-label sums accumulated in float64;
+    O(BLOCK·n) memory. Columns are sorted by label so that per-label sums are one
+    `np.add.reduceat` pass instead of a product with an indicator matrix.
     """
-    n = rows.size
-    onehot = _onehot(codes, n_labels)
+    order = np.argsort(codes, kind="stable")
+    sorted_codes = codes[order]
+    vectors = prep.matrix[rows[order]]
+    sq = np.einsum("ij,ij->i", vectors, vectors)
+    if prep.metric == "cosine":  # unit rows (zero rows stay zero): d = 1 − u·v
+        with np.errstate(divide="ignore", invalid="ignore"):
+            vectors = vectors * np.where(sq > 0, 1.0 / np.sqrt(sq), 0.0).astype(vectors.dtype)[:, None]
+    starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
     counts = np.bincount(codes, minlength=n_labels).astype(np.float64)
-    vectors = prep.matrix[rows]
+    n = rows.size
     out = np.empty(n)
     for start in range(0, n, BLOCK):
         sl = slice(start, start + BLOCK)
-        dist = point_distances(vectors[sl], vectors, prep.metric, dtype=vectors.dtype)
+        dist = vectors[sl] @ vectors.T
+        if prep.metric == "cosine":
+            dist *= -1
+            dist += 1
+            np.clip(dist, 0, 2, out=dist)
+        else:
+            dist *= -2
+            dist += sq[sl, None]
+            dist += sq[None, :]
+            np.maximum(dist, 0, out=dist)
+            np.sqrt(dist, out=dist)
         local = np.arange(dist.shape[0])
         dist[local, local + start] = 0.0
-        sums = np.asarray((onehot.T @ dist.T).T)  # (b, L) distance sums per label
-        own = codes[sl]
+        means = np.add.reduceat(dist, starts, axis=1, dtype=np.float64) / counts
+        own = sorted_codes[sl]
         own_count = counts[own]
         with np.errstate(invalid="ignore", divide="ignore"):
-            a = sums[local, own] / (own_count - 1)
-            means = sums / counts
+            a = means[local, own] * own_count / (own_count - 1)
         means[local, own] = np.inf
         b = means.min(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             s = (b - a) / np.maximum(a, b)
         s[own_count <= 1] = 0.0
-        out[sl] = np.nan_to_num(s)
+        out[order[sl]] = np.nan_to_num(s)
     return out
 
 

@@ -202,13 +202,6 @@ def knn_graph(prep: PreparedMatrix, k: int, *, on_progress: ProgressFn = None) -
     return KnnGraph(indices, distances, prep.metric, k, exact=True)
 
 
-def pairwise(prep: PreparedMatrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """Exact distance matrix (len(rows), len(cols)) float64 between rows of the matrix."""
-    a = prep.matrix[rows].astype(np.float64)
-    b = prep.matrix[cols].astype(np.float64)
-    return point_distances(a, b, prep.metric)
-
-
 def point_distances(a: np.ndarray, b: np.ndarray, metric: str, *, dtype=np.float64) -> np.ndarray:
     """Distances (len(a), len(b)) between vectors `a` (m, D) and `b` (n, D), computed and
     returned in `dtype` (float32 halves the cost of large blocks)."""

@@ -25,7 +25,7 @@ from google.protobuf import text_format
 from tensorboard.plugins.projector.projector_config_pb2 import EmbeddingInfo, ProjectorConfig
 
 from tb_embedanalysis.logs import paths, tensors
-from tb_embedanalysis.logs.errors import ConfigError, LogError, UnknownEmbeddingError
+from tb_embedanalysis.logs.errors import ConfigError, LogError, UnknownEmbeddingError, UnsafePathError
 from tb_embedanalysis.logs.model import (
     ConfigProblem, EmbeddingRef, EmbeddingSeries, RunInfo, SpriteSpec, TensorSource,
 )
@@ -101,7 +101,10 @@ def read_config(config_path: str, *, run: str, run_dir: str) -> Tuple[List[Embed
         try:
             refs.extend(context.file_refs(info) if info.tensor_path else context.checkpoint_refs(config, info))
         except LogError as error:
-            problems.append(context.problem(error))
+            # Name the entry when the problem is its own (a refused path, its tensor file); a
+            # checkpoint missing for every entry stays one unnamed problem (deduplicated below).
+            own = info.tensor_path or isinstance(error, UnsafePathError)
+            problems.append(context.problem(error, tensor_name=(info.tensor_name or info.tensor_path) if own else ""))
     if not named:
         # Like TensorBoard: no tensor named → every 2-D variable of the checkpoint, with the
         # metadata/sprite of the config's first (nameless) embedding, if any.
@@ -115,8 +118,8 @@ def read_config(config_path: str, *, run: str, run_dir: str) -> Tuple[List[Embed
 
 def parse_config(config_path: str) -> ProjectorConfig:
     try:
-        with open(config_path, encoding="utf-8") as handle:
-            text = handle.read()
+        with paths.open_regular(config_path) as handle:
+            text = handle.read().decode("utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError("%s cannot be read: %s" % (config_path, error)) from None
     config = ProjectorConfig()
@@ -140,8 +143,10 @@ class _Context:
         self.base_dirs = [config_dir] if config_dir == run_dir else [config_dir, run_dir]
         self._checkpoints: Optional[List[Tuple[Optional[int], str]]] = None
 
-    def problem(self, error: LogError) -> ConfigProblem:
-        return ConfigProblem(run=self.run, config_path=self.config_path, message=str(error))
+    def problem(self, error: LogError, *, tensor_name: str = "") -> ConfigProblem:
+        # Name the config entry: one config can list many embeddings.
+        message = "embedding %r: %s" % (tensor_name, error) if tensor_name else str(error)
+        return ConfigProblem(run=self.run, config_path=self.config_path, message=message)
 
     def resolve(self, path: str, *, probe_suffix: str = "") -> str:
         return paths.resolve(path, base_dirs=self.base_dirs, root=self.run_dir, config_path=self.config_path,
@@ -237,7 +242,8 @@ def list_checkpoints(directory: str) -> Tuple[List[str], Optional[str]]:
     listed = _read_checkpoint_index(os.path.join(directory, "checkpoint")) if "checkpoint" in names else []
     candidates = [os.path.basename(entry) for entry in listed]
     candidates += [name[: -len(".index")] for name in sorted(names) if name.endswith(".index")]
-    prefixes = [os.path.join(directory, base) for base in dict.fromkeys(candidates) if base + ".index" in names]
+    prefixes = [os.path.join(directory, base) for base in dict.fromkeys(candidates)
+                if base + ".index" in names and os.path.isfile(os.path.join(directory, base + ".index"))]
     prefixes = [p for p in prefixes if paths.is_inside(p + ".index", os.path.realpath(directory))]
     if not prefixes:
         return [], None
@@ -250,8 +256,8 @@ def list_checkpoints(directory: str) -> Tuple[List[str], Optional[str]]:
 def _read_checkpoint_index(path: str) -> List[str]:
     """Paths in TF's ``checkpoint`` text file, model_checkpoint_path (the latest) first."""
     try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            lines = handle.read().splitlines()
+        with paths.open_regular(path) as handle:
+            lines = handle.read().decode("utf-8", "replace").splitlines()
     except OSError:
         return []
     latest, retained = [], []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import List, Optional, Sequence, Tuple
 
+from tb_embedanalysis.logs import paths
 from tb_embedanalysis.logs.errors import MetadataError
 from tb_embedanalysis.logs.model import Metadata
 
@@ -71,7 +72,7 @@ def guess_label_column(metadata: Metadata) -> Optional[str]:
 
 def _read_lines(path: str) -> List[str]:
     try:
-        with open(path, "rb") as handle:
+        with paths.open_regular(path) as handle:
             data = handle.read()
     except FileNotFoundError:
         raise MetadataError("metadata file %s does not exist" % path) from None

@@ -9,8 +9,10 @@ directory, or the run directory for a config under ``plugins/org_tensorflow_tens
 
 from __future__ import annotations
 
+import errno
 import os
-from typing import Iterable
+import stat
+from typing import BinaryIO, Iterable
 
 from tb_embedanalysis.logs.errors import UnsafePathError
 
@@ -57,3 +59,27 @@ def resolve(path: str, *, base_dirs: Iterable[str], root: str, config_path: str,
             % (config_path, path, chosen, root)
         )
     return chosen
+
+
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def open_regular(path: str) -> BinaryIO:
+    """open(path, "rb"), but only for a regular file; anything else raises OSError(EINVAL).
+
+    A logdir can hold odd files: opening a FIFO for reading blocks until a writer comes
+    (forever, taking the request and every request waiting for the same load with it), a
+    device streams forever. The open itself is non-blocking, then checked with fstat.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = next((name for test, name in _KINDS if test(mode)), "not a file")
+            raise OSError(errno.EINVAL, "not a regular file (%s)" % kind, path)
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise

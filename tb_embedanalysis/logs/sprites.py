@@ -14,6 +14,7 @@ from typing import Optional, Tuple
 
 from PIL import Image, UnidentifiedImageError
 
+from tb_embedanalysis.logs import paths
 from tb_embedanalysis.logs.errors import SpriteError
 from tb_embedanalysis.logs.model import SpriteInfo, SpriteSpec
 
@@ -30,7 +31,7 @@ def check_sprite(spec: SpriteSpec, num_rows: int) -> Tuple[Optional[SpriteInfo],
         return None, ("sprite %s: single_image_dim must be two positive sizes (width, height), got %s: "
                       "no thumbnails" % (name, list(spec.single_image_dim)))
     try:
-        with Image.open(spec.path) as image:  # reads the header only
+        with paths.open_regular(spec.path) as handle, Image.open(handle) as image:  # reads the header only
             size = image.size
     except FileNotFoundError:
         return None, "sprite %s is missing: no thumbnails" % name
@@ -59,7 +60,7 @@ def grid_columns(num_rows: int) -> int:
 def open_sprite(path: str) -> Image.Image:
     """Decode the whole sprite once (the store caches it); cropping then costs microseconds."""
     try:
-        with Image.open(path) as image:
+        with paths.open_regular(path) as handle, Image.open(handle) as image:
             image.load()
             if image.mode not in ("RGB", "RGBA", "L", "LA"):
                 return image.convert("RGBA")  # P, CMYK, I;16...: make PNG-friendly and crop-safe

@@ -18,7 +18,7 @@ import numpy as np
 
 from tb_embedanalysis.logs import metadata as metadata_io
 from tb_embedanalysis.logs import sprites, tensors
-from tb_embedanalysis.logs.errors import LogError, SpriteError
+from tb_embedanalysis.logs.errors import LogError, SpriteError, TensorFormatError
 from tb_embedanalysis.logs.model import Embedding, EmbeddingRef, Metadata
 
 _FINITE_BLOCK_ROWS = 65536
@@ -60,7 +60,7 @@ class EmbeddingStore:
             return flight.outcome.result()
         outcome = flight.outcome
         try:
-            outcome.embedding = load_embedding(ref)
+            outcome.embedding, signature = _load_stable(ref, signature)
         except LogError as error:
             outcome.error = error  # cached too: a bad 1 GB TSV is not re-parsed per request
         except BaseException as error:  # a bug or KeyboardInterrupt: tell waiters, cache nothing
@@ -114,6 +114,19 @@ class EmbeddingStore:
             self._held_bytes -= evicted.nbytes
 
 
+def _load_stable(ref: EmbeddingRef, signature: Tuple, attempts: int = 3) -> Tuple[Embedding, Tuple]:
+    """load_embedding, again if a file changed while it was read (vectors of one write with
+    metadata of the next must never be served); returns the embedding and its signature."""
+    for _ in range(attempts):
+        embedding = load_embedding(ref)
+        after = _signature(ref)
+        if after == signature:
+            return embedding, signature
+        signature = after
+    raise TensorFormatError("the files of embedding %r (%s) kept changing while they were read, %d times; "
+                            "is something rewriting them in place?" % (ref.name, ref.tensor.path, attempts))
+
+
 def load_embedding(ref: EmbeddingRef) -> Embedding:
     """Read vectors, metadata and sprite of one ref, without caching (the store caches)."""
     vectors = _as_readonly_float32(tensors.read_vectors(ref.tensor))
@@ -153,7 +166,7 @@ def fingerprint(vectors: np.ndarray) -> str:
 
 
 def _as_readonly_float32(vectors: np.ndarray) -> np.ndarray:
-    # A read-only memmap comes back as a plain ndarray view of the same mapping (no copy).
+    # Already float32 and contiguous for .bytes: no copy, only marked read-only.
     array = np.ascontiguousarray(vectors, dtype=np.float32)
     array.flags.writeable = False
     return array
@@ -188,7 +201,7 @@ def _file_signature(path: str):
         stat = os.stat(path)
     except OSError:
         return None
-    return (stat.st_mtime_ns, stat.st_size)
+    return (stat.st_mtime_ns, stat.st_size, stat.st_ino)  # the inode: an atomic replace
 
 
 class _Outcome:

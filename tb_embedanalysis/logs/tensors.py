@@ -13,6 +13,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
+from tb_embedanalysis.logs import paths
 from tb_embedanalysis.logs.errors import (
     NeedsTensorFlowError,
     TensorFormatError,
@@ -26,7 +27,7 @@ _OUTPUT_INDEX = re.compile(r":\d+$")
 
 
 def read_vectors(source: TensorSource) -> np.ndarray:
-    """The (N, D) matrix a TensorSource points at, as float32 (maybe a read-only memmap).
+    """The (N, D) matrix a TensorSource points at, as float32, read into memory.
 
     Raises TensorNotFoundError (missing file / checkpoint / variable), TensorFormatError
     (not a 2-D numeric matrix, wrong size, half-written) or NeedsTensorFlowError.
@@ -87,7 +88,7 @@ def _first_bad_value(rows, line_numbers) -> str:
 
 def _read_text(path: str) -> str:
     try:
-        with open(path, "rb") as handle:
+        with paths.open_regular(path) as handle:
             data = handle.read()
     except FileNotFoundError:
         raise TensorNotFoundError("tensor file %s does not exist" % path) from None
@@ -111,21 +112,36 @@ def _read_bytes(source: TensorSource) -> np.ndarray:
             % (source.path, list(shape) if shape else "none")
         )
     try:
-        size = os.path.getsize(source.path)
+        handle = paths.open_regular(source.path)
     except FileNotFoundError:
         raise TensorNotFoundError("tensor file %s does not exist" % source.path) from None
-    rows, columns = shape
-    expected = rows * columns * 4
-    if size != expected:
-        raise TensorFormatError(
-            "%s is %s bytes but tensor_shape [%d, %d] needs %s (%d x %d float32); "
-            "truncated, or a wrong shape?"
-            % (source.path, format(size, ","), rows, columns, format(expected, ","), rows, columns)
-        )
-    if expected == 0:
-        raise TensorFormatError("tensor in %s is empty: shape %s" % (source.path, shape))
-    # Memory-map read-only: big tensors cost no heap, and nobody can modify them by mistake.
-    return np.memmap(source.path, dtype="<f4", mode="r", shape=(rows, columns))
+    except OSError as error:
+        raise TensorNotFoundError("tensor file %s cannot be read: %s" % (source.path, error.strerror)) from None
+    with handle:
+        size = os.fstat(handle.fileno()).st_size
+        rows, columns = shape
+        expected = rows * columns * 4
+        if size != expected:
+            raise TensorFormatError(
+                "%s is %s bytes but tensor_shape [%d, %d] needs %s (%d x %d float32); "
+                "truncated, or a wrong shape?"
+                % (source.path, format(size, ","), rows, columns, format(expected, ","), rows, columns)
+            )
+        if expected == 0:
+            raise TensorFormatError("tensor in %s is empty: shape %s" % (source.path, shape))
+        # Read into memory, never np.memmap: a mapped file that another process truncates in
+        # place (`array.tofile(path)` starts by truncating) kills the whole TensorBoard with
+        # SIGBUS on the next access, and one rewritten in place would change the vectors under
+        # a loaded Embedding whose fingerprint keys the caches. Reading costs ~6 ms per 50 MB.
+        try:
+            values = np.fromfile(handle, dtype="<f4", count=rows * columns)
+        except OSError as error:
+            raise TensorFormatError("tensor file %s cannot be read: %s" % (source.path, error.strerror)) from None
+    if values.size != rows * columns:
+        raise TensorFormatError("%s shrank to %s bytes while it was read (being rewritten?); tensor_shape "
+                                "[%d, %d] needs %s" % (source.path, format(values.size * 4, ","), rows, columns,
+                                                       format(expected, ",")))
+    return values.reshape(rows, columns)
 
 
 # -- TF checkpoints --------------------------------------------------------------------

@@ -60,8 +60,26 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
     def _embedding(self, request) -> Embedding:
         run = params.text(request, "run", required=True)
         name = params.text(request, "embedding", required=True)
-        step = params.integer(request, "step")
-        return self._store.load(self._catalog.ref(run, name, step))
+        return self._load_current(run, name, params.integer(request, "step"))
+
+    def _load_current(self, run: str, name: str, step: Optional[int]) -> Embedding:
+        """The embedding at `step` (None: latest) as the logdir holds it now.
+
+        Training may delete or add files between discovery and loading (max_to_keep deletes
+        old checkpoints; the first checkpoint read imports TensorFlow, which takes seconds):
+        when loading fails, look at the logdir again. A step that is gone is a 404 saying
+        so; a "latest" that moved is loaded instead; an unchanged ref keeps its error.
+        """
+        ref = self._catalog.ref(run, name, step)
+        for _ in range(2):
+            try:
+                return self._store.load(ref)
+            except LogError:
+                current = self._catalog.ref(run, name, step, check_now=True)
+                if current == ref:
+                    raise
+                ref = current
+        return self._store.load(ref)
 
     @staticmethod
     def _analysis_args(request) -> dict:
@@ -120,15 +138,22 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
         return responses.json_response(request, {"runs": runs, "problems": problems})
 
     def _describe(self, series) -> dict:
-        ref = series.refs[-1]
-        entry = {"name": series.name, "step": ref.step, "steps": list(series.steps), "shape": None,
+        entry = {"name": series.name, "step": series.refs[-1].step, "steps": list(series.steps), "shape": None,
                  "columns": [], "label_column": None, "has_sprite": False, "thumbnail_size": None,
                  "nonfinite_rows": 0, "warnings": [], "error": None}
         try:
-            embedding = self._store.load(ref)
-        except (LogError, OSError, ValueError) as error:  # listed with its error, never dropped
+            embedding = self._load_current(series.run, series.name, None)
+        except (QueryError, LogError, OSError, ValueError) as error:  # listed with its error, never dropped
             entry["error"] = str(error)
             return entry
+        if embedding.ref != series.refs[-1]:  # training moved on while we loaded: list what we show
+            try:
+                entry["steps"] = list(self._catalog.series(series.run, series.name).steps)
+            except QueryError:
+                pass
+            entry["step"] = embedding.ref.step
+            if embedding.ref.step not in entry["steps"]:
+                entry["steps"].append(embedding.ref.step)
         entry.update(
             shape=list(embedding.shape),
             columns=list(embedding.metadata.columns) if embedding.metadata else [],

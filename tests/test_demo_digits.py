@@ -1,0 +1,143 @@
+"""The digits demo end to end: real training, real logs, read back through the plugin's routes."""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from tensorboard.backend import application
+from tensorboard.backend.event_processing import event_accumulator
+from tensorboard.plugins import base_plugin
+from tensorboard.util import tensor_util
+from werkzeug import test as werkzeug_test
+
+from tb_embedanalysis.demo import digits
+from tb_embedanalysis.plugin.loader import EmbedAnalysisLoader
+
+PREFIX = "/data/plugin/embedanalysis"
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EARLY, LATE = 100, 600  # a shorter run than the default (2,000 steps) keeps the test quick
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    logdir = tmp_path_factory.mktemp("demo_logs")
+    messages = []
+    result = digits.run(str(logdir), steps=LATE, log_steps=(EARLY,), threads=1, progress=messages.append)
+    return logdir, result, messages
+
+
+@pytest.fixture(scope="module")
+def client(demo):
+    flags = argparse.Namespace(embedanalysis_cache_dir="none", embedanalysis_max_memory_mb=256.0)
+    plugin = EmbedAnalysisLoader().load(base_plugin.TBContext(logdir=str(demo[0]), flags=flags))
+    return werkzeug_test.Client(application.TensorBoardWSGI([plugin]))
+
+
+def get_json(client, path, **query):
+    """GET a route, polling while it answers 202 (the engine computes in the background)."""
+    deadline = time.monotonic() + 60
+    while True:
+        response = client.get(PREFIX + path, query_string=query)
+        body = json.loads(response.get_data(as_text=True))
+        if response.status_code != 202:
+            assert response.status_code == 200, body
+            return body
+        assert time.monotonic() < deadline, "computation did not finish"
+        time.sleep(0.05)
+
+
+def test_run_lists_test_logits_with_sprite_and_labels(client, demo):
+    _, result, _ = demo
+    assert result.steps == (EARLY, LATE)
+    body = get_json(client, "/runs")
+    assert [run["run"] for run in body["runs"]] == ["digits"] and body["problems"] == []
+    logits = body["runs"][0]["embeddings"][0]
+    n_test = 719  # 40 % of scikit-learn's 1,797 digits
+    assert logits["name"] == "logits" and logits["steps"] == [EARLY, LATE]
+    assert logits["shape"] == [n_test, 10] and logits["error"] is None
+    assert logits["columns"] == ["Index", "Label"] and logits["label_column"] == "Label"
+    assert logits["has_sprite"] and logits["thumbnail_size"] == [28, 28]
+
+
+def test_sprite_is_dark_digits_on_white(demo):
+    from PIL import Image
+
+    with Image.open(os.path.join(demo[1].run_dir, "logits", f"{EARLY:05d}", "sprite.png")) as sprite:
+        pixels = np.asarray(sprite.convert("L"), dtype=np.float64)
+    first = pixels[:28, :28]
+    assert np.median(first) > 200 and first.min() < 60  # white background, dark strokes
+
+
+def test_late_step_clusters_better_than_early(client):
+    early = get_json(client, "/clusters", run="digits", embedding="logits", step=EARLY)
+    late = get_json(client, "/clusters", run="digits", embedding="logits", step=LATE)
+    early_accuracy, late_accuracy = early["overall"]["knn_accuracy"], late["overall"]["knn_accuracy"]
+    # The early step genuinely shows misclustered digits, the late one far fewer.
+    assert early_accuracy < 0.9 < late_accuracy, (early_accuracy, late_accuracy)
+    assert late_accuracy - early_accuracy > 0.04
+
+
+def test_misclustered_digits_are_listed_as_hard_examples(client):
+    body = get_json(client, "/hard_examples", run="digits", embedding="logits", step=EARLY, limit=5)
+    assert body["total"] > 20
+    example = body["examples"][0]
+    assert example["label"] != example["predicted_label"]
+
+
+def test_cluster_scalars_are_logged_at_each_step(demo):
+    accumulator = event_accumulator.EventAccumulator(demo[1].run_dir, size_guidance={"tensors": 0})
+    accumulator.Reload()
+    tags = accumulator.Tags()["tensors"]
+    for tag in ("embedding_quality/logits/knn_accuracy", "embedding_quality/logits/silhouette",
+                "embedding_quality/logits/purity/3", "test/accuracy", "train/loss"):
+        assert tag in tags, tags
+    knn = {event.step: float(tensor_util.make_ndarray(event.tensor_proto))
+           for event in accumulator.Tensors("embedding_quality/logits/knn_accuracy")}
+    assert sorted(knn) == [EARLY, LATE] and knn[LATE] > knn[EARLY]
+
+
+def test_progress_reports_each_logged_step(demo):
+    messages = demo[2]
+    assert any(f"step   {EARLY}" in m and "test accuracy" in m for m in messages)
+    assert messages[-1].startswith("digits: wrote ")
+
+
+def test_existing_run_is_skipped(demo):
+    logdir, result, _ = demo
+    before = sorted(os.listdir(result.run_dir))
+    messages = []
+    assert digits.run(str(logdir), steps=LATE, log_steps=(EARLY,), threads=1, progress=messages.append) is None
+    assert messages == [f"digits: {os.path.join(str(logdir), 'digits')} exists, skipped"]
+    assert sorted(os.listdir(result.run_dir)) == before
+    assert not any(name.endswith(".partial") for name in os.listdir(logdir))
+
+
+@pytest.mark.parametrize("steps, log_steps, match", [
+    (0, (), "steps must be a positive integer, got 0"),
+    (50, (10, 60), r"log steps \[60\] lie outside 0..50"),
+])
+def test_bad_step_schedules_are_refused(tmp_path, steps, log_steps, match):
+    with pytest.raises(ValueError, match=match):
+        digits.run(str(tmp_path), steps=steps, log_steps=log_steps)
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("command", [
+    [sys.executable, "-m", "tb_embedanalysis.demo.digits", "--help"],
+    [sys.executable, os.path.join(REPO, "demo", "digits.py"), "--help"],
+    [sys.executable, os.path.join(REPO, "demo", "imdb_words.py"), "--help"],
+], ids=["module", "script", "words-script"])
+def test_demos_run_as_scripts(command, tmp_path):
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert completed.returncode == 0, completed.stderr
+    assert "--logdir" in completed.stdout
+
+
+def test_bad_mnist_dir_is_a_clean_error(tmp_path, capsys):
+    assert digits.main(["--logdir", str(tmp_path / "logs"), "--mnist-dir", str(tmp_path / "nope")]) == 2
+    assert f"MNIST directory {tmp_path / 'nope'} does not exist" in capsys.readouterr().err

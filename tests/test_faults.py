@@ -1,0 +1,344 @@
+"""Faults: files truncated or replaced under us, unreadable files, a vanished logdir, a
+broken or unwritable cache dir, a process killed while writing the cache.
+
+Each time: a clear 4xx message naming the file, every other embedding keeps answering, and
+nothing wrong is ever served (a damaged cache entry is recomputed; a half-written one is
+never read). Permission denial is real: tests run as root, for whom chmod denies nothing,
+so that test drops to uid `nobody` in a subprocess after start-up.
+"""
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+
+import numpy as np
+import pytest
+from tensorboard.backend import application
+from tensorboard.plugins import base_plugin
+from werkzeug import test as werkzeug_test
+
+from tb_embedanalysis import write_embedding
+from tb_embedanalysis.analysis import disk_cache
+from tb_embedanalysis.analysis.disk_cache import DiskCache
+from tb_embedanalysis.logs import metadata as metadata_io
+from tb_embedanalysis.logs import EmbeddingStore, discover
+from tb_embedanalysis.plugin.loader import EmbedAnalysisLoader
+
+PREFIX = "/data/plugin/embedanalysis"
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+N = 120
+
+
+def clustered(seed, n=N, d=6):
+    rng = np.random.default_rng(seed)
+    return np.concatenate([rng.normal(loc=3 * c, size=(n // 3, d)) for c in range(3)]).astype(np.float32)
+
+
+def write_run(logdir, run, seed, *, images=True):
+    vectors = clustered(seed)
+    labels = [str(i // (N // 3)) for i in range(N)]
+    thumbnails = np.random.default_rng(seed).random((N, 4, 4)).astype(np.float32) if images else None
+    return vectors, write_embedding(os.path.join(str(logdir), run), vectors, name="emb",
+                                    metadata={"Index": [str(i) for i in range(N)], "Label": labels},
+                                    images=thumbnails)
+
+
+def make_client(logdir, cache_dir="none"):
+    flags = argparse.Namespace(embedanalysis_cache_dir=str(cache_dir), embedanalysis_max_memory_mb=64.0)
+    plugin = EmbedAnalysisLoader().load(base_plugin.TBContext(logdir=str(logdir), flags=flags))
+    return werkzeug_test.Client(application.TensorBoardWSGI([plugin]))
+
+
+def get(client, route, **query):
+    """(status, JSON body or raw bytes); polls 202 answers for a bounded time."""
+    deadline = time.monotonic() + 60
+    while True:
+        response = client.get(PREFIX + route, query_string=query)
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        if response.status_code != 202 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    body = response.get_data()
+    if response.headers["Content-Type"].startswith("application/json"):
+        body = json.loads(body)
+    return response.status_code, body
+
+
+def neighbours(client, run, index=0):
+    status, body = get(client, "/neighbors", run=run, embedding="emb", index=str(index), k="5")
+    assert status == 200, body
+    return [n["index"] for n in body["neighbors"]], [n["distance"] for n in body["neighbors"]]
+
+
+# -- files changing under us --------------------------------------------------------------
+def test_tensor_truncated_in_place_gives_a_clear_error_then_recovers(tmp_path):
+    vectors, written = write_run(tmp_path, "a", 1)
+    write_run(tmp_path, "b", 2)
+    client = make_client(tmp_path)
+    before = neighbours(client, "a")
+    with open(written.tensor_path, "rb") as handle:
+        data = handle.read()
+    with open(written.tensor_path, "r+b") as handle:  # what `array.tofile(path)` does first
+        handle.truncate(len(data) // 2)
+    status, body = get(client, "/neighbors", run="a", embedding="emb", index="0")
+    assert status == 422 and written.tensor_path in body["error"] and "truncated" in body["error"]
+    neighbours(client, "b")  # the other run keeps working
+    status, runs = get(client, "/runs")
+    listed = {r["run"]: r["embeddings"][0] for r in runs["runs"]}
+    assert "truncated" in listed["a"]["error"] and listed["b"]["error"] is None
+    with open(written.tensor_path, "wb") as handle:  # the writer finishes: same data again
+        handle.write(data)
+    assert neighbours(client, "a") == before
+
+
+def test_in_place_truncation_of_loaded_vectors_does_not_kill_the_server(tmp_path):
+    # Regression: .bytes tensors were np.memmap'ed; truncating the file in place while a
+    # request still read the loaded vectors killed the whole process with SIGBUS.
+    _, written = write_run(tmp_path, "a", 1, images=False)
+    script = textwrap.dedent("""
+        import sys
+        from tb_embedanalysis.logs import EmbeddingStore, discover
+        embedding = EmbeddingStore().load(discover(sys.argv[1])[0].series[0].refs[-1])
+        with open(sys.argv[2], "r+b") as handle:
+            handle.truncate(100)
+        print(float(embedding.vectors.astype("float64").sum()))  # a request still computing
+    """)
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path), written.tensor_path],
+                          capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert done.returncode == 0, "exit %s (-7 = SIGBUS): %s" % (done.returncode, done.stderr[-2000:])
+    assert float(done.stdout) == pytest.approx(float(clustered(1).astype(np.float64).sum()))
+
+
+def test_files_replaced_while_being_read_never_mix_two_writes(tmp_path, monkeypatch):
+    # The writer replaces tensors.bytes, then metadata.tsv. A load that read the old vectors
+    # and then the new metadata must notice and read again, not serve the mixture.
+    old_vectors = clustered(1)
+    write_embedding(str(tmp_path / "a"), old_vectors, name="emb", metadata=["old-%d" % (i % 3) for i in range(N)])
+    new_vectors = clustered(2)
+    real_read_metadata = metadata_io.read_metadata
+    calls = []
+
+    def read_metadata_after_a_rewrite(path, **kwargs):
+        if not calls:  # the vectors were read: the writer rewrites everything now
+            write_embedding(str(tmp_path / "a"), new_vectors, name="emb",
+                            metadata=["new-%d" % (i % 3) for i in range(N)])
+        calls.append(path)
+        return real_read_metadata(path, **kwargs)
+
+    monkeypatch.setattr(metadata_io, "read_metadata", read_metadata_after_a_rewrite)
+    embedding = EmbeddingStore().load(discover(str(tmp_path))[0].series[0].refs[-1])
+    assert len(calls) == 2  # read again
+    np.testing.assert_array_equal(embedding.vectors, new_vectors)
+    assert set(embedding.metadata.values["label"]) == {"new-0", "new-1", "new-2"}
+
+
+def test_a_directory_in_place_of_a_file_is_an_error_naming_it(tmp_path):
+    _, written = write_run(tmp_path, "a", 1)
+    write_run(tmp_path, "b", 2)
+    os.remove(written.metadata_path)
+    os.mkdir(written.metadata_path)
+    client = make_client(tmp_path)
+    status, body = get(client, "/clusters", run="a", embedding="emb")
+    assert status == 422 and written.metadata_path in body["error"] and "directory" in body["error"].lower()
+    neighbours(client, "b")
+
+
+DROP_PRIVILEGES = textwrap.dedent("""
+    import argparse, json, os, sys, time
+    from tensorboard.backend import application
+    from tensorboard.plugins import base_plugin
+    from werkzeug import test as werkzeug_test
+    from tb_embedanalysis.plugin.loader import EmbedAnalysisLoader
+
+    prefix = "/data/plugin/embedanalysis"
+
+    def client_for(logdir):
+        flags = argparse.Namespace(embedanalysis_cache_dir="none", embedanalysis_max_memory_mb=64.0)
+        plugin = EmbedAnalysisLoader().load(base_plugin.TBContext(logdir=logdir, flags=flags))
+        return werkzeug_test.Client(application.TensorBoardWSGI([plugin]))
+
+    def get(route, **query):
+        for _ in range(600):
+            response = client.get(prefix + route, query_string=query)
+            if response.status_code != 202:
+                break
+            time.sleep(0.05)
+        body = response.get_data()
+        return [response.status_code, json.loads(body) if response.mimetype == "application/json" else len(body)]
+
+    # Warm up as root on a copy of the readable run (every lazy import done), then become
+    # nobody and start the plugin under test: the kernel refuses the 0600 root files for real.
+    client = client_for(sys.argv[2])
+    get("/neighbors", run="ok", embedding="emb", index="0")
+    get("/thumbnail", run="ok", embedding="emb", index="0")
+    get("/clusters", run="ok", embedding="emb")
+    os.setgid(65534)
+    os.setuid(65534)
+    client = client_for(sys.argv[1])
+    out = {"runs": get("/runs"),
+           "tensor": get("/neighbors", run="tensor", embedding="emb", index="0"),
+           "metadata": get("/clusters", run="metadata", embedding="emb"),
+           "sprite": get("/thumbnail", run="sprite", embedding="emb", index="0"),
+           "sprite_neighbors": get("/neighbors", run="sprite", embedding="emb", index="0"),
+           "ok": get("/neighbors", run="ok", embedding="emb", index="0")}
+    print(json.dumps(out))
+""")
+
+
+def test_permission_denied_files_are_reported_per_embedding(tmp_path):
+    root = tempfile.mkdtemp(prefix="tbea-perm-")  # pytest's tmp_path is 0700: nobody can't enter it
+    try:
+        os.chmod(root, 0o755)
+        locked = {}
+        for run, seed in (("ok", 1), ("tensor", 2), ("metadata", 3), ("sprite", 4), ("config", 5)):
+            _, written = write_run(root, run, seed)
+            locked[run] = {"tensor": written.tensor_path, "metadata": written.metadata_path,
+                           "sprite": written.sprite_path, "config": written.config_path}.get(run)
+        shutil.copytree(os.path.join(root, "ok"), os.path.join(root + "-warm", "ok"))
+        for directory, _, files in os.walk(root):
+            os.chmod(directory, 0o755)
+            for name in files:
+                os.chmod(os.path.join(directory, name), 0o644)
+        for path in filter(None, locked.values()):
+            os.chmod(path, 0o600)
+        done = subprocess.run([sys.executable, "-c", DROP_PRIVILEGES, root, root + "-warm"], capture_output=True, text=True,
+                              timeout=120, cwd=REPO)
+        assert done.returncode == 0, done.stderr[-3000:]
+        out = json.loads(done.stdout.strip().splitlines()[-1])
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(root + "-warm", ignore_errors=True)
+    status, runs = out["runs"]
+    assert status == 200
+    listed = {r["run"]: r["embeddings"][0] for r in runs["runs"] if r["embeddings"]}
+    assert "Permission denied" in listed["tensor"]["error"] and locked["tensor"] in listed["tensor"]["error"]
+    assert "Permission denied" in listed["metadata"]["error"]
+    assert listed["ok"]["error"] is None
+    # A sprite that can't be read costs the thumbnails only, with a warning.
+    assert listed["sprite"]["error"] is None and not listed["sprite"]["has_sprite"]
+    assert any("Permission denied" in w for w in listed["sprite"]["warnings"])
+    problem = [p for p in runs["problems"] if p["run"] == "config"]
+    assert problem and "Permission denied" in problem[0]["error"] and locked["config"] in problem[0]["error"]
+    assert out["tensor"][0] == 422 and "Permission denied" in out["tensor"][1]["error"]
+    assert out["metadata"][0] == 422 and "Permission denied" in out["metadata"][1]["error"]
+    assert out["sprite"][0] == 404 and "sprite" in out["sprite"][1]["error"]
+    assert out["sprite_neighbors"][0] == 200 and out["ok"][0] == 200
+
+
+def test_logdir_deleted_and_recreated(tmp_path):
+    logdir = tmp_path / "logs"
+    write_run(logdir, "a", 1)
+    client = make_client(logdir)
+    before = neighbours(client, "a")
+    shutil.rmtree(logdir)
+    time.sleep(0.3)  # the catalog looks at the logdir at most every 0.2 s
+    status, runs = get(client, "/runs")
+    assert status == 200 and runs == {"runs": [], "problems": []}
+    status, body = get(client, "/neighbors", run="a", embedding="emb", index="0")
+    assert status == 404 and "unknown run 'a'" in body["error"]
+    vectors, _ = write_run(logdir, "a", 7)  # new content under the same names
+    after = neighbours(client, "a")
+    assert after != before
+    expected = [int(i) for i in np.argsort(_cosine(vectors, 0), kind="stable") if i != 0][:5]
+    assert after[0] == expected
+
+
+def _cosine(vectors, row):
+    v = vectors.astype(np.float64)
+    return 1 - v @ v[row] / (np.linalg.norm(v, axis=1) * np.linalg.norm(v[row]))
+
+
+# -- the disk cache -------------------------------------------------------------------------
+def test_damaged_cache_entries_are_recomputed_never_served(tmp_path, caplog):
+    write_run(tmp_path / "logs", "a", 1)
+    cache = tmp_path / "cache"
+    client = make_client(tmp_path / "logs", cache)
+    status, clusters = get(client, "/clusters", run="a", embedding="emb")
+    assert status == 200
+    status, projection = get(client, "/projection", run="a", embedding="emb", format="json")
+    assert status == 200
+    entries = sorted(cache.glob("*.npz"))
+    assert len(entries) == 2  # the kNN graph and the PCA map
+    for number, path in enumerate(entries):
+        blob = bytearray(path.read_bytes())
+        if number == 0:
+            blob[-200] ^= 0xFF  # a flipped bit in the arrays: still a loadable .npz
+        else:
+            del blob[len(blob) // 2:]  # truncated
+        path.write_bytes(bytes(blob))
+    caplog.set_level(logging.WARNING)
+    fresh = make_client(tmp_path / "logs", cache)  # cold memory: must go to the disk cache
+    assert get(fresh, "/clusters", run="a", embedding="emb") == (200, clusters)
+    assert get(fresh, "/projection", run="a", embedding="emb", format="json") == (200, projection)
+    assert sum("damaged cache entry" in r.getMessage() for r in caplog.records) == 2
+    for path in entries:  # recomputed and written again, whole
+        assert disk_cache._decode(path.read_bytes()) is not None
+
+
+@pytest.mark.parametrize("when", ["at start", "while running"])
+def test_unwritable_cache_dir_falls_back_to_memory(tmp_path, caplog, when):
+    write_run(tmp_path / "logs", "a", 1)
+    cache = tmp_path / "cache"
+    if when == "at start":
+        cache.write_text("a file where the cache dir should be")
+    caplog.set_level(logging.WARNING)
+    client = make_client(tmp_path / "logs", cache)
+    if when == "while running":
+        shutil.rmtree(cache)
+        cache.write_text("the directory was replaced by a file")
+    status, body = get(client, "/clusters", run="a", embedding="emb")
+    assert status == 200 and body["overall"]["n"] == N
+    assert get(client, "/projection", run="a", embedding="emb", format="json")[0] == 200
+    warnings = [r.getMessage() for r in caplog.records if "caching in memory only" in r.getMessage()]
+    assert len(warnings) == 1 and str(cache) in warnings[0]
+
+
+CACHE_WRITER = textwrap.dedent("""
+    import sys
+    import numpy as np
+    from tb_embedanalysis.analysis.disk_cache import DiskCache
+
+    cache = DiskCache(sys.argv[1])
+    for i in range(1000):
+        arrays = {"values": np.full(1_500_000, i, dtype=np.float64), "index": np.arange(1000) + i}
+        print("writing", i, flush=True)
+        cache.put({"kind": "test", "i": i}, arrays)
+""")
+
+
+def test_process_killed_while_writing_the_cache_leaves_nothing_half_written(tmp_path):
+    cache = tmp_path / "cache"
+    killed_mid_write = 0
+    for attempt in range(6):
+        writer = subprocess.Popen([sys.executable, "-c", CACHE_WRITER, str(cache)], stdout=subprocess.PIPE,
+                                  text=True, cwd=REPO)
+        try:
+            for _ in range(2 + attempt):  # let it finish a few entries, then kill it inside the next
+                writer.stdout.readline()
+            time.sleep(0.01 * attempt)
+        finally:
+            writer.send_signal(signal.SIGKILL)
+            writer.wait()
+            writer.stdout.close()
+        killed_mid_write += bool(list(cache.glob(".tmp-*")))
+        for leftover in cache.glob(".tmp-*"):
+            leftover.unlink()  # keep the evidence count per attempt
+        if killed_mid_write >= 2:
+            break
+    assert killed_mid_write, "never killed the writer mid-write; the test proved nothing"
+    reader = DiskCache(str(cache))
+    found = 0
+    for i in range(20):
+        arrays = reader.get({"kind": "test", "i": i})
+        if arrays is not None:
+            found += 1
+            assert (arrays["values"] == i).all() and (arrays["index"] == np.arange(1000) + i).all()
+    assert found >= 1

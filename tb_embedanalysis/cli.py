@@ -150,7 +150,7 @@ def cmd_demo(args) -> int:
     from tb_embedanalysis.demo import run_demos
 
     logdir = os.path.abspath(args.logdir)
-    run_demos(logdir)
+    run_demos(logdir, mnist_dir=args.mnist_dir, imdb=args.imdb)
     if args.no_serve:
         return 0
     url = "http://localhost:%d/#embedanalysis" % args.port
@@ -195,6 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--logdir", default="demo_logs")
     demo.add_argument("--port", type=int, default=6006)
     demo.add_argument("--no-serve", action="store_true", help="only write the logs")
+    demo.add_argument("--mnist-dir", help="folder with the four MNIST IDX files (default: scikit-learn's digits)")
+    demo.add_argument("--imdb", help="aclImdb/ folder, or 'tfds' (default: look for aclImdb, else a synthetic corpus)")
     demo.set_defaults(func=cmd_demo)
     return parser
 

@@ -160,8 +160,12 @@ def hard_examples(engine: AnalysisEngine, embedding: Embedding, *, label_column:
     total, examples = report.page(label=label, predicted=predicted, offset=offset, limit=limit)
     for example in examples:
         example["metadata"] = metadata_row(embedding, example["index"])
-    return {"total": total, "method": report.method, "methods": list(HARDNESS_METHODS),
-            "label_column": column, "examples": examples}
+    # Every point is ranked (total); `hard_total` counts those whose kNN vote disagrees with
+    # their label, the same definition as the per-label `hard_count` of /clusters.
+    ranked = report.ranked(label=label, predicted=predicted)
+    hard_total = int(np.count_nonzero(report.predicted[ranked] != report.codes[ranked]))
+    return {"total": total, "hard_total": hard_total, "method": report.method,
+            "methods": list(HARDNESS_METHODS), "label_column": column, "examples": examples}
 
 
 def _progress(on_progress):

@@ -61,6 +61,13 @@ def main():
           % (overall["knn_accuracy"], overall["silhouette"],
              roc_auc_score(errors[hard.rows], hard.scores)))
 
+    from tb_embedanalysis.analysis import neighbors
+
+    sample = np.random.default_rng(1).choice(args.n, 500, replace=False)
+    truth, _ = neighbors.search(neighbors.prepare(x, args.metric), x[sample], 10, exclude=sample)
+    graph = eng.knn_graph(x, "bench", k=10, metric=args.metric)  # cached: no recomputation
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(truth, graph.indices[sample])])
+    print("  kNN graph recall@10 vs exact (500 rows): %.4f" % recall)
     m = min(args.sk_queries, args.n)
     nn = NearestNeighbors(n_neighbors=11, algorithm="brute", metric=args.metric).fit(x)
     t = time.perf_counter()

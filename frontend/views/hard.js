@@ -68,7 +68,9 @@ export function hardGallery({answer, labelColumn, colourOf, thumbUrl, onSelect, 
   const last = page.offset + examples.length;
   const pager = el('div', {class: 'pager'},
     el('button', {type: 'button', class: 'button small', disabled: page.offset === 0, onclick: () => onPage(Math.max(0, page.offset - page.limit))}, '‹ Previous'),
-    el('span', {class: 'pager-text'}, `${fmt(first)}–${fmt(last)} of ${fmt(total)}`),
+    el('span', {class: 'pager-text'}, `${fmt(first)}–${fmt(last)} of ${fmt(total)}`,
+      // hard_total: how many of the ranked points their neighbours outvote (absent on older servers).
+      typeof answer.hard_total === 'number' ? ` ranked · ${fmt(answer.hard_total)} outvoted by their neighbours` : ''),
     el('button', {type: 'button', class: 'button small', disabled: last >= total, onclick: () => onPage(page.offset + page.limit)}, 'Next ›'));
   return el('div', null, el('div', {class: 'hard-grid'}, cards), pager);
 }

@@ -230,6 +230,20 @@ class AnalysisEngine:
         idx, dist = neighbors.search(prep, query[None, :], k, exclude=None if exclude < 0 else np.array([exclude]))
         return NeighborResult(idx[0], dist[0], exact=True)
 
+    def knn_graph(self, vectors, fingerprint: str, *, k: int = 10, metric: str = "cosine", valid=None,
+                  wait: bool = True, on_progress: ProgressFn = None) -> Union[KnnGraph, Pending]:
+        """The shared kNN graph (exact below approximate_threshold valid rows, else HNSW)."""
+        prep = self._prepared(vectors, fingerprint, metric, valid)
+        self._check_k(prep, k)
+        graph = self._graph_job(prep, fingerprint, k)
+        if not isinstance(graph, Job):
+            return graph
+        if wait:
+            return graph.wait(on_progress)
+        if graph.done.wait(self.sync_seconds):
+            return graph.wait()
+        return Pending(progress=float(graph.progress), message=graph.message)
+
     def clusters(self, vectors, fingerprint: str, labels: Sequence[str], *, k: int = 10, metric: str = "cosine",
                  valid=None, wait: bool = True, on_progress: ProgressFn = None,
                  label_column: Optional[str] = None) -> Union[ClusterReport, Pending]:

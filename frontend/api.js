@@ -177,11 +177,12 @@ export async function projection(sel, method, options) {
  * Resolves to {total, rows: Array(N) of metadata objects (or undefined beyond the limit)}.
  */
 export async function allMetadata(sel, n, column, options) {
-  const limit = Math.max(1, Math.min(n, 100000));
-  const answer = await json('search', {run: sel.run, embedding: sel.embedding, q: '^', column, limit}, options);
+  // One compact column from /metadata (a list of strings in row order), shaped as rows.
+  const answer = await json('metadata', {run: sel.run, embedding: sel.embedding, step: sel.step, column}, options);
   const rows = new Array(n);
-  for (const match of answer.matches) rows[match.index] = match.metadata;
-  return {total: answer.total, rows};
+  const values = answer.values;
+  for (let i = 0; i < Math.min(n, values.length); i++) rows[i] = {[answer.column]: values[i]};
+  return {total: values.length, rows};
 }
 
 export const thumbnailUrl = (sel, index) => url('thumbnail', {...base(sel), index});

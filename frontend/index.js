@@ -262,13 +262,13 @@ class App {
   }
 
 
-  /** Per-point metadata (for colours and hover); independent of step, k and metric. */
+  /** Per-point metadata (for colours and hover); independent of k and metric. */
   metadata(onProgress) {
     const entry = this.entry();
     const q = this.query();
     const column = q.labelColumn ?? entry.columns?.[0] ?? null;
     if (!entry.columns?.length) return Promise.resolve({total: 0, rows: []});
-    return this.cached(`meta|${q.run}|${q.embedding}|${column}`, (progress) => api.allMetadata(q, entry.shape[0], column, {onProgress: progress}), onProgress);
+    return this.cached(`meta|${q.run}|${q.embedding}|${q.step}|${column}`, (progress) => api.allMetadata(q, entry.shape[0], column, {onProgress: progress}), onProgress);
   }
 
   /** A new selection: no colours yet; panels that show label chips wait for `coloursReady`. */

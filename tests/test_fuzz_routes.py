@@ -21,7 +21,7 @@ from tb_embedanalysis import write_embedding
 from tb_embedanalysis.plugin.loader import EmbedAnalysisLoader
 
 PREFIX = "/data/plugin/embedanalysis"
-ROUTES = ["/runs", "/neighbors", "/search", "/clusters", "/hard_examples", "/projection", "/thumbnail",
+ROUTES = ["/runs", "/neighbors", "/search", "/metadata", "/clusters", "/hard_examples", "/projection", "/thumbnail",
           "/export", "/compare", "/index.js", "/nope"]
 PARAMS = ["run", "embedding", "step", "index", "query", "column", "k", "metric", "exact", "q", "limit",
           "label_column", "label", "predicted", "method", "offset", "format", "what", "unknown"]

@@ -286,3 +286,10 @@ def test_concurrent_cold_requests_load_once_and_agree(logdir, monkeypatch):
     assert {status for status, _ in answers} == {200}
     assert len({body for _, body in answers}) == 1
     assert loads.count(("digits", "logits", 1500)) == 1
+
+
+def test_metadata_column_in_row_order(client, logdir):
+    body = get_json(client, "/metadata", run="digits", embedding="logits", column="Label")
+    assert body == {"column": "Label", "values": logdir[1]["digits"]["labels"]}
+    assert get_json(client, "/metadata", run="words", embedding="embedding")["values"][:2] == ["nightmare", "horror"]
+    assert "unknown column 'x'" in get_json(client, "/metadata", status=404, run="digits", embedding="logits", column="x")["error"]

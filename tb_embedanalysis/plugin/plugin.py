@@ -41,6 +41,7 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
             "/runs": self._serve_runs,
             "/neighbors": self._serve_neighbors,
             "/search": self._serve_search,
+            "/metadata": self._serve_metadata,
             "/clusters": self._serve_clusters,
             "/hard_examples": self._serve_hard_examples,
             "/projection": self._serve_projection,
@@ -169,6 +170,12 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
     @json_errors
     def _serve_neighbors(self, request):
         return responses.json_response(request, self._neighbors(request))
+
+    @wrappers.Request.application
+    @json_errors
+    def _serve_metadata(self, request):
+        embedding = self._embedding(request)
+        return responses.json_response(request, queries.metadata_column(embedding, params.text(request, "column")))
 
     @wrappers.Request.application
     @json_errors

@@ -13,7 +13,6 @@ peak RSS of our path ≤ 2 × tensor bytes above the baseline with the tensor lo
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -40,9 +39,14 @@ def p50_ms(fn, queries):
     return 1000 * float(np.median(times))
 
 
-def rss_mb():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+def status_mb(field):
+    """VmRSS (now) or VmHWM (peak) of this process in MB. Not ru_maxrss: Linux carries that
+    high-water mark over fork + exec, so a child would inherit the parent's peak."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no %s in /proc/self/status" % field)
 
 
 def ours_only(n, repeats):
@@ -52,14 +56,14 @@ def ours_only(n, repeats):
     from tb_embedanalysis.analysis.engine import AnalysisEngine
 
     x = clustered(n)
-    base = max(rss_mb(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    base = status_mb("VmHWM")  # includes filling the tensor
     eng = AnalysisEngine()
     for i in range(repeats):
         eng.neighbors(x, "bench", index=i, k=10, exact=True)
     eng.neighbors(x, "bench", index=0, k=10, exact=False)  # builds the index
     for i in range(repeats):
         eng.neighbors(x, "bench", index=i, k=10, exact=False)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = status_mb("VmHWM")
     print(json.dumps({"tensor_mb": x.nbytes / 2**20, "baseline_mb": base, "peak_mb": peak}))
 
 

@@ -151,3 +151,13 @@ def test_json_matches_http_api_keys():
                                      "purity", "knn_recall", "knn_precision", "silhouette", "hard_count"}
     import json
     json.dumps(out, allow_nan=False)
+
+
+def test_small_silhouette_blocks_give_the_same_values(monkeypatch):
+    from tb_embedanalysis.analysis import geometry
+
+    x, y = _case("blobs", 200)
+    labels = [str(v) for v in y]
+    expected = clusters.cluster_statistics(x, labels, k=5).to_dict()
+    monkeypatch.setattr(geometry, "SILHOUETTE_BLOCK_ELEMENTS", 3 * 200)  # three rows per block
+    assert clusters.cluster_statistics(x, labels, k=5).to_dict() == expected

@@ -71,13 +71,7 @@ def guess_label_column(metadata: Metadata) -> Optional[str]:
 
 
 def _read_lines(path: str) -> List[str]:
-    try:
-        with paths.open_regular(path) as handle:
-            data = handle.read()
-    except FileNotFoundError:
-        raise MetadataError("metadata file %s does not exist" % path) from None
-    except OSError as error:
-        raise MetadataError("metadata file %s cannot be read: %s" % (path, error.strerror)) from None
+    data = paths.read_regular(path, what="metadata file", error=MetadataError)
     try:
         text = data.decode("utf-8-sig")  # tolerate a BOM from spreadsheet exports
     except UnicodeDecodeError as error:

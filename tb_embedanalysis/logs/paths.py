@@ -83,3 +83,16 @@ def open_regular(path: str) -> BinaryIO:
     except BaseException:
         os.close(fd)
         raise
+
+
+def read_regular(path: str, *, what: str, error: type) -> bytes:
+    """The bytes of a regular file, or `error("<what> <path> does not exist" / "cannot be
+    read: ...")`, so every reader reports missing and unreadable files the same way."""
+    try:
+        with open_regular(path) as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise error("%s %s does not exist" % (what, path)) from None
+    except OSError as problem:
+        raise error("%s %s cannot be read: %s" % (what, path, problem.strerror)) from None
+

@@ -87,13 +87,7 @@ def _first_bad_value(rows, line_numbers) -> str:
 
 
 def _read_text(path: str) -> str:
-    try:
-        with paths.open_regular(path) as handle:
-            data = handle.read()
-    except FileNotFoundError:
-        raise TensorNotFoundError("tensor file %s does not exist" % path) from None
-    except OSError as error:
-        raise TensorNotFoundError("tensor file %s cannot be read: %s" % (path, error.strerror)) from None
+    data = paths.read_regular(path, what="tensor file", error=TensorNotFoundError)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:

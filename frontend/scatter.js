@@ -62,7 +62,9 @@ export class ScatterPlot {
 
   /** coords: Float32Array(2N); classes: Uint16Array(N) of palette indices; palette: css colours. */
   setData(coords, classes, palette) {
-    const keepView = this.coords && this.coords.length === coords.length && this.view;
+    // Keep the user's zoom only when the same map is set again (new colours); another step
+    // or projection has another scale, so it is fitted afresh.
+    const keepView = this.coords === coords && this.view;
     this.coords = coords;
     this.n = coords.length / 2;
     this.classes = classes;

@@ -50,7 +50,9 @@ def _digits():
     early = PCA(n_components=16, random_state=0).fit_transform(x + rng.normal(scale=4.0, size=x.shape))
     lda = LinearDiscriminantAnalysis(n_components=9).fit_transform(x, digits.target)
     late = np.hstack([lda * 4.0, PCA(n_components=7, random_state=0).fit_transform(x) * 0.05])
-    return digits, early.astype(np.float32), late.astype(np.float32)
+    # Early logits are small, late ones large (as in training): the two steps' maps have
+    # very different scales, which the map must fit afresh when the step changes.
+    return digits, (early * 0.05).astype(np.float32), late.astype(np.float32)
 
 
 def write_logs(root: pathlib.Path):
@@ -280,6 +282,24 @@ def test_map_is_drawn_and_a_click_selects_a_point(tab):
         const a = p.screenPosition(i), b = p.screenPosition(42); return Math.hypot(a.x - b.x, a.y - b.y); }""", selected)
     assert near < 8  # the clicked point, or one drawn on top of it
     tab.shot("map_selected")
+
+
+def test_changing_step_fits_the_new_map_to_the_canvas(tab):
+    """Regression: another step's map has another scale; keeping the old zoom drew it as a speck."""
+    tab.open()
+    tab.choose("digits", "digits")
+    fitted = """() => { const p = window.__embedanalysis.app.map.plot; let minX = 1e9, maxX = -1e9, minY = 1e9, maxY = -1e9;
+        for (let i = 0; i < p.n; i++) { const s = p.screenPosition(i); if (!s) continue;
+          minX = Math.min(minX, s.x); maxX = Math.max(maxX, s.x); minY = Math.min(minY, s.y); maxY = Math.max(maxY, s.y); }
+        const r = p.canvas.getBoundingClientRect();
+        return Math.max((maxX - minX) / r.width, (maxY - minY) / r.height); }"""
+    tab.frame.wait_for_function("document.querySelector('.map-overlay').hidden")
+    assert tab.frame.evaluate(fitted) > 0.8
+    before = tab.frame.evaluate("() => window.__embedanalysis.app.map.plot.coords")
+    tab.select("step", "100")
+    tab.frame.wait_for_function("""c => { const p = window.__embedanalysis.app.map.plot;
+        return document.querySelector('.map-overlay').hidden && p.coords && p.coords[0] !== c; }""", arg=before[0] if before else None)
+    assert tab.frame.evaluate(fitted) > 0.8
 
 
 def test_search_highlights_matches(tab):

@@ -41,7 +41,7 @@ test-fast: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-test
 	$(PY) -m pip install --quiet -e ".[tf,test,bench]"
-	$(PY) bench/run_all.py
+	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info test-artifacts

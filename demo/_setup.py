@@ -62,3 +62,11 @@ def staged_run(logdir: str, run: str, *, overwrite: bool = False) -> Iterator[st
     if os.path.exists(final):
         shutil.rmtree(final)
     os.replace(staging, final)
+
+
+def add_run_arguments(parser, *, seed: int) -> None:
+    """The options both demos share: where to write, seeding, threads, overwriting."""
+    parser.add_argument("--seed", type=int, default=seed)
+    parser.add_argument("--threads", type=int, default=2, help="TensorFlow threads (default 2)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing run")
+

@@ -241,9 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=0.05)
     parser.add_argument("--hidden", type=int, default=64, help="hidden units (the tutorial uses 500)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2, help="TensorFlow threads (default 2)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing run")
+    _setup.add_run_arguments(parser, seed=0)
     return parser
 
 

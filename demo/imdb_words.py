@@ -221,9 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--epochs", type=int, help="default 1 for IMDB, 20 for the synthetic corpus")
     parser.add_argument("--limit", type=int, help="use at most this many reviews")
     parser.add_argument("--vocab-size", type=int, default=10000)
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument("--threads", type=int, default=2, help="TensorFlow threads (default 2)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing run")
+    _setup.add_run_arguments(parser, seed=DEFAULT_SEED)
     return parser
 
 

@@ -18,7 +18,6 @@ import argparse
 import pathlib
 import sys
 import tempfile
-import threading
 import time
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -26,7 +25,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 from werkzeug import test as werkzeug_test  # noqa: E402
 
-from live_check import Checker, make_app, start_writer, writer_output, written_steps  # noqa: E402
+from live_check import Checker, make_app, run_clients, start_writer, writer_output, written_steps  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -49,12 +48,7 @@ def soak(mode: str, root: pathlib.Path, *, seconds: float, clients: int, interva
         checker.get(werkzeug_test.Client(checker.app), "/runs")  # the tab is open: TF imported
         rss_start = rss_mb()
         first_step = written_steps(logdir)[-1][0]
-        stop = time.monotonic() + seconds
-        threads = [threading.Thread(target=checker.client_loop, args=(i, stop)) for i in range(clients)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(seconds + 120)
+        run_clients(checker, clients=clients, seconds=seconds, grace=120)
         alive = writer.poll() is None
     finally:
         writer.kill()

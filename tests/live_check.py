@@ -172,3 +172,14 @@ class Checker:
     @property
     def name(self):
         return "FINAL_LOGITS" if self.mode == "tf1" else "emb"
+
+
+def run_clients(checker: "Checker", *, clients: int, seconds: float, grace: float) -> None:
+    """`clients` threads running `checker.client_loop` for `seconds`, joined (with `grace`)."""
+    stop = time.monotonic() + seconds
+    threads = [threading.Thread(target=checker.client_loop, args=(i, stop)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(seconds + grace)
+

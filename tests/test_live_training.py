@@ -13,13 +13,12 @@ latest step /runs lists lags the writer by at most `MAX_LAG_S`; and nothing brea
 The long form is bench/bench_soak.py.
 """
 
-import threading
 import time
 
 import pytest
 from werkzeug import test as werkzeug_test
 
-from live_check import Checker, make_app, start_writer, writer_output, written_steps
+from live_check import Checker, make_app, run_clients, start_writer, writer_output, written_steps
 
 CLIENTS = 4
 QUERY_SECONDS = 5.0
@@ -41,12 +40,7 @@ def test_answers_stay_consistent_while_training_writes(tmp_path, mode):
         # The tab is open before the clock starts: the first checkpoint read imports TensorFlow.
         status, _ = checker.get(werkzeug_test.Client(checker.app), "/runs")
         assert status == 200
-        stop = time.monotonic() + QUERY_SECONDS
-        threads = [threading.Thread(target=checker.client_loop, args=(i, stop)) for i in range(CLIENTS)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(QUERY_SECONDS + 60)
+        run_clients(checker, clients=CLIENTS, seconds=QUERY_SECONDS, grace=60)
         assert writer.poll() is None, "the writer died: %s" % writer_output(logdir)
     finally:
         writer.kill()

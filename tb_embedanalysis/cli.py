@@ -12,36 +12,37 @@ import sys
 from typing import List, Optional
 
 from tb_embedanalysis import errors, queries
-from tb_embedanalysis.logs import EmbeddingStore, discover
+from tb_embedanalysis.analysis.neighbors import METRICS
+from tb_embedanalysis.jsonable import to_jsonable
 from tb_embedanalysis.logs.errors import LogError
 
 EXIT_BAD_INPUT = 2
 
 
-def _pick(logdir: str, run: Optional[str], name: Optional[str], step: Optional[int]):
-    """The embedding to analyse: the only one there is, or the one named."""
+def _workspace(args) -> queries.Workspace:
+    from tb_embedanalysis.analysis.engine import AnalysisEngine
     from tb_embedanalysis.catalog import Catalog
+    from tb_embedanalysis.logs import EmbeddingStore
 
-    if not os.path.isdir(logdir):
-        raise errors.NotFound("logdir %s does not exist" % logdir)
-    catalog = Catalog(logdir)
-    candidates = [series for info in catalog.runs() for series in info.series
+    if not os.path.isdir(args.logdir):
+        raise errors.NotFound("logdir %s does not exist" % args.logdir)
+    return queries.Workspace(Catalog(args.logdir), EmbeddingStore(), AnalysisEngine(cache_dir=args.cache_dir or None))
+
+
+def _pick(workspace: queries.Workspace, args):
+    """The embedding to analyse: the only one there is, or the one named."""
+    run, name = args.run, args.embedding
+    runs = workspace.catalog.runs()
+    candidates = [series for info in runs for series in info.series
                   if (run is None or series.run == run) and (name is None or series.name == name)]
     if not candidates:
-        known = ["%s/%s" % (s.run, s.name) for info in catalog.runs() for s in info.series]
+        known = ["%s/%s" % (s.run, s.name) for info in runs for s in info.series]
         raise errors.NotFound("no embedding matches run=%r embedding=%r in %s; found: %s"
-                              % (run, name, logdir, ", ".join(known) or "no projector config"))
+                              % (run, name, args.logdir, ", ".join(known) or "no projector config"))
     if len(candidates) > 1 and (run is None or name is None):
         listing = ", ".join("--run %s --embedding %s" % (s.run, s.name) for s in candidates)
         raise errors.InvalidArgument("several embeddings found; choose one: %s" % listing)
-    series = candidates[0]
-    return EmbeddingStore().load(catalog.ref(series.run, series.name, step))
-
-
-def _engine(args):
-    from tb_embedanalysis.analysis.engine import AnalysisEngine
-
-    return AnalysisEngine(cache_dir=args.cache_dir or None)
+    return workspace.load(candidates[0].run, candidates[0].name, args.step)
 
 
 def _progress_bar(description: str):
@@ -61,8 +62,9 @@ def _progress_bar(description: str):
 
 
 def cmd_analyze(args) -> int:
-    embedding = _pick(args.logdir, args.run, args.embedding, args.step)
-    engine = _engine(args)
+    workspace = _workspace(args)
+    embedding = _pick(workspace, args)
+    engine = workspace.engine
     bar, update = _progress_bar("analysing %s" % embedding.ref.name)
     try:
         clusters = queries.clusters(engine, embedding, label_column=args.label_column, k=args.k,
@@ -73,8 +75,8 @@ def cmd_analyze(args) -> int:
     finally:
         bar.close()
     if args.format == "json":
-        json.dump({"clusters": clusters, "hard_examples": hard}, sys.stdout, ensure_ascii=False, indent=1,
-                  default=_json_default)
+        json.dump(to_jsonable({"clusters": clusters, "hard_examples": hard}), sys.stdout, ensure_ascii=False,
+                  indent=1)
         print()
     elif args.format == "csv":
         writer = csv.writer(sys.stdout)
@@ -85,12 +87,6 @@ def cmd_analyze(args) -> int:
     else:
         print(_format_text(embedding, clusters, hard))
     return 0
-
-
-def _json_default(value):
-    from tb_embedanalysis.plugin.responses import to_jsonable
-
-    return to_jsonable(value)
 
 
 def _fmt(value, digits=3):
@@ -127,11 +123,12 @@ def _format_text(embedding, clusters, hard) -> str:
 
 
 def cmd_neighbors(args) -> int:
-    embedding = _pick(args.logdir, args.run, args.embedding, args.step)
-    result = queries.neighbors(_engine(args), embedding, index=args.index, query=args.query,
+    workspace = _workspace(args)
+    embedding = _pick(workspace, args)
+    result = queries.neighbors(workspace.engine, embedding, index=args.index, query=args.query,
                                column=args.column, k=args.k, metric=args.metric, exact=True if args.exact else None)
     if args.format == "json":
-        json.dump(result, sys.stdout, ensure_ascii=False, indent=1, default=_json_default)
+        json.dump(to_jsonable(result), sys.stdout, ensure_ascii=False, indent=1)
         print()
         return 0
     query = result["query"]
@@ -169,8 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--run", help="run (directory relative to LOGDIR, '.' for LOGDIR itself)")
         p.add_argument("--embedding", help="embedding name (as the tab lists it)")
         p.add_argument("--step", type=int, help="training step (default: the latest)")
-        p.add_argument("--k", type=int, default=10, help="neighbours per point (default 10)")
-        p.add_argument("--metric", choices=queries.METRICS, default="cosine")
+        p.add_argument("--k", type=int, help="neighbours per point (default 10, fewer for tiny embeddings)")
+        p.add_argument("--metric", choices=METRICS, default=METRICS[0])
         p.add_argument("--cache-dir", help="where to cache kNN graphs (default: no disk cache)")
 
     analyze = sub.add_parser("analyze", help="per-label cluster statistics and hard examples")
@@ -205,7 +202,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (errors.QueryError, LogError, ValueError) as error:
+    except (errors.QueryError, LogError) as error:
         print("tb-embedanalysis: error: %s" % error, file=sys.stderr)
         return EXIT_BAD_INPUT
 

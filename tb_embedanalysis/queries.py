@@ -1,50 +1,117 @@
-"""The questions the tab and the CLI ask, answered as JSON-ready dicts.
+"""The questions the tab and the CLI ask, answered as JSON-ready dicts: the one seam.
 
-Routes and CLI commands both call these functions, so `tb-embedanalysis analyze --format
-json` prints exactly what `/clusters` and `/hard_examples` serve. Nothing here knows about
-HTTP: failures raise `tb_embedanalysis.errors` types that the callers map.
+Every route is parse (plugin/params.py: syntax only) → one function here → respond, and
+the CLI calls the same functions, so `tb-embedanalysis analyze --format json` prints
+exactly what `/clusters` and `/hard_examples` serve. Every *rule* about a parameter
+(k's range and default, known metrics, columns, labels, limits) lives here, once. Nothing
+here knows about HTTP: failures raise `tb_embedanalysis.errors` types that callers map.
 """
 
+from __future__ import annotations
+
+import dataclasses
 from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from tb_embedanalysis.analysis import text_match
-from tb_embedanalysis.analysis.engine import HARDNESS_METHODS, AnalysisEngine, Pending
-from tb_embedanalysis.errors import InvalidArgument, NotFound, Unanalysable
+from tb_embedanalysis.analysis.engine import DEFAULT_HARDNESS_METHOD, HARDNESS_METHODS, AnalysisEngine, Pending, Space
+from tb_embedanalysis.analysis.labels import EncodedLabels, NoClustersError
+from tb_embedanalysis.analysis.neighbors import METRICS
+from tb_embedanalysis.analysis.projection import PROJECTIONS
+from tb_embedanalysis.catalog import Catalog
+from tb_embedanalysis.errors import InvalidArgument, NotFound, QueryError, Unanalysable
+from tb_embedanalysis.logs import EmbeddingStore
+from tb_embedanalysis.logs.errors import LogError
 from tb_embedanalysis.logs.model import Embedding
 
-METRICS = ("cosine", "euclidean")
 MAX_K = 1000
+DEFAULT_K = 10
+MAX_LIMIT = 1000
+MAX_SEARCH_LIMIT = 100_000
+MAX_OFFSET = 10 ** 9
 
 
-def metadata_row(embedding: Embedding, index: int) -> dict:
-    return embedding.metadata.row(index) if embedding.metadata is not None else {}
+@dataclasses.dataclass(frozen=True)
+class Workspace:
+    """What answering needs: the logdir's catalog, the loaded embeddings, the engine."""
+
+    catalog: Catalog
+    store: EmbeddingStore
+    engine: AnalysisEngine
+
+    def load(self, run: str, name: str, step: Optional[int] = None) -> Embedding:
+        """The embedding at `step` (None: latest) as the logdir holds it now.
+
+        Training may delete or add files between discovery and loading (max_to_keep deletes
+        old checkpoints; the first checkpoint read imports TensorFlow, which takes seconds):
+        when loading fails, look at the logdir again. A step that is gone is a 404 saying
+        so; a "latest" that moved is loaded instead; an unchanged ref keeps its error.
+        """
+        ref = self.catalog.ref(run, name, step)
+        for _ in range(2):
+            try:
+                return self.store.load(ref)
+            except LogError:
+                current = self.catalog.ref(run, name, step, check_now=True)
+                if current == ref:
+                    raise
+                ref = current
+        return self.store.load(ref)
 
 
+# -- rules ------------------------------------------------------------------------------
 def valid_count(embedding: Embedding) -> int:
     return int(np.count_nonzero(embedding.finite))
 
 
-def check_k(embedding: Embedding, k: int) -> int:
-    """1 ≤ k ≤ min(1000, N − 1) over the finite rows."""
+def check_k(embedding: Embedding, k: Optional[int]) -> int:
+    """k given: 1 ≤ k ≤ min(MAX_K, valid rows − 1), else an error naming both; k absent:
+    DEFAULT_K, shrunk for tiny embeddings."""
     n_valid = valid_count(embedding)
     if n_valid < 2:
         raise Unanalysable("embedding %r has fewer than 2 finite rows" % embedding.ref.name)
     upper = min(MAX_K, n_valid - 1)
+    if k is None:
+        return min(DEFAULT_K, upper)
     if not 1 <= k <= upper:
         raise InvalidArgument("k must be between 1 and %d for embedding %r, got %d" % (upper, embedding.ref.name, k))
     return k
 
 
-def check_metric(metric: str) -> str:
-    if metric not in METRICS:
-        raise InvalidArgument("metric must be one of %s, got %r" % (", ".join(METRICS), metric))
-    return metric
+def check_metric(metric: Optional[str]) -> str:
+    return check_choice("metric", metric, METRICS)
 
 
-def labels_of(embedding: Embedding, column: Optional[str]) -> Tuple[str, Sequence[str]]:
-    """(column, labels) for cluster analysis; the guessed label column when column is None."""
+def check_range(name: str, value: Optional[int], *, default: int, minimum: int, maximum: int) -> int:
+    if value is None:
+        return default
+    if not minimum <= value <= maximum:
+        raise InvalidArgument("parameter %r must be between %d and %d, got %d" % (name, minimum, maximum, value))
+    return value
+
+
+def check_choice(name: str, value: Optional[str], choices: Sequence[str]) -> str:
+    if value is None:
+        return choices[0]
+    if value not in choices:
+        raise InvalidArgument("parameter %r must be one of %s, got %r" % (name, ", ".join(choices), value[:50]))
+    return value
+
+
+def space(embedding: Embedding, metric: Optional[str] = None) -> Space:
+    return Space(embedding.vectors, embedding.fingerprint, embedding.finite, check_metric(metric))
+
+
+def _column(embedding: Embedding, column: str) -> str:
+    if column not in embedding.metadata.columns:
+        raise NotFound("unknown column %r; columns: %s" % (column, ", ".join(embedding.metadata.columns)))
+    return column
+
+
+def labels_of(engine: AnalysisEngine, embedding: Embedding, column: Optional[str],
+              where: Space) -> Tuple[str, EncodedLabels]:
+    """(column, its labels encoded for the valid rows): the guessed label column when None."""
     name = embedding.ref.name
     if embedding.metadata is None:
         raise InvalidArgument(
@@ -57,9 +124,15 @@ def labels_of(embedding: Embedding, column: Optional[str]) -> Tuple[str, Sequenc
             "embedding %r has no label column (its columns: %s); choose one with label_column="
             % (name, ", ".join(embedding.metadata.columns))
         )
-    if column not in embedding.metadata.columns:
-        raise NotFound("unknown column %r; columns: %s" % (column, ", ".join(embedding.metadata.columns)))
-    return column, embedding.metadata.values[column]
+    _column(embedding, column)
+    try:
+        return column, engine.labels(where, embedding.metadata.values[column], column=column)
+    except NoClustersError as error:  # the column chosen (or guessed) is not a label column
+        raise InvalidArgument(str(error)) from None
+
+
+def metadata_row(embedding: Embedding, index: int) -> dict:
+    return embedding.metadata.row(index) if embedding.metadata is not None else {}
 
 
 def text_column(embedding: Embedding) -> str:
@@ -85,26 +158,24 @@ def resolve_query(embedding: Embedding, *, index: Optional[int], query: Optional
         return index, 1
     if embedding.metadata is None:
         raise InvalidArgument("embedding %r has no metadata to look up %r in" % (embedding.ref.name, query))
-    column = column or text_column(embedding)
-    if column not in embedding.metadata.columns:
-        raise NotFound("unknown column %r; columns: %s" % (column, ", ".join(embedding.metadata.columns)))
+    column = _column(embedding, column or text_column(embedding))
     rows = [row for row in text_match.find_value(embedding.metadata.values[column], query) if embedding.finite[row]]
     if not rows:
         raise NotFound("no row has %s = %r" % (column, query))
     return rows[0], len(rows)
 
 
+# -- questions --------------------------------------------------------------------------
 def neighbors(engine: AnalysisEngine, embedding: Embedding, *, index: Optional[int] = None,
-              query: Optional[str] = None, column: Optional[str] = None, k: int = 10,
-              metric: str = "cosine", exact: Optional[bool] = None) -> dict:
-    check_metric(metric)
-    check_k(embedding, k)
+              query: Optional[str] = None, column: Optional[str] = None, k: Optional[int] = None,
+              metric: Optional[str] = None, exact: Optional[bool] = None) -> dict:
+    where = space(embedding, metric)
+    k = check_k(embedding, k)
     row, matches = resolve_query(embedding, index=index, query=query, column=column)
-    result = engine.neighbors(embedding.vectors, embedding.fingerprint, index=row, k=k, metric=metric,
-                              exact=exact, valid=embedding.finite)
+    result = engine.neighbors(where, index=row, k=k, exact=exact)
     return {
         "query": {"index": row, "metadata": metadata_row(embedding, row), "matches": matches},
-        "metric": metric,
+        "metric": where.metric,
         "exact": bool(result.exact),
         "neighbors": [
             {"index": int(i), "distance": float(d), "metadata": metadata_row(embedding, int(i))}
@@ -120,32 +191,29 @@ def metadata_column(embedding: Embedding, column: Optional[str]) -> dict:
     """
     if embedding.metadata is None:
         raise NotFound("embedding %r has no metadata" % embedding.ref.name)
-    column = column or embedding.label_column or embedding.metadata.columns[0]
-    if column not in embedding.metadata.columns:
-        raise NotFound("unknown column %r; columns: %s" % (column, ", ".join(embedding.metadata.columns)))
+    column = _column(embedding, column or embedding.label_column or embedding.metadata.columns[0])
     return {"column": column, "values": list(embedding.metadata.values[column])}
 
 
-def search(embedding: Embedding, pattern: str, *, column: Optional[str] = None, limit: int = 100) -> dict:
+def search(embedding: Embedding, pattern: str, *, column: Optional[str] = None, limit: Optional[int] = None) -> dict:
+    limit = check_range("limit", limit, default=100, minimum=1, maximum=MAX_SEARCH_LIMIT)
     if embedding.metadata is None:
         return {"total": 0, "matches": []}
-    if column is not None and column not in embedding.metadata.columns:
-        raise NotFound("unknown column %r; columns: %s" % (column, ", ".join(embedding.metadata.columns)))
-    columns = [column] if column else list(embedding.metadata.columns)
+    columns = [_column(embedding, column)] if column else list(embedding.metadata.columns)
     try:
         total, rows = text_match.search([embedding.metadata.values[c] for c in columns], pattern, limit=limit)
     except text_match.SearchTimeout as error:
-        raise InvalidArgument(str(error)) from None
+        raise InvalidArgument("parameter 'q': %s" % error) from None
     return {"total": total, "matches": [{"index": row, "metadata": metadata_row(embedding, row)} for row in rows]}
 
 
 def clusters(engine: AnalysisEngine, embedding: Embedding, *, label_column: Optional[str] = None,
-             k: int = 10, metric: str = "cosine", wait: bool = False, on_progress=None) -> Union[dict, Pending]:
-    check_metric(metric)
-    check_k(embedding, k)
-    column, labels = labels_of(embedding, label_column)
-    report = engine.clusters(embedding.vectors, embedding.fingerprint, labels, k=k, metric=metric,
-                             valid=embedding.finite, wait=wait, label_column=column, **_progress(on_progress))
+             k: Optional[int] = None, metric: Optional[str] = None, wait: bool = False,
+             on_progress=None) -> Union[dict, Pending]:
+    where = space(embedding, metric)
+    k = check_k(embedding, k)
+    column, encoded = labels_of(engine, embedding, label_column, where)
+    report = engine.clusters(where, encoded, k=k, wait=wait, on_progress=on_progress)
     if isinstance(report, Pending):
         return report
     payload = report.to_dict()
@@ -154,20 +222,21 @@ def clusters(engine: AnalysisEngine, embedding: Embedding, *, label_column: Opti
 
 
 def hard_examples(engine: AnalysisEngine, embedding: Embedding, *, label_column: Optional[str] = None,
-                  method: Optional[str] = None, k: int = 10, metric: str = "cosine",
-                  label: Optional[str] = None, predicted: Optional[str] = None, offset: int = 0,
-                  limit: int = 50, wait: bool = False, on_progress=None) -> Union[dict, Pending]:
-    check_metric(metric)
-    check_k(embedding, k)
-    column, labels = labels_of(embedding, label_column)
+                  method: Optional[str] = None, k: Optional[int] = None, metric: Optional[str] = None,
+                  label: Optional[str] = None, predicted: Optional[str] = None, offset: Optional[int] = None,
+                  limit: Optional[int] = None, wait: bool = False, on_progress=None) -> Union[dict, Pending]:
+    where = space(embedding, metric)
+    k = check_k(embedding, k)
+    offset = check_range("offset", offset, default=0, minimum=0, maximum=MAX_OFFSET)
+    limit = check_range("limit", limit, default=50, minimum=1, maximum=MAX_LIMIT)
+    column, encoded = labels_of(engine, embedding, label_column, where)
     if method is not None and method not in HARDNESS_METHODS:
-        raise InvalidArgument("unknown method %r; methods: %s" % (method, ", ".join(HARDNESS_METHODS)))
-    known = set(labels) if label is not None or predicted is not None else ()
+        raise InvalidArgument("unknown method %r; methods: %s" % (method[:50], ", ".join(HARDNESS_METHODS)))
     for name, value in (("label", label), ("predicted", predicted)):
-        if value is not None and value not in known:
+        if value is not None and value not in encoded.names:
             raise NotFound("unknown %s %r in column %r" % (name, value, column))
-    report = engine.hard_examples(embedding.vectors, embedding.fingerprint, labels, method=method, k=k,
-                                  metric=metric, valid=embedding.finite, wait=wait, label_column=column, **_progress(on_progress))
+    report = engine.hard_examples(where, encoded, method=method or DEFAULT_HARDNESS_METHOD, k=k, wait=wait,
+                                  on_progress=on_progress)
     if isinstance(report, Pending):
         return report
     total, examples = report.page(label=label, predicted=predicted, offset=offset, limit=limit)
@@ -181,5 +250,50 @@ def hard_examples(engine: AnalysisEngine, embedding: Embedding, *, label_column:
             "methods": list(HARDNESS_METHODS), "label_column": column, "examples": examples}
 
 
-def _progress(on_progress):
-    return {"on_progress": on_progress} if on_progress is not None else {}
+def projection(engine: AnalysisEngine, embedding: Embedding, *, method: Optional[str] = None,
+               wait: bool = False, on_progress=None):
+    """The 2-D map (a ProjectionResult) or Pending."""
+    method = check_choice("method", method, tuple(PROJECTIONS))
+    return engine.projection(space(embedding), method=method, wait=wait, on_progress=on_progress)
+
+
+def projection_json(result) -> dict:
+    coords = np.ascontiguousarray(result.coords, dtype="<f4")
+    return {"method": result.method, "n": int(coords.shape[0]), "sampled": bool(result.sampled),
+            "coords": np.round(coords.astype(np.float64), 5)}
+
+
+def thumbnail(store: EmbeddingStore, embedding: Embedding, index: int) -> bytes:
+    """PNG bytes of row `index`'s thumbnail."""
+    if not 0 <= index < embedding.shape[0]:
+        raise NotFound("index %d is out of range: embedding %r has %d rows"
+                       % (index, embedding.ref.name, embedding.shape[0]))
+    if embedding.sprite is None:
+        raise NotFound("embedding %r has no sprite image, so no thumbnails" % embedding.ref.name)
+    return store.thumbnail_png(embedding, index)
+
+
+def compare(workspace: Workspace, run: str, name: str, *, label_column: Optional[str] = None,
+            k: Optional[int] = None, metric: Optional[str] = None) -> Union[dict, Pending]:
+    """Cluster statistics of every step of `name`, in `run` first, then in the other runs."""
+    workspace.catalog.series(run, name)  # 404 for an unknown run or embedding
+    entries, pending = [], []
+    for series in workspace.catalog.same_name_elsewhere(name):
+        for ref in series.refs:
+            entry = {"run": ref.run, "step": ref.step}
+            try:
+                result = clusters(workspace.engine, workspace.store.load(ref), label_column=label_column,
+                                  k=k, metric=metric)
+            except (QueryError, LogError) as error:  # a broken step must not hide the others
+                entry["error"] = str(error)
+            else:
+                if isinstance(result, Pending):
+                    pending.append(result.progress)
+                    continue
+                entry.update(overall=result["overall"], labels=result["labels"])
+            entries.append(entry)
+    if pending:
+        progress = (len(entries) + sum(pending)) / (len(entries) + len(pending))
+        return Pending(progress=progress, message="statistics of every step")
+    entries.sort(key=lambda e: (e["run"] != run, e["run"], -1 if e["step"] is None else e["step"]))
+    return {"run": run, "embedding": name, "series": entries}

@@ -16,6 +16,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from tb_embedanalysis.analysis import clusters, hardness, neighbors
+from tb_embedanalysis.analysis import labels as label_codes
 
 SEEDS = range(5)
 K = 10
@@ -90,7 +91,8 @@ def test_planted_label_errors_rank_first(digits, noise):
             logits = early_logits(x, noisy, seed)
         for name, embedding in (("pixels", x), ("logits", logits)):
             prep = neighbors.prepare(embedding, "cosine")
-            ctx = clusters.label_context(prep, neighbors.knn_graph(prep, K), [str(v) for v in noisy])
+            encoded = label_codes.encode_rows([str(v) for v in noisy], np.arange(len(noisy)))
+            ctx = clusters.label_context(prep, neighbors.knn_graph(prep, K), encoded)
             row = {m: roc_auc_score(mask, f(ctx)) for m, f in hardness.HARDNESS_METHODS.items()}
             row.update(cleanlab_aurocs(embedding, noisy, mask, ctx.neighbor_codes))
             for key, value in row.items():
@@ -107,7 +109,8 @@ def test_planted_label_errors_rank_first(digits, noise):
 
 def _ctx(labels, x):
     prep = neighbors.prepare(x, "euclidean")
-    return clusters.label_context(prep, neighbors.knn_graph(prep, 3), labels)
+    encoded = label_codes.encode_rows(labels, np.flatnonzero(prep.valid))
+    return clusters.label_context(prep, neighbors.knn_graph(prep, 3), encoded)
 
 
 def test_report_pages_ranks_and_explains():

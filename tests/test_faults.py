@@ -26,7 +26,6 @@ from tensorboard.plugins import base_plugin
 from werkzeug import test as werkzeug_test
 
 from tb_embedanalysis import write_embedding
-from tb_embedanalysis.analysis import disk_cache
 from tb_embedanalysis.analysis.disk_cache import DiskCache
 from tb_embedanalysis.logs import metadata as metadata_io
 from tb_embedanalysis.logs import EmbeddingStore, discover
@@ -265,12 +264,12 @@ def test_damaged_cache_entries_are_recomputed_never_served(tmp_path, caplog):
     assert status == 200
     status, projection = get(client, "/projection", run="a", embedding="emb", format="json")
     assert status == 200
-    entries = sorted(cache.glob("*.npz"))
+    entries = sorted(cache.glob("*.entry"))
     assert len(entries) == 2  # the kNN graph and the PCA map
     for number, path in enumerate(entries):
         blob = bytearray(path.read_bytes())
         if number == 0:
-            blob[-200] ^= 0xFF  # a flipped bit in the arrays: still a loadable .npz
+            blob[-200] ^= 0xFF  # a flipped bit in the arrays: still the right size and header
         else:
             del blob[len(blob) // 2:]  # truncated
         path.write_bytes(bytes(blob))
@@ -279,8 +278,9 @@ def test_damaged_cache_entries_are_recomputed_never_served(tmp_path, caplog):
     assert get(fresh, "/clusters", run="a", embedding="emb") == (200, clusters)
     assert get(fresh, "/projection", run="a", embedding="emb", format="json") == (200, projection)
     assert sum("damaged cache entry" in r.getMessage() for r in caplog.records) == 2
+    reader = DiskCache(str(cache))
     for path in entries:  # recomputed and written again, whole
-        assert disk_cache._decode(path.read_bytes()) is not None
+        assert reader.decode(path.read_bytes(), path.name[:-len(".entry")]) is not None
 
 
 @pytest.mark.parametrize("when", ["at start", "while running"])

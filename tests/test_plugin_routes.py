@@ -225,7 +225,7 @@ def test_compare_lists_every_step(client):
         ("/neighbors", {"run": "digits", "embedding": "logits", "index": 600}, 404, "out of range"),
         ("/neighbors", {"run": "digits", "embedding": "logits", "index": "x"}, 400, "'index' must be an integer"),
         ("/neighbors", {"run": "digits", "embedding": "logits"}, 400, "pass index="),
-        ("/neighbors", {"run": "digits", "embedding": "logits", "index": 0, "k": 0}, 400, "'k' must be at least 1"),
+        ("/neighbors", {"run": "digits", "embedding": "logits", "index": 0, "k": 0}, 400, "k must be between 1 and 599 for embedding 'logits', got 0"),
         ("/neighbors", {"run": "words", "embedding": "embedding", "index": 0, "k": 15}, 400, "k must be between 1 and 14"),
         ("/neighbors", {"run": "digits", "embedding": "logits", "index": 0, "metric": "manhattan"}, 400, "cosine, euclidean"),
         ("/neighbors", {"run": "words", "embedding": "embedding", "query": "zebra"}, 404, "'zebra'"),

@@ -53,13 +53,12 @@ class LabelContext:
         return len(self.encoded.names)
 
 
-def label_context(prep: PreparedMatrix, graph: KnnGraph, labels: Sequence[str], *,
-                  column: Optional[str] = None) -> LabelContext:
-    """Encode `labels` (N strings, one per original row) and derive the shared arrays."""
-    if len(labels) != prep.matrix.shape[0]:
-        raise ValueError("%d labels for %d rows" % (len(labels), prep.matrix.shape[0]))
+def label_context(prep: PreparedMatrix, graph: KnnGraph, encoded: EncodedLabels) -> LabelContext:
+    """The shared arrays of the valid rows, labelled by `encoded` (codes of the valid rows,
+    see labels.encode_rows)."""
     rows = np.flatnonzero(prep.valid)
-    encoded = label_codes.encode([labels[i] for i in rows], column=column)
+    if encoded.codes.shape != rows.shape:
+        raise ValueError("%d label codes for %d valid rows" % (encoded.codes.size, rows.size))
     codes = encoded.codes
     position = np.full(prep.matrix.shape[0], -1, dtype=np.int64)
     position[rows] = np.arange(rows.size)
@@ -169,5 +168,8 @@ def cluster_statistics(vectors, labels: Sequence[str], *, k: int = 10, metric: s
     computes the same thing with a cached, possibly approximate, graph.
     """
     prep = neighbors.prepare(vectors, metric, valid)
+    if len(labels) != prep.matrix.shape[0]:
+        raise ValueError("%d labels for %d rows" % (len(labels), prep.matrix.shape[0]))
     graph = neighbors.knn_graph(prep, k)
-    return statistics(label_context(prep, graph, labels), silhouette_exact_max=silhouette_exact_max)
+    encoded = label_codes.encode_rows(labels, np.flatnonzero(prep.valid))
+    return statistics(label_context(prep, graph, encoded), silhouette_exact_max=silhouette_exact_max)

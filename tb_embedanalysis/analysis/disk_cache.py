@@ -1,31 +1,54 @@
-"""Content-addressed on-disk cache of numpy arrays: atomic writes, checksummed reads.
+"""On-disk cache of numpy arrays: authenticated, bounded in bytes, written atomically.
 
-An entry is named by the SHA-256 of its key (a dict of what determines the content:
-kind, fingerprint, metric, k, method, version, ...). The file holds a magic line, the
-SHA-256 of the payload and the payload (an uncompressed `.npz`, no pickles). Writes go to
-a temporary file in the same directory and are renamed into place, so readers never see a
-half-written entry; a payload whose checksum does not match is deleted and reported as a
-miss, so a damaged entry is recomputed, never served. If the directory cannot be created
-or written, the cache turns itself off (one warning) and callers keep working in memory.
+An entry is named by the SHA-256 of its key (a dict of what determines the content: kind,
+fingerprint, metric, k, ...). Its file holds::
+
+    MAGIC | HMAC-SHA256 (32 bytes) | header length (4 bytes, LE) | JSON header | raw arrays
+
+The header lists each array's name, dtype (an allow-list of little-endian numeric types)
+and shape; the arrays follow, uncompressed. Nothing in an entry is trusted until it passes:
+
+* the HMAC, keyed with a secret made on first use in the cache directory (mode 0600) and
+  computed over the key's digest and everything after it: a forged entry, or one copied
+  under another key's name, is a miss;
+* its size: the file must be exactly what the header says, and at most `max_entry_bytes`
+  (no decompression exists, so a small file can't inflate);
+* the caller's `expect`: each array's dtype, shape and (for indices) value range.
+
+Files are opened without following symlinks, non-blocking, and only if regular (a FIFO in
+the cache dir must not hang a job). Writes go to a temporary file renamed into place, so
+readers never see half an entry. The directory is kept under `max_bytes` by deleting the
+least recently used entries (a read touches the entry's mtime). A failed write (a full
+disk, a removed directory) loses only that entry: the next one is tried again.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
-import io
+import hmac
 import json
 import logging
 import os
+import secrets
+import stat
 import tempfile
 import threading
-from typing import Dict, Optional
+from typing import Callable, Dict, Optional
 
 import numpy as np
 
 logger = logging.getLogger(__name__)
-MAGIC = b"tb-embedanalysis-cache-v1\n"
+MAGIC = b"tb-embedanalysis-cache-v2\n"
+SUFFIX = ".entry"
+SECRET_NAME = "secret.key"
 #: Bump when the meaning of cached arrays changes; it is part of every key.
-VERSION = 1
+VERSION = 2
+DEFAULT_MAX_BYTES = 4 * 1024 ** 3
+_DTYPES = ("<f4", "<f8", "<i4", "<i8", "|b1", "|u1")
+_HEADER_MAX = 64 * 1024
+
+Expect = Dict[str, Callable[[np.ndarray], bool]]
 
 
 def key_digest(key: dict) -> str:
@@ -35,83 +58,201 @@ def key_digest(key: dict) -> str:
 
 
 class DiskCache:
-    """get(key) -> dict of arrays or None; put(key, arrays). Thread-safe; no-op if disabled."""
+    """get(key, expect) -> dict of arrays or None; put(key, arrays). Thread-safe; a no-op
+    when `directory` is None or can't be used."""
 
-    def __init__(self, directory: Optional[str]):
+    def __init__(self, directory: Optional[str], *, max_bytes: int = DEFAULT_MAX_BYTES,
+                 max_entry_bytes: Optional[int] = None):
         self.directory = directory
+        self.max_bytes = int(max_bytes)
+        self.max_entry_bytes = int(max_entry_bytes if max_entry_bytes is not None else max_bytes)
         self._lock = threading.Lock()
-        self.enabled = directory is not None and self._usable(directory)
+        self._failing = False
+        self._secret = self._open(directory) if directory is not None else None
+        self.enabled = self._secret is not None
 
-    def _usable(self, directory: str) -> bool:
+    # -- set-up ----------------------------------------------------------------------------
+    def _open(self, directory: str) -> Optional[bytes]:
         try:
-            os.makedirs(directory, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=directory, prefix=".probe-"):
-                pass
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+            return _secret(directory)
         except OSError as error:
-            logger.warning("embedanalysis: cache dir %s is not writable (%s); caching in memory only",
-                           directory, error)
-            return False
-        return True
+            logger.warning("embedanalysis: cache dir %s is not usable (%s); caching in memory only",
+                           directory, error.strerror or error)
+            return None
 
     def path(self, key: dict) -> str:
-        return os.path.join(self.directory, key_digest(key) + ".npz")
+        return os.path.join(self.directory, key_digest(key) + SUFFIX)
 
-    def get(self, key: dict) -> Optional[Dict[str, np.ndarray]]:
+    # -- reading ---------------------------------------------------------------------------
+    def get(self, key: dict, expect: Optional[Expect] = None) -> Optional[Dict[str, np.ndarray]]:
+        """The arrays stored under `key`, or None (missing, damaged, forged or unexpected)."""
         if not self.enabled:
             return None
         path = self.path(key)
-        try:
-            with open(path, "rb") as f:
-                blob = f.read()
-        except OSError:
+        blob = _read_regular(path, self.max_entry_bytes + len(MAGIC) + 36 + _HEADER_MAX)
+        if blob is None:
             return None
-        arrays = _decode(blob)
+        arrays = self.decode(blob, key_digest(key))
+        if arrays is not None and expect is not None:
+            if set(arrays) != set(expect) or not all(expect[name](arrays[name]) for name in expect):
+                arrays = None
         if arrays is None:
-            logger.warning("embedanalysis: damaged cache entry %s; recomputing", path)
-            try:
-                os.remove(path)
-            except OSError:
-                pass
+            logger.warning("embedanalysis: damaged cache entry %s; recomputing", os.path.basename(path))
+            _remove(path)
+            return None
+        try:
+            os.utime(path)  # most recently used: evicted last
+        except OSError:
+            pass
         return arrays
 
+    def decode(self, blob: bytes, digest: str) -> Optional[Dict[str, np.ndarray]]:
+        """The arrays of an entry stored under key digest `digest`, or None if it is not
+        authentic, truncated, oversized or malformed."""
+        head = len(MAGIC) + 32 + 4
+        if len(blob) < head or not blob.startswith(MAGIC) or self._secret is None:
+            return None
+        mac, body = blob[len(MAGIC):len(MAGIC) + 32], blob[len(MAGIC) + 32:]
+        if not hmac.compare_digest(mac, _mac(self._secret, digest, body)):
+            return None
+        size = int.from_bytes(body[:4], "little")
+        if size > _HEADER_MAX or 4 + size > len(body):
+            return None
+        try:
+            header = json.loads(body[4:4 + size].decode("utf-8"))
+            offset, arrays = 4 + size, {}
+            for name, dtype, shape in header:
+                if dtype not in _DTYPES or not all(isinstance(n, int) and n >= 0 for n in shape):
+                    return None
+                count = int(np.prod(shape, dtype=np.int64))
+                nbytes = count * np.dtype(dtype).itemsize
+                if offset + nbytes > len(body):
+                    return None
+                arrays[str(name)] = np.frombuffer(body, dtype=dtype, count=count, offset=offset).reshape(shape).copy()
+                offset += nbytes
+        except (ValueError, TypeError, UnicodeDecodeError):
+            return None
+        return arrays if offset == len(body) else None
+
+    # -- writing ---------------------------------------------------------------------------
     def put(self, key: dict, arrays: Dict[str, np.ndarray]) -> bool:
-        """Store `arrays`; False (and the cache disabled) when the directory is unwritable."""
+        """Store `arrays` under `key`; False (with a warning) if it could not be written."""
         if not self.enabled:
             return False
-        buffer = io.BytesIO()
-        np.savez(buffer, **arrays)
-        payload = buffer.getvalue()
+        header, chunks = [], []
+        for name, array in arrays.items():
+            array = np.ascontiguousarray(array)
+            array = array.astype(array.dtype.newbyteorder("<"), copy=False)
+            if array.dtype.str not in _DTYPES:
+                raise TypeError("cannot cache %s arrays (%s)" % (array.dtype, name))
+            header.append([name, array.dtype.str, list(array.shape)])
+            chunks.append(memoryview(array).cast("B"))
+        head = json.dumps(header).encode("utf-8")
+        body_size = 4 + len(head) + sum(len(c) for c in chunks)
+        if body_size > self.max_entry_bytes:
+            return False  # bigger than the whole cache may hold: keep it in memory only
+        body_head = len(head).to_bytes(4, "little") + head
+        mac = _mac(self._secret, key_digest(key), body_head, *chunks)
         try:
-            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".npz")
+            self._make_room(body_size)
+            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=SUFFIX)
             try:
                 with os.fdopen(fd, "wb") as f:
-                    f.write(MAGIC + hashlib.sha256(payload).digest() + payload)
+                    f.write(MAGIC + mac + body_head)
+                    for chunk in chunks:
+                        f.write(chunk)
                     f.flush()
                     os.fsync(f.fileno())
                 os.replace(tmp, self.path(key))
             except BaseException:
-                os.unlink(tmp)
+                _remove(tmp)
                 raise
         except OSError as error:
             with self._lock:
-                if self.enabled:
-                    logger.warning("embedanalysis: cannot write cache dir %s (%s); caching in memory only",
-                                   self.directory, error)
-                self.enabled = False
+                if not self._failing:  # one warning per failing spell, not one per entry
+                    logger.warning("embedanalysis: cannot write cache dir %s (%s); caching in memory only "
+                                   "until it is writable again", self.directory, error.strerror or error)
+                self._failing = True
             return False
+        with self._lock:
+            self._failing = False
         return True
 
+    def _make_room(self, incoming: int) -> None:
+        """Delete least recently used entries until `incoming` more bytes fit."""
+        entries = []
+        with os.scandir(self.directory) as listing:
+            for entry in listing:
+                if entry.name.endswith(SUFFIX) and not entry.name.startswith("."):
+                    try:
+                        info = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    entries.append((info.st_mtime_ns, info.st_size, entry.path))
+        total = sum(size for _, size, _ in entries)
+        for _, size, path in sorted(entries):
+            if total + incoming <= self.max_bytes:
+                break
+            _remove(path)
+            total -= size
 
-def _decode(blob: bytes) -> Optional[Dict[str, np.ndarray]]:
-    """The arrays of an entry, or None if it is truncated or its checksum does not match."""
-    head = len(MAGIC) + 32
-    if len(blob) < head or not blob.startswith(MAGIC):
-        return None
-    digest, payload = blob[len(MAGIC):head], blob[head:]
-    if hashlib.sha256(payload).digest() != digest:
+    def size_bytes(self) -> int:
+        """Bytes the entries take now."""
+        if not self.enabled:
+            return 0
+        total = 0
+        with os.scandir(self.directory) as listing:
+            for entry in listing:
+                if entry.name.endswith(SUFFIX):
+                    total += entry.stat(follow_symlinks=False).st_size
+        return total
+
+
+def _mac(secret: bytes, digest: str, *parts) -> bytes:
+    mac = hmac.new(secret, digest.encode("ascii"), hashlib.sha256)
+    for part in parts:
+        mac.update(part)
+    return mac.digest()
+
+
+def _secret(directory: str) -> bytes:
+    """The cache's HMAC key, made on first use (mode 0600, never replaced once it exists)."""
+    path = os.path.join(directory, SECRET_NAME)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except FileExistsError:
+        secret = _read_regular(path, 1024)
+        if secret is None or len(secret) < 32:
+            raise OSError(errno.EINVAL, "%s is not a readable key file" % SECRET_NAME)
+        return secret
+    with os.fdopen(fd, "wb") as f:
+        secret = secrets.token_bytes(32)
+        f.write(secret)
+    return secret
+
+
+def _read_regular(path: str, limit: int) -> Optional[bytes]:
+    """The bytes of `path` if it is a regular file (not a symlink) of at most `limit` bytes."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
         return None
     try:
-        with np.load(io.BytesIO(payload), allow_pickle=False) as npz:
-            return {name: npz[name] for name in npz.files}
-    except (ValueError, OSError, EOFError):
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read(limit + 1)
+    except OSError:
         return None
+    finally:
+        os.close(fd)
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass

@@ -1,17 +1,29 @@
-"""Background jobs with progress, single-flight per key.
+"""Background jobs with progress: single-flight per key, a bounded number running at once.
 
-`Jobs.start(key, fn)` runs fn(report) in a daemon thread unless a job for `key` is already
-running, in which case the caller shares it; `report(fraction, message)` updates what
-pollers see. A failed job is forgotten after its error has been handed to its waiters, so
-the next request retries instead of serving a stale failure forever.
+`Jobs.run(key, fn)` answers the result of fn(job) if it finishes within `sync_seconds`,
+else `Pending(progress, message)`; later calls with the same key join the same job. At
+most `workers` jobs compute at a time (a t-SNE of every step must not start a thread per
+step on a 2-core machine); the others wait in a queue and report "queued" as their message.
+
+A job that needs another result calls `Jobs.compute(key, fn)` *inside* its own thread: the
+sub-result is computed right there unless another thread is already computing it, in which
+case it waits for that one. A queued job with that key is taken over rather than waited
+for, so a running job never waits for a queued one and the bounded pool cannot deadlock.
+
+A failed job is forgotten once its error has been handed to its waiters, so the next
+request retries instead of serving a stale failure forever.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import threading
-from typing import Callable, Dict, Hashable, Optional
+from typing import Callable, Dict, Hashable, List, Optional, Union
+
+from tb_embedanalysis.analysis.reports import Pending
 
 ProgressCallback = Callable[[float, str], None]
+QUEUED = "queued"
 
 
 class Job:
@@ -20,19 +32,28 @@ class Job:
     def __init__(self, key: Hashable, message: str):
         self.key = key
         self.progress = 0.0
-        self.message = message
+        self.message = QUEUED
+        self.title = message
         self.result = None
         self.error: Optional[BaseException] = None
         self.done = threading.Event()
+        self.started = False  # guarded by Jobs._lock
+        self._listeners: List[ProgressCallback] = []
 
     def report(self, progress: float, message: Optional[str] = None) -> None:
         self.progress = min(1.0, max(self.progress, float(progress)))  # never goes backwards
         if message is not None:
             self.message = message
+        for listener in list(self._listeners):
+            listener(self.progress, self.message)
+
+    def follow(self, listener: ProgressCallback) -> None:
+        """Call listener(progress, message) on every report (a parent mirroring a child)."""
+        self._listeners.append(listener)
 
     def wait(self, on_progress: Optional[ProgressCallback] = None, poll: float = 0.2):
-        """Block until done; call on_progress(progress, message) while waiting. Returns the
-        result or raises the job's error."""
+        """Block until done, calling on_progress(progress, message) while waiting; the
+        result, or the job's error raised."""
         while not self.done.wait(poll if on_progress is not None else None):
             on_progress(self.progress, self.message)
         if on_progress is not None:
@@ -43,39 +64,73 @@ class Job:
 
 
 class Jobs:
-    """Thread-safe registry of running jobs, at most one per key."""
+    """Thread-safe registry of jobs, at most one per key, at most `workers` computing."""
 
-    def __init__(self):
+    def __init__(self, *, workers: int = 2, sync_seconds: float = 0.5,
+                 on_done: Optional[Callable[[Hashable, object], None]] = None):
+        if workers < 1:
+            raise ValueError("workers must be at least 1, got %d" % workers)
+        self.sync_seconds = float(sync_seconds)
+        self._on_done = on_done
         self._lock = threading.Lock()
-        self._running: Dict[Hashable, Job] = {}
+        self._jobs: Dict[Hashable, Job] = {}
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="embedanalysis")
 
-    def start(self, key: Hashable, fn: Callable[[Job], object], *, message: str = "",
-              on_done: Optional[Callable[[object], None]] = None) -> Job:
-        """The running job for `key`, or a new one running fn(job) in a daemon thread.
-        on_done(result) runs in that thread before waiters wake (e.g. to store the result)."""
+    def run(self, key: Hashable, fn: Callable[[Job], object], *, message: str = "", wait: bool = False,
+            on_progress: Optional[ProgressCallback] = None) -> Union[object, Pending]:
+        """fn(job)'s result for `key`, computed once however many callers ask.
+
+        wait=True blocks (reporting to on_progress); wait=False waits up to sync_seconds and
+        then answers Pending with the job's progress."""
+        job, new = self._job(key, message)
+        if new:
+            self._pool.submit(self._execute, job, fn)
+        if wait:
+            return job.wait(on_progress)
+        if job.done.wait(self.sync_seconds):
+            return job.wait()
+        return Pending(progress=float(job.progress), message=job.message)
+
+    def compute(self, key: Hashable, fn: Callable[[Job], object], *, message: str = "",
+                on_progress: Optional[ProgressCallback] = None):
+        """fn(job)'s result for `key`, in this thread unless another thread computes it
+        already (then wait for it). For a job that needs a sub-result."""
+        job, _ = self._job(key, message)
+        if on_progress is not None:
+            job.follow(on_progress)
+        self._execute(job, fn)
+        return job.wait()
+
+    def _job(self, key, message):
         with self._lock:
-            job = self._running.get(key)
+            job = self._jobs.get(key)
             if job is not None:
-                return job
-            job = self._running[key] = Job(key, message)
+                return job, False
+            job = self._jobs[key] = Job(key, message)
+            return job, True
 
-        def run():
-            try:
-                job.result = fn(job)
-                if on_done is not None:
-                    on_done(job.result)
-                job.progress = 1.0
-            except BaseException as error:  # noqa: BLE001 - handed to whoever waits for it
-                job.error = error
-            finally:
-                with self._lock:
-                    self._running.pop(key, None)
-                job.done.set()
-
-        threading.Thread(target=run, name="embedanalysis:%s" % (key[0] if isinstance(key, tuple) else key),
-                         daemon=True).start()
-        return job
+    def _execute(self, job: Job, fn) -> None:
+        with self._lock:
+            if job.started:
+                return  # taken over by a parent job, or run by a worker already
+            job.started = True
+        job.report(0.0, job.title)
+        try:
+            job.result = fn(job)
+            if self._on_done is not None:
+                self._on_done(job.key, job.result)
+            job.report(1.0)
+        except BaseException as error:  # noqa: BLE001 - handed to whoever waits for it
+            job.error = error
+        finally:
+            with self._lock:
+                if self._jobs.get(job.key) is job:
+                    del self._jobs[job.key]
+            job.done.set()
 
     def running(self, key: Hashable) -> Optional[Job]:
         with self._lock:
-            return self._running.get(key)
+            return self._jobs.get(key)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

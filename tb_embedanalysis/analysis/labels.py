@@ -10,6 +10,8 @@ maximum over `classes_`).
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
@@ -25,6 +27,14 @@ class EncodedLabels:
 
     names: Tuple[str, ...]
     codes: np.ndarray
+
+    @functools.cached_property
+    def digest(self) -> str:
+        """Content digest (names and codes): names these labels in cache keys."""
+        digest = hashlib.blake2b(digest_size=16)
+        digest.update("\0".join(self.names).encode("utf-8", "surrogatepass") + b"\1")
+        digest.update(np.ascontiguousarray(self.codes, dtype=np.int64).tobytes())
+        return digest.hexdigest()
 
 
 def natural_order(names) -> list:
@@ -46,6 +56,42 @@ def encode(labels: Sequence[str], *, column: Optional[str] = None, check_unique:
     lookup = {name: i for i, name in enumerate(names)}
     codes = np.fromiter((lookup[v] for v in values), dtype=np.int64, count=len(values))
     return EncodedLabels(tuple(names), codes)
+
+
+def encode_rows(values, rows: np.ndarray, *, column: Optional[str] = None) -> EncodedLabels:
+    """Codes of the labels of `rows` (n,) only (the valid rows), as `encode` gives them.
+
+    values: N labels, either a sequence of str or a compact column exposing `codes` (N,)
+    ints into `categories` (distinct str), which is encoded without touching N strings.
+    """
+    compact = getattr(values, "codes", None)
+    if compact is None:
+        return encode([values[i] for i in rows], column=column)
+    raw = np.asarray(compact)[rows]
+    categories = values.categories
+    present = np.unique(raw)
+    names = natural_order([categories[c] for c in present])
+    if rows.size > 1 and len(names) == rows.size:
+        where = "column %s" % column if column else "the label column"
+        raise NoClustersError("no clusters: every value of %s is unique (%d rows, %d labels)"
+                              % (where, rows.size, len(names)))
+    position = {name: i for i, name in enumerate(names)}
+    lookup = np.full(len(categories), -1, dtype=np.int64)
+    lookup[present] = [position[categories[c]] for c in present]
+    return EncodedLabels(tuple(names), lookup[raw])
+
+
+def content_digest(values) -> str:
+    """A digest of N labels' content (cache keys): cheap for a compact column (its codes)."""
+    digest = hashlib.blake2b(digest_size=16)
+    compact = getattr(values, "codes", None)
+    if compact is not None:
+        digest.update(np.ascontiguousarray(compact).tobytes())
+        digest.update("\0".join(values.categories).encode("utf-8", "surrogatepass"))
+    else:
+        digest.update(str(len(values)).encode())
+        digest.update("\0".join(map(str, values)).encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

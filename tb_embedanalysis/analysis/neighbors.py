@@ -88,6 +88,11 @@ class PreparedMatrix:
     def n_valid(self) -> int:
         return int(self.valid.size - self.invalid_rows.size)
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes this object adds: the matrix itself belongs to the loaded embedding."""
+        return int(self.valid.nbytes + self.key_scale.nbytes + self.invalid_rows.nbytes)
+
 
 def prepare(vectors, metric: str, valid=None) -> PreparedMatrix:
     """Row norms of `vectors` (N, D) for `metric`; `valid` (N,) bool, default all rows."""

@@ -1,4 +1,4 @@
-"""Result objects of the analysis layer and their JSON form — the one place numpy becomes JSON.
+"""Result objects of the analysis layer and their JSON form (numbers through jsonable.number).
 
 `ClusterReport.to_dict()` is the body of `/clusters`, `HardnessReport.page()` the examples
 of `/hard_examples` (see tb_embedanalysis/http_api.md). Non-finite numbers become None.
@@ -7,18 +7,11 @@ of `/hard_examples` (see tb_embedanalysis/http_api.md). Non-finite numbers becom
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import List, Optional, Tuple
 
 import numpy as np
 
-
-def number(value) -> Optional[float]:
-    """A JSON number: Python float, None for None / NaN / ±inf."""
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
+from tb_embedanalysis.jsonable import number
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,7 +20,6 @@ _STATUS = (
     (errors.NotFound, 404),
     (errors.Unanalysable, 422),
     (log_errors.LogError, 422),  # the logs can't be read: the loader's message says why
-    (ValueError, 400),  # the analysis layer rejects impossible requests with ValueError
 )
 
 
@@ -39,13 +38,16 @@ def json_errors(route):
         try:
             return route(self, request)
         except (errors.QueryError, log_errors.LogError) as error:
+            # Expected: the user's request or logs. One line, no traceback.
+            logger.info("embedanalysis: %s: %s", request.path, error)
             return responses.json_response(request, {"error": str(error)}, status=status_for(error))
-        except Exception as error:  # noqa: BLE001 - last line of defence, see module doc
-            # A bug of ours must not take the tab down: log the traceback for us, and tell
-            # the user what failed in words.
+        except Exception:  # noqa: BLE001 - last line of defence, see module doc
+            # A bug of ours: not the user's bad input (so no 400), and it must not take the
+            # tab down. The traceback goes to the log; the answer says what failed, in words,
+            # without internals (messages of unexpected errors may hold server paths).
             logger.exception("embedanalysis: %s failed", request.path)
             what = request.path.rsplit("/", 1)[-1]
-            message = "%s failed: %s: %s" % (what, type(error).__name__, error)
-            return responses.json_response(request, {"error": message}, status=status_for(error))
+            message = "%s failed because of an internal error; the TensorBoard log has the details" % what
+            return responses.json_response(request, {"error": message}, status=422)
 
     return wrapper

@@ -9,6 +9,8 @@ import os
 from tensorboard.plugins import base_plugin
 
 DEFAULT_MAX_MEMORY_MB = 2048.0
+DEFAULT_RESULT_CACHE_MB = 1024.0
+DEFAULT_DISK_CACHE_MB = 4096.0
 
 
 def default_cache_dir() -> str:
@@ -38,9 +40,27 @@ class EmbedAnalysisLoader(base_plugin.TBLoader):
             "Analysis tab; least recently used embeddings are evicted (default %(default)s).",
         )
 
+        group.add_argument(
+            "--embedanalysis_result_cache_mb",
+            metavar="MB",
+            type=float,
+            default=DEFAULT_RESULT_CACHE_MB,
+            help="Upper bound on analysis results (kNN graphs, statistics, maps) held in memory "
+            "by the Embedding Analysis tab; least recently used evicted (default %(default)s).",
+        )
+        group.add_argument(
+            "--embedanalysis_disk_cache_mb",
+            metavar="MB",
+            type=float,
+            default=DEFAULT_DISK_CACHE_MB,
+            help="Upper bound on the on-disk cache of kNN graphs and maps; least recently used "
+            "entries are deleted (default %(default)s).",
+        )
+
     def fix_flags(self, flags):
-        if flags.embedanalysis_max_memory_mb <= 0:
-            raise base_plugin.FlagsError("--embedanalysis_max_memory_mb must be positive")
+        for name in ("max_memory_mb", "result_cache_mb", "disk_cache_mb"):
+            if getattr(flags, "embedanalysis_" + name, 1) <= 0:
+                raise base_plugin.FlagsError("--embedanalysis_%s must be positive" % name)
 
     def load(self, context):
         from tb_embedanalysis.plugin.plugin import EmbedAnalysisPlugin
@@ -51,9 +71,10 @@ class EmbedAnalysisLoader(base_plugin.TBLoader):
             cache_dir = default_cache_dir()
         elif cache_dir.lower() == "none":
             cache_dir = None
-        max_memory_mb = (
-            getattr(flags, "embedanalysis_max_memory_mb", DEFAULT_MAX_MEMORY_MB)
-            if flags
-            else DEFAULT_MAX_MEMORY_MB
+        return EmbedAnalysisPlugin(
+            context,
+            cache_dir=cache_dir,
+            max_memory_mb=getattr(flags, "embedanalysis_max_memory_mb", DEFAULT_MAX_MEMORY_MB),
+            result_cache_mb=getattr(flags, "embedanalysis_result_cache_mb", DEFAULT_RESULT_CACHE_MB),
+            disk_cache_mb=getattr(flags, "embedanalysis_disk_cache_mb", DEFAULT_DISK_CACHE_MB),
         )
-        return EmbedAnalysisPlugin(context, cache_dir=cache_dir, max_memory_mb=max_memory_mb)

@@ -1,8 +1,8 @@
-"""Query-parameter parsing: every check a route needs, each failing with a 400 that names
-the parameter and the value it got."""
+"""Query-parameter *syntax*: text, integers, booleans, each failing with a 400 that names the
+parameter and the value it got. What values are allowed (k's range, metrics, limits) is a
+rule of the question asked, and lives in tb_embedanalysis.queries."""
 
-import math
-from typing import Optional, Sequence
+from typing import Optional
 
 from tb_embedanalysis.errors import InvalidArgument as BadRequest
 
@@ -20,27 +20,14 @@ def text(request, name: str, *, required: bool = False, default: Optional[str] =
     return value
 
 
-def integer(request, name: str, *, default: Optional[int] = None, minimum: Optional[int] = None,
-            maximum: Optional[int] = None, required: bool = False) -> Optional[int]:
+def integer(request, name: str, *, required: bool = False) -> Optional[int]:
     raw = text(request, name, required=required)
     if raw is None:
-        return default
+        return None
     try:
-        value = int(raw.strip())
+        return int(raw.strip())
     except ValueError:
         raise BadRequest("parameter %r must be an integer, got %r" % (name, raw[:50])) from None
-    if minimum is not None and value < minimum:
-        raise BadRequest("parameter %r must be at least %d, got %d" % (name, minimum, value))
-    if maximum is not None and value > maximum:
-        raise BadRequest("parameter %r must be at most %d, got %d" % (name, maximum, value))
-    return value
-
-
-def choice(request, name: str, choices: Sequence[str], *, default: str) -> str:
-    value = text(request, name, default=default)
-    if value not in choices:
-        raise BadRequest("parameter %r must be one of %s, got %r" % (name, ", ".join(choices), value[:50]))
-    return value
 
 
 def boolean(request, name: str) -> Optional[bool]:
@@ -54,13 +41,3 @@ def boolean(request, name: str) -> Optional[bool]:
     if lowered in ("0", "false", "no", "off"):
         return False
     raise BadRequest("parameter %r must be true or false, got %r" % (name, raw[:50]))
-
-
-def neighbour_count(request, n_points: int, *, default: int = 10) -> int:
-    """k, bounded by 1 ≤ k ≤ min(1000, N − 1)."""
-    upper = max(1, min(1000, n_points - 1))
-    return integer(request, "k", default=min(default, upper), minimum=1, maximum=upper)
-
-
-def finite_or_none(value):
-    return value if value is not None and math.isfinite(value) else None

@@ -8,11 +8,14 @@ possible failure for an error-analysis tool, so we refuse rather than guess.
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Tuple
+import codecs
+from typing import Iterator, List, Optional, Tuple
+
+import numpy as np
 
 from tb_embedanalysis.logs import paths
 from tb_embedanalysis.logs.errors import MetadataError
-from tb_embedanalysis.logs.model import Metadata
+from tb_embedanalysis.logs.model import Column, Metadata
 
 SINGLE_COLUMN_NAME = "label"
 LABEL_NAMES = ("label", "labels", "class", "category", "target", "y")
@@ -21,30 +24,36 @@ LABEL_NAMES = ("label", "labels", "class", "category", "target", "y")
 def read_metadata(path: str, *, num_rows: int, tensor_name: str) -> Tuple[Metadata, Tuple[str, ...]]:
     """Parse `path` and check it has `num_rows` rows; returns (metadata, warnings).
 
+    Columns come out compact (codes + categories, see model.Column): the file is decoded and
+    split a few MB at a time and each value is looked up in one dict per column, so no list
+    of N str is ever built (a 200 MB file used to peak at ~2 GB as lists of lines, rows and
+    tuples). A column of unique values (ids, words) still holds one str per row.
+
     Raises MetadataError naming the file when it is unreadable, not UTF-8, or its row count
     differs from the tensor's.
     """
-    lines = _read_lines(path)
+    data = paths.read_regular(path, what="metadata file", error=MetadataError)
+    start = 3 if data.startswith(codecs.BOM_UTF8) else 0  # tolerate a BOM from spreadsheet exports
+    stop = len(data) - 1 if data.endswith(b"\n") and len(data) > start else len(data)  # the last newline ends a row
     warnings: List[str] = []
-    if any("\t" in line for line in lines):
-        header, rows = _split_header(lines, path, warnings)
+    if data.find(b"\t", start) < 0:
+        header = [SINGLE_COLUMN_NAME]
+        first = start if stop > start else None  # an empty file has no rows, not one empty row
     else:
-        header, rows = [SINGLE_COLUMN_NAME], [[line] for line in lines]
-    # Blank lines after the last row are padding from writers, never data.
-    while len(rows) > num_rows and not any(rows[-1]):
-        rows.pop()
-    if len(rows) != num_rows:
-        raise MetadataError(_count_message(path, len(rows), num_rows, tensor_name, header, lines))
-    width = len(header)
-    for number, row in enumerate(rows, start=2 if width > 1 else 1):
-        if len(row) > width:
-            raise MetadataError(
-                "%s line %d has %d fields but the header has %d" % (path, number, len(row), width)
-            )
-    values = {
-        column: tuple(row[index] if index < len(row) else "" for row in rows)
-        for index, column in enumerate(header)
-    }
+        newline = data.find(b"\n", start, stop)
+        line = _decode(data, start, stop if newline < 0 else newline, path)
+        header = _unique_header(line[:-1] if line.endswith("\r") else line, path, warnings)
+        first = None if newline < 0 else newline + 1
+    parser = _ColumnParser(len(header), path, rows=0 if first is None else data.count(b"\n", first, stop) + 1)
+    if first is not None:
+        for chunk_start, chunk_stop in _chunks(data, first, stop):
+            parser.add(_decode(data, chunk_start, chunk_stop, path), data[chunk_start:chunk_stop])
+    rows = parser.trim_blank_rows(num_rows)
+    if rows != num_rows:
+        first_line = parser.value(0, 0) if rows else ""
+        raise MetadataError(_count_message(path, rows, num_rows, tensor_name, header, first_line))
+    parser.raise_long_row()
+    values = {column: parser.column(index) for index, column in enumerate(header)}
     return Metadata(columns=tuple(header), values=values), tuple(warnings)
 
 
@@ -59,7 +68,7 @@ def guess_label_column(metadata: Metadata) -> Optional[str]:
     """
     n = len(metadata)
     single_column = len(metadata.columns) == 1
-    distinct = {column: len(set(metadata.values[column])) for column in metadata.columns}
+    distinct = {column: len(metadata.values[column].categories) for column in metadata.columns}
     if not single_column:
         for column in metadata.columns:
             if column.strip().lower() in LABEL_NAMES and distinct[column] >= 2:
@@ -70,23 +79,121 @@ def guess_label_column(metadata: Metadata) -> Optional[str]:
     return min(candidates, key=lambda column: distinct[column])  # min is stable: first on ties
 
 
-def _read_lines(path: str) -> List[str]:
-    data = paths.read_regular(path, what="metadata file", error=MetadataError)
+_CHUNK_BYTES = 4 * 1024 * 1024  # decoded and split at a time: bounds the temporary str objects
+
+
+def _chunks(data: bytes, start: int, stop: int) -> Iterator[Tuple[int, int]]:
+    """(start, stop) byte ranges of whole lines, about _CHUNK_BYTES each, covering data[start:stop]."""
+    while True:
+        end = data.find(b"\n", start + _CHUNK_BYTES, stop) if start + _CHUNK_BYTES < stop else -1
+        yield start, stop if end < 0 else end
+        if end < 0:
+            return
+        start = end + 1
+
+
+def _decode(data: bytes, start: int, stop: int, path: str) -> str:
     try:
-        text = data.decode("utf-8-sig")  # tolerate a BOM from spreadsheet exports
+        return data[start:stop].decode("utf-8")
     except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise MetadataError("%s is not UTF-8 text (line %d, byte %d)" % (path, line, error.start)) from None
-    if text.endswith("\n"):
-        text = text[:-1]  # the last row's newline does not start another row
-    if not text:
-        return []
-    # Split on \n only: \r\n files lose their \r, but a lone \r inside a field stays data.
-    return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+        offset = start + error.start
+        line = data.count(b"\n", 0, offset) + 1
+        raise MetadataError("%s is not UTF-8 text (line %d, byte %d)" % (path, line, offset)) from None
 
 
-def _split_header(lines: Sequence[str], path: str, warnings: List[str]):
-    header = lines[0].split("\t")
+class _Codes(dict):
+    """value -> code, a new value getting the next code: `map(codes.__getitem__, values)`
+    encodes a chunk at C speed, calling back into Python only for first appearances."""
+
+    def __missing__(self, key: str) -> int:
+        code = self[key] = len(self)
+        return code
+
+
+class _ColumnParser:
+    """Codes of every column, filled a chunk of lines at a time (one dict per column)."""
+
+    def __init__(self, width: int, path: str, *, rows: int):
+        self.width, self.path, self.rows = width, path, rows
+        self.codes = [np.empty(rows, dtype=np.int32) for _ in range(width)]
+        self.tables = [_Codes() for _ in range(width)]
+        self.filled = 0
+        self.long_row: Optional[Tuple[int, int]] = None  # (line number, fields) of the first row too long
+
+    def add(self, text: str, raw: bytes) -> None:
+        """Rows of one chunk: `text` decoded from `raw`, whole lines joined by \\n."""
+        lines = text.count("\n") + 1
+        if self._regular(raw, lines):
+            # Every line has exactly `width` fields: one split gives them all, row-major.
+            flat = text.replace("\t", "\n").split("\n") if self.width > 1 else text.split("\n")
+            columns = [flat[index::self.width] for index in range(self.width)] if self.width > 1 else [flat]
+            if "\r" in text:  # \r\n files: \r ends each line's last field; a lone \r inside stays data
+                columns[-1] = [value[:-1] if value.endswith("\r") else value for value in columns[-1]]
+        else:
+            columns = self._split_rows(text)  # short or long rows: line by line
+        end = self.filled + lines
+        for codes, table, values in zip(self.codes, self.tables, columns):
+            codes[self.filled:end] = np.fromiter(map(table.__getitem__, values), dtype=np.int32, count=lines)
+        self.filled = end
+
+    def _regular(self, raw: bytes, lines: int) -> bool:
+        """True when every line of the chunk has exactly `width` fields (the common case)."""
+        if raw.count(b"\t") != lines * (self.width - 1):
+            return False
+        if self.width == 1:
+            return True
+        octets = np.frombuffer(raw, dtype=np.uint8)
+        separators = octets[np.flatnonzero((octets == 9) | (octets == 10))]
+        grid = np.append(separators, 10).reshape(lines, self.width)
+        return bool((grid[:, :-1] == 9).all() and (grid[:, -1] == 10).all())
+
+    def _split_rows(self, text: str) -> List[List[str]]:
+        """Short rows padded with empty fields; the first too-long row remembered for the error."""
+        columns: List[List[str]] = [[] for _ in range(self.width)]
+        for number, line in enumerate(text.split("\n"), start=self.filled + 2):  # line 1 is the header
+            fields = (line[:-1] if line.endswith("\r") else line).split("\t")
+            if len(fields) > self.width:
+                if self.long_row is None:
+                    self.long_row = (number, len(fields))
+                # Kept only to tell a blank row (trimmed if trailing) from one that is an error.
+                rest = fields[self.width - 1:]
+                fields[self.width - 1:] = ["\t".join(rest) if any(rest) else ""]
+            fields.extend([""] * (self.width - len(fields)))
+            for column, value in zip(columns, fields):
+                column.append(value)
+        return columns
+
+    def value(self, column: int, row: int) -> str:
+        table = self.tables[column]
+        code = int(self.codes[column][row])
+        return next(value for value, index in table.items() if index == code)
+
+    def trim_blank_rows(self, num_rows: int) -> int:
+        """Rows left after dropping blank rows beyond `num_rows` (writers pad with blank lines)."""
+        empty = [table.get("") for table in self.tables]
+        while self.rows > num_rows and None not in empty and all(
+                codes[self.rows - 1] == code for codes, code in zip(self.codes, empty)):
+            self.rows -= 1
+        return self.rows
+
+    def raise_long_row(self) -> None:
+        if self.long_row is not None and self.long_row[0] - 2 < self.rows:
+            raise MetadataError("%s line %d has %d fields but the header has %d"
+                                % (self.path, self.long_row[0], self.long_row[1], self.width))
+
+    def column(self, index: int) -> Column:
+        codes, categories = self.codes[index][:self.rows], tuple(self.tables[index])
+        if self.rows < len(self.codes[index]):  # trimmed blank rows may have held the only ""
+            used = np.bincount(codes, minlength=len(categories)) > 0
+            if not used.all():
+                codes = (np.cumsum(used, dtype=np.int32) - 1)[codes]
+                categories = tuple(value for value, keep in zip(categories, used) if keep)
+        self.tables[index] = _Codes()  # the dict costs as much as the categories: free it now
+        return Column(codes=codes, categories=categories)
+
+
+def _unique_header(line: str, path: str, warnings: List[str]) -> List[str]:
+    header = line.split("\t")
     seen = set()
     for index, column in enumerate(header):
         name = column.strip() or "column %d" % (index + 1)
@@ -99,16 +206,16 @@ def _split_header(lines: Sequence[str], path: str, warnings: List[str]):
             name = unique
         seen.add(name)
         header[index] = name
-    return header, [line.split("\t") for line in lines[1:]]
+    return header
 
 
-def _count_message(path, rows, num_rows, tensor_name, header, lines) -> str:
+def _count_message(path, rows, num_rows, tensor_name, header, first_line) -> str:
     message = "%s has %s rows but tensor %s has %s" % (path, format(rows, ","), tensor_name, format(num_rows, ","))
     if len(header) > 1:
         message += " (the first line is the header: with several columns it is not a row)"
     elif rows == num_rows + 1:
         message += (
             "; if its first line %r is a header, remove it: single-column metadata has no "
-            "header row" % lines[0]
+            "header row" % first_line
         )
     return message

@@ -1,0 +1,88 @@
+"""The chunked, dict-encoding metadata parser gives what the line-by-line parser gave.
+
+The oracle below is the previous parser (lists of lines and rows), kept as the reference
+for the format's corner cases: BOM, \\r\\n, a lone \\r inside a field, short rows, trailing
+blank lines, empty files. Chunks are made tiny so that every row straddles a boundary.
+"""
+
+import codecs
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tb_embedanalysis.logs import metadata as metadata_io
+from tb_embedanalysis.logs.errors import MetadataError
+
+
+def reference(data: bytes, num_rows: int):
+    """(columns, rows) as the line-by-line parser read them, or the MetadataError text."""
+    text = data.decode("utf-8-sig")
+    if text.endswith("\n"):
+        text = text[:-1]
+    lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")] if text else []
+    if any("\t" in line for line in lines):
+        header = metadata_io._unique_header(lines[0], "m.tsv", [])  # renaming is not what is compared
+        rows = [line.split("\t") for line in lines[1:]]
+    else:
+        header, rows = ["label"], [[line] for line in lines]
+    while len(rows) > num_rows and not any(rows[-1]):
+        rows.pop()
+    if len(rows) != num_rows:
+        return "rows"
+    if any(len(row) > len(header) for row in rows):
+        return "fields"
+    return tuple(header), [tuple(row[i] if i < len(row) else "" for i in range(len(header))) for row in rows]
+
+
+def parsed(tmp_path, data: bytes, num_rows: int):
+    path = tmp_path / "m.tsv"
+    path.write_bytes(data)
+    try:
+        metadata, _ = metadata_io.read_metadata(str(path), num_rows=num_rows, tensor_name="t")
+    except MetadataError as error:
+        return "fields" if "fields but the header" in str(error) else "rows"
+    return metadata.columns, [tuple(metadata.row(i).values()) for i in range(len(metadata))]
+
+
+FIELD = st.text(alphabet=st.sampled_from(["a", "b", "é", "東", "\r", " "]), max_size=3)
+LINE = st.lists(FIELD, min_size=1, max_size=4).map("\t".join)
+
+
+@pytest.mark.parametrize("chunk_bytes", [7, 1 << 22], ids=["tiny-chunks", "default-chunks"])
+@settings(max_examples=150, deadline=None)
+@given(lines=st.lists(LINE | FIELD, max_size=12), crlf=st.booleans(), bom=st.booleans(),
+       final_newline=st.booleans(), blank_tail=st.integers(0, 2), extra=st.integers(-1, 2))
+def test_same_as_the_line_by_line_parser(tmp_path_factory, chunk_bytes, lines, crlf, bom, final_newline,
+                                         blank_tail, extra):
+    newline = "\r\n" if crlf else "\n"
+    text = newline.join(lines + [""] * blank_tail) + (newline if final_newline else "")
+    data = (codecs.BOM_UTF8 if bom else b"") + text.encode("utf-8")
+    expected_rows = reference(data, 10**9)
+    if isinstance(expected_rows, str):
+        expected_rows = reference(data, 0)
+    count = len(expected_rows[1]) if not isinstance(expected_rows, str) else 0
+    num_rows = max(0, count + extra)
+    tmp_path = tmp_path_factory.mktemp("meta")
+    default, metadata_io._CHUNK_BYTES = metadata_io._CHUNK_BYTES, chunk_bytes
+    try:
+        assert parsed(tmp_path, data, num_rows) == reference(data, num_rows)
+    finally:
+        metadata_io._CHUNK_BYTES = default
+
+
+def test_codes_follow_first_appearance_across_chunks(tmp_path, monkeypatch):
+    monkeypatch.setattr(metadata_io, "_CHUNK_BYTES", 5)
+    path = tmp_path / "m.tsv"
+    path.write_text("id\tlabel\n" + "".join("%d\t%s\n" % (i, "cab"[i % 3]) for i in range(30)))
+    metadata, _ = metadata_io.read_metadata(str(path), num_rows=30, tensor_name="t")
+    label = metadata.values["label"]
+    assert label.categories == ("c", "a", "b") and label.codes.tolist() == [0, 1, 2] * 10
+    assert metadata.values["id"].categories == tuple(str(i) for i in range(30))
+
+
+def test_trimmed_blank_rows_leave_no_unused_category(tmp_path):
+    path = tmp_path / "m.tsv"
+    path.write_text("a\tb\n1\tx\n2\ty\n\t\n\n")
+    metadata, _ = metadata_io.read_metadata(str(path), num_rows=2, tensor_name="t")
+    assert metadata.values["a"].categories == ("1", "2") and metadata.values["b"].categories == ("x", "y")

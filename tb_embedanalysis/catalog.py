@@ -9,6 +9,10 @@ whenever a file in it is created, renamed over or deleted: a new checkpoint, TF'
 ``checkpoint`` index, a rewritten config, a step deleted by max_to_keep). A few stat calls
 per request make new steps appear within a fraction of a second, and steps deleted by
 retention disappear as fast; runs nested deeper in a brand-new directory still wait for `ttl`.
+
+Signatures are taken *before* discovery reads anything, never after: a change made while
+discovery runs then differs at the next check instead of hiding until `ttl` (a step deleted
+meanwhile must answer 404 "deleted", not 422 "file does not exist").
 """
 
 import collections
@@ -31,7 +35,7 @@ class Catalog:
         self._lock = threading.Lock()
         self._runs: Optional[Tuple[RunInfo, ...]] = None
         self._runs_time = 0.0
-        self._watched: Dict[str, Optional[tuple]] = {}  # path -> stat signature at discovery
+        self._watched: Dict[str, Optional[tuple]] = {}  # path -> stat signature before discovery
         self._checked_time = 0.0
         # (run, name, step) that an earlier discovery listed and a later one did not: a 404
         # for them says "deleted", not "never existed". Bounded: days of checkpoints.
@@ -76,12 +80,14 @@ class Catalog:
             return self._runs
 
     def _discover(self):
-        # Caller holds self._lock. Watch first, discover second: a change in between makes
-        # the next check discover again, never hides it.
-        watched = self._watch_paths(self._runs or ())
+        # Caller holds self._lock. Stat first, discover second: a change in between makes the
+        # next check discover again, never hides it. A path that only this discovery found
+        # (a new run, a new checkpoint directory) has no signature from before it was read:
+        # it gets _UNSEEN, which equals no stat, so the next check discovers once more, this
+        # time with a signature taken beforehand. Costs one extra discovery per new path.
+        before = {path: _stat(path) for path in self._watch_paths(self._runs or ())}
         runs = logs.discover(self._logdir) if self._logdir else ()
-        watched.update(self._watch_paths(runs))
-        self._watched = {path: _stat(path) for path in watched}
+        self._watched = {path: before.get(path, _UNSEEN) for path in self._watch_paths(runs) | before.keys()}
         old = {(r.run, r.name, r.step) for info in (self._runs or ()) for s in info.series for r in s.refs}
         new = {(r.run, r.name, r.step) for info in runs for s in info.series for r in s.refs}
         for key in old - new:
@@ -96,9 +102,11 @@ class Catalog:
 
     def _watch_paths(self, runs) -> set:
         """The logdir, each config, and the directories of configs, runs and checkpoints."""
-        paths = {os.path.abspath(self._logdir)} if self._logdir else set()
+        logdir = os.path.abspath(self._logdir) if self._logdir else ""
+        paths = {logdir} if logdir else set()
         for info in runs:
-            configs = {p.config_path for p in info.problems}
+            # A problem names its config relative to the logdir (it is shown to users).
+            configs = {os.path.join(logdir, p.config_path) for p in info.problems}
             for series in info.series:
                 for ref in series.refs:
                     configs.add(ref.config_path)
@@ -152,6 +160,9 @@ class Catalog:
     def same_name_elsewhere(self, name: str):
         """Every series called `name`, in every run (for comparing runs)."""
         return [series for info in self.runs() for series in info.series if series.name == name]
+
+
+_UNSEEN = ("not stat-ed before the discovery that found it",)
 
 
 def _stat(path: str) -> Optional[tuple]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import collections
+import dataclasses
 import os
 import re
 import threading
@@ -42,23 +43,36 @@ _TEXT_SUFFIXES = (".tsv", ".txt")
 
 # -- public API -------------------------------------------------------------------------
 def discover(logdir: str) -> Tuple[RunInfo, ...]:
-    """Every run under `logdir` that has a projector config, sorted by run name."""
+    """Every run under `logdir` that has a projector config, sorted by run name.
+
+    A config that cannot be used costs only its own embeddings: it becomes a ConfigProblem
+    whose `config_path` and message name files relative to the logdir (they are shown to
+    users; refs keep absolute paths, which only the readers use).
+    """
     found: Dict[str, Tuple[List[EmbeddingRef], List[ConfigProblem]]] = {}
+    # Configs may be symlinks, but only to files inside the logdir (a symlink to
+    # /etc/passwd would otherwise be parsed and its first word quoted in the parse error).
+    root = os.path.realpath(logdir)
     for config_path in sorted(_find_configs(logdir), key=lambda p: _config_order(p, logdir)):
         run_dir = paths.run_dir_of_config(config_path)
         run = _run_name(run_dir, logdir)
         refs, problems = found.setdefault(run, ([], []))
         try:
-            new_refs, new_problems = read_config(config_path, run=run, run_dir=run_dir)
-        except LogError as error:
-            problems.append(ConfigProblem(run=run, config_path=config_path, message=str(error)))
-            continue
+            new_refs, new_problems = read_config(config_path, run=run, run_dir=run_dir, root=root)
+        except (LogError, OSError, ValueError) as error:  # OSError/ValueError: a path no check foresaw
+            new_refs, new_problems = [], [ConfigProblem(run=run, config_path=config_path, message=str(error))]
         refs.extend(new_refs)
-        problems.extend(new_problems)
+        problems.extend(_shown(problem, logdir) for problem in new_problems)
     return tuple(
         RunInfo(run=run, series=_group(refs), problems=tuple(problems))
         for run, (refs, problems) in sorted(found.items(), key=lambda item: _run_sort_key(item[0]))
     )
+
+
+def _shown(problem: ConfigProblem, logdir: str) -> ConfigProblem:
+    """The problem as users see it: paths relative to the logdir, never absolute."""
+    config = os.path.relpath(problem.config_path, os.path.abspath(logdir)).replace(os.sep, "/")
+    return dataclasses.replace(problem, config_path=config, message=paths.relative_message(problem.message, logdir))
 
 
 def has_projector_config(logdir: str) -> bool:
@@ -86,12 +100,15 @@ def find_ref(runs: Sequence[RunInfo], run: str, name: str, step: Optional[int] =
 
 
 # -- one config -------------------------------------------------------------------------
-def read_config(config_path: str, *, run: str, run_dir: str) -> Tuple[List[EmbeddingRef], List[ConfigProblem]]:
+def read_config(config_path: str, *, run: str, run_dir: str,
+                root: Optional[str] = None) -> Tuple[List[EmbeddingRef], List[ConfigProblem]]:
     """Refs for every embedding of one config; problems of single embeddings don't stop others.
 
-    Raises ConfigError when the config itself cannot be read or parsed.
+    `root`: the directory (a realpath) the config file itself must lie in, symlinks
+    followed; the run directory when not given. Raises ConfigError when the config itself
+    cannot be read or parsed, UnsafePathError when it lies outside `root`.
     """
-    config = parse_config(config_path)
+    config = parse_config(config_path, root=root or os.path.realpath(run_dir))
     context = _Context(config_path=config_path, run=run, run_dir=run_dir)
     refs: List[EmbeddingRef] = []
     problems: List[ConfigProblem] = []
@@ -116,9 +133,10 @@ def read_config(config_path: str, *, run: str, run_dir: str) -> Tuple[List[Embed
     return refs, list(dict.fromkeys(problems))
 
 
-def parse_config(config_path: str) -> ProjectorConfig:
+def parse_config(config_path: str, *, root: str) -> ProjectorConfig:
+    """The config at `config_path`, read only if the file opened lies inside `root`."""
     try:
-        with paths.open_regular(config_path) as handle:
+        with paths.open_regular(config_path, root=root, root_name="the logdir") as handle:
             text = handle.read().decode("utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError("%s cannot be read: %s" % (config_path, error)) from None
@@ -141,6 +159,7 @@ class _Context:
         self.run_dir = run_dir
         config_dir = os.path.dirname(os.path.abspath(config_path))
         self.base_dirs = [config_dir] if config_dir == run_dir else [config_dir, run_dir]
+        self.root_name = "the logdir" if run == "." else "the directory of run %r" % run
         self._checkpoints: Optional[List[Tuple[Optional[int], str]]] = None
 
     def problem(self, error: LogError, *, tensor_name: str = "") -> ConfigProblem:
@@ -150,7 +169,7 @@ class _Context:
 
     def resolve(self, path: str, *, probe_suffix: str = "") -> str:
         return paths.resolve(path, base_dirs=self.base_dirs, root=self.run_dir, config_path=self.config_path,
-                             probe_suffix=probe_suffix)
+                             probe_suffix=probe_suffix, root_name=self.root_name)
 
     def ref(self, info: Optional[EmbeddingInfo], name: str, step: Optional[int], tensor: TensorSource):
         metadata = sprite = None
@@ -233,18 +252,22 @@ def list_checkpoints(directory: str) -> Tuple[List[str], Optional[str]]:
     Sources: the ``checkpoint`` index file TF keeps (retained checkpoints) and ``*.index``
     files. Entries are taken by basename in `directory`: the index file may hold absolute
     paths from the machine (or the relative cwd) that wrote them. A prefix without its
-    ``.index`` file is skipped: it is being written, or was deleted.
+    ``.index`` file is skipped: it is being written, or was deleted. Prefixes are canonical
+    (the directory's realpath): the reader checks at read time that the checkpoint's files
+    still lie in that very directory.
     """
+    directory = os.path.realpath(directory)
     try:
         names = set(os.listdir(directory))
     except OSError:
         return [], None
-    listed = _read_checkpoint_index(os.path.join(directory, "checkpoint")) if "checkpoint" in names else []
+    listed = (_read_checkpoint_index(os.path.join(directory, "checkpoint"), root=directory)
+              if "checkpoint" in names else [])
     candidates = [os.path.basename(entry) for entry in listed]
     candidates += [name[: -len(".index")] for name in sorted(names) if name.endswith(".index")]
     prefixes = [os.path.join(directory, base) for base in dict.fromkeys(candidates)
                 if base + ".index" in names and os.path.isfile(os.path.join(directory, base + ".index"))]
-    prefixes = [p for p in prefixes if paths.is_inside(p + ".index", os.path.realpath(directory))]
+    prefixes = [p for p in prefixes if paths.is_inside(p + ".index", directory)]
     if not prefixes:
         return [], None
     latest = os.path.join(directory, os.path.basename(listed[0])) if listed else None
@@ -253,12 +276,12 @@ def list_checkpoints(directory: str) -> Tuple[List[str], Optional[str]]:
     return prefixes, latest
 
 
-def _read_checkpoint_index(path: str) -> List[str]:
+def _read_checkpoint_index(path: str, *, root: str) -> List[str]:
     """Paths in TF's ``checkpoint`` text file, model_checkpoint_path (the latest) first."""
     try:
-        with paths.open_regular(path) as handle:
+        with paths.open_regular(path, root=root) as handle:
             lines = handle.read().decode("utf-8", "replace").splitlines()
-    except OSError:
+    except (OSError, UnsafePathError):  # only names to look for in the directory: without it, *.index
         return []
     latest, retained = [], []
     for line in lines:

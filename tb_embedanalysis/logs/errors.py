@@ -30,7 +30,10 @@ class NeedsTensorFlowError(LogError):
 
 
 class UnsafePathError(LogError):
-    """A path in a config leaves the config's directory (symlink or ``..``)."""
+    """A path we refuse to read: a config path leaving the config's (run's) directory
+    (symlink or ``..``) or holding a NUL byte, a config symlinked out of the logdir, or a
+    file that became a symlink after discovery checked it. The message never quotes the
+    refused file's content nor says where it leads."""
 
 
 class UnknownEmbeddingError(LogError, LookupError):

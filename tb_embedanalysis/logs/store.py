@@ -9,6 +9,7 @@ big TSV), so the store caches by ref, checks the files' (mtime, size) on every c
 from __future__ import annotations
 
 import collections
+import dataclasses
 import hashlib
 import os
 import threading
@@ -17,7 +18,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from tb_embedanalysis.logs import metadata as metadata_io
-from tb_embedanalysis.logs import sprites, tensors
+from tb_embedanalysis.logs import paths, sprites, tensors
 from tb_embedanalysis.logs.errors import LogError, SpriteError, TensorFormatError
 from tb_embedanalysis.logs.model import Embedding, EmbeddingRef, Metadata
 
@@ -93,7 +94,10 @@ class EmbeddingStore:
             if image is not None:
                 self._sprites.move_to_end(key)
         if image is None:
-            image = sprites.open_sprite(path)
+            try:
+                image = sprites.open_sprite(path)
+            except LogError as error:
+                raise _relative_error(error, embedding.ref) from None
         with self._sprite_lock:
             self._sprites[key] = image
             while len(self._sprites) > 1 and sum(map(_image_bytes, self._sprites.values())) > _SPRITE_CACHE_BYTES:
@@ -123,12 +127,31 @@ def _load_stable(ref: EmbeddingRef, signature: Tuple, attempts: int = 3) -> Tupl
         if after == signature:
             return embedding, signature
         signature = after
-    raise TensorFormatError("the files of embedding %r (%s) kept changing while they were read, %d times; "
-                            "is something rewriting them in place?" % (ref.name, ref.tensor.path, attempts))
+    raise _relative_error(TensorFormatError(
+        "the files of embedding %r (%s) kept changing while they were read, %d times; is something rewriting "
+        "them in place?" % (ref.name, ref.tensor.path, attempts)), ref)
 
 
 def load_embedding(ref: EmbeddingRef) -> Embedding:
-    """Read vectors, metadata and sprite of one ref, without caching (the store caches)."""
+    """Read vectors, metadata and sprite of one ref, without caching (the store caches).
+
+    Errors and warnings name files relative to the logdir: they are shown to users, and an
+    answer must not reveal the server's paths (the readers name files as they open them).
+    """
+    try:
+        embedding = _read_embedding(ref)
+    except LogError as error:
+        raise _relative_error(error, ref) from None
+    logdir = paths.logdir_of(ref.config_path, ref.run)
+    return dataclasses.replace(embedding, warnings=tuple(paths.relative_message(w, logdir) for w in embedding.warnings))
+
+
+def _relative_error(error: LogError, ref: EmbeddingRef) -> LogError:
+    """The same error, with paths relative to the logdir of `ref`."""
+    return type(error)(paths.relative_message(str(error), paths.logdir_of(ref.config_path, ref.run)))
+
+
+def _read_embedding(ref: EmbeddingRef) -> Embedding:
     vectors = _as_readonly_float32(tensors.read_vectors(ref.tensor))
     num_rows = vectors.shape[0]
     warnings: List[str] = []

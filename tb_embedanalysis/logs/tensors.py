@@ -3,6 +3,10 @@
 TensorFlow is optional: it is imported here, lazily, and only to read checkpoints, so that
 `import tb_embedanalysis` stays cheap inside TensorBoard and TSV/``.bytes`` logs work
 without it. Every failure becomes an error of ours that names the file or the tensor.
+
+Files are opened through `paths.open_regular`, which refuses a file that became a symlink
+since discovery. TensorFlow opens checkpoint files itself, by name, so for checkpoints the
+same rule is checked by name just before and just after TF reads them (`_check_checkpoint`).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from tb_embedanalysis.logs.errors import (
     NeedsTensorFlowError,
     TensorFormatError,
     TensorNotFoundError,
+    UnsafePathError,
 )
 from tb_embedanalysis.logs.model import TensorSource
 
@@ -163,7 +168,29 @@ def _import_tensorflow(what: str):
     return tf
 
 
+def _check_checkpoint(prefix: str) -> None:
+    """Refuse a checkpoint whose files no longer lie where discovery found them.
+
+    Discovery hands out canonical prefixes (realpath of the directory) and checked that the
+    ``.index`` lies in that directory. TF opens the index and data shards by name (no file
+    descriptor can be passed), so this runs right before TF opens them and again right after
+    it read the tensor; a symlink swapped in for that whole time is caught. What remains is
+    a swap to a symlink *and back* within the milliseconds of the read itself: only an
+    attacker who can write the logdir at will could time it, and such a writer can replace
+    the vectors anyway; the bytes would still never be served as anything but vectors.
+    """
+    directory = os.path.dirname(prefix)
+    if os.path.realpath(directory) != directory:
+        raise UnsafePathError("checkpoint %s: its directory is a symbolic link now, or lies under one, that it was not "
+                              "when the logdir was scanned; refusing to read it" % prefix)
+    for path in checkpoint_files(prefix):
+        if os.path.lexists(path) and not paths.is_inside(path, directory):
+            raise UnsafePathError("checkpoint file %s is a symbolic link leading outside its directory; "
+                                  "refusing to read it" % path)
+
+
 def _open_checkpoint(prefix: str):
+    _check_checkpoint(prefix)
     if not os.path.exists(prefix + ".index"):
         raise TensorNotFoundError(
             "checkpoint %s does not exist (no %s.index); is it still being written?"
@@ -173,9 +200,12 @@ def _open_checkpoint(prefix: str):
     try:
         # tf.train.load_checkpoint reads a V2 checkpoint's index and data directly: no
         # graph, no Keras model, works for TF1 Saver and TF2 Checkpoint files alike.
-        return tf.train.load_checkpoint(prefix)
+        reader = tf.train.load_checkpoint(prefix)
     except Exception as error:  # noqa: BLE001 - TF raises OpError, ValueError...; all mean "unreadable"
+        _check_checkpoint(prefix)  # a refusal, not TF's words about a file it should not have opened
         raise TensorFormatError("checkpoint %s cannot be read: %s" % (prefix, _short(error))) from None
+    _check_checkpoint(prefix)  # TF has read the index now: was it still the one discovery checked?
+    return reader
 
 
 def checkpoint_variables(prefix: str) -> Mapping[str, Tuple[Tuple[int, ...], str]]:
@@ -226,10 +256,12 @@ def _read_checkpoint(source: TensorSource) -> np.ndarray:
     try:
         value = reader.get_tensor(key)
     except Exception as error:  # noqa: BLE001 - a truncated shard raises IndexError, others OpError
+        _check_checkpoint(source.path)
         raise TensorFormatError(
             "tensor %s in checkpoint %s cannot be read (half-written or corrupt?): %s"
             % (display_name(key), source.path, _short(error))
         ) from None
+    _check_checkpoint(source.path)  # after TF read the shards: see _check_checkpoint
     value = np.asarray(value)
     if value.dtype.kind not in "fiu":
         raise TensorFormatError(

@@ -284,3 +284,26 @@ def test_discovery_problems_name_the_config_relative_to_the_logdir(logdir):
     assert problem.config_path == "b/projector_config.pbtxt"
     assert problem.message.startswith("b/projector_config.pbtxt line ")
     assert EmbeddingStore().load(runs["a"].series[0].refs[0]).shape == (N, 4)
+
+
+# -- item 3 for TF checkpoints: TF opens them by name, checked before and after its read ------
+@pytest.mark.parametrize("parts", [(".index",), (".data-00000-of-00001",), (".index", ".data-00000-of-00001")],
+                         ids=["index", "data-shard", "both"])
+def test_a_checkpoint_file_swapped_for_an_outside_symlink_is_refused(tmp_path, parts):
+    # One file alone fails TF's checksums anyway; both together would be served as vectors.
+    pytest.importorskip("tensorflow")
+    from logs_fixtures import write_tf1_saver_run
+
+    inside = np.arange(40, dtype=np.float32).reshape(10, 4)
+    write_tf1_saver_run(str(tmp_path / "logs" / "run"), {100: inside})
+    write_tf1_saver_run(str(tmp_path / "outside"), {100: np.full((10, 4), 7.0, np.float32)})  # same layout
+    (info,) = discover(str(tmp_path / "logs"))
+    ref = {s.name: s for s in info.series}["FINAL_LOGITS"].refs[-1]
+    store = EmbeddingStore()
+    assert np.array_equal(store.load(ref).vectors, inside)
+    for part in parts:
+        swap_for_symlink(tmp_path / "logs" / "run" / ("model.ckpt-100" + part),
+                         tmp_path / "outside" / ("model.ckpt-100" + part))
+    with pytest.raises(UnsafePathError, match="refusing to read it") as refused:
+        store.load(ref)
+    assert "run/model.ckpt-100" in str(refused.value) and str(tmp_path) not in str(refused.value)

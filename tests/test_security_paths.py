@@ -110,7 +110,9 @@ def swap_for_symlink(path, target):
 
 # -- item 3: a file swapped for a symlink after discovery and the first load ------------------
 @pytest.mark.parametrize("asset, secret", [("metadata.tsv", "secret.tsv"), ("sprite.png", "secret.png"),
-                                           ("tensors.bytes", "secret.bytes")], ids=["metadata", "sprite", "tensor"])
+                                           ("tensors.bytes", "secret.bytes"), ("metadata.tsv", "no-such-file"),
+                                           ("sprite.png", "no-such-file")],
+                         ids=["metadata", "sprite", "tensor", "metadata-dangling", "sprite-dangling"])
 def test_a_file_swapped_for_an_outside_symlink_after_loading_is_refused(logdir, asset, secret):
     client = make_client(logdir)
     before = every_answer(client)
@@ -161,6 +163,11 @@ def test_open_regular_refuses_a_path_that_leaves_where_discovery_found_it(tmp_pa
         os.symlink(outside, inside / "d")
     with pytest.raises(UnsafePathError, match="refusing to read it"):
         paths.read_regular(path, what="metadata file", error=ValueError)
+    # A symlink to a path that does not exist is refused the same way: no existence oracle.
+    swap_for_symlink(os.path.join(os.path.dirname(path), "dangling.tsv"), outside / "no-such-file")
+    for root in (None, os.path.realpath(inside)):
+        with pytest.raises(UnsafePathError, match="refusing to read it"):
+            paths.read_regular(str(inside / "d" / "dangling.tsv"), what="file", error=ValueError, root=root)
     # With a containment root, a symlink staying inside is fine and one leaving it is not.
     with pytest.raises(UnsafePathError, match="refusing to read it"):
         paths.read_regular(str(inside / "d" / "f.tsv"), what="file", error=ValueError, root=str(inside))

@@ -117,13 +117,15 @@ def open_regular(path: str, *, root: Optional[str] = None, root_name: str = "its
     try:
         fd = os.open(path, flags)
     except OSError as error:
-        if root is None and error.errno in (errno.ELOOP, errno.EMLINK):  # EMLINK: FreeBSD's O_NOFOLLOW
-            raise _swapped(path) from None
+        # A path leading where it may not is refused whether or not its target exists:
+        # "does not exist" for one and "refused" for another would tell an attacker who can
+        # plant symlinks which paths exist on the server.
+        if (root is None and error.errno in (errno.ELOOP, errno.EMLINK)) or not _named_where_allowed(path, root):
+            raise _refusal(path, root, root_name) from None  # EMLINK: FreeBSD's O_NOFOLLOW
         raise
     try:
         if not _opened_where_allowed(fd, path, root):
-            raise _swapped(path) if root is None else UnsafePathError(
-                "%s is a symbolic link (or lies under one) leading outside %s; refusing to read it" % (path, root_name))
+            raise _refusal(path, root, root_name)
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             kind = next((name for test, name in _KINDS if test(mode)), "not a file")
@@ -135,9 +137,18 @@ def open_regular(path: str, *, root: Optional[str] = None, root_name: str = "its
         raise
 
 
-def _swapped(path: str) -> UnsafePathError:
-    return UnsafePathError("%s is a symbolic link now, or lies under one, that it was not when the logdir was "
-                           "scanned; refusing to read it" % path)
+def _refusal(path: str, root: Optional[str], root_name: str) -> UnsafePathError:
+    if root is None:
+        return UnsafePathError("%s is a symbolic link now, or lies under one, that it was not when the logdir was "
+                               "scanned; refusing to read it" % path)
+    return UnsafePathError("%s is a symbolic link (or lies under one) leading outside %s; refusing to read it"
+                           % (path, root_name))
+
+
+def _named_where_allowed(path: str, root: Optional[str]) -> bool:
+    """By name only (no file opened): `path` is canonical (root None) or resolves inside `root`."""
+    real = os.path.realpath(path)
+    return real == os.path.abspath(path) if root is None else _contained(real, root)
 
 
 def _opened_where_allowed(fd: int, path: str, root: Optional[str]) -> bool:
@@ -154,13 +165,12 @@ def _opened_where_allowed(fd: int, path: str, root: Optional[str]) -> bool:
         if root is None:
             return os.path.abspath(path) in names
         return any(_contained(name, root) for name in names)
-    # No /proc (macOS, Windows): the contained, canonical name must lead to the very file we
-    # hold (same device and inode); a swap after the open makes them differ, and we refuse.
-    real = os.path.realpath(path)
-    if (real != os.path.abspath(path)) if root is None else not _contained(real, root):
+    # No /proc (macOS, Windows): the allowed name must lead to the very file we hold (same
+    # device and inode); a swap after the open makes them differ, and we refuse.
+    if not _named_where_allowed(path, root):
         return False
     try:
-        return os.path.samestat(os.stat(real), os.fstat(fd))
+        return os.path.samestat(os.stat(os.path.realpath(path)), os.fstat(fd))
     except OSError:
         return False
 

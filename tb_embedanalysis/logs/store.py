@@ -158,7 +158,7 @@ def _read_embedding(ref: EmbeddingRef) -> Embedding:
     metadata: Optional[Metadata] = None
     label_column = None
     if ref.metadata_path:
-        if os.path.exists(ref.metadata_path):
+        if os.path.lexists(ref.metadata_path):  # not exists(): a symlink to a missing file is refused, not "missing"
             metadata, metadata_warnings = metadata_io.read_metadata(
                 ref.metadata_path, num_rows=num_rows, tensor_name=ref.name)
             warnings.extend(metadata_warnings)

@@ -10,7 +10,7 @@ disagrees with its label; `hard_count` counts those per label.
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Sequence
+from typing import Sequence
 
 import numpy as np
 

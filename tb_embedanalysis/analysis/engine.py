@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-from typing import Callable, Optional, Sequence, Union
+from typing import Optional, Sequence, Union
 
 import numpy as np
 
@@ -33,12 +33,12 @@ from tb_embedanalysis.analysis.hardness import DEFAULT_HARDNESS_METHOD, HARDNESS
 from tb_embedanalysis.analysis.jobs import Job, Jobs
 from tb_embedanalysis.analysis.labels import EncodedLabels
 from tb_embedanalysis.analysis.neighbors import METRICS, KnnGraph, NeighborResult  # noqa: F401
+from tb_embedanalysis.analysis.progress import ProgressFn
 from tb_embedanalysis.analysis.reports import ClusterReport, HardnessReport, Pending, ProjectionResult  # noqa: F401
 
 APPROXIMATE_THRESHOLD = 50_000
 #: kNN graphs are built for the smallest of these ≥ k (capped at valid rows − 1) and sliced.
 GRAPH_KS = (10, 20, 50, 100, 200, 500, 1000)
-ProgressFn = Optional[Callable[[float, str], None]]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

@@ -20,9 +20,9 @@ import concurrent.futures
 import threading
 from typing import Callable, Dict, Hashable, List, Optional, Union
 
+from tb_embedanalysis.analysis.progress import ProgressFn
 from tb_embedanalysis.analysis.reports import Pending
 
-ProgressCallback = Callable[[float, str], None]
 QUEUED = "queued"
 
 
@@ -38,7 +38,7 @@ class Job:
         self.error: Optional[BaseException] = None
         self.done = threading.Event()
         self.started = False  # guarded by Jobs._lock
-        self._listeners: List[ProgressCallback] = []
+        self._listeners: List[Callable[[float, str], None]] = []
 
     def report(self, progress: float, message: Optional[str] = None) -> None:
         self.progress = min(1.0, max(self.progress, float(progress)))  # never goes backwards
@@ -47,11 +47,11 @@ class Job:
         for listener in list(self._listeners):
             listener(self.progress, self.message)
 
-    def follow(self, listener: ProgressCallback) -> None:
+    def follow(self, listener: Callable[[float, str], None]) -> None:
         """Call listener(progress, message) on every report (a parent mirroring a child)."""
         self._listeners.append(listener)
 
-    def wait(self, on_progress: Optional[ProgressCallback] = None, poll: float = 0.2):
+    def wait(self, on_progress: ProgressFn = None, poll: float = 0.2):
         """Block until done, calling on_progress(progress, message) while waiting; the
         result, or the job's error raised."""
         while not self.done.wait(poll if on_progress is not None else None):
@@ -77,7 +77,7 @@ class Jobs:
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="embedanalysis")
 
     def run(self, key: Hashable, fn: Callable[[Job], object], *, message: str = "", wait: bool = False,
-            on_progress: Optional[ProgressCallback] = None) -> Union[object, Pending]:
+            on_progress: ProgressFn = None) -> Union[object, Pending]:
         """fn(job)'s result for `key`, computed once however many callers ask.
 
         wait=True blocks (reporting to on_progress); wait=False waits up to sync_seconds and
@@ -92,7 +92,7 @@ class Jobs:
         return Pending(progress=float(job.progress), message=job.message)
 
     def compute(self, key: Hashable, fn: Callable[[Job], object], *, message: str = "",
-                on_progress: Optional[ProgressCallback] = None):
+                on_progress: ProgressFn = None):
         """fn(job)'s result for `key`, in this thread unless another thread computes it
         already (then wait for it). For a job that needs a sub-result."""
         job, _ = self._job(key, message)

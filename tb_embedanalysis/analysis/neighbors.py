@@ -17,15 +17,16 @@ All returned indices are indices into the original matrix.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Optional, Tuple
+from typing import Tuple
 
 import numpy as np
+
+from tb_embedanalysis.analysis.progress import ProgressFn
 
 METRICS = ("cosine", "euclidean")
 #: Elements of one (query block × N) key matrix: 2**24 float32 ≈ 64 MB, whatever N is.
 BLOCK_ELEMENTS = 1 << 24
 
-ProgressFn = Optional[Callable[[float], None]]
 
 
 def check_metric(metric: str) -> str:

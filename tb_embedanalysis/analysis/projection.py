@@ -9,20 +9,20 @@ a callback, which gives the tab its progress bar.
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict
 
 import numpy as np
 
+from tb_embedanalysis.analysis.progress import ProgressFn
 from tb_embedanalysis.analysis.reports import ProjectionResult
 
-Progress = Optional[Callable[[float, str], None]]
 BLOCK = 65536
 #: t-SNE schedule (openTSNE's defaults): early exaggeration then the main phase.
 TSNE_EXAGGERATION_ITERS = 250
 TSNE_ITERS = 500
 
 
-def pca_2d(vectors, valid: np.ndarray, *, seed: int = 0, on_progress: Progress = None) -> ProjectionResult:
+def pca_2d(vectors, valid: np.ndarray, *, seed: int = 0, on_progress: ProgressFn = None) -> ProjectionResult:
     """Coordinates (N, 2) float32 on the top two principal axes of the valid rows.
 
     y_i = (x_i − μ) · [v₁ v₂], v the eigenvectors of the covariance with the largest
@@ -53,7 +53,7 @@ def pca_2d(vectors, valid: np.ndarray, *, seed: int = 0, on_progress: Progress =
     return ProjectionResult(coords, "pca", sampled=False, n_embedded=int(rows.size))
 
 
-def tsne_2d(vectors, valid: np.ndarray, *, seed: int = 0, on_progress: Progress = None,
+def tsne_2d(vectors, valid: np.ndarray, *, seed: int = 0, on_progress: ProgressFn = None,
             perplexity: float = 30.0, n_jobs: int = -1) -> ProjectionResult:
     """openTSNE t-SNE (euclidean, PCA initialisation, seeded) of all valid rows.
 

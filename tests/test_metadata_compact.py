@@ -66,9 +66,21 @@ def test_same_as_the_line_by_line_parser(tmp_path_factory, chunk_bytes, lines, c
     tmp_path = tmp_path_factory.mktemp("meta")
     default, metadata_io._CHUNK_BYTES = metadata_io._CHUNK_BYTES, chunk_bytes
     try:
-        assert parsed(tmp_path, data, num_rows) == reference(data, num_rows)
+        expected = reference(data, num_rows)
+        assert parsed(tmp_path, data, num_rows) == expected
     finally:
         metadata_io._CHUNK_BYTES = default
+    # The listing's scan agrees on columns, the row-count check and (a file under 512 KB) the guess.
+    path = str(tmp_path / "m.tsv")
+    if expected == "rows":
+        with pytest.raises(MetadataError, match="rows but tensor t has"):
+            metadata_io.scan_metadata(path, num_rows=num_rows, tensor_name="t")
+        return
+    facts = metadata_io.scan_metadata(path, num_rows=num_rows, tensor_name="t")
+    if expected != "fields":  # rows longer than the header are only found by parsing
+        metadata, _ = metadata_io.read_metadata(path, num_rows=num_rows, tensor_name="t")
+        assert facts.columns == metadata.columns
+        assert facts.label_column == metadata_io.guess_label_column(metadata)
 
 
 def test_codes_follow_first_appearance_across_chunks(tmp_path, monkeypatch):
@@ -86,3 +98,22 @@ def test_trimmed_blank_rows_leave_no_unused_category(tmp_path):
     path.write_text("a\tb\n1\tx\n2\ty\n\t\n\n")
     metadata, _ = metadata_io.read_metadata(str(path), num_rows=2, tensor_name="t")
     assert metadata.values["a"].categories == ("1", "2") and metadata.values["b"].categories == ("x", "y")
+
+
+@pytest.mark.parametrize("header, row, expected", [
+    ("id\tlabel", lambda i: "%d\t%s" % (i, "abc"[i * 3 // 120_000]), "label"),  # sorted in blocks: rule 1
+    ("word\tkind", lambda i: "w%07d\t%s" % (i, "vwxyz"[i % 5]), "kind"),  # no label name: rule 2 on the sample
+    (None, lambda i: "token%07d" % i, None),  # a single column of unique tokens
+], ids=["sorted-label-blocks", "fewest-distinct", "unique-words"])
+def test_scan_of_a_big_file_guesses_as_parsing_does(tmp_path, header, row, expected):
+    n = 120_000  # ~1.5 MB: sampled, not read whole
+    path = tmp_path / "m.tsv"
+    path.write_text(("%s\n" % header if header else "") + "".join(row(i) + "\n" for i in range(n)) + "\n\n")
+    facts = metadata_io.scan_metadata(str(path), num_rows=n, tensor_name="t")
+    metadata, _ = metadata_io.read_metadata(str(path), num_rows=n, tensor_name="t")
+    assert facts.label_column == metadata_io.guess_label_column(metadata) == expected
+    assert facts.columns == metadata.columns
+    # The 2 blank lines at the end are rows only when the tensor has rows for them.
+    assert metadata_io.scan_metadata(str(path), num_rows=n + 2, tensor_name="t").columns == facts.columns
+    with pytest.raises(MetadataError, match="has 120,002 rows but tensor t has 120,003"):
+        metadata_io.scan_metadata(str(path), num_rows=n + 3, tensor_name="t")

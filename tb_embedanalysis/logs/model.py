@@ -230,3 +230,23 @@ class Embedding:
     @property
     def nonfinite_rows(self) -> int:
         return int(self.finite.size - np.count_nonzero(self.finite))
+
+
+@dataclasses.dataclass(frozen=True)
+class EmbeddingSummary:
+    """What a listing shows of one embedding (/runs), from a loaded Embedding or from cheap facts.
+
+    loaded: True when taken from a loaded Embedding (every field exact). False when read
+      without loading (logs/summary.py): shape, columns, sprite and the metadata row count
+      are exact; nonfinite_rows is 0 (unknown until the vectors are read); label_column is
+      exact when a column is named like a label, else guessed from a sample of the rows.
+    """
+
+    ref: EmbeddingRef
+    shape: Tuple[int, int]
+    columns: Tuple[str, ...]
+    label_column: Optional[str]
+    sprite: Optional[SpriteInfo]
+    nonfinite_rows: int
+    warnings: Tuple[str, ...]
+    loaded: bool

@@ -58,13 +58,18 @@ def grid_columns(num_rows: int) -> int:
 
 
 def open_sprite(path: str) -> Image.Image:
-    """Decode the whole sprite once (the store caches it); cropping then costs microseconds."""
+    """Decode the whole sprite once (the store caches it); cropping then costs microseconds.
+
+    The decoded pixels are returned as they are, not copied: once loaded, an image no longer
+    needs its file, and a copy of an 8192² RGB sprite is another 256 MB.
+    """
     try:
-        with paths.open_regular(path) as handle, Image.open(handle) as image:
-            image.load()
+        with paths.open_regular(path) as handle:
+            image = Image.open(handle)
+            image.load()  # every pixel is in memory now: closing `handle` is safe
             if image.mode not in ("RGB", "RGBA", "L", "LA"):
                 return image.convert("RGBA")  # P, CMYK, I;16...: make PNG-friendly and crop-safe
-            return image.copy()
+            return image
     except (OSError, UnidentifiedImageError) as error:
         raise SpriteError("sprite %s cannot be read: %s" % (path, error)) from None
 

@@ -18,16 +18,21 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from tb_embedanalysis.logs import metadata as metadata_io
-from tb_embedanalysis.logs import paths, sprites, tensors
+from tb_embedanalysis.logs import listing, paths, sprites, tensors
 from tb_embedanalysis.logs.errors import LogError, SpriteError, TensorFormatError
-from tb_embedanalysis.logs.model import Embedding, EmbeddingRef, Metadata
+from tb_embedanalysis.logs.model import Embedding, EmbeddingRef, EmbeddingSummary, Metadata
 
 _FINITE_BLOCK_ROWS = 65536
 _SPRITE_CACHE_BYTES = 256 * 1024 * 1024  # decoded sprites kept for cropping (at least one)
+_SUMMARIES_KEPT = 1024  # listing facts of embeddings not loaded: a few hundred bytes each
 
 
 class EmbeddingStore:
-    """Thread-safe, single-flight, LRU cache of loaded embeddings, bounded in vector MB.
+    """Thread-safe, single-flight, LRU cache of loaded embeddings, bounded in MB.
+
+    What is bounded (`held_bytes` <= max_memory_mb) is what each embedding holds: vectors,
+    the finite-row mask and the metadata columns (codes + distinct strings). Decoded sprites
+    have their own bound (_SPRITE_CACHE_BYTES).
 
     An embedding larger than the bound alone is still served (and held until the next
     load evicts it): refusing it would make the tab useless, not safer.
@@ -43,6 +48,9 @@ class EmbeddingStore:
         self._held_bytes = 0
         self._sprite_lock = threading.Lock()
         self._sprites: "collections.OrderedDict[tuple, object]" = collections.OrderedDict()
+        self._sprite_flights: Dict[tuple, _SpriteFlight] = {}
+        # Cheap listing facts by (ref, file signature): /runs is asked often, files rarely change.
+        self._summaries: "collections.OrderedDict[tuple, EmbeddingSummary]" = collections.OrderedDict()
 
     def load(self, ref: EmbeddingRef) -> Embedding:
         """The embedding `ref` points at; raises a LogError naming the file and the problem."""
@@ -75,9 +83,47 @@ class EmbeddingStore:
             flight.done.set()
         return outcome.result()
 
+    def peek(self, ref: EmbeddingRef) -> Optional[Embedding]:
+        """The embedding of `ref` if the store holds it for the files as they are now, else
+        None (nothing is read but a few stat calls); raises the held LogError of a failed load."""
+        signature = _signature(ref)
+        with self._lock:
+            entry = self._entries.get(ref)
+            if entry is None or entry.signature != signature:
+                return None
+            self._entries.move_to_end(ref)
+        return entry.outcome.result()
+
+    def summary(self, ref: EmbeddingRef) -> EmbeddingSummary:
+        """What a listing shows of `ref`: from the embedding if the store holds it or its files
+        are small (then it is loaded: milliseconds), else from cheap facts (logs/listing.py),
+        so that listing a 200 MB metadata neither parses it nor holds it. Raises the LogError
+        a load gives (or gave)."""
+        embedding = self.peek(ref)
+        if embedding is None and listing.cheap_to_load(ref):
+            embedding = self.load(ref)
+        if embedding is not None:
+            return listing.of_embedding(embedding)
+        key = (ref, _signature(ref))
+        with self._lock:
+            facts = self._summaries.get(key)
+        if facts is not None:
+            return facts
+        try:
+            facts = listing.summarize(ref)
+        except LogError as error:
+            raise _relative_error(error, ref) from None
+        logdir = paths.logdir_of(ref.config_path, ref.run)
+        facts = dataclasses.replace(facts, warnings=tuple(paths.relative_message(w, logdir) for w in facts.warnings))
+        with self._lock:
+            self._summaries[key] = facts
+            while len(self._summaries) > _SUMMARIES_KEPT:
+                self._summaries.popitem(last=False)
+        return facts
+
     @property
     def held_bytes(self) -> int:
-        """Bytes of vectors currently cached (what max_memory_mb bounds)."""
+        """Bytes held by cached embeddings: vectors, finite mask, metadata (what max_memory_mb bounds)."""
         return self._held_bytes
 
     def thumbnail_png(self, embedding: Embedding, index: int) -> bytes:
@@ -87,24 +133,64 @@ class EmbeddingStore:
         if not 0 <= index < embedding.shape[0]:
             raise IndexError("index %d is out of range: embedding %r has %d rows"
                              % (index, embedding.ref.name, embedding.shape[0]))
+        image = self._sprite_image(embedding)
+        with self._sprite_lock:
+            # Pillow does not promise thread-safe reads of one image; a crop is microseconds.
+            thumbnail = sprites.crop(image, embedding.sprite, index)
+        return sprites.png_bytes(thumbnail)
+
+    def _sprite_image(self, embedding: Embedding):
+        """The decoded sprite of `embedding`: one decode per file version, shared.
+
+        An 8192² RGB sprite decodes to 256 MB; eight cold requests each decoding it (and
+        copying it) took 4 GB. So the first request decodes while the others wait for it
+        (single-flight), older versions of the file are dropped before decoding, and the
+        cache makes room for the new image first, so sprites hold at most about
+        max(_SPRITE_CACHE_BYTES, one sprite).
+        """
         path = embedding.sprite.path
         key = (path, _file_signature(path))
         with self._sprite_lock:
             image = self._sprites.get(key)
             if image is not None:
                 self._sprites.move_to_end(key)
-        if image is None:
-            try:
-                image = sprites.open_sprite(path)
-            except LogError as error:
-                raise _relative_error(error, embedding.ref) from None
-        with self._sprite_lock:
-            self._sprites[key] = image
-            while len(self._sprites) > 1 and sum(map(_image_bytes, self._sprites.values())) > _SPRITE_CACHE_BYTES:
-                self._sprites.popitem(last=False)
-            # Pillow does not promise thread-safe reads of one image; a crop is microseconds.
-            thumbnail = sprites.crop(image, embedding.sprite, index)
-        return sprites.png_bytes(thumbnail)
+                return image
+            flight = self._sprite_flights.get(key)
+            leader = flight is None
+            if leader:
+                flight = self._sprite_flights[key] = _SpriteFlight()
+                width, height = embedding.sprite.image_size
+                self._evict_sprites(path, room=width * height * 4)  # 4 bytes/px: Pillow's RGB(A) layout
+        if not leader:
+            flight.done.wait()
+            if flight.error is not None:
+                raise type(flight.error)(*flight.error.args)  # a fresh exception per waiting thread
+            return flight.image
+        try:
+            flight.image = sprites.open_sprite(path)
+        except LogError as error:
+            flight.error = _relative_error(error, embedding.ref)
+            raise flight.error from None
+        except BaseException as error:  # a bug: waiters must not hang, nor get a stale image
+            flight.error = SpriteError("sprite %s could not be decoded (%s)" % (os.path.basename(path),
+                                                                                 type(error).__name__))
+            raise
+        finally:
+            with self._sprite_lock:
+                del self._sprite_flights[key]
+                if flight.image is not None:
+                    self._sprites[key] = flight.image
+                    self._evict_sprites(None, room=0)
+            flight.done.set()
+        return flight.image
+
+    def _evict_sprites(self, path: Optional[str], *, room: int) -> None:
+        # Caller holds self._sprite_lock. Another version of `path` is never served again.
+        for key in [key for key in self._sprites if key[0] == path]:
+            del self._sprites[key]
+        keep = 0 if room else 1  # after an insert, the newest stays even if alone over the bound
+        while len(self._sprites) > keep and sum(map(_image_bytes, self._sprites.values())) + room > _SPRITE_CACHE_BYTES:
+            self._sprites.popitem(last=False)
 
     def _put(self, ref: EmbeddingRef, entry: "_Entry") -> None:
         # Caller holds self._lock.
@@ -206,7 +292,8 @@ def _finite_rows(vectors: np.ndarray) -> np.ndarray:
 
 
 def _image_bytes(image) -> int:
-    return image.width * image.height * len(image.getbands())
+    # Pillow keeps 8-bit multi-band images (LA, RGB, RGBA) at 4 bytes a pixel, L and P at one.
+    return image.width * image.height * (1 if image.mode in ("1", "L", "P") else 4)
 
 
 def _signature(ref: EmbeddingRef) -> Tuple:
@@ -252,8 +339,23 @@ class _Flight:
         self.outcome = _Outcome()
 
 
+class _SpriteFlight:
+    """A sprite decode in progress; other threads wanting the same version wait on `done`."""
+
+    def __init__(self):
+        self.done = threading.Event()
+        self.image = None
+        self.error: Optional[LogError] = None
+
+
 class _Entry:
     def __init__(self, signature: Tuple, outcome: _Outcome):
         self.signature = signature
         self.outcome = outcome
-        self.nbytes = 0 if outcome.embedding is None else outcome.embedding.vectors.nbytes
+        self.nbytes = 0 if outcome.embedding is None else _embedding_bytes(outcome.embedding)
+
+
+def _embedding_bytes(embedding: Embedding) -> int:
+    """What a held embedding costs: vectors, finite mask and metadata columns."""
+    metadata = embedding.metadata.nbytes if embedding.metadata is not None else 0
+    return int(embedding.vectors.nbytes + embedding.finite.nbytes + metadata)

@@ -1,0 +1,91 @@
+"""Memory and latency bounds for big inputs (issue 12, items 5 and 7).
+
+Each bound is measured in a child process (tests/memory_child.py) under RLIMIT_AS, so a
+regression fails here instead of exhausting the shared machine.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tb_embedanalysis import write_embedding
+from tb_embedanalysis.logs import EmbeddingStore, discover, find_ref
+from tb_embedanalysis.logs.model import Column, Metadata
+
+CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "memory_child.py")
+
+
+def run_child(case, tmp_path, timeout=300):
+    done = subprocess.run([sys.executable, CHILD, case, str(tmp_path)], capture_output=True, text=True,
+                          timeout=timeout)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_cold_thumbnails_decode_an_8192px_sprite_once(tmp_path):
+    # Before: every cold request decoded the sprite twice (load + copy): +3.7 GB for 8 requests.
+    # One shared decode of an RGB 8192² sprite is 256 MB (Pillow holds RGB as 4 bytes/px).
+    result = run_child("thumbnails", tmp_path)
+    assert result["statuses"] == [200] * 8
+    assert result["growth_mb"] < 300, result
+
+
+def test_runs_lists_a_big_metadata_without_parsing_it(tmp_path):
+    # Before: the first /runs parsed the whole file (~4.5 s and +430 MB for these 37 MB).
+    result = run_child("big_metadata_runs", tmp_path)
+    big, short = result["runs"]["big"], result["runs"]["short"]
+    assert big == {"name": "emb", "step": None, "steps": [None], "shape": [1_000_000, 4], "columns": ["index", "label"],
+                   "label_column": "label", "has_sprite": False, "thumbnail_size": None, "nonfinite_rows": 0,
+                   "warnings": [], "error": None}
+    assert "has 1,000,000 rows but tensor emb has 1,000,001" in short["error"] and short["shape"] is None
+    assert max(result["seconds"]) < 1.0, result["seconds"]  # the issue's bound: /runs within ~1 s
+    assert result["runs_growth_mb"] < 60, result
+    assert result["metadata_status"] == 200 and result["metadata_rows"] == 1_000_000
+    assert result["metadata_row_7"] == "class_label_number_7"
+
+
+def test_parsing_a_big_metadata_holds_columns_compactly(tmp_path):
+    # Before: +414 MB at peak and +307 MB held for these 37 MB (a tuple of str per column).
+    result = run_child("parse", tmp_path)
+    assert result["growth_mb"] < 200 and result["held_mb"] < 120, result
+
+
+def test_metadata_bytes_count_in_held_bytes(tmp_path):
+    n = 2000
+    vectors = np.random.default_rng(0).random((n, 4), dtype=np.float32)
+    words = ["word-%06d-%s" % (i, "x" * 40) for i in range(n)]  # ~55 bytes a value: more than the vectors
+    for run in ("a", "b"):
+        write_embedding(str(tmp_path / run), vectors, name="emb", metadata=words)
+    runs = discover(str(tmp_path))
+    refs = [find_ref(runs, run, "emb") for run in ("a", "b")]
+    store = EmbeddingStore(max_memory_mb=1024)
+    first = store.load(refs[0])
+    assert first.metadata.nbytes > sum(map(len, words))
+    assert store.held_bytes >= first.vectors.nbytes + first.metadata.nbytes
+    # A bound the vectors of both fit in, but not vectors + metadata: the first is evicted.
+    tight = EmbeddingStore(max_memory_mb=(2 * vectors.nbytes + first.metadata.nbytes) / 2**20)
+    tight.load(refs[0])
+    held_one = tight.held_bytes
+    tight.load(refs[1])
+    assert tight.held_bytes == held_one
+
+
+def test_column_codes_and_categories_in_first_appearance_order():
+    column = Column.from_values(["b", "a", "b", "c", "a"])
+    assert column.categories == ("b", "a", "c") and column.codes.tolist() == [0, 1, 0, 2, 1]
+    assert column.codes.dtype == np.int32 and not column.codes.flags.writeable
+    assert len(column) == 5 and column[3] == "c" and column[-1] == "a" and list(column) == ["b", "a", "b", "c", "a"]
+    assert set(column) == {"a", "b", "c"} and "c" in column and "z" not in column
+    with pytest.raises(IndexError):
+        column[5]
+
+
+def test_metadata_from_tuples_keeps_working():
+    metadata = Metadata(columns=("x", "y"), values={"x": ("1", "2"), "y": ("a", "a")})
+    assert isinstance(metadata.values["y"], Column) and metadata.values["y"].categories == ("a",)
+    assert metadata.row(1) == {"x": "2", "y": "a"} and len(metadata) == 2
+    assert metadata.column("x").tolist() == ["1", "2"]

@@ -32,7 +32,7 @@ setuptools.setup(
     package_dir={"tb_embedanalysis.frontend": "frontend", "tb_embedanalysis.demo": "demo"},
     package_data={
         "tb_embedanalysis": ["http_api.md"],
-        "tb_embedanalysis.frontend": ["*.js", "*.css", "*.html", "*.svg", "views/*.js"],
+        "tb_embedanalysis.frontend": ["*.js", "*.css", "*.html", "*.svg", "views/*.js", "panels/*.js"],
     },
     install_requires=[
         "tensorboard>=2.14",

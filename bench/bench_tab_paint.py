@@ -73,7 +73,7 @@ def open_tab(browser, base: str, run: str, timeout_s: float):
         shell = (opened - page.evaluate("() => performance.timeOrigin")) / 1000
         marks = frame.evaluate("() => window.__embedanalysis.marks")
         redraws = frame.evaluate("""async () => {
-            const plot = window.__embedanalysis.app.map.plot, times = [];
+            const plot = window.__embedanalysis.app.panels.map.plot, times = [];
             for (let i = 0; i < 15; i++) {
                 plot.zoomAt(plot.width / plot.dpr / 2, plot.height / plot.dpr / 2, i % 2 ? 1 / 1.2 : 1.2);
                 await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));

@@ -175,12 +175,11 @@ export async function projection(sel, method, options) {
 }
 
 /**
- * Every row's metadata, for colouring and hover. The contract has no column route, so we
- * ask /search for the regex "^" (matches every value, empty ones too) on the label column.
- * Resolves to {total, rows: Array(N) of metadata objects (or undefined beyond the limit)}.
+ * One metadata column of every row, for colouring and hover: /metadata answers the column's
+ * values as one compact list of strings in row order, shaped here as rows.
+ * Resolves to {total, rows: Array(N) of {[column]: value} (undefined beyond the answer)}.
  */
 export async function allMetadata(sel, n, column, options) {
-  // One compact column from /metadata (a list of strings in row order), shaped as rows.
   const answer = await json('metadata', {run: sel.run, embedding: sel.embedding, step: sel.step, column}, options);
   const rows = new Array(n);
   const values = answer.values;

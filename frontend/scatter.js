@@ -1,21 +1,16 @@
 // Canvas scatter plot for up to a few hundred thousand points: wheel zoom, drag pan,
 // hover and click picking.
 //
-// Speed: a frame is drawn at most once per requestAnimationFrame. Small maps (≤ VECTOR_MAX
-// points) are drawn as anti-aliased circles batched into one path per colour; bigger ones
-// are written straight into an ImageData buffer as small squares (one typed-array write per
-// pixel, no per-point canvas calls), which keeps 100,000 points well under a frame.
-// Picking uses a screen-space bucket grid rebuilt lazily after each frame (counting sort
-// into flat Int32Arrays), so hover is O(points in 3×3 cells) instead of O(N).
+// This module holds the view (centre, scale), the data and the pointer handling; a frame
+// is painted at most once per requestAnimationFrame by scatter_paint.js (circles for small
+// maps, an ImageData raster for big ones) and picking uses scatter_pick.js's bucket grid,
+// rebuilt lazily after each frame.
 
-import {packColour} from './palette.js';
+import {BACKGROUND, paintMarks, paintRaster, paintVector, VECTOR_MAX} from './scatter_paint.js';
+import {buildPickGrid, nearestPoint} from './scatter_pick.js';
 
-const VECTOR_MAX = 20000;
 const PICK_RADIUS = 7; // CSS px
 const CELL = 8; // CSS px, picking grid
-const BACKGROUND = '#ffffff';
-const DIMMED = '#e0e0e0';
-const MATCH_RINGS_MAX = 300; // beyond this, emphasis alone shows the matches
 
 export class ScatterPlot {
   /**
@@ -171,166 +166,31 @@ export class ScatterPlot {
       return;
     }
     this._project();
-    if (this.n <= VECTOR_MAX) this._drawVector();
-    else this._drawRaster();
-    this._drawMarks();
+    const frame = this._frame();
+    if (this.n <= VECTOR_MAX) paintVector(ctx, frame);
+    else this.image = paintRaster(ctx, frame, this.image);
+    paintMarks(ctx, frame, this.marks);
     this.gridDirty = true;
     this.drawCount += 1;
     this.lastDrawMs = performance.now() - started;
     this.canvas.dataset.drawn = String(this.drawCount);
   }
 
-  _pointRadius() {
-    // Fewer points → bigger dots; scaled by device pixel ratio.
-    const css = this.n < 2000 ? 3.2 : this.n < 10000 ? 2.4 : 1.8;
-    return css * this.dpr;
-  }
-
-  _drawVector() {
-    const ctx = this.ctx;
-    ctx.fillStyle = BACKGROUND;
-    ctx.fillRect(0, 0, this.width, this.height);
-    const r = this._pointRadius();
-    const {sx, sy, classes, emphasis} = this;
-    const w = this.width + r, h = this.height + r;
-    const groups = this.palette.length + 1;
-    const dimmed = groups - 1;
-    // Bucket indices by colour (dimmed first so emphasised points draw on top).
-    const paths = Array.from({length: groups}, () => new Path2D());
-    for (let i = 0; i < this.n; i++) {
-      const x = sx[i], y = sy[i];
-      if (!(x > -r && x < w && y > -r && y < h)) continue;
-      const group = emphasis && !emphasis[i] ? dimmed : classes ? classes[i] : 0;
-      const path = paths[group];
-      path.moveTo(x + r, y);
-      path.arc(x, y, r, 0, 2 * Math.PI);
-    }
-    ctx.globalAlpha = 1;
-    ctx.fillStyle = DIMMED;
-    ctx.fill(paths[dimmed]);
-    ctx.globalAlpha = emphasis ? 1 : 0.85;
-    for (let g = 0; g < groups - 1; g++) {
-      ctx.fillStyle = this.palette[g] || '#000';
-      ctx.fill(paths[g]);
-    }
-    ctx.globalAlpha = 1;
-  }
-
-  _drawRaster() {
-    const {width, height} = this;
-    if (!this.image || this.image.width !== width || this.image.height !== height) {
-      this.image = this.ctx.createImageData(width, height);
-      this.pixels = new Uint32Array(this.image.data.buffer);
-    }
-    const pixels = this.pixels;
-    pixels.fill(packColour(BACKGROUND));
-    const colours = Uint32Array.from(this.palette, (c) => packColour(c));
-    const dimmedColour = packColour(DIMMED);
-    const size = Math.max(1, Math.round(this._pointRadius() * 1.2));
-    const half = size >> 1;
-    const {sx, sy, classes, emphasis} = this;
-    const maxX = width - size, maxY = height - size;
-    // Two passes: dimmed points underneath, coloured on top.
-    for (let pass = emphasis ? 0 : 1; pass < 2; pass++) {
-      for (let i = 0; i < this.n; i++) {
-        const isEmph = !emphasis || emphasis[i] === 1;
-        if ((pass === 0) === isEmph) continue;
-        const x0 = (sx[i] - half) | 0, y0 = (sy[i] - half) | 0;
-        if (!(x0 >= 0 && x0 <= maxX && y0 >= 0 && y0 <= maxY)) continue; // also drops NaN
-        const colour = pass === 0 ? dimmedColour : colours[classes ? classes[i] : 0];
-        let row = y0 * width + x0;
-        for (let dy = 0; dy < size; dy++, row += width) {
-          for (let dx = 0; dx < size; dx++) pixels[row + dx] = colour;
-        }
-      }
-    }
-    this.ctx.putImageData(this.image, 0, 0);
-  }
-
-  _ring(i, radius, stroke, width, fill = null) {
-    const x = this.sx[i], y = this.sy[i];
-    if (!(x === x && y === y)) return;
-    const ctx = this.ctx;
-    ctx.beginPath();
-    ctx.arc(x, y, radius * this.dpr, 0, 2 * Math.PI);
-    if (fill) {
-      ctx.fillStyle = fill;
-      ctx.fill();
-    }
-    ctx.lineWidth = width * this.dpr;
-    ctx.strokeStyle = stroke;
-    ctx.stroke();
-  }
-
-  _drawMarks() {
-    const ctx = this.ctx;
-    const {hard, matches, neighbors, selected, hovered} = this.marks;
-    if (hard) for (const i of hard) this._ring(i, 4.5, 'rgba(33, 33, 33, 0.85)', 1.2);
-    if (matches && matches.length <= MATCH_RINGS_MAX) for (const i of matches) this._ring(i, 4, '#f57c00', 1.6);
-    if (selected !== null && selected !== undefined && neighbors) {
-      ctx.lineWidth = 1 * this.dpr;
-      ctx.strokeStyle = 'rgba(230, 81, 0, 0.55)';
-      ctx.beginPath();
-      for (const i of neighbors) {
-        if (!(this.sx[i] === this.sx[i])) continue;
-        ctx.moveTo(this.sx[selected], this.sy[selected]);
-        ctx.lineTo(this.sx[i], this.sy[i]);
-      }
-      ctx.stroke();
-      for (const i of neighbors) this._ring(i, 4.5, '#e65100', 1.8);
-    }
-    if (selected !== null && selected !== undefined) {
-      this._ring(selected, 8, '#ffffff', 4);
-      this._ring(selected, 8, '#212121', 2);
-    }
-    if (hovered !== null && hovered !== undefined) this._ring(hovered, 6, '#212121', 1.5);
+  /** What paintVector / paintRaster / paintMarks need for this frame. */
+  _frame() {
+    const {sx, sy, n, classes, palette, emphasis, width, height, dpr} = this;
+    return {sx, sy, n, classes, palette, emphasis, width, height, dpr};
   }
 
   // -- picking -----------------------------------------------------------------------
-  _buildGrid() {
-    const cell = CELL * this.dpr;
-    const cols = Math.max(1, Math.ceil(this.width / cell));
-    const rows = Math.max(1, Math.ceil(this.height / cell));
-    const cellOf = new Int32Array(this.n);
-    const starts = new Int32Array(cols * rows + 1);
-    for (let i = 0; i < this.n; i++) {
-      const x = this.sx[i], y = this.sy[i];
-      if (!(x >= 0 && x < this.width && y >= 0 && y < this.height)) { cellOf[i] = -1; continue; }
-      const c = ((y / cell) | 0) * cols + ((x / cell) | 0);
-      cellOf[i] = c;
-      starts[c + 1] += 1;
-    }
-    for (let c = 0; c < cols * rows; c++) starts[c + 1] += starts[c];
-    const fill = starts.slice(0, cols * rows);
-    const order = new Int32Array(starts[cols * rows]);
-    for (let i = 0; i < this.n; i++) if (cellOf[i] >= 0) order[fill[cellOf[i]]++] = i;
-    this.grid = {cell, cols, rows, starts, order};
-    this.gridDirty = false;
-  }
-
   /** The point nearest to canvas CSS position (x, y) within PICK_RADIUS, preferring emphasised points. */
   pick(cssX, cssY) {
     if (!this.coords || !this.view) return null;
-    if (this.gridDirty) this._buildGrid();
-    const {cell, cols, rows, starts, order} = this.grid;
-    const x = cssX * this.dpr, y = cssY * this.dpr;
-    const col = (x / cell) | 0, row = (y / cell) | 0;
-    const limit = (PICK_RADIUS * this.dpr) ** 2;
-    let best = null, bestD = Infinity;
-    for (let r = row - 1; r <= row + 1; r++) {
-      if (r < 0 || r >= rows) continue;
-      for (let c = col - 1; c <= col + 1; c++) {
-        if (c < 0 || c >= cols) continue;
-        const cellIndex = r * cols + c;
-        for (let k = starts[cellIndex]; k < starts[cellIndex + 1]; k++) {
-          const i = order[k];
-          let d = (this.sx[i] - x) ** 2 + (this.sy[i] - y) ** 2;
-          if (this.emphasis && !this.emphasis[i]) d += limit * 0.5; // dimmed points lose ties
-          if (d < bestD && d <= limit) { bestD = d; best = i; }
-        }
-      }
+    if (this.gridDirty) {
+      this.grid = buildPickGrid(this.sx, this.sy, this.n, this.width, this.height, CELL * this.dpr);
+      this.gridDirty = false;
     }
-    return best;
+    return nearestPoint(this.grid, this.sx, this.sy, cssX * this.dpr, cssY * this.dpr, PICK_RADIUS * this.dpr, this.emphasis);
   }
 
   // -- interaction -------------------------------------------------------------------

@@ -270,7 +270,7 @@ def test_map_is_drawn_and_a_click_selects_a_point(tab):
     assert painted["n"] > 2000 and painted["colours"] >= 10
     assert tab.frame.locator(".legend-item").count() == 10
     # Click the point the plot says is at index 42 → its neighbours are listed.
-    pos = tab.frame.evaluate("""() => { const p = window.__embedanalysis.app.map.plot; const s = p.screenPosition(42);
+    pos = tab.frame.evaluate("""() => { const p = window.__embedanalysis.app.panels.map.plot; const s = p.screenPosition(42);
         const r = p.canvas.getBoundingClientRect(); return {x: r.left + s.x, y: r.top + s.y}; }""")
     box = tab.page.locator("iframe").first.bounding_box()
     tab.page.mouse.move(box["x"] + pos["x"], box["y"] + pos["y"])
@@ -278,7 +278,7 @@ def test_map_is_drawn_and_a_click_selects_a_point(tab):
     tab.page.mouse.click(box["x"] + pos["x"], box["y"] + pos["y"])
     tab.frame.locator(".neighbor-list .point-row").first.wait_for()
     selected = int(tab.frame.locator(".query-head .index").text_content().lstrip("#"))
-    near = tab.frame.evaluate("""i => { const p = window.__embedanalysis.app.map.plot;
+    near = tab.frame.evaluate("""i => { const p = window.__embedanalysis.app.panels.map.plot;
         const a = p.screenPosition(i), b = p.screenPosition(42); return Math.hypot(a.x - b.x, a.y - b.y); }""", selected)
     assert near < 8  # the clicked point, or one drawn on top of it
     tab.shot("map_selected")
@@ -288,16 +288,16 @@ def test_changing_step_fits_the_new_map_to_the_canvas(tab):
     """Regression: another step's map has another scale; keeping the old zoom drew it as a speck."""
     tab.open()
     tab.choose("digits", "digits")
-    fitted = """() => { const p = window.__embedanalysis.app.map.plot; let minX = 1e9, maxX = -1e9, minY = 1e9, maxY = -1e9;
+    fitted = """() => { const p = window.__embedanalysis.app.panels.map.plot; let minX = 1e9, maxX = -1e9, minY = 1e9, maxY = -1e9;
         for (let i = 0; i < p.n; i++) { const s = p.screenPosition(i); if (!s) continue;
           minX = Math.min(minX, s.x); maxX = Math.max(maxX, s.x); minY = Math.min(minY, s.y); maxY = Math.max(maxY, s.y); }
         const r = p.canvas.getBoundingClientRect();
         return Math.max((maxX - minX) / r.width, (maxY - minY) / r.height); }"""
     tab.frame.wait_for_function("document.querySelector('.map-overlay').hidden")
     assert tab.frame.evaluate(fitted) > 0.8
-    before = tab.frame.evaluate("() => window.__embedanalysis.app.map.plot.coords")
+    before = tab.frame.evaluate("() => window.__embedanalysis.app.panels.map.plot.coords")
     tab.select("step", "100")
-    tab.frame.wait_for_function("""c => { const p = window.__embedanalysis.app.map.plot;
+    tab.frame.wait_for_function("""c => { const p = window.__embedanalysis.app.panels.map.plot;
         return document.querySelector('.map-overlay').hidden && p.coords && p.coords[0] !== c; }""", arg=before[0] if before else None)
     assert tab.frame.evaluate(fitted) > 0.8
 
@@ -315,7 +315,7 @@ def test_search_highlights_matches(tab):
 
     expected = int((load_digits().target == 3).sum())
     assert head.text_content().startswith("%d matches" % expected)
-    emphasised = tab.frame.evaluate("() => window.__embedanalysis.app.map.plot.emphasis.reduce((a, b) => a + b, 0)")
+    emphasised = tab.frame.evaluate("() => window.__embedanalysis.app.panels.map.plot.emphasis.reduce((a, b) => a + b, 0)")
     assert emphasised == expected
 
 

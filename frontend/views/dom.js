@@ -80,3 +80,12 @@ export function debounce(fn, ms) {
     timer = setTimeout(() => fn(...args), ms);
   };
 }
+
+/** A panel's card: {node, body, heading, actions} (actions: links next to the title). */
+export function card(title, cls) {
+  const body = el('div', {class: 'card-body'});
+  const actions = el('div', {class: 'card-actions'});
+  const heading = el('h2', {class: 'card-title'}, title);
+  const node = el('section', {class: `card ${cls}`}, el('div', {class: 'card-head'}, heading, actions), body);
+  return {node, body, heading, actions};
+}

@@ -54,7 +54,7 @@ export function howToWrite({withLabels = true} = {}) {
 }
 
 /**
- * Run `load(onProgress, signal)` and put its progress, then its result (via `show(result)`)
+ * Run `load(onProgress)` and put its progress, then its result (via `show(result)`)
  * or its error into `container`. Returns the load promise's result or undefined when
  * failed/aborted. `isCurrent()` returns false once the answer is stale (then nothing is shown).
  */

@@ -10,7 +10,7 @@ import {OTHER} from '../palette.js';
 
 /**
  * onSelect(index), onProjection(method), onFocusLabel(label|null), onToggleHard(bool).
- * describe(index) → {metadata, label, colour, thumbSrc} for the hover card.
+ * describe(index) → {metadata, label, colour, labelColumn, thumbSrc, extra?} for the hover card.
  */
 export class MapView {
   constructor({onSelect, onProjection, onFocusLabel, onToggleHard, describe}) {
@@ -52,7 +52,7 @@ export class MapView {
     }
   }
 
-  /** A computation is running (progress state) or starting (null). */
+  /** A computation is running: a progress bar over the map; returns it for updates. */
   showProgress(label) {
     const bar = progress(label);
     replace(this.overlay, bar.node);

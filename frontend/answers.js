@@ -1,0 +1,23 @@
+// Answers that several panels need, requested once per selection by whichever panel asks
+// first (the store's SharedRequests): each panel still shows its own progress and errors.
+// One home for each cache key, so two panels can never ask for the same thing twice.
+
+import * as api from './api.js';
+
+const HARDEST = 200; // hardest points ringed on the map
+
+/** The /clusters answer: the cluster table and the confusion matrix. */
+export function clusters(store, onProgress = null) {
+  const q = store.query();
+  return store.requests.get(`clusters|${JSON.stringify(q)}`, (progress) => api.clusters(q, {onProgress: progress}), onProgress);
+}
+
+/**
+ * The hardest points whose neighbours outvote their label (/hard_examples ranks every point;
+ * only those are kept): rings on the map, starting points in the neighbour panel.
+ */
+export async function hardest(store) {
+  const q = store.query();
+  const answer = await store.requests.get(`hardest|${JSON.stringify(q)}`, () => api.hardExamples(q, {limit: HARDEST}));
+  return answer.examples.filter((ex) => ex.predicted_label !== ex.label);
+}

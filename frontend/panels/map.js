@@ -1,0 +1,143 @@
+// The map panel: the 2-D projection as a scatter plot coloured by label, with its legend.
+// Emphasised points: the search matches, else the focused label. Marks: the hardest points
+// (rings), the selected point and its neighbours. It requests the projection and the
+// hardest points; labels, matches and neighbours it hears from the store.
+
+import * as api from '../api.js';
+import {hardest} from '../answers.js';
+import {mark} from '../marks.js';
+import {MapView} from '../views/map.js';
+import {Panel} from './panel.js';
+
+export default class MapPanel extends Panel {
+  constructor(store) {
+    super(store, {title: 'Map', cls: 'card-map'});
+    this.showHard = true;
+    this.coords = null; // Float32Array(2N) of the shown selection
+    this.hard = null; // indices of the hardest points
+    this.view = new MapView({
+      onSelect: (i) => store.selectPoint(i),
+      onProjection: (method) => store.setProjection(method),
+      onFocusLabel: (label) => store.setFocus(label),
+      onToggleHard: (on) => { this.showHard = on; this.updateMarks(); },
+      describe: (i) => this.describe(i),
+    });
+    this.body.appendChild(this.view.node);
+    store.on('projection', () => this.loadMap());
+    store.on('point', () => this.updateMarks());
+    store.on('focus', () => { this.showLegend(); this.updateEmphasis(); });
+    store.on('data', ({name}) => {
+      if (name === 'search') this.updateEmphasis();
+      if (name === 'search' || name === 'neighbors') this.updateMarks();
+    });
+    store.on('colours', (event) => this.onColours(event));
+  }
+
+  /** The scatter plot (tests and the paint bench measure it). */
+  get plot() {
+    return this.view.plot;
+  }
+
+  load() {
+    const labelled = Boolean(this.store.labelColumn());
+    this.coords = null;
+    this.hard = null;
+    this.view.setHardAvailable(labelled);
+    this.view.setNote(null);
+    this.loadMap();
+    if (labelled) this.loadHardest();
+  }
+
+  async loadMap() {
+    const isCurrent = this.begin('map');
+    const store = this.store;
+    const q = store.query();
+    const entry = store.entry();
+    const method = store.projection;
+    this.view.setMethod(method);
+    const bar = this.view.showProgress(method === 'tsne' ? 'Computing the t-SNE map' : 'Computing the PCA map');
+    try {
+      const key = `proj|${q.run}|${q.embedding}|${q.step}|${method}`;
+      const coords = await store.requests.get(key, (progress) => api.projection(q, method, {onProgress: progress}),
+        (state) => { if (isCurrent()) bar.update(state); });
+      if (!isCurrent()) return;
+      if (coords.length / 2 !== entry.shape[0]) {
+        throw new Error(`the map has ${coords.length / 2} points but the embedding has ${entry.shape[0]} rows`);
+      }
+      this.coords = coords;
+      const labels = store.colours.labels;
+      this.view.hideOverlay();
+      this.view.setData(coords, labels.classes, labels.palette);
+      this.updateEmphasis();
+      this.updateMarks();
+      requestAnimationFrame(() => {
+        mark('map');
+        if (labels.coloured) mark('mapLabels');
+      });
+    } catch (error) {
+      if (isCurrent()) this.view.showError(error);
+    }
+  }
+
+  async loadHardest() {
+    const isCurrent = this.begin('hardest');
+    try {
+      const hard = await hardest(this.store);
+      if (!isCurrent()) return;
+      this.hard = hard.map((ex) => ex.index);
+      this.updateMarks();
+    } catch (_) {
+      // The hard-example gallery shows the same error in words; the map goes without rings.
+    }
+  }
+
+  onColours({kind, error}) {
+    const labels = this.store.colours.labels;
+    if (kind === 'legend') {
+      this.showLegend();
+    } else if (kind === 'points') {
+      this.view.setColours(labels.classes, labels.palette);
+      this.updateEmphasis();
+      if (this.coords) requestAnimationFrame(() => mark('mapLabels'));
+    } else if (kind === 'error') {
+      this.view.setNote(`labels unavailable: ${error.message}`); // everything else works without them
+    }
+  }
+
+  showLegend() {
+    const {legend, other} = this.store.colours.labels.legend();
+    this.view.setLegend(legend, other, this.store.focus);
+  }
+
+  /** The hover card's content for point `index`. */
+  describe(index) {
+    const {colours} = this.store;
+    const label = colours.labels.labelOf(index);
+    return {metadata: colours.labels.metadata(index), label, colour: colours.colourOf(label),
+      labelColumn: colours.labels.column, thumbSrc: this.store.thumbUrl(index)};
+  }
+
+  updateEmphasis() {
+    const {data, search, focus, colours} = this.store;
+    const n = this.store.entry()?.shape?.[0] ?? 0;
+    if (data.search && search) {
+      const mask = new Uint8Array(n);
+      for (const m of data.search.matches) mask[m.index] = 1;
+      this.view.setEmphasis(mask);
+    } else if (focus !== null && colours.labels.labelled) {
+      this.view.setEmphasis(colours.labels.maskOf(focus));
+    } else {
+      this.view.setEmphasis(null);
+    }
+  }
+
+  updateMarks() {
+    const {data, search, point} = this.store;
+    this.view.setMarks({
+      hard: this.showHard && this.hard ? this.hard : null,
+      matches: search && data.search ? data.search.matches.map((m) => m.index) : null,
+      selected: point,
+      neighbors: data.neighbors ? data.neighbors.neighbors.map((n) => n.index) : null,
+    });
+  }
+}

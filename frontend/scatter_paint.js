@@ -1,0 +1,124 @@
+// Painting one frame of the scatter plot (scatter.js): the points, then the marks on top.
+// Pure functions of the projected screen positions (device px) and what to show; the plot
+// object decides when to paint.
+//
+// Small maps (≤ VECTOR_MAX points) are anti-aliased circles batched into one path per colour;
+// bigger ones are written straight into an ImageData buffer as small squares (one typed-array
+// write per pixel, no per-point canvas calls), which keeps 100,000 points well under a frame.
+
+import {packColour} from './palette.js';
+
+export const VECTOR_MAX = 20000;
+export const BACKGROUND = '#ffffff';
+const DIMMED = '#e0e0e0';
+const MATCH_RINGS_MAX = 300; // beyond this, emphasis alone shows the matches
+
+/** Dot radius in device px: fewer points → bigger dots. */
+export function pointRadius(n, dpr) {
+  const css = n < 2000 ? 3.2 : n < 10000 ? 2.4 : 1.8;
+  return css * dpr;
+}
+
+/**
+ * frame: {sx, sy: Float32Array(N) screen positions (NaN = not drawn), n, classes: Uint16Array|null,
+ * palette: css colours per class, emphasis: Uint8Array|null (0 = dimmed), width, height, dpr}.
+ */
+export function paintVector(ctx, frame) {
+  const {sx, sy, n, classes, palette, emphasis, width, height} = frame;
+  ctx.fillStyle = BACKGROUND;
+  ctx.fillRect(0, 0, width, height);
+  const r = pointRadius(n, frame.dpr);
+  const w = width + r, h = height + r;
+  const groups = palette.length + 1;
+  const dimmed = groups - 1;
+  // Bucket indices by colour (dimmed first so emphasised points draw on top).
+  const paths = Array.from({length: groups}, () => new Path2D());
+  for (let i = 0; i < n; i++) {
+    const x = sx[i], y = sy[i];
+    if (!(x > -r && x < w && y > -r && y < h)) continue;
+    const group = emphasis && !emphasis[i] ? dimmed : classes ? classes[i] : 0;
+    const path = paths[group];
+    path.moveTo(x + r, y);
+    path.arc(x, y, r, 0, 2 * Math.PI);
+  }
+  ctx.globalAlpha = 1;
+  ctx.fillStyle = DIMMED;
+  ctx.fill(paths[dimmed]);
+  ctx.globalAlpha = emphasis ? 1 : 0.85;
+  for (let g = 0; g < groups - 1; g++) {
+    ctx.fillStyle = palette[g] || '#000';
+    ctx.fill(paths[g]);
+  }
+  ctx.globalAlpha = 1;
+}
+
+/**
+ * Like paintVector, into `image` (an ImageData of the canvas's size, reused between frames;
+ * a new one is made when it is null or the wrong size). Returns the image used.
+ */
+export function paintRaster(ctx, frame, image) {
+  const {sx, sy, n, classes, palette, emphasis, width, height} = frame;
+  if (!image || image.width !== width || image.height !== height) image = ctx.createImageData(width, height);
+  const pixels = new Uint32Array(image.data.buffer);
+  pixels.fill(packColour(BACKGROUND));
+  const colours = Uint32Array.from(palette, (c) => packColour(c));
+  const dimmedColour = packColour(DIMMED);
+  const size = Math.max(1, Math.round(pointRadius(n, frame.dpr) * 1.2));
+  const half = size >> 1;
+  const maxX = width - size, maxY = height - size;
+  // Two passes: dimmed points underneath, coloured on top.
+  for (let pass = emphasis ? 0 : 1; pass < 2; pass++) {
+    for (let i = 0; i < n; i++) {
+      const isEmph = !emphasis || emphasis[i] === 1;
+      if ((pass === 0) === isEmph) continue;
+      const x0 = (sx[i] - half) | 0, y0 = (sy[i] - half) | 0;
+      if (!(x0 >= 0 && x0 <= maxX && y0 >= 0 && y0 <= maxY)) continue; // also drops NaN
+      const colour = pass === 0 ? dimmedColour : colours[classes ? classes[i] : 0];
+      let row = y0 * width + x0;
+      for (let dy = 0; dy < size; dy++, row += width) {
+        for (let dx = 0; dx < size; dx++) pixels[row + dx] = colour;
+      }
+    }
+  }
+  ctx.putImageData(image, 0, 0);
+  return image;
+}
+
+function ring(ctx, frame, i, radius, stroke, width, fill = null) {
+  const x = frame.sx[i], y = frame.sy[i];
+  if (!(x === x && y === y)) return;
+  ctx.beginPath();
+  ctx.arc(x, y, radius * frame.dpr, 0, 2 * Math.PI);
+  if (fill) {
+    ctx.fillStyle = fill;
+    ctx.fill();
+  }
+  ctx.lineWidth = width * frame.dpr;
+  ctx.strokeStyle = stroke;
+  ctx.stroke();
+}
+
+/** marks: {hard, matches, neighbors: index lists or null; selected, hovered: index or null}. */
+export function paintMarks(ctx, frame, marks) {
+  const {sx, sy, dpr} = frame;
+  const {hard, matches, neighbors, selected, hovered} = marks;
+  if (hard) for (const i of hard) ring(ctx, frame, i, 4.5, 'rgba(33, 33, 33, 0.85)', 1.2);
+  if (matches && matches.length <= MATCH_RINGS_MAX) for (const i of matches) ring(ctx, frame, i, 4, '#f57c00', 1.6);
+  if (selected !== null && selected !== undefined && neighbors) {
+    ctx.lineWidth = 1 * dpr;
+    ctx.strokeStyle = 'rgba(230, 81, 0, 0.55)';
+    ctx.beginPath();
+    for (const i of neighbors) {
+      if (!(sx[i] === sx[i])) continue;
+      ctx.moveTo(sx[selected], sy[selected]);
+      ctx.lineTo(sx[i], sy[i]);
+    }
+    ctx.stroke();
+    for (const i of neighbors) ring(ctx, frame, i, 4.5, '#e65100', 1.8);
+  }
+  if (selected !== null && selected !== undefined) {
+    ring(ctx, frame, selected, 8, '#ffffff', 4);
+    ring(ctx, frame, selected, 8, '#212121', 2);
+  }
+  if (hovered !== null && hovered !== undefined) ring(ctx, frame, hovered, 6, '#212121', 1.5);
+}

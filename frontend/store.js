@@ -1,0 +1,202 @@
+// The selection store: the one place that holds what the user has chosen, keeps it in the
+// URL (state.js) and tells the panels when it changes. Panels change it through its
+// methods and hear the changes as events; they never call each other.
+//
+// State: the /runs answer; the selection the server is asked about (run, embedding, step,
+// label column, k, metric); the selected point, the map's projection, the highlight search,
+// the focused label (these four and the selection are in the URL); the hard-example filter;
+// the answers that several panels draw (`data`: neighbors, search, clusters) and the label
+// colours (colours.js). Requests shared between panels go through `requests` (answers.js).
+//
+// Events (topic → detail):
+//   selection   {}          the selection changed or the tab started: every panel reloads
+//                           (`data` and the colours are reset before)
+//   point       {load}      the selected point; load=false when it came with its neighbours
+//   focus       {}          the emphasised label
+//   search      {}          the highlight search text
+//   projection  {}          PCA / t-SNE
+//   hardFilter  {reveal}    the hard-example filter; reveal: bring the gallery into view
+//   data        {name}      a shared answer arrived (or was dropped) in `data[name]`
+//   colours     {kind}      see colours.js
+
+import * as api from './api.js';
+import {Colours} from './colours.js';
+import {readState, writeState} from './state.js';
+
+const DEFAULTS = {k: 10, metric: 'cosine', projection: 'pca'};
+const MAX_K = 1000;
+const CACHED_ANSWERS = 24;
+
+export class SelectionStore {
+  constructor() {
+    const saved = readState();
+    this.runs = null;
+    this.sel = {
+      run: saved.run ?? null, embedding: saved.embedding ?? null, step: saved.step ?? null,
+      labelColumn: saved.labelColumn ?? null, k: saved.k ?? DEFAULTS.k,
+      metric: saved.metric === 'euclidean' ? 'euclidean' : DEFAULTS.metric,
+    };
+    this.point = saved.point ?? null;
+    this.projection = saved.projection === 'tsne' ? 'tsne' : DEFAULTS.projection;
+    this.search = saved.search ?? null;
+    this.searchColumn = '';
+    this.focus = saved.focus ?? null;
+    this.hard = {label: null, predicted: null, method: null, offset: 0};
+    this.data = {};
+    this.requests = new api.SharedRequests(CACHED_ANSWERS);
+    this.colours = new Colours(this);
+    this.listeners = new Map();
+  }
+
+  // -- events --------------------------------------------------------------------------
+  on(topic, listener) {
+    if (!this.listeners.has(topic)) this.listeners.set(topic, []);
+    this.listeners.get(topic).push(listener);
+  }
+
+  emit(topic, detail = {}) {
+    for (const listener of this.listeners.get(topic) || []) {
+      try {
+        listener(detail);
+      } catch (error) {
+        // One broken panel must not stop the others from hearing the change; the error
+        // still reaches the console (and the browser tests) as an uncaught exception.
+        setTimeout(() => { throw error; });
+      }
+    }
+  }
+
+  // -- derived -------------------------------------------------------------------------
+  /** The selected embedding's /runs entry, or null. */
+  entry() {
+    const run = this.runs?.runs.find((r) => r.run === this.sel.run);
+    return run?.embeddings.find((e) => e.name === this.sel.embedding) ?? null;
+  }
+
+  /** The selected entry if it can be analysed (listed and not broken), else null. */
+  usableEntry() {
+    const entry = this.entry();
+    return entry && !entry.error ? entry : null;
+  }
+
+  labelColumn() {
+    const entry = this.entry();
+    if (!entry || !entry.columns?.length) return null;
+    if (this.sel.labelColumn && entry.columns.includes(this.sel.labelColumn)) return this.sel.labelColumn;
+    return entry.label_column ?? null;
+  }
+
+  /** Current selection as sent to the server (label column resolved, step only if chosen). */
+  query() {
+    const n = this.entry()?.shape?.[0] ?? 0;
+    const k = n > 1 ? Math.min(this.sel.k, n - 1) : this.sel.k; // the server's bound: k ≤ N − 1
+    return {...this.sel, k, labelColumn: this.labelColumn()};
+  }
+
+  /** Which embedding's data is shown: a search or focus means nothing for another one. */
+  dataKey() {
+    return `${this.sel.run}\u0000${this.sel.embedding}`;
+  }
+
+  thumbUrl(index) {
+    return this.entry()?.has_sprite ? api.thumbnailUrl(this.query(), index) : null;
+  }
+
+  /** `promise`'s answer, once label colours are known (so chips are coloured right). */
+  async withColours(promise) {
+    const answer = await promise;
+    await this.colours.ready;
+    return answer;
+  }
+
+  // -- changes -------------------------------------------------------------------------
+  save() {
+    writeState({...this.sel, point: this.point, projection: this.projection, search: this.search, focus: this.focus});
+  }
+
+  /** Fix up a selection against /runs: unknown names fall back to the first available. */
+  normalise() {
+    const runs = this.runs.runs;
+    let run = runs.find((r) => r.run === this.sel.run);
+    if (!run) run = runs.find((r) => r.embeddings.some((e) => !e.error)) || runs[0];
+    this.sel.run = run ? run.run : null;
+    const embeddings = run ? run.embeddings : [];
+    if (!embeddings.some((e) => e.name === this.sel.embedding)) {
+      this.sel.embedding = (embeddings.find((e) => !e.error) || embeddings[0])?.name ?? null;
+    }
+    const entry = this.entry();
+    if (entry && this.sel.step !== null && !(entry.steps || []).includes(this.sel.step)) this.sel.step = null;
+    if (entry && this.sel.labelColumn && !(entry.columns || []).includes(this.sel.labelColumn)) this.sel.labelColumn = null;
+    const n = entry?.shape?.[0] ?? 0;
+    this.sel.k = Math.max(1, Math.min(Math.round(this.sel.k) || DEFAULTS.k, MAX_K));
+    if (this.point !== null && !(this.point >= 0 && this.point < n)) this.point = null;
+  }
+
+  /** The /runs answer arrived: apply the saved selection and start every panel. */
+  start(runs) {
+    this.runs = runs;
+    this.select({}, {initial: true});
+  }
+
+  /** patch: {run, embedding, step, labelColumn, k, metric, point}. */
+  select(patch, {initial = false} = {}) {
+    const before = JSON.stringify(this.query());
+    const beforeKey = this.dataKey();
+    Object.assign(this.sel, patch);
+    if ('point' in patch) { this.point = patch.point; delete this.sel.point; }
+    this.normalise();
+    if (!initial && JSON.stringify(this.query()) === before) return;
+    if (!initial && this.dataKey() !== beforeKey) {
+      this.search = null;
+      this.focus = null;
+    }
+    this.hard = {...this.hard, label: null, predicted: null, offset: 0};
+    this.save();
+    this.data = {};
+    const entry = this.usableEntry();
+    this.colours.reset(entry, entry ? this.labelColumn() : null);
+    // Started before the panels' requests: the map's colours are the first thing people see.
+    if (entry) this.colours.load();
+    this.emit('selection');
+  }
+
+  /** load=false: the neighbours of `index` are already known (they chose it). */
+  selectPoint(index, {load = true} = {}) {
+    this.point = index;
+    this.save();
+    this.emit('point', {load});
+  }
+
+  setFocus(label) {
+    this.focus = label;
+    this.save();
+    this.emit('focus');
+  }
+
+  /** text: a regex over the metadata, or null to stop highlighting; column: '' = any. */
+  setSearch(text, column = this.searchColumn) {
+    this.search = text;
+    this.searchColumn = column;
+    this.save();
+    this.emit('search');
+  }
+
+  setProjection(method) {
+    this.projection = method;
+    this.save();
+    this.emit('projection');
+  }
+
+  /** patch: {label, predicted, method, offset}. */
+  setHardFilter(patch, {reveal = false} = {}) {
+    this.hard = {...this.hard, ...patch};
+    this.emit('hardFilter', {reveal});
+  }
+
+  /** A panel's answer that others draw too (the map draws neighbours and matches). */
+  publish(name, value) {
+    if (this.data[name] === value) return;
+    this.data[name] = value;
+    this.emit('data', {name});
+  }
+}

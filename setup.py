@@ -41,7 +41,9 @@ setuptools.setup(
         "pillow>=9.0",
         "scikit-learn>=1.3",
         "tqdm>=4.60",
-        "regex>=2023.0",
+        # RE2 for the metadata search: linear-time matching and bounded compiling, so a
+        # user's pattern can neither hang nor exhaust TensorBoard (see analysis/text_match.py).
+        "google-re2>=1.1",
         # Chosen by measurement (bench/README.md): hnswlib for the approximate kNN index
         # (recall@10 >= 0.98 at the lowest build+query time), openTSNE for t-SNE maps.
         "hnswlib>=0.7",

@@ -1,13 +1,25 @@
-"""Downloads: the JSON of a route, or the same rows as CSV for spreadsheets."""
+"""Downloads: the JSON of a route, or the same rows as CSV for spreadsheets.
+
+CSV cells hold text from the logs (metadata, labels, column names), and a spreadsheet runs
+a cell starting with `=`, `+`, `-`, `@`, tab or CR as a formula (CSV injection). As OWASP
+recommends, such text cells get a leading `'`, which spreadsheets show as text. Numbers stay
+numbers: a float cell like -0.5 (score, margin) is written as is, and so is text that is
+exactly a decimal number ("-1" as a label), which no spreadsheet reads as a formula. JSON
+downloads are data for programs and stay unchanged.
+"""
 
 import csv
 import io
 import json
+import re
 from typing import Tuple
 
 from tb_embedanalysis.plugin.responses import to_jsonable
 
 KINDS = ("hard_examples", "neighbors", "clusters")
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # OWASP's list for CSV injection
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 
 
 def filename(embedding: str, what: str, fmt: str) -> str:
@@ -22,9 +34,28 @@ def render(what: str, fmt: str, payload: dict) -> Tuple[bytes, str]:
     return _csv(what, payload).encode("utf-8"), "text/csv; charset=utf-8"
 
 
+def neutralise(value):
+    """A CSV cell that a spreadsheet shows as written: text that would start a formula gets a
+    leading `'`; numbers, and text that is exactly a decimal number, are returned unchanged."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+class _SafeWriter:
+    """csv.writer whose rows go through `neutralise`, headers included (they are column
+    names from metadata.tsv)."""
+
+    def __init__(self, out):
+        self._writer = csv.writer(out)
+
+    def writerow(self, row):
+        self._writer.writerow([neutralise(value) for value in row])
+
+
 def _csv(what: str, payload: dict) -> str:
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = _SafeWriter(out)
     if what == "hard_examples":
         rows = payload["examples"]
         meta = sorted({key for row in rows for key in row["metadata"]})

@@ -2,7 +2,9 @@
 
 The set of servable files is fixed at start-up by listing the package's `frontend`
 resources; a request path is only ever a key into that dict, never joined to a directory,
-so `..`, encoded slashes, backslashes and absolute paths simply find nothing.
+so `..`, encoded slashes, backslashes and absolute paths simply find nothing. Symlinks in
+the listing are skipped, files and directories alike, even ones pointing inside: a link
+left in an installed or editable `frontend/` would otherwise serve whatever it points at.
 """
 
 import importlib.resources
@@ -19,9 +21,17 @@ _CONTENT_TYPES = {
 }
 
 
+def _is_symlink(resource) -> bool:
+    # Resources from a zip or another loader are not paths and cannot be links.
+    is_symlink = getattr(resource, "is_symlink", None)
+    return bool(is_symlink and is_symlink())
+
+
 def _walk(node, prefix=""):
     for child in node.iterdir():
         name = prefix + child.name
+        if _is_symlink(child):
+            continue
         if child.is_dir():
             if child.name != "__pycache__":
                 yield from _walk(child, name + "/")

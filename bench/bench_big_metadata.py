@@ -37,17 +37,10 @@ def status_mb(field):
     raise RuntimeError("no %s in /proc/self/status" % field)
 
 
-def write_config(run_dir, name, rows, dims, *, metadata=True, sprite=None):
-    lines = ['embeddings {', '  tensor_name: "%s"' % name, '  tensor_path: "%s.bytes"' % name,
-             '  tensor_shape: %d' % rows, '  tensor_shape: %d' % dims]
-    if metadata:
-        lines.append('  metadata_path: "%s.tsv"' % name)
-    if sprite:
-        lines += ['  sprite {', '    image_path: "%s"' % sprite, '    single_image_dim: %d' % (SPRITE_PX // 1024),
-                  '    single_image_dim: %d' % (SPRITE_PX // 1024), '  }']
-    lines.append('}')
+def write_config(run_dir, name, rows, dims):
     with open(os.path.join(run_dir, "projector_config.pbtxt"), "w") as f:
-        f.write("\n".join(lines) + "\n")
+        f.write('embeddings {\n  tensor_name: "%s"\n  tensor_path: "%s.bytes"\n  tensor_shape: %d\n'
+                '  tensor_shape: %d\n  metadata_path: "%s.tsv"\n}\n' % (name, name, rows, dims, name))
 
 
 def write_tensor(path, rows, dims):

@@ -50,6 +50,7 @@ def read_metadata(path: str, *, num_rows: int, tensor_name: str) -> Tuple[Metada
     if first is not None:
         for chunk_start, chunk_stop in _chunks(data, first, stop):
             parser.add(_decode(data, chunk_start, chunk_stop, path), data[chunk_start:chunk_stop])
+    del data  # the file's bytes are not needed to build the columns: lower the peak by their size
     rows = parser.trim_blank_rows(num_rows)
     if rows != num_rows:
         first_line = parser.value(0, 0) if rows else ""

@@ -175,15 +175,17 @@ DROP_PRIVILEGES = textwrap.dedent("""
         body = response.get_data()
         return [response.status_code, json.loads(body) if response.mimetype == "application/json" else len(body)]
 
-    # Warm up as root on a copy of the readable run (every lazy import done), then become
-    # nobody and start the plugin under test: the kernel refuses the 0600 root files for real.
+    # Everything that reads the repository or its venv happens as root, wherever the clone
+    # lives (nobody may not enter it): the imports, warmed up on a copy of the readable run,
+    # and the plugin under test, which reads the frontend when built but the logdir only on
+    # the first request. Then become nobody: the kernel refuses the 0600 root files for real.
     client = client_for(sys.argv[2])
     get("/neighbors", run="ok", embedding="emb", index="0")
     get("/thumbnail", run="ok", embedding="emb", index="0")
     get("/clusters", run="ok", embedding="emb")
+    client = client_for(sys.argv[1])
     os.setgid(65534)
     os.setuid(65534)
-    client = client_for(sys.argv[1])
     out = {"runs": get("/runs"),
            "tensor": get("/neighbors", run="tensor", embedding="emb", index="0"),
            "metadata": get("/clusters", run="metadata", embedding="emb"),

@@ -202,8 +202,8 @@ def search(embedding: Embedding, pattern: str, *, column: Optional[str] = None, 
     columns = [_column(embedding, column)] if column else list(embedding.metadata.columns)
     try:
         total, rows = text_match.search([embedding.metadata.values[c] for c in columns], pattern, limit=limit)
-    except text_match.SearchTimeout as error:
-        raise InvalidArgument("parameter 'q': %s" % error) from None
+    except text_match.SearchTimeout as error:  # its message names the parameter q
+        raise InvalidArgument(str(error)) from None
     return {"total": total, "matches": [{"index": row, "metadata": metadata_row(embedding, row)} for row in rows]}
 
 

@@ -63,6 +63,11 @@ export class PointLabels {
     return !this.column || (this.assignment !== null && this.rows.length > 0);
   }
 
+  /** True when the points have a label column and every point's label is known (masks work). */
+  get labelled() {
+    return Boolean(this.column) && this.rows.length > 0;
+  }
+
   colourOf(label) {
     return this.assignment ? this.assignment.colourOf(label) : SINGLE_COLOUR;
   }

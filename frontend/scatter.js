@@ -72,6 +72,17 @@ export class ScatterPlot {
     this.requestDraw();
   }
 
+  /** Nothing to show (another embedding is loading): an empty canvas, no marks, no view. */
+  clear() {
+    this.coords = null;
+    this.n = 0;
+    this.emphasis = null;
+    this.marks = {hard: null, matches: null, neighbors: null, selected: null, hovered: null};
+    this.view = null;
+    this.gridDirty = true;
+    this.requestDraw();
+  }
+
   setColours(classes, palette) {
     this.classes = classes;
     this.palette = palette;
@@ -215,6 +226,7 @@ export class ScatterPlot {
     });
     canvas.addEventListener('pointermove', (event) => {
       if (drag) {
+        if (!this.view) return; // dragging an empty canvas
         const dx = event.clientX - drag.x, dy = event.clientY - drag.y;
         if (drag.moved || Math.abs(dx) + Math.abs(dy) > 3) {
           drag.moved = true;

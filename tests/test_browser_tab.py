@@ -319,6 +319,78 @@ def test_search_highlights_matches(tab):
     assert emphasised == expected
 
 
+MAP_STATE = """() => { const p = window.__embedanalysis.app.panels.map.plot;
+    const m = p.marks, len = (a) => (a ? a.length : 0);
+    return {n: p.n, emphasised: p.emphasis ? p.emphasis.reduce((a, b) => a + b, 0) : null,
+            hard: len(m.hard), neighbors: len(m.neighbors), selected: m.selected,
+            legend: [...document.querySelectorAll('.legend-item .legend-text')].map((e) => e.textContent)}; }"""
+DIMMED_PIXELS = """() => { const c = document.querySelector('.scatter-canvas');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;
+    for (let i = 0; i < d.length; i += 4) if (d[i] === 224 && d[i + 1] === 224 && d[i + 2] === 224) n++;
+    return n; }"""
+
+
+def _digits_count(label):
+    from sklearn.datasets import load_digits
+
+    return int((load_digits().target == int(label)).sum())
+
+
+def test_legend_and_cluster_row_focus_dim_the_rest_of_the_map(tab):
+    """Regression (issue 17.1): focusing a label tested `labels.labelled`, which does not exist."""
+    tab.open()
+    tab.choose("digits", "digits")
+    tab.frame.wait_for_function("document.querySelector('.map-overlay').hidden && window.__embedanalysis.marks.mapLabels")
+    before = tab.frame.evaluate(DIMMED_PIXELS)  # a few anti-aliased edges may match by chance
+    tab.frame.locator(".legend-item[data-label='3']").click()
+    # The other labels' points are drawn dimmed: thousands of pixels in the dimmed grey.
+    tab.frame.wait_for_function("(%s)() > %d" % (DIMMED_PIXELS, before + 1000))
+    assert tab.frame.evaluate(MAP_STATE)["emphasised"] == _digits_count(3)
+    assert "active" in tab.frame.locator(".legend-item[data-label='3']").get_attribute("class")
+    tab.frame.locator(".cluster-table tbody tr[data-label='5']").click()
+    tab.frame.wait_for_function("() => (%s)().emphasised === %d" % (MAP_STATE, _digits_count(5)))
+    assert "focus=5" in tab.frame.evaluate("() => location.hash")
+    tab.frame.locator(".legend-item[data-label='5']").click()  # a second click drops the focus
+    tab.frame.wait_for_function("() => (%s)().emphasised === null" % MAP_STATE)
+
+
+def test_switching_embedding_clears_legend_marks_and_errors(tab):
+    """Regression (issue 17.5): the old legend, rings and neighbour lines stayed after a switch."""
+    tab.open("run%3Ddigits%26point%3D42")
+    tab.frame.locator(".neighbor-list .point-row").first.wait_for()
+    tab.frame.wait_for_function("() => { const s = (%s)(); return s.hard > 0 && s.neighbors > 0 && s.legend.length === 10; }" % MAP_STATE)
+    # A map that cannot be loaded must not show the previous embedding's points under its error.
+    tab.page.route("**/projection?*run=html*", lambda route: route.abort())
+    tab.choose("html", "html_labels")
+    tab.frame.locator(".map-overlay .error-box").wait_for()
+    tab.frame.wait_for_function("() => (%s)().legend.length === 3" % MAP_STATE)  # html's labels, from its metadata
+    state = tab.frame.evaluate(MAP_STATE)
+    assert (state["n"], state["neighbors"], state["selected"]) == (0, 0, None)
+    assert XSS in state["legend"] and "0" not in state["legend"]
+    tab.page.unroute("**/projection?*run=html*")
+    # An embedding without labels has no legend at all, and no error is left on screen.
+    tab.choose("words", "words")
+    tab.frame.wait_for_function("() => document.querySelector('.map-overlay').hidden && (%s)().n === 318" % MAP_STATE)
+    assert tab.frame.evaluate(MAP_STATE)["legend"] == []
+    visible_errors = tab.frame.evaluate(
+        "() => [...document.querySelectorAll('.error-box')].filter((e) => e.offsetParent !== null).length")
+    assert visible_errors == 0
+
+
+def test_switching_embedding_while_neighbours_load_leaves_no_greyed_panel(tab):
+    """Regression (issue 17.5): a load overtaken by a switch left its slot greyed out (.stale)."""
+    tab.open()
+    tab.choose("words", "words")
+    tab.frame.locator(".neighbor-slot .hint").wait_for()
+    tab.page.route("**/neighbors?*", lambda route: None)  # never answered while the test runs
+    tab.frame.fill("input[name=query]", "hitchcock")
+    tab.frame.press("input[name=query]", "Enter")
+    tab.frame.locator(".neighbor-slot.stale").wait_for(state="attached")
+    tab.choose("digits", "digits")
+    tab.frame.locator(".neighbor-slot .hint").wait_for()
+    assert "stale" not in tab.frame.locator(".neighbor-slot").get_attribute("class")
+
+
 def test_server_error_is_shown_in_words(tab):
     error = next(e["error"] for r in runs_answer(tab.base)["runs"] for e in r["embeddings"] if e["name"] == "broken")
     assert error

@@ -14,6 +14,7 @@ export default class MapPanel extends Panel {
     super(store, {title: 'Map', cls: 'card-map'});
     this.showHard = true;
     this.coords = null; // Float32Array(2N) of the shown selection
+    this.shown = null; // which embedding's map is on the canvas: run, embedding, step
     this.hard = null; // indices of the hardest points
     this.view = new MapView({
       onSelect: (i) => store.selectPoint(i),
@@ -39,13 +40,21 @@ export default class MapPanel extends Panel {
   }
 
   load() {
-    const labelled = Boolean(this.store.labelColumn());
+    const {run, embedding, step, labelColumn} = this.store.query();
+    const shown = JSON.stringify([run, embedding, step]);
+    // Another embedding (or step): its predecessor's points, rings and lines must not stay
+    // on screen while it loads, nor under its error if it fails.
+    if (shown !== this.shown) this.view.clear();
+    this.shown = shown;
     this.coords = null;
     this.hard = null;
-    this.view.setHardAvailable(labelled);
+    this.view.setHardAvailable(Boolean(labelColumn));
     this.view.setNote(null);
+    this.showLegend(); // the colours were reset: empty until the new assignment
+    this.updateEmphasis();
+    this.updateMarks();
     this.loadMap();
-    if (labelled) this.loadHardest();
+    if (labelColumn) this.loadHardest();
   }
 
   async loadMap() {

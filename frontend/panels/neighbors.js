@@ -6,7 +6,7 @@
 import * as api from '../api.js';
 import {hardest} from '../answers.js';
 import {el, replace} from '../views/dom.js';
-import {loadInto} from '../views/feedback.js';
+import {loadInto, settle} from '../views/feedback.js';
 import {neighborList, pointRow, queryForm, searchList} from '../views/neighbors.js';
 import {labelChip} from '../views/point.js';
 import {Panel} from './panel.js';
@@ -93,7 +93,7 @@ export default class NeighborsPanel extends Panel {
     const store = this.store;
     const column = store.labelColumn();
     const colourOf = (l) => store.colours.colourOf(l);
-    replace(this.neighborSlot,
+    settle(this.neighborSlot,
       el('p', {class: 'muted hint'}, 'Type a word or metadata value above, or click a point in the map, a search result or a thumbnail, to list its nearest neighbours.'),
       hard.length ? el('div', {class: 'list-head'}, el('strong', null, 'Start from a hard example'),
         el('span', {class: 'muted'}, ' · neighbours outvote its label')) : null,
@@ -110,7 +110,7 @@ export default class NeighborsPanel extends Panel {
     const text = store.search;
     if (!text) {
       store.publish('search', null);
-      replace(this.searchSlot);
+      settle(this.searchSlot);
       return;
     }
     const q = store.query();

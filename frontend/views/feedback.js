@@ -24,6 +24,15 @@ export function progress(label = 'Loading…') {
   };
 }
 
+/**
+ * Put `children` into `container` without a load (a hint, nothing), ending the greyed-out
+ * state a load overtaken by this one left behind.
+ */
+export function settle(container, ...children) {
+  container.classList.remove('stale');
+  return replace(container, ...children);
+}
+
 /** The server's (or network's) error in words. */
 export function errorBox(error, {title = 'Could not load this panel', retry = null} = {}) {
   const message = error?.message || String(error);

@@ -80,6 +80,15 @@ export class MapView {
     this._info();
   }
 
+  /** Forget the shown embedding: no points, legend, count or hover card until setData. */
+  clear() {
+    this.plot.clear();
+    this.tooltip.hidden = true;
+    replace(this.legend);
+    this.count = null;
+    this._info();
+  }
+
   /** A remark after the point count (e.g. why the points have no colours). */
   setNote(note) {
     this.note = note;

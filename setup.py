@@ -44,9 +44,9 @@ setuptools.setup(
         # RE2 for the metadata search: linear-time matching and bounded compiling, so a
         # user's pattern can neither hang nor exhaust TensorBoard (see analysis/text_match.py).
         "google-re2>=1.1",
-        # Chosen by measurement (bench/README.md): hnswlib for the approximate kNN index
-        # (recall@10 >= 0.98 at the lowest build+query time), openTSNE for t-SNE maps.
-        "hnswlib>=0.7",
+        # openTSNE for t-SNE maps (chosen by measurement, bench/README.md). No neighbour
+        # library: large-N kNN is exact numpy (analysis/certified.py, issue 14); hnswlib
+        # shipped no wheel and its misses changed the hard examples from run to run.
         "openTSNE>=1.0",
     ],
     extras_require={

@@ -60,3 +60,21 @@ def test_import_does_not_import_tensorflow(module):
     code = "import sys, %s; print('tensorflow' in sys.modules)" % module
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     assert out.strip() == "False"
+
+
+@pytest.mark.slow
+def test_wheel_installs_from_binary_wheels_only(tmp_path):
+    """Issue 14: no dependency may need a compiler (hnswlib did: 65 s of C++ per install).
+    A fresh venv installs the built wheel with `--only-binary :all:` (pip reaches PyPI)."""
+    out = tmp_path / "wheel"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(out), str(ROOT)], check=True)
+    (wheel_path,) = out.glob("tb_embedanalysis-*.whl")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+    done = subprocess.run([str(python), "-m", "pip", "install", "-q", "--only-binary", ":all:", str(wheel_path)],
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    code = "import tb_embedanalysis.analysis.certified, tb_embedanalysis.plugin.loader; print('ok')"
+    assert subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "ok"

@@ -1,0 +1,87 @@
+"""Exact kNN graph at large N (issue 14): certified search vs plain blocked vs exact peers.
+
+    .venv/bin/python bench/bench_exact_large.py                      # 100,000 x 128, all data
+    .venv/bin/python bench/bench_exact_large.py --n 30000 --data tight
+
+Data (float32, D = 128, cosine, k = 10): `tight` 100 Gaussian clusters, spread 0.3 (clusters
+far apart relative to their width); `wide` the same with spread 0.6 (bench_hardness.py's
+data: a point's 10th neighbour is about as far as the next cluster's edge); `uniform` noise.
+Peers in the same run, all exact: neighbors.knn_graph (plain blocked numpy), faiss-cpu
+IndexFlatIP on a normalised copy, usearch exact search. Ours must equal plain bit for bit
+(checked); peers are compared by recall of the index sets (float32 rounding may swap ties).
+"""
+
+import argparse
+import time
+
+import numpy as np
+
+
+def make(kind, n, d=128, seed=0):
+    rng = np.random.default_rng(seed)
+    if kind == "uniform":
+        return rng.random((n, d), dtype=np.float32)
+    spread = {"tight": 0.3, "wide": 0.6}[kind]
+    c = rng.normal(size=(100, d)).astype(np.float32)
+    return (c[rng.integers(0, 100, n)] + spread * rng.normal(size=(n, d))).astype(np.float32)
+
+
+def timed(fn):
+    t = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--data", nargs="+", default=["tight", "wide", "uniform"])
+    parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--no-plain", action="store_true", help="skip the plain graph (slow)")
+    args = parser.parse_args()
+    from tb_embedanalysis.analysis import certified, neighbors
+
+    k = args.k
+    for kind in args.data:
+        x = make(kind, args.n)
+        prep = neighbors.prepare(x, "cosine")
+        print("%s N=%d D=%d cosine k=%d" % (kind, args.n, x.shape[1], k))
+        index, t_build = timed(lambda: certified.CertifiedIndex(prep))
+        pilot, t_pilot = timed(lambda: certified.pilot(index, k))
+        ours, t_ours = timed(lambda: certified.graph_with(index, k))
+        chose = "plain" if pilot.searched_fraction(args.n) > certified.PILOT_MAX_SEARCHED else "certified"
+        print("  ours         %7.1f s (partition %.1f s, pilot %.1f s: %.1f %% of pairs -> %s)"
+              % (t_build + t_ours, t_build, t_pilot, 100 * pilot.searched_fraction(args.n), chose))
+        if not args.no_plain:
+            plain, t_plain = timed(lambda: neighbors.knn_graph(prep, k))
+            same = np.array_equal(plain.indices, ours.indices) and np.array_equal(plain.distances, ours.distances)
+            print("  plain        %7.1f s   ours == plain bit for bit: %s" % (t_plain, same))
+        xn = x / np.linalg.norm(x, axis=1, keepdims=True)
+        try:
+            import faiss
+
+            def run_faiss():
+                flat = faiss.IndexFlatIP(x.shape[1])
+                flat.add(xn)
+                return flat.search(xn, k + 1)[1]
+            found, t = timed(run_faiss)
+            print("  faiss flat   %7.1f s   recall vs ours %.5f" % (t, _recall(found, ours.indices)))
+        except ImportError:
+            print("  faiss-cpu not installed")
+        try:
+            from usearch.index import search as usearch_search
+
+            found, t = timed(lambda: usearch_search(xn, xn, k + 1, "ip", exact=True).keys)
+            print("  usearch exact%7.1f s   recall vs ours %.5f" % (t, _recall(np.asarray(found), ours.indices)))
+        except ImportError:
+            print("  usearch not installed")
+
+
+def _recall(found, truth):
+    """Mean overlap of found (self dropped) with the exact rows."""
+    hits = [len(set(f[f != i][: truth.shape[1]]) & set(t)) for i, (f, t) in enumerate(zip(found, truth))]
+    return float(np.mean(hits)) / truth.shape[1]
+
+
+if __name__ == "__main__":
+    main()

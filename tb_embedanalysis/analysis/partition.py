@@ -1,0 +1,135 @@
+"""k-means cells over the rows of a prepared matrix, each with an exact radius: the
+partition that the certified kNN search (certified.py) prunes with.
+
+Working space W, where the cells and the bound live:
+
+* euclidean: w = x (the row itself),
+* cosine:    w = x / ‖x‖ (on unit vectors cosine distance = ‖a − b‖² / 2). Rows with ‖x‖ = 0
+  have no direction; they are kept out of the cells (`zero_rows`), because their ranking key
+  is exactly 0 against every query (see neighbors.py) and needs no bound.
+
+Cell j has a centroid c_j and the radius r_j = max over its members ‖w − c_j‖, computed in
+float64 from the rows themselves, so every member satisfies ‖w − c_j‖ ≤ r_j (up to float64
+rounding, which certified.py allows for). The centroids only have to be *good*: k-means runs
+in float32 on a sample with a fixed seed; a poor partition costs time, never correctness.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from tb_embedanalysis.analysis.neighbors import PreparedMatrix, ProgressFn
+
+#: Cells ≈ CELLS_PER_SQRT_N · √rows: per-query work is (cells + rows searched) · D, and with
+#: √N cells both terms stay near √N · D on clustered data (measured in bench/bench_exact_large.py).
+CELLS_PER_SQRT_N = 2.0
+#: k-means trains on at most SAMPLE_PER_CELL rows per cell, for ITERATIONS Lloyd steps.
+SAMPLE_PER_CELL = 48
+ITERATIONS = 8
+#: Row blocks for assignment and radii: bounded temporaries whatever N is.
+BLOCK_ROWS = 16384
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Partition:
+    """Cells over the searchable rows (valid, and for cosine non-zero).
+
+    rows: (S,) int64 row indices sorted by (cell, row); cell j is rows[starts[j]:starts[j+1]].
+    starts: (C + 1,) int64. centroids: (C, D) float64 in W; centroid_sq: (C,) ‖c_j‖².
+    radii: (C,) float64, max ‖w − c_j‖ over members. max_norms: (C,) float64, max ‖x‖ of the
+    members' raw rows (bounds the float32 rounding of their keys). zero_rows: cosine only,
+    valid rows with ‖x‖ = 0, ascending (empty for euclidean).
+    """
+
+    rows: np.ndarray
+    starts: np.ndarray
+    centroids: np.ndarray
+    centroid_sq: np.ndarray
+    radii: np.ndarray
+    max_norms: np.ndarray
+    zero_rows: np.ndarray
+
+    @property
+    def n_cells(self) -> int:
+        return int(self.centroids.shape[0])
+
+    @property
+    def sizes(self) -> np.ndarray:
+        return np.diff(self.starts)
+
+    def members(self, cell: int) -> np.ndarray:
+        return self.rows[self.starts[cell]:self.starts[cell + 1]]
+
+
+def working_rows(prep: PreparedMatrix, rows: np.ndarray, dtype=np.float64) -> np.ndarray:
+    """W-space vectors (len(rows), D) of the given rows (cosine: normalised in float64)."""
+    x = prep.matrix[rows].astype(np.float64)
+    if prep.metric == "cosine":
+        x /= np.sqrt(np.einsum("ij,ij->i", x, x))[:, None]
+    return x.astype(dtype, copy=False)
+
+
+def _nearest(w: np.ndarray, centroids: np.ndarray, centroid_sq: np.ndarray) -> np.ndarray:
+    """Index of the nearest centroid for each row of `w` (float32 is enough: only speed
+    depends on it)."""
+    scores = w @ centroids.T
+    scores *= -2
+    scores += centroid_sq
+    return np.argmin(scores, axis=1)
+
+
+def build(prep: PreparedMatrix, *, seed: int = 0, n_cells: int = 0, on_progress: ProgressFn = None) -> Partition:
+    """k-means partition of the searchable rows of `prep`; n_cells = 0 picks ≈ 2 √S."""
+    searchable = prep.valid.copy()
+    zero_rows = np.empty(0, dtype=np.int64)
+    if prep.metric == "cosine":
+        zero = prep.valid & (prep.key_scale == 0)
+        zero_rows = np.flatnonzero(zero)
+        searchable &= ~zero
+    rows = np.flatnonzero(searchable)
+    s, d = rows.size, prep.matrix.shape[1]
+    if s == 0:
+        empty = np.empty(0)
+        return Partition(rows, np.zeros(1, dtype=np.int64), np.empty((0, d)), empty, empty, empty, zero_rows)
+    c = n_cells or int(min(s, max(1, round(CELLS_PER_SQRT_N * math.sqrt(s)))))
+    rng = np.random.default_rng(seed)
+    sample = np.sort(rng.choice(rows, min(s, SAMPLE_PER_CELL * c), replace=False))
+    w = working_rows(prep, sample, np.float32)
+    centroids = w[np.sort(rng.choice(w.shape[0], c, replace=False))].copy()
+    for _ in range(ITERATIONS):  # Lloyd steps on the sample; empty cells keep their centroid
+        assign = _nearest(w, centroids, np.einsum("ij,ij->i", centroids, centroids))
+        counts = np.bincount(assign, minlength=c)
+        filled = np.flatnonzero(counts)
+        order = np.argsort(assign, kind="stable")  # sums by sorted segments: np.add.at is 100x slower
+        sums = np.add.reduceat(w[order].astype(np.float64), np.concatenate([[0], np.cumsum(counts[filled])[:-1]]))
+        centroids[filled] = (sums / counts[filled, None]).astype(np.float32)
+    centroid_sq32 = np.einsum("ij,ij->i", centroids, centroids)
+    cell = np.empty(s, dtype=np.int64)
+    for start in range(0, s, BLOCK_ROWS):
+        block = rows[start:start + BLOCK_ROWS]
+        cell[start:start + BLOCK_ROWS] = _nearest(working_rows(prep, block, np.float32), centroids, centroid_sq32)
+        if on_progress is not None:
+            on_progress(0.5 * min(1.0, (start + block.size) / s))
+    # Drop empty cells, renumber, and order rows by (cell, row): rows is ascending already.
+    used, cell = np.unique(cell, return_inverse=True)
+    centroids = centroids[used].astype(np.float64)
+    order = np.argsort(cell, kind="stable")
+    rows, cell = rows[order], cell[order]
+    starts = np.searchsorted(cell, np.arange(used.size + 1)).astype(np.int64)
+    dist = np.empty(s)
+    norm = np.empty(s)
+    for start in range(0, s, BLOCK_ROWS):  # exact radii from the float64 rows
+        block, owner = rows[start:start + BLOCK_ROWS], cell[start:start + BLOCK_ROWS]
+        diff = working_rows(prep, block) - centroids[owner]
+        dist[start:start + BLOCK_ROWS] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+        raw = prep.matrix[block].astype(np.float64)
+        norm[start:start + BLOCK_ROWS] = np.sqrt(np.einsum("ij,ij->i", raw, raw))
+        if on_progress is not None:
+            on_progress(0.5 + 0.5 * min(1.0, (start + block.size) / s))
+    radii = np.maximum.reduceat(dist, starts[:-1])  # rows are sorted by cell; no cell is empty
+    max_norms = np.maximum.reduceat(norm, starts[:-1])
+    return Partition(rows, starts, centroids, np.einsum("ij,ij->i", centroids, centroids), radii, max_norms,
+                     zero_rows)

@@ -30,6 +30,7 @@ like every invalid pattern, are searched as plain text), and `\w`, `\d`, `\b` ar
 import time
 from typing import List, Sequence, Tuple
 
+import numpy as np
 import re2
 
 # Per compiled pattern: the program plus its DFA cache. 1 MB keeps a refused compile at
@@ -51,11 +52,24 @@ class SearchTooCostly(SearchTimeout):
 
 def find_value(values: Sequence[str], text: str) -> List[int]:
     """Rows whose value equals `text` exactly; if none, case-insensitively. Row order."""
-    exact = [i for i, value in enumerate(values) if value == text]
-    if exact:
-        return exact
+    exact = np.flatnonzero(_per_row(values, lambda value: value == text))
+    if exact.size:
+        return exact.tolist()
     folded = text.casefold()
-    return [i for i, value in enumerate(values) if value.casefold() == folded]
+    return np.flatnonzero(_per_row(values, lambda value: value.casefold() == folded)).tolist()
+
+
+def _per_row(values, test, deadline: float = float("inf")) -> np.ndarray:
+    """(N,) bool: test(value) for every row. A compact column (`codes` into `categories`)
+    is tested once per distinct value, so a million rows of ten labels cost ten tests."""
+    compact = getattr(values, "codes", None)
+    distinct = values.categories if compact is not None else values
+    hits = np.zeros(len(distinct), dtype=bool)
+    for start in range(0, len(distinct), 1024):
+        if time.monotonic() >= deadline:
+            raise TimeoutError
+        hits[start:start + 1024] = [bool(test(value)) for value in distinct[start:start + 1024]]
+    return hits[np.asarray(compact)] if compact is not None else hits
 
 
 def _compile(pattern: str, *, literal: bool):
@@ -100,16 +114,15 @@ def search(columns: Sequence[Sequence[str]], pattern: str, *, limit: int,
     """
     compiled = compile_pattern(pattern)
     deadline = time.monotonic() + time_budget
-    n_rows = len(columns[0]) if columns else 0
-    total, first = 0, []
-    for row in range(n_rows):
-        if time.monotonic() >= deadline:
-            raise SearchTimeout(
-                "parameter 'q': search pattern %r took longer than %.1f s; simplify it"
-                % (pattern[:80], time_budget)
-            )
-        if any(compiled.search(column[row]) for column in columns):
-            total += 1
-            if len(first) < limit:
-                first.append(row)
-    return total, first
+    if not columns:
+        return 0, []
+    found = np.zeros(len(columns[0]), dtype=bool)
+    try:
+        for column in columns:
+            found |= _per_row(column, lambda value: compiled.search(value) is not None, deadline)
+    except TimeoutError:
+        raise SearchTimeout(
+            "parameter 'q': search pattern %r took longer than %.1f s; simplify it" % (pattern[:80], time_budget)
+        ) from None
+    rows = np.flatnonzero(found)
+    return int(rows.size), rows[:limit].tolist()

@@ -1,12 +1,20 @@
 """Find projector configs under a logdir and turn them into runs, embeddings and steps.
 
 Discovery is cheap and runs every few seconds: it reads configs and lists checkpoint files,
-never tensors. The one exception is a config that names no tensor at all: like TensorBoard,
-we then offer every 2-D float variable of the checkpoint, which needs its index (TensorFlow);
-that listing is cached per checkpoint file.
+never tensors. Like TensorBoard's Projector, a run with a checkpoint offers every 2-D float
+variable of it besides those the config names (optimizer slots left out), which needs the
+checkpoint's index (TensorFlow; a Keras 3 weights file: h5py); that listing is cached per
+checkpoint file.
+
+Checkpoints are TF V2, TF V1 or Keras 3 ``*.weights.h5`` files (tensors.checkpoint_format).
+Keras' TensorBoard callback (tf_keras and Keras 3) writes its config to ``log_dir/`` but its
+checkpoints to ``log_dir/train/``, where its events are: when the config's own directories
+hold no checkpoint, ``train/`` is looked in, and the embeddings are listed under that run,
+as TensorBoard lists the callback's scalars.
 
 Steps come from three conventions, all mapped onto `EmbeddingRef.step`:
-  * retained checkpoints ``model.ckpt-100``, ``model.ckpt-10000`` (the ``-NNN`` suffix);
+  * retained checkpoints ``model.ckpt-100``, ``model.ckpt-10000`` (the ``-NNN`` suffix; Keras'
+    ``keras_embedding.ckpt-<epoch>``: one step per epoch);
   * tensorboardX / torch ``add_embedding`` and our writer: tensor_name ``"tag:00010"``
     (only for tensor files: on a checkpoint tensor ``:0`` is TF's output index);
   * none: step None.
@@ -25,7 +33,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 from google.protobuf import text_format
 from tensorboard.plugins.projector.projector_config_pb2 import EmbeddingInfo, ProjectorConfig
 
-from tb_embedanalysis.logs import paths, tensors
+from tb_embedanalysis.logs import keras_weights, paths, tensors
 from tb_embedanalysis.logs.errors import ConfigError, LogError, UnknownEmbeddingError, UnsafePathError
 from tb_embedanalysis.logs.model import (
     ConfigProblem, EmbeddingRef, EmbeddingSeries, RunInfo, SpriteSpec, TensorSource,
@@ -33,6 +41,9 @@ from tb_embedanalysis.logs.model import (
 
 _NAME_AND_STEP = re.compile(r"^(.*):(\d+)$")
 _CHECKPOINT_STEP = re.compile(r"^(.*)-(\d+)$")
+# What a step number may be followed by: a Keras 3 weights file's suffix, V1 shards' pattern.
+_CHECKPOINT_TAIL = re.compile(r"(\.weights\.h5|-\?{5}-of-\d{5})$")
+KERAS_CHECKPOINT_SUBDIR = "train"  # where Keras' TensorBoard callback saves embedding checkpoints
 _CHECKPOINT_LINE = re.compile(r'^\s*(model_checkpoint_path|all_model_checkpoint_paths)\s*:\s*"(.*)"\s*$')
 # Optimizer state has the shape of the variables it trains, but is not an embedding.
 _OPTIMIZER_MARKERS = (".OPTIMIZER_SLOT", "optimizer", "Adam", "Momentum", "RMSProp", "Adagrad", "Ftrl",
@@ -49,23 +60,24 @@ def discover(logdir: str) -> Tuple[RunInfo, ...]:
     whose `config_path` and message name files relative to the logdir (they are shown to
     users; refs keep absolute paths, which only the readers use).
     """
-    found: Dict[str, Tuple[List[EmbeddingRef], List[ConfigProblem]]] = {}
+    found: Dict[str, Tuple[List[EmbeddingRef], List[ConfigProblem]]] = collections.defaultdict(lambda: ([], []))
     # Configs may be symlinks, but only to files inside the logdir (a symlink to
     # /etc/passwd would otherwise be parsed and its first word quoted in the parse error).
     root = os.path.realpath(logdir)
     for config_path in sorted(_find_configs(logdir), key=lambda p: _config_order(p, logdir)):
         run_dir = paths.run_dir_of_config(config_path)
         run = _run_name(run_dir, logdir)
-        refs, problems = found.setdefault(run, ([], []))
         try:
             new_refs, new_problems = read_config(config_path, run=run, run_dir=run_dir, root=root)
         except (LogError, OSError, ValueError) as error:  # OSError/ValueError: a path no check foresaw
             new_refs, new_problems = [], [ConfigProblem(run=run, config_path=config_path, message=str(error))]
-        refs.extend(new_refs)
-        problems.extend(_shown(problem, logdir) for problem in new_problems)
+        for ref in new_refs:  # a Keras config's refs belong to its train/ run
+            found[ref.run][0].append(ref)
+        found[run][1].extend(_shown(problem, logdir) for problem in new_problems)
     return tuple(
         RunInfo(run=run, series=_group(refs), problems=tuple(problems))
         for run, (refs, problems) in sorted(found.items(), key=lambda item: _run_sort_key(item[0]))
+        if refs or problems
     )
 
 
@@ -122,13 +134,16 @@ def read_config(config_path: str, *, run: str, run_dir: str,
             # checkpoint missing for every entry stays one unnamed problem (deduplicated below).
             own = info.tensor_path or isinstance(error, UnsafePathError)
             problems.append(context.problem(error, tensor_name=(info.tensor_name or info.tensor_path) if own else ""))
-    if not named:
-        # Like TensorBoard: no tensor named → every 2-D variable of the checkpoint, with the
-        # metadata/sprite of the config's first (nameless) embedding, if any.
-        try:
-            refs.extend(context.all_variable_refs(config, blanks[0] if blanks else None))
-        except LogError as error:
-            problems.append(context.problem(error))
+    # Like TensorBoard: every 2-D variable of the checkpoint the config does not name, with
+    # the metadata/sprite of the config's first, nameless embedding if any. A config of
+    # tensor files only needs no checkpoint; one naming nothing (or only checkpoint
+    # variables) reports a missing one (once: deduplicated below).
+    needs_checkpoint = any(not info.tensor_path for info in named) or not named
+    try:
+        refs.extend(context.other_variable_refs(config, blanks[0] if blanks else None, named=refs,
+                                                required=needs_checkpoint))
+    except LogError as error:
+        problems.append(context.problem(error))
     # Embeddings sharing one missing checkpoint would each report it: say it once.
     return refs, list(dict.fromkeys(problems))
 
@@ -161,6 +176,8 @@ class _Context:
         self.base_dirs = [config_dir] if config_dir == run_dir else [config_dir, run_dir]
         self.root_name = "the logdir" if run == "." else "the directory of run %r" % run
         self._checkpoints: Optional[List[Tuple[Optional[int], str]]] = None
+        self.checkpoint_run = run  # the run checkpoint refs are listed under (Keras: <run>/train)
+        self._keras_entries = 0  # config entries naming a Keras embedding key so far (keras_weights.dataset_for)
 
     def problem(self, error: LogError, *, tensor_name: str = "") -> ConfigProblem:
         # Name the config entry: one config can list many embeddings.
@@ -171,7 +188,8 @@ class _Context:
         return paths.resolve(path, base_dirs=self.base_dirs, root=self.run_dir, config_path=self.config_path,
                              probe_suffix=probe_suffix, root_name=self.root_name)
 
-    def ref(self, info: Optional[EmbeddingInfo], name: str, step: Optional[int], tensor: TensorSource):
+    def ref(self, info: Optional[EmbeddingInfo], name: str, step: Optional[int], tensor: TensorSource, *,
+            run: Optional[str] = None):
         metadata = sprite = None
         if info is not None and info.metadata_path:
             metadata = self.resolve(info.metadata_path)
@@ -182,7 +200,7 @@ class _Context:
             # A wrong count becomes (0, 0), which loading reports as an unusable sprite.
             sprite = SpriteSpec(path=self.resolve(info.sprite.image_path),
                                 single_image_dim=dim if len(dim) == 2 else (0, 0))
-        return EmbeddingRef(run=self.run, name=name, step=step, config_path=self.config_path, tensor=tensor,
+        return EmbeddingRef(run=run or self.run, name=name, step=step, config_path=self.config_path, tensor=tensor,
                             metadata_path=metadata, sprite=sprite)
 
     def file_refs(self, info: EmbeddingInfo) -> List[EmbeddingRef]:
@@ -200,20 +218,41 @@ class _Context:
 
     def checkpoint_refs(self, config: ProjectorConfig, info: EmbeddingInfo) -> List[EmbeddingRef]:
         checkpoints = self.checkpoints(config)
-        name = tensors.display_name(info.tensor_name)
-        return [self.ref(info, name, step, TensorSource(kind="checkpoint", path=prefix, tensor_name=info.tensor_name))
-                for step, prefix in checkpoints]
+        ordinal = self._keras_entries
+        self._keras_entries += keras_weights.is_keras_embedding_key(info.tensor_name)
+        refs = []
+        for step, prefix in checkpoints:
+            key = info.tensor_name
+            if tensors.checkpoint_format(prefix) == "keras_h5":
+                key = keras_weights.dataset_for(info.tensor_name, ordinal)
+            refs.append(self.ref(info, tensors.display_name(key), step,
+                                 TensorSource(kind="checkpoint", path=prefix, tensor_name=key), run=self.checkpoint_run))
+        return refs
 
-    def all_variable_refs(self, config: ProjectorConfig, carrier: Optional[EmbeddingInfo]) -> List[EmbeddingRef]:
-        checkpoints = self.checkpoints(config)
-        variables = _cached_variables(checkpoints[-1][1])
+    def other_variable_refs(self, config: ProjectorConfig, carrier: Optional[EmbeddingInfo], *,
+                            named: Sequence[EmbeddingRef], required: bool) -> List[EmbeddingRef]:
+        """Refs of the 2-D float variables of the latest checkpoint that `named` does not cover.
+
+        `required`: a missing checkpoint, or one with nothing to show while the config names
+        nothing, is an error; else (the config names tensor files only) simply no refs.
+        """
+        try:
+            checkpoints = self.checkpoints(config)
+            variables = _cached_variables(checkpoints[-1][1])
+        except LogError:
+            if required:
+                raise
+            return []  # tensor files only: a stray checkpoint (or no TensorFlow) costs nothing
+        taken = {ref.tensor.tensor_name for ref in named if ref.tensor.kind == "checkpoint"}
+        taken = {tensors.checkpoint_key(name, variables) for name in taken}
         keys = sorted(key for key, (shape, dtype) in variables.items()
-                      if len(shape) == 2 and dtype.startswith(("float", "half", "bfloat")) and not _is_optimizer(key))
-        if not keys:
+                      if len(shape) == 2 and dtype.startswith(("float", "half", "bfloat")) and not _is_optimizer(key)
+                      and key not in taken)
+        if not keys and not named and required:
             raise ConfigError("%s names no tensor, and checkpoint %s has no 2-D float variable to show"
                               % (self.config_path, checkpoints[-1][1]))
         return [self.ref(carrier, tensors.display_name(key), step,
-                         TensorSource(kind="checkpoint", path=prefix, tensor_name=key))
+                         TensorSource(kind="checkpoint", path=prefix, tensor_name=key), run=self.checkpoint_run)
                 for key in keys for step, prefix in checkpoints]
 
     def checkpoints(self, config: ProjectorConfig) -> List[Tuple[Optional[int], str]]:
@@ -225,7 +264,7 @@ class _Context:
     def _find_checkpoints(self, config: ProjectorConfig) -> List[Tuple[Optional[int], str]]:
         if config.model_checkpoint_path:
             path = config.model_checkpoint_path
-            if os.path.isabs(path) and not os.path.exists(path + ".index"):
+            if os.path.isabs(path) and not any(os.path.exists(f) for f in tensors.checkpoint_files(path)):
                 path = os.path.basename(path)  # the logdir was moved or copied since
             prefix = self.resolve(path, probe_suffix=".index")
             family = _family(prefix)
@@ -236,9 +275,14 @@ class _Context:
             directories = [self.resolve(config.model_checkpoint_dir)]
         else:
             directories = list(dict.fromkeys([self.run_dir] + self.base_dirs))
+            directories.append(os.path.join(self.run_dir, KERAS_CHECKPOINT_SUBDIR))
         for directory in directories:
             found, latest = list_checkpoints(directory)
             if found:
+                if directory == os.path.join(self.run_dir, KERAS_CHECKPOINT_SUBDIR) and not config.model_checkpoint_dir:
+                    # Keras' callback: the checkpoints are in the run TensorBoard lists its events under.
+                    self.checkpoint_run = KERAS_CHECKPOINT_SUBDIR if self.run == "." else (
+                        self.run + "/" + KERAS_CHECKPOINT_SUBDIR)
                 family = _family(latest)
                 return sorted(((_step(p), p) for p in found if _family(p) == family), key=_step_order)
         raise ConfigError("%s: the embeddings come from a checkpoint, but there is none in %s and the config "
@@ -249,12 +293,13 @@ class _Context:
 def list_checkpoints(directory: str) -> Tuple[List[str], Optional[str]]:
     """(prefixes of complete-looking checkpoints in `directory`, the latest of them).
 
-    Sources: the ``checkpoint`` index file TF keeps (retained checkpoints) and ``*.index``
-    files. Entries are taken by basename in `directory`: the index file may hold absolute
-    paths from the machine (or the relative cwd) that wrote them. A prefix without its
-    ``.index`` file is skipped: it is being written, or was deleted. Prefixes are canonical
-    (the directory's realpath): the reader checks at read time that the checkpoint's files
-    still lie in that very directory.
+    Sources: the ``checkpoint`` index file TF keeps (retained checkpoints, V2 or V1),
+    ``*.index`` files (V2) and ``*.weights.h5`` files (Keras 3; the prefix is the file).
+    Entries are taken by basename in `directory`: the index file may hold absolute paths
+    from the machine (or the relative cwd) that wrote them. A V2 prefix without its
+    ``.index`` file, a V1 one without its file or shards, is skipped: it is being written,
+    or was deleted. Prefixes are canonical (the directory's realpath): the reader checks at
+    read time that the checkpoint's files still lie in that very directory.
     """
     directory = os.path.realpath(directory)
     try:
@@ -265,15 +310,27 @@ def list_checkpoints(directory: str) -> Tuple[List[str], Optional[str]]:
               if "checkpoint" in names else [])
     candidates = [os.path.basename(entry) for entry in listed]
     candidates += [name[: -len(".index")] for name in sorted(names) if name.endswith(".index")]
-    prefixes = [os.path.join(directory, base) for base in dict.fromkeys(candidates)
-                if base + ".index" in names and os.path.isfile(os.path.join(directory, base + ".index"))]
-    prefixes = [p for p in prefixes if paths.is_inside(p + ".index", directory)]
+    candidates += [name for name in sorted(names) if keras_weights.is_weights_file(name)]
+    prefixes = [p for p in (os.path.join(directory, base) for base in dict.fromkeys(candidates))
+                if _complete(p, names, directory)]
     if not prefixes:
         return [], None
     latest = os.path.join(directory, os.path.basename(listed[0])) if listed else None
     if latest not in prefixes:
         latest = max(prefixes, key=lambda p: (_step(p) or -1, _mtime(p + ".index")))
     return prefixes, latest
+
+
+def _complete(prefix: str, names, directory: str) -> bool:
+    """Whether the checkpoint `prefix` looks written, with its main file(s) inside `directory`."""
+    base = os.path.basename(prefix)
+    if base + ".index" in names:  # V2
+        files = [prefix + ".index"]
+    elif keras_weights.is_weights_file(base):
+        files = [prefix] if base in names else []
+    else:  # V1, named only by TF's ``checkpoint`` file
+        files = tensors.checkpoint_files(prefix) if tensors.checkpoint_format(prefix) == "v1" else []
+    return bool(files) and all(os.path.isfile(f) and paths.is_inside(f, directory) for f in files)
 
 
 def _read_checkpoint_index(path: str, *, root: str) -> List[str]:
@@ -293,12 +350,13 @@ def _read_checkpoint_index(path: str, *, root: str) -> List[str]:
 
 
 def _step(prefix: str) -> Optional[int]:
-    match = _CHECKPOINT_STEP.match(os.path.basename(prefix))
+    match = _CHECKPOINT_STEP.match(_CHECKPOINT_TAIL.sub("", os.path.basename(prefix)))
     return int(match.group(2)) if match else None
 
 
 def _family(prefix: Optional[str]) -> Tuple[str, str]:
     directory, base = os.path.split(prefix or "")
+    base = _CHECKPOINT_TAIL.sub("", base)
     match = _CHECKPOINT_STEP.match(base)
     return directory, match.group(1) if match else base
 
@@ -324,12 +382,13 @@ _variables_cache: "collections.OrderedDict[tuple, dict]" = collections.OrderedDi
 
 
 def _cached_variables(prefix: str):
-    """tensors.checkpoint_variables, remembered per (prefix, index file mtime and size)."""
+    """tensors.checkpoint_variables, remembered per (prefix, mtime and size of its index
+    file: V2 ``.index``, a V1 checkpoint's first file, the Keras weights file)."""
     try:
-        stat = os.stat(prefix + ".index")
-        key = (prefix, stat.st_mtime_ns, stat.st_size)
-    except OSError:
-        key = None
+        stat = os.stat(tensors.checkpoint_files(prefix)[0])
+        key = (prefix, stat.st_mtime_ns, stat.st_size, stat.st_ino)
+    except (OSError, IndexError):
+        return tensors.checkpoint_variables(prefix)  # raises the reader's "does not exist"
     with _variables_lock:
         if key in _variables_cache:
             _variables_cache.move_to_end(key)

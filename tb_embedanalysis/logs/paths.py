@@ -42,10 +42,19 @@ def run_dir_of_config(config_path: str) -> str:
 
 
 def logdir_of(config_path: str, run: str) -> str:
-    """The logdir a config was found in, given its run name ("." or "a/b", as discovery names runs)."""
-    logdir = run_dir_of_config(config_path)
-    for _ in range(0 if run == "." else run.count("/") + 1):
-        logdir = os.path.dirname(logdir)
+    """The logdir a config was found in, given its run name ("." or "a/b", as discovery names runs).
+
+    The run may also be one directory below the config's (a Keras callback's ``train/``,
+    where discovery lists its checkpoints): then the run's last part is not the config's.
+    """
+    run_dir = run_dir_of_config(config_path)
+    parts = [] if run == "." else run.split("/")
+    for kept in (parts, parts[:-1]):
+        logdir = run_dir
+        for _ in kept:
+            logdir = os.path.dirname(logdir)
+        if os.path.join(logdir, *kept) == run_dir:
+            return logdir
     return logdir
 
 

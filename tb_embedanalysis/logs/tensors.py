@@ -7,6 +7,13 @@ without it. Every failure becomes an error of ours that names the file or the te
 Files are opened through `paths.open_regular`, which refuses a file that became a symlink
 since discovery. TensorFlow opens checkpoint files itself, by name, so for checkpoints the
 same rule is checked by name just before and just after TF reads them (`_check_checkpoint`).
+
+A "checkpoint" source is any of the model checkpoints projector logs point at, told apart
+by their files (`checkpoint_format`): TF V2 (``prefix.index`` + data shards: TF2
+Checkpoint, TF1 Saver, tf_keras), TF V1 (``prefix`` itself, or shards
+``prefix-00000-of-00001`` named by the pattern ``prefix-?????-of-00001``: TF1
+``Saver(write_version=V1)``), and Keras 3 weights files (``*.weights.h5``, read with h5py in
+logs/keras_weights.py, through an opened file object).
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
-from tb_embedanalysis.logs import paths
+from tb_embedanalysis.logs import keras_weights, paths
 from tb_embedanalysis.logs.errors import (
     NeedsTensorFlowError,
     TensorFormatError,
@@ -29,6 +36,7 @@ from tb_embedanalysis.logs.model import TensorSource
 # How tf.train.Checkpoint (TF2, object-based) stores a variable's value under its path.
 TF2_VALUE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
 _OUTPUT_INDEX = re.compile(r":\d+$")
+_EXTENDED_FLOATS = ("bfloat16", "float8")  # ml_dtypes floats numpy does not know as "f"
 
 
 def read_vectors(source: TensorSource) -> np.ndarray:
@@ -144,8 +152,27 @@ def _read_bytes(source: TensorSource) -> np.ndarray:
 
 
 # -- TF checkpoints --------------------------------------------------------------------
+_V1_SHARD_PATTERN = re.compile(r"-\?{5}-of-(\d{5})$")  # what a sharded V1 Saver writes as its prefix
+
+
+def checkpoint_format(prefix: str) -> str:
+    """"keras_h5", "v2" (``prefix.index`` exists, or nothing does yet) or "v1"."""
+    if keras_weights.is_weights_file(prefix):
+        return "keras_h5"
+    if os.path.lexists(prefix + ".index"):
+        return "v2"
+    return "v1" if _v1_files(prefix) else "v2"
+
+
 def checkpoint_files(prefix: str) -> List[str]:
-    """The files making up a V2 checkpoint: ``prefix.index`` and its data shards."""
+    """The files making up a checkpoint (see the module doc): V2 ``prefix.index`` and its data
+    shards; V1 the file ``prefix`` or its shards; a Keras weights file itself. A checkpoint not
+    (yet) written gives ``[prefix.index]``, so a missing checkpoint reads as a missing V2 index."""
+    form = checkpoint_format(prefix)
+    if form == "keras_h5":
+        return [prefix]
+    if form == "v1":
+        return _v1_files(prefix)
     directory, base = os.path.split(prefix)
     files = [prefix + ".index"]
     try:
@@ -156,6 +183,20 @@ def checkpoint_files(prefix: str) -> List[str]:
         os.path.join(directory, name) for name in sorted(names) if name.startswith(base + ".data-")
     )
     return files
+
+
+def _v1_files(prefix: str) -> List[str]:
+    """V1 checkpoint files of `prefix`: the file itself, or the shards its ``-?????-of-NNNNN`` names."""
+    directory, base = os.path.split(prefix)
+    match = _V1_SHARD_PATTERN.search(base)
+    if match is None:
+        return [prefix] if os.path.isfile(prefix) else []
+    shard = re.compile(re.escape(base[:match.start()]) + r"-\d{5}-of-" + match.group(1) + "$")
+    try:
+        names = os.listdir(directory or ".")
+    except OSError:
+        return []
+    return [os.path.join(directory, name) for name in sorted(names) if shard.match(name)]
 
 
 def _import_tensorflow(what: str):
@@ -191,15 +232,16 @@ def _check_checkpoint(prefix: str) -> None:
 
 def _open_checkpoint(prefix: str):
     _check_checkpoint(prefix)
-    if not os.path.exists(prefix + ".index"):
+    if not any(os.path.exists(path) for path in checkpoint_files(prefix)):
         raise TensorNotFoundError(
             "checkpoint %s does not exist (no %s.index); is it still being written?"
             % (prefix, os.path.basename(prefix))
         )
     tf = _import_tensorflow(prefix)
     try:
-        # tf.train.load_checkpoint reads a V2 checkpoint's index and data directly: no
-        # graph, no Keras model, works for TF1 Saver and TF2 Checkpoint files alike.
+        # tf.train.load_checkpoint reads a checkpoint's index and data directly: no graph,
+        # no Keras model; TF1 Saver and TF2 Checkpoint files alike, V2 and V1 (for V1 it
+        # takes the file, or the shards' ?????-pattern, as the prefix).
         reader = tf.train.load_checkpoint(prefix)
     except Exception as error:  # noqa: BLE001 - TF raises OpError, ValueError...; all mean "unreadable"
         _check_checkpoint(prefix)  # a refusal, not TF's words about a file it should not have opened
@@ -209,7 +251,10 @@ def _open_checkpoint(prefix: str):
 
 
 def checkpoint_variables(prefix: str) -> Mapping[str, Tuple[Tuple[int, ...], str]]:
-    """{variable key: (shape, dtype name)} of a checkpoint, read from its index only."""
+    """{variable key: (shape, dtype name)} of a checkpoint, read from its index only
+    (a Keras weights file: its dataset headers)."""
+    if checkpoint_format(prefix) == "keras_h5":
+        return keras_weights.variables(prefix)
     reader = _open_checkpoint(prefix)
     shapes = reader.get_variable_to_shape_map()
     dtypes = reader.get_variable_to_dtype_map()
@@ -236,6 +281,8 @@ def display_name(key: str) -> str:
 
 
 def _read_checkpoint(source: TensorSource) -> np.ndarray:
+    if checkpoint_format(source.path) == "keras_h5":
+        return keras_weights.read(source.path, source.tensor_name or "")
     reader = _open_checkpoint(source.path)
     shapes = reader.get_variable_to_shape_map()
     key = checkpoint_key(source.tensor_name or "", shapes)
@@ -263,7 +310,9 @@ def _read_checkpoint(source: TensorSource) -> np.ndarray:
         ) from None
     _check_checkpoint(source.path)  # after TF read the shards: see _check_checkpoint
     value = np.asarray(value)
-    if value.dtype.kind not in "fiu":
+    # bfloat16 (and float8) arrive as ml_dtypes types, kind "V": cast them like the
+    # Projector does; every bfloat16 value is exactly a float32 value.
+    if value.dtype.kind not in "fiu" and not value.dtype.name.startswith(_EXTENDED_FLOATS):
         raise TensorFormatError(
             "tensor %s in checkpoint %s has dtype %s; an embedding must be numeric"
             % (display_name(key), source.path, value.dtype)

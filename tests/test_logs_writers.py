@@ -1,0 +1,165 @@
+"""Projector logs as the writers people use leave them, read back exactly (issue 15).
+
+Every log here is written by the real library inside the test: the Keras 2 (`tf_keras`)
+and Keras 3 TensorBoard callbacks, a TF1 `Saver` writing V1 checkpoints, a TF2 Checkpoint
+of a bfloat16 variable. The vectors read must equal what the writer held, float32 for
+float32 (no tolerance). One module fixture writes them all: TensorFlow is slow to import.
+"""
+
+import os
+import warnings
+
+import numpy as np
+import pytest
+from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
+
+from logs_fixtures import vectors, write_config, write_tsv
+from tb_embedanalysis.logs import EmbeddingStore, discover, find_ref
+
+pytest.importorskip("tensorflow")
+
+WORDS = ["w%02d" % i for i in range(12)]
+V1_STEPS = {7: vectors(6, 3, seed=11), 9: vectors(6, 3, seed=12)}
+V1_OTHER = vectors(5, 2, seed=13)  # not named by the config: offered like the Projector does
+BF16_SOURCE = vectors(9, 4, seed=14)
+
+
+def _fit_with_callback(keras_module, log_dir, *, keras3):
+    """Train a tiny Embedding model 2 epochs with TensorBoard(embeddings_freq=1); returns
+    {epoch: embedding table as held right after the callback saved it}."""
+    metadata = write_tsv(os.path.join(log_dir, "words.tsv"), [(w,) for w in WORDS])
+    layers = keras_module.layers
+    inputs = [keras_module.Input((5,))] if keras3 else []
+    embedding = layers.Embedding(len(WORDS), 4) if keras3 else layers.Embedding(len(WORDS), 4, input_length=5)
+    model = keras_module.Sequential(inputs + [embedding, layers.GlobalAveragePooling1D(), layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    tokens = np.random.default_rng(0).integers(0, len(WORDS), size=(32, 5))
+    held = {}
+    record = keras_module.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: held.__setitem__(epoch, np.array(embedding.get_weights()[0])))
+    board = keras_module.callbacks.TensorBoard(log_dir, embeddings_freq=1, embeddings_metadata=metadata)
+    model.fit(tokens, (tokens[:, 0] % 2).astype("float32"), epochs=2, verbose=0, callbacks=[board, record])
+    return held
+
+
+def _v1_saver_run(run_dir, *, sharded=False):
+    import tensorflow as tf
+
+    graph = tf.compat.v1.Graph()
+    with graph.as_default():
+        first = next(iter(V1_STEPS.values()))
+        var1 = tf.compat.v1.Variable(np.zeros_like(first), name="var1")
+        tf.compat.v1.Variable(V1_OTHER, name="var2")
+        tf.compat.v1.Variable(np.ones_like(first), name="var1/Adam")  # an optimizer slot: not offered
+        tf.compat.v1.Variable(np.ones(3, np.float32), name="bias")  # 1-D: not an embedding
+        value = tf.compat.v1.placeholder(tf.float32, first.shape)
+        assign = var1.assign(value)
+        saver = tf.compat.v1.train.Saver(write_version=tf.compat.v1.train.SaverDef.V1, sharded=sharded)
+        with tf.compat.v1.Session(graph=graph) as session:
+            session.run(tf.compat.v1.global_variables_initializer())
+            for step, matrix in V1_STEPS.items():
+                session.run(assign, {value: matrix})
+                saver.save(session, os.path.join(run_dir, "model.ckpt"), global_step=step)
+    config = ProjectorConfig()
+    entry = config.embeddings.add()
+    entry.tensor_name = "var1:0"
+    entry.metadata_path = write_tsv(os.path.join(run_dir, "labels.tsv"), [(str(i % 2),) for i in range(6)])
+    write_config(run_dir, config)
+
+
+def _bf16_run(run_dir):
+    import tensorflow as tf
+
+    variable = tf.Variable(tf.cast(tf.constant(BF16_SOURCE), tf.bfloat16))
+    tf.train.Checkpoint(embedding=variable).save(os.path.join(run_dir, "ckpt"))
+    config = ProjectorConfig()
+    config.embeddings.add().tensor_name = "embedding/.ATTRIBUTES/VARIABLE_VALUE"
+    write_config(run_dir, config)
+    return variable.numpy().astype(np.float32)  # bf16 -> f32 is exact: what must be read
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    """{case: (logdir, what the writer held)} for every writer of this module."""
+    import keras
+    import tf_keras
+
+    root = tmp_path_factory.mktemp("writers")
+    out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the writers' deprecation chatter is not under test
+        for case, module, keras3 in (("keras2", tf_keras, False), ("keras3", keras, True)):
+            log_dir = str(root / case)
+            out[case] = (log_dir, _fit_with_callback(module, log_dir, keras3=keras3))
+        for case, sharded in (("v1", False), ("v1_sharded", True)):
+            os.makedirs(root / case)
+            _v1_saver_run(str(root / case), sharded=sharded)
+            out[case] = (str(root / case), V1_STEPS)
+        os.makedirs(root / "bf16")
+        out["bf16"] = (str(root / "bf16"), _bf16_run(str(root / "bf16")))
+    return out
+
+
+def _runs(logdir):
+    return {info.run: info for info in discover(logdir)}
+
+
+@pytest.mark.parametrize("case, name", [
+    ("keras2", "layer_with_weights-0/embeddings"),
+    ("keras3", "layers/embedding/vars/0"),
+], ids=["tf_keras", "keras3-weights.h5"])
+def test_keras_callback_epochs_are_steps_of_run_train_with_metadata(written, case, name):
+    log_dir, held = written[case]
+    runs = _runs(log_dir)
+    assert list(runs) == ["train"]  # where the callback's checkpoints (and scalars) are
+    assert runs["train"].problems == ()
+    series = {s.name: s for s in runs["train"].series}
+    assert series[name].steps == (0, 1)
+    store = EmbeddingStore()
+    for epoch, table in held.items():
+        embedding = store.load(find_ref(list(runs.values()), "train", name, epoch))
+        assert embedding.vectors.dtype == np.float32
+        np.testing.assert_array_equal(embedding.vectors, table)
+        assert list(embedding.metadata.column("label")) == WORDS
+        assert embedding.warnings == ()
+    assert not np.array_equal(held[0], held[1])  # the steps are really different epochs
+
+
+@pytest.mark.parametrize("case", ["v1", "v1_sharded"])
+def test_v1_saver_checkpoints_are_read_at_every_retained_step(written, case):
+    log_dir, steps = written[case]
+    runs = _runs(log_dir)
+    assert runs["."].problems == ()
+    series = {s.name: s for s in runs["."].series}
+    assert series["var1"].steps == (7, 9)
+    store = EmbeddingStore()
+    for step, matrix in steps.items():
+        embedding = store.load(find_ref(list(runs.values()), ".", "var1", step))
+        np.testing.assert_array_equal(embedding.vectors, matrix)
+        assert embedding.metadata is not None and embedding.label_column == "label"
+
+
+def test_bfloat16_variable_is_cast_to_float32(written):
+    log_dir, expected = written["bf16"]
+    runs = _runs(log_dir)
+    embedding = EmbeddingStore().load(find_ref(list(runs.values()), ".", "embedding"))
+    assert embedding.vectors.dtype == np.float32
+    np.testing.assert_array_equal(embedding.vectors, expected)
+    np.testing.assert_allclose(embedding.vectors, BF16_SOURCE, rtol=2 ** -8)  # bf16 keeps 8 bits
+
+
+def test_two_d_variables_the_config_does_not_name_are_offered_too(written):
+    log_dir, _ = written["v1"]
+    runs = _runs(log_dir)
+    # var1 named; var2 offered (the Projector does); the Adam slot and the 1-D bias are not.
+    assert [s.name for s in runs["."].series] == ["var1", "var2"]
+    var2 = find_ref(list(runs.values()), ".", "var2")
+    assert var2.metadata_path is None  # the named entry's labels belong to var1 only
+    np.testing.assert_array_equal(EmbeddingStore().load(var2).vectors, V1_OTHER)
+
+
+def test_keras_callback_runs_offer_the_other_layers_but_no_optimizer_state(written):
+    for case, expected in (("keras2", {"layer_with_weights-0/embeddings", "layer_with_weights-1/kernel"}),
+                           ("keras3", {"layers/embedding/vars/0", "layers/dense/vars/0"})):
+        runs = _runs(written[case][0])
+        assert {s.name for s in runs["train"].series} == expected, case

@@ -23,7 +23,7 @@ from typing import Dict, Optional, Tuple
 
 from tb_embedanalysis import logs
 from tb_embedanalysis.logs.model import EmbeddingRef, EmbeddingSeries, RunInfo
-from tb_embedanalysis.logs.paths import run_dir_of_config
+from tb_embedanalysis.logs.paths import run_dir_of_config, signature
 from tb_embedanalysis.errors import NotFound
 
 
@@ -85,7 +85,7 @@ class Catalog:
         # (a new run, a new checkpoint directory) has no signature from before it was read:
         # it gets _UNSEEN, which equals no stat, so the next check discovers once more, this
         # time with a signature taken beforehand. Costs one extra discovery per new path.
-        before = {path: _stat(path) for path in self._watch_paths(self._runs or ())}
+        before = {path: signature(path) for path in self._watch_paths(self._runs or ())}
         runs = logs.discover(self._logdir) if self._logdir else ()
         self._watched = {path: before.get(path, _UNSEEN) for path in self._watch_paths(runs) | before.keys()}
         old = {(r.run, r.name, r.step) for info in (self._runs or ()) for s in info.series for r in s.refs}
@@ -120,7 +120,7 @@ class Catalog:
         if not check_now and now - self._checked_time < self._check_interval:
             return False
         self._checked_time = now
-        return any(_stat(path) != signature for path, signature in self._watched.items())
+        return any(signature(path) != seen for path, seen in self._watched.items())
 
     def series(self, run: str, name: str, *, check_now: bool = False) -> EmbeddingSeries:
         try:
@@ -163,12 +163,3 @@ class Catalog:
 
 
 _UNSEEN = ("not stat-ed before the discovery that found it",)
-
-
-def _stat(path: str) -> Optional[tuple]:
-    """(mtime_ns, size, inode) of `path`, None if it does not exist: any change means rediscover."""
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return None
-    return (stat.st_mtime_ns, stat.st_size, stat.st_ino)

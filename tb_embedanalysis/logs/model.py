@@ -206,7 +206,7 @@ class SpriteInfo:
 class Embedding:
     """A loaded embedding: vectors plus everything the analysis and the tab need.
 
-    vectors: float32 (N, D), read-only (possibly a memory map of a .bytes file).
+    vectors: float32 (N, D), read-only (read into memory, never memory-mapped: see logs/tensors.py).
     finite: bool (N,), False for rows with NaN/Inf; those rows are excluded from analysis.
     fingerprint: content hash of the vectors; keys every cached analysis result, so a
       changed tensor is never served stale.

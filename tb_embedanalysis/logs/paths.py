@@ -58,6 +58,17 @@ def logdir_of(config_path: str, run: str) -> str:
     return logdir
 
 
+def signature(path: str) -> Optional[tuple]:
+    """(mtime_ns, size, inode) of `path`, None if it does not exist: what "this file changed"
+    means everywhere (reloading an embedding, rediscovering a logdir). The inode catches an
+    atomic replace that kept mtime and size."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_mtime_ns, info.st_size, info.st_ino)
+
+
 def is_inside(path: str, root: str) -> bool:
     """True if realpath(path) is root or below it (root must already be a realpath)."""
     return _contained(os.path.realpath(path), root)

@@ -149,7 +149,7 @@ class EmbeddingStore:
         max(_SPRITE_CACHE_BYTES, one sprite).
         """
         path = embedding.sprite.path
-        key = (path, _file_signature(path))
+        key = (path, paths.signature(path))
         with self._sprite_lock:
             image = self._sprites.get(key)
             if image is not None:
@@ -303,15 +303,7 @@ def _signature(ref: EmbeddingRef) -> Tuple:
         files.append(ref.metadata_path)
     if ref.sprite is not None:
         files.append(ref.sprite.path)
-    return tuple((path, _file_signature(path)) for path in files)
-
-
-def _file_signature(path: str):
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return None
-    return (stat.st_mtime_ns, stat.st_size, stat.st_ino)  # the inode: an atomic replace
+    return tuple((path, paths.signature(path)) for path in files)
 
 
 class _Outcome:

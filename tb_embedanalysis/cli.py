@@ -2,6 +2,10 @@
 
 `analyze --format json` prints exactly the JSON of the `/clusters` and `/hard_examples`
 routes, because both call the same functions in `queries`.
+
+Without --run/--embedding, `analyze` analyses every embedding of the logdir (each at its
+latest step) and `neighbors` answers from the first one, saying which and how to pick
+another. Warnings about an embedding (a refused metadata file, NaN rows) go to stderr.
 """
 
 import argparse
@@ -29,20 +33,47 @@ def _workspace(args) -> queries.Workspace:
     return queries.Workspace(Catalog(args.logdir), EmbeddingStore(), AnalysisEngine(cache_dir=args.cache_dir or None))
 
 
-def _pick(workspace: queries.Workspace, args):
-    """The embedding to analyse: the only one there is, or the one named."""
+def _candidates(workspace: queries.Workspace, args) -> list:
+    """The series matching --run/--embedding (all of them when neither is given), in the
+    catalog's order; raises NotFound saying what the logdir holds, config problems included."""
     run, name = args.run, args.embedding
     runs = workspace.catalog.runs()
     candidates = [series for info in runs for series in info.series
                   if (run is None or series.run == run) and (name is None or series.name == name)]
     if not candidates:
         known = ["%s/%s" % (s.run, s.name) for info in runs for s in info.series]
-        raise errors.NotFound("no embedding matches run=%r embedding=%r in %s; found: %s"
-                              % (run, name, args.logdir, ", ".join(known) or "no projector config"))
-    if len(candidates) > 1 and (run is None or name is None):
-        listing = ", ".join("--run %s --embedding %s" % (s.run, s.name) for s in candidates)
-        raise errors.InvalidArgument("several embeddings found; choose one: %s" % listing)
-    return workspace.load(candidates[0].run, candidates[0].name, args.step)
+        problems = ["%s: %s" % (p.config_path, p.message) for info in runs for p in info.problems]
+        found = ", ".join(known) or ("no usable embedding" if problems else "no projector config")
+        message = "no embedding matches run=%r embedding=%r in %s; found: %s" % (run, name, args.logdir, found)
+        if problems:
+            message += "\nconfig problems:\n" + "\n".join("  " + problem for problem in problems)
+        raise errors.NotFound(message)
+    if args.step is not None and len(candidates) > 1:
+        # A step belongs to one embedding's series: keep those that have it.
+        candidates = [s for s in candidates if args.step in s.steps] or candidates
+    return candidates
+
+
+def _choice(series) -> str:
+    return "--run %s --embedding %s" % (_quoted(series.run), _quoted(series.name))
+
+
+def _quoted(value: str) -> str:
+    return value if value and all(c.isalnum() or c in "._/-:" for c in value) else repr(value)
+
+
+def _load(workspace: queries.Workspace, series, args):
+    """Load one series at --step (latest if absent); its warnings and a clamped default k
+    go to stderr, so that they are seen without spoiling JSON/CSV on stdout."""
+    embedding = workspace.load(series.run, series.name, args.step)
+    for warning in embedding.warnings:
+        print("tb-embedanalysis: warning: %s/%s: %s" % (series.run, series.name, warning), file=sys.stderr)
+    if args.k is None:
+        valid = queries.valid_count(embedding)
+        if 2 <= valid <= queries.DEFAULT_K:
+            print("tb-embedanalysis: note: %s/%s has %d usable points: k=%d instead of the default %d"
+                  % (series.run, series.name, valid, valid - 1, queries.DEFAULT_K), file=sys.stderr)
+    return embedding
 
 
 def _progress_bar(description: str):
@@ -62,10 +93,47 @@ def _progress_bar(description: str):
 
 
 def cmd_analyze(args) -> int:
+    """Analyse the embedding named, or every one in the logdir.
+
+    One embedding: the routes' JSON object, the clusters CSV, or the text report (as ever).
+    Several: text reports one after the other; JSON a list of {run, embedding, step,
+    clusters, hard_examples}; CSV one table with run and embedding columns in front. One
+    that cannot be analysed (no labels, ...) is reported on stderr and the others still
+    are; the exit status is then 2.
+    """
     workspace = _workspace(args)
-    embedding = _pick(workspace, args)
-    engine = workspace.engine
-    bar, update = _progress_bar("analysing %s" % embedding.ref.name)
+    candidates = _candidates(workspace, args)
+    several = len(candidates) > 1
+    if several:
+        print("tb-embedanalysis: analysing %d embeddings (choose one with %s)"
+              % (len(candidates), _choice(candidates[0])), file=sys.stderr)
+    results, failed = [], 0
+    for series in candidates:
+        try:
+            embedding = _load(workspace, series, args)
+            results.append((embedding,) + _analyze_one(workspace.engine, embedding, args))
+        except (errors.QueryError, LogError) as error:
+            if not several:
+                raise
+            failed += 1
+            print("tb-embedanalysis: error: %s/%s: %s" % (series.run, series.name, error), file=sys.stderr)
+    if args.format == "json":
+        if several:
+            payload = [{"run": e.ref.run, "embedding": e.ref.name, "step": e.ref.step, "clusters": c,
+                        "hard_examples": h} for e, c, h in results]
+        else:
+            payload = {"clusters": results[0][1], "hard_examples": results[0][2]}
+        json.dump(to_jsonable(payload), sys.stdout, ensure_ascii=False, indent=1)
+        print()
+    elif args.format == "csv":
+        _write_csv(results, several)
+    else:
+        print("\n\n".join(_format_text(*result) for result in results))
+    return EXIT_BAD_INPUT if failed else 0
+
+
+def _analyze_one(engine, embedding, args):
+    bar, update = _progress_bar("analysing %s/%s" % (embedding.ref.run, embedding.ref.name))
     try:
         clusters = queries.clusters(engine, embedding, label_column=args.label_column, k=args.k,
                                     metric=args.metric, wait=True, on_progress=update)
@@ -74,19 +142,20 @@ def cmd_analyze(args) -> int:
                                      wait=True, on_progress=update)
     finally:
         bar.close()
-    if args.format == "json":
-        json.dump(to_jsonable({"clusters": clusters, "hard_examples": hard}), sys.stdout, ensure_ascii=False,
-                  indent=1)
-        print()
-    elif args.format == "csv":
-        writer = csv.writer(sys.stdout)
+    return clusters, hard
+
+
+def _write_csv(results, several: bool) -> None:
+    writer = csv.writer(sys.stdout)
+    header = None
+    for embedding, clusters, _ in results:
         rows = clusters["labels"]
-        writer.writerow(list(rows[0]) if rows else ["label"])
+        front = [embedding.ref.run, embedding.ref.name] if several else []
+        if header is None:
+            header = (["run", "embedding"] if several else []) + (list(rows[0]) if rows else ["label"])
+            writer.writerow(header)
         for row in rows:
-            writer.writerow(list(row.values()))
-    else:
-        print(_format_text(embedding, clusters, hard))
-    return 0
+            writer.writerow(front + list(row.values()))
 
 
 def _fmt(value, digits=3):
@@ -124,7 +193,12 @@ def _format_text(embedding, clusters, hard) -> str:
 
 def cmd_neighbors(args) -> int:
     workspace = _workspace(args)
-    embedding = _pick(workspace, args)
+    candidates = _candidates(workspace, args)
+    if len(candidates) > 1:
+        others = "; ".join(_choice(series) for series in candidates[1:])
+        print("tb-embedanalysis: %d embeddings found; answering from %s/%s. Pick another with %s"
+              % (len(candidates), candidates[0].run, candidates[0].name, others), file=sys.stderr)
+    embedding = _load(workspace, candidates[0], args)
     result = queries.neighbors(workspace.engine, embedding, index=args.index, query=args.query,
                                column=args.column, k=args.k, metric=args.metric, exact=True if args.exact else None)
     if args.format == "json":

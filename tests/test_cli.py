@@ -65,11 +65,11 @@ def test_neighbors_of_a_word(logdir, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["analyze", "{logdir}/nowhere"], "does not exist"),
-    (["analyze", "{logdir}"], "several embeddings found"),
+    (["analyze", "{logdir}"], "words/embedding: embedding 'embedding' has no label column"),  # every run analysed but words
     (["analyze", "{logdir}", "--run", "words"], "no label column"),
     (["neighbors", "{logdir}", "--run", "words", "--query", "zebra"], "'zebra'"),
     (["analyze", "{logdir}", "--run", "digits", "--k", "5000"], "k must be between"),
-], ids=["missing-logdir", "ambiguous", "no-labels", "unknown-word", "k-too-big"])
+], ids=["missing-logdir", "several-runs-one-unlabelled", "no-labels", "unknown-word", "k-too-big"])
 def test_bad_input_exits_2_with_a_message(logdir, capsys, argv, message):
     code = cli.main([arg.format(logdir=logdir) for arg in argv])
     assert code == 2

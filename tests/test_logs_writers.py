@@ -7,6 +7,7 @@ float32 (no tolerance). One module fixture writes them all: TensorFlow is slow t
 """
 
 import os
+import shutil
 import warnings
 
 import numpy as np
@@ -14,7 +15,7 @@ import pytest
 from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
 
 from logs_fixtures import vectors, write_config, write_tsv
-from tb_embedanalysis.logs import EmbeddingStore, discover, find_ref
+from tb_embedanalysis.logs import EmbeddingStore, TensorFormatError, UnsafePathError, discover, find_ref
 
 pytest.importorskip("tensorflow")
 
@@ -163,3 +164,59 @@ def test_keras_callback_runs_offer_the_other_layers_but_no_optimizer_state(writt
                            ("keras3", {"layers/embedding/vars/0", "layers/dense/vars/0"})):
         runs = _runs(written[case][0])
         assert {s.name for s in runs["train"].series} == expected, case
+
+
+# -- Keras weights files are read through the same containment checks as every file ---------
+def test_a_keras_weights_file_swapped_for_an_outside_symlink_is_refused(written, tmp_path):
+    log_dir = tmp_path / "logs"
+    shutil.copytree(written["keras3"][0], log_dir)
+    runs = list(discover(str(log_dir)))
+    ref = find_ref(runs, "train", "layers/embedding/vars/0")
+    outside = tmp_path / "outside.weights.h5"
+    shutil.move(ref.tensor.path, outside)
+    os.symlink(outside, ref.tensor.path)
+    with pytest.raises(UnsafePathError, match="symbolic link"):
+        EmbeddingStore().load(ref)
+    # Discovered afresh, the symlinked epoch is not offered at all.
+    assert find_ref(list(discover(str(log_dir))), "train", "layers/embedding/vars/0").step == 0
+
+
+def _keras3_like_logdir(log_dir, build):
+    """A Keras 3 callback's layout whose weights file `build(h5file)` fills."""
+    import h5py
+
+    os.makedirs(log_dir / "train")
+    with h5py.File(log_dir / "train" / "keras_embedding.ckpt-0.weights.h5", "w") as handle:
+        build(handle)
+    config = ProjectorConfig()
+    config.embeddings.add().tensor_name = "layer_with_weights-0/embeddings/.ATTRIBUTES/VARIABLE_VALUE"
+    write_config(str(log_dir), config)
+    return find_ref(list(discover(str(log_dir))), "train", "layers/embedding/vars/0")
+
+
+@pytest.mark.parametrize("kind", ["external-link", "external-storage", "compressed-bomb"])
+def test_hdf5_features_that_read_other_files_or_balloon_are_refused(tmp_path, kind):
+    import h5py
+
+    secret = tmp_path / "secret.h5"
+    with h5py.File(secret, "w") as handle:
+        handle["data"] = np.ones((3, 2), np.float32)
+    raw = tmp_path / "secret.raw"
+    np.ones((3, 2), np.float32).tofile(raw)
+
+    def build(handle):
+        group = handle.create_group("layers/embedding/vars")
+        if kind == "external-link":
+            group["0"] = h5py.ExternalLink(str(secret), "/data")
+        elif kind == "external-storage":
+            group.create_dataset("0", shape=(3, 2), dtype="<f4", external=[(str(raw), 0, 24)])
+        else:  # 400 MB of zeros in a file of a few kB
+            group.create_dataset("0", shape=(100_000, 1000), dtype="<f4", chunks=(1000, 1000),
+                                 compression="gzip", fillvalue=0)
+
+    ref = _keras3_like_logdir(tmp_path / "logs", build)
+    expected = {"external-link": (UnsafePathError, "link to another location"),
+                "external-storage": (UnsafePathError, "in other files"),
+                "compressed-bomb": (TensorFormatError, "declares 400,000,000 bytes")}[kind]
+    with pytest.raises(expected[0], match=expected[1]):
+        EmbeddingStore().load(ref)

@@ -23,7 +23,7 @@ from tb_embedanalysis.catalog import Catalog
 from tb_embedanalysis.errors import InvalidArgument, NotFound, QueryError, Unanalysable
 from tb_embedanalysis.logs import EmbeddingStore
 from tb_embedanalysis.logs.errors import LogError
-from tb_embedanalysis.logs.model import Embedding
+from tb_embedanalysis.logs.model import Embedding, EmbeddingSeries, EmbeddingSummary
 
 MAX_K = 1000
 DEFAULT_K = 10
@@ -41,23 +41,31 @@ class Workspace:
     engine: AnalysisEngine
 
     def load(self, run: str, name: str, step: Optional[int] = None) -> Embedding:
-        """The embedding at `step` (None: latest) as the logdir holds it now.
+        """The embedding at `step` (None: latest) as the logdir holds it now."""
+        return self._current(run, name, step, self.store.load)
+
+    def summary(self, run: str, name: str) -> EmbeddingSummary:
+        """Cheap facts about the latest step (EmbeddingStore.summary), for listing."""
+        return self._current(run, name, None, self.store.summary)
+
+    def _current(self, run: str, name: str, step: Optional[int], read):
+        """read(ref) of the ref at `step`, looking at the logdir again if it fails.
 
         Training may delete or add files between discovery and loading (max_to_keep deletes
         old checkpoints; the first checkpoint read imports TensorFlow, which takes seconds):
-        when loading fails, look at the logdir again. A step that is gone is a 404 saying
-        so; a "latest" that moved is loaded instead; an unchanged ref keeps its error.
+        when reading fails, look at the logdir again. A step that is gone is a 404 saying
+        so; a "latest" that moved is read instead; an unchanged ref keeps its error.
         """
         ref = self.catalog.ref(run, name, step)
         for _ in range(2):
             try:
-                return self.store.load(ref)
+                return read(ref)
             except LogError:
                 current = self.catalog.ref(run, name, step, check_now=True)
                 if current == ref:
                     raise
                 ref = current
-        return self.store.load(ref)
+        return read(ref)
 
 
 # -- rules ------------------------------------------------------------------------------
@@ -166,6 +174,48 @@ def resolve_query(embedding: Embedding, *, index: Optional[int], query: Optional
 
 
 # -- questions --------------------------------------------------------------------------
+def runs(workspace: Workspace) -> dict:
+    """Every run with its embeddings (latest step described), and the configs' problems."""
+    listed, problems = [], []
+    for info in workspace.catalog.runs():
+        listed.append({"run": info.run, "embeddings": [_describe(workspace, series) for series in info.series]})
+        problems.extend({"run": p.run, "config": p.config_path, "error": p.message} for p in info.problems)
+    return {"runs": listed, "problems": problems}
+
+
+def _describe(workspace: Workspace, series: EmbeddingSeries) -> dict:
+    """/runs' entry for the latest step of `series`. An embedding that is neither held nor
+    small is described from cheap facts (EmbeddingStore.summary) so that /runs answers in
+    well under a second; its nonfinite_rows is then 0 until it is loaded, and errors only
+    parsing finds (a non-UTF-8 byte, a row too long) surface as 422 from the data routes."""
+    entry = {"name": series.name, "step": series.refs[-1].step, "steps": list(series.steps), "shape": None,
+             "columns": [], "label_column": None, "has_sprite": False, "thumbnail_size": None,
+             "nonfinite_rows": 0, "warnings": [], "error": None}
+    try:
+        summary = workspace.summary(series.run, series.name)
+    except (QueryError, LogError, OSError, ValueError) as error:  # listed with its error, never dropped
+        entry["error"] = str(error)
+        return entry
+    if summary.ref != series.refs[-1]:  # training moved on while we looked: list what we show
+        try:
+            entry["steps"] = list(workspace.catalog.series(series.run, series.name).steps)
+        except QueryError:
+            pass
+        entry["step"] = summary.ref.step
+        if summary.ref.step not in entry["steps"]:
+            entry["steps"].append(summary.ref.step)
+    entry.update(
+        shape=list(summary.shape),
+        columns=list(summary.columns),
+        label_column=summary.label_column,
+        has_sprite=summary.sprite is not None,
+        thumbnail_size=list(summary.sprite.thumbnail_size) if summary.sprite else None,
+        nonfinite_rows=summary.nonfinite_rows,
+        warnings=list(summary.warnings),
+    )
+    return entry
+
+
 def neighbors(engine: AnalysisEngine, embedding: Embedding, *, index: Optional[int] = None,
               query: Optional[str] = None, column: Optional[str] = None, k: Optional[int] = None,
               metric: Optional[str] = None, exact: Optional[bool] = None) -> dict:

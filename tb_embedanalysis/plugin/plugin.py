@@ -17,9 +17,7 @@ from tb_embedanalysis.analysis.cache import DEFAULT_BUDGET_BYTES
 from tb_embedanalysis.analysis.engine import AnalysisEngine
 from tb_embedanalysis.analysis.reports import Pending
 from tb_embedanalysis.catalog import Catalog
-from tb_embedanalysis.errors import QueryError
 from tb_embedanalysis.logs import EmbeddingStore
-from tb_embedanalysis.logs.errors import LogError
 from tb_embedanalysis.logs.model import Embedding
 from tb_embedanalysis.plugin import exports, params, responses
 from tb_embedanalysis.plugin.http_errors import json_errors
@@ -101,57 +99,7 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
     @wrappers.Request.application
     @json_errors
     def _serve_runs(self, request):
-        runs, problems = [], []
-        for info in self._workspace.catalog.runs():
-            runs.append({"run": info.run, "embeddings": [self._describe(series) for series in info.series]})
-            problems.extend({"run": p.run, "config": p.config_path, "error": p.message} for p in info.problems)
-        return responses.json_response(request, {"runs": runs, "problems": problems})
-
-    def _describe(self, series) -> dict:
-        """/runs' entry for the latest step of `series`. An embedding that is neither held nor
-        small is described from cheap facts (EmbeddingStore.summary) so that /runs answers in
-        well under a second; its nonfinite_rows is then 0 until it is loaded, and errors only
-        parsing finds (a non-UTF-8 byte, a row too long) surface as 422 from the data routes."""
-        entry = {"name": series.name, "step": series.refs[-1].step, "steps": list(series.steps), "shape": None,
-                 "columns": [], "label_column": None, "has_sprite": False, "thumbnail_size": None,
-                 "nonfinite_rows": 0, "warnings": [], "error": None}
-        try:
-            summary = self._latest_summary(series)
-        except (QueryError, LogError, OSError, ValueError) as error:  # listed with its error, never dropped
-            entry["error"] = str(error)
-            return entry
-        if summary.ref != series.refs[-1]:  # training moved on while we looked: list what we show
-            try:
-                entry["steps"] = list(self._workspace.catalog.series(series.run, series.name).steps)
-            except QueryError:
-                pass
-            entry["step"] = summary.ref.step
-            if summary.ref.step not in entry["steps"]:
-                entry["steps"].append(summary.ref.step)
-        entry.update(
-            shape=list(summary.shape),
-            columns=list(summary.columns),
-            label_column=summary.label_column,
-            has_sprite=summary.sprite is not None,
-            thumbnail_size=list(summary.sprite.thumbnail_size) if summary.sprite else None,
-            nonfinite_rows=summary.nonfinite_rows,
-            warnings=list(summary.warnings),
-        )
-        return entry
-
-    def _latest_summary(self, series):
-        """EmbeddingStore.summary of the latest step. As Workspace.load does, a failure makes
-        us look at the logdir again: training may have deleted or added a step meanwhile."""
-        ref = series.refs[-1]
-        for _ in range(2):
-            try:
-                return self._workspace.store.summary(ref)
-            except LogError:
-                current = self._workspace.catalog.ref(series.run, series.name, None, check_now=True)
-                if current == ref:
-                    raise
-                ref = current
-        return self._workspace.store.summary(ref)
+        return responses.json_response(request, queries.runs(self._workspace))
 
     @wrappers.Request.application
     @json_errors

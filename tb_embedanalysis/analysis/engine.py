@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import types
 from typing import Optional, Sequence, Union
 
 import numpy as np
@@ -29,6 +30,7 @@ import numpy as np
 from tb_embedanalysis.analysis import ann, clusters, hardness, labels as label_codes, neighbors, projection
 from tb_embedanalysis.analysis.cache import DEFAULT_BUDGET_BYTES, CacheKey, ResultCache
 from tb_embedanalysis.analysis.disk_cache import DiskCache
+from tb_embedanalysis.analysis.history import PointHistory, point_history
 from tb_embedanalysis.analysis.hardness import DEFAULT_HARDNESS_METHOD, HARDNESS_METHODS  # noqa: F401
 from tb_embedanalysis.analysis.jobs import Job, Jobs
 from tb_embedanalysis.analysis.labels import EncodedLabels
@@ -238,6 +240,33 @@ class AnalysisEngine:
             return result
 
         return self._cached(key, compute, message="%s projection" % method, wait=wait, on_progress=on_progress)
+
+    def history(self, spaces: Sequence[Space], steps: Sequence[Optional[int]], encoded: EncodedLabels, *,
+                k: int = 10, wait: bool = True, on_progress: ProgressFn = None) -> Union[PointHistory, Pending]:
+        """history.PointHistory of the same rows over `spaces`, one per step (oldest first),
+        all with the same valid rows and metric, labelled by `encoded` (of those rows). Each
+        step's graph and label context are the cached ones /clusters and /hard_examples use."""
+        if len({space.metric for space in spaces}) != 1 or any(
+                not np.array_equal(space.valid, spaces[0].valid) for space in spaces):
+            raise ValueError("history needs one metric and the same valid rows at every step")
+        data = hashlib.sha256("\0".join(space.ident for space in spaces).encode("ascii")).hexdigest()[:32]
+        key = CacheKey.of("history", data, k=k, labels=encoded.digest, steps=tuple(steps))
+
+        def compute(job):
+            rows = np.flatnonzero(spaces[0].valid)
+            position = np.full(spaces[0].valid.shape[0], -1, dtype=np.int64)
+            position[rows] = np.arange(rows.size)
+            votes, neighbors_at = [], []
+            for i, space in enumerate(spaces):
+                # This step's share of the job's progress: [i / S, (i + 1) / S].
+                part = types.SimpleNamespace(report=lambda f, m=None, i=i: job.report((i + 0.9 * f) / len(spaces), m))
+                ctx = self._context(part, space, encoded, k)
+                votes.append(ctx.votes)
+                neighbors_at.append(position[ctx.graph.indices[rows]])
+            job.report(0.9, "history score")
+            return point_history(steps, encoded.names, rows, encoded.codes, votes, neighbors_at, k)
+
+        return self._cached(key, compute, message="training history", wait=wait, on_progress=on_progress)
 
 
 # -- what a disk cache entry must look like to be used -----------------------------------

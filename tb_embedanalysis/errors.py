@@ -4,9 +4,19 @@ The plugin maps them to HTTP codes (plugin/http_errors.py), the CLI to exit code
 messages name the parameter and the value, so both can show them as they are.
 """
 
+from typing import Any, Dict, Optional
+
 
 class QueryError(Exception):
-    """Base class: the question cannot be answered as asked."""
+    """Base class: the question cannot be answered as asked.
+
+    `details`: JSON-ready facts that help the caller go on (e.g. ``{"suggestions": [...]}``
+    for an unknown word); the plugin adds them to the error's JSON body, the CLI ignores them.
+    """
+
+    def __init__(self, message: str, *, details: Optional[Dict[str, Any]] = None):
+        super().__init__(message)
+        self.details = dict(details or {})
 
 
 class InvalidArgument(QueryError):

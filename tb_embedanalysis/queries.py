@@ -167,9 +167,11 @@ def resolve_query(embedding: Embedding, *, index: Optional[int], query: Optional
     if embedding.metadata is None:
         raise InvalidArgument("embedding %r has no metadata to look up %r in" % (embedding.ref.name, query))
     column = _column(embedding, column or text_column(embedding))
-    rows = [row for row in text_match.find_value(embedding.metadata.values[column], query) if embedding.finite[row]]
-    if not rows:
-        raise NotFound("no row has %s = %r" % (column, query))
+    values = embedding.metadata.values[column]
+    rows = [row for row in text_match.find_value(values, query) if embedding.finite[row]]
+    if not rows:  # the tab offers the close spellings as links
+        raise NotFound("no row has %s = %r" % (column, query),
+                       details={"suggestions": text_match.suggestions(values, query)})
     return rows[0], len(rows)
 
 
@@ -245,13 +247,16 @@ def metadata_column(embedding: Embedding, column: Optional[str]) -> dict:
     return {"column": column, "values": list(embedding.metadata.values[column])}
 
 
-def search(embedding: Embedding, pattern: str, *, column: Optional[str] = None, limit: Optional[int] = None) -> dict:
+def search(embedding: Embedding, pattern: str, *, column: Optional[str] = None, limit: Optional[int] = None,
+           literal: bool = False) -> dict:
+    """Rows whose metadata matches `pattern` (a regex; with literal=True, plain text)."""
     limit = check_range("limit", limit, default=100, minimum=1, maximum=MAX_SEARCH_LIMIT)
     if embedding.metadata is None:
         return {"total": 0, "matches": []}
     columns = [_column(embedding, column)] if column else list(embedding.metadata.columns)
     try:
-        total, rows = text_match.search([embedding.metadata.values[c] for c in columns], pattern, limit=limit)
+        total, rows = text_match.search([embedding.metadata.values[c] for c in columns], pattern, limit=limit,
+                                         literal=literal)
     except text_match.SearchTimeout as error:  # its message names the parameter q
         raise InvalidArgument(str(error)) from None
     return {"total": total, "matches": [{"index": row, "metadata": metadata_row(embedding, row)} for row in rows]}

@@ -1,4 +1,5 @@
-r"""Finding points by their metadata text: exact lookup for a typed word, regex search.
+r"""Finding points by their metadata text: exact lookup for a typed word, close spellings
+when it is unknown, regex (or plain-text) search.
 
 Patterns come from users (and from anyone who can reach a shared TensorBoard), so both
 compiling and matching must be bounded. We use RE2 (the `google-re2` wheel, maintained by
@@ -27,6 +28,8 @@ like every invalid pattern, are searched as plain text), and `\w`, `\d`, `\b` ar
 (`\pL`, `\p{Greek}` match Unicode letters). Case-insensitive matching folds Unicode case.
 """
 
+import difflib
+import heapq
 import time
 from typing import List, Sequence, Tuple
 
@@ -59,6 +62,39 @@ def find_value(values: Sequence[str], text: str) -> List[int]:
     return np.flatnonzero(_per_row(values, lambda value: value.casefold() == folded)).tolist()
 
 
+# Suggestions compare the typed word with at most this many distinct values by edit
+# similarity (difflib is ~10 µs a pair: 20,000 pairs ≈ 0.2 s), chosen among those of about
+# the same length; a prefix scan of every distinct value is cheaper (a str method each).
+_SUGGEST_COMPARED = 20_000
+_SUGGEST_CUTOFF = 0.75  # difflib ratio: "horor" ~ "horror" 0.91, "hitch" ~ "hatch" 0.8
+
+
+def suggestions(values: Sequence[str], text: str, *, limit: int = 10) -> List[str]:
+    """Up to `limit` distinct values close to `text`, for "did you mean …?" after a miss.
+
+    First those most similar to `text` (difflib ratio ≥ 0.75, case-insensitive: a letter
+    missing, wrong, doubled or swapped), then those starting with it, shortest first.
+    Bounded: only values whose length is within a third of the text's (at least ±2) are
+    compared, at most _SUGGEST_COMPARED of them (the first in row order).
+    """
+    folded = text.casefold()
+    if not folded:
+        return []
+    distinct = values.categories if getattr(values, "codes", None) is not None else dict.fromkeys(values)
+    slack = max(2, len(folded) // 3)
+    candidates = {}  # folded value → the first value spelled that way
+    prefixed = []
+    for value in distinct:
+        lowered = value.casefold()
+        if lowered.startswith(folded) and lowered != folded:
+            prefixed.append(value)
+        if abs(len(lowered) - len(folded)) <= slack and len(candidates) < _SUGGEST_COMPARED:
+            candidates.setdefault(lowered, value)
+    close = [candidates[c] for c in difflib.get_close_matches(folded, list(candidates), n=limit, cutoff=_SUGGEST_CUTOFF)]
+    shortest = heapq.nsmallest(limit, prefixed, key=lambda value: (len(value), value))
+    return list(dict.fromkeys(close + shortest))[:limit]
+
+
 def _per_row(values, test, deadline: float = float("inf")) -> np.ndarray:
     """(N,) bool: test(value) for every row. A compact column (`codes` into `categories`)
     is tested once per distinct value, so a million rows of ten labels cost ten tests."""
@@ -85,11 +121,14 @@ def _compile(pattern: str, *, literal: bool):
     return compiled
 
 
-def compile_pattern(pattern: str):
+def compile_pattern(pattern: str, *, literal: bool = False):
     """`pattern` as a case-insensitive RE2 regex, or as plain text if it is not a regex.
 
+    literal=True: always plain text (what a search box sends unless regex is asked for).
     Raises SearchTooCostly when the pattern is a regex too big to compile.
     """
+    if literal:
+        return _compile(pattern, literal=True)
     try:
         return _compile(pattern, literal=False)
     except re2.error as error:
@@ -103,16 +142,17 @@ def compile_pattern(pattern: str):
     return _compile(pattern, literal=True)  # "c++", "(": searched as typed
 
 
-def search(columns: Sequence[Sequence[str]], pattern: str, *, limit: int,
+def search(columns: Sequence[Sequence[str]], pattern: str, *, limit: int, literal: bool = False,
            time_budget: float = 1.0) -> Tuple[int, List[int]]:
-    """Rows where any of `columns` matches `pattern` (case-insensitive regex).
+    """Rows where any of `columns` matches `pattern` (case-insensitive regex; with
+    literal=True, contains it as plain text: "^3$" finds those three characters).
 
     An invalid regex is searched as plain text, so typing "c++" or "(" just works.
     Returns (total matches, the first `limit` row indices). Raises SearchTooCostly for a
     pattern too big to compile, SearchTimeout when the search exceeds `time_budget` seconds
     (RE2 is linear, but a million long cells still take time).
     """
-    compiled = compile_pattern(pattern)
+    compiled = compile_pattern(pattern, literal=literal)
     deadline = time.monotonic() + time_budget
     if not columns:
         return 0, []

@@ -30,6 +30,12 @@ def status_for(error: Exception) -> int:
     return 422
 
 
+def error_body(error: Exception) -> dict:
+    """The JSON body of an expected error: its message, plus its `details` (never replacing
+    the message), e.g. the close spellings of an unknown word."""
+    return {**getattr(error, "details", {}), "error": str(error)}
+
+
 def json_errors(route):
     """Decorator for a route method: exceptions → 4xx JSON with the message."""
 
@@ -40,7 +46,7 @@ def json_errors(route):
         except (errors.QueryError, log_errors.LogError) as error:
             # Expected: the user's request or logs. One line, no traceback.
             logger.info("embedanalysis: %s: %s", request.path, error)
-            return responses.json_response(request, {"error": str(error)}, status=status_for(error))
+            return responses.json_response(request, error_body(error), status=status_for(error))
         except Exception:  # noqa: BLE001 - last line of defence, see module doc
             # A bug of ours: not the user's bad input (so no 400), and it must not take the
             # tab down. The traceback goes to the log; the answer says what failed, in words,

@@ -117,7 +117,8 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
     def _serve_search(self, request):
         embedding = self._embedding(request)
         result = queries.search(embedding, params.text(request, "q", required=True),
-                                column=params.text(request, "column"), limit=params.integer(request, "limit"))
+                                column=params.text(request, "column"), limit=params.integer(request, "limit"),
+                                literal=bool(params.boolean(request, "literal")))
         return responses.json_response(request, result)
 
     @wrappers.Request.application

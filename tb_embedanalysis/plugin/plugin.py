@@ -51,6 +51,7 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
             "/thumbnail": self._serve_thumbnail,
             "/export": self._serve_export,
             "/compare": self._serve_compare,
+            "/history": self._serve_history,
             "/*": self._serve_static,
         }
 
@@ -82,6 +83,13 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
         return queries.clusters(self._workspace.engine, self._embedding(request), **self._analysis(request))
 
     def _hard_examples(self, request):
+        if params.text(request, "method") == queries.HISTORY_METHOD:  # every step up to step=, not one step
+            return queries.history_hard_examples(
+                self._workspace, params.text(request, "run", required=True),
+                params.text(request, "embedding", required=True), step=params.integer(request, "step"),
+                label=params.text(request, "label"), predicted=params.text(request, "predicted"),
+                offset=params.integer(request, "offset"), limit=params.integer(request, "limit"),
+                **self._analysis(request))
         return queries.hard_examples(
             self._workspace.engine, self._embedding(request), method=params.text(request, "method"),
             label=params.text(request, "label"), predicted=params.text(request, "predicted"),
@@ -171,6 +179,15 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
     def _serve_compare(self, request):
         result = queries.compare(self._workspace, params.text(request, "run", required=True),
                                  params.text(request, "embedding", required=True), **self._analysis(request))
+        return self._json_or_pending(request, result)
+
+    @wrappers.Request.application
+    @json_errors
+    def _serve_history(self, request):
+        result = queries.history(self._workspace, params.text(request, "run", required=True),
+                                 params.text(request, "embedding", required=True),
+                                 index=params.integer(request, "index"), step=params.integer(request, "step"),
+                                 **self._analysis(request))
         return self._json_or_pending(request, result)
 
     @wrappers.Request.application

@@ -103,6 +103,8 @@ def cmd_analyze(args) -> int:
     """
     workspace = _workspace(args)
     candidates = _candidates(workspace, args)
+    if args.history:
+        return _analyze_history(workspace, candidates, args)
     several = len(candidates) > 1
     if several:
         print("tb-embedanalysis: analysing %d embeddings (choose one with %s)"
@@ -111,7 +113,7 @@ def cmd_analyze(args) -> int:
     for series in candidates:
         try:
             embedding = _load(workspace, series, args)
-            results.append((embedding,) + _analyze_one(workspace.engine, embedding, args))
+            results.append((embedding,) + _analyze_one(workspace, embedding, args))
         except (errors.QueryError, LogError) as error:
             if not several:
                 raise
@@ -132,14 +134,21 @@ def cmd_analyze(args) -> int:
     return EXIT_BAD_INPUT if failed else 0
 
 
-def _analyze_one(engine, embedding, args):
+def _analyze_one(workspace, embedding, args):
+    engine = workspace.engine
     bar, update = _progress_bar("analysing %s/%s" % (embedding.ref.run, embedding.ref.name))
     try:
         clusters = queries.clusters(engine, embedding, label_column=args.label_column, k=args.k,
                                     metric=args.metric, wait=True, on_progress=update)
-        hard = queries.hard_examples(engine, embedding, label_column=args.label_column, k=args.k,
-                                     metric=args.metric, method=args.method, limit=args.limit,
-                                     wait=True, on_progress=update)
+        if args.method == queries.HISTORY_METHOD:  # every step up to --step, as the route does
+            hard = queries.history_hard_examples(workspace, embedding.ref.run, embedding.ref.name,
+                                                 step=args.step, label_column=args.label_column, k=args.k,
+                                                 metric=args.metric, limit=args.limit, wait=True,
+                                                 on_progress=update)
+        else:
+            hard = queries.hard_examples(engine, embedding, label_column=args.label_column, k=args.k,
+                                         metric=args.metric, method=args.method, limit=args.limit,
+                                         wait=True, on_progress=update)
     finally:
         bar.close()
     return clusters, hard
@@ -231,6 +240,61 @@ def cmd_demo(args) -> int:
     return 0  # not reached
 
 
+def _analyze_history(workspace, candidates, args) -> int:
+    """`analyze --history`: /history's JSON ({"history": ...}, a list for several embeddings),
+    a per-point CSV, or a text summary (steps, what was left out, the most suspicious points)."""
+    results = []
+    for series in candidates:
+        bar, update = _progress_bar("history of %s/%s" % (series.run, series.name))
+        try:
+            results.append(queries.history(workspace, series.run, series.name, label_column=args.label_column,
+                                           k=args.k, metric=args.metric, step=args.step, wait=True,
+                                           on_progress=update))
+        except (errors.QueryError, LogError) as error:
+            if len(candidates) == 1:
+                raise
+            print("tb-embedanalysis: error: %s/%s: %s" % (series.run, series.name, error), file=sys.stderr)
+        finally:
+            bar.close()
+    if args.format == "json":
+        payload = results if len(candidates) > 1 else {"history": results[0]}
+        json.dump(to_jsonable(payload), sys.stdout, ensure_ascii=False, indent=1)
+        print()
+    elif args.format == "csv":
+        writer = csv.writer(sys.stdout)
+        columns = ["index", "label", "mean_margin", "variability", "learned_at", "forgetting", "never_learned",
+                   "score"]
+        writer.writerow(["run", "embedding"] + columns)
+        for result in results:
+            points = to_jsonable(result["points"])
+            for row in zip(*(points[c] for c in columns)):
+                writer.writerow([result["run"], result["embedding"]] + list(row))
+    else:
+        print("\n\n".join(_history_text(result, args.limit) for result in results))
+    return EXIT_BAD_INPUT if len(results) < len(candidates) else 0
+
+
+def _history_text(result: dict, limit: int) -> str:
+    points = result["points"]
+    lines = ["%s / %s: history of %d points over steps %s (k=%d, %s, labels from %r)" % (
+        result["run"], result["embedding"], result["n"], ", ".join(map(str, result["steps"])), result["k"],
+        result["metric"], result["label_column"])]
+    lines += ["  left out step %s: %s" % (entry["step"], entry["reason"]) for entry in result["left_out"]]
+    lines += ["  step %-8s kNN accuracy %.3f  mean margin %+.3f" % (s["step"], s["knn_accuracy"], s["mean_margin"])
+              for s in result["per_step"]]
+    lines += ["", "most likely label errors (history score, higher = more suspicious):"]
+    order = sorted(range(result["n"]), key=lambda i: (-points["score"][i], points["index"][i]))[:limit]
+    for i in order:
+        learned = points["learned_at"][i]
+        learned = "never" if points["never_learned"][i] else ("not yet" if learned is None else learned)
+        lines.append("  #%-7d label %-8s score %.3f  mean margin %+.3f  variability %.3f  learned at %s  "
+                     "forgotten %d×" % (points["index"][i], points["label"][i], points["score"][i],
+                                        points["mean_margin"][i], points["variability"][i],
+                                        learned,
+                                        points["forgetting"][i]))
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tb-embedanalysis", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -247,7 +311,10 @@ def build_parser() -> argparse.ArgumentParser:
     analyze = sub.add_parser("analyze", help="per-label cluster statistics and hard examples")
     common(analyze)
     analyze.add_argument("--label-column", help="metadata column with the labels (default: guessed)")
-    analyze.add_argument("--method", help="hard-example score (default: the best measured)")
+    analyze.add_argument("--method", help="hard-example score (default: the best measured); 'history' ranks "
+                         "by the training-history score over every step up to --step")
+    analyze.add_argument("--history", action="store_true",
+                         help="per-point training history over every step (up to --step) instead")
     analyze.add_argument("--limit", type=int, default=20, help="hard examples to list (default 20)")
     analyze.add_argument("--format", choices=("text", "json", "csv"), default="text")
     analyze.set_defaults(func=cmd_analyze)

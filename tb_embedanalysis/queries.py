@@ -454,8 +454,8 @@ def history(workspace: Workspace, run: str, name: str, *, label_column: Optional
         "run": run, "embedding": name, "label_column": inputs.column, "metric": inputs.spaces[0].metric,
         "k": result.k, "steps": steps, "left_out": list(inputs.left_out), "n": int(result.rows.size),
         "score": {"name": HISTORY_METHOD, "range": [0.0, 1.0], "direction": "higher = more likely mislabelled"},
-        "per_step": [{"step": s, "knn_accuracy": float(correct[t].mean()), "mean_margin": float(result.margin[t].mean())}
-                     for t, s in enumerate(steps)],
+        "per_step": [{"step": s, "knn_accuracy": float(correct[t].mean()),
+                      "mean_margin": float(result.margin[t].mean())} for t, s in enumerate(steps)],
     }
     learned_at = [None if t < 0 else steps[t] for t in result.learned_at.tolist()]
     if position is None:

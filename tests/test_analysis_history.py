@@ -45,7 +45,8 @@ def test_every_step_equals_sklearn_leave_one_out(small_runs, metric):
         np.testing.assert_allclose(result.agreement[t], proba[np.arange(n), run.noisy], atol=1e-12)
         other = proba.copy()
         other[np.arange(n), run.noisy] = -1.0
-        np.testing.assert_allclose(result.margin[t], proba[np.arange(n), run.noisy] - other.max(axis=1), atol=1e-12)
+        expected = proba[np.arange(n), run.noisy] - other.max(axis=1)
+        np.testing.assert_allclose(result.margin[t], expected, atol=1e-12)
 
 
 def test_history_score_ranks_memorised_flips_first(small_runs):

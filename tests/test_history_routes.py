@@ -55,7 +55,8 @@ def test_history_lists_steps_and_says_which_were_left_out(client, logdir):
     assert body["score"]["direction"].startswith("higher")
     assert roc_auc_score(run.flipped, points["score"]) > 0.9
     for t, z in enumerate(run.logits):  # per-step accuracy = scikit-learn's leave-one-out vote
-        vote = KNeighborsClassifier(n_neighbors=10, metric="euclidean", algorithm="brute").fit(z, run.noisy).predict(None)
+        sk = KNeighborsClassifier(n_neighbors=10, metric="euclidean", algorithm="brute")
+        vote = sk.fit(z, run.noisy).predict(None)
         assert body["per_step"][t]["knn_accuracy"] == pytest.approx(np.mean(vote == run.noisy), abs=1e-12)
 
 

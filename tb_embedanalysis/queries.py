@@ -224,7 +224,7 @@ def neighbors(engine: AnalysisEngine, embedding: Embedding, *, index: Optional[i
     where = space(embedding, metric)
     k = check_k(embedding, k)
     row, matches = resolve_query(embedding, index=index, query=query, column=column)
-    result = engine.neighbors(where, index=row, k=k, exact=exact)
+    result = engine.neighbors(where, index=row, k=k)  # always exact; `exact=` is accepted for old links
     return {
         "query": {"index": row, "metadata": metadata_row(embedding, row), "matches": matches},
         "metric": where.metric,

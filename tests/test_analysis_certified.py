@@ -4,7 +4,7 @@ and the figures built on it (hard examples) are the planted truth at 60,000 poin
 import numpy as np
 import pytest
 
-from tb_embedanalysis.analysis import ann, certified, clusters, hardness, labels, neighbors
+from tb_embedanalysis.analysis import certified, clusters, hardness, labels, neighbors
 
 
 def planted(n, d, *, centers, spread, flips, seed=0):
@@ -82,14 +82,14 @@ def test_planted_hard_examples_at_60000_points(metric):
     first as hard examples; the exact hard set here is the planted flips, nothing else."""
     x, noisy, flipped = planted(60000, 16, centers=30, spread=0.3, flips=120)
     prep = neighbors.prepare(x, metric)
-    graph = ann.HnswIndex(prep).knn_graph(10)  # what the engine builds at >= 50,000 rows
+    graph = certified.knn_graph_exact_fast(prep, 10)  # what the engine builds
     assert graph.exact
     ctx = clusters.label_context(prep, graph, labels.encode(noisy))
     report = hardness.hard_examples(ctx)
     hard = np.flatnonzero(report.predicted != report.codes)
     assert np.array_equal(report.rows[hard], flipped)
     assert set(report.rows[report.order[:flipped.size]]) == set(flipped)  # they rank first
-    again = ann.HnswIndex(prep).knn_graph(10)
+    again = certified.knn_graph_exact_fast(prep, 10)
     assert np.array_equal(again.indices, graph.indices)
 
 

@@ -49,13 +49,15 @@ def test_invalid_rows_are_never_neighbours_and_cannot_be_queried(engine, data):
     # Querying an invalid row is refused by queries.resolve_query (tests/test_plugin_routes.py).
 
 
-def test_approximate_index_is_used_above_the_threshold(tmp_path, data):
-    x, _ = data
-    eng = AnalysisEngine(approximate_threshold=100)
-    assert eng.neighbors(space(x), index=0, k=5, exact=False).exact is False
-    assert eng.neighbors(space(x), index=0, k=5, exact=True).exact is True
-    report = eng.clusters(space(x), eng.labels(space(x), data[1]), k=5)
-    assert report.knn_exact is False
+def test_graphs_are_exact_above_the_old_approximate_threshold(monkeypatch, data):
+    """Issue 14: the graph is exact at every N (the HNSW graph above 50,000 rows was not)."""
+    x, labels = data
+    monkeypatch.setattr(engine_module.certified, "MIN_ROWS", 100)  # take the certified route on 300 rows
+    eng = AnalysisEngine()
+    assert eng.neighbors(space(x), index=0, k=5).exact is True
+    report = eng.clusters(space(x), eng.labels(space(x), labels), k=5)
+    assert report.knn_exact is True
+    assert report.to_dict() == clusters.cluster_statistics(x, labels, k=5).to_dict()
 
 
 def test_clusters_equal_the_pure_function_and_are_cached(engine, data):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.neighbors import NearestNeighbors
 
-from tb_embedanalysis.analysis import ann, neighbors
+from tb_embedanalysis.analysis import neighbors
 
 
 def _data(kind: str, n: int, d: int = 8, seed: int = 0) -> np.ndarray:
@@ -112,19 +112,3 @@ def clustered(n, d, *, centers=50, spread=0.6, seed=0):
     rng = np.random.default_rng(seed)
     c = rng.normal(size=(centers, d)).astype(np.float32)
     return (c[rng.integers(0, centers, n)] + spread * rng.normal(size=(n, d))).astype(np.float32)
-
-
-@pytest.mark.skipif(not ann.available(), reason="hnswlib not installed")
-@pytest.mark.parametrize("metric", neighbors.METRICS)
-def test_hnsw_recall_at_10_on_clustered_data(metric):
-    x = clustered(20000, 32)
-    prep = neighbors.prepare(x, metric)
-    index = ann.HnswIndex(prep)
-    queries = np.random.default_rng(1).choice(len(x), 300, replace=False)
-    exact_idx, _ = neighbors.search(prep, x[queries], 10, exclude=queries)
-    approx_idx, approx_dist = index.search(x[queries], 10, exclude=queries)
-    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(exact_idx, approx_idx)])
-    print("HNSW recall@10 (%s, 20k x 32 clustered): %.4f" % (metric, recall))
-    assert recall >= 0.98
-    assert (approx_idx != queries[:, None]).all()
-    assert (np.diff(approx_dist, axis=1) >= 0).all()

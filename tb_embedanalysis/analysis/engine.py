@@ -9,12 +9,12 @@ kernels' results. Two collaborators do the bookkeeping:
 * `Jobs` (jobs.py): single-flight background computations, a bounded number at a time;
   with wait=False an unfinished one answers `Pending(progress, message)`.
 
-kNN graphs are computed for a bucket of k (GRAPH_KS) and sliced: asking for k = 1 … 40
-builds at most three graphs, and the graph for k is always the same slice whatever else
-is cached, so every answer is the same on every run. Single-point neighbour queries are
-always exact (one matrix-vector product: 14 ms at 1,000,000 × 128) unless exact=False asks
-for the approximate index. Above `approximate_threshold` valid rows the graph comes from
-the HNSW index (ann.py).
+Everything is exact at every N, and the same on every run. kNN graphs come from
+certified.knn_graph_exact_fast (k-means cells propose, a triangle-inequality bound proves
+each row, the rest is scanned; plain blocked search when cells don't pay off), built for
+a bucket of k (GRAPH_KS) and sliced: asking for k = 1 … 40 builds at most three graphs,
+and the graph for k is always the same slice whatever else is cached. Single-point
+queries are one exact matrix-vector product (14 ms at 1,000,000 × 128).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from tb_embedanalysis.analysis import ann, clusters, hardness, labels as label_codes, neighbors, projection
+from tb_embedanalysis.analysis import certified, clusters, hardness, labels as label_codes, neighbors, projection
 from tb_embedanalysis.analysis.cache import DEFAULT_BUDGET_BYTES, CacheKey, ResultCache
 from tb_embedanalysis.analysis.disk_cache import DiskCache
 from tb_embedanalysis.analysis.history import PointHistory, point_history
@@ -38,7 +38,6 @@ from tb_embedanalysis.analysis.neighbors import METRICS, KnnGraph, NeighborResul
 from tb_embedanalysis.analysis.progress import ProgressFn
 from tb_embedanalysis.analysis.reports import ClusterReport, HardnessReport, Pending, ProjectionResult  # noqa: F401
 
-APPROXIMATE_THRESHOLD = 50_000
 #: kNN graphs are built for the smallest of these ≥ k (capped at valid rows − 1) and sliced.
 GRAPH_KS = (10, 20, 50, 100, 200, 500, 1000)
 
@@ -83,11 +82,9 @@ def graph_k(k: int, n_valid: int) -> int:
 class AnalysisEngine:
     """Thread-safe; see the module docstring."""
 
-    def __init__(self, *, cache_dir: Optional[str] = None, approximate_threshold: int = APPROXIMATE_THRESHOLD,
-                 silhouette_exact_max: int = clusters.SILHOUETTE_EXACT_MAX, sync_seconds: float = 0.5,
+    def __init__(self, *, cache_dir: Optional[str] = None, silhouette_exact_max: int = clusters.SILHOUETTE_EXACT_MAX, sync_seconds: float = 0.5,
                  memory_budget_bytes: int = DEFAULT_BUDGET_BYTES, disk_budget_bytes: Optional[int] = None,
                  workers: int = 2):
-        self.approximate_threshold = int(approximate_threshold)
         self.silhouette_exact_max = int(silhouette_exact_max)
         disk_args = {} if disk_budget_bytes is None else {"max_bytes": disk_budget_bytes}
         self.disk = DiskCache(cache_dir, **disk_args)
@@ -138,34 +135,24 @@ class AnalysisEngine:
     def _graph(self, job: Job, space: Space, k: int, *, width: float) -> KnnGraph:
         """The kNN graph with k neighbours, sliced from its bucket's graph."""
         size = graph_k(k, space.n_valid)
-        approximate = space.n_valid >= self.approximate_threshold and ann.available()
-        key = CacheKey.of("graph", space.ident, k=size, method="hnsw" if approximate else "exact")
-        graph = self._sub(job, key, lambda child: self._build_graph(child, space, key, size, approximate),
+        key = CacheKey.of("graph", space.ident, k=size, method="exact")
+        graph = self._sub(job, key, lambda child: self._build_graph(child, space, key, size),
                           start=0.0, width=width, message="kNN graph")
         if graph.k == k:
             return graph
         return KnnGraph(graph.indices[:, :k], graph.distances[:, :k], graph.metric, k, exact=graph.exact)
 
-    def _build_graph(self, job: Job, space: Space, key: CacheKey, k: int, approximate: bool) -> KnnGraph:
+    def _build_graph(self, job: Job, space: Space, key: CacheKey, k: int) -> KnnGraph:
         prep = self.prepared(space)
         n = prep.matrix.shape[0]
         expect = {"indices": _index_array(n, k), "distances": _float_array(n, k)}
         stored = self.disk.get(key.as_dict(), expect=expect)
         if stored is not None:
-            return KnnGraph(stored["indices"], stored["distances"], prep.metric, k, exact=not approximate)
-        if approximate:
-            index = self._sub(job, CacheKey.of("ann", space.ident), lambda child: self._build_index(child, space),
-                              start=0.0, width=0.6, message="building the neighbour index")
-            job.report(0.6, "kNN graph (approximate)")
-            graph = index.knn_graph(k, on_progress=lambda f: job.report(0.6 + 0.4 * f))
-        else:
-            job.report(0.0, "kNN graph")
-            graph = neighbors.knn_graph(prep, k, on_progress=job.report)
+            return KnnGraph(stored["indices"], stored["distances"], prep.metric, k, exact=True)
+        job.report(0.0, "kNN graph")
+        graph = certified.knn_graph_exact_fast(prep, k, on_progress=job.report)
         self.disk.put(key.as_dict(), {"indices": graph.indices, "distances": graph.distances})
         return graph
-
-    def _build_index(self, job: Job, space: Space):
-        return ann.HnswIndex(self.prepared(space), on_progress=job.report)
 
     def _context(self, job: Job, space: Space, encoded: EncodedLabels, k: int, *, span: float = 0.8):
         graph = self._graph(job, space, k, width=span)
@@ -175,11 +162,10 @@ class AnalysisEngine:
                          start=span, width=0.0, message="label statistics")
 
     # -- public API ------------------------------------------------------------------------
-    def neighbors(self, space: Space, *, index: Optional[int] = None, vector=None, k: int = 10,
-                  exact: Optional[bool] = None) -> NeighborResult:
+    def neighbors(self, space: Space, *, index: Optional[int] = None, vector=None, k: int = 10) -> NeighborResult:
         """k nearest valid rows of row `index` (itself excluded) or of a free `vector` (D,).
-        Synchronous; indices into the original matrix, distances ascending, ties by index.
-        The caller has checked index, k and vector."""
+        Exact and synchronous; indices into the original matrix, distances ascending, ties
+        by index. The caller has checked index, k and vector."""
         prep = self.prepared(space)
         if (index is None) == (vector is None):
             raise ValueError("pass exactly one of index= or vector=")
@@ -187,17 +173,12 @@ class AnalysisEngine:
             query, exclude = prep.matrix[index], np.array([index])
         else:
             query, exclude = np.asarray(vector, dtype=prep.matrix.dtype).reshape(-1), None
-        if exact is False and ann.available():
-            index_obj = self.jobs.compute(CacheKey.of("ann", space.ident), lambda job: self._build_index(job, space),
-                                          message="building the neighbour index")
-            idx, dist = index_obj.search(query[None, :], k, exclude=np.array([-1 if exclude is None else index]))
-            return NeighborResult(idx[0], dist[0], exact=False)
         idx, dist = neighbors.search(prep, query[None, :], k, exclude=exclude)
         return NeighborResult(idx[0], dist[0], exact=True)
 
     def knn_graph(self, space: Space, *, k: int = 10, wait: bool = True,
                   on_progress: ProgressFn = None) -> Union[KnnGraph, Pending]:
-        """The shared kNN graph (exact below approximate_threshold valid rows, else HNSW)."""
+        """The shared (exact) kNN graph with k neighbours per valid row."""
         key = CacheKey.of("graph-of", space.ident, k=k)
         return self._cached(key, lambda job: self._graph(job, space, k, width=1.0), message="kNN graph",
                             wait=wait, on_progress=on_progress)

@@ -1,8 +1,9 @@
-"""ResultCache: the one in-memory cache of analysis results, bounded in bytes.
+"""ResultCache: the one in-memory LRU of the package, bounded in bytes.
 
 Every result the engine keeps (prepared matrices, kNN graphs, label contexts, reports,
-projections, indexes) lives here under a `CacheKey`, and counts its bytes against one
-budget (`--embedanalysis_result_cache_mb`). Least recently used entries are evicted first.
+projections) lives in one under a `CacheKey`, and counts its bytes against one budget
+(`--embedanalysis_result_cache_mb`); the logs layer keeps decoded sprites, listings and
+checkpoint variable maps in instances of its own (any hashable key). Least recently used entries are evicted first.
 An entry larger than the whole budget is handed back to its caller but not kept: keeping
 it would evict everything else and still break the bound.
 

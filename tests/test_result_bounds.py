@@ -14,7 +14,7 @@ import pytest
 
 from tb_embedanalysis.analysis import engine as engine_module
 from tb_embedanalysis.analysis import neighbors
-from tb_embedanalysis.analysis.cache import CacheKey, ResultCache, nbytes_of
+from tb_embedanalysis.cache import CacheKey, ResultCache, nbytes_of
 from tb_embedanalysis.analysis.disk_cache import DiskCache
 from tb_embedanalysis.analysis.engine import AnalysisEngine, Space
 from tb_embedanalysis.analysis.jobs import QUEUED, Jobs

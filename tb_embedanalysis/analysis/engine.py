@@ -28,7 +28,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from tb_embedanalysis.analysis import certified, clusters, hardness, labels as label_codes, neighbors, projection
-from tb_embedanalysis.analysis.cache import DEFAULT_BUDGET_BYTES, CacheKey, ResultCache
+from tb_embedanalysis.cache import DEFAULT_BUDGET_BYTES, CacheKey, ResultCache
 from tb_embedanalysis.analysis.disk_cache import DiskCache
 from tb_embedanalysis.analysis.history import PointHistory, point_history
 from tb_embedanalysis.analysis.hardness import DEFAULT_HARDNESS_METHOD, HARDNESS_METHODS  # noqa: F401

@@ -13,7 +13,7 @@ from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
 from tb_embedanalysis import queries
-from tb_embedanalysis.analysis.cache import DEFAULT_BUDGET_BYTES
+from tb_embedanalysis.cache import DEFAULT_BUDGET_BYTES
 from tb_embedanalysis.analysis.engine import AnalysisEngine
 from tb_embedanalysis.analysis.reports import Pending
 from tb_embedanalysis.catalog import Catalog

@@ -90,6 +90,10 @@ def test_hard_examples_by_history_have_the_usual_shape(client, logdir):
     assert roc_auc_score(ranked, scores) > 0.9
     whole = wait_json(client, "/history", run=RUN, embedding=NAME, metric="euclidean")
     assert scores[0] == pytest.approx(max(whole["points"]["score"]), abs=1e-4)
+    export = client.get("/data/plugin/embedanalysis/export", query_string={
+        "run": RUN, "embedding": NAME, "what": "hard_examples", "format": "csv", "method": "history",
+        "metric": "euclidean", "limit": 3})
+    assert export.status_code == 200 and len(export.get_data(as_text=True).strip().splitlines()) == 4
 
 
 def test_step_limits_the_history(client, logdir):

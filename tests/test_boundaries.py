@@ -78,6 +78,10 @@ def logdir(tmp_path_factory):
     metadata = odd / "fifo" / "latest" / "metadata.tsv"
     metadata.unlink()
     os.mkfifo(metadata)
+    write_embedding(str(odd), vectors, name="fifo_tensor")  # ... and where the vectors should be
+    tensor = odd / "fifo_tensor" / "latest" / "tensors.bytes"
+    tensor.unlink()
+    os.mkfifo(tensor)
     return root
 
 
@@ -104,32 +108,51 @@ def get(client, url, timeout=20.0, **query):
 def test_runs_lists_configs_leaving_their_directory_as_problems(client, logdir):
     body = get(client, PREFIX + "/runs").get_json()
     runs = {run["run"]: run for run in body["runs"]}
-    assert [e["name"] for e in runs["evil"]["embeddings"]] == ["inside"]  # the only safe one
-    assert runs["evil"]["embeddings"][0]["error"] is None
+    # A refused tensor costs its embedding (a problem); a refused metadata or sprite file only
+    # that file: the embedding is listed, its warning says which file and why (issue 15).
+    listed = {e["name"]: e for e in runs["evil"]["embeddings"]}
+    assert sorted(listed) == ["inside", "meta_absolute", "meta_dotdot", "meta_symlink", "meta_symlinked_dir",
+                              "sprite_dotdot"]
+    assert all(e["error"] is None for e in listed.values()) and listed["inside"]["warnings"] == []
     problems = [p for p in body["problems"] if p["run"] == "evil"]
     refused = ["../../outside/secret.tsv", str(logdir / "outside" / "secret.tsv"), "link.tsv", "linkdir/secret.tsv",
                "../../outside/secret.bytes", "link.bytes", "../outside/../../outside/secret.tsv"]
     names = ["meta_dotdot", "meta_absolute", "meta_symlink", "meta_symlinked_dir", "tensor_dotdot", "tensor_symlink",
              "sprite_dotdot"]
-    assert len(problems) == len(refused)
-    for problem, path, name in zip(problems, refused, names):
-        assert problem["error"].startswith("embedding %r: " % name)
-        assert "path %r resolves to" % path in problem["error"] and "outside" in problem["error"]
-        assert "refusing to read it" in problem["error"] and problem["config"].endswith("projector_config.pbtxt")
+    assert len(problems) == 2
+    for path, name in zip(refused, names):
+        if name.startswith("tensor"):
+            (message,) = [p["error"] for p in problems if p["error"].startswith("embedding %r: " % name)]
+        else:
+            (message,) = listed[name]["warnings"]
+            assert message.startswith("metadata file refused" if name.startswith("meta") else "sprite refused")
+            assert listed[name]["columns"] == [] and listed[name]["has_sprite"] is False
+        assert "path %r resolves to" % path in message and "outside" in message
+        assert "refusing to read it" in message and "projector_config.pbtxt" in message
     assert SECRET not in str(body)
 
 
 @pytest.mark.parametrize("name", ["meta_dotdot", "meta_symlink", "tensor_dotdot", "tensor_symlink", "sprite_dotdot"])
 def test_refused_embeddings_are_not_served(client, name):
-    for route in ("/neighbors", "/clusters", "/thumbnail", "/search", "/export"):
+    for route in ("/neighbors", "/clusters", "/thumbnail", "/search", "/export", "/metadata"):
         response = get(client, PREFIX + route, run="evil", embedding=name, index="0", q=".")
-        assert response.status_code == 404 and "has no embedding %r" % name in response.get_json()["error"]
         assert SECRET.encode() not in response.get_data()
+        if name.startswith("tensor"):
+            assert response.status_code == 404 and "has no embedding %r" % name in response.get_json()["error"]
+        elif route in ("/neighbors", "/search"):  # the vectors stay usable (issue 15)
+            assert response.status_code == 200, (route, response.get_data()[:300])
+        else:  # what needs the refused file says it is not there
+            assert response.status_code in (400, 404, 422), (route, response.get_data()[:300])
 
 
 def test_a_fifo_in_place_of_a_file_does_not_hang(client):
-    response = get(client, PREFIX + "/neighbors", run="odd", embedding="fifo", index="0")
+    response = get(client, PREFIX + "/neighbors", run="odd", embedding="fifo_tensor", index="0")
     assert response.status_code == 422 and "not a regular file" in response.get_json()["error"]
+    # A FIFO metadata costs the labels only (issue 15): neighbours answer, the listing says why.
+    assert get(client, PREFIX + "/neighbors", run="odd", embedding="fifo", index="0").status_code == 200
+    listed = {run["run"]: run for run in get(client, PREFIX + "/runs").get_json()["runs"]}["odd"]["embeddings"]
+    entry = {e["name"]: e for e in listed}["fifo"]
+    assert any("not a regular file" in w for w in entry["warnings"]), entry
     assert get(client, PREFIX + "/neighbors", run="good", embedding="emb", index="0").status_code == 200
 
 
@@ -211,7 +234,7 @@ def test_every_kind_of_answer_sets_content_type_and_nosniff(client):
         ("/no-such-file.js", {}, 404, "application/json"),
         ("/neighbors", {"run": "good", "embedding": "emb"}, 400, "application/json"),
         ("/neighbors", {"run": "nope", "embedding": "emb", "index": "0"}, 404, "application/json"),
-        ("/neighbors", {"run": "odd", "embedding": "fifo", "index": "0"}, 422, "application/json"),
+        ("/neighbors", {"run": "odd", "embedding": "fifo_tensor", "index": "0"}, 422, "application/json"),
     ]
     for route, query, statuses, content_types in cases:
         response = get(client, PREFIX + route, **query)

@@ -146,9 +146,14 @@ def test_a_directory_in_place_of_a_file_is_an_error_naming_it(tmp_path):
     os.remove(written.metadata_path)
     os.mkdir(written.metadata_path)
     client = make_client(tmp_path)
+    # It costs the labels only (issue 15): /clusters has none to use, /runs says why.
     status, body = get(client, "/clusters", run="a", embedding="emb")
-    assert status == 422 and "directory" in body["error"].lower() and str(tmp_path) not in body["error"]
-    assert "metadata file %s " % os.path.relpath(written.metadata_path, tmp_path) in body["error"]
+    assert status == 400 and "has no metadata" in body["error"]
+    status, listed = get(client, "/runs")
+    (warning,) = {r["run"]: r for r in listed["runs"]}["a"]["embeddings"][0]["warnings"]
+    assert "directory" in warning.lower() and str(tmp_path) not in warning
+    assert "metadata file %s " % os.path.relpath(written.metadata_path, tmp_path) in warning
+    neighbours(client, "a")
     neighbours(client, "b")
 
 
@@ -224,7 +229,9 @@ def test_permission_denied_files_are_reported_per_embedding(tmp_path):
     listed = {r["run"]: r["embeddings"][0] for r in runs["runs"] if r["embeddings"]}
     assert "Permission denied" in listed["tensor"]["error"] and "tensor/emb/latest/tensors.bytes" in listed["tensor"]["error"]
     assert root not in json.dumps(runs)  # files are named relative to the logdir
-    assert "Permission denied" in listed["metadata"]["error"]
+    # An unreadable metadata file costs the labels only, with a warning (issue 15).
+    assert listed["metadata"]["error"] is None and listed["metadata"]["columns"] == []
+    assert any("Permission denied" in w for w in listed["metadata"]["warnings"])
     assert listed["ok"]["error"] is None
     # A sprite that can't be read costs the thumbnails only, with a warning.
     assert listed["sprite"]["error"] is None and not listed["sprite"]["has_sprite"]
@@ -233,7 +240,7 @@ def test_permission_denied_files_are_reported_per_embedding(tmp_path):
     assert problem and "Permission denied" in problem[0]["error"] and "config/projector_config.pbtxt" in problem[0]["error"]
     assert problem[0]["config"] == "config/projector_config.pbtxt" and locked["config"].startswith(root)
     assert out["tensor"][0] == 422 and "Permission denied" in out["tensor"][1]["error"]
-    assert out["metadata"][0] == 422 and "Permission denied" in out["metadata"][1]["error"]
+    assert out["metadata"][0] == 400 and "has no metadata" in out["metadata"][1]["error"]
     assert out["sprite"][0] == 404 and "sprite" in out["sprite"][1]["error"]
     assert out["sprite_neighbors"][0] == 200 and out["ok"][0] == 200
 

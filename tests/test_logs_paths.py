@@ -40,9 +40,12 @@ def test_unsafe_embedding_is_a_problem_and_the_others_still_load(run_dir):
     config.embeddings.add(tensor_name="evil_meta", tensor_path="t.tsv", metadata_path="../../secret.tsv")
     write_config(str(run_dir), config)
     (run,) = discover(str(run_dir.parent))
-    assert run.run == "run" and [s.name for s in run.series] == ["good"]
-    assert len(run.problems) == 2 and all("outside" in p.message for p in run.problems)
-    assert EmbeddingStore().load(run.series[0].refs[0]).shape == (2, 2)
+    # A refused metadata path costs the labels only: evil_meta is listed, its ref says why (issue 15).
+    assert run.run == "run" and [s.name for s in run.series] == ["evil_meta", "good"]
+    assert len(run.problems) == 1 and "outside" in run.problems[0].message
+    evil_meta = run.series[0].refs[0]
+    assert evil_meta.metadata_path is None and "outside" in evil_meta.warnings[0]
+    assert EmbeddingStore().load(run.series[1].refs[0]).shape == (2, 2)
 
 
 def test_config_under_plugins_dir_may_use_the_run_directory(tmp_path):

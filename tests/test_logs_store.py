@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import re
 import threading
 import time
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from logs_fixtures import vectors, write_bytes_run, write_tsv
-from tb_embedanalysis.logs import EmbeddingStore, MetadataError, discover, find_ref
+from tb_embedanalysis.logs import EmbeddingStore, TensorFormatError, discover, find_ref
 from tb_embedanalysis.logs import tensors
 
 
@@ -81,13 +82,14 @@ def _tmp_with(path, matrix):
     return tmp
 
 
-def test_fixed_metadata_is_picked_up_and_errors_are_cached_until_then(tmp_path, monkeypatch):
+def test_fixed_metadata_is_picked_up_and_refusals_are_cached_until_then(tmp_path, monkeypatch):
     write_bytes_run(str(tmp_path), vectors(4, 2), name="emb", metadata_rows=[("a",), ("b",), ("a",)])
     reads = CountingReads(monkeypatch)
     store = EmbeddingStore()
-    for _ in range(2):
-        with pytest.raises(MetadataError, match=r"metadata\.tsv has 3 rows but tensor emb has 4"):
-            store.load(ref_of(tmp_path))
+    for _ in range(2):  # the vectors stay usable; the metadata is refused with the reason (issue 15)
+        embedding = store.load(ref_of(tmp_path))
+        assert embedding.metadata is None
+        assert any(re.search(r"metadata\.tsv has 3 rows but tensor emb has 4", w) for w in embedding.warnings)
     assert reads.calls == 1
     metadata = tmp_path / "emb" / "metadata.tsv"
     write_tsv(str(metadata), [("a",), ("b",), ("a",), ("b",)])
@@ -141,14 +143,16 @@ def test_concurrent_loads_of_one_ref_read_once(tmp_path, monkeypatch):
 
 
 def test_concurrent_failing_load_raises_in_every_thread(tmp_path, monkeypatch):
-    write_bytes_run(str(tmp_path), vectors(5, 2), name="emb", metadata_rows=[("x",)] * 2)
+    write_bytes_run(str(tmp_path), vectors(5, 2), name="emb")
+    with open(tmp_path / "emb" / "tensor.bytes", "r+b") as handle:
+        handle.truncate(12)  # a tensor of the wrong size: the whole load fails
     CountingReads(monkeypatch, delay=0.1)
     store, ref, errors = EmbeddingStore(), ref_of(tmp_path), []
 
     def worker():
         try:
             store.load(ref)
-        except MetadataError as error:
+        except TensorFormatError as error:
             errors.append(error)
 
     threads = [threading.Thread(target=worker) for _ in range(4)]

@@ -128,14 +128,22 @@ def test_a_file_swapped_for_an_outside_symlink_after_loading_is_refused(logdir, 
         assert SECRET not in body and SECRET.decode() not in json.dumps(body.decode("latin-1")), route
         assert str(logdir.parent) not in body.decode("latin-1"), (route, body[:300])
     by_route = {route: (status, body) for route, status, body in after}
-    for route in ("/metadata", "/neighbors", "/search", "/thumbnail", "/export"):
-        status, body = by_route[route]
-        assert status == 422, (route, body[:300])
-        error = json.loads(body)["error"]
-        assert "a/emb/latest/%s" % asset in error and "refusing to read it" in error, error
     listed = json.loads(by_route["/runs"][1])
     entry = {run["run"]: run for run in listed["runs"]}["a"]["embeddings"][0]
-    assert "a/emb/latest/%s" % asset in entry["error"] and "refusing to read it" in entry["error"]
+    if asset == "tensors.bytes":
+        for route in ("/metadata", "/neighbors", "/search", "/thumbnail", "/export"):
+            status, body = by_route[route]
+            assert status == 422, (route, body[:300])
+            error = json.loads(body)["error"]
+            assert "a/emb/latest/%s" % asset in error and "refusing to read it" in error, error
+        assert "a/emb/latest/%s" % asset in entry["error"] and "refusing to read it" in entry["error"]
+    else:  # a refused metadata or sprite file costs only that file; the entry says why (issue 15)
+        assert entry["error"] is None
+        (warning,) = [w for w in entry["warnings"] if "a/emb/latest/%s" % asset in w]
+        assert "refused" in warning and "refusing to read it" in warning
+        assert by_route["/neighbors"][0] == 200
+        lost = "/metadata" if asset == "metadata.tsv" else "/thumbnail"
+        assert by_route[lost][0] in (404, 422), by_route[lost]
     assert every_answer(client, run="b")[1][1] == 200  # the other run is untouched
 
 
@@ -217,7 +225,12 @@ def test_a_nul_byte_in_one_config_path_breaks_only_that_config(logdir, field):
         assert status == 200, route
     listed = json.loads(answer(client, "/runs").get_data())
     problems = [p for p in listed["problems"] if p["run"] == "b"]
-    assert problems and all("NUL" in p["error"] and p["config"] == "b/projector_config.pbtxt" for p in problems)
+    if field in ("metadata_path", "sprite"):  # costs that file only: a warning of b's embedding (issue 15)
+        assert problems == []
+        (entry,) = {run["run"]: run for run in listed["runs"]}["b"]["embeddings"]
+        assert any("NUL" in w and "b/projector_config.pbtxt" in w for w in entry["warnings"]), entry
+    else:
+        assert problems and all("NUL" in p["error"] and p["config"] == "b/projector_config.pbtxt" for p in problems)
     assert not any(p["run"] == "a" for p in listed["problems"])
 
 
@@ -278,8 +291,10 @@ def test_messages_name_files_relative_to_the_logdir_and_never_a_symlink_target(l
             assert absolute not in text
     listed = json.loads(body)
     errors = {p["error"].split(":")[0]: p["error"] for p in listed["problems"]}
-    assert "embedding 'home'" in errors and "'~/.bashrc'" in errors["embedding 'home'"]
-    assert "b/projector_config.pbtxt" in errors["embedding 'home'"]
+    # A refused metadata path costs only the labels: a warning of the embedding (issue 15).
+    home = {e["name"]: e for e in {r["run"]: r for r in listed["runs"]}["b"]["embeddings"]}["home"]
+    (warning,) = home["warnings"]
+    assert "'~/.bashrc'" in warning and "b/projector_config.pbtxt" in warning
     assert "embedding 'linked'" in errors and "outside" in errors["embedding 'linked'"]
     assert gone.status_code == 422 and "tensor file b/emb/latest/missing.bytes does not exist" in gone.get_json()["error"]
 

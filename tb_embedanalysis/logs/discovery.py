@@ -33,7 +33,8 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 from google.protobuf import text_format
 from tensorboard.plugins.projector.projector_config_pb2 import EmbeddingInfo, ProjectorConfig
 
-from tb_embedanalysis.logs import keras_weights, paths, tensors
+from tb_embedanalysis.logs import keras_weights, paths, sprites, tensors
+from tb_embedanalysis.logs import metadata as metadata_io
 from tb_embedanalysis.logs.errors import ConfigError, LogError, UnknownEmbeddingError, UnsafePathError
 from tb_embedanalysis.logs.model import (
     ConfigProblem, EmbeddingRef, EmbeddingSeries, RunInfo, SpriteSpec, TensorSource,
@@ -191,17 +192,26 @@ class _Context:
     def ref(self, info: Optional[EmbeddingInfo], name: str, step: Optional[int], tensor: TensorSource, *,
             run: Optional[str] = None):
         metadata = sprite = None
+        warnings = []
+        # A metadata or sprite path leading outside the run costs that file only: the vectors
+        # stay analysable, and the refusal is shown with the embedding (as its warning).
         if info is not None and info.metadata_path:
-            metadata = self.resolve(info.metadata_path)
+            try:
+                metadata = self.resolve(info.metadata_path)
+            except UnsafePathError as error:
+                warnings.append(metadata_io.refusal_warning(error))
         if info is not None and info.sprite.image_path:
             dim = tuple(info.sprite.single_image_dim)
             if len(dim) == 1:
                 dim = dim * 2  # one number: square thumbnails
-            # A wrong count becomes (0, 0), which loading reports as an unusable sprite.
-            sprite = SpriteSpec(path=self.resolve(info.sprite.image_path),
-                                single_image_dim=dim if len(dim) == 2 else (0, 0))
+            try:
+                # A wrong count becomes (0, 0), which loading reports as an unusable sprite.
+                sprite = SpriteSpec(path=self.resolve(info.sprite.image_path),
+                                    single_image_dim=dim if len(dim) == 2 else (0, 0))
+            except UnsafePathError as error:
+                warnings.append(sprites.refusal_warning(error))
         return EmbeddingRef(run=run or self.run, name=name, step=step, config_path=self.config_path, tensor=tensor,
-                            metadata_path=metadata, sprite=sprite)
+                            metadata_path=metadata, sprite=sprite, warnings=tuple(warnings))
 
     def file_refs(self, info: EmbeddingInfo) -> List[EmbeddingRef]:
         path = self.resolve(info.tensor_path)
@@ -384,11 +394,11 @@ _variables_cache: "collections.OrderedDict[tuple, dict]" = collections.OrderedDi
 def _cached_variables(prefix: str):
     """tensors.checkpoint_variables, remembered per (prefix, mtime and size of its index
     file: V2 ``.index``, a V1 checkpoint's first file, the Keras weights file)."""
-    try:
-        stat = os.stat(tensors.checkpoint_files(prefix)[0])
-        key = (prefix, stat.st_mtime_ns, stat.st_size, stat.st_ino)
-    except (OSError, IndexError):
+    files = tensors.checkpoint_files(prefix)
+    signature = paths.signature(files[0]) if files else None
+    if signature is None:
         return tensors.checkpoint_variables(prefix)  # raises the reader's "does not exist"
+    key = (prefix, signature)
     with _variables_lock:
         if key in _variables_cache:
             _variables_cache.move_to_end(key)

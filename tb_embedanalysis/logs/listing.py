@@ -24,6 +24,7 @@ from typing import List, Optional, Tuple
 
 from tb_embedanalysis.logs import metadata as metadata_io
 from tb_embedanalysis.logs import sprites, tensors
+from tb_embedanalysis.logs.errors import MetadataError, UnsafePathError
 from tb_embedanalysis.logs.model import Embedding, EmbeddingRef, EmbeddingSummary, TensorSource
 
 # Files of an embedding up to this many bytes in all are loaded to describe it: ~0.1 s.
@@ -50,14 +51,18 @@ def of_embedding(embedding: Embedding) -> EmbeddingSummary:
 def summarize(ref: EmbeddingRef) -> EmbeddingSummary:
     """Cheap facts of `ref` (module doc); raises the LogError that loading would raise."""
     shape = _shape(ref.tensor)
-    warnings: List[str] = []
+    warnings: List[str] = list(ref.warnings)
     columns: Tuple[str, ...] = ()
     label_column: Optional[str] = None
     if ref.metadata_path:
         if os.path.lexists(ref.metadata_path):  # as loading: a symlink to a missing file is refused, not "missing"
-            facts = metadata_io.scan_metadata(ref.metadata_path, num_rows=shape[0], tensor_name=ref.name)
-            columns, label_column = facts.columns, facts.label_column
-            warnings.extend(facts.warnings)
+            try:
+                facts = metadata_io.scan_metadata(ref.metadata_path, num_rows=shape[0], tensor_name=ref.name)
+            except (MetadataError, UnsafePathError) as error:  # as loading: costs the labels only
+                warnings.append(metadata_io.refusal_warning(error))
+            else:
+                columns, label_column = facts.columns, facts.label_column
+                warnings.extend(facts.warnings)
         else:
             warnings.append("metadata file %s is missing: no labels" % ref.metadata_path)
     sprite = None

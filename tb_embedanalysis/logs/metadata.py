@@ -38,11 +38,15 @@ def read_metadata(path: str, *, num_rows: int, tensor_name: str) -> Tuple[Metada
     start = 3 if data.startswith(codecs.BOM_UTF8) else 0  # tolerate a BOM from spreadsheet exports
     stop = len(data) - 1 if data.endswith(b"\n") and len(data) > start else len(data)  # the last newline ends a row
     warnings: List[str] = []
-    if data.find(b"\t", start) < 0:
+    tab = data.find(b"\t", start)
+    tab_line = None  # the line of the first tab, when line 1 has none (see _tab_in_label_message)
+    if tab < 0:
         header = [SINGLE_COLUMN_NAME]
         first = start if stop > start else None  # an empty file has no rows, not one empty row
     else:
         newline = data.find(b"\n", start, stop)
+        if 0 <= newline < tab:
+            tab_line = data.count(b"\n", start, tab) + 1
         line = _decode(data, start, stop if newline < 0 else newline, path)
         header = _unique_header(line[:-1] if line.endswith("\r") else line, path, warnings)
         first = None if newline < 0 else newline + 1
@@ -53,11 +57,19 @@ def read_metadata(path: str, *, num_rows: int, tensor_name: str) -> Tuple[Metada
     del data  # the file's bytes are not needed to build the columns: lower the peak by their size
     rows = parser.trim_blank_rows(num_rows)
     if rows != num_rows:
+        if tab_line is not None:
+            raise MetadataError(_tab_in_label_message(path, tab_line))
         first_line = parser.value(0, 0) if rows else ""
         raise MetadataError(_count_message(path, rows, num_rows, tensor_name, header, first_line))
     parser.raise_long_row()
     values = {column: parser.column(index) for index, column in enumerate(header)}
     return Metadata(columns=tuple(header), values=values), tuple(warnings)
+
+
+def refusal_warning(error: Exception) -> str:
+    """The warning shown when a metadata file is refused but the vectors stay usable (as the
+    Projector still plots the points): which file, and why."""
+    return "metadata file refused, no labels: %s" % error
 
 
 def guess_label_column(metadata: Metadata) -> Optional[str]:
@@ -121,7 +133,7 @@ def scan_metadata(path: str, *, num_rows: int, tensor_name: str) -> MetadataFact
 def _scan(handle, path: str, num_rows: int, tensor_name: str) -> MetadataFacts:
     start = 3 if handle.read(3) == codecs.BOM_UTF8 else 0
     handle.seek(start)
-    newlines, has_tab, has_content, first_line = 0, False, False, None
+    newlines, has_tab, has_content, first_line, tab_line = 0, False, False, None, None
     offset, last, tail = start, b"", b""
     while True:
         chunk = handle.read(_SCAN_BYTES)
@@ -129,8 +141,9 @@ def _scan(handle, path: str, num_rows: int, tensor_name: str) -> MetadataFacts:
             break
         if offset == start and b"\n" in chunk:
             first_line = chunk[:chunk.index(b"\n")]
+        if not has_tab and b"\t" in chunk:
+            has_tab, tab_line = True, newlines + chunk.count(b"\n", 0, chunk.index(b"\t")) + 1
         newlines += int(np.count_nonzero(np.frombuffer(chunk, dtype=np.uint8) == 10))  # 2x bytes.count
-        has_tab = has_tab or b"\t" in chunk
         stripped = chunk.rstrip(b"\t\r\n")
         has_content = has_content or bool(stripped)
         # Bytes after the last field content: only there can trailing blank rows be.
@@ -157,6 +170,8 @@ def _scan(handle, path: str, num_rows: int, tensor_name: str) -> MetadataFacts:
         blank += 1
     rows -= min(blank, rows, max(0, rows - num_rows))  # writers pad with blank lines
     if rows != num_rows:
+        if has_tab and tab_line > 1 and len(header) == 1:
+            raise MetadataError(_tab_in_label_message(path, tab_line))
         raise MetadataError(_count_message(path, rows, num_rows, tensor_name, header, first))
     distinct, sampled = _sample_distinct(handle, header, start, stop, rows=rows, skip_header=has_tab)
     return MetadataFacts(columns=tuple(header), label_column=_guess(header, distinct, sampled),
@@ -322,6 +337,13 @@ def _unique_header(line: str, path: str, warnings: List[str]) -> List[str]:
         seen.add(name)
         header[index] = name
     return header
+
+
+def _tab_in_label_message(path: str, line: int) -> str:
+    # A tab makes the first line a header; when line 1 has no tab, that is a one-column
+    # header over rows one short of the tensor: say where the tab is, not "9 rows vs 10".
+    return ("%s line %d has a tab but line 1 has none: single-column metadata cannot hold a tab inside a label "
+            "(replace it), and metadata with several columns names them all on line 1" % (path, line))
 
 
 def _count_message(path, rows, num_rows, tensor_name, header, first_line) -> str:

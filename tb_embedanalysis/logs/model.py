@@ -50,6 +50,8 @@ class EmbeddingRef:
       ``embedding/.ATTRIBUTES/VARIABLE_VALUE``; a tensorboardX tag, not ``tag:00010``).
     step: training step (checkpoint number, tensorboardX ``:NNNNN`` suffix, writer step), or
       None when the log does not say.
+    warnings: files of this embedding discovery refused (a metadata or sprite path leading
+      outside the run): the embedding stays usable without them; loading shows these.
     """
 
     run: str
@@ -59,6 +61,7 @@ class EmbeddingRef:
     tensor: TensorSource
     metadata_path: Optional[str] = None
     sprite: Optional[SpriteSpec] = None
+    warnings: Tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)

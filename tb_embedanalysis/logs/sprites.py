@@ -15,12 +15,17 @@ from typing import Optional, Tuple
 from PIL import Image, UnidentifiedImageError
 
 from tb_embedanalysis.logs import paths
-from tb_embedanalysis.logs.errors import SpriteError
+from tb_embedanalysis.logs.errors import SpriteError, UnsafePathError
 from tb_embedanalysis.logs.model import SpriteInfo, SpriteSpec
 
 # TensorBoard's projector (WebGL texture) refuses larger sprites; so do we, since a sprite
 # the projector cannot show is almost certainly a writer bug, and it costs memory to hold.
 MAX_SPRITE_PIXELS = 8192
+
+
+def refusal_warning(error: Exception) -> str:
+    """The warning shown when a sprite is refused but the vectors stay usable: which file, why."""
+    return "sprite refused, no thumbnails: %s" % error
 
 
 def check_sprite(spec: SpriteSpec, num_rows: int) -> Tuple[Optional[SpriteInfo], Optional[str]]:
@@ -35,6 +40,8 @@ def check_sprite(spec: SpriteSpec, num_rows: int) -> Tuple[Optional[SpriteInfo],
             size = image.size
     except FileNotFoundError:
         return None, "sprite %s is missing: no thumbnails" % name
+    except UnsafePathError as error:  # costs the thumbnails, not the vectors (issue 15)
+        return None, refusal_warning(error)
     except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as error:
         return None, "sprite %s cannot be read (%s): no thumbnails" % (name, error)
     if max(size) > MAX_SPRITE_PIXELS:

@@ -19,7 +19,7 @@ import numpy as np
 
 from tb_embedanalysis.logs import metadata as metadata_io
 from tb_embedanalysis.logs import listing, paths, sprites, tensors
-from tb_embedanalysis.logs.errors import LogError, SpriteError, TensorFormatError
+from tb_embedanalysis.logs.errors import LogError, MetadataError, SpriteError, TensorFormatError, UnsafePathError
 from tb_embedanalysis.logs.model import Embedding, EmbeddingRef, EmbeddingSummary, Metadata
 
 _FINITE_BLOCK_ROWS = 65536
@@ -240,15 +240,19 @@ def _relative_error(error: LogError, ref: EmbeddingRef) -> LogError:
 def _read_embedding(ref: EmbeddingRef) -> Embedding:
     vectors = _as_readonly_float32(tensors.read_vectors(ref.tensor))
     num_rows = vectors.shape[0]
-    warnings: List[str] = []
+    warnings: List[str] = list(ref.warnings)
     metadata: Optional[Metadata] = None
     label_column = None
     if ref.metadata_path:
         if os.path.lexists(ref.metadata_path):  # not exists(): a symlink to a missing file is refused, not "missing"
-            metadata, metadata_warnings = metadata_io.read_metadata(
-                ref.metadata_path, num_rows=num_rows, tensor_name=ref.name)
-            warnings.extend(metadata_warnings)
-            label_column = metadata_io.guess_label_column(metadata)
+            try:
+                metadata, metadata_warnings = metadata_io.read_metadata(
+                    ref.metadata_path, num_rows=num_rows, tensor_name=ref.name)
+            except (MetadataError, UnsafePathError) as error:  # costs the labels, not the vectors
+                warnings.append(metadata_io.refusal_warning(error))
+            else:
+                warnings.extend(metadata_warnings)
+                label_column = metadata_io.guess_label_column(metadata)
         else:
             warnings.append("metadata file %s is missing: no labels" % ref.metadata_path)
     sprite = None

@@ -13,6 +13,12 @@ TEST_REQUIRES = [
     "tensorboardX>=2.6",
     "cleanlab>=2.6",
     "build>=1.0",
+    # Logs written by the writers people use (tests/test_logs_writers.py): the Keras 2
+    # TensorBoard callback is tf_keras, whose release must be TensorFlow's own (tf_keras
+    # 2.21 requires tensorflow 2.21; tested with 2.21); Keras 3 comes with TensorFlow, and
+    # its .weights.h5 files are read (and written in tests) with h5py.
+    "tf_keras~=2.21.0",
+    "h5py>=3.0",
 ]
 BENCH_REQUIRES = ["faiss-cpu", "hnswlib", "pynndescent", "usearch", "cleanlab", "psutil"]
 

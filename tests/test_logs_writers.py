@@ -220,3 +220,18 @@ def test_hdf5_features_that_read_other_files_or_balloon_are_refused(tmp_path, ki
                 "compressed-bomb": (TensorFormatError, "declares 400,000,000 bytes")}[kind]
     with pytest.raises(expected[0], match=expected[1]):
         EmbeddingStore().load(ref)
+
+
+def test_a_half_written_keras_weights_file_is_an_error_of_that_step_only(written, tmp_path):
+    log_dir = tmp_path / "logs"
+    shutil.copytree(written["keras3"][0], log_dir)
+    latest = log_dir / "train" / "keras_embedding.ckpt-1.weights.h5"
+    with open(latest, "r+b") as handle:
+        handle.truncate(os.path.getsize(latest) // 2)
+    runs = list(discover(str(log_dir)))  # never raises: the listing of the damaged file is a problem
+    series = {s.name: s for info in runs for s in info.series}["layers/embedding/vars/0"]
+    assert series.steps == (0, 1)
+    store = EmbeddingStore()
+    np.testing.assert_array_equal(store.load(series.refs[0]).vectors, written["keras3"][1][0])
+    with pytest.raises((TensorFormatError,), match="keras_embedding.ckpt-1.weights.h5"):
+        store.load(series.refs[1])

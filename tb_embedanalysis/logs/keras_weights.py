@@ -25,7 +25,7 @@ import numpy as np
 
 from tb_embedanalysis.logs import paths
 from tb_embedanalysis.logs.errors import (
-    NeedsTensorFlowError, TensorFormatError, TensorNotFoundError, UnsafePathError,
+    LogError, NeedsTensorFlowError, TensorFormatError, TensorNotFoundError, UnsafePathError,
 )
 
 SUFFIX = ".weights.h5"
@@ -56,48 +56,61 @@ def is_keras_embedding_key(tensor_name: str) -> bool:
 def variables(path: str) -> Dict[str, Tuple[Tuple[int, ...], str]]:
     """{dataset path: (shape, dtype name)} of every dataset reachable by hard links."""
     with _open(path) as (h5py, handle, _):
-        return _listing(h5py, handle)
+        try:
+            return _listing(h5py, handle)
+        except Exception as error:  # noqa: BLE001 - h5py raises KeyError, RuntimeError... on a damaged file
+            raise TensorFormatError("weights file %s cannot be listed (half-written or corrupt?): %s"
+                                    % (path, error)) from None
 
 
 def read(path: str, dataset: str) -> np.ndarray:
     """The 2-D dataset `dataset` of `path`, as float32. Raises TensorNotFoundError /
     TensorFormatError naming the file and the dataset, UnsafePathError for HDF5 features
     that read other files."""
+    if not dataset.strip("/"):
+        raise TensorNotFoundError("weights file %s: no dataset named" % path)
     with _open(path) as (h5py, handle, size):
-        item = handle
-        for part in dataset.strip("/").split("/"):
-            link = item.get(part, getlink=True) if isinstance(item, h5py.Group) else None
-            if link is None:
-                found = sorted(name for name, (shape, _) in _listing(h5py, handle).items() if len(shape) == 2)
-                raise TensorNotFoundError("weights file %s has no dataset %r; 2-D datasets it has: %s"
-                                          % (path, dataset, ", ".join(found[:8]) or "none"))
-            if not isinstance(link, h5py.HardLink):
-                raise UnsafePathError("weights file %s: %r is a link to another location (%s); refusing to follow it"
-                                      % (path, dataset, type(link).__name__))
-            item = item[part]
-        if not isinstance(item, h5py.Dataset):
-            raise TensorNotFoundError("weights file %s: %r is a group, not a dataset" % (path, dataset))
-        if item.external or item.is_virtual:
-            raise UnsafePathError("weights file %s: dataset %r keeps its values in other files; refusing to read them"
-                                  % (path, dataset))
-        if item.ndim != 2:
-            raise TensorFormatError("dataset %s in %s has shape %s; an embedding must be 2-D (N, D)"
-                                    % (dataset, path, tuple(item.shape)))
-        if item.dtype.kind not in "fiu":
-            raise TensorFormatError("dataset %s in %s has dtype %s; an embedding must be numeric"
-                                    % (dataset, path, item.dtype))
-        # Keras stores weights uncompressed; a dataset declaring more bytes than the file
-        # holds is compressed or unwritten (fill values), and reading it could allocate
-        # far more memory than the file's size suggests.
-        if item.nbytes > size:
-            raise TensorFormatError("dataset %s in %s declares %s bytes but the file holds %s; not a Keras weights "
-                                    "file (compressed or unwritten data is not read)"
-                                    % (dataset, path, format(item.nbytes, ","), format(size, ",")))
         try:
-            value = item[()]
-        except (OSError, ValueError) as error:
+            return _read(h5py, handle, size, path, dataset)
+        except LogError:
+            raise
+        except Exception as error:  # noqa: BLE001 - h5py raises KeyError, RuntimeError... on a damaged file
             raise TensorFormatError("dataset %s in %s cannot be read (half-written or corrupt?): %s"
                                     % (dataset, path, error)) from None
+
+
+def _read(h5py, handle, size: int, path: str, dataset: str) -> np.ndarray:
+    """read() on the opened file: follow hard links only, refuse what would read elsewhere."""
+    item = handle
+    for part in dataset.strip("/").split("/"):
+        link = item.get(part, getlink=True) if isinstance(item, h5py.Group) else None
+        if link is None:
+            found = sorted(name for name, (shape, _) in _listing(h5py, handle).items() if len(shape) == 2)
+            raise TensorNotFoundError("weights file %s has no dataset %r; 2-D datasets it has: %s"
+                                      % (path, dataset, ", ".join(found[:8]) or "none"))
+        if not isinstance(link, h5py.HardLink):
+            raise UnsafePathError("weights file %s: %r is a link to another location (%s); refusing to follow it"
+                                  % (path, dataset, type(link).__name__))
+        item = item[part]
+    if not isinstance(item, h5py.Dataset):
+        raise TensorNotFoundError("weights file %s: %r is a group, not a dataset" % (path, dataset))
+    if item.external or item.is_virtual:
+        raise UnsafePathError("weights file %s: dataset %r keeps its values in other files; refusing to read them"
+                              % (path, dataset))
+    if item.ndim != 2:
+        raise TensorFormatError("dataset %s in %s has shape %s; an embedding must be 2-D (N, D)"
+                                % (dataset, path, tuple(item.shape)))
+    if item.dtype.kind not in "fiu":
+        raise TensorFormatError("dataset %s in %s has dtype %s; an embedding must be numeric"
+                                % (dataset, path, item.dtype))
+    # Keras stores weights uncompressed; a dataset declaring more bytes than the file
+    # holds is compressed or unwritten (fill values), and reading it could allocate
+    # far more memory than the file's size suggests.
+    if item.nbytes > size:
+        raise TensorFormatError("dataset %s in %s declares %s bytes but the file holds %s; not a Keras weights "
+                                "file (compressed or unwritten data is not read)"
+                                % (dataset, path, format(item.nbytes, ","), format(size, ",")))
+    value = item[()]  # errors: see read()
     return np.asarray(value).astype(np.float32, copy=False)
 
 

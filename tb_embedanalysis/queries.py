@@ -122,6 +122,9 @@ def labels_of(engine: AnalysisEngine, embedding: Embedding, column: Optional[str
     """(column, its labels encoded for the valid rows): the guessed label column when None."""
     name = embedding.ref.name
     if embedding.metadata is None:
+        refused = [w for w in embedding.warnings if w.startswith("metadata")]
+        if refused:  # there is a metadata file, but it was refused: say why, not "write one"
+            raise Unanalysable("embedding %r has no labels to analyse: %s" % (name, refused[0]))
         raise InvalidArgument(
             "embedding %r has no metadata, so there are no labels to analyse; write a metadata.tsv "
             "with a label column (write_embedding(..., metadata=labels), see the README)" % name

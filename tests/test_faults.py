@@ -148,7 +148,8 @@ def test_a_directory_in_place_of_a_file_is_an_error_naming_it(tmp_path):
     client = make_client(tmp_path)
     # It costs the labels only (issue 15): /clusters has none to use, /runs says why.
     status, body = get(client, "/clusters", run="a", embedding="emb")
-    assert status == 400 and "has no metadata" in body["error"]
+    assert status == 422 and "no labels to analyse: metadata file refused" in body["error"]
+    assert "a/emb" in body["error"], "the refused file is named"
     status, listed = get(client, "/runs")
     (warning,) = {r["run"]: r for r in listed["runs"]}["a"]["embeddings"][0]["warnings"]
     assert "directory" in warning.lower() and str(tmp_path) not in warning
@@ -240,7 +241,8 @@ def test_permission_denied_files_are_reported_per_embedding(tmp_path):
     assert problem and "Permission denied" in problem[0]["error"] and "config/projector_config.pbtxt" in problem[0]["error"]
     assert problem[0]["config"] == "config/projector_config.pbtxt" and locked["config"].startswith(root)
     assert out["tensor"][0] == 422 and "Permission denied" in out["tensor"][1]["error"]
-    assert out["metadata"][0] == 400 and "has no metadata" in out["metadata"][1]["error"]
+    assert out["metadata"][0] == 422 and "metadata file refused" in out["metadata"][1]["error"]
+    assert "Permission denied" in out["metadata"][1]["error"]
     assert out["sprite"][0] == 404 and "sprite" in out["sprite"][1]["error"]
     assert out["sprite_neighbors"][0] == 200 and out["ok"][0] == 200
 

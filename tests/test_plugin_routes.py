@@ -231,7 +231,7 @@ def test_compare_lists_every_step(client):
         ("/neighbors", {"run": "digits", "embedding": "logits", "index": 0, "metric": "manhattan"}, 400, "cosine, euclidean"),
         ("/neighbors", {"run": "words", "embedding": "embedding", "query": "zebra"}, 404, "'zebra'"),
         ("/neighbors", {"embedding": "logits", "index": 0}, 400, "missing required parameter 'run'"),
-        ("/clusters", {"run": "broken", "embedding": "mismatch"}, 400, "has no metadata"),
+        ("/clusters", {"run": "broken", "embedding": "mismatch"}, 422, "metadata file refused, no labels"),
         ("/clusters", {"run": "words", "embedding": "embedding"}, 400, "no label column"),
         ("/clusters", {"run": "digits", "embedding": "logits", "label_column": "Nope"}, 404, "unknown column 'Nope'"),
         ("/hard_examples", {"run": "digits", "embedding": "logits", "method": "magic"}, 400, "unknown method 'magic'"),

@@ -105,6 +105,20 @@ class ResultCache:
                 self._bytes -= evicted
         return value
 
+    def discard(self, predicate) -> None:
+        """Drop every entry whose key satisfies predicate(key) (e.g. an older file version)."""
+        with self._lock:
+            for key in [key for key in self._items if predicate(key)]:
+                self._bytes -= self._items.pop(key)[1]
+
+    def make_room(self, nbytes: int) -> None:
+        """Evict least recently used entries until `nbytes` more would fit (before building
+        something that big, so old and new never coexist over the budget)."""
+        with self._lock:
+            while self._items and self._bytes + nbytes > self.budget_bytes:
+                _, (_, evicted) = self._items.popitem(last=False)
+                self._bytes -= evicted
+
     @property
     def held_bytes(self) -> int:
         return self._bytes

@@ -27,12 +27,12 @@ import collections
 import dataclasses
 import os
 import re
-import threading
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from google.protobuf import text_format
 from tensorboard.plugins.projector.projector_config_pb2 import EmbeddingInfo, ProjectorConfig
 
+from tb_embedanalysis.cache import ResultCache
 from tb_embedanalysis.logs import keras_weights, paths, sprites, tensors
 from tb_embedanalysis.logs import metadata as metadata_io
 from tb_embedanalysis.logs.errors import ConfigError, LogError, UnknownEmbeddingError, UnsafePathError
@@ -387,8 +387,9 @@ def _is_optimizer(key: str) -> bool:
     return any(marker in key for marker in _OPTIMIZER_MARKERS)
 
 
-_variables_lock = threading.Lock()
-_variables_cache: "collections.OrderedDict[tuple, dict]" = collections.OrderedDict()
+#: Variable maps of checkpoints (a few hundred bytes per variable), by file version.
+_variables_cache = ResultCache(4 * 1024 * 1024)
+_VARIABLE_BYTES = 256
 
 
 def _cached_variables(prefix: str):
@@ -399,15 +400,10 @@ def _cached_variables(prefix: str):
     if signature is None:
         return tensors.checkpoint_variables(prefix)  # raises the reader's "does not exist"
     key = (prefix, signature)
-    with _variables_lock:
-        if key in _variables_cache:
-            _variables_cache.move_to_end(key)
-            return _variables_cache[key]
-    variables = tensors.checkpoint_variables(prefix)
-    with _variables_lock:
-        _variables_cache[key] = variables
-        while len(_variables_cache) > 64:
-            _variables_cache.popitem(last=False)
+    variables = _variables_cache.get(key)
+    if variables is None:
+        variables = tensors.checkpoint_variables(prefix)
+        _variables_cache.put(key, variables, nbytes=_VARIABLE_BYTES * (1 + len(variables)))
     return variables
 
 

@@ -18,13 +18,15 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from tb_embedanalysis.logs import metadata as metadata_io
+from tb_embedanalysis.cache import ResultCache
 from tb_embedanalysis.logs import listing, paths, sprites, tensors
 from tb_embedanalysis.logs.errors import LogError, MetadataError, SpriteError, TensorFormatError, UnsafePathError
 from tb_embedanalysis.logs.model import Embedding, EmbeddingRef, EmbeddingSummary, Metadata
 
 _FINITE_BLOCK_ROWS = 65536
-_SPRITE_CACHE_BYTES = 256 * 1024 * 1024  # decoded sprites kept for cropping (at least one)
-_SUMMARIES_KEPT = 1024  # listing facts of embeddings not loaded: a few hundred bytes each
+_SPRITE_CACHE_BYTES = 256 * 1024 * 1024  # decoded sprites kept for cropping
+_SUMMARIES_KEPT = 1024  # listing facts of embeddings not loaded...
+_SUMMARY_BYTES = 4096  # ...counted at a generous 4 kB each
 
 
 class EmbeddingStore:
@@ -47,10 +49,11 @@ class EmbeddingStore:
         self._flights: Dict[EmbeddingRef, _Flight] = {}
         self._held_bytes = 0
         self._sprite_lock = threading.Lock()
-        self._sprites: "collections.OrderedDict[tuple, object]" = collections.OrderedDict()
+        # 256 MiB = one 8192² RGBA sprite, the largest we accept: it always fits.
+        self._sprites = ResultCache(_SPRITE_CACHE_BYTES)
         self._sprite_flights: Dict[tuple, _SpriteFlight] = {}
         # Cheap listing facts by (ref, file signature): /runs is asked often, files rarely change.
-        self._summaries: "collections.OrderedDict[tuple, EmbeddingSummary]" = collections.OrderedDict()
+        self._summaries = ResultCache(_SUMMARIES_KEPT * _SUMMARY_BYTES)
 
     def load(self, ref: EmbeddingRef) -> Embedding:
         """The embedding `ref` points at; raises a LogError naming the file and the problem."""
@@ -105,8 +108,7 @@ class EmbeddingStore:
         if embedding is not None:
             return listing.of_embedding(embedding)
         key = (ref, _signature(ref))
-        with self._lock:
-            facts = self._summaries.get(key)
+        facts = self._summaries.get(key)
         if facts is not None:
             return facts
         try:
@@ -115,11 +117,7 @@ class EmbeddingStore:
             raise _relative_error(error, ref) from None
         logdir = paths.logdir_of(ref.config_path, ref.run)
         facts = dataclasses.replace(facts, warnings=tuple(paths.relative_message(w, logdir) for w in facts.warnings))
-        with self._lock:
-            self._summaries[key] = facts
-            while len(self._summaries) > _SUMMARIES_KEPT:
-                self._summaries.popitem(last=False)
-        return facts
+        return self._summaries.put(key, facts, nbytes=_SUMMARY_BYTES)
 
     @property
     def held_bytes(self) -> int:
@@ -153,14 +151,15 @@ class EmbeddingStore:
         with self._sprite_lock:
             image = self._sprites.get(key)
             if image is not None:
-                self._sprites.move_to_end(key)
                 return image
             flight = self._sprite_flights.get(key)
             leader = flight is None
             if leader:
                 flight = self._sprite_flights[key] = _SpriteFlight()
                 width, height = embedding.sprite.image_size
-                self._evict_sprites(path, room=width * height * 4)  # 4 bytes/px: Pillow's RGB(A) layout
+                # Another version of this file is never served again; room for the new one first.
+                self._sprites.discard(lambda old: old[0] == path)
+                self._sprites.make_room(width * height * 4)  # 4 bytes/px: Pillow's RGB(A) layout
         if not leader:
             flight.done.wait()
             if flight.error is not None:
@@ -179,18 +178,9 @@ class EmbeddingStore:
             with self._sprite_lock:
                 del self._sprite_flights[key]
                 if flight.image is not None:
-                    self._sprites[key] = flight.image
-                    self._evict_sprites(None, room=0)
+                    self._sprites.put(key, flight.image, nbytes=_image_bytes(flight.image))
             flight.done.set()
         return flight.image
-
-    def _evict_sprites(self, path: Optional[str], *, room: int) -> None:
-        # Caller holds self._sprite_lock. Another version of `path` is never served again.
-        for key in [key for key in self._sprites if key[0] == path]:
-            del self._sprites[key]
-        keep = 0 if room else 1  # after an insert, the newest stays even if alone over the bound
-        while len(self._sprites) > keep and sum(map(_image_bytes, self._sprites.values())) + room > _SPRITE_CACHE_BYTES:
-            self._sprites.popitem(last=False)
 
     def _put(self, ref: EmbeddingRef, entry: "_Entry") -> None:
         # Caller holds self._lock.

@@ -131,31 +131,22 @@ class Catalog:
             return self._series(run, name, check_now=True)  # it may have appeared just now
 
     def _series(self, run: str, name: str, *, check_now: bool) -> EmbeddingSeries:
-        runs = {info.run: info for info in self.runs(check_now=check_now)}
-        if run not in runs:
-            raise NotFound("unknown run %r; known runs: %s" % (run, ", ".join(sorted(runs)) or "none"))
-        for series in runs[run].series:
-            if series.name == name:
-                return series
-        names = ", ".join(series.name for series in runs[run].series) or "none"
-        raise NotFound("run %r has no embedding %r; it has: %s" % (run, name, names))
+        return logs.find_series(self.runs(check_now=check_now), run, name)
 
     def ref(self, run: str, name: str, step: Optional[int], *, check_now: bool = False) -> EmbeddingRef:
-        """The embedding at `step`, or at the latest step when step is None."""
-        series = self.series(run, name, check_now=check_now)
-        if step is None:
-            return series.refs[-1]
-        for ref in series.refs:
-            if ref.step == step:
-                return ref
-        if not check_now:  # a step written since the last look?
-            return self.ref(run, name, step, check_now=True)
-        steps = ", ".join(str(s) for s in series.steps)
-        if (run, name, step) in self._gone:
-            raise NotFound("embedding %r of run %r has no step %d any more: it was deleted from the logdir "
-                           "since it was listed (e.g. by the checkpoint retention max_to_keep); steps now: %s"
-                           % (name, run, step, steps))
-        raise NotFound("embedding %r of run %r has no step %d; steps: %s" % (name, run, step, steps))
+        """The embedding at `step`, or at the latest step when step is None (404s name what exists)."""
+        runs = self.runs(check_now=check_now)
+        try:
+            return logs.find_ref(runs, run, name, step)
+        except NotFound:
+            if not check_now:  # written since the last look?
+                return self.ref(run, name, step, check_now=True)
+            if (run, name, step) not in self._gone:
+                raise
+        steps = ", ".join(str(s) for s in logs.find_series(runs, run, name).steps)
+        raise NotFound("embedding %r of run %r has no step %d any more: it was deleted from the logdir "
+                       "since it was listed (e.g. by the checkpoint retention max_to_keep); steps now: %s"
+                       % (name, run, step, steps))
 
     def same_name_elsewhere(self, name: str):
         """Every series called `name`, in every run (for comparing runs)."""

@@ -93,23 +93,29 @@ def has_projector_config(logdir: str) -> bool:
     return next(_find_configs(logdir), None) is not None
 
 
-def find_ref(runs: Sequence[RunInfo], run: str, name: str, step: Optional[int] = None) -> EmbeddingRef:
-    """The ref of embedding `name` in `run` at `step` (None: the latest step)."""
+def find_series(runs: Sequence[RunInfo], run: str, name: str) -> EmbeddingSeries:
+    """The series of embedding `name` in `run`; UnknownEmbeddingError (a 404) names what exists."""
     by_run = {info.run: info for info in runs}
     if run not in by_run:
         raise UnknownEmbeddingError("unknown run %r; runs: %s" % (run, ", ".join(sorted(by_run)) or "none"))
-    series = {s.name: s for s in by_run[run].series}
-    if name not in series:
-        raise UnknownEmbeddingError(
-            "run %r has no embedding %r; it has: %s" % (run, name, ", ".join(sorted(series)) or "none"))
-    refs = series[name].refs
+    for series in by_run[run].series:
+        if series.name == name:
+            return series
+    names = ", ".join(sorted(series.name for series in by_run[run].series)) or "none"
+    raise UnknownEmbeddingError("run %r has no embedding %r; it has: %s" % (run, name, names))
+
+
+def find_ref(runs: Sequence[RunInfo], run: str, name: str, step: Optional[int] = None) -> EmbeddingRef:
+    """The ref of embedding `name` in `run` at `step` (None: the latest step): the one lookup
+    (Catalog.ref adds only "look again" and "deleted since")."""
+    series = find_series(runs, run, name)
     if step is None:
-        return refs[-1]
-    for ref in refs:
+        return series.refs[-1]
+    for ref in series.refs:
         if ref.step == step:
             return ref
     raise UnknownEmbeddingError("embedding %r of run %r has no step %d; steps: %s"
-                                % (name, run, step, ", ".join(str(s) for s in series[name].steps)))
+                                % (name, run, step, ", ".join(str(s) for s in series.steps)))
 
 
 # -- one config -------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """Errors of the logs layer. Every message names the file (or tensor) and the problem."""
 
+from tb_embedanalysis.errors import NotFound
+
 
 class LogError(Exception):
     """Base class: a projector log could not be read as asked."""
@@ -36,5 +38,5 @@ class UnsafePathError(LogError):
     refused file's content nor says where it leads."""
 
 
-class UnknownEmbeddingError(LogError, LookupError):
+class UnknownEmbeddingError(LogError, NotFound, LookupError):
     """A run, embedding name or step that discovery did not find (a 404, not a bad log)."""

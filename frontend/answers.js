@@ -21,3 +21,11 @@ export async function hardest(store) {
   const answer = await store.requests.get(`hardest|${JSON.stringify(q)}`, () => api.hardExamples(q, {limit: HARDEST}));
   return answer.examples.filter((ex) => ex.predicted_label !== ex.label);
 }
+
+/** Every row's value of one metadata column, as rows {[column]: value} (api.allMetadata). */
+export function metadataColumn(store, column) {
+  const q = store.query();
+  const n = store.entry().shape[0];
+  return store.requests.get(`meta|${q.run}|${q.embedding}|${q.step}|${column}`,
+    (progress) => api.allMetadata(q, n, column, {onProgress: progress}));
+}

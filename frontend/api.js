@@ -3,16 +3,29 @@
 // URLs are relative ("./runs"): TensorBoard loads the tab in an iframe whose <base> is
 // /data/plugin/embedanalysis/, so they reach our routes under any --path_prefix.
 // Errors are never turned into null: a non-2xx answer throws an ApiError carrying the
-// server's JSON `error` text, a network failure throws one saying TensorBoard is unreachable.
+// server's JSON `error` text (and its other fields as `details`, e.g. `suggestions`), a
+// network failure throws one saying TensorBoard is unreachable (status 0).
 // A 202 answer means "still computing": we poll the same URL, reporting progress.
 
 export class ApiError extends Error {
-  constructor(message, {status = 0, route = ''} = {}) {
+  /** status: the HTTP status, 0 when TensorBoard could not be reached; details: the error body's other fields. */
+  constructor(message, {status = 0, route = '', details = {}} = {}) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.route = route;
+    this.details = details;
   }
+}
+
+/**
+ * Whether asking again may give another answer: TensorBoard unreachable, timed out, busy or
+ * failing (408, 429, 5xx). A 4xx is the same question's same answer: no "Try again" for it.
+ */
+export function retryable(error) {
+  if (!(error instanceof ApiError)) return false;
+  const {status} = error;
+  return status === 0 || status === 408 || status === 429 || status >= 500;
 }
 
 // The server already holds each poll up to 0.5 s and answers the moment the result is ready
@@ -42,19 +55,25 @@ function sleep(ms, signal) {
   });
 }
 
+// What to say when the answer is not our JSON error (a proxy's or TensorBoard's own page):
+// its HTML or a status line would mean nothing to the user.
+function statusWords(status) {
+  if (status >= 500) return 'TensorBoard failed to answer; it may be restarting or overloaded';
+  if (status === 429 || status === 408) return 'TensorBoard is busy; wait a moment';
+  if (status === 404) return 'TensorBoard does not know this address; is the plugin installed in the TensorBoard that is running?';
+  return 'TensorBoard refused the request';
+}
+
 async function errorFrom(response, route) {
-  let message = `${response.status} ${response.statusText || 'error'}`;
+  let message = statusWords(response.status);
+  let details = {};
   try {
-    const text = await response.text();
-    try {
-      const body = JSON.parse(text);
-      if (body && typeof body.error === 'string') message = body.error;
-      else if (text) message = `${message}: ${text.slice(0, 300)}`;
-    } catch (_) {
-      if (text) message = `${message}: ${text.slice(0, 300)}`;
+    const body = JSON.parse(await response.text());
+    if (body && typeof body.error === 'string') {
+      ({error: message, ...details} = body);
     }
-  } catch (_) { /* body unreadable: keep the status line */ }
-  return new ApiError(message, {status: response.status, route});
+  } catch (_) { /* not our JSON: keep the words for the status */ }
+  return new ApiError(message, {status: response.status, route, details});
 }
 
 /**
@@ -72,7 +91,7 @@ export async function request(route, params = {}, {signal, onProgress, as = 'jso
       response = await fetch(target, {signal, credentials: 'same-origin'});
     } catch (error) {
       if (error?.name === 'AbortError') throw error;
-      throw new ApiError(`could not reach TensorBoard for /${route} (${error?.message || error}); is it still running?`, {route});
+      throw new ApiError('could not reach TensorBoard; is it still running?', {route});
     }
     if (response.status === 202) {
       let state = {};
@@ -90,7 +109,9 @@ export async function request(route, params = {}, {signal, onProgress, as = 'jso
     try {
       return {body: await response.json(), headers: response.headers};
     } catch (error) {
-      throw new ApiError(`/${route} answered with invalid JSON (${error.message})`, {status: response.status, route});
+      // Cut short on the way (status 0: asking again may help); the details go to the console.
+      console.warn(`/${route} answered with invalid JSON`, error);
+      throw new ApiError('TensorBoard’s answer arrived cut short or garbled', {route});
     }
   }
 }
@@ -149,8 +170,9 @@ export const runs = (options) => json('runs', {}, options);
 export const neighbors = (sel, by, options) =>
   json('neighbors', {...base(sel), k: sel.k, metric: sel.metric, ...by}, options);
 
-export const search = (sel, q, {column, limit = 100} = {}, options) =>
-  json('search', {run: sel.run, embedding: sel.embedding, q, column, limit}, options);
+/** regex=false: `q` is plain text (literal=1), so "^3$" or "c++" are searched as typed. */
+export const search = (sel, q, {column, limit = 100, regex = false} = {}, options) =>
+  json('search', {run: sel.run, embedding: sel.embedding, q, column, limit, literal: regex ? null : 1}, options);
 
 export const clusters = (sel, options) => json('clusters', analysis(sel), options);
 

@@ -8,7 +8,7 @@
 // assignment is fixed, {kind: 'points'} once every point has its label, {kind: 'error', error}
 // when the labels could not be listed (everything else works without them).
 
-import * as api from './api.js';
+import {metadataColumn} from './answers.js';
 import {assignColours, countLabels, PointLabels} from './labels.js';
 
 const METADATA_RETRY_MS = 1500;
@@ -50,8 +50,7 @@ export class Colours {
     const q = store.query();
     const column = q.labelColumn ?? entry.columns?.[0] ?? null;
     if (!entry.columns?.length) return Promise.resolve({total: 0, rows: []});
-    return store.requests.get(`meta|${q.run}|${q.embedding}|${q.step}|${column}`,
-      (progress) => api.allMetadata(q, entry.shape[0], column, {onProgress: progress}));
+    return metadataColumn(store, column);
   }
 
   /** Per-point labels for the current selection; the map is painted before they arrive. */

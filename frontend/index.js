@@ -12,6 +12,7 @@
 import * as api from './api.js';
 import {debug} from './marks.js';
 import {SelectionStore} from './store.js';
+import {followTheme} from './theme.js';
 import {el, replace} from './views/dom.js';
 import {errorBox} from './views/feedback.js';
 import {brokenEmbedding, emptyLogdir} from './views/notices.js';
@@ -45,7 +46,7 @@ function showSelection(shell, store) {
   const {runs} = store.runs;
   const entry = store.entry();
   replace(shell.topbar, selectorBar({runs, sel: {...store.sel, labelColumn: store.labelColumn()}, entry,
-    onChange: (patch) => store.select(patch)}));
+    usedK: {k: store.query().k, points: store.validPoints()}, onChange: (patch) => store.select(patch)}));
   shell.grid.hidden = !runs.length || !entry;
   if (shell.grid.hidden) {
     replace(shell.banner, emptyLogdir(store.runs.problems || []));
@@ -77,7 +78,9 @@ async function start(shell, store, panels, modules) {
   try {
     loaded = await modules;
   } catch (error) {
-    replace(shell.grid, errorBox(error, {title: 'Could not load the tab’s panels', retry: () => window.location.reload()}));
+    console.error(error); // eslint-disable-line no-console
+    const words = new api.ApiError('the tab’s scripts did not arrive; is TensorBoard still running?'); // status 0: retry helps
+    replace(shell.grid, errorBox(words, {title: 'Could not load the tab’s panels', retry: () => window.location.reload()}));
     return;
   }
   if (!Object.keys(panels).length) {
@@ -89,6 +92,7 @@ async function start(shell, store, panels, modules) {
 
 export async function render() {
   ensureStylesheet();
+  followTheme(); // before the panels: the map reads its colours from the theme
   const modules = importPanels();
   const store = new SelectionStore();
   const panels = {}; // name → panel, in PANELS order

@@ -68,6 +68,21 @@ export class PointLabels {
     return Boolean(this.column) && this.rows.length > 0;
   }
 
+  /** Map label → number of points, counted once. */
+  counts() {
+    if (!this.countsCache) this.countsCache = this.column && this.rows.length ? countLabels(this.rows, this.column) : new Map();
+    return this.countsCache;
+  }
+
+  /** The label spelled `text` (exactly, else ignoring case), or null (also while rows load). */
+  findLabel(text) {
+    const counts = this.counts();
+    if (counts.has(text)) return text;
+    const folded = String(text).toLowerCase();
+    for (const label of counts.keys()) if (String(label).toLowerCase() === folded) return label;
+    return null;
+  }
+
   colourOf(label) {
     return this.assignment ? this.assignment.colourOf(label) : SINGLE_COLOUR;
   }

@@ -48,13 +48,11 @@ export function packColour(hex, alpha = 255) {
   return ((alpha << 24) | (b << 16) | (g << 8) | r) >>> 0;
 }
 
-/** Sequential scale for heat maps: 0 → white, 1 → deep orange (TensorBoard's accent). */
+/**
+ * Sequential scale for heat maps, 0 → faint, 1 → deep orange (TensorBoard's accent): the
+ * accent with opacity t, so the cell blends into the card in the light and the dark theme.
+ */
 export function heat(t) {
   const x = Math.max(0, Math.min(1, t));
-  const from = [255, 255, 255];
-  const mid = [255, 204, 128];
-  const to = [230, 81, 0];
-  const [a, b, u] = x < 0.5 ? [from, mid, x * 2] : [mid, to, (x - 0.5) * 2];
-  const c = a.map((v, i) => Math.round(v + (b[i] - v) * u));
-  return `rgb(${c[0]}, ${c[1]}, ${c[2]})`;
+  return `rgba(230, 81, 0, ${x.toFixed(3)})`;
 }

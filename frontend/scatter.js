@@ -4,23 +4,29 @@
 // This module holds the view (centre, scale), the data and the pointer handling; a frame
 // is painted at most once per requestAnimationFrame by scatter_paint.js (circles for small
 // maps, an ImageData raster for big ones) and picking uses scatter_pick.js's bucket grid,
-// rebuilt lazily after each frame.
+// rebuilt lazily after each frame; scatter_text.js writes the words of chosen points.
 
-import {BACKGROUND, paintMarks, paintRaster, paintVector, VECTOR_MAX} from './scatter_paint.js';
+import {LIGHT, paintMarks, paintRaster, paintVector, VECTOR_MAX} from './scatter_paint.js';
 import {buildPickGrid, nearestPoint} from './scatter_pick.js';
+import {paintLabels} from './scatter_text.js';
 
 const PICK_RADIUS = 7; // CSS px
 const CELL = 8; // CSS px, picking grid
+const ZOOM_FOR_TEXT = 1.5; // × the fitted scale: from here on the points in view are labelled
 
 export class ScatterPlot {
   /**
    * container: element the canvas fills (its size is observed).
-   * onHover(index|null, clientX, clientY), onClick(index|null).
+   * onHover(index|null, clientX, clientY), onClick(index|null);
+   * textOf(index) → the words written next to a point (null: the map writes none).
    */
-  constructor(container, {onHover = () => {}, onClick = () => {}} = {}) {
+  constructor(container, {onHover = () => {}, onClick = () => {}, textOf = null} = {}) {
     this.container = container;
     this.onHover = onHover;
     this.onClick = onClick;
+    this.textOf = textOf;
+    this.textLabels = []; // the labels of the last frame, CSS px (tests read them)
+    this.colours = LIGHT; // see setTheme
     this.canvas = document.createElement('canvas');
     this.canvas.className = 'scatter-canvas';
     this.canvas.setAttribute('role', 'img');
@@ -34,6 +40,7 @@ export class ScatterPlot {
     this.emphasis = null; // Uint8Array|null: 1 = emphasised; others drawn dimmed
     this.marks = {hard: null, matches: null, neighbors: null, selected: null, hovered: null};
     this.view = null; // {cx, cy, scale} scale in device px per data unit
+    this.fitScale = 1; // the scale that fits every point: zoom is measured against it
     this.dpr = 1;
     this.width = 0;
     this.height = 0;
@@ -89,6 +96,12 @@ export class ScatterPlot {
     this.requestDraw();
   }
 
+  /** colours: {background, dimmed, ink, halo, hard} (theme.js mapColours). */
+  setTheme(colours) {
+    this.colours = colours;
+    this.requestDraw();
+  }
+
   setEmphasis(mask) {
     this.emphasis = mask;
     this.requestDraw();
@@ -118,6 +131,7 @@ export class ScatterPlot {
     const pad = 16 * this.dpr;
     const scale = Math.min((this.width - 2 * pad) / spanX, (this.height - 2 * pad) / spanY);
     this.view = {cx: (minX + maxX) / 2, cy: (minY + maxY) / 2, scale: Math.max(scale, 1e-9)};
+    this.fitScale = this.view.scale;
     if (draw) this.requestDraw();
   }
 
@@ -146,7 +160,8 @@ export class ScatterPlot {
     const height = Math.max(1, Math.round(rect.height * dpr));
     if (width === this.width && height === this.height && dpr === this.dpr) return;
     const hadView = this.view && this.width > 0;
-    if (hadView) this.view.scale *= Math.min(width / this.width, height / this.height);
+    const factor = hadView ? Math.min(width / this.width, height / this.height) : 1;
+    if (hadView) [this.view.scale, this.fitScale] = [this.view.scale * factor, this.fitScale * factor];
     this.width = width;
     this.height = height;
     this.dpr = dpr;
@@ -171,8 +186,9 @@ export class ScatterPlot {
     const started = performance.now();
     const ctx = this.ctx;
     ctx.setTransform(1, 0, 0, 1, 0, 0);
+    this.textLabels = [];
     if (!this.coords || !this.view) {
-      ctx.fillStyle = BACKGROUND;
+      ctx.fillStyle = this.colours.background;
       ctx.fillRect(0, 0, this.width, this.height);
       return;
     }
@@ -181,6 +197,9 @@ export class ScatterPlot {
     if (this.n <= VECTOR_MAX) paintVector(ctx, frame);
     else this.image = paintRaster(ctx, frame, this.image);
     paintMarks(ctx, frame, this.marks);
+    const {selected, neighbors} = this.marks;
+    const priority = selected === null || selected === undefined ? [] : [selected, ...(neighbors || [])];
+    if (this.textOf) this.textLabels = paintLabels(ctx, frame, {textOf: this.textOf, priority, inView: this.view.scale >= ZOOM_FOR_TEXT * this.fitScale});
     this.gridDirty = true;
     this.drawCount += 1;
     this.lastDrawMs = performance.now() - started;
@@ -189,8 +208,8 @@ export class ScatterPlot {
 
   /** What paintVector / paintRaster / paintMarks need for this frame. */
   _frame() {
-    const {sx, sy, n, classes, palette, emphasis, width, height, dpr} = this;
-    return {sx, sy, n, classes, palette, emphasis, width, height, dpr};
+    const {sx, sy, n, classes, palette, emphasis, width, height, dpr, colours} = this;
+    return {sx, sy, n, classes, palette, emphasis, width, height, dpr, colours};
   }
 
   // -- picking -----------------------------------------------------------------------

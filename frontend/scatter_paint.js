@@ -2,6 +2,9 @@
 // Pure functions of the projected screen positions (device px) and what to show; the plot
 // object decides when to paint.
 //
+// Colours come with the frame (`colours`: background, dimmed, ink, halo, hard; theme.js reads
+// them from style.css), so the map follows the light or dark theme; LIGHT is the default.
+//
 // Small maps (≤ VECTOR_MAX points) are anti-aliased circles batched into one path per colour;
 // bigger ones are written straight into an ImageData buffer as small squares (one typed-array
 // write per pixel, no per-point canvas calls), which keeps 100,000 points well under a frame.
@@ -9,8 +12,8 @@
 import {packColour} from './palette.js';
 
 export const VECTOR_MAX = 20000;
-export const BACKGROUND = '#ffffff';
-const DIMMED = '#e0e0e0';
+// background and dimmed must be '#rrggbb' (the raster packs them into pixels).
+export const LIGHT = {background: '#ffffff', dimmed: '#e0e0e0', ink: '#212121', halo: '#ffffff', hard: 'rgba(33, 33, 33, 0.85)'};
 const MATCH_RINGS_MAX = 300; // beyond this, emphasis alone shows the matches
 
 /** Dot radius in device px: fewer points → bigger dots. */
@@ -21,11 +24,12 @@ export function pointRadius(n, dpr) {
 
 /**
  * frame: {sx, sy: Float32Array(N) screen positions (NaN = not drawn), n, classes: Uint16Array|null,
- * palette: css colours per class, emphasis: Uint8Array|null (0 = dimmed), width, height, dpr}.
+ * palette: css colours per class, emphasis: Uint8Array|null (0 = dimmed), width, height, dpr,
+ * colours: see LIGHT}.
  */
 export function paintVector(ctx, frame) {
-  const {sx, sy, n, classes, palette, emphasis, width, height} = frame;
-  ctx.fillStyle = BACKGROUND;
+  const {sx, sy, n, classes, palette, emphasis, width, height, colours} = frame;
+  ctx.fillStyle = colours.background;
   ctx.fillRect(0, 0, width, height);
   const r = pointRadius(n, frame.dpr);
   const w = width + r, h = height + r;
@@ -42,7 +46,7 @@ export function paintVector(ctx, frame) {
     path.arc(x, y, r, 0, 2 * Math.PI);
   }
   ctx.globalAlpha = 1;
-  ctx.fillStyle = DIMMED;
+  ctx.fillStyle = colours.dimmed;
   ctx.fill(paths[dimmed]);
   ctx.globalAlpha = emphasis ? 1 : 0.85;
   for (let g = 0; g < groups - 1; g++) {
@@ -57,12 +61,12 @@ export function paintVector(ctx, frame) {
  * a new one is made when it is null or the wrong size). Returns the image used.
  */
 export function paintRaster(ctx, frame, image) {
-  const {sx, sy, n, classes, palette, emphasis, width, height} = frame;
+  const {sx, sy, n, classes, palette, emphasis, width, height, colours: theme} = frame;
   if (!image || image.width !== width || image.height !== height) image = ctx.createImageData(width, height);
   const pixels = new Uint32Array(image.data.buffer);
-  pixels.fill(packColour(BACKGROUND));
+  pixels.fill(packColour(theme.background));
   const colours = Uint32Array.from(palette, (c) => packColour(c));
-  const dimmedColour = packColour(DIMMED);
+  const dimmedColour = packColour(theme.dimmed);
   const size = Math.max(1, Math.round(pointRadius(n, frame.dpr) * 1.2));
   const half = size >> 1;
   const maxX = width - size, maxY = height - size;
@@ -100,9 +104,9 @@ function ring(ctx, frame, i, radius, stroke, width, fill = null) {
 
 /** marks: {hard, matches, neighbors: index lists or null; selected, hovered: index or null}. */
 export function paintMarks(ctx, frame, marks) {
-  const {sx, sy, dpr} = frame;
+  const {sx, sy, dpr, colours} = frame;
   const {hard, matches, neighbors, selected, hovered} = marks;
-  if (hard) for (const i of hard) ring(ctx, frame, i, 4.5, 'rgba(33, 33, 33, 0.85)', 1.2);
+  if (hard) for (const i of hard) ring(ctx, frame, i, 4.5, colours.hard, 1.2);
   if (matches && matches.length <= MATCH_RINGS_MAX) for (const i of matches) ring(ctx, frame, i, 4, '#f57c00', 1.6);
   if (selected !== null && selected !== undefined && neighbors) {
     ctx.lineWidth = 1 * dpr;
@@ -117,8 +121,8 @@ export function paintMarks(ctx, frame, marks) {
     for (const i of neighbors) ring(ctx, frame, i, 4.5, '#e65100', 1.8);
   }
   if (selected !== null && selected !== undefined) {
-    ring(ctx, frame, selected, 8, '#ffffff', 4);
-    ring(ctx, frame, selected, 8, '#212121', 2);
+    ring(ctx, frame, selected, 8, colours.halo, 4);
+    ring(ctx, frame, selected, 8, colours.ink, 2);
   }
-  if (hovered !== null && hovered !== undefined) ring(ctx, frame, hovered, 6, '#212121', 1.5);
+  if (hovered !== null && hovered !== undefined) ring(ctx, frame, hovered, 6, colours.ink, 1.5);
 }

@@ -10,7 +10,7 @@
 
 const KEYS = {
   run: 'run', embedding: 'emb', step: 'step', labelColumn: 'col', k: 'k', metric: 'metric',
-  point: 'point', projection: 'proj', search: 'q', focus: 'focus',
+  point: 'point', projection: 'proj', search: 'q', searchRegex: 're', focus: 'focus',
 };
 const NUMERIC = new Set(['step', 'k', 'point']);
 const PARENT_KEY = 'ea';

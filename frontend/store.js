@@ -13,7 +13,7 @@
 //                           (`data` and the colours are reset before)
 //   point       {load}      the selected point; load=false when it came with its neighbours
 //   focus       {}          the emphasised label
-//   search      {}          the highlight search text
+//   search      {}          the search text (plain or regex) and column
 //   projection  {}          PCA / t-SNE
 //   hardFilter  {reveal}    the hard-example filter; reveal: bring the gallery into view
 //   data        {name}      a shared answer arrived (or was dropped) in `data[name]`
@@ -40,6 +40,7 @@ export class SelectionStore {
     this.projection = saved.projection === 'tsne' ? 'tsne' : DEFAULTS.projection;
     this.search = saved.search ?? null;
     this.searchColumn = '';
+    this.searchRegex = saved.searchRegex === '1'; // off: the search text is plain text
     this.focus = saved.focus ?? null;
     this.hard = {label: null, predicted: null, method: null, offset: 0};
     this.data = {};
@@ -86,9 +87,15 @@ export class SelectionStore {
     return entry.label_column ?? null;
   }
 
+  /** Points the analysis uses: rows without NaN/Inf (as far as /runs knows). */
+  validPoints() {
+    const entry = this.entry();
+    return (entry?.shape?.[0] ?? 0) - (entry?.nonfinite_rows || 0);
+  }
+
   /** Current selection as sent to the server (label column resolved, step only if chosen). */
   query() {
-    const n = this.entry()?.shape?.[0] ?? 0;
+    const n = this.validPoints();
     const k = n > 1 ? Math.min(this.sel.k, n - 1) : this.sel.k; // the server's bound: k ≤ N − 1
     return {...this.sel, k, labelColumn: this.labelColumn()};
   }
@@ -111,7 +118,8 @@ export class SelectionStore {
 
   // -- changes -------------------------------------------------------------------------
   save() {
-    writeState({...this.sel, point: this.point, projection: this.projection, search: this.search, focus: this.focus});
+    writeState({...this.sel, point: this.point, projection: this.projection, search: this.search,
+      searchRegex: this.searchRegex ? '1' : null, focus: this.focus});
   }
 
   /** Fix up a selection against /runs: unknown names fall back to the first available. */
@@ -173,10 +181,11 @@ export class SelectionStore {
     this.emit('focus');
   }
 
-  /** text: a regex over the metadata, or null to stop highlighting; column: '' = any. */
-  setSearch(text, column = this.searchColumn) {
+  /** text: searched in the metadata (regex: as a regular expression), or null to stop; column: '' = any. */
+  setSearch(text, column = this.searchColumn, {regex = this.searchRegex} = {}) {
     this.search = text;
     this.searchColumn = column;
+    this.searchRegex = regex;
     this.save();
     this.emit('search');
   }

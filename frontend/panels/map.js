@@ -1,13 +1,19 @@
 // The map panel: the 2-D projection as a scatter plot coloured by label, with its legend.
 // Emphasised points: the search matches, else the focused label. Marks: the hardest points
 // (rings), the selected point and its neighbours. It requests the projection and the
-// hardest points; labels, matches and neighbours it hears from the store.
+// hardest points; labels, matches and neighbours it hears from the store. Words on the map
+// (scatter_text.js) come from the text column: the first that is neither the label column
+// nor a row number, else the label.
 
 import * as api from '../api.js';
-import {hardest} from '../answers.js';
+import {hardest, metadataColumn} from '../answers.js';
 import {mark} from '../marks.js';
+import {mapColours, onThemeChange} from '../theme.js';
+import {metadataText} from '../views/dom.js';
 import {MapView} from '../views/map.js';
 import {Panel} from './panel.js';
+
+const TEXT_COLUMN_MAX = 200000; // beyond this many points the map writes labels, not another column
 
 export default class MapPanel extends Panel {
   constructor(store) {
@@ -16,14 +22,18 @@ export default class MapPanel extends Panel {
     this.coords = null; // Float32Array(2N) of the shown selection
     this.shown = null; // which embedding's map is on the canvas: run, embedding, step
     this.hard = null; // indices of the hardest points
+    this.texts = null; // rows of the text column, when it is not the label column
     this.view = new MapView({
       onSelect: (i) => store.selectPoint(i),
       onProjection: (method) => store.setProjection(method),
       onFocusLabel: (label) => store.setFocus(label),
       onToggleHard: (on) => { this.showHard = on; this.updateMarks(); },
       describe: (i) => this.describe(i),
+      textOf: (i) => this.textOf(i),
     });
     this.body.appendChild(this.view.node);
+    this.view.setTheme(mapColours());
+    onThemeChange(() => this.view.setTheme(mapColours()));
     store.on('projection', () => this.loadMap());
     store.on('point', () => this.updateMarks());
     store.on('focus', () => { this.showLegend(); this.updateEmphasis(); });
@@ -48,6 +58,7 @@ export default class MapPanel extends Panel {
     this.shown = shown;
     this.coords = null;
     this.hard = null;
+    this.texts = null;
     this.view.setHardAvailable(Boolean(labelColumn));
     this.view.setNote(null);
     this.showLegend(); // the colours were reset: empty until the new assignment
@@ -55,6 +66,31 @@ export default class MapPanel extends Panel {
     this.updateMarks();
     this.loadMap();
     if (labelColumn) this.loadHardest();
+    this.loadTexts();
+  }
+
+  /** The text column's values, when the colours' column (the labels) is not it. */
+  async loadTexts() {
+    const isCurrent = this.begin('texts');
+    const store = this.store;
+    const entry = store.entry();
+    const q = store.query();
+    const column = (entry.columns || []).find((c) => c !== q.labelColumn && !/^index$/i.test(c));
+    if (!q.labelColumn || !column || entry.shape[0] > TEXT_COLUMN_MAX) return;
+    try {
+      const meta = await metadataColumn(store, column);
+      if (!isCurrent()) return;
+      this.texts = meta.rows;
+      this.view.redraw();
+    } catch (_) {
+      // The map writes the labels instead; the hover card and lists still show every column.
+    }
+  }
+
+  /** The words written next to point `index` on the map. */
+  textOf(index) {
+    const row = this.texts?.[index] ?? this.store.colours.labels.metadata(index);
+    return metadataText(row, {index});
   }
 
   async loadMap() {
@@ -71,7 +107,7 @@ export default class MapPanel extends Panel {
         (state) => { if (isCurrent()) bar.update(state); });
       if (!isCurrent()) return;
       if (coords.length / 2 !== entry.shape[0]) {
-        throw new Error(`the map has ${coords.length / 2} points but the embedding has ${entry.shape[0]} rows`);
+        throw new api.ApiError(`the map has ${coords.length / 2} points but the embedding has ${entry.shape[0]} rows; the logs changed while loading`, {status: 409});
       }
       this.coords = coords;
       const labels = store.colours.labels;
@@ -84,7 +120,7 @@ export default class MapPanel extends Panel {
         if (labels.coloured) mark('mapLabels');
       });
     } catch (error) {
-      if (isCurrent()) this.view.showError(error);
+      if (isCurrent()) this.view.showError(error, {retry: () => this.loadMap()});
     }
   }
 

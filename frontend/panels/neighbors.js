@@ -1,18 +1,20 @@
-// The neighbours panel: a query box (the neighbours of a typed value, or a highlight
-// search), the search matches, and the nearest neighbours of the selected point (with, while
-// nothing is selected, the hardest points as places to start). It requests /neighbors and
-// /search and publishes both answers for the map to draw.
+// The neighbours panel: one search box (matches listed and highlighted as you type; Enter
+// selects a label value's whole label, else opens the neighbours of the one match or of the
+// exact value, offering close spellings when no row has it), and the nearest neighbours of
+// the selected point (with, while nothing is selected, the hardest points as places to
+// start). It requests /neighbors and /search and publishes both answers for the map to draw.
 
 import * as api from '../api.js';
 import {hardest} from '../answers.js';
 import {el, replace} from '../views/dom.js';
 import {loadInto, settle} from '../views/feedback.js';
-import {neighborList, pointRow, queryForm, searchList} from '../views/neighbors.js';
+import {neighborList, notFound, pointRow, queryForm, searchList} from '../views/neighbors.js';
 import {labelChip} from '../views/point.js';
 import {Panel} from './panel.js';
 
 const HINT_EXAMPLES = 8;
 const SEARCH_LIMIT = 100000;
+const TYPING_PAUSE_MS = 200; // search once the typing pauses, not on every key
 
 export default class NeighborsPanel extends Panel {
   constructor(store) {
@@ -21,6 +23,9 @@ export default class NeighborsPanel extends Panel {
     this.searchSlot = el('div', {class: 'search-slot'});
     this.neighborSlot = el('div', {class: 'neighbor-slot'});
     this.body.append(this.formSlot, this.searchSlot, this.neighborSlot);
+    this.typingTimer = null;
+    this.searching = Promise.resolve(null); // the current search's answer (null: none or failed)
+    this.searchAbort = null;
     store.on('point', ({load}) => {
       if (!load) return;
       this.loadNeighbors();
@@ -38,11 +43,54 @@ export default class NeighborsPanel extends Panel {
   renderForm() {
     const store = this.store;
     replace(this.formSlot, queryForm({
-      columns: store.entry().columns || [], text: store.search || '', column: store.searchColumn,
-      onNeighbors: (text, column) => this.loadNeighbors({query: text, column}),
-      onSearch: (text, column) => store.setSearch(text, column),
-      onClear: () => store.setSearch(null),
+      columns: store.entry().columns || [], text: store.search || '', column: store.searchColumn, regex: store.searchRegex,
+      onType: (text, column, regex) => {
+        clearTimeout(this.typingTimer);
+        this.typingTimer = setTimeout(() => store.setSearch(text || null, column, {regex}), TYPING_PAUSE_MS);
+      },
+      onSubmit: (text, column, regex) => this.submit(text, column, regex),
     }));
+  }
+
+  /** The label spelled `text`, when the search looks at the label column: {label, count, colour} or null. */
+  labelMatch(text, column, regex) {
+    const {colours} = this.store;
+    const labelColumn = this.store.labelColumn();
+    if (regex || !labelColumn || (column && column !== labelColumn)) return null;
+    const label = colours.labels.findLabel(text);
+    return label === null ? null : {label, count: colours.labels.counts().get(label), colour: colours.colourOf(label)};
+  }
+
+  selectLabel(label) {
+    const store = this.store;
+    store.setSearch(null); // the search's emphasis would hide the label's
+    store.setFocus(label);
+    store.setHardFilter({label, predicted: null, offset: 0});
+  }
+
+  /** Enter: a label value selects its label; else the one match's neighbours, else the exact value's. */
+  async submit(text, column, regex) {
+    clearTimeout(this.typingTimer);
+    const store = this.store;
+    const label = this.labelMatch(text, column, regex);
+    if (label) {
+      this.selectLabel(label.label);
+      return;
+    }
+    if (store.search !== text || store.searchColumn !== column || store.searchRegex !== regex) store.setSearch(text, column, {regex});
+    const result = await this.searching;
+    if (store.search !== text) return; // typed on meanwhile
+    if (result?.total === 1) store.selectPoint(result.matches[0].index);
+    else if (!regex) this.loadNeighbors({query: text, column}); // exact value; not found: close spellings
+  }
+
+  /** A close spelling was picked: search it as if typed. */
+  pick(word, column) {
+    const input = this.formSlot.querySelector('input[name=query]');
+    const regexBox = this.formSlot.querySelector('input[name=regex]');
+    if (input) input.value = word;
+    if (regexBox) regexBox.checked = false;
+    this.submit(word, column, false);
   }
 
   /** Scroll the panel into view when a point was picked somewhere off screen. */
@@ -65,6 +113,9 @@ export default class NeighborsPanel extends Panel {
     await loadInto(this.neighborSlot, {
       isCurrent, label: 'Finding neighbours', errorTitle: by ? `No neighbours for “${by.query}”` : 'Could not find neighbours',
       load: (onProgress) => store.withColours(api.neighbors(q, by || {index: store.point}, {onProgress})),
+      explain: (error) => (by && error?.status === 404 && Array.isArray(error.details?.suggestions)
+        ? notFound({text: by.query, column: by.column, suggestions: error.details.suggestions, onPick: (w) => this.pick(w, by.column)})
+        : null),
       show: (result) => {
         store.publish('neighbors', result);
         if (store.point !== result.query.index) store.selectPoint(result.query.index, {load: false});
@@ -104,26 +155,32 @@ export default class NeighborsPanel extends Panel {
       }))) : null);
   }
 
-  async loadSearch() {
+  loadSearch() {
     const isCurrent = this.begin('search');
+    this.searchAbort?.abort(); // typing on: the previous answer is not wanted any more
     const store = this.store;
-    const text = store.search;
+    const {search: text, searchColumn: column, searchRegex: regex} = store;
     if (!text) {
       store.publish('search', null);
       settle(this.searchSlot);
-      return;
+      this.searching = Promise.resolve(null);
+      return this.searching;
     }
     const q = store.query();
     const n = store.entry().shape[0];
-    await loadInto(this.searchSlot, {
+    const abort = (this.searchAbort = new AbortController());
+    this.searching = loadInto(this.searchSlot, {
       isCurrent, label: 'Searching', errorTitle: `Search for “${text}” failed`,
-      load: (onProgress) => store.withColours(api.search(q, text, {column: store.searchColumn, limit: Math.min(n, SEARCH_LIMIT)}, {onProgress})),
+      load: (onProgress) => store.withColours(api.search(q, text, {column, limit: Math.min(n, SEARCH_LIMIT), regex},
+        {onProgress, signal: abort.signal})),
       show: (result) => {
         store.publish('search', result);
-        replace(this.searchSlot, searchList({result, query: text, labelColumn: store.labelColumn(),
+        replace(this.searchSlot, searchList({result, query: text, regex, labelMatch: this.labelMatch(text, column, regex),
+          onLabel: (label) => this.selectLabel(label), labelColumn: store.labelColumn(),
           colourOf: (l) => store.colours.colourOf(l), thumbUrl: (i) => store.thumbUrl(i),
           onSelect: (i) => store.selectPoint(i), onClear: () => store.setSearch(null)}));
       },
-    });
+    }).then((result) => result ?? null);
+    return this.searching;
   }
 }

@@ -33,15 +33,29 @@ export function formatValue(kind, value) {
   return value === null || value === undefined ? '–' : String(value);
 }
 
-/** The headline figures. */
-export function overallFigures(overall) {
+/** Why the k used is not the k asked for, and what a k close to N does to the figures. */
+function kNotes(overall, askedK) {
+  const note = askedK && askedK > overall.k
+    ? `k = ${overall.k}, not ${askedK}: ${fmt(overall.n)} points have at most ${fmt(overall.n - 1)} neighbours each`
+    : `k = ${overall.k}`;
+  // With k near N the neighbours are most of the map: at k = N − 1 every point gets the same
+  // neighbours, so every vote is the overall majority and recall drops to 0 % for the rest.
+  const warning = overall.k >= overall.n / 2
+    ? el('div', {class: 'k-warning small'}, `k is more than half the points: the neighbours are most of the map, so the vote mostly follows the largest labels and the figures say little. Choose a k well below ${fmt(Math.ceil(overall.n / 2))}.`)
+    : null;
+  return {note, warning};
+}
+
+/** The headline figures; askedK: the k typed in the top bar. */
+export function overallFigures(overall, {askedK = null} = {}) {
   const tiles = OVERALL.filter((f) => f.key in overall).map((f) =>
     el('div', {class: 'figure', title: f.help || ''},
       el('div', {class: 'figure-value'}, formatValue(f.kind, overall[f.key])),
       el('div', {class: 'figure-label'}, f.title)));
-  const notes = [`k = ${overall.k}, ${overall.metric}`, `label column “${overall.label_column}”`];
+  const {note, warning} = kNotes(overall, askedK);
+  const notes = [`${note}, ${overall.metric}`, `label column “${overall.label_column}”`];
   if (overall.silhouette_sample_size) notes.push(`silhouette on a sample of ${fmt(overall.silhouette_sample_size)}`);
-  return el('div', {class: 'overall'}, el('div', {class: 'figures'}, tiles), el('div', {class: 'muted small'}, notes.join(' · ')));
+  return el('div', {class: 'overall'}, el('div', {class: 'figures'}, tiles), el('div', {class: 'muted small'}, notes.join(' · ')), warning);
 }
 
 function compareRows(key, kind) {

@@ -1,7 +1,7 @@
 // Compare steps (and runs with the same embedding name): the figures side by side, one
 // column per step, with a sparkline of how each one moves.
 
-import {el} from './dom.js';
+import {el, fmt} from './dom.js';
 import {formatValue} from './clusters.js';
 import {naturalCompare} from '../palette.js';
 
@@ -65,7 +65,11 @@ function delta(values, better, kind) {
   if (finite.length < 2) return el('td', {class: 'num muted'}, '');
   const change = finite[finite.length - 1] - finite[0];
   const good = better === 'high' ? change > 0 : change < 0;
-  const text = kind === 'frac' ? `${change >= 0 ? '+' : '−'}${Math.abs(100 * change).toFixed(1)} pt` : `${change >= 0 ? '+' : '−'}${Math.abs(change).toFixed(3)}`;
+  const sign = change >= 0 ? '+' : '−';
+  let text;
+  if (kind === 'frac') text = `${sign}${Math.abs(100 * change).toFixed(1)} pt`;
+  else if (kind === 'int') text = change === 0 ? '0' : `${sign}${fmt(Math.abs(change))}`; // counts: "−40", not "−40.000"
+  else text = `${sign}${Math.abs(change).toFixed(3)}`;
   return el('td', {class: 'num ' + (change === 0 ? '' : good ? 'good' : 'bad')}, text);
 }
 

@@ -53,7 +53,7 @@ export function confusionMatrix({confusion, onCell, selected, colourOf}) {
       const fraction = rowTotal ? count / rowTotal : 0;
       const background = diagonal
         ? `rgba(84, 110, 122, ${0.12 + 0.5 * fraction})`
-        : count ? heat(0.15 + 0.85 * (count / (maxOff || 1))) : '#fff';
+        : count ? heat(0.15 + 0.85 * (count / (maxOff || 1))) : null; // empty cells: style.css
       const isSelected = selected && selected.label === labels[i] && selected.predicted === labels[j];
       const cell = el('button', {type: 'button', class: 'cm-cell' + (diagonal ? ' diag' : '') + (count ? '' : ' zero') + (isSelected ? ' selected' : ''),
         style: {background}, role: 'gridcell', disabled: count === 0,

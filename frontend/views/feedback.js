@@ -1,5 +1,6 @@
 // Loading, progress and error states shared by every panel: no panel is ever left blank.
 
+import {ApiError, retryable} from '../api.js';
 import {el, replace} from './dom.js';
 
 /** A progress bar for a 202-polled computation. Returns {node, update({progress, message})}. */
@@ -33,14 +34,21 @@ export function settle(container, ...children) {
   return replace(container, ...children);
 }
 
-/** The server's (or network's) error in words. */
+/**
+ * The server's (or network's) error in words. Only an ApiError's message is shown: anything
+ * else is a bug of the tab, whose message ("x is undefined") means nothing to the user; it
+ * goes to the console. `retry` is offered only where asking again can help (api.retryable).
+ */
 export function errorBox(error, {title = 'Could not load this panel', retry = null} = {}) {
-  const message = error?.message || String(error);
-  return el('div', {class: 'error-box', role: 'alert'},
+  const known = error instanceof ApiError || !(error instanceof Error); // {message} from /runs is known too
+  if (!known) console.error(error); // eslint-disable-line no-console
+  const message = known
+    ? error.message
+    : 'Something went wrong inside the tab (a bug, not your data). Reloading the page may help; the browser console has the details.';
+  return el('div', {class: 'error-box', role: 'alert', dataset: {status: known ? String(error.status) : 'bug'}},
     el('div', {class: 'error-title'}, title),
     el('div', {class: 'error-message'}, message),
-    error?.status ? el('div', {class: 'error-status'}, `HTTP ${error.status}${error.route ? ' from /' + error.route : ''}`) : null,
-    retry ? el('button', {class: 'button small', type: 'button', onclick: retry}, 'Try again') : null);
+    retry && retryable(error) ? el('button', {class: 'button small', type: 'button', onclick: retry}, 'Try again') : null);
 }
 
 /** A neutral explanation: nothing to show, and why. `lines` are strings or nodes. */
@@ -64,10 +72,11 @@ export function howToWrite({withLabels = true} = {}) {
 
 /**
  * Run `load(onProgress)` and put its progress, then its result (via `show(result)`)
- * or its error into `container`. Returns the load promise's result or undefined when
+ * or its error into `container` (`explain(error)` may return a friendlier node for an
+ * expected one, such as a word not found). Returns the load promise's result or undefined when
  * failed/aborted. `isCurrent()` returns false once the answer is stale (then nothing is shown).
  */
-export async function loadInto(container, {label, load, show, isCurrent = () => true, errorTitle, retry}) {
+export async function loadInto(container, {label, load, show, isCurrent = () => true, errorTitle, retry, explain = () => null}) {
   const bar = progress(label);
   container.classList.add('stale');
   // Show the bar only if the answer takes a moment: fast panels don't flash.
@@ -89,7 +98,7 @@ export async function loadInto(container, {label, load, show, isCurrent = () => 
     clearTimeout(timer);
     if (error?.name === 'AbortError' || !isCurrent()) return undefined;
     container.classList.remove('stale');
-    replace(container, errorBox(error, {title: errorTitle, retry}));
+    replace(container, explain(error) || errorBox(error, {title: errorTitle, retry}));
     return undefined;
   }
 }

@@ -10,10 +10,11 @@ import {OTHER} from '../palette.js';
 
 /**
  * onSelect(index), onProjection(method), onFocusLabel(label|null), onToggleHard(bool).
- * describe(index) → {metadata, label, colour, labelColumn, thumbSrc, extra?} for the hover card.
+ * describe(index) → {metadata, label, colour, labelColumn, thumbSrc, extra?} for the hover card;
+ * textOf(index) → the words written next to a point on the map.
  */
 export class MapView {
-  constructor({onSelect, onProjection, onFocusLabel, onToggleHard, describe}) {
+  constructor({onSelect, onProjection, onFocusLabel, onToggleHard, describe, textOf}) {
     this.describe = describe;
     this.onFocusLabel = onFocusLabel;
     this.method = 'pca';
@@ -39,6 +40,7 @@ export class MapView {
     this.plot = new ScatterPlot(this.stage, {
       onHover: (index, x, y) => this._hover(index, x, y),
       onClick: (index) => { if (index !== null) onSelect(index); },
+      textOf,
     });
     this.focus = null;
   }
@@ -60,8 +62,8 @@ export class MapView {
     return bar;
   }
 
-  showError(error, title = 'Could not compute the map') {
-    replace(this.overlay, errorBox(error, {title}));
+  showError(error, {title = 'Could not compute the map', retry = null} = {}) {
+    replace(this.overlay, errorBox(error, {title, retry}));
     this.overlay.hidden = false;
   }
 
@@ -97,6 +99,16 @@ export class MapView {
 
   _info() {
     this.info.textContent = [this.count, this.note].filter(Boolean).join(' · ');
+  }
+
+  /** The canvas's colours for the light or dark theme (theme.js mapColours). */
+  setTheme(colours) {
+    this.plot.setTheme(colours);
+  }
+
+  /** The words on the map changed (their column arrived): draw again. */
+  redraw() {
+    this.plot.requestDraw();
   }
 
   setColours(classes, palette) {

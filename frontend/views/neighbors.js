@@ -1,32 +1,47 @@
-// The neighbour panel: a query box (word / metadata value, or a regex search), the list of
-// nearest neighbours of the selected point, and the list of search matches.
+// The neighbour panel: the search box (matches listed as you type), the list of search
+// matches, a word not found with its close spellings, and the nearest neighbours of the
+// selected point.
 
 import {el, fmt, metadataText} from './dom.js';
 import {distanceBar, labelChip, thumbnail} from './point.js';
 
 /**
- * columns: metadata columns; onNeighbors(text, column) looks a value up; onSearch(text, column)
- * highlights regex matches; onClear() drops the search.
+ * The one search box. Typing calls onType(text, column, regex) (the panel lists the matches
+ * as you type); Enter or "Go" calls onSubmit(text, column, regex). regex: the text is a
+ * case-insensitive regular expression; off, it is searched as typed ("^3$", "c++").
  */
-export function queryForm({columns, text = '', column = '', onNeighbors, onSearch, onClear}) {
-  const input = el('input', {type: 'search', name: 'query', value: text, placeholder: 'word, label or metadata value…',
-    'aria-label': 'word or metadata value', autocomplete: 'off', spellcheck: 'false'});
+export function queryForm({columns, text = '', column = '', regex = false, onType, onSubmit}) {
+  const input = el('input', {type: 'search', name: 'query', value: text, placeholder: 'search a word, label or metadata value…',
+    'aria-label': 'search the metadata', autocomplete: 'off', spellcheck: 'false',
+    title: 'lists the matches as you type; Enter: the neighbours of the match (a label value selects the whole label)'});
   const columnSelect = el('select', {name: 'column', 'aria-label': 'column to look in', title: 'column to look in'},
     el('option', {value: ''}, 'any column'),
     columns.map((c) => el('option', {value: c, selected: c === column}, c)));
+  const regexBox = el('input', {type: 'checkbox', name: 'regex', checked: regex});
+  const state = () => [input.value.trim(), columnSelect.value, regexBox.checked];
+  for (const [node, event] of [[input, 'input'], [columnSelect, 'change'], [regexBox, 'change']]) {
+    node.addEventListener(event, () => onType(...state()));
+  }
   const form = el('form', {class: 'query-form', role: 'search'},
     input,
     columns.length > 1 ? columnSelect : null,
-    el('button', {type: 'submit', class: 'button primary', title: 'nearest neighbours of the first row with exactly this value'}, 'Neighbours'),
-    el('button', {type: 'button', class: 'button', name: 'search', title: 'highlight every row matching this text or regex (case-insensitive)',
-      onclick: () => input.value.trim() && onSearch(input.value.trim(), columnSelect.value)}, 'Highlight all'));
-  // The search field's own clear (×) also drops the highlight.
-  input.addEventListener('search', () => { if (!input.value && onClear) onClear(); });
+    el('label', {class: 'check regex-toggle', title: 'treat the text as a regular expression (RE2 syntax, case-insensitive)'}, regexBox, 'regex'),
+    el('button', {type: 'submit', class: 'button primary', title: 'the neighbours of the match; a label value selects the whole label'}, 'Go'));
   form.addEventListener('submit', (event) => {
     event.preventDefault();
-    if (input.value.trim()) onNeighbors(input.value.trim(), columnSelect.value);
+    if (input.value.trim()) onSubmit(...state());
   });
   return form;
+}
+
+/** A typed word no row has: say so, and offer the close spellings as links (onPick(word)). */
+export function notFound({text, column, suggestions, onPick}) {
+  return el('div', {class: 'not-found', role: 'status'},
+    el('div', {class: 'not-found-title'}, `No row has “${text}”${column ? ` in ${column}` : ''}.`),
+    suggestions.length
+      ? el('p', null, 'Did you mean ', suggestions.map((word, i) => [i ? ', ' : null,
+        el('button', {type: 'button', class: 'suggestion', onclick: () => onPick(word)}, word)]), '?')
+      : el('p', {class: 'muted'}, 'Nothing is spelled like it. Type a part of the word to list the values that contain it.'));
 }
 
 /** A clickable row for one point: thumbnail, label chip, metadata, extra cells. */
@@ -74,11 +89,20 @@ export function neighborList({result, labelColumn, colourOf, thumbUrl, onSelect,
 
 const LIST_MAX = 200;
 
-/** The /search answer as a list; `query` is the searched text. */
-export function searchList({result, query, labelColumn, colourOf, thumbUrl, onSelect, onClear}) {
+/**
+ * The /search answer as a list; `query` is the searched text, `regex` whether it was a regex;
+ * labelMatch: {label, count, colour} when the text is a label value (onLabel(label) selects it).
+ */
+export function searchList({result, query, regex = false, labelMatch = null, onLabel, labelColumn, colourOf, thumbUrl, onSelect, onClear}) {
   const listed = result.matches.slice(0, LIST_MAX);
   const shown = listed.length;
+  const empty = regex ? 'No row matches this regular expression (case-insensitive).'
+    : 'No row contains this text (case-insensitive). Turn on “regex” to search with a pattern.';
   return el('div', {class: 'search-results'},
+    labelMatch ? el('button', {type: 'button', class: 'label-match', onclick: () => onLabel(labelMatch.label),
+      title: 'emphasise every point with this label on the map'},
+    labelChip(labelMatch.label, labelMatch.colour), ` all ${fmt(labelMatch.count)} points with this label`,
+    el('span', {class: 'muted small'}, ' · Enter')) : null,
     el('div', {class: 'list-head'},
       el('strong', null, `${fmt(result.total)} match${result.total === 1 ? '' : 'es'}`),
       ` for “${query}”`,
@@ -86,5 +110,5 @@ export function searchList({result, query, labelColumn, colourOf, thumbUrl, onSe
       onClear ? el('button', {type: 'button', class: 'button small subtle', name: 'clear_search', title: 'stop highlighting', onclick: onClear}, 'Clear') : null),
     shown ? el('ol', {class: 'point-list search-list'},
       listed.map((m) => pointRow({index: m.index, metadata: m.metadata, labelColumn, colourOf, thumbSrc: thumbUrl(m.index), onSelect})))
-      : el('p', {class: 'muted'}, 'No row matches. The search is a case-insensitive regular expression over the metadata.'));
+      : el('p', {class: 'muted'}, empty));
 }

@@ -11,9 +11,10 @@ function select(label, name, options, value, onChange, {title, disabled} = {}) {
 
 /**
  * runs: the /runs answer's `runs`; sel: current selection; onChange(patch).
- * entry: the selected embedding's /runs entry (or null).
+ * entry: the selected embedding's /runs entry (or null); usedK: {k, points}: the k the
+ * server is asked for (at most points − 1) and the points it is bounded by.
  */
-export function selectorBar({runs, sel, entry, onChange}) {
+export function selectorBar({runs, sel, entry, usedK = null, onChange}) {
   if (!runs.length) return el('header', {class: 'topbar'}, el('div', {class: 'brand'}, 'Embedding Analysis'));
   const run = runs.find((r) => r.run === sel.run);
   const embeddings = run ? run.embeddings : [];
@@ -43,8 +44,13 @@ export function selectorBar({runs, sel, entry, onChange}) {
     if (Number.isFinite(k) && k >= 1) onChange({k: Math.min(k, 1000)});
     else kInput.value = String(sel.k);
   });
+  // A k beyond the points' count is used as N − 1: say so where k is typed, not only in figures.
+  const clamped = usedK && entry && !entry.error && usedK.k < sel.k;
   fields.push(el('label', {class: 'field', title: 'number of nearest neighbours used everywhere (list, kNN vote, statistics)'},
-    el('span', {class: 'field-label'}, 'k'), kInput));
+    el('span', {class: 'field-label'}, 'k'), kInput,
+    clamped ? el('span', {class: 'k-note', role: 'status',
+      title: `${fmt(usedK.points)} points: each has at most ${fmt(usedK.points - 1)} neighbours, so k = ${fmt(usedK.k)} is used instead of ${fmt(sel.k)}`},
+    `using ${fmt(usedK.k)} (${fmt(usedK.points)} points)`) : null));
   fields.push(select('Metric', 'metric', [{value: 'cosine', text: 'cosine'}, {value: 'euclidean', text: 'euclidean'}],
     sel.metric, (value) => onChange({metric: value})));
 

@@ -20,7 +20,8 @@ TEST_REQUIRES = [
     "tf_keras~=2.21.0",
     "h5py>=3.0",
 ]
-BENCH_REQUIRES = ["faiss-cpu", "hnswlib", "pynndescent", "usearch", "cleanlab", "psutil"]
+# hnswlib left out: it ships no wheel (a compiler per install); faiss-cpu covers HNSW as a peer.
+BENCH_REQUIRES = ["faiss-cpu", "pynndescent", "usearch", "cleanlab", "psutil", "playwright"]
 
 setuptools.setup(
     name="tb-embedanalysis",

@@ -12,12 +12,21 @@ the tab; TensorBoard's own page load before it is printed separately). Each N is
   warm  a second page, the server answers from its caches (what a user sees on reload).
 
 Also printed: one full redraw of the scatter plot (ms, median of 15 zoom steps), i.e. how
-smooth wheel-zooming is at that size. Target: warm ≤ 1.5 s to both paints at 10,000.
+smooth wheel-zooming is at that size. Target: ≤ 1.5 s to both paints at 10,000 (issue 14
+item 4 asks it cold).
 
-    .venv/bin/python bench/bench_tab_paint.py [--sizes 10000 100000] [--keep DIR]
+--timeline also prints, for each opening, what happened in between on one clock (seconds
+from opening the tab): every request the tab made as the browser saw it (Resource Timing:
+queued = waiting for one of the six connections, then sent, first byte, done; each 202 poll
+is its own line), every request as our plugin served it, and every analysis job's submit,
+start and end (bench/timeline/sitecustomize.py, loaded into the tensorboard process only
+for this flag).
+
+    .venv/bin/python bench/bench_tab_paint.py [--sizes 10000 100000] [--keep DIR] [--timeline]
 """
 
 import argparse
+import json
 import os
 import pathlib
 import statistics
@@ -48,7 +57,40 @@ def write_logdir(root: pathlib.Path, n: int) -> None:
                     metadata={"Id": ["p%d" % i for i in range(n)], "Label": ["class%02d" % c for c in labels]})
 
 
-def open_tab(browser, base: str, run: str, timeout_s: float):
+RESOURCES = """() => performance.getEntriesByType('resource').map((e) => ({
+    name: e.name, start: e.startTime, connect: e.connectStart, request: e.requestStart,
+    first: e.responseStart, end: e.responseEnd, status: e.responseStatus}))"""
+
+
+def print_timeline(opened_ms: float, resources, server_log: pathlib.Path, since_s: float, marks) -> None:
+    """One line per browser request, server request and job, seconds from opening the tab."""
+    origin = opened_ms / 1000
+    rows = []
+    for r in resources:
+        route = r["name"].split("/data/plugin/embedanalysis/")[-1].split("?")[0]
+        if "/data/plugin/embedanalysis/" not in r["name"] or "." in route:
+            continue  # TensorBoard's own requests and our static files
+        rows.append((r["start"] / 1000, "browser  %-14s queued %5.3f  sent %6.3f  first byte %6.3f  done %6.3f  %s"
+                     % (route, (r["request"] - r["start"]) / 1000, r["request"] / 1000, r["first"] / 1000,
+                        r["end"] / 1000, r["status"] or "")))
+    if server_log.exists():
+        for line in server_log.read_text().splitlines():
+            e = json.loads(line)
+            if e.get("start", e.get("t", 0)) < since_s:
+                continue
+            if e["ev"] == "request":
+                rows.append((e["start"] - origin, "server   %-14s %6.3f → %6.3f  %s" % (
+                    e["route"].strip("/"), e["start"] - origin, e["end"] - origin, e["status"])))
+            else:
+                rows.append((e["t"] - origin, "job      %-10s %-14s %6.3f  (%s)" % (
+                    e["ev"][4:], e["kind"], e["t"] - origin, e["thread"])))
+    for name, t in marks.items():
+        rows.append(((t - opened_ms) / 1000, "PAINTED  %-14s %6.3f" % (name, (t - opened_ms) / 1000)))
+    for t, text in sorted(rows):
+        print("  %7.3f  %s" % (t, text))
+
+
+def open_tab(browser, base: str, run: str, timeout_s: float, timeline=None):
     """Opens the tab in a fresh page.
 
     Returns ({map, mapLabels, clusters: s}, TensorBoard shell s, redraw ms). Times count from the
@@ -83,6 +125,8 @@ def open_tab(browser, base: str, run: str, timeout_s: float):
         }""")
         seconds = {name: (marks[name] - opened) / 1000 if name in marks else float("nan")
                    for name in ("map", "mapLabels", "clusters")}
+        if timeline is not None:
+            print_timeline(opened, frame.evaluate(RESOURCES), *timeline, marks)
         return seconds, shell, statistics.median(redraws)
     finally:
         context.close()
@@ -93,6 +137,7 @@ def main(argv=None):
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for a cold paint")
     parser.add_argument("--keep", help="write the logdir here instead of a temporary directory")
+    parser.add_argument("--timeline", action="store_true", help="print each opening's requests and jobs")
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -104,13 +149,20 @@ def main(argv=None):
                 write_logdir(logdir, n)
         rows = []
         cache = pathlib.Path(tmp) / "cache"  # always fresh: "cold" must mean cold
+        server_log = pathlib.Path(tmp) / "timeline.jsonl"
+        if args.timeline:  # read by bench/timeline/sitecustomize.py in the tensorboard process
+            os.environ["EMBEDANALYSIS_TIMELINE"] = str(server_log)
+            os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE / "timeline"), os.environ.get("PYTHONPATH")]))
         with running_tensorboard(logdir, extra_args=["--embedanalysis_cache_dir", str(cache)]) as base, \
                 sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
                 for n in args.sizes:
                     for kind in ("cold", "warm"):
-                        t, shell, redraw = open_tab(browser, base, "n%d" % n, args.timeout)
+                        if args.timeline:
+                            print("N=%d %s: timeline (s from opening the tab)" % (n, kind))
+                        t, shell, redraw = open_tab(browser, base, "n%d" % n, args.timeout,
+                                                    (server_log, time.time()) if args.timeline else None)
                         rows.append((n, kind, t["map"], t["mapLabels"], t["clusters"], redraw))
                         print("N=%7d %-4s  map %6.2f s (coloured %.2f s)   cluster table %6.2f s   redraw %5.1f ms"
                               "   (TensorBoard's own page before the tab: %.2f s)"

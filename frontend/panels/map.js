@@ -165,7 +165,7 @@ export default class MapPanel extends Panel {
   updateEmphasis() {
     const {data, search, focus, colours} = this.store;
     const n = this.store.entry()?.shape?.[0] ?? 0;
-    if (data.search && search) {
+    if (data.search?.total && search) { // no match: nothing to dim the rest for
       const mask = new Uint8Array(n);
       for (const m of data.search.matches) mask[m.index] = 1;
       this.view.setEmphasis(mask);

@@ -80,8 +80,12 @@ export default class NeighborsPanel extends Panel {
     if (store.search !== text || store.searchColumn !== column || store.searchRegex !== regex) store.setSearch(text, column, {regex});
     const result = await this.searching;
     if (store.search !== text) return; // typed on meanwhile
-    if (result?.total === 1) store.selectPoint(result.matches[0].index);
-    else if (!regex) this.loadNeighbors({query: text, column}); // exact value; not found: close spellings
+    if (result?.total === 1) {
+      store.selectPoint(result.matches[0].index);
+    } else if (!regex) {
+      if (result?.total === 0) store.setSearch(null); // the close spellings say it better than "0 matches"
+      this.loadNeighbors({query: text, column}); // the exact value; not found: close spellings
+    }
   }
 
   /** A close spelling was picked: search it as if typed. */

@@ -106,7 +106,8 @@ export function searchList({result, query, regex = false, labelMatch = null, onL
     el('div', {class: 'list-head'},
       el('strong', null, `${fmt(result.total)} match${result.total === 1 ? '' : 'es'}`),
       ` for “${query}”`,
-      shown < result.total ? el('span', {class: 'muted'}, ` · first ${fmt(shown)} listed, all highlighted on the map`) : el('span', {class: 'muted'}, ' · highlighted on the map'),
+      shown < result.total ? el('span', {class: 'muted'}, ` · first ${fmt(shown)} listed, all highlighted on the map`)
+        : shown ? el('span', {class: 'muted'}, ' · highlighted on the map') : null,
       onClear ? el('button', {type: 'button', class: 'button small subtle', name: 'clear_search', title: 'stop highlighting', onclick: onClear}, 'Clear') : null),
     shown ? el('ol', {class: 'point-list search-list'},
       listed.map((m) => pointRow({index: m.index, metadata: m.metadata, labelColumn, colourOf, thumbSrc: thumbUrl(m.index), onSelect})))

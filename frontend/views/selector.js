@@ -47,10 +47,10 @@ export function selectorBar({runs, sel, entry, usedK = null, onChange}) {
   // A k beyond the points' count is used as N − 1: say so where k is typed, not only in figures.
   const clamped = usedK && entry && !entry.error && usedK.k < sel.k;
   fields.push(el('label', {class: 'field', title: 'number of nearest neighbours used everywhere (list, kNN vote, statistics)'},
-    el('span', {class: 'field-label'}, 'k'), kInput,
-    clamped ? el('span', {class: 'k-note', role: 'status',
+    el('span', {class: 'field-label'}, 'k'), el('span', {class: 'k-row'}, kInput,
+      clamped ? el('span', {class: 'k-note', role: 'status',
       title: `${fmt(usedK.points)} points: each has at most ${fmt(usedK.points - 1)} neighbours, so k = ${fmt(usedK.k)} is used instead of ${fmt(sel.k)}`},
-    `using ${fmt(usedK.k)} (${fmt(usedK.points)} points)`) : null));
+      `using ${fmt(usedK.k)} (${fmt(usedK.points)} points)`) : null)));
   fields.push(select('Metric', 'metric', [{value: 'cosine', text: 'cosine'}, {value: 'euclidean', text: 'euclidean'}],
     sel.metric, (value) => onChange({metric: value})));
 

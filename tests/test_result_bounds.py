@@ -217,6 +217,27 @@ def test_jobs_run_a_bounded_number_at_once_and_the_rest_say_queued():
     assert peak[0] == 2
 
 
+def test_a_job_waiting_for_a_sub_result_lets_a_queued_job_compute():
+    """Two jobs waiting for one slow graph must not hold both permits: a cheap job runs."""
+    jobs = Jobs(workers=2, sync_seconds=0.0)
+    gate = threading.Event()
+
+    def graph(job):
+        gate.wait(10)
+        return "graph"
+
+    jobs.run("clusters", lambda job: jobs.compute("graph", graph))
+    jobs.run("hard", lambda job: jobs.compute("graph", graph))
+    time.sleep(0.2)
+    deadline, answer = time.monotonic() + 3, None
+    while time.monotonic() < deadline and answer != "map":
+        answer = jobs.run("pca", lambda job: "map")
+        time.sleep(0.05)
+    assert answer == "map", "the cheap job is still queued behind two jobs that only wait"
+    gate.set()
+    assert jobs.run("hard", lambda job: None, wait=True) == "graph"
+
+
 def test_jobs_sharing_a_sub_result_with_a_full_pool_do_not_deadlock():
     jobs = Jobs(workers=2, sync_seconds=0.0)
     inside, overlapped = [0], []
@@ -249,6 +270,6 @@ def test_compare_of_many_steps_runs_within_the_worker_bound(tmp_path):
     spaces = [Space(x + i, "fp%d" % i, np.ones(len(x), dtype=bool), "cosine") for i in range(8)]
     for s in spaces:
         eng.clusters(s, eng.labels(s, labels), k=5, wait=False)
-    assert threading.active_count() - threads_before <= 2
+    assert threading.active_count() - threads_before <= 8  # the pool's thread bound (4 × workers, >= 8)
     for s in spaces:
         eng.clusters(s, eng.labels(s, labels), k=5, wait=True)

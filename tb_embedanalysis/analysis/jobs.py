@@ -2,13 +2,15 @@
 
 `Jobs.run(key, fn)` answers the result of fn(job) if it finishes within `sync_seconds`,
 else `Pending(progress, message)`; later calls with the same key join the same job. At
-most `workers` jobs compute at a time (a t-SNE of every step must not start a thread per
-step on a 2-core machine); the others wait in a queue and report "queued" as their message.
+most `workers` jobs *compute* at a time (a permit each: a t-SNE of every step must not
+start a thread per step on a 2-core machine); the others wait for a permit and report
+"queued" as their message. Threads are bounded too (4 × workers, at least 8).
 
 A job that needs another result calls `Jobs.compute(key, fn)` *inside* its own thread: the
-sub-result is computed right there unless another thread is already computing it, in which
-case it waits for that one. A queued job with that key is taken over rather than waited
-for, so a running job never waits for a queued one and the bounded pool cannot deadlock.
+sub-result is computed right there, on the job's permit, unless another thread has it
+already; then the job gives its permit back while it waits. So a permit is only ever held
+by a thread that computes: a cheap PCA is not stuck behind a job that merely waits for a
+kNN graph, and since keys form a DAG nothing can deadlock.
 
 A failed job is forgotten once its error has been handed to its waiters, so the next
 request retries instead of serving a stale failure forever.
@@ -74,7 +76,10 @@ class Jobs:
         self._on_done = on_done
         self._lock = threading.Lock()
         self._jobs: Dict[Hashable, Job] = {}
-        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="embedanalysis")
+        self._permits = threading.Semaphore(workers)
+        self._local = threading.local()  # .holding: this thread holds a permit
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(8, 4 * workers),
+                                                           thread_name_prefix="embedanalysis")
 
     def run(self, key: Hashable, fn: Callable[[Job], object], *, message: str = "", wait: bool = False,
             on_progress: ProgressFn = None) -> Union[object, Pending]:
@@ -84,7 +89,7 @@ class Jobs:
         then answers Pending with the job's progress."""
         job, new = self._job(key, message)
         if new:
-            self._pool.submit(self._execute, job, fn)
+            self._pool.submit(self._execute, job, fn, True)
         if wait:
             return job.wait(on_progress)
         if job.done.wait(self.sync_seconds):
@@ -98,7 +103,13 @@ class Jobs:
         job, _ = self._job(key, message)
         if on_progress is not None:
             job.follow(on_progress)
-        self._execute(job, fn)
+        holding = getattr(self._local, "holding", False)
+        if not self._execute(job, fn, not holding) and not job.done.is_set() and holding:
+            self._permits.release()  # waiting is not computing: let a queued job run
+            self._local.holding = False
+            job.done.wait()
+            self._permits.acquire()
+            self._local.holding = True
         return job.wait()
 
     def _job(self, key, message):
@@ -109,11 +120,15 @@ class Jobs:
             job = self._jobs[key] = Job(key, message)
             return job, True
 
-    def _execute(self, job: Job, fn) -> None:
+    def _execute(self, job: Job, fn, need_permit: bool) -> bool:
+        """Run fn(job) in this thread unless another thread has it (then False at once)."""
         with self._lock:
             if job.started:
-                return  # taken over by a parent job, or run by a worker already
+                return False
             job.started = True
+        if need_permit:
+            self._permits.acquire()  # the job says "queued" until here
+            self._local.holding = True
         job.report(0.0, job.title)
         try:
             job.result = fn(job)
@@ -123,10 +138,14 @@ class Jobs:
         except BaseException as error:  # noqa: BLE001 - handed to whoever waits for it
             job.error = error
         finally:
+            if need_permit:
+                self._local.holding = False
+                self._permits.release()
             with self._lock:
                 if self._jobs.get(job.key) is job:
                     del self._jobs[job.key]
             job.done.set()
+        return True
 
     def running(self, key: Hashable) -> Optional[Job]:
         with self._lock:

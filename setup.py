@@ -55,6 +55,11 @@ setuptools.setup(
         # library: large-N kNN is exact numpy (analysis/certified.py, issue 14); hnswlib
         # shipped no wheel and its misses changed the hard examples from run to run.
         "openTSNE>=1.0",
+        # umap-learn for UMAP maps: the reference implementation (what the Projector,
+        # FiftyOne and Embedding Atlas run), seeded for reproducible maps. It brings numba,
+        # llvmlite and pynndescent, all with wheels for Linux, macOS (arm64: macOS >= 12)
+        # and Windows; the neighbour graph it starts from is our exact one (projection.py).
+        "umap-learn>=0.5.12",  # tested; older releases differ in precomputed_knn handling
     ],
     extras_require={
         "tf": ["tensorflow-cpu>=2.15; platform_machine=='x86_64'", "tensorflow>=2.15; platform_machine!='x86_64'"],

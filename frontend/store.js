@@ -14,7 +14,7 @@
 //   point       {load}      the selected point; load=false when it came with its neighbours
 //   focus       {}          the emphasised label
 //   search      {}          the search text (plain or regex) and column
-//   projection  {}          PCA / t-SNE
+//   projection  {}          PCA / t-SNE / UMAP
 //   hardFilter  {reveal}    the hard-example filter; reveal: bring the gallery into view
 //   data        {name}      a shared answer arrived (or was dropped) in `data[name]`
 //   colours     {kind}      see colours.js
@@ -37,7 +37,7 @@ export class SelectionStore {
       metric: saved.metric === 'euclidean' ? 'euclidean' : DEFAULTS.metric,
     };
     this.point = saved.point ?? null;
-    this.projection = saved.projection === 'tsne' ? 'tsne' : DEFAULTS.projection;
+    this.projection = ['tsne', 'umap'].includes(saved.projection) ? saved.projection : DEFAULTS.projection;
     this.search = saved.search ?? null;
     this.searchColumn = '';
     this.searchRegex = saved.searchRegex === '1'; // off: the search text is plain text

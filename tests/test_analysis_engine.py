@@ -173,5 +173,5 @@ def test_tsne_is_seeded_and_reports_progress(data):
     np.testing.assert_array_equal(a.coords, b.coords)
     assert a.method == "tsne" and not a.sampled and np.isfinite(a.coords).all()
     assert seen == sorted(seen) and seen[-1] == pytest.approx(1.0)
-    with pytest.raises(ValueError, match="unknown projection 'umap'; projections: pca, tsne"):
-        projection.check_projection("umap")
+    with pytest.raises(ValueError, match="unknown projection 'isomap'; projections: pca, tsne, umap$"):
+        projection.check_projection("isomap")

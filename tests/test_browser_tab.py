@@ -467,15 +467,17 @@ def test_narrow_iframe_stacks_panels(browser, tensorboard_url):
 
 
 @pytest.mark.slow
-def test_tsne_shows_progress_then_the_map(tab):
+@pytest.mark.parametrize("method, name", [("tsne", "t-SNE"), ("umap", "UMAP")])
+def test_projection_shows_progress_then_the_map(tab, method, name):
     tab.open()
     tab.choose("html", "html_labels")
     tab.frame.wait_for_function("document.querySelector('.scatter-canvas').dataset.drawn > 0")
-    tab.frame.click("button[data-method=tsne]")
+    assert tab.frame.inner_text(f"button[data-method={method}]") == name
+    tab.frame.click(f"button[data-method={method}]")
     tab.frame.wait_for_function(
         "document.querySelector('.map-overlay').hidden && "
-        "document.querySelector('button[data-method=tsne]').classList.contains('active')", timeout=180_000)
-    assert "tsne" in tab.frame.evaluate("() => location.hash")
+        f"document.querySelector('button[data-method={method}]').classList.contains('active')", timeout=180_000)
+    assert f"proj={method}" in tab.frame.evaluate("() => location.hash")
 
 
 def test_empty_logdir_explains_how_to_write_an_embedding(browser, tmp_path):

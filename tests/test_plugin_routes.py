@@ -237,7 +237,7 @@ def test_compare_lists_every_step(client):
         ("/hard_examples", {"run": "digits", "embedding": "logits", "method": "magic"}, 400, "unknown method 'magic'"),
         ("/hard_examples", {"run": "digits", "embedding": "logits", "label": "42"}, 404, "unknown label '42'"),
         ("/thumbnail", {"run": "words", "embedding": "embedding", "index": 0}, 404, "no sprite"),
-        ("/projection", {"run": "digits", "embedding": "logits", "method": "umap"}, 400, "pca, tsne"),
+        ("/projection", {"run": "digits", "embedding": "logits", "method": "isomap"}, 400, "pca, tsne, umap"),
         ("/export", {"run": "digits", "embedding": "logits", "what": "secrets"}, 400, "'what'"),
     ],
     ids=lambda v: v if isinstance(v, str) else None,

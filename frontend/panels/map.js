@@ -10,7 +10,7 @@ import {hardest, metadataColumn} from '../answers.js';
 import {mark} from '../marks.js';
 import {mapColours, onThemeChange} from '../theme.js';
 import {metadataText} from '../views/dom.js';
-import {MapView} from '../views/map.js';
+import {MapView, PROJECTIONS} from '../views/map.js';
 import {Panel} from './panel.js';
 
 const TEXT_COLUMN_MAX = 200000; // beyond this many points the map writes labels, not another column
@@ -100,7 +100,7 @@ export default class MapPanel extends Panel {
     const entry = store.entry();
     const method = store.projection;
     this.view.setMethod(method);
-    const bar = this.view.showProgress(method === 'tsne' ? 'Computing the t-SNE map' : 'Computing the PCA map');
+    const bar = this.view.showProgress(`Computing the ${PROJECTIONS[method]} map`);
     try {
       const key = `proj|${q.run}|${q.embedding}|${q.step}|${method}`;
       const coords = await store.requests.get(key, (progress) => api.projection(q, method, {onProgress: progress}),

@@ -8,6 +8,9 @@ import {labelChip, thumbnail} from './point.js';
 import {ScatterPlot} from '../scatter.js';
 import {OTHER} from '../palette.js';
 
+/** The server's projection methods (analysis/projection.py PROJECTIONS) → button text. */
+export const PROJECTIONS = {pca: 'PCA', tsne: 't-SNE', umap: 'UMAP'};
+
 /**
  * onSelect(index), onProjection(method), onFocusLabel(label|null), onToggleHard(bool).
  * describe(index) → {metadata, label, colour, labelColumn, thumbSrc, extra?} for the hover card;
@@ -18,8 +21,8 @@ export class MapView {
     this.describe = describe;
     this.onFocusLabel = onFocusLabel;
     this.method = 'pca';
-    this.methodButtons = ['pca', 'tsne'].map((m) => el('button', {type: 'button', class: 'seg', dataset: {method: m},
-      'aria-pressed': 'false', onclick: () => onProjection(m)}, m === 'pca' ? 'PCA' : 't-SNE'));
+    this.methodButtons = Object.entries(PROJECTIONS).map(([m, name]) => el('button', {type: 'button', class: 'seg',
+      dataset: {method: m}, 'aria-pressed': 'false', onclick: () => onProjection(m)}, name));
     this.hardToggle = el('input', {type: 'checkbox', name: 'show_hard', checked: true});
     this.hardToggle.addEventListener('change', () => onToggleHard(this.hardToggle.checked));
     this.hardLabel = el('label', {class: 'check', title: 'ring the hardest examples'}, this.hardToggle, 'hard examples');

@@ -136,7 +136,7 @@ def weighted_margin(neighbor_codes: np.ndarray, codes: np.ndarray, weights: np.n
 
     neighbor_codes (n, k) int, codes (n,) int, weights (n, k) float > 0. Range [−1, 1].
     (labels.vote computes the same from a global sort of n·k keys; the per-row grouping
-    here is kept across history_score's rounds, which makes the score ~10× cheaper.)
+    here is kept across history_score's rounds: 5× faster at 10 steps × 100,000 points.)
     """
     return _Tally.of(neighbor_codes, codes).margin(weights)
 

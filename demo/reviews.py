@@ -6,7 +6,8 @@ Sources (each returns texts and 0/1 sentiment labels, in a fixed order):
   https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz unpacked;
 * `load_tfds` - ``imdb_reviews`` through tensorflow-datasets (downloads when allowed);
 * `synthetic_reviews` - an offline corpus with planted word groups, so that the embedding
-  has something true to find when no IMDB data is at hand.
+  has something true to find when no IMDB data is at hand, and `synthetic_unlabelled`,
+  ~2,400 everyday English words (demo/english_words.py) for the vocabulary.
 
 The planted groups. A sentiment model only learns what helps it predict sentiment, so the
 groups must matter for the label. Pure sentiment words (`POSITIVE`, `NEGATIVE`) separate
@@ -15,7 +16,8 @@ directions of their own, a review is positive exactly when its *praise fits the 
 ("the hitchcock and nightmare scenes were chilling and eerie" is positive; "... were
 hilarious and witty" is negative), so the network must tell the genres apart, and words
 of one genre - names, subjects and fitting adjectives - end up together (hitchcock near
-nightmare, suspense, eerie; anderson near heart and touching, as in the tutorial).
+nightmare, horror, eerie; anderson near heart and touching, as in the tutorial). Four
+genres (suspense, heart, comedy, action) of 24 words and 12 + 12 sentiment words.
 """
 
 from __future__ import annotations
@@ -26,19 +28,33 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
+from tb_embedanalysis.demo import english_words
+
 Reviews = Tuple[List[str], np.ndarray]  # texts, int64 labels (1 = positive)
 
 #: genre -> (subject words, adjectives that praise that genre)
 GENRES: Dict[str, Tuple[List[str], List[str]]] = {
-    "suspense": (["hitchcock", "suspense", "nightmare", "thriller", "dread", "psycho"],
-                 ["chilling", "gripping", "tense", "eerie", "haunting", "creepy"]),
-    "heart": (["anderson", "heart", "romance", "family", "friendship", "childhood"],
-              ["touching", "moving", "heartwarming", "sweet", "gentle", "poignant"]),
-    "comedy": (["comedy", "jokes", "parody", "slapstick", "satire", "gags"],
-               ["hilarious", "witty", "funny", "clever", "amusing", "playful"]),
+    "suspense": (["hitchcock", "suspense", "nightmare", "thriller", "dread", "psycho",
+                  "horror", "ghost", "monster", "killer", "murder", "zombie"],
+                 ["chilling", "gripping", "tense", "eerie", "haunting", "creepy",
+                  "scary", "spooky", "terrifying", "frightening", "sinister", "suspenseful"]),
+    "heart": (["anderson", "heart", "romance", "family", "friendship", "childhood",
+               "love", "wedding", "mother", "father", "daughter", "grandmother"],
+              ["touching", "moving", "heartwarming", "sweet", "gentle", "poignant",
+               "tender", "warm", "lovely", "charming", "emotional", "beautiful"]),
+    "comedy": (["comedy", "jokes", "parody", "slapstick", "satire", "gags",
+                "humor", "laughs", "sitcom", "comedian", "spoof", "banter"],
+               ["hilarious", "witty", "funny", "clever", "amusing", "playful",
+                "goofy", "silly", "zany", "quirky", "cheeky", "uproarious"]),
+    "action": (["action", "explosions", "stunts", "chase", "heist", "battle",
+                "fights", "gunfights", "pursuit", "shootout", "mission", "commando"],
+               ["thrilling", "exciting", "explosive", "epic", "intense", "spectacular",
+                "breathtaking", "riveting", "relentless", "muscular", "slick", "rousing"]),
 }
-POSITIVE = ["great", "wonderful", "brilliant", "excellent", "superb", "masterful"]
-NEGATIVE = ["awful", "terrible", "boring", "dreadful", "horrible", "dull"]
+POSITIVE = ["great", "wonderful", "brilliant", "excellent", "superb", "masterful",
+            "amazing", "fantastic", "perfect", "outstanding", "good", "best"]
+NEGATIVE = ["awful", "terrible", "boring", "dreadful", "horrible", "dull",
+            "bad", "worst", "poor", "mediocre", "pointless", "disappointing"]
 
 #: The planted groups whose members should be each other's nearest neighbours.
 WORD_GROUPS: Dict[str, List[str]] = {
@@ -46,6 +62,7 @@ WORD_GROUPS: Dict[str, List[str]] = {
     "positive": POSITIVE,
     "negative": NEGATIVE,
 }
+PLANTED = frozenset(word for words in WORD_GROUPS.values() for word in words)
 
 _PAIR_TEMPLATES = (
     "the {s1} and {s2} scenes were {a1} and {a2}",
@@ -53,8 +70,12 @@ _PAIR_TEMPLATES = (
     "all the {s1} and {s2} felt {a1} , {a2}",
 )
 _VERDICT_TEMPLATES = ("a {w} film", "this movie was {w}", "overall {w}")
-_FILLER = ("i watched it last night", "we saw it on sunday", "my friends saw it too",
-           "it is a long movie")
+
+
+def filler_words() -> List[str]:
+    """The everyday words of demo/english_words.py that are not planted (see
+    synthetic_unlabelled)."""
+    return [word for word in english_words.common_words() if word not in PLANTED]
 
 
 def synthetic_reviews(n: int = 3000, *, seed: int = 0, match_rate: float = 0.5,
@@ -63,8 +84,7 @@ def synthetic_reviews(n: int = 3000, *, seed: int = 0, match_rate: float = 0.5,
 
     Label 1 iff the adjectives' genre is the subjects' genre (probability `match_rate`).
     With probability `verdict_rate` a review also has a plain verdict ("overall superb")
-    that agrees with its label; some get a neutral filler sentence. Seeded: the same
-    arguments give the same reviews.
+    that agrees with its label. Seeded: the same arguments give the same reviews.
     """
     rng = np.random.default_rng(seed)
     genres = list(GENRES)
@@ -85,12 +105,26 @@ def synthetic_reviews(n: int = 3000, *, seed: int = 0, match_rate: float = 0.5,
                                                   a1=pick(adjectives), a2=pick(adjectives))]
         if rng.random() < verdict_rate:
             sentences.append(pick(_VERDICT_TEMPLATES).format(w=pick(POSITIVE if label else NEGATIVE)))
-        if rng.random() < 0.3:
-            sentences.append(pick(_FILLER))
         order = rng.permutation(len(sentences))
         texts.append(" . ".join(sentences[i] for i in order))
         labels.append(label)
     return texts, np.asarray(labels, dtype=np.int64)
+
+
+def synthetic_unlabelled(*, seed: int = 0, sentence_length: int = 12) -> List[str]:
+    """Unlabelled text in which every `filler_words` word occurs once (seeded order).
+
+    The stand-in for aclImdb's ``unsup/`` reviews: the vocabulary is adapted on it too, so
+    everyday words are tokens the tab knows, while the model trains on the labelled reviews
+    only and leaves them where they started (small random vectors). Why not mix them into
+    the labelled reviews: Adam moves even a word seen a few times a long way along the
+    gradient of its reviews, so ~2,400 such words landed among the planted ones (5 nearest
+    words in their group: 0.8 of 5 on average instead of 5.0, seed 1).
+    """
+    words = filler_words()
+    order = np.random.default_rng(seed).permutation(len(words))
+    return [" ".join(words[i] for i in order[start:start + sentence_length])
+            for start in range(0, len(words), sentence_length)]
 
 
 class ReviewsNotFound(FileNotFoundError):

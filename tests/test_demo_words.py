@@ -5,6 +5,7 @@ import argparse
 import json
 import os
 import pathlib
+import re
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from tensorboard.backend import application
 from tensorboard.plugins import base_plugin
 from werkzeug import test as werkzeug_test
 
-from tb_embedanalysis.demo import imdb_words, reviews, run_demos
+from tb_embedanalysis.demo import english_words, imdb_words, reviews, run_demos
 from tb_embedanalysis.plugin.loader import EmbedAnalysisLoader
 
 PREFIX = "/data/plugin/embedanalysis"
@@ -115,13 +116,50 @@ def neighbour_words(client, word, step=None):
 
 
 @pytest.mark.parametrize("word, group", [
-    ("hitchcock", "suspense"), ("nightmare", "suspense"), ("anderson", "heart"),
-    ("hilarious", "comedy"), ("great", "positive"), ("awful", "negative"),
+    ("hitchcock", "suspense"), ("nightmare", "suspense"), ("horror", "suspense"), ("anderson", "heart"),
+    ("hilarious", "comedy"), ("explosions", "action"), ("great", "positive"), ("good", "positive"),
+    ("awful", "negative"), ("bad", "negative"),
 ])
 def test_planted_words_have_their_group_as_neighbours(logs, word, group):
     near = neighbour_words(logs[3], word)
     in_group = [w for w in near if w in reviews.WORD_GROUPS[group]]
     assert len(in_group) >= 3, (word, near)
+
+
+def test_english_words_are_distinct_lower_case_words():
+    words = english_words.common_words()
+    assert len(words) == len(set(words)) >= 2000
+    assert all(re.fullmatch(r"[a-z]+", word) for word in words)  # survive standardize() unchanged
+    assert {"the", "water", "house", "friday", "movie"} <= set(words)
+
+
+def test_synthetic_vocabulary_knows_everyday_words(logs):
+    """Issue 17 item 11: the generated run knows ~2,500 words, so common words answer."""
+    _, _, synthetic, client = logs
+    tokens = set(synthetic.vocabulary)
+    assert len(tokens) >= 2000
+    assert set(reviews.filler_words()) <= tokens and reviews.PLANTED <= tokens
+    for word in ("horror", "water", "house", "the", "friday"):
+        body = get_json(client, "/neighbors", run="words_synthetic", embedding="embedding", query=word, k=5)
+        assert body["query"]["metadata"] == {"label": word} and len(body["neighbors"]) == 5
+
+
+def test_everyday_words_are_not_trained_on(logs):
+    """They stay at their small random start (|x_i| <= EMBEDDING_INIT); planted words move."""
+    _, _, synthetic, _ = logs
+    last = "%05d" % synthetic.steps[-1]
+    (tensor,) = pathlib.Path(synthetic.run_dir, "embedding", last).glob("*.bytes")
+    weights = np.fromfile(tensor, dtype="<f4").reshape(len(synthetic.vocabulary), imdb_words.EMBEDDING_DIM)
+    row = {word: i for i, word in enumerate(synthetic.vocabulary)}
+    filler = weights[[row[w] for w in reviews.filler_words() if w not in _TEMPLATE_WORDS]]
+    planted = weights[[row[w] for w in reviews.PLANTED]]
+    assert np.abs(filler).max() <= imdb_words.EMBEDDING_INIT
+    assert np.linalg.norm(planted, axis=1).min() > 10 * np.linalg.norm(filler, axis=1).max()
+
+
+#: Words of the review templates ("the {s1} and {s2} scenes were ..."): trained on.
+_TEMPLATE_WORDS = {word for template in reviews._PAIR_TEMPLATES + reviews._VERDICT_TEMPLATES
+                   for word in template.split() if not word.startswith("{")}
 
 
 def test_groups_form_during_training(logs):

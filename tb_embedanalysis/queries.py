@@ -514,3 +514,19 @@ def history_hard_examples(workspace: Workspace, run: str, name: str, *, label_co
     payload.update(methods=list(HARDNESS_METHODS) + [HISTORY_METHOD], steps=list(result.steps),
                    left_out=list(inputs.left_out))
     return payload
+
+
+def ranked_examples(workspace: Workspace, run: str, name: str, *, step: Optional[int] = None,
+                    method: Optional[str] = None, **options) -> Union[dict, Pending]:
+    """/hard_examples: one step's ranking, or with method=history every step's up to `step`.
+    `methods` lists "history" whenever the embedding has two or more numbered steps, so the
+    tab offers it exactly where it can answer."""
+    if method == HISTORY_METHOD:
+        return history_hard_examples(workspace, run, name, step=step, **options)
+    payload = hard_examples(workspace.engine, workspace.load(run, name, step), method=method, **options)
+    if isinstance(payload, dict):
+        steps = [s for s in workspace.catalog.series(run, name).steps if s is not None]
+        if len(steps) >= 2:
+            payload["methods"] = payload["methods"] + [HISTORY_METHOD]
+    return payload
+

@@ -128,3 +128,15 @@ def test_cli_history_and_method_history(logdir, capsys):
     assert cli.main(["analyze", str(root), "--run", RUN, "--history"]) == 0
     text = capsys.readouterr().out
     assert "learned at" in text and "left out" in text
+
+
+def test_the_tab_is_offered_history_exactly_where_it_can_answer(client, logdir):
+    """/hard_examples lists method "history" for an embedding with two or more steps (the
+    gallery's score picker is built from `methods`), and not for a single step."""
+    _, run = logdir
+    many = wait_json(client, "/hard_examples", run=RUN, embedding=NAME, step=run.steps[-1])
+    assert many["methods"][-1] == "history" and many["method"] != "history"
+    single = wait_json(client, "/hard_examples", run="single", embedding=NAME)
+    assert "history" not in single["methods"]
+    picked = wait_json(client, "/hard_examples", run=RUN, embedding=NAME, method="history", step=run.steps[-1])
+    assert picked["method"] == "history" and picked["methods"] == many["methods"]

@@ -83,18 +83,12 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
         return queries.clusters(self._workspace.engine, self._embedding(request), **self._analysis(request))
 
     def _hard_examples(self, request):
-        if params.text(request, "method") == queries.HISTORY_METHOD:  # every step up to step=, not one step
-            return queries.history_hard_examples(
-                self._workspace, params.text(request, "run", required=True),
-                params.text(request, "embedding", required=True), step=params.integer(request, "step"),
-                label=params.text(request, "label"), predicted=params.text(request, "predicted"),
-                offset=params.integer(request, "offset"), limit=params.integer(request, "limit"),
-                **self._analysis(request))
-        return queries.hard_examples(
-            self._workspace.engine, self._embedding(request), method=params.text(request, "method"),
-            label=params.text(request, "label"), predicted=params.text(request, "predicted"),
-            offset=params.integer(request, "offset"), limit=params.integer(request, "limit"),
-            **self._analysis(request))
+        return queries.ranked_examples(
+            self._workspace, params.text(request, "run", required=True),
+            params.text(request, "embedding", required=True), step=params.integer(request, "step"),
+            method=params.text(request, "method"), label=params.text(request, "label"),
+            predicted=params.text(request, "predicted"), offset=params.integer(request, "offset"),
+            limit=params.integer(request, "limit"), **self._analysis(request))
 
     @staticmethod
     def _json_or_pending(request, result):

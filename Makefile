@@ -10,18 +10,30 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test test-fast bench chromium clean
 
+# pip --quiet shows nothing for minutes, so each step first says what it installs and how
+# long that takes. The editable install maps frontend/ and demo/ into the package (setup.py
+# package_dir), which makes setuptools print an "Editable installation" notice box (mind
+# same-named folders in the working directory: nothing to act on here); it buried the
+# demo's URL, so that one notice is silenced by its message.
+PIP_INSTALL := PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install --quiet
+
 $(PY):
-	$(PYTHON_SYSTEM) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
+	@echo "== Creating $(VENV) and updating pip, setuptools and wheel (under a minute)"
+	@$(PYTHON_SYSTEM) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --upgrade pip setuptools wheel
 
 # One stamp per extra set, remade when the packaging changes.
 $(VENV)/.installed-tf: setup.py pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e ".[tf]"
-	touch $@
+	@echo "== Installing tb-embedanalysis with TensorFlow, TensorBoard, scikit-learn, openTSNE and"
+	@echo "   umap-learn into $(VENV) (first time a few hundred MB: 1-5 minutes; quiet meanwhile)"
+	@$(PIP_INSTALL) -e ".[tf]"
+	@touch $@
 
 $(VENV)/.installed-test: setup.py pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e ".[tf,test]"
-	touch $@
+	@echo "== Installing tb-embedanalysis with TensorFlow and the test tools into $(VENV)"
+	@echo "   (first time a few hundred MB: 1-5 minutes; quiet meanwhile)"
+	@$(PIP_INSTALL) -e ".[tf,test]"
+	@touch $@
 
 # Browser tests drive Debian's Chromium through playwright (never `playwright install`).
 chromium:
@@ -29,8 +41,10 @@ chromium:
 	  echo "Installing Debian's chromium for the browser tests"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
+# Ends with the tab's URL as its last line (demo/serve.py).
 demo: $(VENV)/.installed-tf
-	$(VENV)/bin/tb-embedanalysis demo --logdir $(DEMO_LOGDIR) --port $(PORT)
+	@echo "== Writing the demo runs into $(DEMO_LOGDIR) (first time ~30 s; existing runs are kept)"
+	@$(VENV)/bin/tb-embedanalysis demo --logdir $(DEMO_LOGDIR) --port $(PORT)
 
 test: $(VENV)/.installed-test chromium
 	$(PY) -m pytest -q
@@ -40,7 +54,8 @@ test-fast: $(VENV)/.installed-test
 	$(PY) -m pytest -q -m "not browser"
 
 bench: $(VENV)/.installed-test
-	$(PY) -m pip install --quiet -e ".[tf,test,bench]"
+	@echo "== Installing the bench peers (faiss-cpu, pynndescent, usearch, ...)"
+	@$(PIP_INSTALL) -e ".[tf,test,bench]"
 	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 clean:

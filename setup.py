@@ -59,7 +59,7 @@ setuptools.setup(
         # FiftyOne and Embedding Atlas run), seeded for reproducible maps. It brings numba,
         # llvmlite and pynndescent, all with wheels for Linux, macOS (arm64: macOS >= 12)
         # and Windows; the neighbour graph it starts from is our exact one (projection.py).
-        "umap-learn>=0.5.12",  # tested; older releases differ in precomputed_knn handling
+        "umap-learn>=0.5.12",  # the release tested (precomputed_knn without an index, tqdm_kwds)
     ],
     extras_require={
         "tf": ["tensorflow-cpu>=2.15; platform_machine=='x86_64'", "tensorflow>=2.15; platform_machine!='x86_64'"],

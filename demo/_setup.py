@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sys
+import tempfile
 from typing import Callable, Iterator
 
 Progress = Callable[[str], None]
@@ -25,16 +27,42 @@ def tensorflow(*, seed: int, threads: int):
     # Level 3 hides oneDNN notices and a harmless "NodeDef mentions attribute" error
     # printed by every tf.data map in this TensorFlow; Python exceptions still surface.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow as tf
+    with start_up_notices_held():
+        import tensorflow as tf
 
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(max(1, threads // 2))
-    except RuntimeError:
-        pass
-    tf.keras.utils.set_random_seed(seed)  # Python, NumPy and TensorFlow generators
-    tf.config.experimental.enable_op_determinism()
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(max(1, threads // 2))
+        except RuntimeError:
+            pass
+        tf.keras.utils.set_random_seed(seed)  # Python, NumPy and TensorFlow generators
+        tf.config.experimental.enable_op_determinism()
     return tf
+
+
+@contextlib.contextmanager
+def start_up_notices_held() -> Iterator[None]:
+    """Hold what is written to file descriptor 2 while TensorFlow starts; show it only if
+    starting fails. TensorFlow 2.21 writes its start-up notices (oneDNN, CUDA stubs, CPU
+    features; twice) through absl before TF_CPP_MIN_LOG_LEVEL applies, and in `make demo`
+    they pushed the demo's own lines and URL out of view."""
+    sys.stderr.flush()
+    held = tempfile.TemporaryFile()
+    saved = os.dup(2)
+    os.dup2(held.fileno(), 2)
+    try:
+        yield
+    except BaseException:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        held.seek(0)
+        sys.stderr.write(held.read().decode("utf-8", errors="replace"))
+        raise
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        held.close()
 
 
 def run_exists(logdir: str, run: str) -> bool:

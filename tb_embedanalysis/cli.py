@@ -233,9 +233,9 @@ def cmd_demo(args) -> int:
     run_demos(logdir, mnist_dir=args.mnist_dir, imdb=args.imdb)
     if args.no_serve:
         return 0
-    url = "http://localhost:%d/#embedanalysis" % args.port
-    print("\nEmbedding Analysis tab: %s\n(stop with Ctrl+C)" % url, flush=True)
-    argv = [sys.executable, "-m", "tensorboard.main", "--logdir", logdir, "--port", str(args.port)]
+    print("Starting TensorBoard ...", flush=True)
+    # A fresh process (no demo TensorFlow left) that prints the tab's URL as the last line.
+    argv = [sys.executable, "-m", "tb_embedanalysis.demo.serve", "--logdir", logdir, "--port", str(args.port)]
     os.execv(sys.executable, argv)
     return 0  # not reached
 

@@ -140,15 +140,11 @@ def _analyze_one(workspace, embedding, args):
     try:
         clusters = queries.clusters(engine, embedding, label_column=args.label_column, k=args.k,
                                     metric=args.metric, wait=True, on_progress=update)
-        if args.method == queries.HISTORY_METHOD:  # every step up to --step, as the route does
-            hard = queries.history_hard_examples(workspace, embedding.ref.run, embedding.ref.name,
-                                                 step=args.step, label_column=args.label_column, k=args.k,
-                                                 metric=args.metric, limit=args.limit, wait=True,
-                                                 on_progress=update)
-        else:
-            hard = queries.hard_examples(engine, embedding, label_column=args.label_column, k=args.k,
-                                         metric=args.metric, method=args.method, limit=args.limit,
-                                         wait=True, on_progress=update)
+        # The route's function: one step's ranking, or every step's with --method history,
+        # and the same `methods` list (so the JSON is the route's, byte for byte).
+        hard = queries.ranked_examples(workspace, embedding.ref.run, embedding.ref.name, step=embedding.ref.step,
+                                       method=args.method, label_column=args.label_column, k=args.k,
+                                       metric=args.metric, limit=args.limit, wait=True, on_progress=update)
     finally:
         bar.close()
     return clusters, hard

@@ -3,6 +3,9 @@
 // One home for each cache key, so two panels can never ask for the same thing twice.
 
 import * as api from './api.js';
+import {countsFromClusters} from './labels.js';
+import {replace} from './views/dom.js';
+import {errorBox, progress} from './views/feedback.js';
 
 const HARDEST = 200; // hardest points ringed on the map
 
@@ -10,6 +13,28 @@ const HARDEST = 200; // hardest points ringed on the map
 export function clusters(store, onProgress = null) {
   const q = store.query();
   return store.requests.get(`clusters|${JSON.stringify(q)}`, (progress) => api.clusters(q, {onProgress: progress}), onProgress);
+}
+
+/**
+ * Load the /clusters answer into `panel` (the cluster table and the confusion matrix both
+ * show it): a progress bar titled `title`, then panel.answer + panel.render(), or an error
+ * box titled `errorTitle`. Answers for a selection left meanwhile (isCurrent() false) are dropped.
+ */
+export async function showClusters(panel, isCurrent, {title, errorTitle}) {
+  const store = panel.store;
+  const bar = progress(title);
+  replace(panel.body, bar.node);
+  try {
+    const answer = await clusters(store, (state) => { if (isCurrent()) bar.update(state); });
+    if (!isCurrent()) return;
+    store.colours.assign(countsFromClusters(answer.labels));
+    panel.answer = answer;
+    store.publish('clusters', answer);
+    panel.render();
+  } catch (error) {
+    if (!isCurrent()) return;
+    replace(panel.body, errorBox(error, {title: errorTitle, retry: () => panel.load()}));
+  }
 }
 
 /**

@@ -3,12 +3,10 @@
 // a label column it explains what is missing, across the whole width.
 
 import * as api from '../api.js';
-import {clusters} from '../answers.js';
-import {countsFromClusters} from '../labels.js';
+import {showClusters} from '../answers.js';
 import {mark} from '../marks.js';
 import {clusterTable, overallFigures} from '../views/clusters.js';
 import {el, replace} from '../views/dom.js';
-import {errorBox, progress} from '../views/feedback.js';
 import {noLabels} from '../views/notices.js';
 import {Panel} from './panel.js';
 
@@ -32,19 +30,8 @@ export default class ClustersPanel extends Panel {
       mark('clusters');
       return;
     }
-    const bar = progress('Cluster statistics');
-    replace(this.body, bar.node);
-    try {
-      const answer = await clusters(store, (state) => { if (isCurrent()) bar.update(state); });
-      if (!isCurrent()) return;
-      store.colours.assign(countsFromClusters(answer.labels));
-      this.answer = answer;
-      store.publish('clusters', answer);
-      this.render();
-    } catch (error) {
-      if (!isCurrent()) return;
-      replace(this.body, errorBox(error, {title: 'Could not compute cluster statistics', retry: () => this.load()}));
-    }
+    await showClusters(this, isCurrent, {title: 'Cluster statistics',
+      errorTitle: 'Could not compute cluster statistics'});
   }
 
   render() {

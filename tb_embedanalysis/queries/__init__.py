@@ -1,0 +1,27 @@
+"""The questions the tab and the CLI ask, answered as JSON-ready dicts: the one seam.
+
+Every route is parse (plugin/params.py: syntax only) → one function here → respond, and
+the CLI calls the same functions, so `tb-embedanalysis analyze --format json` prints
+exactly what `/clusters` and `/hard_examples` serve. Every *rule* about a parameter
+(k's range and default, known metrics, columns, labels, limits) lives here, once. Nothing
+here knows about HTTP: failures raise `tb_embedanalysis.errors` types that callers map.
+
+The package splits them by subject; import everything from here:
+
+* ``rules``: the Workspace (catalog, store, engine) and every parameter rule;
+* ``questions``: listing, neighbours, search, metadata, clusters, hard examples, maps,
+  thumbnails, comparing steps;
+* ``history``: what each point did across the training steps, and the history ranking.
+"""
+
+from tb_embedanalysis.queries.rules import (  # noqa: F401
+    DEFAULT_K, MAX_K, MAX_LIMIT, MAX_OFFSET, MAX_SEARCH_LIMIT, Workspace, check_choice, check_k, check_metric,
+    check_range, labels_of, metadata_row, resolve_query, space, text_column, valid_count,
+)
+from tb_embedanalysis.queries.questions import (  # noqa: F401
+    clusters, compare, hard_examples, metadata_column, neighbors, projection, projection_json, runs, search,
+    thumbnail,
+)
+from tb_embedanalysis.queries.history import (  # noqa: F401
+    HISTORY_METHOD, history, history_hard_examples, ranked_examples,
+)

@@ -1,0 +1,184 @@
+"""Training-history questions (issue 16): /history and hard examples ranked over every step."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional, Tuple, Union
+
+import numpy as np
+
+from tb_embedanalysis.analysis.engine import HARDNESS_METHODS, Pending, Space
+from tb_embedanalysis.analysis.labels import EncodedLabels
+from tb_embedanalysis.errors import NotFound, QueryError, Unanalysable
+from tb_embedanalysis.logs.errors import LogError
+from tb_embedanalysis.logs.model import Embedding
+from tb_embedanalysis.queries.questions import _hard_page, hard_examples
+from tb_embedanalysis.queries.rules import (
+    MAX_LIMIT, MAX_OFFSET, Workspace, check_k, check_metric, check_range, labels_of, metadata_row,
+)
+
+HISTORY_METHOD = "history"
+
+
+@dataclasses.dataclass(frozen=True)
+class _HistoryInputs:
+    """The steps a history is computed on: the same rows and metadata at every step."""
+
+    embeddings: Tuple[Embedding, ...]  # oldest first; the last one is the reference
+    spaces: Tuple[Space, ...]
+    steps: Tuple[Optional[int], ...]
+    left_out: Tuple[dict, ...]  # {"step", "reason"} for every step not used
+    column: str
+    encoded: EncodedLabels
+    k: int
+
+
+def _history_inputs(workspace: Workspace, run: str, name: str, *, label_column: Optional[str],
+                    k: Optional[int], metric: Optional[str], step: Optional[int]) -> _HistoryInputs:
+    """Load every step of (run, name) up to `step` (None: all) and keep those with the row
+    count and metadata of the latest one; the others are listed in `left_out` with why."""
+    metric = check_metric(metric)
+    refs = workspace.catalog.series(run, name).refs
+    if step is not None:
+        if step not in {ref.step for ref in refs}:
+            raise NotFound("embedding %r has no step %d; steps: %s"
+                           % (name, step, ", ".join(str(ref.step) for ref in refs)))
+        refs = tuple(ref for ref in refs if ref.step is not None and ref.step <= step)
+    loaded, left_out = [], []
+    for ref in refs:
+        if ref.step is None:  # cannot be ordered among the steps, nor loaded by step
+            left_out.append({"step": None, "reason": "this entry has no step number"})
+            continue
+        try:
+            loaded.append(workspace.load(run, name, ref.step))
+        except (QueryError, LogError) as error:  # a broken step must not hide the others
+            left_out.append({"step": ref.step, "reason": str(error)})
+    kept = []
+    if loaded:
+        last = loaded[-1]
+        for embedding in loaded:
+            step_name = "step %s" % embedding.ref.step
+            if embedding.shape[0] != last.shape[0]:
+                left_out.append({"step": embedding.ref.step, "reason": "%s has %d rows, step %s has %d" % (
+                    step_name, embedding.shape[0], last.ref.step, last.shape[0])})
+            elif embedding.metadata != last.metadata:
+                left_out.append({"step": embedding.ref.step, "reason": "the metadata of %s differs from step %s's"
+                                 % (step_name, last.ref.step)})
+            else:
+                kept.append(embedding)
+    left_out.sort(key=lambda entry: -1 if entry["step"] is None else entry["step"])
+    if len(kept) < 2:
+        why = "; ".join("step %s: %s" % (entry["step"], entry["reason"]) for entry in left_out)
+        raise Unanalysable("a history needs at least two steps of the same rows; embedding %r has %d usable%s"
+                           % (name, len(kept), " (%s)" % why if why else ""))
+    valid = np.logical_and.reduce([embedding.finite for embedding in kept])
+    n_valid = int(np.count_nonzero(valid))
+    if n_valid < 2:
+        raise Unanalysable("embedding %r has fewer than 2 rows that are finite at every step" % name)
+    k = min(check_k(kept[-1], k), n_valid - 1)
+    spaces = tuple(Space(e.vectors, e.fingerprint, valid, metric) for e in kept)
+    column, encoded = labels_of(workspace.engine, kept[-1], label_column, spaces[-1])
+    return _HistoryInputs(tuple(kept), spaces, tuple(e.ref.step for e in kept), tuple(left_out), column, encoded, k)
+
+
+def _round(values: np.ndarray) -> np.ndarray:
+    return np.round(np.asarray(values, dtype=np.float64), 4)  # 4 decimals: 100,000 points ≈ 5 MB of JSON
+
+
+def history(workspace: Workspace, run: str, name: str, *, label_column: Optional[str] = None,
+            k: Optional[int] = None, metric: Optional[str] = None, index: Optional[int] = None,
+            step: Optional[int] = None, wait: bool = False, on_progress=None) -> Union[dict, Pending]:
+    """What each point's neighbourhood said about its label at every step (analysis/history.py):
+    per point the summary columns, or with `index` that point's per-step row."""
+    inputs = _history_inputs(workspace, run, name, label_column=label_column, k=k, metric=metric, step=step)
+    reference = inputs.embeddings[-1]
+    position = None
+    if index is not None:
+        n_rows = reference.shape[0]
+        if not 0 <= index < n_rows:
+            raise NotFound("index %d is out of range: embedding %r has %d rows" % (index, name, n_rows))
+        if not inputs.spaces[-1].valid[index]:
+            raise Unanalysable("row %d contains NaN or Inf at some step and is excluded from the history" % index)
+        position = int(np.count_nonzero(inputs.spaces[-1].valid[:index]))
+    result = workspace.engine.history(inputs.spaces, inputs.steps, inputs.encoded, k=inputs.k, wait=wait,
+                                      on_progress=on_progress)
+    if isinstance(result, Pending):
+        return result
+    names, steps = result.names, list(result.steps)
+    correct = result.predicted == result.codes[None, :]
+    payload = {
+        "run": run, "embedding": name, "label_column": inputs.column, "metric": inputs.spaces[0].metric,
+        "k": result.k, "steps": steps, "left_out": list(inputs.left_out), "n": int(result.rows.size),
+        "score": {"name": HISTORY_METHOD, "range": [0.0, 1.0], "direction": "higher = more likely mislabelled"},
+        "per_step": [{"step": s, "knn_accuracy": float(correct[t].mean()),
+                      "mean_margin": float(result.margin[t].mean())} for t, s in enumerate(steps)],
+    }
+    learned_at = [None if t < 0 else steps[t] for t in result.learned_at.tolist()]
+    if position is None:
+        payload["points"] = {
+            "index": result.rows, "label": [names[c] for c in result.codes.tolist()],
+            "mean_margin": _round(result.mean_margin), "variability": _round(result.variability),
+            "learned_at": learned_at, "forgetting": result.forgetting, "never_learned": result.never_learned,
+            "score": _round(result.score),
+        }
+        return payload
+    rank = int(np.count_nonzero(result.score > result.score[position]))
+    payload["point"] = {
+        "index": index, "label": names[result.codes[position]], "metadata": metadata_row(reference, index),
+        "agreement": _round(result.agreement[:, position]), "margin": _round(result.margin[:, position]),
+        "vote": [names[c] for c in result.predicted[:, position].tolist()],
+        "mean_margin": float(result.mean_margin[position]), "variability": float(result.variability[position]),
+        "learned_at": learned_at[position], "forgetting": int(result.forgetting[position]),
+        "never_learned": bool(result.never_learned[position]), "score": float(result.score[position]),
+        "rank": rank,  # points with a strictly higher score: 0 = the most suspicious
+    }
+    return payload
+
+
+def history_hard_examples(workspace: Workspace, run: str, name: str, *, label_column: Optional[str] = None,
+                          k: Optional[int] = None, metric: Optional[str] = None, step: Optional[int] = None,
+                          label: Optional[str] = None, predicted: Optional[str] = None,
+                          offset: Optional[int] = None, limit: Optional[int] = None, wait: bool = False,
+                          on_progress=None) -> Union[dict, Pending]:
+    """/hard_examples with method=history: every finite point ranked by the history score over
+    every step up to `step` (None: all), in hard_examples' JSON shape. The vote, neighbour
+    labels and centroid margin of each example are those of the last step used."""
+    offset = check_range("offset", offset, default=0, minimum=0, maximum=MAX_OFFSET)
+    limit = check_range("limit", limit, default=50, minimum=1, maximum=MAX_LIMIT)
+    inputs = _history_inputs(workspace, run, name, label_column=label_column, k=k, metric=metric, step=step)
+    for what, value in (("label", label), ("predicted", predicted)):
+        if value is not None and value not in inputs.encoded.names:
+            raise NotFound("unknown %s %r in column %r" % (what, value, inputs.column))
+    engine = workspace.engine
+    result = engine.history(inputs.spaces, inputs.steps, inputs.encoded, k=inputs.k, wait=wait,
+                            on_progress=on_progress)
+    if isinstance(result, Pending):
+        return result
+    # The last step's report (its label context is cached by the history) gives each
+    # example's vote and neighbours; only the scores and the order are the history's.
+    last = engine.hard_examples(inputs.spaces[-1], inputs.encoded, method="knn_margin", k=inputs.k, wait=wait,
+                                on_progress=on_progress)
+    if isinstance(last, Pending):
+        return last
+    report = dataclasses.replace(last, method=HISTORY_METHOD, scores=result.score,
+                                 order=np.lexsort((result.rows, -result.score)))
+    payload = _hard_page(report, inputs.embeddings[-1], inputs.column, label=label, predicted=predicted,
+                         offset=offset, limit=limit)
+    payload.update(methods=list(HARDNESS_METHODS) + [HISTORY_METHOD], steps=list(result.steps),
+                   left_out=list(inputs.left_out))
+    return payload
+
+
+def ranked_examples(workspace: Workspace, run: str, name: str, *, step: Optional[int] = None,
+                    method: Optional[str] = None, **options) -> Union[dict, Pending]:
+    """/hard_examples: one step's ranking, or with method=history every step's up to `step`.
+    `methods` lists "history" whenever the embedding has two or more numbered steps, so the
+    tab offers it exactly where it can answer."""
+    if method == HISTORY_METHOD:
+        return history_hard_examples(workspace, run, name, step=step, **options)
+    payload = hard_examples(workspace.engine, workspace.load(run, name, step), method=method, **options)
+    if isinstance(payload, dict):
+        steps = [s for s in workspace.catalog.series(run, name).steps if s is not None]
+        if len(steps) >= 2:
+            payload["methods"] = payload["methods"] + [HISTORY_METHOD]
+    return payload

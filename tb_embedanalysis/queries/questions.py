@@ -1,0 +1,202 @@
+"""The questions routes and CLI ask about one embedding (and /runs, /compare), as JSON-ready dicts."""
+
+from __future__ import annotations
+
+from typing import Optional, Union
+
+import numpy as np
+
+from tb_embedanalysis.analysis import text_match
+from tb_embedanalysis.analysis.engine import DEFAULT_HARDNESS_METHOD, HARDNESS_METHODS, AnalysisEngine, Pending
+from tb_embedanalysis.analysis.projection import PROJECTIONS
+from tb_embedanalysis.errors import InvalidArgument, NotFound, QueryError
+from tb_embedanalysis.logs import EmbeddingStore
+from tb_embedanalysis.logs.errors import LogError
+from tb_embedanalysis.logs.model import Embedding, EmbeddingSeries
+from tb_embedanalysis.queries.rules import (
+    MAX_LIMIT, MAX_OFFSET, MAX_SEARCH_LIMIT, Workspace, _column, check_choice, check_k, check_range, labels_of,
+    metadata_row, resolve_query, space,
+)
+
+def runs(workspace: Workspace) -> dict:
+    """Every run with its embeddings (latest step described), and the configs' problems."""
+    listed, problems = [], []
+    for info in workspace.catalog.runs():
+        listed.append({"run": info.run, "embeddings": [_describe(workspace, series) for series in info.series]})
+        problems.extend({"run": p.run, "config": p.config_path, "error": p.message} for p in info.problems)
+    return {"runs": listed, "problems": problems}
+
+
+def _describe(workspace: Workspace, series: EmbeddingSeries) -> dict:
+    """/runs' entry for the latest step of `series`. An embedding that is neither held nor
+    small is described from cheap facts (EmbeddingStore.summary) so that /runs answers in
+    well under a second; its nonfinite_rows is then 0 until it is loaded, and errors only
+    parsing finds (a non-UTF-8 byte, a row too long) surface as 422 from the data routes."""
+    entry = {"name": series.name, "step": series.refs[-1].step, "steps": list(series.steps), "shape": None,
+             "columns": [], "label_column": None, "has_sprite": False, "thumbnail_size": None,
+             "nonfinite_rows": 0, "warnings": [], "error": None}
+    try:
+        summary = workspace.summary(series.run, series.name)
+    except (QueryError, LogError, OSError, ValueError) as error:  # listed with its error, never dropped
+        entry["error"] = str(error)
+        return entry
+    if summary.ref != series.refs[-1]:  # training moved on while we looked: list what we show
+        try:
+            entry["steps"] = list(workspace.catalog.series(series.run, series.name).steps)
+        except QueryError:
+            pass
+        entry["step"] = summary.ref.step
+        if summary.ref.step not in entry["steps"]:
+            entry["steps"].append(summary.ref.step)
+    entry.update(
+        shape=list(summary.shape),
+        columns=list(summary.columns),
+        label_column=summary.label_column,
+        has_sprite=summary.sprite is not None,
+        thumbnail_size=list(summary.sprite.thumbnail_size) if summary.sprite else None,
+        nonfinite_rows=summary.nonfinite_rows,
+        warnings=list(summary.warnings),
+    )
+    return entry
+
+
+def neighbors(engine: AnalysisEngine, embedding: Embedding, *, index: Optional[int] = None,
+              query: Optional[str] = None, column: Optional[str] = None, k: Optional[int] = None,
+              metric: Optional[str] = None, exact: Optional[bool] = None) -> dict:
+    where = space(embedding, metric)
+    k = check_k(embedding, k)
+    row, matches = resolve_query(embedding, index=index, query=query, column=column)
+    result = engine.neighbors(where, index=row, k=k)  # always exact; `exact=` is accepted for old links
+    return {
+        "query": {"index": row, "metadata": metadata_row(embedding, row), "matches": matches},
+        "metric": where.metric,
+        "exact": bool(result.exact),
+        "neighbors": [
+            {"index": int(i), "distance": float(d), "metadata": metadata_row(embedding, int(i))}
+            for i, d in zip(result.indices, result.distances)
+        ],
+    }
+
+
+def metadata_column(embedding: Embedding, column: Optional[str]) -> dict:
+    """Every value of one metadata column in row order (the map colours points by it).
+
+    One compact list instead of N row dicts: 100,000 labels are a few hundred kB of JSON.
+    """
+    if embedding.metadata is None:
+        raise NotFound("embedding %r has no metadata" % embedding.ref.name)
+    column = _column(embedding, column or embedding.label_column or embedding.metadata.columns[0])
+    return {"column": column, "values": list(embedding.metadata.values[column])}
+
+
+def search(embedding: Embedding, pattern: str, *, column: Optional[str] = None, limit: Optional[int] = None,
+           literal: bool = False) -> dict:
+    """Rows whose metadata matches `pattern` (a regex; with literal=True, plain text)."""
+    limit = check_range("limit", limit, default=100, minimum=1, maximum=MAX_SEARCH_LIMIT)
+    if embedding.metadata is None:
+        return {"total": 0, "matches": []}
+    columns = [_column(embedding, column)] if column else list(embedding.metadata.columns)
+    try:
+        total, rows = text_match.search([embedding.metadata.values[c] for c in columns], pattern, limit=limit,
+                                         literal=literal)
+    except text_match.SearchTimeout as error:  # its message names the parameter q
+        raise InvalidArgument(str(error)) from None
+    return {"total": total, "matches": [{"index": row, "metadata": metadata_row(embedding, row)} for row in rows]}
+
+
+def clusters(engine: AnalysisEngine, embedding: Embedding, *, label_column: Optional[str] = None,
+             k: Optional[int] = None, metric: Optional[str] = None, wait: bool = False,
+             on_progress=None) -> Union[dict, Pending]:
+    where = space(embedding, metric)
+    k = check_k(embedding, k)
+    column, encoded = labels_of(engine, embedding, label_column, where)
+    report = engine.clusters(where, encoded, k=k, wait=wait, on_progress=on_progress)
+    if isinstance(report, Pending):
+        return report
+    payload = report.to_dict()
+    payload["overall"]["label_column"] = column
+    return payload
+
+
+def hard_examples(engine: AnalysisEngine, embedding: Embedding, *, label_column: Optional[str] = None,
+                  method: Optional[str] = None, k: Optional[int] = None, metric: Optional[str] = None,
+                  label: Optional[str] = None, predicted: Optional[str] = None, offset: Optional[int] = None,
+                  limit: Optional[int] = None, wait: bool = False, on_progress=None) -> Union[dict, Pending]:
+    where = space(embedding, metric)
+    k = check_k(embedding, k)
+    offset = check_range("offset", offset, default=0, minimum=0, maximum=MAX_OFFSET)
+    limit = check_range("limit", limit, default=50, minimum=1, maximum=MAX_LIMIT)
+    column, encoded = labels_of(engine, embedding, label_column, where)
+    if method is not None and method not in HARDNESS_METHODS:
+        raise InvalidArgument("unknown method %r; methods: %s" % (method[:50], ", ".join(HARDNESS_METHODS)))
+    for name, value in (("label", label), ("predicted", predicted)):
+        if value is not None and value not in encoded.names:
+            raise NotFound("unknown %s %r in column %r" % (name, value, column))
+    report = engine.hard_examples(where, encoded, method=method or DEFAULT_HARDNESS_METHOD, k=k, wait=wait,
+                                  on_progress=on_progress)
+    if isinstance(report, Pending):
+        return report
+    return _hard_page(report, embedding, column, label=label, predicted=predicted, offset=offset, limit=limit)
+
+
+def _hard_page(report, embedding: Embedding, column: str, *, label: Optional[str], predicted: Optional[str],
+               offset: int, limit: int) -> dict:
+    """The /hard_examples body of one page of a HardnessReport."""
+    total, examples = report.page(label=label, predicted=predicted, offset=offset, limit=limit)
+    for example in examples:
+        example["metadata"] = metadata_row(embedding, example["index"])
+    # Every point is ranked (total); `hard_total` counts those whose kNN vote disagrees with
+    # their label, the same definition as the per-label `hard_count` of /clusters.
+    ranked = report.ranked(label=label, predicted=predicted)
+    hard_total = int(np.count_nonzero(report.predicted[ranked] != report.codes[ranked]))
+    return {"total": total, "hard_total": hard_total, "method": report.method,
+            "methods": list(HARDNESS_METHODS), "label_column": column, "examples": examples}
+
+
+def projection(engine: AnalysisEngine, embedding: Embedding, *, method: Optional[str] = None,
+               wait: bool = False, on_progress=None):
+    """The 2-D map (a ProjectionResult) or Pending."""
+    method = check_choice("method", method, tuple(PROJECTIONS))
+    return engine.projection(space(embedding), method=method, wait=wait, on_progress=on_progress)
+
+
+def projection_json(result) -> dict:
+    coords = np.ascontiguousarray(result.coords, dtype="<f4")
+    return {"method": result.method, "n": int(coords.shape[0]), "sampled": bool(result.sampled),
+            "coords": np.round(coords.astype(np.float64), 5)}
+
+
+def thumbnail(store: EmbeddingStore, embedding: Embedding, index: int) -> bytes:
+    """PNG bytes of row `index`'s thumbnail."""
+    if not 0 <= index < embedding.shape[0]:
+        raise NotFound("index %d is out of range: embedding %r has %d rows"
+                       % (index, embedding.ref.name, embedding.shape[0]))
+    if embedding.sprite is None:
+        raise NotFound("embedding %r has no sprite image, so no thumbnails" % embedding.ref.name)
+    return store.thumbnail_png(embedding, index)
+
+
+def compare(workspace: Workspace, run: str, name: str, *, label_column: Optional[str] = None,
+            k: Optional[int] = None, metric: Optional[str] = None) -> Union[dict, Pending]:
+    """Cluster statistics of every step of `name`, in `run` first, then in the other runs."""
+    workspace.catalog.series(run, name)  # 404 for an unknown run or embedding
+    entries, pending = [], []
+    for series in workspace.catalog.same_name_elsewhere(name):
+        for ref in series.refs:
+            entry = {"run": ref.run, "step": ref.step}
+            try:
+                result = clusters(workspace.engine, workspace.store.load(ref), label_column=label_column,
+                                  k=k, metric=metric)
+            except (QueryError, LogError) as error:  # a broken step must not hide the others
+                entry["error"] = str(error)
+            else:
+                if isinstance(result, Pending):
+                    pending.append(result.progress)
+                    continue
+                entry.update(overall=result["overall"], labels=result["labels"])
+            entries.append(entry)
+    if pending:
+        progress = (len(entries) + sum(pending)) / (len(entries) + len(pending))
+        return Pending(progress=progress, message="statistics of every step")
+    entries.sort(key=lambda e: (e["run"] != run, e["run"], -1 if e["step"] is None else e["step"]))
+    return {"run": run, "embedding": name, "series": entries}

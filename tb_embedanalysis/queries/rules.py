@@ -1,0 +1,170 @@
+"""Every rule about a question's parameters, once, and the Workspace questions run in."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional, Sequence, Tuple
+
+import numpy as np
+
+from tb_embedanalysis.analysis import text_match
+from tb_embedanalysis.analysis.engine import AnalysisEngine, Space
+from tb_embedanalysis.analysis.labels import EncodedLabels, NoClustersError
+from tb_embedanalysis.analysis.neighbors import METRICS
+from tb_embedanalysis.catalog import Catalog
+from tb_embedanalysis.errors import InvalidArgument, NotFound, Unanalysable
+from tb_embedanalysis.logs import EmbeddingStore
+from tb_embedanalysis.logs.errors import LogError
+from tb_embedanalysis.logs.model import Embedding, EmbeddingSummary
+
+MAX_K = 1000
+DEFAULT_K = 10
+MAX_LIMIT = 1000
+MAX_SEARCH_LIMIT = 100_000
+MAX_OFFSET = 10 ** 9
+
+
+@dataclasses.dataclass(frozen=True)
+class Workspace:
+    """What answering needs: the logdir's catalog, the loaded embeddings, the engine."""
+
+    catalog: Catalog
+    store: EmbeddingStore
+    engine: AnalysisEngine
+
+    def load(self, run: str, name: str, step: Optional[int] = None) -> Embedding:
+        """The embedding at `step` (None: latest) as the logdir holds it now."""
+        return self._current(run, name, step, self.store.load)
+
+    def summary(self, run: str, name: str) -> EmbeddingSummary:
+        """Cheap facts about the latest step (EmbeddingStore.summary), for listing."""
+        return self._current(run, name, None, self.store.summary)
+
+    def _current(self, run: str, name: str, step: Optional[int], read):
+        """read(ref) of the ref at `step`, looking at the logdir again if it fails.
+
+        Training may delete or add files between discovery and loading (max_to_keep deletes
+        old checkpoints; the first checkpoint read imports TensorFlow, which takes seconds):
+        when reading fails, look at the logdir again. A step that is gone is a 404 saying
+        so; a "latest" that moved is read instead; an unchanged ref keeps its error.
+        """
+        ref = self.catalog.ref(run, name, step)
+        for _ in range(2):
+            try:
+                return read(ref)
+            except LogError:
+                current = self.catalog.ref(run, name, step, check_now=True)
+                if current == ref:
+                    raise
+                ref = current
+        return read(ref)
+
+
+# -- rules ------------------------------------------------------------------------------
+def valid_count(embedding: Embedding) -> int:
+    return int(np.count_nonzero(embedding.finite))
+
+
+def check_k(embedding: Embedding, k: Optional[int]) -> int:
+    """k given: 1 ≤ k ≤ min(MAX_K, valid rows − 1), else an error naming both; k absent:
+    DEFAULT_K, shrunk for tiny embeddings."""
+    n_valid = valid_count(embedding)
+    if n_valid < 2:
+        raise Unanalysable("embedding %r has fewer than 2 finite rows" % embedding.ref.name)
+    upper = min(MAX_K, n_valid - 1)
+    if k is None:
+        return min(DEFAULT_K, upper)
+    if not 1 <= k <= upper:
+        raise InvalidArgument("k must be between 1 and %d for embedding %r, got %d" % (upper, embedding.ref.name, k))
+    return k
+
+
+def check_metric(metric: Optional[str]) -> str:
+    return check_choice("metric", metric, METRICS)
+
+
+def check_range(name: str, value: Optional[int], *, default: int, minimum: int, maximum: int) -> int:
+    if value is None:
+        return default
+    if not minimum <= value <= maximum:
+        raise InvalidArgument("parameter %r must be between %d and %d, got %d" % (name, minimum, maximum, value))
+    return value
+
+
+def check_choice(name: str, value: Optional[str], choices: Sequence[str]) -> str:
+    if value is None:
+        return choices[0]
+    if value not in choices:
+        raise InvalidArgument("parameter %r must be one of %s, got %r" % (name, ", ".join(choices), value[:50]))
+    return value
+
+
+def space(embedding: Embedding, metric: Optional[str] = None) -> Space:
+    return Space(embedding.vectors, embedding.fingerprint, embedding.finite, check_metric(metric))
+
+
+def _column(embedding: Embedding, column: str) -> str:
+    if column not in embedding.metadata.columns:
+        raise NotFound("unknown column %r; columns: %s" % (column, ", ".join(embedding.metadata.columns)))
+    return column
+
+
+def labels_of(engine: AnalysisEngine, embedding: Embedding, column: Optional[str],
+              where: Space) -> Tuple[str, EncodedLabels]:
+    """(column, its labels encoded for the valid rows): the guessed label column when None."""
+    name = embedding.ref.name
+    if embedding.metadata is None:
+        refused = [w for w in embedding.warnings if w.startswith("metadata")]
+        if refused:  # there is a metadata file, but it was refused: say why, not "write one"
+            raise Unanalysable("embedding %r has no labels to analyse: %s" % (name, refused[0]))
+        raise InvalidArgument(
+            "embedding %r has no metadata, so there are no labels to analyse; write a metadata.tsv "
+            "with a label column (write_embedding(..., metadata=labels), see the README)" % name
+        )
+    column = column or embedding.label_column
+    if column is None:
+        raise InvalidArgument(
+            "embedding %r has no label column (its columns: %s); choose one with label_column="
+            % (name, ", ".join(embedding.metadata.columns))
+        )
+    _column(embedding, column)
+    try:
+        return column, engine.labels(where, embedding.metadata.values[column], column=column)
+    except NoClustersError as error:  # the column chosen (or guessed) is not a label column
+        raise InvalidArgument(str(error)) from None
+
+
+def metadata_row(embedding: Embedding, index: int) -> dict:
+    return embedding.metadata.row(index) if embedding.metadata is not None else {}
+
+
+def text_column(embedding: Embedding) -> str:
+    """The column a typed word is looked up in: the first that is not the label column."""
+    columns = embedding.metadata.columns
+    for column in columns:
+        if column != embedding.label_column:
+            return column
+    return columns[0]
+
+
+def resolve_query(embedding: Embedding, *, index: Optional[int], query: Optional[str],
+                  column: Optional[str]) -> Tuple[int, int]:
+    """(row index, number of rows that matched) for a neighbour query."""
+    n_rows = embedding.shape[0]
+    if index is None and query is None:
+        raise InvalidArgument("pass index= (a row number) or query= (a metadata value)")
+    if index is not None:
+        if not 0 <= index < n_rows:
+            raise NotFound("index %d is out of range: embedding %r has %d rows" % (index, embedding.ref.name, n_rows))
+        if not embedding.finite[index]:
+            raise Unanalysable("row %d contains NaN or Inf and is excluded from analysis" % index)
+        return index, 1
+    if embedding.metadata is None:
+        raise InvalidArgument("embedding %r has no metadata to look up %r in" % (embedding.ref.name, query))
+    column = _column(embedding, column or text_column(embedding))
+    values = embedding.metadata.values[column]
+    rows = [row for row in text_match.find_value(values, query) if embedding.finite[row]]
+    if not rows:  # the tab offers the close spellings as links
+        raise NotFound("no row has %s = %r" % (column, query),
+                       details={"suggestions": text_match.suggestions(values, query)})
+    return rows[0], len(rows)

@@ -6,8 +6,13 @@ of a bfloat16 variable. The vectors read must equal what the writer held, float3
 float32 (no tolerance). One module fixture writes them all: TensorFlow is slow to import.
 """
 
+import json
 import os
+import pickle
+import re
 import shutil
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -218,8 +223,27 @@ def test_hdf5_features_that_read_other_files_or_balloon_are_refused(tmp_path, ki
     expected = {"external-link": (UnsafePathError, "link to another location"),
                 "external-storage": (UnsafePathError, "in other files"),
                 "compressed-bomb": (TensorFormatError, "declares 400,000,000 bytes")}[kind]
-    with pytest.raises(expected[0], match=expected[1]):
-        EmbeddingStore().load(ref)
+    # Loaded in a child under RLIMIT_AS and a timeout: a regression that inflates the bomb
+    # fails this test instead of taking pytest (or the machine) down.
+    pickled = tmp_path / "ref.pickle"
+    pickled.write_bytes(pickle.dumps(ref))
+    child = subprocess.run([sys.executable, "-c", _LOAD_CAPPED, str(pickled)], capture_output=True, text=True,
+                           timeout=120, cwd=os.path.dirname(os.path.abspath(__file__)))
+    assert child.returncode == 0, child.stderr[-2000:]
+    raised, message = json.loads(child.stdout.strip().splitlines()[-1])
+    assert raised == expected[0].__name__ and re.search(expected[1], message), (raised, message)
+
+
+_LOAD_CAPPED = """
+import json, pickle, resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+from tb_embedanalysis.logs import EmbeddingStore
+try:
+    EmbeddingStore().load(pickle.loads(open(sys.argv[1], "rb").read()))
+    print(json.dumps([None, "loaded"]))
+except Exception as error:
+    print(json.dumps([type(error).__name__, str(error)]))
+"""
 
 
 def test_a_half_written_keras_weights_file_is_an_error_of_that_step_only(written, tmp_path):

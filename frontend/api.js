@@ -213,3 +213,22 @@ export const thumbnailUrl = (sel, index) => url('thumbnail', {...base(sel), inde
 
 export const exportUrl = (sel, what, format, extra = {}) =>
   url('export', {...analysis(sel), what, format, ...extra});
+
+// -- training history (issue 16) ----------------------------------------------------------
+// Every step of one embedding: `sel.step` is not sent (/history uses every step).
+
+function historyBase(sel) {
+  return {run: sel.run, embedding: sel.embedding, label_column: sel.labelColumn, k: sel.k, metric: sel.metric};
+}
+
+/** by = {} (every point's summary), {index} (one point's steps) or {indices: [..≤ 1000]} (rows). */
+export const history = (sel, {index = null, indices = null} = {}, options) =>
+  json('history', {...historyBase(sel), index, indices: indices ? indices.join(',') : null}, options);
+
+/** The kNN overlap of every point between two steps (or another run / embedding: runB, embeddingB). */
+export const churn = (sel, {stepA, stepB, runB = null, embeddingB = null, limit = 50} = {}, options) =>
+  json('churn', {...historyBase(sel), step_a: stepA, step_b: stepB, run_b: runB, embedding_b: embeddingB, limit}, options);
+
+/** Step A's map aligned onto step B's (Procrustes on PCA): the points that moved most. */
+export const aligned = (sel, {stepA, stepB, method = 'pca', limit = 200} = {}, options) =>
+  json('aligned', {run: sel.run, embedding: sel.embedding, step_a: stepA, step_b: stepB, method, limit}, options);

@@ -25,3 +25,6 @@ from tb_embedanalysis.queries.questions import (  # noqa: F401
 from tb_embedanalysis.queries.history import (  # noqa: F401
     HISTORY_METHOD, history, history_hard_examples, ranked_examples,
 )
+from tb_embedanalysis.queries.tags import (  # noqa: F401
+    check_hide, corrected_metadata, tags, tags_table, write_tags,
+)

@@ -16,6 +16,7 @@ from tb_embedanalysis.queries.questions import _hard_page, hard_examples
 from tb_embedanalysis.queries.rules import (
     MAX_LIMIT, MAX_OFFSET, Workspace, check_k, check_metric, check_range, labels_of, metadata_row,
 )
+from tb_embedanalysis.queries.tags import check_hide, hidden_rows
 
 HISTORY_METHOD = "history"
 
@@ -139,12 +140,13 @@ def history_hard_examples(workspace: Workspace, run: str, name: str, *, label_co
                           k: Optional[int] = None, metric: Optional[str] = None, step: Optional[int] = None,
                           label: Optional[str] = None, predicted: Optional[str] = None,
                           offset: Optional[int] = None, limit: Optional[int] = None, wait: bool = False,
-                          on_progress=None) -> Union[dict, Pending]:
+                          on_progress=None, hide_tagged: Optional[str] = None) -> Union[dict, Pending]:
     """/hard_examples with method=history: every finite point ranked by the history score over
     every step up to `step` (None: all), in hard_examples' JSON shape. The vote, neighbour
     labels and centroid margin of each example are those of the last step used."""
     offset = check_range("offset", offset, default=0, minimum=0, maximum=MAX_OFFSET)
     limit = check_range("limit", limit, default=50, minimum=1, maximum=MAX_LIMIT)
+    hide = check_hide(hide_tagged)
     inputs = _history_inputs(workspace, run, name, label_column=label_column, k=k, metric=metric, step=step)
     for what, value in (("label", label), ("predicted", predicted)):
         if value is not None and value not in inputs.encoded.names:
@@ -163,20 +165,26 @@ def history_hard_examples(workspace: Workspace, run: str, name: str, *, label_co
     report = dataclasses.replace(last, method=HISTORY_METHOD, scores=result.score,
                                  order=np.lexsort((result.rows, -result.score)))
     payload = _hard_page(report, inputs.embeddings[-1], inputs.column, label=label, predicted=predicted,
-                         offset=offset, limit=limit)
+                         offset=offset, limit=limit,
+                         hide_rows=hidden_rows(workspace.tags, inputs.embeddings[-1], hide) if hide else None)
     payload.update(methods=list(HARDNESS_METHODS) + [HISTORY_METHOD], steps=list(result.steps),
                    left_out=list(inputs.left_out))
     return payload
 
 
 def ranked_examples(workspace: Workspace, run: str, name: str, *, step: Optional[int] = None,
-                    method: Optional[str] = None, **options) -> Union[dict, Pending]:
+                    method: Optional[str] = None, hide_tagged: Optional[str] = None,
+                    **options) -> Union[dict, Pending]:
     """/hard_examples: one step's ranking, or with method=history every step's up to `step`.
     `methods` lists "history" whenever the embedding has two or more numbered steps, so the
-    tab offers it exactly where it can answer."""
+    tab offers it exactly where it can answer. hide_tagged="ok": points tagged so are left
+    out (queries/tags.py), and `hidden` counts them."""
     if method == HISTORY_METHOD:
-        return history_hard_examples(workspace, run, name, step=step, **options)
-    payload = hard_examples(workspace.engine, workspace.load(run, name, step), method=method, **options)
+        return history_hard_examples(workspace, run, name, step=step, hide_tagged=hide_tagged, **options)
+    hide = check_hide(hide_tagged)
+    embedding = workspace.load(run, name, step)
+    payload = hard_examples(workspace.engine, embedding, method=method,
+                            hide_rows=hidden_rows(workspace.tags, embedding, hide) if hide else None, **options)
     if isinstance(payload, dict):
         steps = [s for s in workspace.catalog.series(run, name).steps if s is not None]
         if len(steps) >= 2:

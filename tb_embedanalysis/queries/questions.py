@@ -15,7 +15,7 @@ from tb_embedanalysis.logs.errors import LogError
 from tb_embedanalysis.logs.model import Embedding, EmbeddingSeries
 from tb_embedanalysis.queries.rules import (
     MAX_LIMIT, MAX_OFFSET, MAX_SEARCH_LIMIT, Workspace, _column, check_choice, check_k, check_range, labels_of,
-    metadata_row, resolve_query, space,
+    metadata_row, resolve_metric, resolve_query, space,
 )
 
 def runs(workspace: Workspace) -> dict:
@@ -62,7 +62,9 @@ def _describe(workspace: Workspace, series: EmbeddingSeries) -> dict:
 
 def neighbors(engine: AnalysisEngine, embedding: Embedding, *, index: Optional[int] = None,
               query: Optional[str] = None, column: Optional[str] = None, k: Optional[int] = None,
-              metric: Optional[str] = None, exact: Optional[bool] = None) -> dict:
+              metric: Optional[str] = None, exact: Optional[bool] = None,
+              label_column: Optional[str] = None) -> dict:
+    metric, choice = resolve_metric(engine, embedding, metric, label_column)
     where = space(embedding, metric)
     k = check_k(embedding, k)
     row, matches = resolve_query(embedding, index=index, query=query, column=column)
@@ -70,6 +72,7 @@ def neighbors(engine: AnalysisEngine, embedding: Embedding, *, index: Optional[i
     return {
         "query": {"index": row, "metadata": metadata_row(embedding, row), "matches": matches},
         "metric": where.metric,
+        "metric_choice": choice,
         "exact": bool(result.exact),
         "neighbors": [
             {"index": int(i), "distance": float(d), "metadata": metadata_row(embedding, int(i))}
@@ -107,23 +110,28 @@ def search(embedding: Embedding, pattern: str, *, column: Optional[str] = None, 
 def clusters(engine: AnalysisEngine, embedding: Embedding, *, label_column: Optional[str] = None,
              k: Optional[int] = None, metric: Optional[str] = None, wait: bool = False,
              on_progress=None) -> Union[dict, Pending]:
-    where = space(embedding, metric)
     k = check_k(embedding, k)
+    metric, choice = resolve_metric(engine, embedding, metric, label_column)
+    where = space(embedding, metric)
     column, encoded = labels_of(engine, embedding, label_column, where)
     report = engine.clusters(where, encoded, k=k, wait=wait, on_progress=on_progress)
     if isinstance(report, Pending):
         return report
     payload = report.to_dict()
     payload["overall"]["label_column"] = column
+    payload["overall"]["metric_choice"] = choice
     return payload
 
 
 def hard_examples(engine: AnalysisEngine, embedding: Embedding, *, label_column: Optional[str] = None,
                   method: Optional[str] = None, k: Optional[int] = None, metric: Optional[str] = None,
                   label: Optional[str] = None, predicted: Optional[str] = None, offset: Optional[int] = None,
-                  limit: Optional[int] = None, wait: bool = False, on_progress=None) -> Union[dict, Pending]:
-    where = space(embedding, metric)
+                  limit: Optional[int] = None, wait: bool = False, on_progress=None,
+                  hide_rows: Optional[np.ndarray] = None) -> Union[dict, Pending]:
+    """hide_rows: row indices left out after ranking (points tagged "ok"), counted in `hidden`."""
     k = check_k(embedding, k)
+    metric, choice = resolve_metric(engine, embedding, metric, label_column)
+    where = space(embedding, metric)
     offset = check_range("offset", offset, default=0, minimum=0, maximum=MAX_OFFSET)
     limit = check_range("limit", limit, default=50, minimum=1, maximum=MAX_LIMIT)
     column, encoded = labels_of(engine, embedding, label_column, where)
@@ -136,21 +144,33 @@ def hard_examples(engine: AnalysisEngine, embedding: Embedding, *, label_column:
                                   on_progress=on_progress)
     if isinstance(report, Pending):
         return report
-    return _hard_page(report, embedding, column, label=label, predicted=predicted, offset=offset, limit=limit)
+    payload = _hard_page(report, embedding, column, label=label, predicted=predicted, offset=offset, limit=limit,
+                         hide_rows=hide_rows)
+    payload.update(metric=metric, metric_choice=choice)
+    return payload
 
 
 def _hard_page(report, embedding: Embedding, column: str, *, label: Optional[str], predicted: Optional[str],
-               offset: int, limit: int) -> dict:
-    """The /hard_examples body of one page of a HardnessReport."""
-    total, examples = report.page(label=label, predicted=predicted, offset=offset, limit=limit)
+               offset: int, limit: int, hide_rows: Optional[np.ndarray] = None) -> dict:
+    """The /hard_examples body of one page of a HardnessReport; rows in `hide_rows` are left
+    out after ranking and before paging, so `total` and `hard_total` count what is listed."""
+    ranked = report.ranked(label=label, predicted=predicted)
+    hidden = 0
+    if hide_rows is not None and hide_rows.size:
+        keep = ~np.isin(report.rows[ranked], hide_rows)
+        hidden = int(ranked.size - np.count_nonzero(keep))
+        ranked = ranked[keep]
+    examples = [report.example(int(pos)) for pos in ranked[offset:offset + limit]]
     for example in examples:
         example["metadata"] = metadata_row(embedding, example["index"])
     # Every point is ranked (total); `hard_total` counts those whose kNN vote disagrees with
     # their label, the same definition as the per-label `hard_count` of /clusters.
-    ranked = report.ranked(label=label, predicted=predicted)
     hard_total = int(np.count_nonzero(report.predicted[ranked] != report.codes[ranked]))
-    return {"total": total, "hard_total": hard_total, "method": report.method,
-            "methods": list(HARDNESS_METHODS), "label_column": column, "examples": examples}
+    payload = {"total": int(ranked.size), "hard_total": hard_total, "method": report.method,
+               "methods": list(HARDNESS_METHODS), "label_column": column, "examples": examples}
+    if hide_rows is not None:
+        payload["hidden"] = hidden  # ranked points left out because of their tag
+    return payload
 
 
 def projection(engine: AnalysisEngine, embedding: Embedding, *, method: Optional[str] = None,

@@ -12,11 +12,13 @@ from tb_embedanalysis.analysis.engine import AnalysisEngine, Space
 from tb_embedanalysis.analysis.labels import EncodedLabels, NoClustersError
 from tb_embedanalysis.analysis.neighbors import METRICS
 from tb_embedanalysis.catalog import Catalog
-from tb_embedanalysis.errors import InvalidArgument, NotFound, Unanalysable
+from tb_embedanalysis.errors import InvalidArgument, NotFound, QueryError, Unanalysable
 from tb_embedanalysis.logs import EmbeddingStore
 from tb_embedanalysis.logs.errors import LogError
 from tb_embedanalysis.logs.model import Embedding, EmbeddingSummary
+from tb_embedanalysis.tags import TagStore
 
+AUTO_METRIC = "auto"  # the metric parameter's default: chosen per embedding from its labels
 MAX_K = 1000
 DEFAULT_K = 10
 MAX_LIMIT = 1000
@@ -31,6 +33,7 @@ class Workspace:
     catalog: Catalog
     store: EmbeddingStore
     engine: AnalysisEngine
+    tags: Optional[TagStore] = None  # tags and corrected labels (tb_embedanalysis/tags.py)
 
     def load(self, run: str, name: str, step: Optional[int] = None) -> Embedding:
         """The embedding at `step` (None: latest) as the logdir holds it now."""
@@ -80,7 +83,29 @@ def check_k(embedding: Embedding, k: Optional[int]) -> int:
 
 
 def check_metric(metric: Optional[str]) -> str:
+    """An explicit metric (cosine when none is given); see resolve_metric for "auto"."""
     return check_choice("metric", metric, METRICS)
+
+
+def resolve_metric(engine: AnalysisEngine, embedding: Embedding, metric: Optional[str],
+                   label_column: Optional[str] = None) -> Tuple[str, Optional[dict]]:
+    """(metric, how it was chosen): `metric` as given, or for None / "auto" the one under
+    which the labels (label_column, else the guessed label column) are most predictable
+    from the neighbours (analysis/metric_choice.py); cosine when there are no labels.
+    The second item is None when the metric was given, else the choice as JSON."""
+    metric = check_choice("metric", metric, (AUTO_METRIC,) + tuple(METRICS))
+    if metric != AUTO_METRIC:
+        return metric, None
+    default = METRICS[0]
+    if embedding.metadata is None or not (label_column or embedding.label_column):
+        return default, {"chosen": default, "by": "default: no label column to choose by"}
+    where = space(embedding, default)
+    try:
+        _, encoded = labels_of(engine, embedding, label_column, where)
+    except QueryError as error:  # the label question itself will say what is wrong
+        return default, {"chosen": default, "by": "default: %s" % error}
+    choice = engine.metric_choice(where, encoded)
+    return choice.metric, choice.to_dict()
 
 
 def check_range(name: str, value: Optional[int], *, default: int, minimum: int, maximum: int) -> int:

@@ -22,7 +22,7 @@ export const PER_LABEL = [
   {key: 'hard_count', title: 'hard count', kind: 'int', better: 'low'},
 ];
 
-function svg(tag, attrs) {
+export function svg(tag, attrs) {
   const node = document.createElementNS(SVG, tag);
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
   return node;

@@ -30,6 +30,7 @@ import numpy as np
 from tb_embedanalysis.analysis import certified, clusters, hardness, labels as label_codes, neighbors, projection
 from tb_embedanalysis.cache import DEFAULT_BUDGET_BYTES, CacheKey, ResultCache
 from tb_embedanalysis.analysis.disk_cache import DiskCache
+from tb_embedanalysis.analysis import duplicates as near_duplicates, outliers as outlier_scores
 from tb_embedanalysis.analysis.history import PointHistory, point_history
 from tb_embedanalysis.analysis.hardness import DEFAULT_HARDNESS_METHOD, HARDNESS_METHODS  # noqa: F401
 from tb_embedanalysis.analysis.jobs import Job, Jobs
@@ -204,6 +205,32 @@ class AnalysisEngine:
             return hardness.hard_examples(self._context(job, space, encoded, k), method=method)
 
         return self._cached(key, compute, message="hard examples", wait=wait, on_progress=on_progress)
+
+    def outliers(self, space: Space, *, k: int = 10, wait: bool = True,
+                 on_progress: ProgressFn = None) -> Union[outlier_scores.OutlierReport, Pending]:
+        """Valid rows ranked by their mean distance to their k nearest neighbours (outliers.py)."""
+        key = CacheKey.of("outliers", space.ident, k=k)
+
+        def compute(job):
+            return outlier_scores.outlier_scores(self._graph(job, space, k, width=1.0), space.valid)
+
+        return self._cached(key, compute, message="outlier scores", wait=wait, on_progress=on_progress)
+
+    def duplicates(self, space: Space, *, threshold: Optional[float] = None, wait: bool = True,
+                   on_progress: ProgressFn = None) -> Union[near_duplicates.DuplicateReport, Pending]:
+        """Pairs within `threshold` (None: the default rule) and their groups (duplicates.py),
+        from the kNN graph for k = 10 (the one /clusters uses by default), verified exactly.
+        Raises duplicates.TooManyPairs."""
+        key = CacheKey.of("duplicates", space.ident, threshold=None if threshold is None else float(threshold))
+        k = min(near_duplicates.GRAPH_K, space.n_valid - 1)
+
+        def compute(job):
+            graph = self._graph(job, space, k, width=0.6)
+            job.report(0.6, "near-duplicates")
+            return near_duplicates.find_duplicates(self.prepared(space), graph, threshold=threshold,
+                                                   on_progress=lambda f, m=None: job.report(0.6 + 0.4 * f, m))
+
+        return self._cached(key, compute, message="near-duplicates", wait=wait, on_progress=on_progress)
 
     def projection(self, space: Space, *, method: str = "pca", seed: int = 0, wait: bool = True,
                    on_progress: ProgressFn = None) -> Union[ProjectionResult, Pending]:

@@ -41,3 +41,17 @@ def boolean(request, name: str) -> Optional[bool]:
     if lowered in ("0", "false", "no", "off"):
         return False
     raise BadRequest("parameter %r must be true or false, got %r" % (name, raw[:50]))
+
+
+def number(request, name: str) -> Optional[float]:
+    """A finite decimal number (`threshold=0.05`, `1e-3`); absent → None."""
+    raw = text(request, name)
+    if raw is None:
+        return None
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise BadRequest("parameter %r must be a number, got %r" % (name, raw[:50])) from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise BadRequest("parameter %r must be a finite number, got %r" % (name, raw[:50]))
+    return value

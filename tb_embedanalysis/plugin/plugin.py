@@ -52,6 +52,8 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
             "/export": self._serve_export,
             "/compare": self._serve_compare,
             "/history": self._serve_history,
+            "/outliers": self._serve_outliers,
+            "/duplicates": self._serve_duplicates,
             "/*": self._serve_static,
         }
 
@@ -182,6 +184,24 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
                                  params.text(request, "embedding", required=True),
                                  index=params.integer(request, "index"), step=params.integer(request, "step"),
                                  **self._analysis(request))
+        return self._json_or_pending(request, result)
+
+    @wrappers.Request.application
+    @json_errors
+    def _serve_outliers(self, request):
+        result = queries.outliers(self._workspace.engine, self._embedding(request), k=params.integer(request, "k"),
+                                  metric=params.text(request, "metric"), offset=params.integer(request, "offset"),
+                                  limit=params.integer(request, "limit"))
+        return self._json_or_pending(request, result)
+
+    @wrappers.Request.application
+    @json_errors
+    def _serve_duplicates(self, request):
+        result = queries.duplicates(self._workspace.engine, self._embedding(request),
+                                    threshold=params.number(request, "threshold"),
+                                    split_column=params.text(request, "split_column"),
+                                    metric=params.text(request, "metric"), offset=params.integer(request, "offset"),
+                                    limit=params.integer(request, "limit"))
         return self._json_or_pending(request, result)
 
     @wrappers.Request.application

@@ -28,3 +28,6 @@ from tb_embedanalysis.queries.history import (  # noqa: F401
 from tb_embedanalysis.queries.tags import (  # noqa: F401
     check_hide, corrected_metadata, tags, tags_table, write_tags,
 )
+from tb_embedanalysis.queries.quality import (  # noqa: F401
+    check_threshold, duplicates, outliers,
+)

@@ -1,0 +1,185 @@
+"""Near-duplicates: every pair of valid points within a distance threshold, grouped into sets.
+
+A *pair* is two valid rows with d(x_i, x_j) ≤ threshold (inclusive, so exact duplicates are
+pairs at threshold 0). *Groups* are the connected components of the pair graph
+(scipy.sparse.csgraph), so a chain a–b–c is one group even when d(a, c) > threshold.
+
+Exact at any N. Candidates come from the exact kNN graph (k neighbours per row): a pair
+(i, j) within the threshold is among i's k nearest unless i has k neighbours at least as
+near; those *saturated* rows (k-th neighbour within the threshold, plus a small slack for
+the float32 ranking keys) are scanned exactly against every row in bounded blocks. Every
+candidate's distance is then recomputed in float64 from the vectors, and only those
+≤ threshold are kept: what is counted is verified.
+
+Bounded: each saturated row has at least k pairs, so more than 2·max_pairs/k saturated
+rows prove more than max_pairs pairs, and `TooManyPairs` is raised before any scan; the
+scan itself stops as soon as the pairs found pass max_pairs.
+
+Default threshold (cleanlab Datalab's near-duplicate rule): 0.13 × the median distance of
+a point to its nearest neighbour. Points that close are far closer to each other than the
+typical point is to anything; a median of 0 (most points duplicated) gives 0: exact
+duplicates only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional, Tuple
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from tb_embedanalysis.analysis.neighbors import BLOCK_ELEMENTS, KnnGraph, PreparedMatrix
+from tb_embedanalysis.analysis.progress import ProgressFn
+
+#: Neighbours per row of the kNN graph candidates come from (the default k's graph, often cached).
+GRAPH_K = 10
+#: Fraction of the median 1-NN distance the default threshold is (cleanlab's default).
+DEFAULT_FRACTION = 0.13
+#: Most pairs a duplicates answer holds (3 arrays of this length: ~24 MB at 1,000,000).
+MAX_PAIRS = 1_000_000
+#: Slack on the kNN graph's distances when deciding what to verify (float32 ranking keys).
+_SLACK = 1e-5
+
+
+class TooManyPairs(ValueError):
+    """The threshold links more than `max_pairs` pairs (the message says so)."""
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class DuplicateReport:
+    """threshold used and where it came from ("default" | "given"); pairs (P, 2) int64 original
+    indices (i < j, sorted); distances (P,) float64; group_of (N,) int64 group id per row (−1:
+    in no pair); groups: members of each group (int64 arrays, ascending), ordered by size
+    descending then smallest member; max_distance (G,) the largest linked pair's distance."""
+
+    threshold: float
+    threshold_source: str
+    metric: str
+    pairs: np.ndarray
+    distances: np.ndarray
+    group_of: np.ndarray
+    groups: Tuple[np.ndarray, ...]
+    max_distance: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.pairs.nbytes + self.distances.nbytes + self.group_of.nbytes
+                   + sum(g.nbytes for g in self.groups) + self.max_distance.nbytes)
+
+
+def default_threshold(graph: KnnGraph, valid: np.ndarray) -> float:
+    """DEFAULT_FRACTION × median nearest-neighbour distance of the valid rows."""
+    nearest = graph.distances[np.asarray(valid, dtype=bool), 0]
+    return float(DEFAULT_FRACTION * np.median(nearest)) if nearest.size else 0.0
+
+
+def pair_distances(matrix: np.ndarray, a: np.ndarray, b: np.ndarray, metric: str) -> np.ndarray:
+    """Distances (P,) float64 between rows a[p] and b[p] of `matrix`, computed in float64
+    (cosine: 1 − cos, a zero vector at 1 from everything, clipped to [0, 2])."""
+    out = np.empty(a.size, dtype=np.float64)
+    step = max(1, BLOCK_ELEMENTS // (4 * max(matrix.shape[1], 1)))
+    for start in range(0, a.size, step):
+        x = matrix[a[start:start + step]].astype(np.float64)
+        y = matrix[b[start:start + step]].astype(np.float64)
+        if metric == "cosine":
+            dots = np.einsum("ij,ij->i", x, y)
+            norms = np.sqrt(np.einsum("ij,ij->i", x, x) * np.einsum("ij,ij->i", y, y))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                cos = np.where(norms > 0, dots / np.where(norms > 0, norms, 1.0), 0.0)
+            out[start:start + step] = np.clip(1.0 - cos, 0.0, 2.0)
+        else:
+            diff = x - y
+            out[start:start + step] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+    return out
+
+
+def find_duplicates(prep: PreparedMatrix, graph: KnnGraph, *, threshold: Optional[float] = None,
+                    max_pairs: int = MAX_PAIRS, on_progress: ProgressFn = None) -> DuplicateReport:
+    """Every pair within `threshold` (None: default_threshold) and its groups; see the module
+    docstring. graph: the exact kNN graph of `prep`'s valid rows. Raises TooManyPairs."""
+    source = "default" if threshold is None else "given"
+    threshold = default_threshold(graph, prep.valid) if threshold is None else float(threshold)
+    n, k = prep.matrix.shape[0], graph.k
+    rows = np.flatnonzero(prep.valid)
+    loose = threshold + _slack(prep, threshold)
+    saturated = rows[graph.distances[rows, k - 1] <= loose]
+    if saturated.size * k / 2 > max_pairs:
+        raise TooManyPairs("threshold too large: more than %d pairs (%d points have all %d nearest neighbours "
+                           "within %.6g); choose a smaller threshold" % (max_pairs, saturated.size, k, threshold))
+    # Candidates from the graph: (row, neighbour) within the loose threshold, as i < j.
+    near = graph.distances[rows] <= loose
+    a = np.repeat(rows, near.sum(axis=1))
+    b = graph.indices[rows][near]
+    candidates = [np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1)]
+    if saturated.size:
+        candidates.append(_scan(prep, saturated, loose, max_pairs, threshold, on_progress))
+    pairs = np.unique(np.concatenate(candidates).reshape(-1, 2), axis=0)
+    distances = pair_distances(prep.matrix, pairs[:, 0], pairs[:, 1], prep.metric)
+    keep = distances <= threshold
+    pairs, distances = pairs[keep], distances[keep]
+    if pairs.shape[0] > max_pairs:
+        raise TooManyPairs("threshold too large: more than %d pairs within %.6g; choose a smaller threshold"
+                           % (max_pairs, threshold))
+    group_of, groups, max_distance = _groups(n, pairs, distances)
+    return DuplicateReport(threshold, source, prep.metric, pairs, distances, group_of, groups, max_distance)
+
+
+def _slack(prep: PreparedMatrix, threshold: float) -> float:
+    """How much the graph's ranking (float32 keys) may misplace a distance near `threshold`."""
+    if prep.metric == "cosine":
+        return _SLACK
+    # euclidean keys are ‖x‖² − 2 x·q: an error of ε·max‖x‖² in d², i.e. that over 2d in d.
+    largest = float(prep.key_scale.max()) if prep.key_scale.size else 0.0
+    return float(np.sqrt(threshold ** 2 + _SLACK * largest) - threshold) + 1e-12
+
+
+def _scan(prep: PreparedMatrix, queries: np.ndarray, loose: float, max_pairs: int, threshold: float,
+          on_progress: ProgressFn) -> np.ndarray:
+    """(P, 2) pairs (i < j) of each row of `queries` with every valid row within `loose`,
+    by exact float64 distances in blocks of at most BLOCK_ELEMENTS."""
+    from tb_embedanalysis.analysis.neighbors import point_distances
+
+    n = prep.matrix.shape[0]
+    step = max(1, BLOCK_ELEMENTS // max(n, 1))
+    found, count = [], 0
+    for start in range(0, queries.size, step):
+        block = queries[start:start + step]
+        dist = point_distances(prep.matrix[block], prep.matrix, prep.metric, dtype=np.float32)
+        dist[:, ~prep.valid] = np.inf
+        dist[np.arange(block.size), block] = np.inf  # not a pair with itself
+        qi, j = np.nonzero(dist <= loose)
+        i = block[qi]
+        found.append(np.stack([np.minimum(i, j), np.maximum(i, j)], axis=1))
+        count += qi.size
+        if count > 2 * max_pairs:  # each pair is found at most twice (from both ends)
+            raise TooManyPairs("threshold too large: more than %d pairs within %.6g; choose a smaller threshold"
+                               % (max_pairs, threshold))
+        if on_progress is not None:
+            on_progress(min(1.0, (start + block.size) / queries.size), "near-duplicates")
+    return np.concatenate(found) if found else np.empty((0, 2), dtype=np.int64)
+
+
+def _groups(n: int, pairs: np.ndarray, distances: np.ndarray):
+    """Connected components of the pair graph with ≥ 2 members."""
+    group_of = np.full(n, -1, dtype=np.int64)
+    if not pairs.shape[0]:
+        return group_of, (), np.empty(0)
+    graph = coo_matrix((np.ones(pairs.shape[0]), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    _, component = connected_components(graph, directed=False)
+    linked = np.unique(pairs)
+    comp = component[linked]
+    sizes = np.bincount(comp)
+    # Order: size descending, then smallest member (linked is ascending, so first occurrence).
+    ids, first = np.unique(comp, return_index=True)
+    order = ids[np.lexsort((linked[first], -sizes[ids]))]
+    new_id = np.full(component.max() + 1, -1, dtype=np.int64)
+    new_id[order] = np.arange(order.size)
+    group_of[linked] = new_id[comp]
+    members = linked[np.argsort(group_of[linked], kind="stable")]
+    bounds = np.cumsum(np.bincount(group_of[linked], minlength=order.size))[:-1]
+    groups = tuple(np.split(members, bounds))
+    max_distance = np.zeros(order.size)
+    np.maximum.at(max_distance, group_of[pairs[:, 0]], distances)
+    return group_of, groups, max_distance

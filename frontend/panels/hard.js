@@ -8,6 +8,7 @@ import {naturalCompare} from '../palette.js';
 import {el, replace} from '../views/dom.js';
 import {loadInto} from '../views/feedback.js';
 import {hardGallery, hardToolbar} from '../views/hard.js';
+import {marginSparkline} from '../views/history.js';
 import {mark} from '../marks.js';
 import {Panel} from './panel.js';
 
@@ -60,8 +61,38 @@ export default class HardPanel extends Panel {
           thumbUrl: (i) => store.thumbUrl(i), onSelect: (i) => store.selectPoint(i), selected: store.point,
           page: {offset: filter.offset, limit: PAGE}, onPage: (offset) => store.setHardFilter({offset})}));
         mark('hard');
+        this.addSparklines(gallerySlot, answer.examples, isCurrent);
       },
     });
+  }
+
+  /**
+   * Under each card, its kNN margin at every step with the vote (one /history?indices=
+   * request per page), when the embedding has two or more numbered steps (issue 16.5).
+   */
+  async addSparklines(gallery, examples, isCurrent) {
+    const store = this.store;
+    if (!examples.length || (store.entry()?.steps || []).filter(Number.isInteger).length < 2) return;
+    const {run, embedding, labelColumn, k, metric} = store.query();
+    const labels = new Map(examples.map((ex) => [ex.index, ex.label]));
+    let answer;
+    try {
+      answer = await api.history({run, embedding, labelColumn, k, metric}, {indices: examples.map((ex) => ex.index)});
+    } catch (error) {
+      // The cards stand without them; say why they are missing.
+      if (isCurrent()) gallery.appendChild(el('p', {class: 'muted small'}, `No margin per step: ${error.message}`));
+      return;
+    }
+    if (!isCurrent()) return;
+    const colourOf = (l) => store.colours.colourOf(l);
+    for (const row of answer.rows || []) {
+      const card = gallery.querySelector(`.hard-card[data-index="${row.index}"]`);
+      if (!card) continue;
+      card.appendChild(el('span', {class: 'hard-spark', title: `kNN margin at steps ${answer.steps.join(', ')}; `
+        + 'dots in the colour of the label the neighbours voted for'},
+      marginSparkline(row.margin, {votes: row.vote, steps: answer.steps, label: labels.get(row.index), colourOf, width: 110, height: 24})));
+    }
+    mark('hardSparklines');
   }
 
   renderToolbar() {

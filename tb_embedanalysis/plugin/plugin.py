@@ -12,16 +12,17 @@ import numpy as np
 from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
-from tb_embedanalysis import queries
+from tb_embedanalysis import errors, queries
 from tb_embedanalysis.cache import DEFAULT_BUDGET_BYTES
 from tb_embedanalysis.analysis.engine import AnalysisEngine
 from tb_embedanalysis.analysis.reports import Pending
 from tb_embedanalysis.catalog import Catalog
 from tb_embedanalysis.logs import EmbeddingStore
 from tb_embedanalysis.logs.model import Embedding
-from tb_embedanalysis.plugin import exports, params, responses
+from tb_embedanalysis.plugin import exports, params, responses, writes
 from tb_embedanalysis.plugin.http_errors import json_errors
 from tb_embedanalysis.plugin.static import StaticFiles
+from tb_embedanalysis.tags import TagStore
 
 PLUGIN_NAME = "embedanalysis"
 MB = 1024 * 1024
@@ -35,7 +36,7 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
         engine = AnalysisEngine(cache_dir=cache_dir, memory_budget_bytes=int(result_cache_mb * MB),
                                 disk_budget_bytes=None if disk_cache_mb is None else int(disk_cache_mb * MB))
         self._workspace = queries.Workspace(Catalog(context.logdir or ""), EmbeddingStore(max_memory_mb=max_memory_mb),
-                                            engine)
+                                            engine, TagStore(cache_dir))
         self._static = StaticFiles()
 
     # -- TensorBoard's plugin interface -----------------------------------------------
@@ -52,6 +53,7 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
             "/export": self._serve_export,
             "/compare": self._serve_compare,
             "/history": self._serve_history,
+            "/tags": self._serve_tags,
             "/outliers": self._serve_outliers,
             "/duplicates": self._serve_duplicates,
             "/*": self._serve_static,
@@ -90,7 +92,8 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
             params.text(request, "embedding", required=True), step=params.integer(request, "step"),
             method=params.text(request, "method"), label=params.text(request, "label"),
             predicted=params.text(request, "predicted"), offset=params.integer(request, "offset"),
-            limit=params.integer(request, "limit"), **self._analysis(request))
+            limit=params.integer(request, "limit"), hide_tagged=params.text(request, "hide_tagged"),
+            **self._analysis(request))
 
     @staticmethod
     def _json_or_pending(request, result):
@@ -158,10 +161,12 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
     @wrappers.Request.application
     @json_errors
     def _serve_export(self, request):
-        what = queries.check_choice("what", params.text(request, "what"), exports.KINDS)
+        what = queries.check_choice("what", params.text(request, "what"), exports.KINDS + ("metadata",))
+        if what == "metadata" or (what == "tags" and params.text(request, "format") == "metadata"):
+            return self._export_metadata(request)
         fmt = queries.check_choice("format", params.text(request, "format"), ("csv", "json"))
         producer = {"hard_examples": self._hard_examples, "neighbors": self._neighbors,
-                    "clusters": self._clusters}[what]
+                    "clusters": self._clusters, "tags": self._tags_table}[what]
         payload = producer(request)
         if isinstance(payload, Pending):
             return self._json_or_pending(request, payload)
@@ -203,6 +208,37 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
                                     metric=params.text(request, "metric"), offset=params.integer(request, "offset"),
                                     limit=params.integer(request, "limit"))
         return self._json_or_pending(request, result)
+
+    def _tags_table(self, request):
+        return queries.tags_table(self._workspace.tags, self._embedding(request), params.text(request, "label_column"))
+
+    def _export_metadata(self, request):
+        """metadata.tsv with the corrected labels as one more column (what=metadata, or
+        what=tags&format=metadata)."""
+        body = queries.corrected_metadata(self._workspace.tags, self._embedding(request),
+                                          params.text(request, "label_column"))
+        filename = exports.filename(params.text(request, "embedding", default="embedding"), "metadata-corrected", "tsv")
+        headers = [("Content-Disposition", 'attachment; filename="%s"' % filename)]
+        return responses.bytes_response(request, body.encode("utf-8"), "text/tab-separated-values; charset=utf-8",
+                                        headers=headers)
+
+    @wrappers.Request.application
+    @json_errors
+    def _serve_tags(self, request):
+        """GET: the embedding's tags (never writes). POST (guarded, plugin/writes.py): set them."""
+        if request.method == "GET":
+            return responses.json_response(request, queries.tags(self._workspace.tags, self._embedding(request)))
+        body = writes.json_body(request)  # 403 without the guard headers, before anything is read or loaded
+        if not isinstance(body, dict):
+            raise errors.InvalidArgument("the body must be a JSON object")
+        run, name, step = body.get("run"), body.get("embedding"), body.get("step")
+        for field, value in (("run", run), ("embedding", name)):
+            if not isinstance(value, str) or not value:
+                raise errors.InvalidArgument("field %r must be a non-empty string" % field)
+        if step is not None and (isinstance(step, bool) or not isinstance(step, int)):
+            raise errors.InvalidArgument("field 'step' must be an integer or null")
+        embedding = self._workspace.load(run, name, step)
+        return responses.json_response(request, queries.write_tags(self._workspace.tags, embedding, body))
 
     @wrappers.Request.application
     def _serve_static(self, request):

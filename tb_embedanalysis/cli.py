@@ -18,6 +18,7 @@ from typing import List, Optional
 from tb_embedanalysis import errors, queries
 from tb_embedanalysis.analysis.neighbors import METRICS
 from tb_embedanalysis.cli_quality import add_quality_parser
+from tb_embedanalysis.cli_tags import add_tags_parser
 from tb_embedanalysis.jsonable import to_jsonable
 from tb_embedanalysis.logs.errors import LogError
 
@@ -333,6 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--mnist-dir", help="folder with the four MNIST IDX files (default: scikit-learn's digits)")
     demo.add_argument("--imdb", help="aclImdb/ folder, or 'tfds' (default: look for aclImdb, else a synthetic corpus)")
     demo.set_defaults(func=cmd_demo)
+    add_tags_parser(sub)  # cli_tags.py
     add_quality_parser(sub, common)  # cli_quality.py
     return parser
 

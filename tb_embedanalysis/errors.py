@@ -29,3 +29,7 @@ class NotFound(QueryError):
 
 class Unanalysable(QueryError):
     """The data exists but cannot be analysed as asked (HTTP 422)."""
+
+
+class Forbidden(QueryError):
+    """A request the plugin refuses to act on as sent, e.g. a write without its guard header (HTTP 403)."""

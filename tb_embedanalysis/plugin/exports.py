@@ -16,7 +16,7 @@ from typing import Tuple
 
 from tb_embedanalysis.plugin.responses import to_jsonable
 
-KINDS = ("hard_examples", "neighbors", "clusters")
+KINDS = ("hard_examples", "neighbors", "clusters", "tags")
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # OWASP's list for CSV injection
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
@@ -70,6 +70,10 @@ def _csv(what: str, payload: dict) -> str:
         writer.writerow(["rank", "index", "distance"] + meta)
         for rank, row in enumerate(rows, 1):
             writer.writerow([rank, row["index"], row["distance"]] + [row["metadata"].get(column, "") for column in meta])
+    elif what == "tags":  # queries.tags_table
+        writer.writerow(payload["columns"])
+        for row in payload["rows"]:
+            writer.writerow([row[column] for column in payload["columns"]])
     else:
         rows = payload["labels"]
         columns = list(rows[0]) if rows else ["label"]

@@ -18,6 +18,7 @@ logger = logging.getLogger(__name__)
 _STATUS = (
     (errors.InvalidArgument, 400),
     (errors.NotFound, 404),
+    (errors.Forbidden, 403),
     (errors.Unanalysable, 422),
     (log_errors.LogError, 422),  # the logs can't be read: the loader's message says why
 )

@@ -168,7 +168,7 @@ export const runs = (options) => json('runs', {}, options);
 
 /** by = {index} or {query, column} */
 export const neighbors = (sel, by, options) =>
-  json('neighbors', {...base(sel), k: sel.k, metric: sel.metric, ...by}, options);
+  json('neighbors', {...base(sel), k: sel.k, metric: sel.metric, label_column: sel.labelColumn, ...by}, options);
 
 /** regex=false: `q` is plain text (literal=1), so "^3$" or "c++" are searched as typed. */
 export const search = (sel, q, {column, limit = 100, regex = false} = {}, options) =>

@@ -46,7 +46,8 @@ function showSelection(shell, store) {
   const {runs} = store.runs;
   const entry = store.entry();
   replace(shell.topbar, selectorBar({runs, sel: {...store.sel, labelColumn: store.labelColumn()}, entry,
-    usedK: {k: store.query().k, points: store.validPoints()}, onChange: (patch) => store.select(patch)}));
+    usedK: {k: store.query().k, points: store.validPoints()},
+    metricChoice: store.data.clusters?.overall?.metric_choice ?? null, onChange: (patch) => store.select(patch)}));
   shell.grid.hidden = !runs.length || !entry;
   if (shell.grid.hidden) {
     replace(shell.banner, emptyLogdir(store.runs.problems || []));
@@ -99,5 +100,6 @@ export async function render() {
   debug.app = {store, panels}; // for the browser tests, the paint bench and the console
   const shell = buildShell(document.body);
   store.on('selection', () => showSelection(shell, store)); // before the panels hear it
+  store.on('data', ({name}) => { if (name === 'clusters') showSelection(shell, store); }); // names auto's metric
   await start(shell, store, panels, modules);
 }

@@ -23,7 +23,8 @@ import * as api from './api.js';
 import {Colours} from './colours.js';
 import {readState, writeState} from './state.js';
 
-const DEFAULTS = {k: 10, metric: 'cosine', projection: 'pca'};
+const DEFAULTS = {k: 10, metric: 'auto', projection: 'pca'};
+const METRICS = ['auto', 'cosine', 'euclidean'];
 const MAX_K = 1000;
 const CACHED_ANSWERS = 24;
 
@@ -34,7 +35,7 @@ export class SelectionStore {
     this.sel = {
       run: saved.run ?? null, embedding: saved.embedding ?? null, step: saved.step ?? null,
       labelColumn: saved.labelColumn ?? null, k: saved.k ?? DEFAULTS.k,
-      metric: saved.metric === 'euclidean' ? 'euclidean' : DEFAULTS.metric,
+      metric: METRICS.includes(saved.metric) ? saved.metric : DEFAULTS.metric,
     };
     this.point = saved.point ?? null;
     this.projection = ['tsne', 'umap'].includes(saved.projection) ? saved.projection : DEFAULTS.projection;

@@ -303,7 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--embedding", help="embedding name (as the tab lists it)")
         p.add_argument("--step", type=int, help="training step (default: the latest)")
         p.add_argument("--k", type=int, help="neighbours per point (default 10, fewer for tiny embeddings)")
-        p.add_argument("--metric", choices=METRICS, default=METRICS[0])
+        p.add_argument("--metric", choices=(queries.AUTO_METRIC,) + tuple(METRICS), default=queries.AUTO_METRIC,
+                       help="distance (default auto: the one under which the labels are most predictable)")
         p.add_argument("--cache-dir", help="where to cache kNN graphs (default: no disk cache)")
 
     analyze = sub.add_parser("analyze", help="per-label cluster statistics and hard examples")

@@ -12,9 +12,10 @@ function select(label, name, options, value, onChange, {title, disabled} = {}) {
 /**
  * runs: the /runs answer's `runs`; sel: current selection; onChange(patch).
  * entry: the selected embedding's /runs entry (or null); usedK: {k, points}: the k the
- * server is asked for (at most points − 1) and the points it is bounded by.
+ * server is asked for (at most points − 1) and the points it is bounded by; metricChoice:
+ * the statistics' `metric_choice` (how metric=auto chose), or null.
  */
-export function selectorBar({runs, sel, entry, usedK = null, onChange}) {
+export function selectorBar({runs, sel, entry, usedK = null, metricChoice = null, onChange}) {
   if (!runs.length) return el('header', {class: 'topbar'}, el('div', {class: 'brand'}, 'Embedding Analysis'));
   const run = runs.find((r) => r.run === sel.run);
   const embeddings = run ? run.embeddings : [];
@@ -51,8 +52,18 @@ export function selectorBar({runs, sel, entry, usedK = null, onChange}) {
       clamped ? el('span', {class: 'k-note', role: 'status',
       title: `${fmt(usedK.points)} points: each has at most ${fmt(usedK.points - 1)} neighbours, so k = ${fmt(usedK.k)} is used instead of ${fmt(sel.k)}`},
       `using ${fmt(usedK.k)} (${fmt(usedK.points)} points)`) : null)));
-  fields.push(select('Metric', 'metric', [{value: 'cosine', text: 'cosine'}, {value: 'euclidean', text: 'euclidean'}],
-    sel.metric, (value) => onChange({metric: value})));
+  // auto: the server chooses per embedding (the one under which the labels are most
+  // predictable from the neighbours); once the statistics say which, the option names it.
+  const chosen = metricChoice?.chosen;
+  const autoTitle = metricChoice?.accuracy
+    ? `leave-one-out kNN accuracy (k = ${metricChoice.k}, ${fmt(metricChoice.sample)} of ${fmt(metricChoice.n)} points): ` +
+      Object.entries(metricChoice.accuracy).map(([m, a]) => `${m} ${(100 * a).toFixed(1)} %`).join(', ')
+    : 'chosen per embedding: the metric under which the labels are most predictable from the neighbours';
+  const metricField = select('Metric', 'metric', [
+    {value: 'auto', text: chosen ? `auto: ${chosen}` : 'auto'},
+    {value: 'cosine', text: 'cosine'}, {value: 'euclidean', text: 'euclidean'}],
+  sel.metric, (value) => onChange({metric: value}), {title: sel.metric === 'auto' ? autoTitle : 'distance used everywhere'});
+  fields.push(metricField);
 
   const facts = [];
   if (entry && entry.shape) {

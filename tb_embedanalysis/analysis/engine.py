@@ -27,7 +27,10 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from tb_embedanalysis.analysis import certified, clusters, hardness, labels as label_codes, neighbors, projection
+from tb_embedanalysis.analysis import (
+    certified, changes, clusters, hardness, labels as label_codes, metric_choice, neighbors, projection,
+)
+from tb_embedanalysis.analysis.metric_choice import MetricChoice
 from tb_embedanalysis.cache import DEFAULT_BUDGET_BYTES, CacheKey, ResultCache
 from tb_embedanalysis.analysis.disk_cache import DiskCache
 from tb_embedanalysis.analysis import duplicates as near_duplicates, outliers as outlier_scores
@@ -248,6 +251,46 @@ class AnalysisEngine:
             return result
 
         return self._cached(key, compute, message="%s projection" % method, wait=wait, on_progress=on_progress)
+
+    def metric_choice(self, space: Space, encoded: EncodedLabels) -> MetricChoice:
+        """The metric the label analyses of `space`'s vectors use when none is asked for
+        (metric_choice.py), from `encoded` (labels of space's valid rows). Synchronous and
+        bounded (a sample of at most metric_choice.SAMPLE_MAX rows): it never waits behind
+        a running job; cached per (vectors, valid rows, labels)."""
+        base = space.with_metric(neighbors.METRICS[0])
+        key = CacheKey.of("metric-choice", base.ident, labels=encoded.digest)
+        choice = self.memory.get(key)
+        if choice is None:
+            n_valid = space.n_valid
+            k = min(metric_choice.CHOICE_K, n_valid - 1)
+            size = metric_choice.sample_size(n_valid, space.vectors.shape[1])
+            positions = metric_choice.sample_positions(n_valid, size)
+            rows = np.flatnonzero(space.valid)[positions]
+            choice = metric_choice.choose(lambda m: metric_choice.sample_graph(space.vectors, rows, m, k),
+                                          encoded.codes[positions], len(encoded.names), sample=int(size),
+                                          n_valid=n_valid, k=k)
+            self.memory.put(key, choice)
+        return choice
+
+    def overlap(self, first: Space, second: Space, *, k: int = 10, wait: bool = True,
+                on_progress: ProgressFn = None) -> Union[np.ndarray, Pending]:
+        """(n,) int64 per valid row (in row order): how many of its k nearest neighbours in
+        `first` are among its k nearest in `second` (changes.knn_overlap). The two spaces hold
+        the same rows with the same valid rows; each graph is the cached one."""
+        if first.valid.shape != second.valid.shape or not np.array_equal(first.valid, second.valid):
+            raise ValueError("overlap needs the same valid rows in both spaces")
+        data = hashlib.sha256((first.ident + "\0" + second.ident).encode("ascii")).hexdigest()[:32]
+        key = CacheKey.of("overlap", data, k=k)
+
+        def compute(job):
+            rows = np.flatnonzero(first.valid)
+            graphs = []
+            for i, space in enumerate((first, second)):
+                part = types.SimpleNamespace(report=lambda f, m=None, i=i: job.report((i + f) / 2, m))
+                graphs.append(self._graph(part, space, k, width=1.0).indices[rows])
+            return changes.knn_overlap(*graphs)
+
+        return self._cached(key, compute, message="neighbourhood changes", wait=wait, on_progress=on_progress)
 
     def history(self, spaces: Sequence[Space], steps: Sequence[Optional[int]], encoded: EncodedLabels, *,
                 k: int = 10, wait: bool = True, on_progress: ProgressFn = None) -> Union[PointHistory, Pending]:

@@ -2,7 +2,7 @@
 parameter and the value it got. What values are allowed (k's range, metrics, limits) is a
 rule of the question asked, and lives in tb_embedanalysis.queries."""
 
-from typing import Optional
+from typing import List, Optional
 
 from tb_embedanalysis.errors import InvalidArgument as BadRequest
 
@@ -55,3 +55,20 @@ def number(request, name: str) -> Optional[float]:
     if value != value or value in (float("inf"), float("-inf")):
         raise BadRequest("parameter %r must be a finite number, got %r" % (name, raw[:50]))
     return value
+
+
+_MAX_LIST = 10_000  # longest comma-separated list of integers we parse (≈ 1,000 row numbers)
+
+
+def integer_list(request, name: str) -> Optional[List[int]]:
+    """`indices=1,5,9` → [1, 5, 9] (repeats dropped, order kept); absent → None."""
+    value = request.args.get(name)
+    if value is None or value == "":
+        return None
+    if len(value) > _MAX_LIST:
+        raise BadRequest("parameter %r is too long (%d characters, at most %d)" % (name, len(value), _MAX_LIST))
+    try:
+        numbers = [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise BadRequest("parameter %r must be comma-separated integers, got %r" % (name, value[:50])) from None
+    return list(dict.fromkeys(numbers))

@@ -54,6 +54,8 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
             "/compare": self._serve_compare,
             "/history": self._serve_history,
             "/tags": self._serve_tags,
+            "/churn": self._serve_churn,
+            "/aligned": self._serve_aligned,
             "/outliers": self._serve_outliers,
             "/duplicates": self._serve_duplicates,
             "/*": self._serve_static,
@@ -81,7 +83,7 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
             self._workspace.engine, self._embedding(request), index=params.integer(request, "index"),
             query=params.text(request, "query"), column=params.text(request, "column"),
             exact=params.boolean(request, "exact"), k=params.integer(request, "k"),
-            metric=params.text(request, "metric"))
+            metric=params.text(request, "metric"), label_column=params.text(request, "label_column"))
 
     def _clusters(self, request):
         return queries.clusters(self._workspace.engine, self._embedding(request), **self._analysis(request))
@@ -188,7 +190,26 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
         result = queries.history(self._workspace, params.text(request, "run", required=True),
                                  params.text(request, "embedding", required=True),
                                  index=params.integer(request, "index"), step=params.integer(request, "step"),
-                                 **self._analysis(request))
+                                 indices=params.integer_list(request, "indices"), **self._analysis(request))
+        return self._json_or_pending(request, result)
+
+    @wrappers.Request.application
+    @json_errors
+    def _serve_churn(self, request):
+        result = queries.churn(self._workspace, params.text(request, "run", required=True),
+                               params.text(request, "embedding", required=True),
+                               step_a=params.integer(request, "step_a"), step_b=params.integer(request, "step_b"),
+                               run_b=params.text(request, "run_b"), embedding_b=params.text(request, "embedding_b"),
+                               limit=params.integer(request, "limit"), **self._analysis(request))
+        return self._json_or_pending(request, result)
+
+    @wrappers.Request.application
+    @json_errors
+    def _serve_aligned(self, request):
+        result = queries.aligned(self._workspace, params.text(request, "run", required=True),
+                                 params.text(request, "embedding", required=True),
+                                 step_a=params.integer(request, "step_a"), step_b=params.integer(request, "step_b"),
+                                 method=params.text(request, "method"), limit=params.integer(request, "limit"))
         return self._json_or_pending(request, result)
 
     @wrappers.Request.application

@@ -11,12 +11,13 @@ The package splits them by subject; import everything from here:
 * ``rules``: the Workspace (catalog, store, engine) and every parameter rule;
 * ``questions``: listing, neighbours, search, metadata, clusters, hard examples, maps,
   thumbnails, comparing steps;
-* ``history``: what each point did across the training steps, and the history ranking.
+* ``history``: what each point did across the training steps, and the history ranking;
+* ``changes``: what changed between two embeddings of the same rows (churn, aligned maps).
 """
 
 from tb_embedanalysis.queries.rules import (  # noqa: F401
-    DEFAULT_K, MAX_K, MAX_LIMIT, MAX_OFFSET, MAX_SEARCH_LIMIT, Workspace, check_choice, check_k, check_metric,
-    check_range, labels_of, metadata_row, resolve_query, space, text_column, valid_count,
+    AUTO_METRIC, DEFAULT_K, MAX_K, MAX_LIMIT, MAX_OFFSET, MAX_SEARCH_LIMIT, Workspace, check_choice, check_k, check_metric,
+    check_range, labels_of, metadata_row, resolve_metric, resolve_query, space, text_column, valid_count,
 )
 from tb_embedanalysis.queries.questions import (  # noqa: F401
     clusters, compare, hard_examples, metadata_column, neighbors, projection, projection_json, runs, search,
@@ -31,3 +32,4 @@ from tb_embedanalysis.queries.tags import (  # noqa: F401
 from tb_embedanalysis.queries.quality import (  # noqa: F401
     check_threshold, duplicates, outliers,
 )
+from tb_embedanalysis.queries.changes import aligned, churn  # noqa: F401

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from tb_embedanalysis.analysis.engine import HARDNESS_METHODS, Pending, Space
 from tb_embedanalysis.analysis.labels import EncodedLabels
-from tb_embedanalysis.errors import NotFound, QueryError, Unanalysable
+from tb_embedanalysis.errors import InvalidArgument, NotFound, QueryError, Unanalysable
 from tb_embedanalysis.logs.errors import LogError
 from tb_embedanalysis.logs.model import Embedding
 from tb_embedanalysis.queries.questions import _hard_page, hard_examples
 from tb_embedanalysis.queries.rules import (
-    MAX_LIMIT, MAX_OFFSET, Workspace, check_k, check_metric, check_range, labels_of, metadata_row,
+    MAX_LIMIT, MAX_OFFSET, Workspace, check_k, check_range, labels_of, metadata_row, resolve_metric,
 )
+from tb_embedanalysis.analysis import changes
 from tb_embedanalysis.queries.tags import check_hide, hidden_rows
 
 HISTORY_METHOD = "history"
@@ -32,13 +33,13 @@ class _HistoryInputs:
     column: str
     encoded: EncodedLabels
     k: int
+    metric_choice: Optional[dict]  # how the metric was chosen (rules.resolve_metric), None if given
 
 
 def _history_inputs(workspace: Workspace, run: str, name: str, *, label_column: Optional[str],
                     k: Optional[int], metric: Optional[str], step: Optional[int]) -> _HistoryInputs:
     """Load every step of (run, name) up to `step` (None: all) and keep those with the row
     count and metadata of the latest one; the others are listed in `left_out` with why."""
-    metric = check_metric(metric)
     refs = workspace.catalog.series(run, name).refs
     if step is not None:
         if step not in {ref.step for ref in refs}:
@@ -77,9 +78,39 @@ def _history_inputs(workspace: Workspace, run: str, name: str, *, label_column: 
     if n_valid < 2:
         raise Unanalysable("embedding %r has fewer than 2 rows that are finite at every step" % name)
     k = min(check_k(kept[-1], k), n_valid - 1)
+    metric, choice = resolve_metric(workspace.engine, kept[-1], metric, label_column)
     spaces = tuple(Space(e.vectors, e.fingerprint, valid, metric) for e in kept)
     column, encoded = labels_of(workspace.engine, kept[-1], label_column, spaces[-1])
-    return _HistoryInputs(tuple(kept), spaces, tuple(e.ref.step for e in kept), tuple(left_out), column, encoded, k)
+    return _HistoryInputs(tuple(kept), spaces, tuple(e.ref.step for e in kept), tuple(left_out), column, encoded, k,
+                          choice)
+
+
+def _position(inputs: _HistoryInputs, index: int) -> int:
+    """Where row `index` is among the history's rows (404 / 422 for a row it has not)."""
+    valid = inputs.spaces[-1].valid
+    if not 0 <= index < valid.shape[0]:
+        raise NotFound("index %d is out of range: embedding %r has %d rows"
+                       % (index, inputs.embeddings[-1].ref.name, valid.shape[0]))
+    if not valid[index]:
+        raise Unanalysable("row %d contains NaN or Inf at some step and is excluded from the history" % index)
+    return int(np.count_nonzero(valid[:index]))
+
+
+#: The confusion timeline lists the label pairs with the largest counts, at most this many.
+TIMELINE_PAIRS = 200
+
+
+def _timeline(result) -> dict:
+    """Per (label, vote) pair: how many points labelled `label` the kNN vote gives to
+    `predicted` at each step, and its trend (changes.trend: merging / separating / steady)
+    from the step it starts at; the TIMELINE_PAIRS pairs with the largest counts."""
+    pairs, counts = changes.confusion_timeline(result.codes, result.predicted, len(result.names))
+    listed = []
+    for (label, vote), row in zip(pairs[:TIMELINE_PAIRS].tolist(), counts[:TIMELINE_PAIRS]):
+        kind, start = changes.trend(row)
+        listed.append({"label": result.names[label], "predicted": result.names[vote], "counts": row,
+                       "trend": kind, "onset_step": None if start is None else result.steps[start]})
+    return {"pairs": listed, "total_pairs": int(pairs.shape[0])}
 
 
 def _round(values: np.ndarray) -> np.ndarray:
@@ -88,19 +119,17 @@ def _round(values: np.ndarray) -> np.ndarray:
 
 def history(workspace: Workspace, run: str, name: str, *, label_column: Optional[str] = None,
             k: Optional[int] = None, metric: Optional[str] = None, index: Optional[int] = None,
-            step: Optional[int] = None, wait: bool = False, on_progress=None) -> Union[dict, Pending]:
+            indices: Optional[Sequence[int]] = None, step: Optional[int] = None, wait: bool = False,
+            on_progress=None) -> Union[dict, Pending]:
     """What each point's neighbourhood said about its label at every step (analysis/history.py):
-    per point the summary columns, or with `index` that point's per-step row."""
+    per point the summary columns and the confusion timeline; with `index` that point's
+    per-step row instead; with `indices` (≤ MAX_LIMIT) also those points' per-step rows."""
+    if indices is not None and len(indices) > MAX_LIMIT:
+        raise InvalidArgument("parameter 'indices' takes at most %d rows, got %d" % (MAX_LIMIT, len(indices)))
     inputs = _history_inputs(workspace, run, name, label_column=label_column, k=k, metric=metric, step=step)
     reference = inputs.embeddings[-1]
-    position = None
-    if index is not None:
-        n_rows = reference.shape[0]
-        if not 0 <= index < n_rows:
-            raise NotFound("index %d is out of range: embedding %r has %d rows" % (index, name, n_rows))
-        if not inputs.spaces[-1].valid[index]:
-            raise Unanalysable("row %d contains NaN or Inf at some step and is excluded from the history" % index)
-        position = int(np.count_nonzero(inputs.spaces[-1].valid[:index]))
+    position = None if index is None else _position(inputs, index)
+    positions = None if indices is None else [_position(inputs, i) for i in indices]
     result = workspace.engine.history(inputs.spaces, inputs.steps, inputs.encoded, k=inputs.k, wait=wait,
                                       on_progress=on_progress)
     if isinstance(result, Pending):
@@ -109,6 +138,7 @@ def history(workspace: Workspace, run: str, name: str, *, label_column: Optional
     correct = result.predicted == result.codes[None, :]
     payload = {
         "run": run, "embedding": name, "label_column": inputs.column, "metric": inputs.spaces[0].metric,
+        "metric_choice": inputs.metric_choice,
         "k": result.k, "steps": steps, "left_out": list(inputs.left_out), "n": int(result.rows.size),
         "score": {"name": HISTORY_METHOD, "range": [0.0, 1.0], "direction": "higher = more likely mislabelled"},
         "per_step": [{"step": s, "knn_accuracy": float(correct[t].mean()),
@@ -122,6 +152,11 @@ def history(workspace: Workspace, run: str, name: str, *, label_column: Optional
             "learned_at": learned_at, "forgetting": result.forgetting, "never_learned": result.never_learned,
             "score": _round(result.score),
         }
+        payload["timeline"] = _timeline(result)
+        if positions is not None:
+            payload["rows"] = [{"index": int(result.rows[p]), "margin": _round(result.margin[:, p]),
+                                "agreement": _round(result.agreement[:, p]),
+                                "vote": [names[c] for c in result.predicted[:, p].tolist()]} for p in positions]
         return payload
     rank = int(np.count_nonzero(result.score > result.score[position]))
     payload["point"] = {
@@ -167,7 +202,8 @@ def history_hard_examples(workspace: Workspace, run: str, name: str, *, label_co
     payload = _hard_page(report, inputs.embeddings[-1], inputs.column, label=label, predicted=predicted,
                          offset=offset, limit=limit,
                          hide_rows=hidden_rows(workspace.tags, inputs.embeddings[-1], hide) if hide else None)
-    payload.update(methods=list(HARDNESS_METHODS) + [HISTORY_METHOD], steps=list(result.steps),
+    payload.update(metric=inputs.spaces[0].metric, metric_choice=inputs.metric_choice,
+                   methods=list(HARDNESS_METHODS) + [HISTORY_METHOD], steps=list(result.steps),
                    left_out=list(inputs.left_out))
     return payload
 

@@ -126,3 +126,11 @@ def test_cli_prints_the_routes_json(client, logdir, capsys):
     assert json.loads(capsys.readouterr().out) == {"duplicates": route}
     assert cli.main(["quality", root, "--duplicates", "--threshold", "-2"]) == 2
     assert "threshold" in capsys.readouterr().err
+
+
+def test_metric_auto_like_the_other_routes(client):
+    """metric absent or "auto": chosen per embedding as /clusters chooses it, and said how."""
+    body = wait_json(client, "/outliers", metric="auto", **QUERY)
+    assert body["metric"] in ("cosine", "euclidean") and body["metric_choice"]["chosen"] == body["metric"]
+    given = wait_json(client, "/duplicates", metric="cosine", **QUERY)
+    assert given["metric"] == "cosine" and given["metric_choice"] is None

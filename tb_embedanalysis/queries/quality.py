@@ -13,7 +13,7 @@ from tb_embedanalysis.analysis.outliers import SCORE_NAME
 from tb_embedanalysis.errors import InvalidArgument, NotFound, Unanalysable
 from tb_embedanalysis.logs.model import Embedding
 from tb_embedanalysis.queries.rules import (
-    MAX_LIMIT, MAX_OFFSET, _column, check_k, check_range, metadata_row, space, valid_count,
+    MAX_LIMIT, MAX_OFFSET, _column, check_k, check_range, metadata_row, resolve_metric, space, valid_count,
 )
 
 #: Members listed per duplicate group (`size` gives the whole count).
@@ -24,7 +24,9 @@ def outliers(engine: AnalysisEngine, embedding: Embedding, *, k: Optional[int] =
              offset: Optional[int] = None, limit: Optional[int] = None, wait: bool = False,
              on_progress=None) -> Union[dict, Pending]:
     """/outliers: every finite point ranked by its mean distance to its k nearest neighbours
-    (analysis/outliers.py), most outlying first, ties by index; a page of them."""
+    (analysis/outliers.py), most outlying first, ties by index; a page of them. metric:
+    as the other routes (None / "auto": chosen from the labels, see rules.resolve_metric)."""
+    metric, choice = resolve_metric(engine, embedding, metric)
     where = space(embedding, metric)
     k = check_k(embedding, k)
     offset = check_range("offset", offset, default=0, minimum=0, maximum=MAX_OFFSET)
@@ -35,7 +37,7 @@ def outliers(engine: AnalysisEngine, embedding: Embedding, *, k: Optional[int] =
     total, examples = report.page(offset, limit)
     for example in examples:
         example["metadata"] = metadata_row(embedding, example["index"])
-    return {"total": total, "k": report.k, "metric": report.metric,
+    return {"total": total, "k": report.k, "metric": report.metric, "metric_choice": choice,
             "score": {"name": SCORE_NAME, "range": report.score_range(),
                       "direction": "higher = farther from its nearest neighbours"},
             "examples": examples}
@@ -56,6 +58,7 @@ def duplicates(engine: AnalysisEngine, embedding: Embedding, *, threshold: Optio
     (analysis/duplicates.py); with `split_column`, the groups whose members come from more than
     one split (leaks) first, then by size. A page of groups; at most MAX_GROUP_MEMBERS
     members listed per group."""
+    metric, choice = resolve_metric(engine, embedding, metric)
     where = space(embedding, metric)
     threshold = check_threshold(threshold)
     offset = check_range("offset", offset, default=0, minimum=0, maximum=MAX_OFFSET)
@@ -90,6 +93,6 @@ def duplicates(engine: AnalysisEngine, embedding: Embedding, *, threshold: Optio
             group["splits"] = sorted(splits.categories[c] for c in present.tolist())
         groups.append(group)
     return {"threshold": report.threshold, "threshold_source": report.threshold_source, "metric": report.metric,
-            "split_column": split_column, "n_pairs": int(report.pairs.shape[0]), "n_groups": len(report.groups),
+            "metric_choice": choice, "split_column": split_column, "n_pairs": int(report.pairs.shape[0]), "n_groups": len(report.groups),
             "n_points": int(sum(g.size for g in report.groups)), "leaks": int(np.count_nonzero(crosses)),
             "max_pairs": MAX_PAIRS, "groups": groups}

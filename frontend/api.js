@@ -176,8 +176,8 @@ export const search = (sel, q, {column, limit = 100, regex = false} = {}, option
 
 export const clusters = (sel, options) => json('clusters', analysis(sel), options);
 
-export const hardExamples = (sel, {label, predicted, method, limit = 24, offset = 0} = {}, options) =>
-  json('hard_examples', {...analysis(sel), label, predicted, method, limit, offset}, options);
+export const hardExamples = (sel, {label, predicted, method, limit = 24, offset = 0, hideTagged = null} = {}, options) =>
+  json('hard_examples', {...analysis(sel), label, predicted, method, limit, offset, hide_tagged: hideTagged}, options);
 
 export const compare = (sel, options) =>
   json('compare', {run: sel.run, embedding: sel.embedding, label_column: sel.labelColumn, k: sel.k, metric: sel.metric}, options);
@@ -232,3 +232,27 @@ export const churn = (sel, {stepA, stepB, runB = null, embeddingB = null, limit 
 /** Step A's map aligned onto step B's (Procrustes on PCA): the points that moved most. */
 export const aligned = (sel, {stepA, stepB, method = 'pca', limit = 200} = {}, options) =>
   json('aligned', {run: sel.run, embedding: sel.embedding, step_a: stepA, step_b: stepB, method, limit}, options);
+
+// -- tags (issue 18.3) -------------------------------------------------------------------
+/** The embedding's tags: {tags: [{index, tag, corrected_label, updated}], counts, persistent}. */
+export const tags = (sel, options) => json('tags', base(sel), options);
+
+/**
+ * Tag rows: fields {tag} and/or {corrected_label} (null clears). The one write the tab makes:
+ * a POST with a JSON body and the X-Embedanalysis-Request header, which a page of another
+ * site cannot send (TensorBoard has no CSRF protection; see plugin/writes.py).
+ */
+export async function setTags(sel, indices, fields) {
+  let response;
+  try {
+    response = await fetch('./tags', {
+      method: 'POST', credentials: 'same-origin',
+      headers: {'Content-Type': 'application/json', 'X-Embedanalysis-Request': '1'},
+      body: JSON.stringify({...base(sel), indices, ...fields}),
+    });
+  } catch (error) {
+    throw new ApiError('could not reach TensorBoard; is it still running?', {route: 'tags'});
+  }
+  if (!response.ok) throw await errorFrom(response, 'tags');
+  return response.json();
+}

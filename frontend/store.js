@@ -18,10 +18,12 @@
 //   hardFilter  {reveal}    the hard-example filter; reveal: bring the gallery into view
 //   data        {name}      a shared answer arrived (or was dropped) in `data[name]`
 //   colours     {kind}      see colours.js
+//   tags        {indices, fields}  tags changed (tags.js); indices null: all were (re)loaded
 
 import * as api from './api.js';
 import {Colours} from './colours.js';
 import {readState, writeState} from './state.js';
+import {Tags} from './tags.js';
 
 const DEFAULTS = {k: 10, metric: 'auto', projection: 'pca'};
 const METRICS = ['auto', 'cosine', 'euclidean'];
@@ -43,11 +45,12 @@ export class SelectionStore {
     this.searchColumn = '';
     this.searchRegex = saved.searchRegex === '1'; // off: the search text is plain text
     this.focus = saved.focus ?? null;
-    this.hard = {label: null, predicted: null, method: null, offset: 0};
+    this.hard = {label: null, predicted: null, method: null, offset: 0, hideOk: false};
     this.data = {};
     this.requests = new api.SharedRequests(CACHED_ANSWERS);
     this.colours = new Colours(this);
     this.listeners = new Map();
+    this.tags = new Tags(this); // tags of the selected embedding (tags.js); hears 'selection' first
   }
 
   // -- events --------------------------------------------------------------------------
@@ -197,7 +200,7 @@ export class SelectionStore {
     this.emit('projection');
   }
 
-  /** patch: {label, predicted, method, offset}. */
+  /** patch: {label, predicted, method, offset, hideOk}. */
   setHardFilter(patch, {reveal = false} = {}) {
     this.hard = {...this.hard, ...patch};
     this.emit('hardFilter', {reveal});

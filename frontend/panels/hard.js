@@ -9,11 +9,13 @@ import {el, replace} from '../views/dom.js';
 import {loadInto} from '../views/feedback.js';
 import {hardGallery, hardToolbar} from '../views/hard.js';
 import {marginSparkline} from '../views/history.js';
+import {tagAllControl, tagChip, tagControls} from '../views/tags.js';
 import {mark} from '../marks.js';
 import {Panel} from './panel.js';
 
 const PAGE = 24;
 const EXPORT_LIMIT = 1000;
+const TAG_ALL_MAX = 10000; // the server's bound on rows per tag request
 
 export default class HardPanel extends Panel {
   constructor(store) {
@@ -25,6 +27,39 @@ export default class HardPanel extends Panel {
       if (reveal) this.node.scrollIntoView({behavior: 'smooth', block: 'nearest'});
     });
     store.on('data', ({name}) => { if (name === 'clusters' && this.toolbarSlot) this.renderToolbar(); });
+    store.on('tags', (detail) => this.onTags(detail));
+  }
+
+  /** Tags changed: redraw the cards' chips; with "hide ok" on, a point just tagged ok leaves the queue. */
+  onTags({indices, fields}) {
+    if (this.node.hidden || !this.gallerySlot) return;
+    if (this.shown?.filter.hideOk && fields?.tag === 'ok') {
+      this.load();
+      return;
+    }
+    const tags = this.store.tags;
+    for (const item of this.gallerySlot.querySelectorAll('.hard-item')) {
+      const index = Number(item.dataset.index);
+      if (indices && !indices.includes(index)) continue;
+      const slot = item.querySelector('.hard-tag-slot');
+      if (slot) replace(slot, tagChip(tags.of(index), {short: true}));
+      item.querySelector('.tag-controls')?.replaceWith(tagControls({entry: tags.of(index), compact: true,
+        label: `tag row ${index}`, onSet: (f) => tags.set([index], f)}));
+    }
+  }
+
+  /** Every point of the confusion cell chosen (pages of /hard_examples), then tag them all. */
+  async tagCell(q, filter, total, tag) {
+    const indices = [];
+    for (let offset = 0; offset < total; offset += 1000) {
+      const page = await api.hardExamples(q, {label: filter.label, predicted: filter.predicted, method: filter.method,
+        limit: 1000, offset, hideTagged: filter.hideOk ? 'ok' : null});
+      indices.push(...page.examples.map((ex) => ex.index));
+      if (!page.examples.length) break;
+    }
+    await this.store.tags.set(indices, {tag});
+    if (filter.hideOk && tag === 'ok') return; // onTags reloaded the gallery
+    this.load();
   }
 
   appliesTo() {
@@ -43,12 +78,17 @@ export default class HardPanel extends Panel {
     this.shown = {q, filter, methods: [], method: filter.method};
     this.toolbarSlot = el('div');
     const gallerySlot = el('div', {class: 'gallery-slot'});
+    this.gallerySlot = gallerySlot;
     replace(this.body, this.toolbarSlot, gallerySlot);
     this.renderToolbar();
     await loadInto(gallerySlot, {
       isCurrent, label: 'Ranking hard examples', errorTitle: 'Could not rank hard examples', retry: () => this.load(),
-      load: (onProgress) => store.withColours(api.hardExamples(q, {label: filter.label, predicted: filter.predicted,
-        method: filter.method, limit: PAGE, offset: filter.offset}, {onProgress})),
+      load: async (onProgress) => {
+        const answer = await store.withColours(api.hardExamples(q, {label: filter.label, predicted: filter.predicted,
+          method: filter.method, limit: PAGE, offset: filter.offset, hideTagged: filter.hideOk ? 'ok' : null}, {onProgress}));
+        await store.tags.ready; // the cards show their tags from the start
+        return answer;
+      },
       show: (answer) => {
         if (filter.predicted !== null) {
           // Guard in case the server ignores `predicted`: keep exactly the cell's points.
@@ -56,10 +96,13 @@ export default class HardPanel extends Panel {
         }
         this.shown.methods = answer.methods || [];
         this.shown.method = answer.method;
+        this.shown.hidden = answer.hidden ?? null;
+        this.shown.total = answer.total;
         this.renderToolbar();
         replace(gallerySlot, hardGallery({answer, labelColumn: store.labelColumn(), colourOf: (l) => store.colours.colourOf(l),
           thumbUrl: (i) => store.thumbUrl(i), onSelect: (i) => store.selectPoint(i), selected: store.point,
-          page: {offset: filter.offset, limit: PAGE}, onPage: (offset) => store.setHardFilter({offset})}));
+          page: {offset: filter.offset, limit: PAGE}, onPage: (offset) => store.setHardFilter({offset}),
+          tagOf: (i) => store.tags.of(i), onTag: (i, fields) => store.tags.set([i], fields)}));
         mark('hard');
         this.addSparklines(gallerySlot, answer.examples, isCurrent);
       },
@@ -100,10 +143,15 @@ export default class HardPanel extends Panel {
     const clusters = this.store.data.clusters;
     const labels = clusters ? clusters.labels.map((l) => l.label).sort(naturalCompare) : [];
     if (filter.label !== null && !labels.includes(filter.label)) labels.push(filter.label);
+    const {hidden = null, total = null} = this.shown;
+    // A confusion cell chosen: offer to tag all of its points (those listed: "hide ok" applies).
+    const tagAll = filter.predicted !== null && total !== null
+      ? tagAllControl({count: total, max: TAG_ALL_MAX, onTag: (tag) => this.tagCell(q, filter, total, tag)}) : null;
     replace(this.toolbarSlot, hardToolbar({
       filter: {...filter, method}, labels, methods, onFilter: (patch) => this.store.setHardFilter(patch),
       exportUrl: (format) => api.exportUrl(q, 'hard_examples', format,
         {label: filter.label, predicted: filter.predicted, method: filter.method, limit: EXPORT_LIMIT}),
+      hidden, tagAll, tagsExportUrl: (format) => api.exportUrl(q, 'tags', format),
     }));
   }
 }

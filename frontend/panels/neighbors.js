@@ -10,6 +10,7 @@ import {el, replace} from '../views/dom.js';
 import {loadInto, settle} from '../views/feedback.js';
 import {neighborList, notFound, pointRow, queryForm, searchList} from '../views/neighbors.js';
 import {labelChip} from '../views/point.js';
+import {tagChip, tagControls} from '../views/tags.js';
 import {Panel} from './panel.js';
 
 const HINT_EXAMPLES = 8;
@@ -32,6 +33,20 @@ export default class NeighborsPanel extends Panel {
       this.reveal();
     });
     store.on('search', () => this.loadSearch());
+    store.on('tags', ({indices}) => {
+      const shown = this.neighborSlot.querySelector('.point-tags');
+      if (shown && (!indices || indices.includes(Number(shown.dataset.index)))) shown.replaceWith(this.pointTags(Number(shown.dataset.index)));
+    });
+  }
+
+  /** The selected point's tag chip and the buttons to tag it (issue 18.3). */
+  pointTags(index) {
+    const tags = this.store.tags;
+    const entry = tags.of(index);
+    return el('div', {class: 'point-tags', dataset: {index: String(index)}},
+      el('div', {class: 'point-tags-head small'}, el('strong', null, 'Tag'), ' ', tagChip(entry) || el('span', {class: 'muted'}, 'not tagged'),
+        tags.persistent ? null : el('span', {class: 'muted'}, ' · kept until TensorBoard stops (no cache directory)')),
+      tagControls({entry, label: `tag row ${index}`, onSet: (fields) => tags.set([index], fields)}));
   }
 
   load() {
@@ -128,6 +143,7 @@ export default class NeighborsPanel extends Panel {
           el('a', {href: api.exportUrl(q, 'neighbors', 'json', {index: result.query.index}), download: ''}, 'JSON'));
         replace(this.neighborSlot, neighborList({result, labelColumn: column, colourOf: (l) => store.colours.colourOf(l),
           thumbUrl: (i) => store.thumbUrl(i), onSelect: (i) => store.selectPoint(i), exportLinks}));
+        this.neighborSlot.querySelector('.query-head')?.after(this.pointTags(result.query.index));
       },
     });
   }

@@ -3,13 +3,16 @@
 
 import {el, fmt, metadataText} from './dom.js';
 import {labelChip, thumbnail} from './point.js';
+import {tagChip, tagControls} from './tags.js';
 import {naturalCompare} from '../palette.js';
 
 /**
  * filter: {label, predicted, method}; labels: every label (for the filter select);
  * methods: from the server; onFilter(patch); exportUrl(format).
+ * Tags: filter.hideOk hides points tagged "ok" (hidden: how many were); tagAll: the
+ * "tag all N in this cell" control, or null; tagsExportUrl(format): 'csv' | 'metadata'.
  */
-export function hardToolbar({filter, labels, methods, onFilter, exportUrl}) {
+export function hardToolbar({filter, labels, methods, onFilter, exportUrl, hidden = null, tagAll = null, tagsExportUrl = null}) {
   const labelSelect = el('select', {name: 'hard_label', 'aria-label': 'label to list hard examples of'},
     el('option', {value: ''}, 'all labels'),
     labels.map((l) => el('option', {value: l, selected: l === filter.label}, l)));
@@ -26,10 +29,21 @@ export function hardToolbar({filter, labels, methods, onFilter, exportUrl}) {
       el('button', {type: 'button', class: 'chip-close', 'aria-label': 'remove the voted-label filter',
         onclick: () => onFilter({predicted: null, offset: 0})}, '×')));
   }
+  const hideBox = el('input', {type: 'checkbox', name: 'hide_ok', checked: Boolean(filter.hideOk)});
+  hideBox.addEventListener('change', () => onFilter({hideOk: hideBox.checked, offset: 0}));
+  parts.push(el('label', {class: 'check hide-ok', title: 'leave out the points tagged “ok”: work through the rest as a queue'},
+    hideBox, 'hide ok', filter.hideOk && hidden ? el('span', {class: 'muted'}, ` (${fmt(hidden)} hidden)`) : null));
+  if (tagAll) parts.push(tagAll);
   parts.push(el('span', {class: 'spacer'}));
   parts.push(el('span', {class: 'export'}, 'Export ',
     el('a', {href: exportUrl('csv'), download: '', class: 'export-link'}, 'CSV'), ' · ',
-    el('a', {href: exportUrl('json'), download: '', class: 'export-link'}, 'JSON')));
+    el('a', {href: exportUrl('json'), download: '', class: 'export-link'}, 'JSON'),
+    tagsExportUrl ? [' · tags ',
+      el('a', {href: tagsExportUrl('csv'), download: '', class: 'export-link', name: 'export_tags',
+        title: 'every tagged point: index, label, tag, corrected label, when'}, 'CSV'), ' · ',
+      el('a', {href: tagsExportUrl('metadata'), download: '', class: 'export-link', name: 'export_metadata',
+        title: 'metadata.tsv with a column of corrected labels appended (the Projector’s metadata-edited.tsv)'},
+      'metadata with corrected labels')] : null));
   return el('div', {class: 'toolbar'}, parts);
 }
 
@@ -40,10 +54,14 @@ function reason(example) {
   return {text: total ? `neighbours: ${text}` : 'no neighbour votes', total};
 }
 
-/** One card per example. thumbUrl(index) is null without a sprite. */
-export function hardGallery({answer, labelColumn, colourOf, thumbUrl, onSelect, selected, page, onPage}) {
+/**
+ * One card per example. thumbUrl(index) is null without a sprite. tagOf(index) → its tag
+ * ({tag, corrected_label}) or null; onTag(index, fields) → promise (omitted: no tag controls).
+ */
+export function hardGallery({answer, labelColumn, colourOf, thumbUrl, onSelect, selected, page, onPage, tagOf = () => null, onTag = null}) {
   const {examples, total} = answer;
   if (!examples.length) {
+    if (answer.hidden && total === 0) return el('p', {class: 'muted'}, `Queue done: all ${fmt(answer.hidden)} points here are tagged “ok” (hidden).`);
     return el('p', {class: 'muted'}, total === 0 ? 'No hard examples here: every point’s neighbours agree with its label.' : 'No more examples.');
   }
   const cards = examples.map((ex) => {
@@ -60,9 +78,12 @@ export function hardGallery({answer, labelColumn, colourOf, thumbUrl, onSelect, 
     el('span', {class: 'hard-score muted small'},
       `#${ex.index}`,
       typeof ex.margin === 'number' ? ` · margin ${fmt(ex.margin, 2)}` : '',
-      typeof ex.score === 'number' ? ` · score ${fmt(ex.score, 2)}` : ''));
+      typeof ex.score === 'number' ? ` · score ${fmt(ex.score, 2)}` : ''),
+    el('span', {class: 'hard-tag-slot'}, tagChip(tagOf(ex.index), {short: true})));
     card.addEventListener('click', () => onSelect(ex.index));
-    return card;
+    if (!onTag) return card;
+    return el('div', {class: 'hard-item', dataset: {index: String(ex.index)}}, card,
+      tagControls({entry: tagOf(ex.index), compact: true, label: `tag row ${ex.index}`, onSet: (fields) => onTag(ex.index, fields)}));
   });
   const first = page.offset + 1;
   const last = page.offset + examples.length;

@@ -26,7 +26,7 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
-from tb_embedanalysis.demo import _setup, idx
+from tb_embedanalysis.demo import _setup, digits_history, idx
 
 EMBEDDING_NAME = "logits"
 DEFAULT_STEPS = 2000
@@ -58,7 +58,6 @@ def sklearn_digits(*, test_fraction: float = 0.4, seed: int = 0,
     The network sees the 64 raw pixels; only the sprite thumbnails are upscaled (bicubic,
     Pillow) because 8x8 px is barely legible in the tab.
     """
-    from PIL import Image
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -66,18 +65,30 @@ def sklearn_digits(*, test_fraction: float = 0.4, seed: int = 0,
     images = (digits.images / 16.0).astype(np.float32)
     train_images, test_images, y_train, y_test = train_test_split(
         images, digits.target, test_size=test_fraction, random_state=seed, stratify=digits.target)
+    x_test = test_images.reshape(len(test_images), -1)
+    return DigitsData(
+        x_train=train_images.reshape(len(train_images), -1), y_train=y_train.astype(np.int64),
+        x_test=x_test, y_test=y_test.astype(np.int64),
+        thumbnails=thumbnails_of(x_test, size=thumbnail_size), run="digits",
+    )
+
+
+def thumbnails_of(x: np.ndarray, *, size: int = THUMBNAIL_SIZE) -> np.ndarray:
+    """Sprite thumbnails of flattened square images x (N, side*side) in [0, 1]: float32
+    (N, size, size) when side < size (upscaled, bicubic, Pillow), else (N, side, side)."""
+    from PIL import Image
+
+    side = math.isqrt(x.shape[1])
+    images = x.reshape(len(x), side, side).astype(np.float32)
+    if side >= size:
+        return images
     # A one-pixel margin first: the 8x8 digits touch their borders, and neighbouring
     # thumbnails in the sprite would otherwise run into each other.
     thumbnails = np.stack([
-        np.asarray(Image.fromarray(np.pad(image, 1).astype(np.float32)).resize(
-            (thumbnail_size, thumbnail_size), Image.Resampling.BICUBIC))
-        for image in test_images
+        np.asarray(Image.fromarray(np.pad(image, 1)).resize((size, size), Image.Resampling.BICUBIC))
+        for image in images
     ])
-    return DigitsData(
-        x_train=train_images.reshape(len(train_images), -1), y_train=y_train.astype(np.int64),
-        x_test=test_images.reshape(len(test_images), -1), y_test=y_test.astype(np.int64),
-        thumbnails=np.clip(thumbnails, 0.0, 1.0).astype(np.float32), run="digits",
-    )
+    return np.clip(thumbnails, 0.0, 1.0).astype(np.float32)
 
 
 def mnist_digits(directory: str) -> DigitsData:
@@ -136,10 +147,12 @@ class DigitsResult:
 def run(logdir: str, *, mnist_dir: Optional[str] = None, steps: int = DEFAULT_STEPS,
         log_steps: Optional[Sequence[int]] = None, batch_size: int = 32,
         learning_rate: float = 0.05, hidden: int = 64, seed: int = 0, threads: int = 2,
-        overwrite: bool = False, progress: _setup.Progress = print) -> Optional[DigitsResult]:
+        overwrite: bool = False, history: bool = True,
+        progress: _setup.Progress = print) -> Optional[DigitsResult]:
     """Train and write the digits run into ``logdir/digits`` (``logdir/mnist`` with
-    `mnist_dir`). Returns None (and writes nothing) when that run exists already,
-    unless `overwrite`."""
+    `mnist_dir`). With `history`, the run also gets the training set's logits with planted
+    label errors (demo/digits_history.py). Returns None (and writes nothing) when that run
+    exists already, unless `overwrite`."""
     schedule = logging_steps(steps, log_steps)
     data = mnist_digits(mnist_dir) if mnist_dir else sklearn_digits(seed=seed)
     if _setup.run_exists(logdir, data.run) and not overwrite:
@@ -164,6 +177,11 @@ def run(logdir: str, *, mnist_dir: Optional[str] = None, steps: int = DEFAULT_ST
         model.fit(data.x_train, data.y_train, batch_size=batch_size, epochs=epochs,
                   shuffle=True, verbose=0, callbacks=[at_steps])
         accuracy = dict(at_steps.accuracy)
+        if history:  # a second network, on at most HISTORY_ROWS training digits
+            rows = min(len(data.x_train), digits_history.HISTORY_ROWS)
+            digits_history.write_history(tf, run_dir, data.x_train[:rows], data.y_train[:rows],
+                                         thumbnails_of(data.x_train[:rows]), seed=seed, run_name=data.run,
+                                         progress=progress)
     final_dir = os.path.join(logdir, data.run)
     progress(f"{data.run}: wrote {final_dir}")
     return DigitsResult(run_dir=final_dir, steps=schedule, test_accuracy=accuracy)
@@ -241,6 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=0.05)
     parser.add_argument("--hidden", type=int, default=64, help="hidden units (the tutorial uses 500)")
+    parser.add_argument("--no-history", dest="history", action="store_false",
+                        help="skip the training-set embedding with planted label errors")
     _setup.add_run_arguments(parser, seed=0)
     return parser
 
@@ -250,7 +270,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         run(args.logdir, mnist_dir=args.mnist_dir, steps=args.steps, log_steps=args.log_steps,
             batch_size=args.batch_size, learning_rate=args.learning_rate, hidden=args.hidden, seed=args.seed,
-            threads=args.threads, overwrite=args.overwrite)
+            threads=args.threads, overwrite=args.overwrite, history=args.history)
     except (idx.IdxError, ValueError) as error:
         print(f"digits demo: error: {error}", file=sys.stderr)
         return 2

@@ -6,7 +6,7 @@
 // maps, an ImageData raster for big ones) and picking uses scatter_pick.js's bucket grid,
 // rebuilt lazily after each frame; scatter_text.js writes the words of chosen points.
 
-import {LIGHT, paintMarks, paintRaster, paintVector, VECTOR_MAX} from './scatter_paint.js';
+import {LIGHT, paintArrows, paintMarks, paintRaster, paintVector, VECTOR_MAX} from './scatter_paint.js';
 import {buildPickGrid, nearestPoint} from './scatter_pick.js';
 import {paintLabels} from './scatter_text.js';
 
@@ -39,6 +39,7 @@ export class ScatterPlot {
     this.palette = []; // css colours, indexed by class
     this.emphasis = null; // Uint8Array|null: 1 = emphasised; others drawn dimmed
     this.marks = {hard: null, matches: null, neighbors: null, selected: null, hovered: null};
+    this.arrows = null; // see setArrows
     this.view = null; // {cx, cy, scale} scale in device px per data unit
     this.fitScale = 1; // the scale that fits every point: zoom is measured against it
     this.dpr = 1;
@@ -85,6 +86,7 @@ export class ScatterPlot {
     this.n = 0;
     this.emphasis = null;
     this.marks = {hard: null, matches: null, neighbors: null, selected: null, hovered: null};
+    this.arrows = null;
     this.view = null;
     this.gridDirty = true;
     this.requestDraw();
@@ -152,6 +154,18 @@ export class ScatterPlot {
     return {x: ((x - cx) * scale + this.width / 2) / this.dpr, y: (this.height / 2 - (y - cy) * scale) / this.dpr};
   }
 
+  /** arrows: [{from: [x, y], to: [x, y]}] in data coordinates, or null (scatter_paint.js paintArrows). */
+  setArrows(arrows) {
+    this.arrows = arrows;
+    this.requestDraw();
+  }
+
+  /** Data coordinates → device px on the canvas. */
+  _toScreen(x, y) {
+    const {cx, cy, scale} = this.view;
+    return [(x - cx) * scale + this.width / 2, this.height / 2 - (y - cy) * scale];
+  }
+
   // -- drawing -----------------------------------------------------------------------
   _resize() {
     const rect = this.container.getBoundingClientRect();
@@ -196,6 +210,7 @@ export class ScatterPlot {
     const frame = this._frame();
     if (this.n <= VECTOR_MAX) paintVector(ctx, frame);
     else this.image = paintRaster(ctx, frame, this.image);
+    if (this.arrows) paintArrows(ctx, frame, this.arrows, (x, y) => this._toScreen(x, y));
     paintMarks(ctx, frame, this.marks);
     const {selected, neighbors} = this.marks;
     const priority = selected === null || selected === undefined ? [] : [selected, ...(neighbors || [])];

@@ -126,3 +126,35 @@ export function paintMarks(ctx, frame, marks) {
   }
   if (hovered !== null && hovered !== undefined) ring(ctx, frame, hovered, 6, colours.ink, 1.5);
 }
+
+/**
+ * Arrows from where points were to where they are (issue 16.5, "moved since step"):
+ * arrows: [{from: [x, y], to: [x, y]}] in data coordinates; toScreen(x, y) → [sx, sy] device px.
+ */
+export function paintArrows(ctx, frame, arrows, toScreen) {
+  const {dpr, colours} = frame;
+  const head = 5 * dpr;
+  ctx.save();
+  ctx.strokeStyle = colours.ink;
+  ctx.fillStyle = colours.ink;
+  ctx.globalAlpha = 0.7;
+  ctx.lineWidth = 1.1 * dpr;
+  for (const {from, to} of arrows) {
+    const [x0, y0] = toScreen(from[0], from[1]);
+    const [x1, y1] = toScreen(to[0], to[1]);
+    const length = Math.hypot(x1 - x0, y1 - y0);
+    if (!(length > 1)) continue;
+    const ux = (x1 - x0) / length, uy = (y1 - y0) / length;
+    ctx.beginPath();
+    ctx.moveTo(x0, y0);
+    ctx.lineTo(x1 - ux * head * 0.8, y1 - uy * head * 0.8);
+    ctx.stroke();
+    ctx.beginPath();
+    ctx.moveTo(x1, y1);
+    ctx.lineTo(x1 - ux * head - uy * head * 0.5, y1 - uy * head + ux * head * 0.5);
+    ctx.lineTo(x1 - ux * head + uy * head * 0.5, y1 - uy * head - ux * head * 0.5);
+    ctx.closePath();
+    ctx.fill();
+  }
+  ctx.restore();
+}

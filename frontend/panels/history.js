@@ -78,13 +78,22 @@ export default class HistoryPanel extends Panel {
   }
 
   load() {
-    const steps = numberedSteps(this.store.entry());
+    this.answer = null;
+    this.begin('churn'); // a churn in flight belongs to the previous selection
+    settle(this.slots.churn);
+    this.loadHistory();
+  }
+
+  /**
+   * The steps churn can compare: those the history uses (the same rows), once it is known,
+   * else every numbered step (the server then says which ones differ).
+   */
+  churnChoices() {
+    const steps = this.answer ? this.answer.steps : numberedSteps(this.store.entry());
     if (!this.churnSteps || !steps.includes(this.churnSteps.stepA) || !steps.includes(this.churnSteps.stepB)) {
       this.churnSteps = {stepA: steps[0], stepB: steps[steps.length - 1]};
     }
-    this.answer = null;
-    this.loadHistory();
-    this.loadChurn();
+    return steps;
   }
 
   async loadHistory() {
@@ -95,13 +104,14 @@ export default class HistoryPanel extends Panel {
     settle(this.slots.timeline);
     settle(this.slots.summary);
     this.showPointHint();
-    await loadInto(this.slots.chart, {
+    const loaded = await loadInto(this.slots.chart, {
       isCurrent, label: 'Following every point over the steps', errorTitle: 'Could not compute the training history',
       retry: () => this.loadHistory(),
       load: (onProgress) => store.withColours(store.requests.get(`history|${JSON.stringify(q)}`,
         (progress) => api.history(q, {}, {onProgress: progress}), onProgress)),
       show: (answer) => {
         this.answer = answer;
+        this.loadChurn();
         const index = answer.points.index;
         let max = -1;
         for (const i of index) if (i > max) max = i;
@@ -115,6 +125,7 @@ export default class HistoryPanel extends Panel {
         requestAnimationFrame(() => mark('history'));
       },
     });
+    if (!loaded && isCurrent()) this.loadChurn(); // churn does not need the history
   }
 
   renderSummary() {
@@ -223,7 +234,7 @@ export default class HistoryPanel extends Panel {
     const isCurrent = this.begin('churn');
     const store = this.store;
     const q = this.query();
-    const steps = numberedSteps(store.entry());
+    const steps = this.churnChoices();
     const {stepA, stepB} = this.churnSteps;
     const pickers = churnPickers({steps, stepA, stepB, onSteps: (chosen) => { this.churnSteps = chosen; this.loadChurn(); }});
     const result = el('div', {class: 'churn-slot'});

@@ -9,11 +9,12 @@ import * as api from '../api.js';
 import {hardest, metadataColumn} from '../answers.js';
 import {mark} from '../marks.js';
 import {mapColours, onThemeChange} from '../theme.js';
-import {metadataText} from '../views/dom.js';
+import {fmt, metadataText} from '../views/dom.js';
 import {MapView, PROJECTIONS} from '../views/map.js';
 import {Panel} from './panel.js';
 
 const TEXT_COLUMN_MAX = 200000; // beyond this many points the map writes labels, not another column
+const MOVED_ARROWS = 100; // arrows drawn for "moved since step"
 
 export default class MapPanel extends Panel {
   constructor(store) {
@@ -23,18 +24,20 @@ export default class MapPanel extends Panel {
     this.shown = null; // which embedding's map is on the canvas: run, embedding, step
     this.hard = null; // indices of the hardest points
     this.texts = null; // rows of the text column, when it is not the label column
+    this.moved = {on: false, step: null}; // "moved since step": arrows from that step's aligned map
     this.view = new MapView({
       onSelect: (i) => store.selectPoint(i),
       onProjection: (method) => store.setProjection(method),
       onFocusLabel: (label) => store.setFocus(label),
       onToggleHard: (on) => { this.showHard = on; this.updateMarks(); },
+      onMoved: (choice) => { this.moved = choice; this.loadMoved(); },
       describe: (i) => this.describe(i),
       textOf: (i) => this.textOf(i),
     });
     this.body.appendChild(this.view.node);
     this.view.setTheme(mapColours());
     onThemeChange(() => this.view.setTheme(mapColours()));
-    store.on('projection', () => this.loadMap());
+    store.on('projection', () => { this.loadMap(); this.showMovedControl(); this.loadMoved(); });
     store.on('point', () => this.updateMarks());
     store.on('focus', () => { this.showLegend(); this.updateEmphasis(); });
     store.on('data', ({name}) => {
@@ -67,6 +70,46 @@ export default class MapPanel extends Panel {
     this.loadMap();
     if (labelColumn) this.loadHardest();
     this.loadTexts();
+    this.showMovedControl();
+    this.loadMoved();
+  }
+
+  /** The steps this map can be compared with: the embedding's other numbered steps, oldest first. */
+  movedSteps() {
+    const entry = this.store.entry();
+    const current = this.store.sel.step ?? entry?.step;
+    return (entry?.steps || []).filter((s) => Number.isInteger(s) && s !== current).sort((a, b) => a - b);
+  }
+
+  showMovedControl() {
+    const steps = this.movedSteps();
+    if (!steps.includes(this.moved.step)) this.moved = {...this.moved, step: steps[0] ?? null};
+    const disabled = this.store.projection !== 'pca' ? 'only the PCA map is aligned between steps' : null;
+    this.view.setMovedSteps(steps.length ? steps : null, {...this.moved, disabled});
+  }
+
+  /** Arrows from where the points that moved most were at the chosen step (/aligned, PCA + Procrustes). */
+  async loadMoved() {
+    const isCurrent = this.begin('moved');
+    this.view.setArrows(null);
+    const {on, step} = this.moved;
+    const store = this.store;
+    if (!on || step === null || store.projection !== 'pca' || !store.usableEntry()) {
+      if (store.projection === 'pca') this.view.setMovedInfo('');
+      return;
+    }
+    const q = store.query();
+    this.view.setMovedInfo('aligning the steps…');
+    try {
+      const answer = await api.aligned(q, {stepA: step, stepB: q.step ?? store.entry().step, limit: MOVED_ARROWS});
+      if (!isCurrent()) return;
+      this.view.setArrows(answer.moved);
+      this.view.setMovedInfo(`${fmt(answer.moved.length)} points that moved most since step ${answer.step_a} `
+        + `(Procrustes disparity ${fmt(answer.disparity, 3)})`);
+      requestAnimationFrame(() => mark('mapArrows'));
+    } catch (error) {
+      if (isCurrent()) this.view.setMovedInfo(`could not align the steps: ${error.message}`);
+    }
   }
 
   /** The text column's values, when the colours' column (the labels) is not it. */

@@ -12,12 +12,13 @@ import {OTHER} from '../palette.js';
 export const PROJECTIONS = {pca: 'PCA', tsne: 't-SNE', umap: 'UMAP'};
 
 /**
- * onSelect(index), onProjection(method), onFocusLabel(label|null), onToggleHard(bool).
+ * onSelect(index), onProjection(method), onFocusLabel(label|null), onToggleHard(bool),
+ * onMoved({on, step}) for the "moved since step" arrows.
  * describe(index) → {metadata, label, colour, labelColumn, thumbSrc, extra?} for the hover card;
  * textOf(index) → the words written next to a point on the map.
  */
 export class MapView {
-  constructor({onSelect, onProjection, onFocusLabel, onToggleHard, describe, textOf}) {
+  constructor({onSelect, onProjection, onFocusLabel, onToggleHard, onMoved = null, describe, textOf}) {
     this.describe = describe;
     this.onFocusLabel = onFocusLabel;
     this.method = 'pca';
@@ -26,10 +27,21 @@ export class MapView {
     this.hardToggle = el('input', {type: 'checkbox', name: 'show_hard', checked: true});
     this.hardToggle.addEventListener('change', () => onToggleHard(this.hardToggle.checked));
     this.hardLabel = el('label', {class: 'check', title: 'ring the hardest examples'}, this.hardToggle, 'hard examples');
+    // "moved since step S" (issue 16.5): arrows from where the points were at S to here.
+    this.movedToggle = el('input', {type: 'checkbox', name: 'show_moved'});
+    this.movedSelect = el('select', {name: 'moved_since', 'aria-label': 'step to compare the map with'});
+    const moved = () => onMoved?.({on: this.movedToggle.checked, step: Number(this.movedSelect.value)});
+    this.movedToggle.addEventListener('change', moved);
+    this.movedSelect.addEventListener('change', () => { this.movedToggle.checked = true; moved(); });
+    this.movedInfo = el('span', {class: 'muted small moved-info'});
+    this.movedLabel = el('span', {class: 'moved-since', hidden: true},
+      el('label', {class: 'check', title: 'arrows from where the points that moved most were at that step (PCA, aligned by Procrustes)'},
+        this.movedToggle, 'moved since step'), this.movedSelect, this.movedInfo);
     this.info = el('span', {class: 'muted small map-info'});
     this.toolbar = el('div', {class: 'toolbar'},
       el('span', {class: 'segmented', role: 'group', 'aria-label': 'projection'}, this.methodButtons),
       this.hardLabel,
+      this.movedLabel,
       el('span', {class: 'spacer'}),
       this.info,
       el('button', {type: 'button', class: 'button small subtle', title: 'fit all points (or double-click the map)',
@@ -143,6 +155,30 @@ export class MapView {
 
   setMarks(marks) {
     this.plot.setMarks(marks);
+  }
+
+  /**
+   * The "moved since step" control: steps to offer (null: hidden), the chosen one, whether it
+   * is on, and `disabled` words when it cannot be used now (only the PCA map is aligned).
+   */
+  setMovedSteps(steps, {step = null, on = false, disabled = null} = {}) {
+    this.movedLabel.hidden = !steps || !steps.length;
+    if (this.movedLabel.hidden) return;
+    replace(this.movedSelect, steps.map((s) => el('option', {value: String(s), selected: s === step}, String(s))));
+    this.movedToggle.checked = on && !disabled;
+    this.movedToggle.disabled = Boolean(disabled);
+    this.movedSelect.disabled = Boolean(disabled);
+    this.movedLabel.title = disabled || '';
+    this.setMovedInfo(disabled || '');
+  }
+
+  setMovedInfo(text) {
+    this.movedInfo.textContent = text;
+  }
+
+  /** arrows: [{from, to}] in map coordinates, or null. */
+  setArrows(arrows) {
+    this.plot.setArrows(arrows);
   }
 
   /** Hard examples need labels: hide the toggle without them. */

@@ -1,0 +1,240 @@
+"""The History panel (issue 16.5) as a person sees it: real TensorBoard, real Chromium.
+
+The logdir holds sklearn's digits at four steps of the same rows (noisy PCA drifting to LDA,
+as training separates the classes) with 40 planted label flips, a fifth step with a row too
+few (left out, and the panel says why), and the same rows at a single step (no panel).
+Screenshots, light and dark, land in test-artifacts/ (and /tmp/shots/ for review).
+"""
+
+import json
+import pathlib
+import time
+import urllib.request
+
+import numpy as np
+import pytest
+
+from test_browser_tab import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, Tab  # noqa: F401 (skips without Chromium)
+from tensorboard_process import running_tensorboard
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+pytestmark = pytest.mark.browser
+
+STEPS = (100, 400, 1600, 6400)
+FLIPS = 40
+STATE = "run%3Dtrain%26embedding%3Dlogits%26metric%3Deuclidean"
+SHOTS = pathlib.Path("/tmp/shots")
+
+
+def write_logs(root: pathlib.Path):
+    from sklearn.datasets import load_digits
+    from sklearn.decomposition import PCA
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+    from tb_embedanalysis import write_embedding
+
+    digits = load_digits()
+    x = digits.data.astype(np.float64)
+    rng = np.random.default_rng(0)
+    flipped = rng.choice(len(digits.target), size=FLIPS, replace=False)
+    noisy = digits.target.copy()
+    noisy[flipped] = (noisy[flipped] + 1) % 10  # planted label errors
+    lda = LinearDiscriminantAnalysis(n_components=9).fit_transform(x, digits.target)
+    early = PCA(n_components=9, random_state=0).fit_transform(x + rng.normal(scale=4.0, size=x.shape))
+    early *= lda.std() / early.std()
+    metadata = {"Index": [str(i) for i in range(len(noisy))], "Label": [str(v) for v in noisy]}
+    images = (digits.images / 16.0).astype(np.float32)
+    for t, step in enumerate(STEPS):
+        w = t / (len(STEPS) - 1)
+        vectors = ((1 - w) * early + w * lda).astype(np.float32)
+        write_embedding(root / "train", vectors, name="logits", step=step, metadata=metadata, images=images,
+                        invert_images=True)
+    short = {key: values[:-1] for key, values in metadata.items()}
+    with pytest.warns(Warning, match="step 50"):  # the writer says the rows changed (issue 16.6)
+        write_embedding(root / "train", early[:-1].astype(np.float32), name="logits", step=50, metadata=short)
+    write_embedding(root / "single", lda.astype(np.float32), name="logits", step=1, metadata=metadata)
+    return set(flipped.tolist())
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    root = tmp_path_factory.mktemp("history_browser")
+    flipped = write_logs(root / "logs")
+    with running_tensorboard(root / "logs", extra_args=["--embedanalysis_cache_dir", str(root / "cache")]) as base:
+        yield base, flipped
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_sync.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def tab(browser, served):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    tab = Tab(page, served[0])
+    yield tab
+    assert tab.errors == []
+    context.close()
+
+
+def history_answer(base, **extra):
+    query = "run=train&embedding=logits&metric=euclidean" + "".join("&%s=%s" % kv for kv in extra.items())
+    for _ in range(600):
+        with urllib.request.urlopen(base + "/data/plugin/embedanalysis/history?" + query, timeout=60) as response:
+            body = json.loads(response.read())
+            if response.status == 200:
+                return body
+        time.sleep(0.2)
+    raise AssertionError("/history kept computing")
+
+
+def open_history(tab):
+    tab.open(STATE)
+    tab.frame.wait_for_function("window.__embedanalysis.marks.history", timeout=120_000)
+    return tab
+
+
+CHART = """() => { const p = window.__embedanalysis.app.panels.history;
+    return {n: p.chart.n, rings: (p.chart.marks.hard || []).map((q) => p.answer.points.index[q]),
+            selected: p.chart.marks.selected === null ? null : p.answer.points.index[p.chart.marks.selected],
+            hidden: p.node.hidden, drawn: Number(p.chart.canvas.dataset.drawn || 0)}; }"""
+
+
+def click_canvas(tab, canvas_expr, position):
+    """Click at a canvas-relative CSS position (the tab is inside TensorBoard's iframe)."""
+    tab.frame.evaluate("() => (%s).scrollIntoView({block: 'center'})" % canvas_expr)
+    rect = tab.frame.evaluate("() => { const r = (%s).getBoundingClientRect(); return {x: r.left, y: r.top}; }" % canvas_expr)
+    box = tab.page.locator("iframe").first.bounding_box()
+    x, y = box["x"] + rect["x"] + position["x"], box["y"] + rect["y"] + position["y"]
+    tab.page.mouse.move(x, y)
+    tab.page.mouse.click(x, y)
+
+
+def test_panel_draws_every_point_and_rings_the_planted_flips(tab, served):
+    base, flipped = served
+    answer = history_answer(base)
+    open_history(tab)
+    tab.frame.wait_for_function("() => (%s)().drawn > 0" % CHART)
+    chart = tab.frame.evaluate(CHART)
+    assert not chart["hidden"] and chart["n"] == answer["n"] == 1797
+    scores = np.asarray(answer["points"]["score"])
+    expected = min(50, int((scores >= 0.5).sum()))
+    assert len(chart["rings"]) == expected > 0
+    assert len(set(chart["rings"]) & flipped) >= 0.75 * FLIPS  # the planted errors are what is ringed
+    # The step with a row too few is named, with why.
+    left_out = tab.frame.locator(".card-history .left-out-list li[data-step='50']")
+    assert "1796 rows" in left_out.inner_text()
+    accuracy = tab.frame.locator(".history-accuracy svg.step-chart circle")
+    assert accuracy.count() == len(STEPS)
+    # A single step has no history: no panel.
+    tab.choose("single", "logits")
+    tab.frame.wait_for_function("() => window.__embedanalysis.app.panels.history.node.hidden")
+
+
+def test_clicking_a_ringed_point_selects_it_and_shows_its_steps(tab):
+    open_history(tab)
+    tab.frame.wait_for_function("() => (%s)().drawn > 0" % CHART)
+    target = tab.frame.evaluate("""() => { const p = window.__embedanalysis.app.panels.history;
+        const q = p.chart.marks.hard[0]; return {row: p.answer.points.index[q], pos: p.chart.screenPosition(q)}; }""")
+    click_canvas(tab, "window.__embedanalysis.app.panels.history.chart.canvas", target["pos"])
+    view = tab.frame.locator(".history-point .point-history")
+    view.wait_for()
+    row = int(view.get_attribute("data-index"))
+    # The ringed point, or one drawn on top of it at the same place.
+    near = tab.frame.evaluate("""([a, b]) => { const p = window.__embedanalysis.app.panels.history;
+        const pa = p.chart.screenPosition(p.rowToPosition[a]), pb = p.chart.screenPosition(p.rowToPosition[b]);
+        return Math.hypot(pa.x - pb.x, pa.y - pb.y); }""", [row, target["row"]])
+    assert near < 8
+    assert tab.frame.evaluate(CHART)["selected"] == row
+    assert view.locator("svg.margin-spark circle").count() == len(STEPS)
+    assert view.locator(".vote-steps li").count() == len(STEPS)
+    assert "rank" in view.inner_text()
+    # The rest of the tab hears the selection: the neighbour panel lists its neighbours.
+    tab.frame.locator(".neighbor-list .point-row").first.wait_for()
+    assert tab.frame.locator(".query-head .index").text_content() == "#%d" % row
+
+
+def test_hard_example_cards_carry_a_margin_sparkline(tab):
+    open_history(tab)
+    tab.frame.wait_for_function("window.__embedanalysis.marks.hardSparklines", timeout=120_000)
+    cards = tab.frame.locator(".card-hard .hard-card")
+    assert cards.count() > 0
+    assert tab.frame.locator(".card-hard .hard-card .hard-spark svg.margin-spark").count() == cards.count()
+    dots = cards.first.locator("svg.margin-spark circle")
+    assert dots.count() == len(STEPS)
+
+
+def test_churn_pickers_change_the_answer(tab, served):
+    open_history(tab)
+    churn = tab.frame.locator(".history-churn .churn")
+    churn.wait_for()
+    assert (churn.get_attribute("data-step-a"), churn.get_attribute("data-step-b")) == ("100", "6400")
+    first = float(tab.frame.locator(".churn-mean").text_content())
+    bars = [int(v) for v in tab.frame.locator(".churn-bar").evaluate_all("bars => bars.map((b) => b.dataset.count)")]
+    assert sum(bars) == 1797 and len(bars) == 11  # overlap 0..k of every point
+    tab.select("churn_a", "1600")
+    tab.frame.locator(".history-churn .churn[data-step-a='1600']").wait_for()
+    second = float(tab.frame.locator(".churn-mean").text_content())
+    assert second > first  # neighbours change less over the last two steps than over all four
+    moved = tab.frame.locator(".churn-moved .moved-point").first
+    index = moved.get_attribute("data-index")
+    moved.click()
+    tab.frame.locator(".history-point .point-history[data-index='%s']" % index).wait_for()
+
+
+def test_confusion_cell_shows_its_timeline(tab):
+    open_history(tab)
+    tab.frame.locator(".cm-cell").first.wait_for()
+    cell = tab.frame.locator(".cm-cell:not(.diag):not(.zero)").first
+    given, voted = cell.get_attribute("data-label"), cell.get_attribute("data-predicted")
+    cell.click()
+    pair = tab.frame.locator(".history-timeline .timeline-pair[data-label='%s'][data-predicted='%s']" % (given, voted))
+    pair.wait_for()
+    words = pair.locator(".timeline-words").inner_text()
+    assert ("“%s”" % given) in words and ("“%s”" % voted) in words
+    assert pair.locator("svg.step-chart circle").count() == len(STEPS)
+
+
+def test_map_draws_arrows_for_points_moved_since_a_step(tab):
+    open_history(tab)
+    tab.frame.wait_for_function("document.querySelector('.map-overlay').hidden")
+    offered = tab.frame.locator("select[name=moved_since] option").all_text_contents()
+    assert offered == ["50", "100", "400", "1600"]  # every other step of this embedding, oldest first
+    tab.select("moved_since", "100")  # choosing a step turns the arrows on
+    tab.frame.wait_for_function("window.__embedanalysis.marks.mapArrows", timeout=120_000)
+    arrows = tab.frame.evaluate("() => window.__embedanalysis.app.panels.map.plot.arrows")
+    assert len(arrows) == 100
+    assert all(a["distance"] >= b["distance"] for a, b in zip(arrows, arrows[1:]))
+    assert "moved most since step 100" in tab.frame.locator(".moved-info").text_content()
+    tab.frame.locator(".card-map").screenshot(path=str(ARTIFACTS / "history_map_arrows.png"))
+    SHOTS.mkdir(exist_ok=True)
+    tab.frame.locator(".card-map").screenshot(path=str(SHOTS / "history_map_arrows.png"))
+    # t-SNE and UMAP maps are not aligned between steps: the control says so, no arrows.
+    tab.frame.click("button[data-method=tsne]")
+    tab.frame.wait_for_function("() => !window.__embedanalysis.app.panels.map.plot.arrows")
+    assert tab.frame.locator("input[name=show_moved]").is_disabled()
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_screenshots(tab, theme):
+    open_history(tab)
+    tab.frame.locator(".history-churn .churn").wait_for()
+    tab.frame.wait_for_function("window.__embedanalysis.marks.hardSparklines", timeout=120_000)
+    if theme == "dark":
+        tab.page.evaluate("document.body.classList.add('dark-mode')")
+        tab.frame.wait_for_function("document.documentElement.dataset.theme === 'dark'")
+    # A ringed point selected, so the point's history is on screen too.
+    tab.frame.evaluate("""() => { const p = window.__embedanalysis.app.panels.history;
+        p.store.selectPoint(p.answer.points.index[p.chart.marks.hard[0]]); }""")
+    tab.frame.locator(".history-point .point-history").wait_for()
+    tab.page.wait_for_timeout(300)
+    SHOTS.mkdir(exist_ok=True)
+    for folder in (ARTIFACTS, SHOTS):
+        tab.frame.locator(".card-history").screenshot(path=str(folder / ("history_%s.png" % theme)))
+        tab.frame.locator(".card-hard").screenshot(path=str(folder / ("history_hard_%s.png" % theme)))

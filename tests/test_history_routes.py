@@ -29,10 +29,13 @@ def logdir(tmp_path_factory):
     metadata = {"Index": [str(i) for i in range(len(labels))], "Label": labels}
     for step, logits in zip(run.steps, run.logits):
         write_embedding(root / RUN, logits, name=NAME, step=step, metadata=metadata)
-    # Not the same rows: one row fewer, then the same rows under other metadata.
-    write_embedding(root / RUN, run.logits[0][:-1], name=NAME, step=5, metadata=labels[:-1])
+    # Not the same rows: one row fewer, then the same rows under other metadata (each write
+    # warns: tests/test_writer_step_rows.py).
+    with pytest.warns(UserWarning, match="step 5 has 299 rows but step %d has 300" % run.steps[0]):
+        write_embedding(root / RUN, run.logits[0][:-1], name=NAME, step=5, metadata=labels[:-1])
     other = dict(metadata, Label=labels[1:] + labels[:1])
-    write_embedding(root / RUN, run.logits[0], name=NAME, step=10, metadata=other)
+    with pytest.warns(UserWarning, match="step 10 has 300 rows but step 5 has 299"):
+        write_embedding(root / RUN, run.logits[0], name=NAME, step=10, metadata=other)
     write_embedding(root / "single", run.logits[-1], name=NAME, step=1, metadata=metadata)
     return root, run
 

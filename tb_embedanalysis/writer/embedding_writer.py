@@ -49,12 +49,13 @@ import io
 import math
 import os
 import re
+import warnings
 from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 from tensorboard.plugins.projector.projector_config_pb2 import EmbeddingInfo
 
-from tb_embedanalysis.writer import config_file
+from tb_embedanalysis.writer import config_file, step_rows
 from tb_embedanalysis.writer.events import ensure_events_file
 from tb_embedanalysis.writer.files import atomic_write, atomic_write_bytes, directory_lock
 from tb_embedanalysis.writer.sprite import MAX_SPRITE_SIZE, make_sprite
@@ -135,7 +136,9 @@ def write_embedding(
       (dark digits on white). The sprite must fit in 8192 x 8192 px; otherwise this
       raises SpriteTooLargeError, or shrinks the thumbnails with ``downscale_sprite``.
     step: training step; every step is kept as its own config entry ``name:NNNNN``.
-      Writing the same name and step again replaces that entry.
+      Writing the same name and step again replaces that entry. A step whose row count
+      or metadata differs from the nearest earlier step's is written, with a
+      `StepRowsWarning` (a training history needs the same rows at every step).
     allow_nonfinite: write rows with NaN/Inf instead of raising NonFiniteError.
 
     Everything is validated before the first byte is written (errors derive from
@@ -165,6 +168,8 @@ def write_embedding(
 class _Assets:
     """Everything to write, validated and encoded in memory."""
 
+    name: str
+    step: Optional[int]
     tensor_name: str
     relative_dir: str  # "<safe name>/<step or latest>", with "/" as in the config
     vectors: np.ndarray  # float32 (N, D)
@@ -201,6 +206,8 @@ def _prepare(vectors, *, name, step, metadata, metadata_header, images, image_sh
         raise ShapeError("image_shape was given without images")
     step_dir = LATEST_DIR if step is None else f"{step:05d}"
     return _Assets(
+        name=name,
+        step=step,
         tensor_name=tensor_name_for(name, step),
         relative_dir=f"{asset_dirname(name)}/{step_dir}",
         vectors=array,
@@ -237,9 +244,13 @@ def _write(logdir: str, config_path: str, assets: _Assets) -> WrittenEmbedding:
 
     with directory_lock(logdir):  # read-modify-write: other writers' entries survive
         config = config_file.read_config(config_path)
+        changed = step_rows.mismatch(logdir, config, name=assets.name, step=assets.step, rows=array.shape[0],
+                                     metadata_tsv=assets.metadata_tsv)
         config_file.write_config(config_path, config_file.merged(config, entry))
     _remove_stale_assets(asset_dir, keep=written)
     ensure_events_file(logdir)
+    if changed:  # stacklevel 3: the caller of write_embedding
+        warnings.warn("%s (written to %s)" % (changed, logdir), step_rows.StepRowsWarning, stacklevel=3)
 
     absolute = {f: os.path.abspath(os.path.join(asset_dir, f)) for f in written}
     return WrittenEmbedding(

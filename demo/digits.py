@@ -6,7 +6,8 @@ TEST set's final-layer outputs are logged with `EmbeddingCallback`, together wit
 of the digits (inverted: dark on white), ``Index``/``Label`` metadata and the
 cluster-quality scalars (kNN accuracy, silhouette, per-digit purity) for the Scalars tab.
 In the tab, step 100 shows digits whose neighbours are mostly another digit; the last
-step shows fewer, and a higher kNN accuracy.
+step shows fewer, and a higher kNN accuracy. The run also gets ``train_logits``: the
+training digits with planted label flips, for the history score (demo/digits_history.py).
 
 Data: offline by default, the real handwritten digits that ship with scikit-learn
 (1,797 digits of 8x8 px; thumbnails upscaled to 28x28 for legibility); with

@@ -106,13 +106,15 @@ CHART = """() => { const p = window.__embedanalysis.app.panels.history;
             hidden: p.node.hidden, drawn: Number(p.chart.canvas.dataset.drawn || 0)}; }"""
 
 
-def click_canvas(tab, canvas_expr, position):
+def click_canvas(tab, canvas_expr, position, before_click=None):
     """Click at a canvas-relative CSS position (the tab is inside TensorBoard's iframe)."""
     tab.frame.evaluate("() => (%s).scrollIntoView({block: 'center'})" % canvas_expr)
     rect = tab.frame.evaluate("() => { const r = (%s).getBoundingClientRect(); return {x: r.left, y: r.top}; }" % canvas_expr)
     box = tab.page.locator("iframe").first.bounding_box()
     x, y = box["x"] + rect["x"] + position["x"], box["y"] + rect["y"] + position["y"]
     tab.page.mouse.move(x, y)
+    if before_click:
+        before_click()
     tab.page.mouse.click(x, y)
 
 
@@ -142,7 +144,13 @@ def test_clicking_a_ringed_point_selects_it_and_shows_its_steps(tab):
     tab.frame.wait_for_function("() => (%s)().drawn > 0" % CHART)
     target = tab.frame.evaluate("""() => { const p = window.__embedanalysis.app.panels.history;
         const q = p.chart.marks.hard[0]; return {row: p.answer.points.index[q], pos: p.chart.screenPosition(q)}; }""")
-    click_canvas(tab, "window.__embedanalysis.app.panels.history.chart.canvas", target["pos"])
+
+    def hover_card():  # hovering tells the point's row, label and score
+        tip = tab.frame.locator(".cartography-tooltip:not([hidden])")
+        tip.wait_for()
+        assert "#" in tip.inner_text() and "history score" in tip.inner_text()
+
+    click_canvas(tab, "window.__embedanalysis.app.panels.history.chart.canvas", target["pos"], hover_card)
     view = tab.frame.locator(".history-point .point-history")
     view.wait_for()
     row = int(view.get_attribute("data-index"))
@@ -235,6 +243,9 @@ def test_screenshots(tab, theme):
     tab.frame.locator(".history-point .point-history").wait_for()
     tab.page.wait_for_timeout(300)
     SHOTS.mkdir(exist_ok=True)
+    tab.page.set_viewport_size({"width": 1400, "height": 3600})  # the tab scrolls inside its iframe: show all of it
+    tab.page.wait_for_timeout(400)
     for folder in (ARTIFACTS, SHOTS):
+        tab.page.screenshot(path=str(folder / ("history_tab_%s.png" % theme)))
         tab.frame.locator(".card-history").screenshot(path=str(folder / ("history_%s.png" % theme)))
         tab.frame.locator(".card-hard").screenshot(path=str(folder / ("history_hard_%s.png" % theme)))

@@ -157,8 +157,11 @@ export default class HistoryPanel extends Panel {
     this.chart.setData(x, y, classes, palette);
     this.chart.setMarks({hard: this.ringed});
     this.updateSelected();
+    let settled = 0; // margin 1 at every step: all drawn as the one dot in the top-left corner
+    for (let p = 0; p < n; p++) if (x[p] === 0 && y[p] === 1) settled++;
     const caption = el('p', {class: 'muted small cartography-caption'},
       'Each dot is a point: up, its neighbours agree with its label at most steps; right, their verdict changed a lot over training. ',
+      settled ? `${fmt(settled)} points whose neighbours all shared their label at every step are the one dot at the top left. ` : '',
       el('span', {class: 'ring-key'}, '◯'),
       this.ringed.length ? ` ringed: the ${this.ringed.length} likeliest label errors (history score ≥ ${RING_SCORE}, highest first). `
         : ` no point has a history score of ${RING_SCORE} or more: no likely label error. `,

@@ -4,7 +4,7 @@
 // cartography chart is its own object (cartography.js).
 
 import {svg} from './compare.js';
-import {el, fmt, metadataText, pct} from './dom.js';
+import {el, fmt, metadataText} from './dom.js';
 import {labelChip} from './point.js';
 
 /**
@@ -174,7 +174,7 @@ export function churnView({answer, colourOf, onSelect, labelColumn}) {
       title: `row ${m.index}${m.metadata ? ': ' + metadataText(m.metadata, {skip: labelColumn ? [labelColumn] : [], index: m.index}) : ''}\n`
         + `${fmt(m.jaccard, 3)} of its neighbours stayed (Jaccard); click to select`, onclick: () => onSelect(m.index)},
     el('span', {class: 'index'}, `#${m.index}`), labelChip(m.label, colourOf(m.label)),
-    el('span', {class: 'small muted'}, pct(m.jaccard))))));
+    el('span', {class: 'small muted'}, `overlap ${fmt(m.jaccard, 2)}`)))));
 }
 
 const TREND_WORDS = {

@@ -11,6 +11,7 @@ import {mark} from '../marks.js';
 import {mapColours, onThemeChange} from '../theme.js';
 import {fmt, metadataText} from '../views/dom.js';
 import {MapView, PROJECTIONS} from '../views/map.js';
+import {MapLasso} from './map_lasso.js';
 import {Panel} from './panel.js';
 
 const TEXT_COLUMN_MAX = 200000; // beyond this many points the map writes labels, not another column
@@ -35,6 +36,7 @@ export default class MapPanel extends Panel {
       textOf: (i) => this.textOf(i),
     });
     this.body.appendChild(this.view.node);
+    this.lasso = new MapLasso(store, this.view); // select points by drawing around them, tag them
     this.view.setTheme(mapColours());
     onThemeChange(() => this.view.setTheme(mapColours()));
     store.on('projection', () => { this.loadMap(); this.showMovedControl(); this.loadMoved(); });

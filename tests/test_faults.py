@@ -72,7 +72,7 @@ def get(client, route, **query):
 
 
 def neighbours(client, run, index=0):
-    status, body = get(client, "/neighbors", run=run, embedding="emb", index=str(index), k="5")
+    status, body = get(client, "/neighbors", run=run, embedding="emb", index=str(index), k="5", metric="cosine")
     assert status == 200, body
     return [n["index"] for n in body["neighbors"]], [n["distance"] for n in body["neighbors"]]
 

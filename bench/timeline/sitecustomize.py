@@ -34,13 +34,13 @@ def _install():
             _log(ev="job-submit", kind=getattr(key, "kind", str(key)), t=time.time(), thread=threading.current_thread().name)
         return run(self, key, fn, **kwargs)
 
-    def logged_execute(self, job, fn):
+    def logged_execute(self, job, fn, *args):  # *args: Jobs._execute's need_permit
         kind = getattr(job.key, "kind", str(job.key))
         if job.started:
-            return execute(self, job, fn)
+            return execute(self, job, fn, *args)
         _log(ev="job-start", kind=kind, t=time.time(), thread=threading.current_thread().name)
         try:
-            return execute(self, job, fn)
+            return execute(self, job, fn, *args)
         finally:
             _log(ev="job-end", kind=kind, t=time.time(), thread=threading.current_thread().name)
 

@@ -123,7 +123,9 @@ def history(workspace: Workspace, run: str, name: str, *, label_column: Optional
             on_progress=None) -> Union[dict, Pending]:
     """What each point's neighbourhood said about its label at every step (analysis/history.py):
     per point the summary columns and the confusion timeline; with `index` that point's
-    per-step row instead; with `indices` (≤ MAX_LIMIT) also those points' per-step rows."""
+    per-step row instead; with `indices` (≤ MAX_LIMIT) only those points' per-step rows."""
+    if index is not None and indices is not None:
+        raise InvalidArgument("pass index= or indices=, not both")
     if indices is not None and len(indices) > MAX_LIMIT:
         raise InvalidArgument("parameter 'indices' takes at most %d rows, got %d" % (MAX_LIMIT, len(indices)))
     inputs = _history_inputs(workspace, run, name, label_column=label_column, k=k, metric=metric, step=step)
@@ -145,6 +147,11 @@ def history(workspace: Workspace, run: str, name: str, *, label_column: Optional
                       "mean_margin": float(result.margin[t].mean())} for t, s in enumerate(steps)],
     }
     learned_at = [None if t < 0 else steps[t] for t in result.learned_at.tolist()]
+    if positions is not None:  # a page of cards' sparklines: only their rows (not N points' columns)
+        payload["rows"] = [{"index": int(result.rows[p]), "margin": _round(result.margin[:, p]),
+                            "agreement": _round(result.agreement[:, p]),
+                            "vote": [names[c] for c in result.predicted[:, p].tolist()]} for p in positions]
+        return payload
     if position is None:
         payload["points"] = {
             "index": result.rows, "label": [names[c] for c in result.codes.tolist()],
@@ -153,10 +160,6 @@ def history(workspace: Workspace, run: str, name: str, *, label_column: Optional
             "score": _round(result.score),
         }
         payload["timeline"] = _timeline(result)
-        if positions is not None:
-            payload["rows"] = [{"index": int(result.rows[p]), "margin": _round(result.margin[:, p]),
-                                "agreement": _round(result.agreement[:, p]),
-                                "vote": [names[c] for c in result.predicted[:, p].tolist()]} for p in positions]
         return payload
     rank = int(np.count_nonzero(result.score > result.score[position]))
     payload["point"] = {

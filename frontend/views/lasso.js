@@ -64,7 +64,7 @@ export function lassoBar({count, tagged, onTag, onClose}) {
       el('span', {class: 'lasso-count'}, `${fmt(count)} point${count === 1 ? '' : 's'} selected`),
       already,
       el('span', {class: 'muted'}, '— tag as'), el('span', {class: 'tag-buttons'}, buttons),
-      el('span', {class: 'muted'}, 'or give a corrected label'), form, status, el('span', {class: 'spacer'}), close),
+      el('span', {class: 'muted'}, 'or give a corrected label'), form, status, close),
     status(text, error = false) {
       status.textContent = text;
       status.classList.toggle('error-text', error);
@@ -76,6 +76,6 @@ export function lassoBar({count, tagged, onTag, onClose}) {
 /** The bar's words when a lasso holds no point. */
 export function emptyLassoBar(onClose) {
   return el('div', {class: 'lasso-bar empty', dataset: {count: '0'}},
-    el('span', {class: 'lasso-count'}, 'No points inside the lasso'), el('span', {class: 'spacer'}),
+    el('span', {class: 'lasso-count'}, 'No points inside the lasso'),
     el('button', {type: 'button', class: 'chip-close', name: 'lasso_close', 'aria-label': 'clear the lasso (Esc)', onclick: onClose}, '×'));
 }

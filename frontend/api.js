@@ -256,3 +256,13 @@ export async function setTags(sel, indices, fields) {
   if (!response.ok) throw await errorFrom(response, 'tags');
   return response.json();
 }
+
+// -- data quality (issue 18) --------------------------------------------------------------
+
+/** Points ranked by mean distance to their k nearest neighbours, most outlying first. */
+export const outliers = (sel, {limit = 24, offset = 0} = {}, options) =>
+  json('outliers', {...base(sel), k: sel.k, metric: sel.metric, limit, offset}, options);
+
+/** Near-duplicate groups within `threshold` (null: the server's default), leaks across `splitColumn` first. */
+export const duplicates = (sel, {threshold = null, splitColumn = null, limit = 20, offset = 0} = {}, options) =>
+  json('duplicates', {...base(sel), metric: sel.metric, threshold, split_column: splitColumn, limit, offset}, options);

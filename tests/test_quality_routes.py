@@ -134,3 +134,9 @@ def test_metric_auto_like_the_other_routes(client):
     assert body["metric"] in ("cosine", "euclidean") and body["metric_choice"]["chosen"] == body["metric"]
     given = wait_json(client, "/duplicates", metric="cosine", **QUERY)
     assert given["metric"] == "cosine" and given["metric_choice"] is None
+
+
+def test_threshold_zero_answers_no_groups_for_near_but_not_exact_copies(client):
+    body = wait_json(client, "/duplicates", threshold="0", split_column="split", **QUERY)
+    assert body["threshold"] == 0.0 and body["threshold_source"] == "given"
+    assert body["n_pairs"] == 0 and body["groups"] == [] and body["leaks"] == 0

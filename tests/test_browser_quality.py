@@ -1,0 +1,157 @@
+"""The data-quality card (issue 18) as a person sees it: real TensorBoard, real Chromium.
+
+Digits with their sprite, a `split` column, planted far points (outliers) and planted near
+copies of some digits, half of them in another split (leaks). Screenshots, light and dark,
+land in test-artifacts/ (git-ignored).
+"""
+
+import json
+import urllib.parse
+import urllib.request
+
+import numpy as np
+import pytest
+
+from test_browser_tab import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, Tab, playwright_sync  # noqa: F401
+from tensorboard_process import running_tensorboard
+
+pytestmark = pytest.mark.browser
+
+N_DIGITS = 500
+N_FAR = 6
+COPIED = [3, 50, 120, 260, 333, 401]  # rows copied with tiny noise; odd positions go to another split
+
+
+def write_logs(root):
+    from sklearn.datasets import load_digits
+
+    from tb_embedanalysis import write_embedding
+
+    digits = load_digits()
+    rng = np.random.default_rng(0)
+    x = (digits.data[:N_DIGITS] / 16.0).astype(np.float32)
+    images = (digits.images[:N_DIGITS] / 16.0).astype(np.float32)
+    labels = [str(t) for t in digits.target[:N_DIGITS]]
+    split = ["test" if rng.random() < 0.2 else "train" for _ in range(N_DIGITS)]
+    copies = x[COPIED] + rng.normal(scale=1e-3, size=(len(COPIED), x.shape[1])).astype(np.float32)
+    far = rng.uniform(-3, 3, size=(N_FAR, x.shape[1])).astype(np.float32)
+    vectors = np.vstack([x, copies, far])
+    images = np.vstack([images, images[COPIED], rng.uniform(0, 1, size=(N_FAR, 8, 8)).astype(np.float32)])
+    labels += [labels[i] for i in COPIED] + ["?"] * N_FAR
+    for j, i in enumerate(COPIED):
+        split.append(split[i] if j % 2 == 0 else ("test" if split[i] == "train" else "train"))
+    split += ["train"] * N_FAR
+    write_embedding(root / "digits", vectors, name="pixels", images=images, invert_images=True,
+                    metadata={"Index": [str(i) for i in range(len(vectors))], "Label": labels, "split": split})
+    far_rows = list(range(N_DIGITS + len(COPIED), len(vectors)))
+    return far_rows
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    root = tmp_path_factory.mktemp("quality_browser")
+    far_rows = write_logs(root / "logs")
+    with running_tensorboard(root / "logs", extra_args=["--embedanalysis_cache_dir", str(root / "cache")]) as base:
+        yield base, far_rows
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_sync.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def tab(browser, served):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    ARTIFACTS.mkdir(exist_ok=True)
+    yield Tab(page, served[0])
+    context.close()
+
+
+def route(base, path, **query):
+    url = base + "/data/plugin/embedanalysis/" + path + "?" + urllib.parse.urlencode(query)
+    for _ in range(600):
+        with urllib.request.urlopen(url, timeout=60) as response:
+            if response.status == 200:
+                return json.loads(response.read())
+        import time
+        time.sleep(0.1)
+    raise AssertionError("%s never finished" % path)
+
+
+def wait_thumbnails(frame, selector):
+    """The first card's thumbnail has arrived (images are lazy: only those near the view load),
+    and none that finished loading is broken."""
+    frame.locator(selector).first.scroll_into_view_if_needed()
+    frame.wait_for_function(
+        "(s) => { const imgs = [...document.querySelectorAll(s + ' img')];"
+        " return imgs.length > 0 && imgs[0].complete && imgs[0].naturalWidth > 0"
+        " && imgs.every(img => !img.complete || img.naturalWidth > 0); }", arg=selector)
+
+
+def test_outlier_gallery_ranks_the_planted_points_first_and_selects_on_click(tab, served):
+    base, far_rows = served
+    tab.open()
+    card = tab.frame.locator(".card-quality")
+    cards = card.locator(".outlier-card")
+    cards.first.wait_for()
+    wait_thumbnails(tab.frame, ".card-quality .outlier-card")
+    shown = [int(i) for i in cards.evaluate_all("cards => cards.map(c => c.dataset.index)")]
+    assert sorted(shown[:N_FAR]) == far_rows
+    metric = tab.frame.evaluate("window.__embedanalysis.app.store.query().metric")
+    answer = route(base, "outliers", run="digits", embedding="pixels", limit=24, metric=metric)
+    assert shown == [e["index"] for e in answer["examples"]]  # the page the route serves, in its order
+    assert tab.frame.evaluate("window.__embedanalysis.app.store.data.outliers") == shown
+    cards.nth(1).click()
+    tab.frame.wait_for_function("window.__embedanalysis.app.store.point === %d" % shown[1])
+    assert "selected" in cards.nth(1).get_attribute("class")
+    assert not tab.errors and not tab.dialogs
+
+
+def test_duplicate_groups_mark_leaks_across_splits(tab):
+    tab.open()
+    card = tab.frame.locator(".card-quality")
+    card.locator("button[data-tab=duplicates]").click()
+    groups = card.locator(".dup-group")
+    groups.first.wait_for()
+    assert tab.frame.locator("select[name=split_column]").input_value() == "split"  # guessed from its name
+    summary = card.locator(".dup-summary").inner_text()
+    assert "default" in summary and "across splits of “split”" in summary
+    assert groups.count() == len(COPIED)
+    leaks = card.locator(".dup-group.leak")
+    assert leaks.count() == len(COPIED) // 2
+    first = [int(i) for i in leaks.first.locator(".dup-member").evaluate_all("b => b.map(x => x.dataset.index)")]
+    assert first[0] in COPIED and first[1] == N_DIGITS + COPIED.index(first[0])
+    assert "leak: test / train" in leaks.first.inner_text()
+    wait_thumbnails(tab.frame, ".card-quality .dup-group")
+    # No split column: no leaks; a threshold of 0 leaves no group (the copies are not exact).
+    tab.frame.select_option("select[name=split_column]", "")
+    card.locator(".dup-group").first.wait_for()
+    assert card.locator(".dup-group.leak").count() == 0
+    tab.frame.fill("input[name=threshold]", "0")
+    tab.frame.dispatch_event("input[name=threshold]", "change")
+    tab.frame.wait_for_function("document.querySelector('.dup-summary')?.textContent.includes('(given)')")
+    assert card.locator(".dup-group").count() == 0 and "No near-duplicates" in card.inner_text()
+    assert not tab.errors and not tab.dialogs
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_screenshots(tab, theme):
+    tab.open()
+    if theme == "dark":
+        tab.page.evaluate("document.body.classList.add('dark-mode')")
+        tab.frame.wait_for_function("document.documentElement.dataset.theme === 'dark'")
+    card = tab.frame.locator(".card-quality")
+    card.locator(".outlier-card").first.wait_for()
+    wait_thumbnails(tab.frame, ".card-quality .outlier-card")
+    card.scroll_into_view_if_needed()
+    card.screenshot(path=str(ARTIFACTS / ("quality_outliers_%s.png" % theme)))
+    card.locator("button[data-tab=duplicates]").click()
+    card.locator(".dup-group.leak").first.wait_for()
+    wait_thumbnails(tab.frame, ".card-quality .dup-group")
+    card.screenshot(path=str(ARTIFACTS / ("quality_duplicates_%s.png" % theme)))

@@ -220,6 +220,7 @@ def test_mouse_lasso_tags_exactly_the_cluster_in_requests_of_10000(page, tensorb
     assert len(posts) == 2  # 10,000 + 200
     assert _rows(tensorboard_url, tag="label error") == rows
     assert "(10,200 of them tagged)" in frame.inner_text(".lasso-bar")
+    _shot(page, frame, "lasso_tagged_light")
 
     # Zoom: the outline follows its points (it is kept in map coordinates).
     before = frame.get_attribute(".lasso-path", "d")

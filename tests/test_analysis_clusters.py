@@ -161,3 +161,22 @@ def test_small_silhouette_blocks_give_the_same_values(monkeypatch):
     expected = clusters.cluster_statistics(x, labels, k=5).to_dict()
     monkeypatch.setattr(geometry, "SILHOUETTE_BLOCK_ELEMENTS", 3 * 200)  # three rows per block
     assert clusters.cluster_statistics(x, labels, k=5).to_dict() == expected
+
+
+def test_cosine_silhouette_without_pairwise_distances_matches_sklearn_in_any_block(monkeypatch):
+    """The cosine silhouette sums each label's unit vectors instead of forming the n × n
+    distances (geometry._cosine_silhouette): per point equal to scikit-learn's, float32 input
+    with zero rows and exact duplicates, whatever the block of rows."""
+    from tb_embedanalysis.analysis import geometry
+
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 12, 900)
+    x = (rng.normal(size=(12, 16))[y] + 0.8 * rng.normal(size=(900, 16))).astype(np.float32)
+    x[::50] = 0.0
+    x[7] = x[8]
+    prep = neighbors.prepare(x, "cosine")
+    expected = silhouette_samples(x, y, metric="cosine")
+    whole = geometry.silhouette_samples(prep, np.arange(900), y, 12)
+    np.testing.assert_allclose(whole, expected, atol=1e-6)
+    monkeypatch.setattr(geometry, "COSINE_SILHOUETTE_BLOCK_ELEMENTS", 5 * 12)  # five rows per block
+    np.testing.assert_array_equal(geometry.silhouette_samples(prep, np.arange(900), y, 12), whole)

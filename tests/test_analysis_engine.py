@@ -175,3 +175,34 @@ def test_tsne_is_seeded_and_reports_progress(data):
     assert seen == sorted(seen) and seen[-1] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="unknown projection 'isomap'; projections: pca, tsne, umap$"):
         projection.check_projection("isomap")
+
+
+def test_metric_choice_asked_by_concurrent_requests_is_computed_once(engine, data, monkeypatch):
+    """The tab's first /clusters and two /hard_examples ask for metric=auto together: one
+    thread builds the two sample graphs, the others wait for its answer."""
+    from tb_embedanalysis.analysis import labels as label_codes, metric_choice
+
+    x, labels = data
+    where = space(x)
+    encoded = label_codes.encode_rows(labels, np.arange(len(labels)))
+    real, calls = metric_choice.sample_graph, []
+
+    def slow_graph(*args):  # slow enough that the three threads overlap
+        calls.append(args[2])
+        threading.Event().wait(0.3)
+        return real(*args)
+
+    monkeypatch.setattr(metric_choice, "sample_graph", slow_graph)
+    start, answers = threading.Barrier(3), []
+
+    def ask():
+        start.wait()
+        answers.append(engine.metric_choice(where, encoded))
+
+    threads = [threading.Thread(target=ask) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(calls) == ["cosine", "euclidean"]
+    assert len(answers) == 3 and all(answer is answers[0] for answer in answers)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import threading
 import types
 from typing import Optional, Sequence, Union
 
@@ -94,6 +95,8 @@ class AnalysisEngine:
         self.disk = DiskCache(cache_dir, **disk_args)
         self.memory = ResultCache(memory_budget_bytes)
         self.jobs = Jobs(workers=workers, sync_seconds=sync_seconds, on_done=self.memory.put)
+        self._once_lock = threading.Lock()
+        self._once_locks = {}  # CacheKey → Lock of the thread computing it (see _once)
 
     # -- shared pieces -------------------------------------------------------------------
     def _cached(self, key: CacheKey, fn, *, message: str, wait: bool, on_progress: ProgressFn):
@@ -259,18 +262,36 @@ class AnalysisEngine:
         a running job; cached per (vectors, valid rows, labels)."""
         base = space.with_metric(neighbors.METRICS[0])
         key = CacheKey.of("metric-choice", base.ident, labels=encoded.digest)
-        choice = self.memory.get(key)
-        if choice is None:
+
+        def compute():
             n_valid = space.n_valid
             k = min(metric_choice.CHOICE_K, n_valid - 1)
             size = metric_choice.sample_size(n_valid, space.vectors.shape[1])
             positions = metric_choice.sample_positions(n_valid, size)
             rows = np.flatnonzero(space.valid)[positions]
-            choice = metric_choice.choose(lambda m: metric_choice.sample_graph(space.vectors, rows, m, k),
-                                          encoded.codes[positions], len(encoded.names), sample=int(size),
-                                          n_valid=n_valid, k=k)
-            self.memory.put(key, choice)
-        return choice
+            return metric_choice.choose(lambda m: metric_choice.sample_graph(space.vectors, rows, m, k),
+                                        encoded.codes[positions], len(encoded.names), sample=int(size),
+                                        n_valid=n_valid, k=k)
+
+        # The tab's first /clusters and /hard_examples requests all ask at once: one computes.
+        return self._once(key, compute)
+
+    def _once(self, key: CacheKey, fn):
+        """fn() cached under `key`, computed by one request thread while the others asking for
+        the same key wait for it (not a job: it holds no permit, so never waits behind one)."""
+        hit = self.memory.get(key)
+        if hit is not None:
+            return hit
+        with self._once_lock:
+            lock = self._once_locks.setdefault(key, threading.Lock())
+        try:
+            with lock:
+                hit = self.memory.get(key)
+                return hit if hit is not None else self.memory.put(key, fn())
+        finally:
+            with self._once_lock:
+                if self._once_locks.get(key) is lock:
+                    del self._once_locks[key]
 
     def overlap(self, first: Space, second: Space, *, k: int = 10, wait: bool = True,
                 on_progress: ProgressFn = None) -> Union[np.ndarray, Pending]:

@@ -67,15 +67,15 @@ export function hardGallery({answer, labelColumn, colourOf, thumbUrl, onSelect, 
   const cards = examples.map((ex) => {
     const text = metadataText(ex.metadata, {skip: labelColumn ? [labelColumn] : [], index: ex.index});
     const why = reason(ex);
-    const card = el('button', {type: 'button', class: 'hard-card' + (ex.index === selected ? ' selected' : ''),
+    const card = el('button', {type: 'button', class: 'example-card hard-card' + (ex.index === selected ? ' selected' : ''),
       dataset: {index: String(ex.index)}, title: `row ${ex.index}: ${text || ''}\nclick to see its neighbours`},
     thumbnail({src: thumbUrl(ex.index), text: text || ex.label, size: 64}),
     el('span', {class: 'hard-labels'},
       labelChip(ex.label, colourOf(ex.label), {title: `given label ${ex.label}`}),
       el('span', {class: 'arrow', 'aria-label': 'neighbours vote'}, '→'),
       labelChip(ex.predicted_label, colourOf(ex.predicted_label), {title: `neighbours vote ${ex.predicted_label}`})),
-    el('span', {class: 'hard-reason'}, why.text),
-    el('span', {class: 'hard-score muted small'},
+    el('span', {class: 'example-reason'}, why.text),
+    el('span', {class: 'example-score muted small'},
       `#${ex.index}`,
       typeof ex.margin === 'number' ? ` · margin ${fmt(ex.margin, 2)}` : '',
       typeof ex.score === 'number' ? ` · score ${fmt(ex.score, 2)}` : ''),
@@ -93,5 +93,5 @@ export function hardGallery({answer, labelColumn, colourOf, thumbUrl, onSelect, 
       // hard_total: how many of the ranked points their neighbours outvote (absent on older servers).
       typeof answer.hard_total === 'number' ? ` ranked · ${fmt(answer.hard_total)} outvoted by their neighbours` : ''),
     el('button', {type: 'button', class: 'button small', disabled: last >= total, onclick: () => onPage(page.offset + page.limit)}, 'Next ›'));
-  return el('div', null, el('div', {class: 'hard-grid'}, cards), pager);
+  return el('div', null, el('div', {class: 'example-grid hard-grid'}, cards), pager);
 }

@@ -30,17 +30,17 @@ export function outlierGallery({answer, labelColumn, thumbUrl, onSelect, selecte
   const cards = examples.map((ex) => {
     const label = labelColumn && ex.metadata ? ex.metadata[labelColumn] : null;
     const text = metadataText(ex.metadata, {skip: labelColumn ? [labelColumn] : [], index: ex.index});
-    const card = el('button', {type: 'button', class: 'hard-card outlier-card' + (ex.index === selected ? ' selected' : ''),
+    const card = el('button', {type: 'button', class: 'example-card outlier-card' + (ex.index === selected ? ' selected' : ''),
       dataset: {index: String(ex.index)}, title: `row ${ex.index}: ${text}\nclick to see its neighbours`},
     thumbnail({src: thumbUrl(ex.index), text: text || label || `#${ex.index}`, size: 64}),
-    label !== null && label !== undefined ? el('span', {class: 'hard-reason'}, label) : null,
-    el('span', {class: 'hard-score muted small'}, `#${ex.index} · distance ${fmt(ex.score, 3)}`));
+    label !== null && label !== undefined ? el('span', {class: 'example-reason'}, label) : null,
+    el('span', {class: 'example-score muted small'}, `#${ex.index} · distance ${fmt(ex.score, 3)}`));
     card.addEventListener('click', () => onSelect(ex.index));
     return card;
   });
   const note = el('p', {class: 'muted small'},
     `Mean ${answer.metric} distance to the ${answer.k} nearest neighbours; higher = farther from everything else.`);
-  return el('div', null, note, el('div', {class: 'hard-grid'}, cards),
+  return el('div', null, note, el('div', {class: 'example-grid outlier-grid'}, cards),
     pager({page, count: examples.length, total, onPage, what: 'points'}));
 }
 

@@ -38,7 +38,8 @@ export class ScatterPlot {
     this.classes = null; // Uint16Array: palette index per point
     this.palette = []; // css colours, indexed by class
     this.emphasis = null; // Uint8Array|null: 1 = emphasised; others drawn dimmed
-    this.marks = {hard: null, matches: null, neighbors: null, selected: null, hovered: null};
+    this.marks = {hard: null, outliers: null, matches: null, neighbors: null, selected: null, hovered: null};
+    this.ringsDrawn = {hard: 0, outliers: 0}; // rings on the last frame (tests read them)
     this.arrows = null; // see setArrows
     this.view = null; // {cx, cy, scale} scale in device px per data unit
     this.fitScale = 1; // the scale that fits every point: zoom is measured against it
@@ -85,7 +86,7 @@ export class ScatterPlot {
     this.coords = null;
     this.n = 0;
     this.emphasis = null;
-    this.marks = {hard: null, matches: null, neighbors: null, selected: null, hovered: null};
+    this.marks = {hard: null, outliers: null, matches: null, neighbors: null, selected: null, hovered: null};
     this.arrows = null;
     this.view = null;
     this.gridDirty = true;
@@ -98,7 +99,7 @@ export class ScatterPlot {
     this.requestDraw();
   }
 
-  /** colours: {background, dimmed, ink, halo, hard} (theme.js mapColours). */
+  /** colours: {background, dimmed, ink, halo, hard, outlier} (theme.js mapColours). */
   setTheme(colours) {
     this.colours = colours;
     this.requestDraw();
@@ -109,7 +110,7 @@ export class ScatterPlot {
     this.requestDraw();
   }
 
-  /** marks: {hard: Int32Array|array, matches, neighbors, selected: index|null} (partial update). */
+  /** marks: {hard: Int32Array|array, outliers, matches, neighbors, selected: index|null} (partial update). */
   setMarks(marks) {
     Object.assign(this.marks, marks);
     this.requestDraw();
@@ -201,6 +202,7 @@ export class ScatterPlot {
     const ctx = this.ctx;
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     this.textLabels = [];
+    this.ringsDrawn = {hard: 0, outliers: 0};
     if (!this.coords || !this.view) {
       ctx.fillStyle = this.colours.background;
       ctx.fillRect(0, 0, this.width, this.height);
@@ -211,7 +213,7 @@ export class ScatterPlot {
     if (this.n <= VECTOR_MAX) paintVector(ctx, frame);
     else this.image = paintRaster(ctx, frame, this.image);
     if (this.arrows) paintArrows(ctx, frame, this.arrows, (x, y) => this._toScreen(x, y));
-    paintMarks(ctx, frame, this.marks);
+    this.ringsDrawn = paintMarks(ctx, frame, this.marks);
     const {selected, neighbors} = this.marks;
     const priority = selected === null || selected === undefined ? [] : [selected, ...(neighbors || [])];
     if (this.textOf) this.textLabels = paintLabels(ctx, frame, {textOf: this.textOf, priority, inView: this.view.scale >= ZOOM_FOR_TEXT * this.fitScale});

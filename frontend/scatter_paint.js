@@ -2,7 +2,7 @@
 // Pure functions of the projected screen positions (device px) and what to show; the plot
 // object decides when to paint.
 //
-// Colours come with the frame (`colours`: background, dimmed, ink, halo, hard; theme.js reads
+// Colours come with the frame (`colours`: background, dimmed, ink, halo, hard, outlier; theme.js reads
 // them from style.css), so the map follows the light or dark theme; LIGHT is the default.
 //
 // Small maps (≤ VECTOR_MAX points) are anti-aliased circles batched into one path per colour;
@@ -13,7 +13,8 @@ import {packColour} from './palette.js';
 
 export const VECTOR_MAX = 20000;
 // background and dimmed must be '#rrggbb' (the raster packs them into pixels).
-export const LIGHT = {background: '#ffffff', dimmed: '#e0e0e0', ink: '#212121', halo: '#ffffff', hard: 'rgba(33, 33, 33, 0.85)'};
+export const LIGHT = {background: '#ffffff', dimmed: '#e0e0e0', ink: '#212121', halo: '#ffffff', hard: 'rgba(33, 33, 33, 0.85)',
+  outlier: '#aa00ff'};
 const MATCH_RINGS_MAX = 300; // beyond this, emphasis alone shows the matches
 
 /** Dot radius in device px: fewer points → bigger dots. */
@@ -88,9 +89,10 @@ export function paintRaster(ctx, frame, image) {
   return image;
 }
 
-function ring(ctx, frame, i, radius, stroke, width, fill = null) {
+/** A ring around point i; false when the point is not drawn (NaN). dash: [on, off] CSS px. */
+function ring(ctx, frame, i, radius, stroke, width, fill = null, dash = null) {
   const x = frame.sx[i], y = frame.sy[i];
-  if (!(x === x && y === y)) return;
+  if (!(x === x && y === y)) return false;
   ctx.beginPath();
   ctx.arc(x, y, radius * frame.dpr, 0, 2 * Math.PI);
   if (fill) {
@@ -99,14 +101,30 @@ function ring(ctx, frame, i, radius, stroke, width, fill = null) {
   }
   ctx.lineWidth = width * frame.dpr;
   ctx.strokeStyle = stroke;
+  if (dash) ctx.setLineDash(dash.map((d) => d * frame.dpr));
   ctx.stroke();
+  if (dash) ctx.setLineDash([]);
+  return true;
 }
 
-/** marks: {hard, matches, neighbors: index lists or null; selected, hovered: index or null}. */
+function rings(ctx, frame, indices, ...style) {
+  let drawn = 0;
+  if (indices) for (const i of indices) if (ring(ctx, frame, i, ...style)) drawn++;
+  return drawn;
+}
+
+/**
+ * marks: {hard, outliers, matches, neighbors: index lists or null; selected, hovered: index or null}.
+ * Outliers get a wider dashed ring in their own colour, so a point that is both shows both.
+ * Returns how many hard and outlier rings were drawn (rows with NaN/Inf have none).
+ */
 export function paintMarks(ctx, frame, marks) {
   const {sx, sy, dpr, colours} = frame;
-  const {hard, matches, neighbors, selected, hovered} = marks;
-  if (hard) for (const i of hard) ring(ctx, frame, i, 4.5, colours.hard, 1.2);
+  const {hard, outliers, matches, neighbors, selected, hovered} = marks;
+  const drawn = {
+    outliers: rings(ctx, frame, outliers, 7, colours.outlier || LIGHT.outlier, 1.8, null, [3, 2]),
+    hard: rings(ctx, frame, hard, 4.5, colours.hard, 1.2),
+  };
   if (matches && matches.length <= MATCH_RINGS_MAX) for (const i of matches) ring(ctx, frame, i, 4, '#f57c00', 1.6);
   if (selected !== null && selected !== undefined && neighbors) {
     ctx.lineWidth = 1 * dpr;
@@ -125,6 +143,7 @@ export function paintMarks(ctx, frame, marks) {
     ring(ctx, frame, selected, 8, colours.ink, 2);
   }
   if (hovered !== null && hovered !== undefined) ring(ctx, frame, hovered, 6, colours.ink, 1.5);
+  return drawn;
 }
 
 /**

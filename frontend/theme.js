@@ -61,5 +61,6 @@ export function mapColours() {
     ink: read('--map-ink', '#212121'),
     halo: read('--map-halo', '#ffffff'),
     hard: read('--map-hard', 'rgba(33, 33, 33, 0.85)'),
+    outlier: read('--map-outlier', '#aa00ff'),
   };
 }

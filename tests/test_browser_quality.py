@@ -140,6 +140,61 @@ def test_duplicate_groups_mark_leaks_across_splits(tab):
     assert not tab.errors and not tab.dialogs
 
 
+RINGS = """() => { const p = window.__embedanalysis.app.panels.map.plot;
+    return {drawn: p.ringsDrawn, outliers: p.marks.outliers ? [...p.marks.outliers] : null,
+            toggle: !document.querySelector('input[name=show_outliers]').closest('label').hidden}; }"""
+
+
+def outlier_page(card):
+    return [int(i) for i in card.locator(".outlier-card").evaluate_all("cards => cards.map(c => c.dataset.index)")]
+
+
+def wait_rings(frame, count):
+    frame.wait_for_function("() => { const r = (%s)(); return r.drawn.outliers === %d && r.drawn.hard > 0; }" % (RINGS, count))
+    return frame.evaluate(RINGS)
+
+
+def test_map_rings_the_outlier_page_beside_the_hard_examples(tab):
+    tab.open()
+    card = tab.frame.locator(".card-quality")
+    card.locator(".outlier-card").first.wait_for()
+    first = outlier_page(card)
+    rings = wait_rings(tab.frame, len(first))  # one dashed ring per card, and the hard examples' rings too
+    assert rings["outliers"] == first and rings["toggle"]
+    # Hover and pick still find the point under a ring.
+    pos = tab.frame.evaluate("i => window.__embedanalysis.app.panels.map.plot.screenPosition(i)", first[0])
+    box = tab.frame.locator(".card-map .scatter-canvas").bounding_box()
+    tab.page.mouse.move(box["x"] + pos["x"], box["y"] + pos["y"])
+    tooltip = tab.frame.locator(".map-tooltip")
+    tooltip.wait_for()
+    assert "#%d" % first[0] in tooltip.inner_text()
+    tab.page.mouse.click(box["x"] + pos["x"], box["y"] + pos["y"])
+    tab.frame.wait_for_function("window.__embedanalysis.app.store.point === %d" % first[0])
+    # The next page moves the rings to its points.
+    card.get_by_role("button", name="Next ›").click()
+    tab.frame.wait_for_function("(f) => { const c = document.querySelector('.card-quality .outlier-card');"
+                                " return c && Number(c.dataset.index) !== f; }", arg=first[0])
+    second = outlier_page(card)
+    assert not set(second) & set(first)
+    assert wait_rings(tab.frame, len(second))["outliers"] == second
+    # The toggle hides and shows them; the Duplicates tab lists no outliers, so none are ringed.
+    tab.frame.locator("input[name=show_outliers]").uncheck()
+    wait_rings(tab.frame, 0)
+    tab.frame.locator("input[name=show_outliers]").check()
+    wait_rings(tab.frame, len(second))
+    card.locator("button[data-tab=duplicates]").click()
+    assert not wait_rings(tab.frame, 0)["toggle"]
+    card.locator("button[data-tab=outliers]").click()
+    assert wait_rings(tab.frame, len(second))["outliers"] == second  # back on the page it showed
+    # Another selection clears them (its outliers are held back here, so nothing comes back).
+    tab.page.route("**/outliers?*", lambda route: None)
+    tab.frame.fill("input[name=k]", "7")
+    tab.frame.press("input[name=k]", "Tab")
+    rings = wait_rings(tab.frame, 0)
+    assert rings["outliers"] is None and not rings["toggle"]
+    assert not tab.errors and not tab.dialogs
+
+
 @pytest.mark.parametrize("theme", ["light", "dark"])
 def test_screenshots(tab, theme):
     tab.open()
@@ -149,6 +204,8 @@ def test_screenshots(tab, theme):
     card = tab.frame.locator(".card-quality")
     card.locator(".outlier-card").first.wait_for()
     wait_thumbnails(tab.frame, ".card-quality .outlier-card")
+    wait_rings(tab.frame, len(outlier_page(card)))
+    tab.frame.locator(".card-map").screenshot(path=str(ARTIFACTS / ("quality_map_rings_%s.png" % theme)))
     card.scroll_into_view_if_needed()
     card.screenshot(path=str(ARTIFACTS / ("quality_outliers_%s.png" % theme)))
     card.locator("button[data-tab=duplicates]").click()

@@ -1,6 +1,7 @@
 // The map panel: the 2-D projection as a scatter plot coloured by label, with its legend.
 // Emphasised points: the search matches, else the focused label. Marks: the hardest points
-// (rings), the selected point and its neighbours. It requests the projection and the
+// (rings), the Data quality card's outlier page (dashed rings, store.data.outliers), the
+// selected point and its neighbours. It requests the projection and the
 // hardest points; labels, matches and neighbours it hears from the store. Words on the map
 // (scatter_text.js) come from the text column: the first that is neither the label column
 // nor a row number, else the label.
@@ -21,6 +22,7 @@ export default class MapPanel extends Panel {
   constructor(store) {
     super(store, {title: 'Map', cls: 'card-map'});
     this.showHard = true;
+    this.showOutliers = true;
     this.coords = null; // Float32Array(2N) of the shown selection
     this.shown = null; // which embedding's map is on the canvas: run, embedding, step
     this.hard = null; // indices of the hardest points
@@ -31,6 +33,7 @@ export default class MapPanel extends Panel {
       onProjection: (method) => store.setProjection(method),
       onFocusLabel: (label) => store.setFocus(label),
       onToggleHard: (on) => { this.showHard = on; this.updateMarks(); },
+      onToggleOutliers: (on) => { this.showOutliers = on; this.updateMarks(); },
       onMoved: (choice) => { this.moved = choice; this.loadMoved(); },
       describe: (i) => this.describe(i),
       textOf: (i) => this.textOf(i),
@@ -44,7 +47,7 @@ export default class MapPanel extends Panel {
     store.on('focus', () => { this.showLegend(); this.updateEmphasis(); });
     store.on('data', ({name}) => {
       if (name === 'search') this.updateEmphasis();
-      if (name === 'search' || name === 'neighbors') this.updateMarks();
+      if (name === 'search' || name === 'neighbors' || name === 'outliers') this.updateMarks();
     });
     store.on('colours', (event) => this.onColours(event));
   }
@@ -223,8 +226,11 @@ export default class MapPanel extends Panel {
 
   updateMarks() {
     const {data, search, point} = this.store;
+    const outliers = data.outliers ?? null; // reset with `data` on another selection
+    this.view.setOutliersAvailable(outliers ? outliers.length : null);
     this.view.setMarks({
       hard: this.showHard && this.hard ? this.hard : null,
+      outliers: this.showOutliers ? outliers : null,
       matches: search && data.search ? data.search.matches.map((m) => m.index) : null,
       selected: point,
       neighbors: data.neighbors ? data.neighbors.neighbors.map((n) => n.index) : null,

@@ -42,8 +42,12 @@ export default class QualityPanel extends Panel {
     const slot = el('div', {class: 'quality-slot'});
     replace(this.actions, qualityTabs({which: this.which, onSwitch: (which) => { this.which = which; this.load(); }}));
     replace(this.body, slot);
-    if (this.which === 'outliers') this.loadOutliers(slot, isCurrent);
-    else this.loadDuplicates(slot, isCurrent);
+    if (this.which === 'outliers') {
+      this.loadOutliers(slot, isCurrent);
+    } else {
+      this.store.publish('outliers', null); // the map rings only the outliers listed here
+      this.loadDuplicates(slot, isCurrent);
+    }
   }
 
   loadOutliers(slot, isCurrent) {

@@ -12,13 +12,13 @@ import {OTHER} from '../palette.js';
 export const PROJECTIONS = {pca: 'PCA', tsne: 't-SNE', umap: 'UMAP'};
 
 /**
- * onSelect(index), onProjection(method), onFocusLabel(label|null), onToggleHard(bool),
+ * onSelect(index), onProjection(method), onFocusLabel(label|null), onToggleHard(bool), onToggleOutliers(bool),
  * onMoved({on, step}) for the "moved since step" arrows.
  * describe(index) → {metadata, label, colour, labelColumn, thumbSrc, extra?} for the hover card;
  * textOf(index) → the words written next to a point on the map.
  */
 export class MapView {
-  constructor({onSelect, onProjection, onFocusLabel, onToggleHard, onMoved = null, describe, textOf}) {
+  constructor({onSelect, onProjection, onFocusLabel, onToggleHard, onToggleOutliers = null, onMoved = null, describe, textOf}) {
     this.describe = describe;
     this.onFocusLabel = onFocusLabel;
     this.method = 'pca';
@@ -26,7 +26,13 @@ export class MapView {
       dataset: {method: m}, 'aria-pressed': 'false', onclick: () => onProjection(m)}, name));
     this.hardToggle = el('input', {type: 'checkbox', name: 'show_hard', checked: true});
     this.hardToggle.addEventListener('change', () => onToggleHard(this.hardToggle.checked));
-    this.hardLabel = el('label', {class: 'check', title: 'ring the hardest examples'}, this.hardToggle, 'hard examples');
+    this.hardLabel = el('label', {class: 'check', title: 'ring the hardest examples'}, this.hardToggle,
+      el('span', {class: 'ring-swatch hard', 'aria-hidden': 'true'}), 'hard examples');
+    // The Data quality card's outlier page (issue 18.1), shown once it has published one.
+    this.outlierToggle = el('input', {type: 'checkbox', name: 'show_outliers', checked: true});
+    this.outlierToggle.addEventListener('change', () => onToggleOutliers?.(this.outlierToggle.checked));
+    this.outlierLabel = el('label', {class: 'check', hidden: true}, this.outlierToggle,
+      el('span', {class: 'ring-swatch outlier', 'aria-hidden': 'true'}), 'outliers');
     // "moved since step S" (issue 16.5): arrows from where the points were at S to here.
     this.movedToggle = el('input', {type: 'checkbox', name: 'show_moved'});
     this.movedSelect = el('select', {name: 'moved_since', 'aria-label': 'step to compare the map with'});
@@ -41,6 +47,7 @@ export class MapView {
     this.toolbar = el('div', {class: 'toolbar'},
       el('span', {class: 'segmented', role: 'group', 'aria-label': 'projection'}, this.methodButtons),
       this.hardLabel,
+      this.outlierLabel,
       this.movedLabel,
       el('span', {class: 'spacer'}),
       this.info,
@@ -184,6 +191,12 @@ export class MapView {
   /** Hard examples need labels: hide the toggle without them. */
   setHardAvailable(available) {
     this.hardLabel.hidden = !available;
+  }
+
+  /** How many outliers the Data quality card lists (null: none listed, the toggle is hidden). */
+  setOutliersAvailable(count) {
+    this.outlierLabel.hidden = count === null;
+    this.outlierLabel.title = count === null ? '' : `ring the ${count} outliers of the Data quality card’s page (dashed)`;
   }
 
   _hover(index, clientX, clientY) {

@@ -47,6 +47,12 @@ def single_step(z, noisy, engine, metric_name):
     return scores, chosen
 
 
+def history_auroc(run, metric):
+    from bench_history import aurocs
+
+    return aurocs(run, metric, 10)["history score (ours)"]
+
+
 def cleanlab_best(z, noisy, flipped):
     from cleanlab.rank import get_label_quality_scores
     from sklearn.metrics import roc_auc_score
@@ -73,6 +79,7 @@ def main():
     args = parser.parse_args()
     rows = {}
     chosen_count = {}
+    history = {}
     for seed in seeds_of(args.seeds):
         start = time.perf_counter()
         run = run_of(seed, args.cache)
@@ -86,6 +93,13 @@ def main():
                 if metric == "auto":
                     chosen_count.setdefault(phase, []).append(chosen)
             entry.setdefault("cleanlab best kNN (hindsight)", []).append(cleanlab_best(z, run.noisy, run.flipped))
+        # The history score under the metric auto chooses for a history (from the last step).
+        last = run.logits[-1]
+        _, chosen = single_step(last, run.noisy, engine, "auto")
+        for metric in ("cosine", "euclidean", "auto"):
+            used = chosen if metric == "auto" else metric
+            history.setdefault(metric, []).append(history_auroc(run, used))
+        history.setdefault("chosen", []).append(chosen)
         print("seed %d done in %.0f s" % (seed, time.perf_counter() - start), flush=True)
     print("\nAUROC of the default single-step ranking (cleaned_knn_margin, k = 10), seeds %s, mean over seeds and"
           " steps:\n" % args.seeds)
@@ -96,6 +110,9 @@ def main():
         print("| %s | %.4f | %.4f | %.4f | %.4f | %d of %d |" % (
             phase, np.mean(entry["cosine"]), np.mean(entry["euclidean"]), np.mean(entry["auto"]),
             np.mean(entry["cleanlab best kNN (hindsight)"]), chosen.count("euclidean"), len(chosen)))
+    print("\nHistory score over all 10 steps: cosine %.4f, euclidean %.4f, auto %.4f (auto chose euclidean on %d of %d"
+          " seeds)" % (np.mean(history["cosine"]), np.mean(history["euclidean"]), np.mean(history["auto"]),
+                       history["chosen"].count("euclidean"), len(history["chosen"])))
 
 
 if __name__ == "__main__":

@@ -112,3 +112,41 @@ def clustered(n, d, *, centers=50, spread=0.6, seed=0):
     rng = np.random.default_rng(seed)
     c = rng.normal(size=(centers, d)).astype(np.float32)
     return (c[rng.integers(0, centers, n)] + spread * rng.normal(size=(n, d))).astype(np.float32)
+
+
+def test_graph_on_two_threads_equals_one_thread_and_brute_force(monkeypatch):
+    """knn_graph's chunks may be searched on two threads in any order: the same answer."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(700, 12)).astype(np.float32)
+    valid = np.ones(700, dtype=bool)
+    valid[::97] = False
+    prep = neighbors.prepare(x, "euclidean", valid)
+    monkeypatch.setattr(neighbors, "GRAPH_CHUNK_ROWS", 64)  # eleven chunks
+    seen = []
+    two = neighbors.knn_graph(prep, 6, threads=2, on_progress=seen.append)
+    one = neighbors.knn_graph(prep, 6, threads=1)
+    np.testing.assert_array_equal(two.indices, one.indices)
+    np.testing.assert_array_equal(two.distances, one.distances)
+    dist = np.sqrt(((x[:, None, :].astype(np.float64) - x[None, :, :]) ** 2).sum(-1))
+    dist[:, ~valid] = np.inf
+    np.fill_diagonal(dist, np.inf)
+    expected = np.argsort(dist, axis=1, kind="stable")[:, :6]
+    np.testing.assert_array_equal(two.indices[valid], expected[valid])
+    assert (two.indices[~valid] == -1).all()
+    assert seen == sorted(seen) and seen[-1] == 1.0
+
+
+def test_one_blas_thread_restores_the_limit_when_the_last_overlapping_user_leaves():
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+    before = blas_threads()
+    first, second = neighbors.one_blas_thread(), neighbors.one_blas_thread()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)  # the first user leaves while the second still computes
+    assert all(n == 1 for n in blas_threads())
+    second.__exit__(None, None, None)
+    assert blas_threads() == before

@@ -32,7 +32,6 @@ element for element; tests/test_analysis_certified.py checks this on the install
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 from typing import Optional, Tuple
 
@@ -354,16 +353,8 @@ def _merge(best_idx, best_keys, rows, idx, keys):
     return all_idx[keep].reshape(m, k), all_keys[keep].reshape(m, k)
 
 
-def _one_blas_thread():
-    """Context that runs BLAS on one thread. The certified search makes many small products;
-    under contention OpenBLAS's thread hand-off costs more than they do (measured: 12.8 s
-    with 2 threads vs 1.1 s with 1 for 3,000 queries at 30k × 128). threadpoolctl comes
-    with scikit-learn; the limit is process-wide while the context is open."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - scikit-learn always brings it
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+#: The certified search makes many small products: BLAS on one thread (see neighbors.one_blas_thread).
+_one_blas_thread = neighbors.one_blas_thread
 
 
 def pilot(index: "CertifiedIndex", k: int, *, queries: int = PILOT_QUERIES) -> SearchStats:

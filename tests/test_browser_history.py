@@ -249,3 +249,34 @@ def test_screenshots(tab, theme):
         tab.page.screenshot(path=str(folder / ("history_tab_%s.png" % theme)))
         tab.frame.locator(".card-history").screenshot(path=str(folder / ("history_%s.png" % theme)))
         tab.frame.locator(".card-hard").screenshot(path=str(folder / ("history_hard_%s.png" % theme)))
+
+
+def post_tags(base, body):
+    request = urllib.request.Request(base + "/data/plugin/embedanalysis/tags", data=json.dumps(body).encode("utf-8"),
+                                     headers={"Content-Type": "application/json", "X-Embedanalysis-Request": "1"},
+                                     method="POST")
+    with urllib.request.urlopen(request, timeout=60) as response:
+        assert response.status == 200
+
+
+def test_hide_ok_takes_tagged_points_out_of_the_rings(tab, served):
+    """Issue 18 item 4: History, like the gallery, can hide points tagged "ok" (a queue)."""
+    base, _ = served
+    scores = np.asarray(history_answer(base)["points"]["score"])
+    order = np.lexsort((np.arange(scores.size), -scores))
+    top = [int(i) for i in order[:3]]
+    post_tags(base, {"run": "train", "embedding": "logits", "indices": top, "tag": "ok"})
+    try:
+        open_history(tab)
+        tab.frame.wait_for_function("() => (%s)().drawn > 0" % CHART)
+        assert set(top) <= set(tab.frame.evaluate(CHART)["rings"])  # off: tagged points are still ringed
+        tab.frame.locator(".card-history input[name=history_hide_ok]").check()
+        tab.frame.wait_for_function("() => !(%s)().rings.includes(%d)" % (CHART, top[0]))
+        rings = tab.frame.evaluate(CHART)["rings"]
+        expected = [int(i) for i in order if int(i) not in top and scores[i] >= 0.5][:50]
+        assert sorted(rings) == sorted(expected)  # the next likeliest took their places
+        assert "3 hidden" in tab.frame.locator(".card-history .cartography-caption + label").inner_text()
+        # The gallery's toggle is the same one.
+        assert tab.frame.locator(".card-hard input[name=hide_ok]").is_checked()
+    finally:
+        post_tags(base, {"run": "train", "embedding": "logits", "indices": top, "tag": None})

@@ -63,7 +63,12 @@ export default class HistoryPanel extends Panel {
         el('section', {class: 'history-churn-section'}, el('h3', {class: 'section-title'}, 'Neighbourhood churn'), churn),
         el('section', {class: 'history-timeline-section'}, el('h3', {class: 'section-title'}, 'Confusion timeline'), timeline)));
     store.on('point', () => { if (!this.node.hidden) { this.updateSelected(); this.loadPoint(); } });
-    store.on('hardFilter', () => { if (!this.node.hidden) this.renderTimeline(); });
+    store.on('hardFilter', () => {
+      if (this.node.hidden) return;
+      this.renderTimeline();
+      if (this.answer && this.shownHideOk !== store.hard.hideOk) this.renderChart();
+    });
+    store.on('tags', () => { if (this.answer && !this.node.hidden && store.hard.hideOk) this.renderChart(); });
     store.on('colours', ({kind}) => { if (kind === 'legend' && this.answer && !this.node.hidden) this.renderChart(); });
   }
 
@@ -153,7 +158,14 @@ export default class HistoryPanel extends Panel {
     });
     // Positions by score, highest first (ties by row): the rings and each point's rank.
     this.order = Array.from({length: n}, (_, p) => p).sort((p, q) => (points.score[q] ?? -1) - (points.score[p] ?? -1) || p - q);
-    this.ringed = this.order.slice(0, RINGED).filter((p) => points.score[p] >= RING_SCORE);
+    // With "hide ok" (shared with the hard-example gallery), points tagged "ok" are left out of
+    // the rings, so the next likeliest errors take their places: a queue to work through.
+    const hideOk = store.hard.hideOk;
+    this.shownHideOk = hideOk;
+    const ok = (p) => store.tags.of(points.index[p])?.tag === 'ok';
+    const candidates = hideOk ? this.order.filter((p) => !ok(p)) : this.order;
+    this.ringed = candidates.slice(0, RINGED).filter((p) => points.score[p] >= RING_SCORE);
+    const hiddenOk = hideOk ? this.order.length - candidates.length : 0;
     this.chart.setData(x, y, classes, palette);
     this.chart.setMarks({hard: this.ringed});
     this.updateSelected();
@@ -166,7 +178,11 @@ export default class HistoryPanel extends Panel {
       this.ringed.length ? ` ringed: the ${this.ringed.length} likeliest label errors (history score ≥ ${RING_SCORE}, highest first). `
         : ` no point has a history score of ${RING_SCORE} or more: no likely label error. `,
       'Hover for details, click to select.');
-    replace(this.slots.chart, el('div', {class: 'cartography'}, this.chart.node, this.tooltip), caption);
+    const hideBox = el('input', {type: 'checkbox', name: 'history_hide_ok', checked: hideOk});
+    hideBox.addEventListener('change', () => store.setHardFilter({hideOk: hideBox.checked, offset: 0}));
+    const hideField = el('label', {class: 'inline small', title: 'leave points you tagged “ok” out of the rings (and of the hard-example gallery)'},
+      hideBox, ' hide points tagged ok', hiddenOk ? el('span', {class: 'muted'}, ` (${fmt(hiddenOk)} hidden)`) : null);
+    replace(this.slots.chart, el('div', {class: 'cartography'}, this.chart.node, this.tooltip), caption, hideField);
   }
 
   renderAccuracy() {

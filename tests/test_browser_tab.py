@@ -452,6 +452,10 @@ def test_compare_steps_side_by_side(tab):
     assert "step 100" in heads and "step 2000" in heads
     assert table.locator("svg.sparkline").count() >= 4
     tab.frame.locator(".card-compare").screenshot(path=str(ARTIFACTS / "compare.png"))
+    # Full-width cards stack in PANELS order: Hard examples, Data quality, Compare.
+    boxes = [tab.frame.locator(".card-%s" % name).bounding_box() for name in ("hard", "quality", "compare")]
+    for above, below in zip(boxes, boxes[1:]):
+        assert below["y"] >= above["y"] + above["height"] and abs(below["x"] - above["x"]) < 2
 
 
 def test_narrow_iframe_stacks_panels(browser, tensorboard_url):

@@ -82,6 +82,14 @@ export default class HistoryPanel extends Panel {
     return {run, embedding, labelColumn, k, metric};
   }
 
+  onSelection() {
+    super.onSelection();
+    if (!this.node.hidden) return;
+    // Hidden (an embedding without steps): nothing of the previous one stays in the page.
+    this.answer = null;
+    for (const slot of Object.values(this.slots)) settle(slot);
+  }
+
   load() {
     this.answer = null;
     this.begin('churn'); // a churn in flight belongs to the previous selection

@@ -113,30 +113,57 @@ class Votes:
     total: np.ndarray
 
 
+#: vote() works on row blocks of about this many (row, neighbour) pairs: its sort keys, order and
+#: sums are several (n, k) int64/float64 arrays, ≈ 0.9 × a 128-D float32 tensor if made at once.
+VOTE_BLOCK_ELEMENTS = 1 << 18
+
+
 def vote(neighbor_codes: np.ndarray, own_codes: np.ndarray, n_labels: int, weights=None) -> Votes:
-    """Vote of `neighbor_codes` (n, k) int for each row; `weights` (n, k) float or None (=1)."""
+    """Vote of `neighbor_codes` (n, k) int for each row; `weights` (n, k) float or None (=1).
+    Rows are independent: computed in blocks of rows, the same numbers as all at once."""
+    n, k = neighbor_codes.shape
+    own = np.zeros(n)
+    best_other = np.zeros(n)
+    best_other_class = np.full(n, -1, dtype=np.int64)
+    predicted = np.full(n, -1, dtype=np.int64)
+    total = np.zeros(n)
+    parts = []
+    step = max(1, VOTE_BLOCK_ELEMENTS // max(k, 1))
+    for start in range(0, n, step):
+        sl = slice(start, start + step)
+        w = None if weights is None else weights[sl]
+        rows, classes, sums = _vote_block(neighbor_codes[sl], own_codes[sl], n_labels, w, own[sl], best_other[sl],
+                                          best_other_class[sl], predicted[sl], total[sl])
+        parts.append((rows + start, classes, sums))
+    rows, classes, sums = parts[0] if len(parts) == 1 else (np.concatenate([p[i] for p in parts]) for i in range(3))
+    return Votes(rows, classes, sums, own, best_other, best_other_class, predicted, total)
+
+
+def _vote_block(neighbor_codes, own_codes, n_labels, weights, own, best_other, best_other_class, predicted, total):
+    """vote() of one block of rows: fills own, best_other, best_other_class, predicted and
+    total (views of the block's rows) and returns its (rows, classes, sums) triplets."""
     n, k = neighbor_codes.shape
     w = np.ones((n, k)) if weights is None else np.asarray(weights, dtype=np.float64)
     keys = (np.arange(n, dtype=np.int64)[:, None] * n_labels + neighbor_codes).ravel()
     order = np.argsort(keys, kind="stable")
     keys, w = keys[order], w.ravel()[order]
+    del order
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     sums = np.add.reduceat(w, starts) if keys.size else np.zeros(0)
     ukeys = keys[starts]
+    del keys, w
     rows, classes = ukeys // n_labels, ukeys % n_labels
-    total = np.bincount(rows, weights=sums, minlength=n)
+    total[:] = np.bincount(rows, weights=sums, minlength=n)
     is_own = classes == own_codes[rows]
-    own = np.zeros(n)
     own[rows[is_own]] = sums[is_own]
-    predicted = _first_max(rows, classes, sums, n)
+    predicted[:] = _first_max(rows, classes, sums, n)
     other = ~is_own
-    best_other_class = _first_max(rows[other], classes[other], sums[other], n)
-    best_other = np.zeros(n)
+    best_other_class[:] = _first_max(rows[other], classes[other], sums[other], n)
     has = best_other_class >= 0
     # the sum stored under (row, best other class) in the sorted unique keys
     pos = np.searchsorted(ukeys, np.arange(n)[has] * n_labels + best_other_class[has])
     best_other[has] = sums[pos]
-    return Votes(rows, classes, sums, own, best_other, best_other_class, predicted, total)
+    return rows, classes, sums
 
 
 def _first_max(rows, classes, sums, n) -> np.ndarray:

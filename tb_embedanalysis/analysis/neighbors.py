@@ -35,6 +35,10 @@ BLOCK_ELEMENTS = 1 << 24
 #: with 64 MB blocks), but never fewer than MIN_BLOCK_ROWS rows (fewer make the product slow).
 CACHE_ELEMENTS = 1 << 20
 MIN_BLOCK_ROWS = 64
+#: smallest_k partitions a copy of at most this many keys at a time (4 MB of float32).
+PARTITION_ELEMENTS = 1 << 20
+#: smallest_k sorts at most this many candidate keys per row (more: the row alone, stably).
+TIE_CANDIDATES = 1024
 #: knn_graph searches row chunks of GRAPH_CHUNK_ROWS on up to GRAPH_THREADS threads, BLAS on
 #: one thread each (numpy releases the GIL in the product and the selection).
 GRAPH_THREADS = min(2, os.cpu_count() or 1)
@@ -147,18 +151,36 @@ def _keys(prep: PreparedMatrix, queries: np.ndarray) -> np.ndarray:
 
 def smallest_k(keys: np.ndarray, k: int) -> np.ndarray:
     """(m, k) column indices of the k smallest keys per row of `keys` (m, N), ascending,
-    equal keys ordered by index (a stable full sort is used on rows with ties at the cut)."""
-    n = keys.shape[1]
+    equal keys ordered by index (NaN counts as the largest key).
+
+    The k-th smallest key of each row comes from np.partition of a copy of a few rows at a
+    time (PARTITION_ELEMENTS: argpartition of the whole block made an (m, N) int64 array,
+    twice the keys' own bytes); the keys ≤ it are then sorted by (key, index). A row where
+    that leaves more than TIE_CANDIDATES keys (many ties at the cut) or fewer than k (NaN)
+    is sorted stably on its own.
+    """
+    m, n = keys.shape
     if k >= n:
         return np.argsort(keys, axis=1, kind="stable")[:, :k]
-    part = np.argpartition(keys, k - 1, axis=1)[:, :k]
-    values = np.take_along_axis(keys, part, axis=1)
-    kth = values.max(axis=1)
-    part = np.take_along_axis(part, np.lexsort((part, values), axis=-1), axis=1)
-    tied = np.flatnonzero(np.count_nonzero(keys <= kth[:, None], axis=1) > k)
-    for row in tied:  # an equal key was left out: redo this row stably
-        part[row] = np.argsort(keys[row], kind="stable")[:k]
-    return part
+    out = np.empty((m, k), dtype=np.int64)
+    step = max(1, PARTITION_ELEMENTS // n)
+    limit = max(TIE_CANDIDATES, 4 * k)
+    for start in range(0, m, step):
+        block = keys[start:start + step]
+        kth = np.partition(block, k - 1, axis=1)[:, k - 1]
+        below = block <= kth[:, None]
+        count = np.count_nonzero(below, axis=1)
+        plain = (count >= k) & (count <= limit)
+        rows = np.flatnonzero(plain)
+        if rows.size:
+            r, c = np.nonzero(below[rows])
+            order = np.lexsort((c, block[rows[r], c], r))
+            r, c = r[order], c[order]
+            rank = np.arange(r.size) - np.searchsorted(r, r)
+            out[start + rows] = c[rank < k].reshape(rows.size, k)
+        for row in np.flatnonzero(~plain):  # ties at the cut or NaN: this row stably
+            out[start + row] = np.argsort(block[row], kind="stable")[:k]
+    return out
 
 
 def _distances(prep: PreparedMatrix, queries: np.ndarray, keys: np.ndarray, idx: np.ndarray):

@@ -29,8 +29,12 @@ CELLS_PER_SQRT_N = 2.0
 #: k-means trains on at most SAMPLE_PER_CELL rows per cell, for ITERATIONS Lloyd steps.
 SAMPLE_PER_CELL = 48
 ITERATIONS = 8
-#: Row blocks for assignment and radii: bounded temporaries whatever N is.
-BLOCK_ROWS = 16384
+#: Row blocks for the radii (a few float64 copies of the block: ~4 MB each) and for the
+#: float64 → float32 working rows: bounded temporaries whatever N is.
+BLOCK_ROWS = 4096
+#: Elements of one (rows × cells) score block of the nearest-centroid search (8 MB float32):
+#: the whole k-means sample at once was 48 C × C, 0.77 GB at 1M rows (C ≈ 2,000).
+SCORE_ELEMENTS = 1 << 21
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -65,7 +69,13 @@ class Partition:
 
 
 def working_rows(prep: PreparedMatrix, rows: np.ndarray, dtype=np.float64) -> np.ndarray:
-    """W-space vectors (len(rows), D) of the given rows (cosine: normalised in float64)."""
+    """W-space vectors (len(rows), D) of the given rows (cosine: normalised in float64; a
+    narrower dtype is filled BLOCK_ROWS at a time, without a float64 copy of all rows)."""
+    if np.dtype(dtype) != np.float64 and rows.size > BLOCK_ROWS:
+        out = np.empty((rows.size, prep.matrix.shape[1]), dtype=dtype)
+        for start in range(0, rows.size, BLOCK_ROWS):
+            out[start:start + BLOCK_ROWS] = working_rows(prep, rows[start:start + BLOCK_ROWS])
+        return out
     x = prep.matrix[rows].astype(np.float64)
     if prep.metric == "cosine":
         x /= np.sqrt(np.einsum("ij,ij->i", x, x))[:, None]
@@ -74,11 +84,31 @@ def working_rows(prep: PreparedMatrix, rows: np.ndarray, dtype=np.float64) -> np
 
 def _nearest(w: np.ndarray, centroids: np.ndarray, centroid_sq: np.ndarray) -> np.ndarray:
     """Index of the nearest centroid for each row of `w` (float32 is enough: only speed
-    depends on it)."""
-    scores = w @ centroids.T
-    scores *= -2
-    scores += centroid_sq
-    return np.argmin(scores, axis=1)
+    depends on it), SCORE_ELEMENTS scores at a time."""
+    out = np.empty(w.shape[0], dtype=np.int64)
+    step = max(64, SCORE_ELEMENTS // max(1, centroids.shape[0]))
+    for start in range(0, w.shape[0], step):
+        scores = w[start:start + step] @ centroids.T
+        scores *= -2
+        scores += centroid_sq
+        out[start:start + step] = np.argmin(scores, axis=1)
+    return out
+
+
+def _segment_sums(w: np.ndarray, order: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """(len(sizes), D) float64 sums of the rows w[order] in consecutive segments of `sizes`
+    rows: np.add.reduceat of the float64 rows, a few segments (≈ BLOCK_ROWS rows) at a time
+    instead of a float64 copy of the whole sample; each segment's sum is the same."""
+    ends = np.cumsum(sizes)
+    starts = ends - sizes
+    out = np.empty((sizes.size, w.shape[1]))
+    j = 0
+    while j < sizes.size:
+        stop = max(j + 1, int(np.searchsorted(ends, starts[j] + BLOCK_ROWS, side="right")))
+        first = starts[j]
+        out[j:stop] = np.add.reduceat(w[order[first:ends[stop - 1]]].astype(np.float64), starts[j:stop] - first, axis=0)
+        j = stop
+    return out
 
 
 def build(prep: PreparedMatrix, *, seed: int = 0, n_cells: int = 0, on_progress: ProgressFn = None) -> Partition:
@@ -104,13 +134,14 @@ def build(prep: PreparedMatrix, *, seed: int = 0, n_cells: int = 0, on_progress:
         counts = np.bincount(assign, minlength=c)
         filled = np.flatnonzero(counts)
         order = np.argsort(assign, kind="stable")  # sums by sorted segments: np.add.at is 100x slower
-        sums = np.add.reduceat(w[order].astype(np.float64), np.concatenate([[0], np.cumsum(counts[filled])[:-1]]))
+        sums = _segment_sums(w, order, counts[filled])
         centroids[filled] = (sums / counts[filled, None]).astype(np.float32)
     centroid_sq32 = np.einsum("ij,ij->i", centroids, centroids)
     cell = np.empty(s, dtype=np.int64)
-    for start in range(0, s, BLOCK_ROWS):
-        block = rows[start:start + BLOCK_ROWS]
-        cell[start:start + BLOCK_ROWS] = _nearest(working_rows(prep, block, np.float32), centroids, centroid_sq32)
+    assign_rows = 4 * BLOCK_ROWS  # progress granularity; _nearest bounds its own scores
+    for start in range(0, s, assign_rows):
+        block = rows[start:start + assign_rows]
+        cell[start:start + assign_rows] = _nearest(working_rows(prep, block, np.float32), centroids, centroid_sq32)
         if on_progress is not None:
             on_progress(0.5 * min(1.0, (start + block.size) / s))
     # Drop empty cells, renumber, and order rows by (cell, row): rows is ascending already.

@@ -30,13 +30,10 @@ import numpy as np
 import tensorflow as tf
 
 from tb_embedanalysis.writer.embedding_writer import write_embedding
+from tb_embedanalysis.writer.images import as_images
+from tb_embedanalysis.writer.metadata_rows import as_metadata
 from tb_embedanalysis.writer.scalars import TAG_PREFIX, quality_scalars
-from tb_embedanalysis.writer.validation import (
-    as_images,
-    as_metadata,
-    check_name,
-    check_rows,
-)
+from tb_embedanalysis.writer.validation import check_name, check_rows
 
 StepOption = Union[str, Callable[[int], int]]
 

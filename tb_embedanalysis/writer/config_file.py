@@ -17,7 +17,7 @@ from tensorboard.plugins.projector.projector_config_pb2 import (
 )
 
 from tb_embedanalysis.writer.files import atomic_write_bytes
-from tb_embedanalysis.writer.validation import WriterError
+from tb_embedanalysis.writer.errors import WriterError
 
 CONFIG_FILENAME = "projector_config.pbtxt"
 

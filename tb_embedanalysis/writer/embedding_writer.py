@@ -56,18 +56,13 @@ import numpy as np
 from tensorboard.plugins.projector.projector_config_pb2 import EmbeddingInfo
 
 from tb_embedanalysis.writer import config_file, step_rows
+from tb_embedanalysis.writer.errors import MetadataValueError, ShapeError
 from tb_embedanalysis.writer.events import ensure_events_file
 from tb_embedanalysis.writer.files import atomic_write, atomic_write_bytes, directory_lock
+from tb_embedanalysis.writer.images import as_images
+from tb_embedanalysis.writer.metadata_rows import as_metadata
 from tb_embedanalysis.writer.sprite import MAX_SPRITE_SIZE, make_sprite
-from tb_embedanalysis.writer.validation import (
-    MetadataValueError,
-    ShapeError,
-    as_images,
-    as_metadata,
-    as_vectors,
-    check_name,
-    check_step,
-)
+from tb_embedanalysis.writer.validation import as_vectors, check_name, check_step
 
 TENSOR_BYTES = "tensors.bytes"
 TENSOR_TSV = "tensors.tsv"

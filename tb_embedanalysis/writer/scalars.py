@@ -21,15 +21,8 @@ from typing import Any, Dict
 import numpy as np
 
 from tb_embedanalysis.writer.events import EventsFile
-from tb_embedanalysis.writer.validation import (
-    EMPTY_PLACEHOLDER,
-    as_vectors,
-    check_name,
-    check_rows,
-    check_step,
-    is_blank,
-    to_text,
-)
+from tb_embedanalysis.writer.metadata_rows import EMPTY_PLACEHOLDER, is_blank, to_text
+from tb_embedanalysis.writer.validation import as_vectors, check_name, check_rows, check_step
 
 TAG_PREFIX = "embedding_quality"
 

@@ -16,7 +16,8 @@ from typing import Any, Optional, Sequence, Tuple
 import numpy as np
 from PIL import Image
 
-from tb_embedanalysis.writer.validation import SpriteTooLargeError, as_images, fmt_int
+from tb_embedanalysis.writer.errors import SpriteTooLargeError, fmt_int
+from tb_embedanalysis.writer.images import as_images
 
 #: The largest sprite the Projector's WebGL texture accepts, per side.
 MAX_SPRITE_SIZE = 8192

@@ -62,11 +62,19 @@ def label_context(prep: PreparedMatrix, graph: KnnGraph, encoded: EncodedLabels)
     codes = encoded.codes
     position = np.full(prep.matrix.shape[0], -1, dtype=np.int64)
     position[rows] = np.arange(rows.size)
-    neighbor_codes = codes[position[graph.indices[rows]]]
+    # In row blocks: graph.indices[rows] and position[...] were two more (n, k) int64 arrays.
+    neighbor_codes = np.empty((rows.size, graph.k), dtype=codes.dtype)
+    for start in range(0, rows.size, geometry.BLOCK):
+        neighbor_codes[start:start + geometry.BLOCK] = codes[position[graph.indices[rows[start:start + geometry.BLOCK]]]]
+    if rows.size == prep.matrix.shape[0]:  # every row valid: the graph's distances, not a copy
+        neighbor_dist = graph.distances.view()
+        neighbor_dist.flags.writeable = False
+    else:
+        neighbor_dist = graph.distances[rows]
     n_labels = len(encoded.names)
     cents = geometry.centroids(prep, rows, codes, n_labels)
     own, other, other_label = geometry.centroid_distances(prep, rows, codes, cents, prep.metric)
-    return LabelContext(prep, graph, encoded, rows, codes, neighbor_codes, graph.distances[rows],
+    return LabelContext(prep, graph, encoded, rows, codes, neighbor_codes, neighbor_dist,
                         label_codes.vote(neighbor_codes, codes, n_labels), cents, own, other, other_label)
 
 

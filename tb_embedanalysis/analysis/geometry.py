@@ -14,6 +14,8 @@ import scipy.sparse as sp  # the label indicator of centroid sums
 from tb_embedanalysis.analysis.neighbors import PreparedMatrix, point_distances
 
 BLOCK = 4096
+#: centroids() sums groups of this many rows from zero (its numbers depend on the grouping).
+CENTROID_GROUP = 65536
 #: Elements of one silhouette distance block (rows × sample size): 2**23 float32 = 32 MB,
 #: so the block no longer grows with the sample (4,096 × 20,000 rows peaked at +1 GB).
 SILHOUETTE_BLOCK_ELEMENTS = 1 << 23
@@ -28,11 +30,23 @@ def _onehot(codes: np.ndarray, n_labels: int) -> sp.csr_matrix:
 
 
 def centroids(prep: PreparedMatrix, rows: np.ndarray, codes: np.ndarray, n_labels: int) -> np.ndarray:
-    """(L, D) float64 mean of the raw vectors of each label: c_l = Σ_{i∈l} x_i / n_l."""
+    """(L, D) float64 mean of the raw vectors of each label: c_l = Σ_{i∈l} x_i / n_l.
+
+    Summed in row order within groups of CENTROID_GROUP rows (each group from zero, then
+    added to the total), the group read BLOCK rows at a time: a block continues its labels'
+    running sums (they are prepended as rows of the product), so the float64 numbers are
+    those of one product per group, without a float64 copy of the group (64 MB)."""
     sums = np.zeros((n_labels, prep.matrix.shape[1]))
-    for start in range(0, rows.size, 65536):
-        block = prep.matrix[rows[start:start + 65536]].astype(np.float64)
-        sums += _onehot(codes[start:start + 65536], n_labels).T @ block
+    for group in range(0, rows.size, CENTROID_GROUP):
+        end = min(rows.size, group + CENTROID_GROUP)
+        partial = np.zeros_like(sums)
+        for start in range(group, end, BLOCK):
+            block_codes = codes[start:min(end, start + BLOCK)]
+            present = np.unique(block_codes)
+            running = np.concatenate([partial[present], prep.matrix[rows[start:start + block_codes.size]]])
+            local = np.concatenate([np.arange(present.size), np.searchsorted(present, block_codes)])
+            partial[present] = _onehot(local, present.size).T @ running
+        sums += partial
     counts = np.bincount(codes, minlength=n_labels)
     return sums / np.maximum(counts, 1)[:, None]
 
@@ -177,9 +191,10 @@ def davies_bouldin(prep: PreparedMatrix, rows, codes, cents: np.ndarray, n_label
 
 
 def _own_euclidean(prep: PreparedMatrix, rows, codes, cents) -> np.ndarray:
+    """(n,) ‖x_i − c_{y_i}‖ in float64, BLOCK rows at a time (four (rows, D) float64 copies)."""
     out = np.empty(rows.size)
-    for start in range(0, rows.size, 65536):
-        sl = slice(start, start + 65536)
+    for start in range(0, rows.size, BLOCK):
+        sl = slice(start, start + BLOCK)
         diff = prep.matrix[rows[sl]].astype(np.float64) - cents[codes[sl]]
         out[sl] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
     return out

@@ -51,8 +51,14 @@ def cleaned_knn_margin(ctx: LabelContext) -> np.ndarray:
     """
     k = ctx.graph.k
     trust = ctx.votes.own / k + 1.0 / k
-    scale = ctx.neighbor_dist[:, -1:] + 1e-12
-    weights = trust[_positions(ctx)[ctx.graph.indices[ctx.rows]]] * np.exp(-(ctx.neighbor_dist / scale) ** 2)
+    position = _positions(ctx)
+    weights = np.empty(ctx.neighbor_dist.shape)
+    step = 4096  # row blocks: the chain below made four more (n, k) arrays at once
+    for start in range(0, ctx.rows.size, step):
+        dist = ctx.neighbor_dist[start:start + step]
+        scale = dist[:, -1:] + 1e-12
+        weights[start:start + step] = (trust[position[ctx.graph.indices[ctx.rows[start:start + step]]]]
+                                       * np.exp(-(dist / scale) ** 2))
     votes = label_codes.vote(ctx.neighbor_codes, ctx.codes, ctx.n_labels, weights=weights)
     margin = (votes.best_other - votes.own) / votes.total
     return (1.0 + margin) / 2.0 + 0.05 * np.tanh(_scaled_centroid_margin(ctx) / 3.0)

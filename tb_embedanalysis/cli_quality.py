@@ -8,7 +8,7 @@ with run, embedding and step in front.
 import json
 import sys
 
-from tb_embedanalysis import errors, queries
+from tb_embedanalysis import cli_common, errors, queries
 from tb_embedanalysis.jsonable import to_jsonable
 from tb_embedanalysis.logs.errors import LogError
 
@@ -28,16 +28,14 @@ def add_quality_parser(sub, common) -> None:
 
 
 def cmd_quality(args) -> int:
-    from tb_embedanalysis import cli  # its helpers; imported here, cli imports this module
-
     which = [name for name in ("outliers", "duplicates") if getattr(args, name)] or ["outliers", "duplicates"]
-    workspace = cli._workspace(args)
-    candidates = cli._candidates(workspace, args)
+    workspace = cli_common.open_workspace(args)
+    candidates = cli_common.matching_series(workspace, args)
     results, failed = [], 0
     for series in candidates:
         try:
-            embedding = cli._load(workspace, series, args)
-            results.append((embedding, _answer(workspace.engine, embedding, which, args, cli._progress_bar)))
+            embedding = cli_common.load(workspace, series, args)
+            results.append((embedding, _answer(workspace.engine, embedding, which, args, cli_common.progress_bar)))
         except (errors.QueryError, LogError) as error:
             if len(candidates) == 1:
                 raise
@@ -50,7 +48,7 @@ def cmd_quality(args) -> int:
         print()
     else:
         print("\n\n".join(_text(embedding, answer) for embedding, answer in results))
-    return cli.EXIT_BAD_INPUT if failed else 0
+    return cli_common.EXIT_BAD_INPUT if failed else 0
 
 
 def _answer(engine, embedding, which, args, progress_bar) -> dict:

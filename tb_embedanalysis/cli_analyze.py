@@ -1,0 +1,186 @@
+"""`tb-embedanalysis analyze`: per-label cluster statistics and hard examples, or the
+training history (--history), as text, the routes' JSON, or CSV.
+
+Without --run/--embedding it analyses every embedding of the logdir (each at its latest
+step); one that cannot be analysed is reported on stderr and the others still are.
+"""
+
+import csv
+import json
+import sys
+
+from tb_embedanalysis import cli_common, errors, queries
+from tb_embedanalysis.jsonable import to_jsonable
+from tb_embedanalysis.logs.errors import LogError
+
+
+def add_analyze_parser(sub, common) -> None:
+    analyze = sub.add_parser("analyze", help="per-label cluster statistics and hard examples")
+    common(analyze)
+    analyze.add_argument("--label-column", help="metadata column with the labels (default: guessed)")
+    analyze.add_argument("--method", help="hard-example score (default: the best measured); 'history' ranks "
+                         "by the training-history score over every step up to --step")
+    analyze.add_argument("--history", action="store_true",
+                         help="per-point training history over every step (up to --step) instead")
+    analyze.add_argument("--limit", type=int, default=20, help="hard examples to list (default 20)")
+    analyze.add_argument("--format", choices=("text", "json", "csv"), default="text")
+    analyze.set_defaults(func=cmd_analyze)
+
+
+def cmd_analyze(args) -> int:
+    """Analyse the embedding named, or every one in the logdir.
+
+    One embedding: the routes' JSON object, the clusters CSV, or the text report (as ever).
+    Several: text reports one after the other; JSON a list of {run, embedding, step,
+    clusters, hard_examples}; CSV one table with run and embedding columns in front. One
+    that cannot be analysed (no labels, ...) is reported on stderr and the others still
+    are; the exit status is then 2.
+    """
+    workspace = cli_common.open_workspace(args)
+    candidates = cli_common.matching_series(workspace, args)
+    if args.history:
+        return _analyze_history(workspace, candidates, args)
+    several = len(candidates) > 1
+    if several:
+        print("tb-embedanalysis: analysing %d embeddings (choose one with %s)"
+              % (len(candidates), cli_common.choice(candidates[0])), file=sys.stderr)
+    results, failed = [], 0
+    for series in candidates:
+        try:
+            embedding = cli_common.load(workspace, series, args)
+            results.append((embedding,) + _analyze_one(workspace, embedding, args))
+        except (errors.QueryError, LogError) as error:
+            if not several:
+                raise
+            failed += 1
+            print("tb-embedanalysis: error: %s/%s: %s" % (series.run, series.name, error), file=sys.stderr)
+    if args.format == "json":
+        if several:
+            payload = [{"run": e.ref.run, "embedding": e.ref.name, "step": e.ref.step, "clusters": c,
+                        "hard_examples": h} for e, c, h in results]
+        else:
+            payload = {"clusters": results[0][1], "hard_examples": results[0][2]}
+        json.dump(to_jsonable(payload), sys.stdout, ensure_ascii=False, indent=1)
+        print()
+    elif args.format == "csv":
+        _write_csv(results, several)
+    else:
+        print("\n\n".join(_format_text(*result) for result in results))
+    return cli_common.EXIT_BAD_INPUT if failed else 0
+
+
+def _analyze_one(workspace, embedding, args):
+    engine = workspace.engine
+    bar, update = cli_common.progress_bar("analysing %s/%s" % (embedding.ref.run, embedding.ref.name))
+    try:
+        clusters = queries.clusters(engine, embedding, label_column=args.label_column, k=args.k,
+                                    metric=args.metric, wait=True, on_progress=update)
+        # The route's function: one step's ranking, or every step's with --method history,
+        # and the same `methods` list (so the JSON is the route's, byte for byte).
+        hard = queries.ranked_examples(workspace, embedding.ref.run, embedding.ref.name, step=embedding.ref.step,
+                                       method=args.method, label_column=args.label_column, k=args.k,
+                                       metric=args.metric, limit=args.limit, wait=True, on_progress=update)
+    finally:
+        bar.close()
+    return clusters, hard
+
+
+def _write_csv(results, several: bool) -> None:
+    writer = csv.writer(sys.stdout)
+    header = None
+    for embedding, clusters, _ in results:
+        rows = clusters["labels"]
+        front = [embedding.ref.run, embedding.ref.name] if several else []
+        if header is None:
+            header = (["run", "embedding"] if several else []) + (list(rows[0]) if rows else ["label"])
+            writer.writerow(header)
+        for row in rows:
+            writer.writerow(front + list(row.values()))
+
+
+def _fmt(value, digits=3):
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return "%.*f" % (digits, value)
+    return str(value)
+
+
+def _format_text(embedding, clusters, hard) -> str:
+    overall = clusters["overall"]
+    ref = embedding.ref
+    lines = [
+        "%s / %s (step %s): %d points, %d dims, labels from %r"
+        % (ref.run, ref.name, ref.step, embedding.shape[0], embedding.shape[1], overall.get("label_column")),
+        "kNN accuracy %s   macro F1 %s   silhouette %s%s   Davies-Bouldin %s   (k=%d, %s)" % (
+            _fmt(overall["knn_accuracy"]), _fmt(overall["macro_f1"]), _fmt(overall["silhouette"]),
+            "" if overall.get("silhouette_sample_size") is None else " (sample of %d)" % overall["silhouette_sample_size"],
+            _fmt(overall["davies_bouldin"]), overall["k"], overall["metric"]),
+        "",
+    ]
+    header = ["label", "count", "spread", "radius_p90", "nearest_label", "separation", "purity",
+              "knn_recall", "knn_precision", "silhouette", "hard_count"]
+    table = [header] + [[_fmt(row.get(column)) for column in header] for row in clusters["labels"]]
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    lines += ["  ".join(cell.rjust(width) for cell, width in zip(r, widths)) for r in table]
+    lines += ["", "hardest examples (%s, %d in all):" % (hard["method"], hard["total"])]
+    for example in hard["examples"]:
+        votes = ", ".join("%s:%d" % item for item in sorted(example["neighbor_labels"].items(), key=lambda kv: -kv[1]))
+        lines.append("  #%-7d label %-8s neighbours say %-8s score %.3f  [%s]" % (
+            example["index"], example["label"], example["predicted_label"], example["score"], votes))
+    return "\n".join(lines)
+
+
+def _analyze_history(workspace, candidates, args) -> int:
+    """`analyze --history`: /history's JSON ({"history": ...}, a list for several embeddings),
+    a per-point CSV, or a text summary (steps, what was left out, the most suspicious points)."""
+    results = []
+    for series in candidates:
+        bar, update = cli_common.progress_bar("history of %s/%s" % (series.run, series.name))
+        try:
+            results.append(queries.history(workspace, series.run, series.name, label_column=args.label_column,
+                                           k=args.k, metric=args.metric, step=args.step, wait=True,
+                                           on_progress=update))
+        except (errors.QueryError, LogError) as error:
+            if len(candidates) == 1:
+                raise
+            print("tb-embedanalysis: error: %s/%s: %s" % (series.run, series.name, error), file=sys.stderr)
+        finally:
+            bar.close()
+    if args.format == "json":
+        payload = results if len(candidates) > 1 else {"history": results[0]}
+        json.dump(to_jsonable(payload), sys.stdout, ensure_ascii=False, indent=1)
+        print()
+    elif args.format == "csv":
+        writer = csv.writer(sys.stdout)
+        columns = ["index", "label", "mean_margin", "variability", "learned_at", "forgetting", "never_learned",
+                   "score"]
+        writer.writerow(["run", "embedding"] + columns)
+        for result in results:
+            points = to_jsonable(result["points"])
+            for row in zip(*(points[c] for c in columns)):
+                writer.writerow([result["run"], result["embedding"]] + list(row))
+    else:
+        print("\n\n".join(_history_text(result, args.limit) for result in results))
+    return cli_common.EXIT_BAD_INPUT if len(results) < len(candidates) else 0
+
+
+def _history_text(result: dict, limit: int) -> str:
+    points = result["points"]
+    lines = ["%s / %s: history of %d points over steps %s (k=%d, %s, labels from %r)" % (
+        result["run"], result["embedding"], result["n"], ", ".join(map(str, result["steps"])), result["k"],
+        result["metric"], result["label_column"])]
+    lines += ["  left out step %s: %s" % (entry["step"], entry["reason"]) for entry in result["left_out"]]
+    lines += ["  step %-8s kNN accuracy %.3f  mean margin %+.3f" % (s["step"], s["knn_accuracy"], s["mean_margin"])
+              for s in result["per_step"]]
+    lines += ["", "most likely label errors (history score, higher = more suspicious):"]
+    order = sorted(range(result["n"]), key=lambda i: (-points["score"][i], points["index"][i]))[:limit]
+    for i in order:
+        learned = points["learned_at"][i]
+        learned = "never" if points["never_learned"][i] else ("not yet" if learned is None else learned)
+        lines.append("  #%-7d label %-8s score %.3f  mean margin %+.3f  variability %.3f  learned at %s  "
+                     "forgotten %d×" % (points["index"][i], points["label"][i], points["score"][i],
+                                        points["mean_margin"][i], points["variability"][i],
+                                        learned,
+                                        points["forgetting"][i]))
+    return "\n".join(lines)

@@ -1,6 +1,6 @@
 """Checkpoints in a directory: which are complete, which is the latest, their steps.
 
-Checkpoints are TF V2, TF V1 or Keras 3 ``*.weights.h5`` files (tensors.checkpoint_format).
+Checkpoints are TF V2, TF V1 or Keras 3 ``*.weights.h5`` files (checkpoint_reader.checkpoint_format).
 Retained checkpoints carry their step as a ``-NNN`` suffix (``model.ckpt-100``, Keras'
 ``keras_embedding.ckpt-<epoch>``); a family is the checkpoints sharing one prefix. The
 variable listing of a checkpoint (its index: TensorFlow, or h5py for Keras 3) is cached
@@ -15,7 +15,8 @@ import re
 from typing import List, Optional, Tuple
 
 from tb_embedanalysis.cache import ResultCache
-from tb_embedanalysis.logs import keras_weights, paths, tensors
+from tb_embedanalysis.logs import keras_weights, paths
+from tb_embedanalysis.logs.checkpoint_reader import checkpoint_files, checkpoint_format, checkpoint_variables
 from tb_embedanalysis.logs.errors import UnsafePathError
 
 _CHECKPOINT_STEP = re.compile(r"^(.*)-(\d+)$")
@@ -63,7 +64,7 @@ def _complete(prefix: str, names, directory: str) -> bool:
     elif keras_weights.is_weights_file(base):
         files = [prefix] if base in names else []
     else:  # V1, named only by TF's ``checkpoint`` file
-        files = tensors.checkpoint_files(prefix) if tensors.checkpoint_format(prefix) == "v1" else []
+        files = checkpoint_files(prefix) if checkpoint_format(prefix) == "v1" else []
     return bool(files) and all(os.path.isfile(f) and paths.is_inside(f, directory) for f in files)
 
 
@@ -113,16 +114,16 @@ _VARIABLE_BYTES = 256
 
 
 def cached_variables(prefix: str):
-    """tensors.checkpoint_variables, remembered per (prefix, mtime and size of its index
+    """checkpoint_reader.checkpoint_variables, remembered per (prefix, mtime and size of its index
     file: V2 ``.index``, a V1 checkpoint's first file, the Keras weights file)."""
-    files = tensors.checkpoint_files(prefix)
+    files = checkpoint_files(prefix)
     signature = paths.signature(files[0]) if files else None
     if signature is None:
-        return tensors.checkpoint_variables(prefix)  # raises the reader's "does not exist"
+        return checkpoint_variables(prefix)  # raises the reader's "does not exist"
     key = (prefix, signature)
     variables = _variables_cache.get(key)
     if variables is None:
-        variables = tensors.checkpoint_variables(prefix)
+        variables = checkpoint_variables(prefix)
         _variables_cache.put(key, variables, nbytes=_VARIABLE_BYTES * (1 + len(variables)))
     return variables
 

@@ -25,11 +25,12 @@ from typing import List, Optional, Sequence, Tuple
 from google.protobuf import text_format
 from tensorboard.plugins.projector.projector_config_pb2 import EmbeddingInfo, ProjectorConfig
 
-from tb_embedanalysis.logs import keras_weights, paths, sprites, tensors
+from tb_embedanalysis.logs import keras_weights, paths, sprites
 from tb_embedanalysis.logs import metadata as metadata_io
 from tb_embedanalysis.logs.checkpoint_listing import (
     cached_variables, checkpoint_family, checkpoint_step, list_checkpoints, step_order,
 )
+from tb_embedanalysis.logs.checkpoint_reader import checkpoint_files, checkpoint_format, checkpoint_key, display_name
 from tb_embedanalysis.logs.errors import ConfigError, LogError, UnsafePathError
 from tb_embedanalysis.logs.model import ConfigProblem, EmbeddingRef, SpriteSpec, TensorSource
 
@@ -162,9 +163,9 @@ class _Context:
         refs = []
         for step, prefix in checkpoints:
             key = info.tensor_name
-            if tensors.checkpoint_format(prefix) == "keras_h5":
+            if checkpoint_format(prefix) == "keras_h5":
                 key = keras_weights.dataset_for(info.tensor_name, ordinal)
-            refs.append(self.ref(info, tensors.display_name(key), step,
+            refs.append(self.ref(info, display_name(key), step,
                                  TensorSource(kind="checkpoint", path=prefix, tensor_name=key), run=self.checkpoint_run))
         return refs
 
@@ -183,14 +184,14 @@ class _Context:
                 raise
             return []  # tensor files only: a stray checkpoint (or no TensorFlow) costs nothing
         taken = {ref.tensor.tensor_name for ref in named if ref.tensor.kind == "checkpoint"}
-        taken = {tensors.checkpoint_key(name, variables) for name in taken}
+        taken = {checkpoint_key(name, variables) for name in taken}
         keys = sorted(key for key, (shape, dtype) in variables.items()
                       if len(shape) == 2 and dtype.startswith(("float", "half", "bfloat")) and not _is_optimizer(key)
                       and key not in taken)
         if not keys and not named and required:
             raise ConfigError("%s names no tensor, and checkpoint %s has no 2-D float variable to show"
                               % (self.config_path, checkpoints[-1][1]))
-        return [self.ref(carrier, tensors.display_name(key), step,
+        return [self.ref(carrier, display_name(key), step,
                          TensorSource(kind="checkpoint", path=prefix, tensor_name=key), run=self.checkpoint_run)
                 for key in keys for step, prefix in checkpoints]
 
@@ -203,7 +204,7 @@ class _Context:
     def _find_checkpoints(self, config: ProjectorConfig) -> List[Tuple[Optional[int], str]]:
         if config.model_checkpoint_path:
             path = config.model_checkpoint_path
-            if os.path.isabs(path) and not any(os.path.exists(f) for f in tensors.checkpoint_files(path)):
+            if os.path.isabs(path) and not any(os.path.exists(f) for f in checkpoint_files(path)):
                 path = os.path.basename(path)  # the logdir was moved or copied since
             prefix = self.resolve(path, probe_suffix=".index")
             family = checkpoint_family(prefix)

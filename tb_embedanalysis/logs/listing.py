@@ -24,6 +24,7 @@ from typing import List, Optional, Tuple
 
 from tb_embedanalysis.logs import metadata as metadata_io
 from tb_embedanalysis.logs import sprites, tensors
+from tb_embedanalysis.logs.checkpoint_reader import checkpoint_files, checkpoint_key, checkpoint_variables
 from tb_embedanalysis.logs.errors import MetadataError, UnsafePathError
 from tb_embedanalysis.logs.model import Embedding, EmbeddingRef, EmbeddingSummary, TensorSource
 
@@ -33,7 +34,7 @@ LOAD_BELOW_BYTES = 16 * 1024 * 1024
 
 def cheap_to_load(ref: EmbeddingRef) -> bool:
     """True when the files of `ref` total at most LOAD_BELOW_BYTES (missing files count 0)."""
-    files = tensors.checkpoint_files(ref.tensor.path) if ref.tensor.kind == "checkpoint" else [ref.tensor.path]
+    files = checkpoint_files(ref.tensor.path) if ref.tensor.kind == "checkpoint" else [ref.tensor.path]
     if ref.metadata_path:
         files.append(ref.metadata_path)
     return sum(_size(path) for path in files) <= LOAD_BELOW_BYTES
@@ -80,8 +81,8 @@ def _shape(source: TensorSource) -> Tuple[int, int]:
         if rows > 0 and columns > 0 and _size(source.path) == rows * columns * 4:
             return rows, columns
     elif source.kind == "checkpoint":
-        variables = tensors.checkpoint_variables(source.path)  # the index only
-        key = tensors.checkpoint_key(source.tensor_name or "", variables)
+        variables = checkpoint_variables(source.path)  # the index only
+        key = checkpoint_key(source.tensor_name or "", variables)
         if key is not None:
             shape, dtype = variables[key]
             if len(shape) == 2 and min(shape) > 0 and dtype.startswith(("float", "int", "uint", "bfloat")):

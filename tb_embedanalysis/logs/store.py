@@ -20,6 +20,7 @@ import numpy as np
 from tb_embedanalysis.logs import metadata as metadata_io
 from tb_embedanalysis.cache import ResultCache
 from tb_embedanalysis.logs import listing, paths, sprites, tensors
+from tb_embedanalysis.logs.checkpoint_reader import checkpoint_files
 from tb_embedanalysis.logs.errors import LogError, MetadataError, SpriteError, TensorFormatError, UnsafePathError
 from tb_embedanalysis.logs.model import Embedding, EmbeddingRef, EmbeddingSummary, Metadata
 
@@ -292,7 +293,7 @@ def _image_bytes(image) -> int:
 
 def _signature(ref: EmbeddingRef) -> Tuple:
     """(path, mtime_ns, size) of every file the ref reads: any change means reload."""
-    files = tensors.checkpoint_files(ref.tensor.path) if ref.tensor.kind == "checkpoint" else [ref.tensor.path]
+    files = checkpoint_files(ref.tensor.path) if ref.tensor.kind == "checkpoint" else [ref.tensor.path]
     if ref.metadata_path:
         files.append(ref.metadata_path)
     if ref.sprite is not None:

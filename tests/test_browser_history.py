@@ -14,7 +14,7 @@ import urllib.request
 import numpy as np
 import pytest
 
-from test_browser_tab import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, Tab  # noqa: F401 (skips without Chromium)
+from test_browser_tab import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, Tab, browser  # noqa: F401 (skips without Chromium; browser: a fixture)
 from tensorboard_process import running_tensorboard
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -62,14 +62,6 @@ def served(tmp_path_factory):
     flipped = write_logs(root / "logs")
     with running_tensorboard(root / "logs", extra_args=["--embedanalysis_cache_dir", str(root / "cache")]) as base:
         yield base, flipped
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_sync.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

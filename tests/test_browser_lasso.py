@@ -23,12 +23,10 @@ import pytest
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
 from tensorboard_process import running_tensorboard  # noqa: E402  (tests/ helper)
+from test_browser_tab import ARTIFACTS, CHROMIUM, browser  # noqa: E402,F401  (one Chromium set-up; browser: a fixture)
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-gpu"]
-ARTIFACTS = pathlib.Path(__file__).resolve().parent.parent / "test-artifacts"
 SHOTS = pathlib.Path("/tmp/shots")
 TIMEOUT_MS = 90_000
 ROUTE = "/data/plugin/embedanalysis/tags"
@@ -68,14 +66,6 @@ def tensorboard_url(tmp_path_factory):
     _write_logs(root / "logs")
     with running_tensorboard(root / "logs", extra_args=["--embedanalysis_cache_dir", str(root / "cache")]) as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_sync.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import urllib.request
 import numpy as np
 import pytest
 
-from test_browser_tab import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, Tab, playwright_sync  # noqa: F401
+from test_browser_tab import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, Tab, browser, playwright_sync  # noqa: F401 (browser: a fixture)
 from tensorboard_process import running_tensorboard
 
 pytestmark = pytest.mark.browser
@@ -53,14 +53,6 @@ def served(tmp_path_factory):
     far_rows = write_logs(root / "logs")
     with running_tensorboard(root / "logs", extra_args=["--embedanalysis_cache_dir", str(root / "cache")]) as base:
         yield base, far_rows
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_sync.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -57,3 +57,33 @@ def test_vote_in_row_blocks_equals_one_block(weighted, monkeypatch):
     sums = np.zeros((n, n_labels))
     np.add.at(sums, (np.repeat(np.arange(n), k), neighbor_codes.ravel()), w.ravel())
     np.testing.assert_array_equal(whole.predicted, np.argmax(sums, axis=1))
+
+
+def test_graph_indices_are_int32_and_an_old_int64_cache_entry_is_refused(tmp_path):
+    from tb_embedanalysis.analysis import engine as engine_module
+    from tb_embedanalysis.analysis.engine import AnalysisEngine, Space
+    from tb_embedanalysis.cache import CacheKey
+
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 3, 300)
+    x = (rng.normal(size=(300, 5)) + 3 * np.eye(5)[y]).astype(np.float32)
+    labels = [str(v) for v in y]
+    space = Space(x, "fp-int32", np.ones(300, dtype=bool), "cosine")
+    fresh = AnalysisEngine(cache_dir=str(tmp_path / "fresh"))
+    expected = fresh.clusters(space, fresh.labels(space, labels), k=5).to_dict()
+    graph = fresh.knn_graph(space, k=5)
+    assert graph.indices.dtype == np.int32
+    np.testing.assert_array_equal(graph.indices, neighbors.knn_graph(neighbors.prepare(x, "cosine"), 5).indices)
+
+    # An entry as the int64 engine wrote it, under the key this engine reads: plausible but wrong
+    # (every row's neighbours shifted by one row), so reading it would change the report.
+    size = engine_module.graph_k(5, 300)
+    key = CacheKey.of("graph", space.ident, k=size, method="exact").as_dict()
+    stale = AnalysisEngine(cache_dir=str(tmp_path / "stale"))
+    right = stale.knn_graph(space, k=size)
+    old = {"indices": np.roll(right.indices, 1, axis=0).astype(np.int64), "distances": right.distances}
+    reader = AnalysisEngine(cache_dir=str(tmp_path / "old"))
+    assert reader.disk.put(key, old)
+    assert reader.disk.get(key) is not None  # the entry itself is intact: refused for its dtype only
+    assert reader.clusters(space, reader.labels(space, labels), k=5).to_dict() == expected
+    assert reader.knn_graph(space, k=5).indices.dtype == np.int32

@@ -323,7 +323,7 @@ class CertifiedIndex:
         prep, p = self.prep, self.part
         n = prep.matrix.shape[0]
         stats = SearchStats() if stats is None else stats
-        indices = np.full((n, k), -1, dtype=np.int64)
+        indices = np.full((n, k), -1, dtype=neighbors.graph_index_dtype(n))
         distances = np.full((n, k), np.nan)
         total = self._valid_rows.size
         if not 1 <= k <= total - 1:

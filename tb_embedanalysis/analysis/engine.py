@@ -343,7 +343,9 @@ class AnalysisEngine:
 
 # -- what a disk cache entry must look like to be used -----------------------------------
 def _index_array(n: int, k: int):
-    return lambda a: a.dtype == np.int64 and a.shape == (n, k) and bool(((a >= -1) & (a < n)).all())
+    # neighbors.graph_index_dtype (int32 since the cold-pass memory work): an older int64 entry is refused
+    return lambda a: (a.dtype == neighbors.graph_index_dtype(n) and a.shape == (n, k)
+                      and bool(((a >= -1) & (a < n)).all()))
 
 
 def _float_array(n: int, k: int):

@@ -46,6 +46,11 @@ GRAPH_CHUNK_ROWS = 1024
 
 
 
+def graph_index_dtype(n: int) -> np.dtype:
+    """dtype of a kNN graph's indices over n rows: int32 while every index and −1 fit."""
+    return np.dtype(np.int32) if n < 2 ** 31 else np.dtype(np.int64)
+
+
 def check_metric(metric: str) -> str:
     if metric not in METRICS:
         raise ValueError("unknown metric %r; metrics: %s" % (metric, ", ".join(METRICS)))
@@ -76,7 +81,8 @@ class NeighborResult:
 class KnnGraph:
     """k neighbours of every valid row (query row excluded).
 
-    indices: (N, k) int64 into the original matrix, rows of invalid points are −1.
+    indices: (N, k) graph_index_dtype(N) (int32 below 2**31 rows: half the bytes of int64
+    in memory and in the disk cache) into the original matrix, rows of invalid points are −1.
     distances: (N, k) float64, ascending per row; NaN on invalid rows.
     """
 
@@ -241,7 +247,7 @@ def knn_graph(prep: PreparedMatrix, k: int, *, on_progress: ProgressFn = None,
     answer is search()'s, whichever thread and chunk computes it."""
     n = prep.matrix.shape[0]
     rows = np.flatnonzero(prep.valid)
-    indices = np.full((n, k), -1, dtype=np.int64)
+    indices = np.full((n, k), -1, dtype=graph_index_dtype(n))
     distances = np.full((n, k), np.nan)
     lock, done = threading.Lock(), [0]
 

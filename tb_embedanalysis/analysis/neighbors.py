@@ -304,15 +304,27 @@ def one_blas_thread():
 
 def point_distances(a: np.ndarray, b: np.ndarray, metric: str, *, dtype=np.float64) -> np.ndarray:
     """Distances (len(a), len(b)) between vectors `a` (m, D) and `b` (n, D), computed and
-    returned in `dtype` (float32 halves the cost of large blocks)."""
+    returned in `dtype` (float32 halves the cost of large blocks). Worked in place on the
+    product: one more (m, n) array at most (the cosine denominators, the euclidean sums)."""
     a = np.asarray(a, dtype=dtype)
     b = np.asarray(b, dtype=dtype)
     dots = a @ b.T
     na = np.einsum("ij,ij->i", a, a)
     nb = np.einsum("ij,ij->i", b, b)
-    if metric == "cosine":
-        denom = np.sqrt(np.outer(na, nb))
+    if metric == "cosine":  # 1 − a·b / √(‖a‖² ‖b‖²), cos = 0 where a denominator is 0
+        denom = np.outer(na, nb)
+        np.sqrt(denom, out=denom)
+        zero = ~(denom > 0)
+        denom[zero] = 1.0
         with np.errstate(invalid="ignore", divide="ignore"):
-            cos = np.where(denom > 0, dots / np.where(denom > 0, denom, 1.0), 0.0)
-        return np.clip(1.0 - cos, 0.0, 2.0)
-    return np.sqrt(np.maximum(na[:, None] + nb[None, :] - 2.0 * dots, 0.0))
+            np.divide(dots, denom, out=dots)
+        del denom
+        dots[zero] = 0.0
+        np.subtract(1.0, dots, out=dots)
+        return np.clip(dots, 0.0, 2.0, out=dots)
+    sums = np.add(na[:, None], nb[None, :])  # ‖a‖² + ‖b‖² − 2 a·b, clipped at 0
+    dots *= 2.0
+    sums -= dots
+    del dots
+    np.maximum(sums, 0.0, out=sums)
+    return np.sqrt(sums, out=sums)

@@ -136,6 +136,7 @@ def build(prep: PreparedMatrix, *, seed: int = 0, n_cells: int = 0, on_progress:
         order = np.argsort(assign, kind="stable")  # sums by sorted segments: np.add.at is 100x slower
         sums = _segment_sums(w, order, counts[filled])
         centroids[filled] = (sums / counts[filled, None]).astype(np.float32)
+    del w  # the sample (48 rows per cell): not needed past here
     centroid_sq32 = np.einsum("ij,ij->i", centroids, centroids)
     cell = np.empty(s, dtype=np.int64)
     assign_rows = 4 * BLOCK_ROWS  # progress granularity; _nearest bounds its own scores

@@ -30,7 +30,7 @@ SILHOUETTE_SAMPLE = 10000
 class LabelContext:
     """What statistics and hardness scores share, on the n valid rows only.
 
-    rows (n,) original indices; codes (n,) label codes; neighbor_codes (n, k) and
+    rows (n,) original indices; codes (n,) label codes; neighbor_codes (n, k) int32 and
     neighbor_dist (n, k) of the kNN graph; votes: uniform kNN vote; cents (L, D) float64;
     own_dist (n,) d(x, own centroid); other_dist / other_label (n,) nearest other centroid.
     """
@@ -63,7 +63,9 @@ def label_context(prep: PreparedMatrix, graph: KnnGraph, encoded: EncodedLabels)
     position = np.full(prep.matrix.shape[0], -1, dtype=np.int64)
     position[rows] = np.arange(rows.size)
     # In row blocks: graph.indices[rows] and position[...] were two more (n, k) int64 arrays.
-    neighbor_codes = np.empty((rows.size, graph.k), dtype=codes.dtype)
+    # int32: the context stays cached beside the graph; half the bytes of int64 codes.
+    n_labels = len(encoded.names)
+    neighbor_codes = np.empty((rows.size, graph.k), dtype=np.int32 if n_labels < 2 ** 31 else np.int64)
     for start in range(0, rows.size, geometry.BLOCK):
         neighbor_codes[start:start + geometry.BLOCK] = codes[position[graph.indices[rows[start:start + geometry.BLOCK]]]]
     if rows.size == prep.matrix.shape[0]:  # every row valid: the graph's distances, not a copy
@@ -71,7 +73,6 @@ def label_context(prep: PreparedMatrix, graph: KnnGraph, encoded: EncodedLabels)
         neighbor_dist.flags.writeable = False
     else:
         neighbor_dist = graph.distances[rows]
-    n_labels = len(encoded.names)
     cents = geometry.centroids(prep, rows, codes, n_labels)
     own, other, other_label = geometry.centroid_distances(prep, rows, codes, cents, prep.metric)
     return LabelContext(prep, graph, encoded, rows, codes, neighbor_codes, neighbor_dist,

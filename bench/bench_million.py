@@ -263,7 +263,9 @@ def browser_figures(base, run, timeout, *, analysed=True):
             context = browser.new_context(viewport={"width": 1400, "height": 1000})
             page = context.new_page()
             page.set_default_timeout(timeout * 1000)
-            page.goto(base + "/#embedanalysis&ea=run%3D" + run)
+            # The metric the cold pass used (the peers' metric): the tab's default is auto, and a
+            # different choice would make the "warm" tab compute a second graph.
+            page.goto(base + "/#embedanalysis&ea=run%3D" + run + "%26metric%3Dcosine")
             frame = page.wait_for_selector('iframe[src*="plugin_entry.html?name=embedanalysis"]',
                                            state="attached").content_frame()
             # The first moment the map holds the hard-example rings (the map panel's `hard`).

@@ -22,9 +22,11 @@ from tb_embedanalysis.plugin.loader import EmbedAnalysisLoader
 
 PREFIX = "/data/plugin/embedanalysis"
 ROUTES = ["/runs", "/neighbors", "/search", "/metadata", "/clusters", "/hard_examples", "/projection", "/thumbnail",
-          "/export", "/compare", "/index.js", "/nope"]
+          "/export", "/compare", "/history", "/churn", "/aligned", "/outliers", "/duplicates", "/tags", "/index.js",
+          "/nope"]
 PARAMS = ["run", "embedding", "step", "index", "query", "column", "k", "metric", "exact", "q", "limit",
-          "label_column", "label", "predicted", "method", "offset", "format", "what", "unknown"]
+          "label_column", "label", "predicted", "method", "offset", "format", "what", "unknown", "indices", "step_a",
+          "step_b", "run_b", "embedding_b", "threshold", "split_column", "hide_tagged"]
 ANSWER_BOUND_S = 10.0
 
 hostile_text = st.one_of(
@@ -33,7 +35,8 @@ hostile_text = st.one_of(
                      "inf", "0x10", " 5 ", "(a+)+$", "(x+x+)+y", "^(a|aa)+$", ".*.*.*=.*", "[", "\\", "%00",
                      "../../etc/passwd", "<img src=x onerror=alert(1)>", "digits", "logits", "Label", "3",
                      "cosine", "euclidean", "pca", "tsne", "json", "csv", "bin", "hard_examples", "clusters",
-                     "neighbors", "true", "false", "knn_disagreement", "数字", "a" * 2000]),
+                     "neighbors", "true", "false", "knn_disagreement", "数字", "a" * 2000, "auto", "history",
+                     "0,1,2", "1,,x", ",".join(["7"] * 3000), "0.5", "-0.1", "1e-300", "ok", "Index"]),
 )
 
 

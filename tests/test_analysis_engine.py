@@ -206,3 +206,36 @@ def test_metric_choice_asked_by_concurrent_requests_is_computed_once(engine, dat
         thread.join(30)
     assert sorted(calls) == ["cosine", "euclidean"]
     assert len(answers) == 3 and all(answer is answers[0] for answer in answers)
+
+
+def test_neighbors_of_a_row_come_from_the_cached_graph_and_equal_brute_force(monkeypatch):
+    """Once the tab has the exact kNN graph, a click reads the row (no scan of all N); the
+    answer is the one a search gives and scikit-learn's brute force."""
+    from sklearn.neighbors import NearestNeighbors
+
+    from tb_embedanalysis.analysis import neighbors as neighbors_module
+
+    rng = np.random.default_rng(11)
+    x = (rng.normal(size=(20, 8))[rng.integers(0, 20, 3000)] + 0.2 * rng.normal(size=(3000, 8))).astype(np.float32)
+    valid = np.ones(len(x), dtype=bool)
+    for metric in ("cosine", "euclidean"):
+        space = Space(x, "row-" + metric, valid, metric)
+        engine = AnalysisEngine()
+        searched = [engine.neighbors(space, index=i, k=7) for i in (0, 123, 2999)]
+        engine.knn_graph(space, k=20)
+
+        def no_scan(*args, **kwargs):
+            raise AssertionError("searched all rows although the graph is cached")
+
+        monkeypatch.setattr(neighbors_module, "search", no_scan)
+        from_graph = [engine.neighbors(space, index=i, k=7) for i in (0, 123, 2999)]
+        monkeypatch.undo()
+        brute = NearestNeighbors(n_neighbors=8, metric=metric, algorithm="brute").fit(x)
+        dist, idx = brute.kneighbors(x[[0, 123, 2999]])
+        for i, a, b in zip((0, 123, 2999), searched, from_graph):
+            assert np.array_equal(a.indices, b.indices)
+            np.testing.assert_allclose(a.distances, b.distances, rtol=1e-5, atol=1e-6)
+        for row, b in enumerate(from_graph):
+            keep = idx[row] != (0, 123, 2999)[row]
+            assert b.indices.tolist() == idx[row][keep][:7].tolist()
+            np.testing.assert_allclose(b.distances, dist[row][keep][:7], rtol=1e-5, atol=1e-5)

@@ -1,5 +1,8 @@
 """Exact kNN against scikit-learn's brute-force NearestNeighbors; the HNSW index's recall."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from sklearn.neighbors import NearestNeighbors
@@ -137,16 +140,24 @@ def test_graph_on_two_threads_equals_one_thread_and_brute_force(monkeypatch):
 
 
 def test_one_blas_thread_restores_the_limit_when_the_last_overlapping_user_leaves():
-    from threadpoolctl import threadpool_info
+    # In a fresh interpreter: the BLAS limit is process-wide, and background jobs of earlier
+    # tests' engines (or libraries with their own threadpool_limits) would move it meanwhile.
+    script = """
+from threadpoolctl import threadpool_info
+from tb_embedanalysis.analysis import neighbors
 
-    def blas_threads():
-        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+def blas_threads():
+    return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
 
-    before = blas_threads()
-    first, second = neighbors.one_blas_thread(), neighbors.one_blas_thread()
-    first.__enter__()
-    second.__enter__()
-    first.__exit__(None, None, None)  # the first user leaves while the second still computes
-    assert all(n == 1 for n in blas_threads())
-    second.__exit__(None, None, None)
-    assert blas_threads() == before
+before = blas_threads()
+first, second = neighbors.one_blas_thread(), neighbors.one_blas_thread()
+first.__enter__()
+second.__enter__()
+first.__exit__(None, None, None)  # the first user leaves while the second still computes
+assert all(n == 1 for n in blas_threads()), blas_threads()
+second.__exit__(None, None, None)
+assert blas_threads() == before, (blas_threads(), before)
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]

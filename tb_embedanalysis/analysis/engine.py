@@ -13,8 +13,9 @@ Everything is exact at every N, and the same on every run. kNN graphs come from
 certified.knn_graph_exact_fast (k-means cells propose, a triangle-inequality bound proves
 each row, the rest is scanned; plain blocked search when cells don't pay off), built for
 a bucket of k (GRAPH_KS) and sliced: asking for k = 1 … 40 builds at most three graphs,
-and the graph for k is always the same slice whatever else is cached. Single-point
-queries are one exact matrix-vector product (14 ms at 1,000,000 × 128).
+and the graph for k is always the same slice whatever else is cached. A row's neighbours
+are read from a graph in memory when there is one, else they are one exact
+matrix-vector product (15–20 ms at 1,000,000 × 128, memory bound).
 """
 
 from __future__ import annotations

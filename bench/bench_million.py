@@ -196,7 +196,7 @@ def cold_pass(client, run, timeout):
 def warm_routes(client, run, n, queries):
     rng = np.random.default_rng(7)
     times = []
-    base = {"run": run, "embedding": "points"}
+    base = {"run": run, "embedding": "points", "metric": "cosine"}  # the cold pass's metric (and graph)
     client.get(ROUTE + "neighbors", dict(base, index=0, k=K))  # row norms once per fingerprint
     for i in rng.choice(n, queries, replace=False):
         status, body, seconds = client.get(ROUTE + "neighbors", dict(base, index=int(i), k=K))

@@ -144,13 +144,13 @@ def test_one_blas_thread_restores_the_limit_when_the_last_overlapping_user_leave
     # tests' engines (or libraries with their own threadpool_limits) would move it meanwhile.
     script = """
 from threadpoolctl import threadpool_info
-from tb_embedanalysis.analysis import neighbors
+from tb_embedanalysis.analysis import blas
 
 def blas_threads():
     return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
 
 before = blas_threads()
-first, second = neighbors.one_blas_thread(), neighbors.one_blas_thread()
+first, second = blas.one_blas_thread(), blas.one_blas_thread()
 first.__enter__()
 second.__enter__()
 first.__exit__(None, None, None)  # the first user leaves while the second still computes

@@ -38,6 +38,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from tb_embedanalysis.analysis import neighbors, partition as partition_mod
+from tb_embedanalysis.analysis.blas import one_blas_thread
 from tb_embedanalysis.analysis.neighbors import KnnGraph, PreparedMatrix, ProgressFn
 
 #: Round one searches the cells with the smallest bounds until this many rows (× mean cell size).
@@ -353,8 +354,8 @@ def _merge(best_idx, best_keys, rows, idx, keys):
     return all_idx[keep].reshape(m, k), all_keys[keep].reshape(m, k)
 
 
-#: The certified search makes many small products: BLAS on one thread (see neighbors.one_blas_thread).
-_one_blas_thread = neighbors.one_blas_thread
+#: The certified search makes many small products: BLAS on one thread (see blas.py).
+_one_blas_thread = one_blas_thread
 
 
 def pilot(index: "CertifiedIndex", k: int, *, queries: int = PILOT_QUERIES) -> SearchStats:

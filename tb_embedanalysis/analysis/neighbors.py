@@ -17,7 +17,6 @@ All returned indices are indices into the original matrix.
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import dataclasses
 import os
 import threading
@@ -25,6 +24,7 @@ from typing import Tuple
 
 import numpy as np
 
+from tb_embedanalysis.analysis.blas import one_blas_thread
 from tb_embedanalysis.analysis.progress import ProgressFn
 
 METRICS = ("cosine", "euclidean")
@@ -269,37 +269,6 @@ def knn_graph(prep: PreparedMatrix, k: int, *, on_progress: ProgressFn = None,
                 for future in [pool.submit(chunk, start) for start in starts]:
                     future.result()
     return KnnGraph(indices, distances, prep.metric, k, exact=True)
-
-
-_blas = threading.Lock()
-_blas_users = [0, None]  # threads inside one_blas_thread, the threadpoolctl limiter
-
-
-@contextlib.contextmanager
-def one_blas_thread():
-    """BLAS on one thread while any thread is inside this context (reference-counted, so
-    overlapping users from different threads restore the original limit only when the last
-    leaves; the limit is process-wide). Many mid-sized products are faster so: OpenBLAS's own
-    threads hand work off at every call, which under load costs more than the products
-    (plain kNN graph at 10,000 × 32 on a loaded 2-core machine: 1.3 s with 2 BLAS threads,
-    0.39 s with 1; certified search at 30,000 × 128: 12.8 s vs 1.1 s)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - scikit-learn always brings it
-        yield
-        return
-    with _blas:
-        if _blas_users[0] == 0:
-            _blas_users[1] = threadpool_limits(limits=1, user_api="blas")
-        _blas_users[0] += 1
-    try:
-        yield
-    finally:
-        with _blas:
-            _blas_users[0] -= 1
-            if _blas_users[0] == 0:
-                _blas_users[1].restore_original_limits()
-                _blas_users[1] = None
 
 
 def point_distances(a: np.ndarray, b: np.ndarray, metric: str, *, dtype=np.float64) -> np.ndarray:

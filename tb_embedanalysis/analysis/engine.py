@@ -281,19 +281,9 @@ class AnalysisEngine:
         a running job; cached per (vectors, valid rows, labels)."""
         base = space.with_metric(neighbors.METRICS[0])
         key = CacheKey.of("metric-choice", base.ident, labels=encoded.digest)
-
-        def compute():
-            n_valid = space.n_valid
-            k = min(metric_choice.CHOICE_K, n_valid - 1)
-            size = metric_choice.sample_size(n_valid, space.vectors.shape[1])
-            positions = metric_choice.sample_positions(n_valid, size)
-            rows = np.flatnonzero(space.valid)[positions]
-            return metric_choice.choose(lambda m: metric_choice.sample_graph(space.vectors, rows, m, k),
-                                        encoded.codes[positions], len(encoded.names), sample=int(size),
-                                        n_valid=n_valid, k=k)
-
         # The tab's first /clusters and /hard_examples requests all ask at once: one computes.
-        return self._once(key, compute)
+        return self._once(key, lambda: metric_choice.choose_for(space.vectors, space.valid, encoded.codes,
+                                                                 len(encoded.names)))
 
     def _once(self, key: CacheKey, fn):
         """fn() cached under `key`, computed by one request thread while the others asking for

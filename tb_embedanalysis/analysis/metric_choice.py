@@ -84,3 +84,15 @@ def sample_graph(vectors: np.ndarray, rows: np.ndarray, metric: str, k: int) -> 
     matrix = np.asarray(vectors[rows])
     graph = neighbors.knn_graph(neighbors.prepare(matrix, metric), k)
     return graph.indices
+
+
+def choose_for(vectors: np.ndarray, valid: np.ndarray, codes: np.ndarray, n_labels: int) -> MetricChoice:
+    """The choice for `vectors` (N, D) whose `valid` rows carry label `codes` (n_valid,):
+    on all of them, or on the seeded sample of sample_size rows."""
+    n_valid = int(np.count_nonzero(valid))
+    k = min(CHOICE_K, n_valid - 1)
+    size = sample_size(n_valid, vectors.shape[1])
+    positions = sample_positions(n_valid, size)
+    rows = np.flatnonzero(valid)[positions]
+    return choose(lambda metric: sample_graph(vectors, rows, metric, k), codes[positions], n_labels,
+                  sample=int(size), n_valid=n_valid, k=k)

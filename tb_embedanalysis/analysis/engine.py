@@ -131,9 +131,11 @@ class AnalysisEngine:
         return prep
 
     def labels(self, space: Space, values: Sequence[str], *, column: Optional[str] = None) -> EncodedLabels:
-        """`values` (N labels) encoded once per content for the valid rows of `space`;
+        """`values` (N labels) encoded once per content for the valid rows of `space` (whatever
+        its metric: metric=auto reads them under one metric, then analyses under another);
         raises labels.NoClustersError when every label is unique."""
-        key = CacheKey.of("labels", space.ident, values=label_codes.content_digest(values), column=column)
+        rows_of = space.with_metric(neighbors.METRICS[0])
+        key = CacheKey.of("labels", rows_of.ident, values=label_codes.content_digest(values), column=column)
         encoded = self.memory.get(key)
         if encoded is None:
             encoded = label_codes.encode_rows(values, np.flatnonzero(space.valid), column=column)

@@ -140,7 +140,14 @@ class RssSampler(threading.Thread):
         self.root = psutil.Process(pid)
         self.psutil = psutil
         self.now = self.peak = 0
+        self.phases = {}  # phase name -> peak during it (see phase())
+        self.timeline = []  # (perf_counter, RSS): 10 samples a second, ~100 kB an hour
         self.stop = threading.Event()
+
+    def phase(self, name):
+        """Close the phase `name`: its peak is the peak since the last phase ended."""
+        self.phases[name] = max(self.peak, self.now)
+        self.peak = self.now
 
     def sample(self):
         total = 0
@@ -158,6 +165,7 @@ class RssSampler(threading.Thread):
             except self.psutil.Error:
                 return
             self.peak = max(self.peak, self.now)
+            self.timeline.append((time.perf_counter(), self.now))
 
 
 def cold_pass(client, run, timeout):
@@ -190,7 +198,7 @@ def cold_pass(client, run, timeout):
             return {"finished": False, "seconds": elapsed, "done": done, "stages": stages, "runs_s": runs_s}
         time.sleep(0.2)  # the tab's first poll delay; the server itself holds each poll 0.5 s
     return {"finished": True, "seconds": max(done.values()), "done": done, "stages": stages,
-            "runs_s": runs_s, "answers": answers}
+            "runs_s": runs_s, "answers": answers, "started": started}
 
 
 def warm_routes(client, run, n, queries):
@@ -353,6 +361,12 @@ def markdown(r):
     lines.append("| RSS idle → peak (tensorboard + children) | %.0f → %.0f MB | | |" % (rss["idle_mb"], rss["peak_mb"]))
     ratio = (rss["peak_mb"] - rss["idle_mb"]) / mb
     lines.append("| peak above idle / tensor bytes | %.2f × | ≤ 1.3 × | %s |" % (ratio, verdict(ratio, TARGETS["rss_ratio"])))
+    if rss.get("loaded_mb"):
+        lines.append("| RSS when the pass starts its kNN graph (tensor loaded) / peak above it / tensor bytes "
+                     "| %.0f MB / %.2f × | | |" % (rss["loaded_mb"], (rss["peak_mb"] - rss["loaded_mb"]) / mb))
+    for name, peak in rss.get("phases_mb", {}).items():
+        lines.append("| … peak during the %s, above idle / tensor bytes | %.2f × | | |"
+                     % (name, (peak - rss["idle_mb"]) / mb))
     if "flips_found" in r:
         lines.append("| planted flips among the %d hardest | %d of %d | | |" % (r["flips"], r["flips_found"], r["flips"]))
     w = r.get("warm")
@@ -440,6 +454,7 @@ def main(argv=None):
             client = Client(base)
             print("tensorboard idle RSS %.0f MB; cold pass (timeout %.0f s):" % (idle / 2**20, args.timeout), flush=True)
             cold = cold_pass(client, "million", args.timeout)
+            rss.phase("cold pass")
             report["cold"] = cold
             if cold["finished"]:
                 print("cold pass done in %.1f s (/runs %.1f s; %s)" % (
@@ -456,13 +471,20 @@ def main(argv=None):
                 print("GAVE UP after %.0f s: %s reached %s" % (cold["seconds"], last[1], cold["reached"]), flush=True)
             if cold["finished"]:
                 report["warm"] = warm_routes(client, "million", args.n, args.queries)
+                rss.phase("warm routes")
                 print("warm: %s" % json.dumps(report["warm"]), flush=True)
                 if not args.skip_browser:
                     report["browser"] = browser_figures(base, "million", args.timeout)
                     print("browser: paint %s; pan/zoom %s" % report["browser"], flush=True)
             rss.stop.set()
             rss.join()
-            report["rss"] = {"idle_mb": idle / 2**20, "peak_mb": rss.peak / 2**20}
+            rss.phase("browser" if cold["finished"] and not args.skip_browser else "rest")
+            report["rss"] = {"idle_mb": idle / 2**20, "peak_mb": max(rss.phases.values()) / 2**20,
+                             "phases_mb": {name: peak / 2**20 for name, peak in rss.phases.items()}}
+            graph_from = [t for t, _, message in cold["stages"] if message and "kNN graph" in message]
+            if graph_from and cold.get("started"):  # the tensor is in our store from here on
+                at = cold["started"] + graph_from[0]
+                report["rss"]["loaded_mb"] = next((v for t, v in rss.timeline if t >= at), 0) / 2**20
             print("RSS idle %.0f MB, peak %.0f MB" % (idle / 2**20, rss.peak / 2**20), flush=True)
         if not cold["finished"]:
             # The unfinished graph job would share the cores with what we time: a fresh server
@@ -472,6 +494,7 @@ def main(argv=None):
                 client = Client(base)
                 client.get(ROUTE + "runs")
                 report["warm"] = warm_routes(client, "million", args.n, args.queries)
+                rss.phase("warm routes")
                 print("warm: %s" % json.dumps(report["warm"]), flush=True)
                 if not args.skip_browser:
                     report["browser"] = browser_figures(base, "million", args.timeout, analysed=False)

@@ -54,7 +54,7 @@ MIN_ROWS = 20_000
 #: when the certified one would still compute more than PILOT_MAX_SEARCHED of all pairs.
 PILOT_QUERIES = 512
 PILOT_MAX_SEARCHED = 0.25
-QUERY_BLOCK = 4096
+QUERY_BLOCK = 1024
 
 
 #: Products are at least PAD × PAD (repeated rows fill the gap): OpenBLAS computes tiny

@@ -22,6 +22,7 @@ import concurrent.futures
 import threading
 from typing import Callable, Dict, Hashable, List, Optional, Union
 
+from tb_embedanalysis.analysis import heap
 from tb_embedanalysis.analysis.progress import ProgressFn
 from tb_embedanalysis.analysis.reports import Pending
 
@@ -145,6 +146,7 @@ class Jobs:
                 if self._jobs.get(job.key) is job:
                     del self._jobs[job.key]
             job.done.set()
+            heap.trim()  # the job's temporaries are freed: give their pages back (heap.py)
         return True
 
     def running(self, key: Hashable) -> Optional[Job]:

@@ -203,10 +203,13 @@ export async function projection(sel, method, options) {
  */
 export async function allMetadata(sel, n, column, options) {
   const answer = await json('metadata', {run: sel.run, embedding: sel.embedding, step: sel.step, column}, options);
+  // One (frozen) row object per distinct value, shared by its rows: a million rows with a
+  // thousand labels make a thousand objects, not a million.
+  const shared = answer.categories.map((value) => Object.freeze({[answer.column]: value}));
+  const codes = answer.codes;
   const rows = new Array(n);
-  const values = answer.values;
-  for (let i = 0; i < Math.min(n, values.length); i++) rows[i] = {[answer.column]: values[i]};
-  return {total: values.length, rows};
+  for (let i = 0; i < Math.min(n, codes.length); i++) rows[i] = shared[codes[i]];
+  return {total: codes.length, rows};
 }
 
 export const thumbnailUrl = (sel, index) => url('thumbnail', {...base(sel), index});

@@ -25,6 +25,8 @@ def to_jsonable(value):
     if isinstance(value, (list, tuple)):
         return [to_jsonable(item) for item in value]
     if isinstance(value, np.ndarray):
+        if value.dtype.kind in "iub":  # integers and booleans need no NaN check: tolist() is JSON
+            return value.tolist()
         return to_jsonable(value.tolist())
     if isinstance(value, np.integer):
         return int(value)

@@ -291,6 +291,10 @@ def test_concurrent_cold_requests_load_once_and_agree(logdir, monkeypatch):
 
 def test_metadata_column_in_row_order(client, logdir):
     body = get_json(client, "/metadata", run="digits", embedding="logits", column="Label")
-    assert body == {"column": "Label", "values": logdir[1]["digits"]["labels"]}
-    assert get_json(client, "/metadata", run="words", embedding="embedding")["values"][:2] == ["nightmare", "horror"]
+    labels = logdir[1]["digits"]["labels"]
+    assert body["column"] == "Label" and len(body["codes"]) == len(labels)
+    assert [body["categories"][code] for code in body["codes"]] == labels
+    assert len(set(body["categories"])) == len(body["categories"])  # each distinct value once
+    words = get_json(client, "/metadata", run="words", embedding="embedding")
+    assert [words["categories"][code] for code in words["codes"][:2]] == ["nightmare", "horror"]
     assert "unknown column 'x'" in get_json(client, "/metadata", status=404, run="digits", embedding="logits", column="x")["error"]

@@ -82,14 +82,17 @@ def neighbors(engine: AnalysisEngine, embedding: Embedding, *, index: Optional[i
 
 
 def metadata_column(embedding: Embedding, column: Optional[str]) -> dict:
-    """Every value of one metadata column in row order (the map colours points by it).
-
-    One compact list instead of N row dicts: 100,000 labels are a few hundred kB of JSON.
+    """Every row's value of one metadata column (the map colours points by it), as the
+    column is held: its distinct values (`categories`, in order of first appearance) and
+    one code per row, row i's value being categories[codes[i]]. At 1,000,000 rows with
+    1,000 labels that is 4 MB of small integers to encode and parse instead of 12 MB of
+    strings, and the tab makes one object per label, not one per row.
     """
     if embedding.metadata is None:
         raise NotFound("embedding %r has no metadata" % embedding.ref.name)
     column = _column(embedding, column or embedding.label_column or embedding.metadata.columns[0])
-    return {"column": column, "values": list(embedding.metadata.values[column])}
+    values = embedding.metadata.values[column]
+    return {"column": column, "categories": list(values.categories), "codes": values.codes}
 
 
 def search(embedding: Embedding, pattern: str, *, column: Optional[str] = None, limit: Optional[int] = None,

@@ -14,6 +14,12 @@ kNN graph, and since keys form a DAG nothing can deadlock.
 
 A failed job is forgotten once its error has been handed to its waiters, so the next
 request retries instead of serving a stale failure forever.
+
+When the interpreter exits (TensorBoard's Ctrl+C or SIGTERM handler calls sys.exit), a
+running job stops at its next progress report with `Cancelled`: the pool's threads are not
+daemons (a daemon thread inside TensorFlow's reader aborts the process at exit), and
+Python waits for them, so without this `kill` or Ctrl+C waited for the whole cold pass
+(over a minute at 1,000,000 points).
 """
 
 from __future__ import annotations
@@ -27,6 +33,24 @@ from tb_embedanalysis.analysis.progress import ProgressFn
 from tb_embedanalysis.analysis.reports import Pending
 
 QUEUED = "queued"
+
+
+class Cancelled(Exception):
+    """Raised from Job.report once the interpreter is exiting: the job stops there."""
+
+
+_exiting = threading.Event()
+
+
+def _on_exit() -> None:
+    _exiting.set()
+
+
+# threading._register_atexit: called when the interpreter starts to exit, before it joins
+# non-daemon threads (concurrent.futures registers its own pool shutdown the same way;
+# ours, registered later, runs first). Python >= 3.9; without it jobs run to the end.
+if hasattr(threading, "_register_atexit"):
+    threading._register_atexit(_on_exit)
 
 
 class Job:
@@ -44,6 +68,8 @@ class Job:
         self._listeners: List[Callable[[float, str], None]] = []
 
     def report(self, progress: float, message: Optional[str] = None) -> None:
+        if _exiting.is_set():
+            raise Cancelled("the server is shutting down")
         self.progress = min(1.0, max(self.progress, float(progress)))  # never goes backwards
         if message is not None:
             self.message = message
@@ -130,8 +156,8 @@ class Jobs:
         if need_permit:
             self._permits.acquire()  # the job says "queued" until here
             self._local.holding = True
-        job.report(0.0, job.title)
         try:
+            job.report(0.0, job.title)
             job.result = fn(job)
             if self._on_done is not None:
                 self._on_done(job.key, job.result)

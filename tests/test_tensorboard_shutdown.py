@@ -1,0 +1,42 @@
+"""Stopping TensorBoard (SIGTERM, or Ctrl+C: its handler for both calls sys.exit) does not
+wait for a running analysis: the job stops at its next progress report (analysis/jobs.py).
+Before, Python waited for the pool's thread to finish the whole cold pass."""
+
+import json
+import time
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+from tensorboard_process import running_tensorboard
+
+from tb_embedanalysis import write_embedding
+
+ROUTE = "/data/plugin/embedanalysis/"
+
+
+@pytest.mark.slow
+def test_sigterm_during_a_cold_pass_exits_within_seconds(tmp_path):
+    # Unclustered 120,000 x 128: the certified cells cannot prune, so the kNN graph is the
+    # plain N^2 D product, about a minute on 2 cores: far longer than the bound below.
+    rng = np.random.default_rng(0)
+    vectors = rng.random((120_000, 128), dtype=np.float32)
+    labels = [str(v) for v in rng.integers(0, 10, vectors.shape[0])]
+    write_embedding(str(tmp_path / "logs"), vectors, name="noise", metadata=labels)
+    url = ROUTE + "hard_examples?run=.&embedding=noise&metric=cosine"
+    with running_tensorboard(tmp_path / "logs", with_process=True) as (base, process):
+        deadline = time.monotonic() + 120
+        while True:  # until the graph is being computed
+            with urllib.request.urlopen(base + url, timeout=60) as answer:
+                body = json.loads(answer.read())
+            assert answer.status == 202, "the pass finished before it could be interrupted"
+            if "kNN graph" in (body.get("message") or "") and body.get("progress", 0) > 0.05:
+                break
+            assert time.monotonic() < deadline, body
+            time.sleep(0.5)
+        started = time.monotonic()
+        process.terminate()
+        process.wait(timeout=60)
+        took = time.monotonic() - started
+    assert took < 15, "TensorBoard took %.1f s to exit during a cold pass" % took

@@ -78,6 +78,23 @@ def _products(q: np.ndarray, x: np.ndarray) -> np.ndarray:
     return out if out.shape == (m, c) else np.ascontiguousarray(out[:m, :c])
 
 
+def _keys(prep: PreparedMatrix, queries: np.ndarray, x: np.ndarray, cols: np.ndarray, exclude: np.ndarray
+          ) -> np.ndarray:
+    """Ranking keys (m, len(cols)) of `queries` against the rows `cols` (ascending; x is
+    prep.matrix[cols] or a slice view of it), computed as neighbors._keys does; the key of
+    each query's `exclude` row (m,) is +inf."""
+    keys = _products(queries, x)
+    if prep.metric == "cosine":
+        keys *= prep.key_scale[cols]
+    else:
+        keys *= -2
+        keys += prep.key_scale[cols]
+    pos = np.minimum(np.searchsorted(cols, exclude), cols.size - 1)
+    hit = np.flatnonzero(cols[pos] == exclude)
+    keys[hit, pos[hit]] = np.inf
+    return keys
+
+
 @dataclasses.dataclass
 class SearchStats:
     """What a search cost: queries, row·query pairs whose keys were computed, queries
@@ -150,20 +167,9 @@ class CertifiedIndex:
         idx = np.empty((m, k), dtype=np.int64)
         keys_out = np.empty((m, k), dtype=self.prep.matrix.dtype)
         x = self.prep.matrix[cand]
-        scale = self.prep.key_scale[cand]
         step = max(1, neighbors.BLOCK_ELEMENTS // max(1, cand.size))
         for start in range(0, m, step):
-            q = queries[start:start + step]
-            keys = _products(q, x)
-            if self.prep.metric == "cosine":
-                keys *= scale
-            else:
-                keys *= -2
-                keys += scale
-            ex = exclude[start:start + step]
-            pos = np.minimum(np.searchsorted(cand, ex), cand.size - 1)
-            hit = np.flatnonzero(cand[pos] == ex)
-            keys[hit, pos[hit]] = np.inf
+            keys = _keys(self.prep, queries[start:start + step], x, cand, exclude[start:start + step])
             sel = neighbors.smallest_k(keys, k)
             idx[start:start + step] = cand[sel]
             keys_out[start:start + step] = np.take_along_axis(keys, sel, axis=1)
@@ -229,17 +235,8 @@ class CertifiedIndex:
         for j, cell in enumerate(cells):
             who = np.flatnonzero(need[:, j])
             cols = p.members(cell)
-            keys = _products(queries[who], prep.matrix[cols])
+            keys = _keys(prep, queries[who], prep.matrix[cols], cols, exclude[who])
             stats.pairs += keys.size
-            if prep.metric == "cosine":
-                keys *= prep.key_scale[cols]
-            else:
-                keys *= -2
-                keys += prep.key_scale[cols]
-            ex = exclude[who]
-            pos = np.minimum(np.searchsorted(cols, ex), cols.size - 1)
-            hit = np.flatnonzero(cols[pos] == ex)
-            keys[hit, pos[hit]] = np.inf
             r, c = np.nonzero(keys <= cut[who, None])
             found_q.append(who[r])
             found_rows.append(cols[c])
@@ -260,7 +257,7 @@ class CertifiedIndex:
             where = np.concatenate([w for w, _ in pending])
             cut = np.concatenate([c for _, c in pending])
             q, ex = queries_of(where), exclude_of(where)
-            on_result(where, *self._finish(q, *self._scan(q, ex, k, cut, None)))
+            on_result(where, *self._finish(q, *self._scan(q, ex, k, cut)))
             pending.clear()
 
         for block in blocks:
@@ -276,37 +273,22 @@ class CertifiedIndex:
         if pending:
             flush()
 
-    def _scan(self, queries, exclude, k, cut, rows, *, best=None):
-        """Top k (row indices, keys) of `queries` over `rows` (sorted; None = all rows) merged
-        with `best`, visiting only keys ≤ `cut` (m,): the k-th key of a true candidate set,
-        so the final top k survive the cut. Keys computed as neighbors._keys does."""
+    def _scan(self, queries, exclude, k, cut):
+        """Top k (row indices, keys) of `queries` over every row, in contiguous slices,
+        visiting only keys ≤ `cut` (m,): the k-th key of a true candidate set, so the final
+        top k survive the cut, which tightens as the scan goes. Keys as neighbors._keys."""
         prep, m = self.prep, queries.shape[0]
-        dtype = prep.matrix.dtype
-        if best is None:  # padding that loses to any real row: key +inf
-            best = (np.full((m, k), -1, dtype=np.int64), np.full((m, k), np.inf, dtype=dtype))
-        best_idx, best_keys = best
-        total = prep.matrix.shape[0] if rows is None else rows.size
+        # padding that loses to any real row: key +inf
+        best_idx, best_keys = np.full((m, k), -1, dtype=np.int64), np.full((m, k), np.inf, dtype=prep.matrix.dtype)
+        total = prep.matrix.shape[0]
         step = max(PAD, min(SCAN_COLUMNS, neighbors.BLOCK_ELEMENTS // max(1, m)))
         invalid = prep.invalid_rows
         for start in range(0, total, step):
-            if rows is None:
-                cols = np.arange(start, min(total, start + step))
-                x = prep.matrix[start:start + step]  # a view: no copy
-            else:
-                cols = rows[start:start + step]
-                x = prep.matrix[cols]
-            keys = _products(queries, x)
-            if prep.metric == "cosine":
-                keys *= prep.key_scale[cols]
-            else:
-                keys *= -2
-                keys += prep.key_scale[cols]
-            if rows is None and invalid.size:
+            cols = np.arange(start, min(total, start + step))
+            keys = _keys(prep, queries, prep.matrix[start:start + step], cols, exclude)  # a view: no copy
+            if invalid.size:
                 inside = invalid[(invalid >= cols[0]) & (invalid <= cols[-1])]
                 keys[:, inside - cols[0]] = np.inf
-            pos = np.minimum(np.searchsorted(cols, exclude), cols.size - 1)
-            hit = np.flatnonzero(cols[pos] == exclude)
-            keys[hit, pos[hit]] = np.inf
             r, c = np.nonzero(keys <= cut[:, None])
             if r.size == 0:
                 continue

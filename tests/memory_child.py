@@ -131,9 +131,13 @@ def big_metadata_runs(root: str) -> dict:
     runs_growth = status_mb("VmHWM") - base
     runs = {r["run"]: r["embeddings"][0] for r in bodies[-1]["runs"]}
     column = client.get(PREFIX + "/metadata?run=big&embedding=emb&column=label")  # loads it all
-    values = column.get_json().get("values", []) if column.status_code == 200 else column.get_data(as_text=True)
+    if column.status_code == 200:
+        body = column.get_json()  # the column as it is held: categories + a code per row
+        rows, row_7 = len(body["codes"]), body["categories"][body["codes"][7]]
+    else:
+        rows, row_7 = 0, column.get_data(as_text=True)
     return {"seconds": times, "runs": runs, "runs_growth_mb": runs_growth, "metadata_status": column.status_code,
-            "metadata_rows": len(values), "metadata_row_7": values[7], "load_growth_mb": status_mb("VmHWM") - base}
+            "metadata_rows": rows, "metadata_row_7": row_7, "load_growth_mb": status_mb("VmHWM") - base}
 
 
 def parse(root: str) -> dict:

@@ -308,7 +308,7 @@ def test_corrected_labels_round_trip_into_write_embedding(env):
     entry = runs["runs"][0]["embeddings"][0]
     assert entry["columns"] == ["label", "word", "label_corrected"]
     column = _get(again, "/metadata", column="label_corrected").get_json()
-    assert column["values"] == truth
+    assert [column["categories"][code] for code in column["codes"]] == truth
     clusters = _get(again, "/clusters", label_column="label_corrected").get_json()
     before = _get(client, "/clusters", label_column="label").get_json()
     assert clusters["overall"]["knn_accuracy"] > before["overall"]["knn_accuracy"]  # the fixes fixed

@@ -3,6 +3,9 @@ wait for a running analysis: the job stops at its next progress report (analysis
 Before, Python waited for the pool's thread to finish the whole cold pass."""
 
 import json
+import subprocess
+import sys
+import textwrap
 import time
 import urllib.error
 import urllib.request
@@ -40,3 +43,26 @@ def test_sigterm_during_a_cold_pass_exits_within_seconds(tmp_path):
         process.wait(timeout=60)
         took = time.monotonic() - started
     assert took < 15, "TensorBoard took %.1f s to exit during a cold pass" % took
+
+
+EXITING_CHILD = textwrap.dedent("""
+    import time
+    from tb_embedanalysis.analysis.jobs import Jobs
+
+    def long_job(job):  # a minute of work that reports its progress, as the passes do
+        for i in range(6000):
+            time.sleep(0.01)
+            job.report(i / 6000)
+
+    Jobs(workers=1, sync_seconds=0.0).run("pass", long_job)
+    time.sleep(0.5)  # the job is running; the interpreter now exits
+""")
+
+
+def test_the_interpreter_exits_without_waiting_for_a_running_job():
+    # In a fresh interpreter, where nothing else imported concurrent.futures first: the job
+    # must stop before the pool's threads are joined, whatever the import order.
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", EXITING_CHILD], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - started < 20, "exit waited for the job"

@@ -47,8 +47,12 @@ def _on_exit() -> None:
 
 
 # threading._register_atexit: called when the interpreter starts to exit, before it joins
-# non-daemon threads (concurrent.futures registers its own pool shutdown the same way;
-# ours, registered later, runs first). Python >= 3.9; without it jobs run to the end.
+# non-daemon threads, last registered first. concurrent.futures.thread registers the join of
+# every pool's threads when it is first imported (concurrent.futures imports it lazily), so
+# it is imported here first: ours must run before that join, or the join waits for the job.
+# Python >= 3.9; without it jobs run to the end.
+import concurrent.futures.thread  # noqa: E402,F401  (see above: registers its join now)
+
 if hasattr(threading, "_register_atexit"):
     threading._register_atexit(_on_exit)
 

@@ -266,8 +266,14 @@ def knn_graph(prep: PreparedMatrix, k: int, *, on_progress: ProgressFn = None,
                 chunk(start)
         else:
             with concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="knn-graph") as pool:
-                for future in [pool.submit(chunk, start) for start in starts]:
-                    future.result()
+                futures = [pool.submit(chunk, start) for start in starts]
+                try:
+                    for future in futures:
+                        future.result()
+                except BaseException:  # e.g. jobs.Cancelled from on_progress: run no more chunks
+                    for future in futures:
+                        future.cancel()
+                    raise
     return KnnGraph(indices, distances, prep.metric, k, exact=True)
 
 

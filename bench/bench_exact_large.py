@@ -39,7 +39,7 @@ def main():
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--no-plain", action="store_true", help="skip the plain graph (slow)")
     args = parser.parse_args()
-    from tb_embedanalysis.analysis import certified, neighbors
+    from tb_embedanalysis.analysis import certified, certified_graph, neighbors
 
     k = args.k
     for kind in args.data:
@@ -47,9 +47,9 @@ def main():
         prep = neighbors.prepare(x, "cosine")
         print("%s N=%d D=%d cosine k=%d" % (kind, args.n, x.shape[1], k))
         index, t_build = timed(lambda: certified.CertifiedIndex(prep))
-        pilot, t_pilot = timed(lambda: certified.pilot(index, k))
-        ours, t_ours = timed(lambda: certified.graph_with(index, k))
-        chose = "plain" if pilot.searched_fraction(args.n) > certified.PILOT_MAX_SEARCHED else "certified"
+        pilot, t_pilot = timed(lambda: certified_graph.pilot(index, k))
+        ours, t_ours = timed(lambda: certified_graph.graph_with(index, k))
+        chose = "plain" if pilot.searched_fraction(args.n) > certified_graph.PILOT_MAX_SEARCHED else "certified"
         print("  ours         %7.1f s (partition %.1f s, pilot %.1f s: %.1f %% of pairs -> %s)"
               % (t_build + t_ours, t_build, t_pilot, 100 * pilot.searched_fraction(args.n), chose))
         if not args.no_plain:

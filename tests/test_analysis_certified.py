@@ -4,7 +4,7 @@ and the figures built on it (hard examples) are the planted truth at 60,000 poin
 import numpy as np
 import pytest
 
-from tb_embedanalysis.analysis import certified, clusters, hardness, labels, neighbors
+from tb_embedanalysis.analysis import certified, certified_graph, certified_keys, clusters, hardness, labels, neighbors
 
 
 def planted(n, d, *, centers, spread, flips, seed=0):
@@ -37,7 +37,7 @@ def test_small_products_use_the_same_arithmetic_as_large_ones():
     full = x[:300] @ x.T
     for m, c in [(1, 1), (1, 5000), (2, 11), (16, 64), (64, 31), (300, 3)]:
         cols = np.sort(rng.choice(6000, c, replace=False))
-        assert np.array_equal(certified._products(x[:m], x[cols]), full[:m][:, cols]), (m, c)
+        assert np.array_equal(certified_keys.products(x[:m], x[cols]), full[:m][:, cols]), (m, c)
 
 
 @pytest.mark.slow
@@ -54,7 +54,7 @@ def test_graph_equals_plain_exact_graph_bit_for_bit(kind, metric):
     index = certified.CertifiedIndex(prep)
     for threads in (1, 2):  # blocks shared out to threads: the same graph
         stats = certified.SearchStats()
-        ours = index.knn_graph(10, stats=stats, threads=threads)
+        ours = certified_graph.knn_graph(index, 10, stats=stats, threads=threads)
         assert ours.exact
         assert np.array_equal(ours.indices, plain.indices)
         assert np.array_equal(ours.distances, plain.distances, equal_nan=True)
@@ -89,21 +89,21 @@ def test_planted_hard_examples_at_60000_points(metric):
     first as hard examples; the exact hard set here is the planted flips, nothing else."""
     x, noisy, flipped = planted(60000, 16, centers=30, spread=0.3, flips=120)
     prep = neighbors.prepare(x, metric)
-    graph = certified.knn_graph_exact_fast(prep, 10)  # what the engine builds
+    graph = certified_graph.knn_graph_exact_fast(prep, 10)  # what the engine builds
     assert graph.exact
     ctx = clusters.label_context(prep, graph, labels.encode(noisy))
     report = hardness.hard_examples(ctx)
     hard = np.flatnonzero(report.predicted != report.codes)
     assert np.array_equal(report.rows[hard], flipped)
     assert set(report.rows[report.order[:flipped.size]]) == set(flipped)  # they rank first
-    again = certified.knn_graph_exact_fast(prep, 10)
+    again = certified_graph.knn_graph_exact_fast(prep, 10)
     assert np.array_equal(again.indices, graph.indices)
 
 
 def test_exact_fast_falls_back_to_plain_on_unclustered_data(monkeypatch):
     x = np.random.default_rng(2).random((3000, 32), dtype=np.float32)
     prep = neighbors.prepare(x, "euclidean")
-    monkeypatch.setattr(certified, "MIN_ROWS", 1000)
+    monkeypatch.setattr(certified_graph, "MIN_ROWS", 1000)
     index = certified.CertifiedIndex(prep)
-    assert certified.pilot(index, 10).searched_fraction(3000) > certified.PILOT_MAX_SEARCHED
-    assert np.array_equal(certified.knn_graph_exact_fast(prep, 10).indices, neighbors.knn_graph(prep, 10).indices)
+    assert certified_graph.pilot(index, 10).searched_fraction(3000) > certified_graph.PILOT_MAX_SEARCHED
+    assert np.array_equal(certified_graph.knn_graph_exact_fast(prep, 10).indices, neighbors.knn_graph(prep, 10).indices)

@@ -52,7 +52,7 @@ def test_invalid_rows_are_never_neighbours_and_cannot_be_queried(engine, data):
 def test_graphs_are_exact_above_the_old_approximate_threshold(monkeypatch, data):
     """Issue 14: the graph is exact at every N (the HNSW graph above 50,000 rows was not)."""
     x, labels = data
-    monkeypatch.setattr(engine_module.certified, "MIN_ROWS", 100)  # take the certified route on 300 rows
+    monkeypatch.setattr(engine_module.certified_graph, "MIN_ROWS", 100)  # take the certified route on 300 rows
     eng = AnalysisEngine()
     assert eng.neighbors(space(x), index=0, k=5).exact is True
     report = eng.clusters(space(x), eng.labels(space(x), labels), k=5)

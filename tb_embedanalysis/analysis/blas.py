@@ -1,15 +1,21 @@
-"""BLAS on one thread while analysis code makes many mid-sized products.
+"""How the kNN graphs use the cores: BLAS on one thread, the rows shared out over threads.
 
-The limit is process-wide (threadpoolctl), so it is reference-counted here, once for the
-whole package: overlapping users on different threads (two jobs building graphs) restore
-the original limit only when the last one leaves. Used by the plain kNN graph
-(neighbors.knn_graph) and the certified search (certified.py).
+one_blas_thread: the BLAS limit is process-wide (threadpoolctl), so it is reference-counted
+here, once for the whole package: overlapping users on different threads (two jobs building
+graphs) restore the original limit only when the last one leaves. share_out: the worker
+threads of the plain graph (neighbors.knn_graph) and the certified one (certified_graph.py).
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import threading
+from typing import Callable, Iterable, Iterator, List, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+_END = object()
 
 _blas = threading.Lock()
 _blas_users = [0, None]  # threads inside one_blas_thread, the threadpoolctl limiter
@@ -40,3 +46,32 @@ def one_blas_thread():
             if _blas_users[0] == 0:
                 _blas_users[1].restore_original_limits()
                 _blas_users[1] = None
+
+
+def share_out(items: Iterable[T], worker: Callable[[Iterator[T]], R], threads: int, *, name: str) -> List[R]:
+    """worker(shared iterator) on `threads` threads (in this thread if threads <= 1), each
+    item taken by exactly one of them; their results. Once a worker raises (an error, or
+    jobs.Cancelled from a progress report) the others take no new item, and the first
+    error is raised here when they have stopped."""
+    lock, failed, source = threading.Lock(), threading.Event(), iter(items)
+
+    def shared() -> Iterator[T]:
+        while not failed.is_set():
+            with lock:
+                item = next(source, _END)
+            if item is _END:
+                return
+            yield item
+
+    def run() -> R:
+        try:
+            return worker(shared())
+        except BaseException:
+            failed.set()
+            raise
+
+    if threads <= 1:
+        return [run()]
+    with concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix=name) as pool:
+        futures = [pool.submit(run) for _ in range(threads)]
+        return [future.result() for future in futures]

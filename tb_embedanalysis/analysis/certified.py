@@ -23,76 +23,34 @@ a query for which that would mean most of the matrix is searched by neighbors.se
 
 Exactness therefore never depends on the data; the cost does: on clustered data a query
 searches a few cells, on structureless data (uniform noise in 128-D) every bound fails, and
-knn_graph notices that on the first cells and hands the rest to the plain blocked search.
+certified_graph.py's pilot notices that and takes the plain blocked search instead.
 
-Bit-for-bit equality with neighbors.py needs the BLAS to compute each dot product the same
-way whatever the shape of the product it sits in (OpenBLAS does: sgemm and sgemv agree
-element for element; tests/test_analysis_certified.py checks this on the installed BLAS).
+Keys are computed as certified_keys.py does, bit for bit the keys of neighbors.py. The whole
+graph (blocks on threads, the pilot, the fallback) is certified_graph.py.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
-import threading
 from typing import Callable, Iterable, Optional, Tuple
 
 import numpy as np
 
 from tb_embedanalysis.analysis import neighbors, partition as partition_mod
-from tb_embedanalysis.analysis.blas import one_blas_thread
-from tb_embedanalysis.analysis.neighbors import KnnGraph, PreparedMatrix, ProgressFn
+from tb_embedanalysis.analysis.certified_keys import PAD, merge_topk, subset_keys
+from tb_embedanalysis.analysis.neighbors import PreparedMatrix, ProgressFn
 
 #: Round one searches the cells with the smallest bounds until this many rows (× mean cell size).
 FIRST_ROUND_CELLS = 3
 #: When the uncertified cells of a block hold more than this fraction of the rows, the block
 #: scans every row in contiguous slices: gathering rows costs more than it saves past here.
 FULL_SCAN_FRACTION = 0.5
-#: Below this many valid rows the partition is not worth building (bench/bench_exact_large.py).
-MIN_ROWS = 20_000
-#: knn_graph_exact_fast samples PILOT_QUERIES rows first and takes the plain blocked search
-#: when the certified one would still compute more than PILOT_MAX_SEARCHED of all pairs.
-PILOT_QUERIES = 512
-PILOT_MAX_SEARCHED = 0.25
+#: Queries per block of the graph (certified_graph.py): the bounds are (m, cells) float64.
 QUERY_BLOCK = 1024
-
-
-#: Products are at least PAD × PAD (repeated rows fill the gap): OpenBLAS computes tiny
-#: products (M·N ≲ 1024) and matrix-vector products with a different summation order, so
-#: a key could differ in the last bit from the one neighbors.knn_graph computes.
-PAD = 64
 #: Queries that need every row are scanned together, in batches of this many.
 SCAN_BATCH = 1024
 #: Columns per slice of a scan: small enough that the cut tightens early.
 SCAN_COLUMNS = 8192
-
-
-def _products(q: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """q @ x.T (m, c) through the regular sgemm kernel, whatever m and c are."""
-    m, c = q.shape[0], x.shape[0]
-    if m < PAD:
-        q = np.concatenate([q, np.repeat(q[:1], PAD - m, axis=0)])
-    if c < PAD:
-        x = np.concatenate([x, np.repeat(x[:1], PAD - c, axis=0)])
-    out = q @ x.T
-    return out if out.shape == (m, c) else np.ascontiguousarray(out[:m, :c])
-
-
-def _keys(prep: PreparedMatrix, queries: np.ndarray, x: np.ndarray, cols: np.ndarray, exclude: np.ndarray
-          ) -> np.ndarray:
-    """Ranking keys (m, len(cols)) of `queries` against the rows `cols` (ascending; x is
-    prep.matrix[cols] or a slice view of it), computed as neighbors._keys does; the key of
-    each query's `exclude` row (m,) is +inf."""
-    keys = _products(queries, x)
-    if prep.metric == "cosine":
-        keys *= prep.key_scale[cols]
-    else:
-        keys *= -2
-        keys += prep.key_scale[cols]
-    pos = np.minimum(np.searchsorted(cols, exclude), cols.size - 1)
-    hit = np.flatnonzero(cols[pos] == exclude)
-    keys[hit, pos[hit]] = np.inf
-    return keys
 
 
 @dataclasses.dataclass
@@ -117,15 +75,15 @@ class SearchStats:
 class CertifiedIndex:
     """Exact k-nearest-neighbour search over `prep` through a k-means partition.
 
-    search() and knn_graph() return exactly what neighbors.search / neighbors.knn_graph
-    return (indices and distances), usually after computing far fewer keys. Thread-safe:
-    nothing is mutated after construction.
+    search() (and certified_graph.knn_graph) return exactly what neighbors.search /
+    neighbors.knn_graph return (indices and distances), usually after computing far fewer
+    keys. Thread-safe: nothing is mutated after construction.
     """
 
     def __init__(self, prep: PreparedMatrix, *, seed: int = 0, n_cells: int = 0, on_progress: ProgressFn = None):
         self.prep = prep
         self.part = partition_mod.build(prep, seed=seed, n_cells=n_cells, on_progress=on_progress)
-        self._valid_rows = np.flatnonzero(prep.valid)
+        self.valid_rows = np.flatnonzero(prep.valid)
         eps = float(np.finfo(prep.matrix.dtype).eps) / 2
         self._gamma = 4 * (prep.matrix.shape[1] + 2) * eps + 1e-9
         self._mean_cell = max(1.0, self.part.rows.size / max(1, self.part.n_cells))
@@ -169,7 +127,7 @@ class CertifiedIndex:
         x = self.prep.matrix[cand]
         step = max(1, neighbors.BLOCK_ELEMENTS // max(1, cand.size))
         for start in range(0, m, step):
-            keys = _keys(self.prep, queries[start:start + step], x, cand, exclude[start:start + step])
+            keys = subset_keys(self.prep, queries[start:start + step], x, cand, exclude[start:start + step])
             sel = neighbors.smallest_k(keys, k)
             idx[start:start + step] = cand[sel]
             keys_out[start:start + step] = np.take_along_axis(keys, sel, axis=1)
@@ -194,7 +152,7 @@ class CertifiedIndex:
         if self.prep.metric == "cosine":
             zero_query = ~queries.any(axis=1)
         if zero_query.any():  # q = 0: every key is 0, so the first valid rows by index win
-            extra = np.union1d(extra, self._valid_rows[:k + 1])
+            extra = np.union1d(extra, self.valid_rows[:k + 1])
         probe = np.empty(0, dtype=np.int64)
         if not zero_query.all():
             order = np.argsort(bounds[~zero_query].min(axis=0), kind="stable")
@@ -212,7 +170,7 @@ class CertifiedIndex:
         if todo.size:
             cells = np.flatnonzero(open_cells[todo].any(axis=0))
             q, ex = queries[todo], exclude[todo]
-            if p.sizes[cells].sum() > FULL_SCAN_FRACTION * self._valid_rows.size:
+            if p.sizes[cells].sum() > FULL_SCAN_FRACTION * self.valid_rows.size:
                 # Every row, in contiguous slices, batched with other blocks by the caller;
                 # the probe's k-th key is the first cut (probe rows come round again).
                 stats.full_scan += todo.size
@@ -235,7 +193,7 @@ class CertifiedIndex:
         for j, cell in enumerate(cells):
             who = np.flatnonzero(need[:, j])
             cols = p.members(cell)
-            keys = _keys(prep, queries[who], prep.matrix[cols], cols, exclude[who])
+            keys = subset_keys(prep, queries[who], prep.matrix[cols], cols, exclude[who])
             stats.pairs += keys.size
             r, c = np.nonzero(keys <= cut[who, None])
             found_q.append(who[r])
@@ -243,10 +201,10 @@ class CertifiedIndex:
             found_keys.append(keys[r, c])
         if not found_q:
             return best
-        return _merge(best[0], best[1], np.concatenate(found_q), np.concatenate(found_rows),
+        return merge_topk(best[0], best[1], np.concatenate(found_q), np.concatenate(found_rows),
                       np.concatenate(found_keys))
 
-    def _run(self, blocks: Iterable[np.ndarray], queries_of, exclude_of, k, stats, on_result,
+    def run_blocks(self, blocks: Iterable[np.ndarray], queries_of, exclude_of, k, stats, on_result,
              on_block: Optional[Callable[[int], None]] = None):
         """_block each block (an index array into the caller's queries), then scan every row
         for the queries that need it in batches of SCAN_BATCH; on_result(where, idx, dist);
@@ -285,14 +243,14 @@ class CertifiedIndex:
         invalid = prep.invalid_rows
         for start in range(0, total, step):
             cols = np.arange(start, min(total, start + step))
-            keys = _keys(prep, queries, prep.matrix[start:start + step], cols, exclude)  # a view: no copy
+            keys = subset_keys(prep, queries, prep.matrix[start:start + step], cols, exclude)  # a view: no copy
             if invalid.size:
                 inside = invalid[(invalid >= cols[0]) & (invalid <= cols[-1])]
                 keys[:, inside - cols[0]] = np.inf
             r, c = np.nonzero(keys <= cut[:, None])
             if r.size == 0:
                 continue
-            best_idx, best_keys = _merge(best_idx, best_keys, r, cols[c], keys[r, c])
+            best_idx, best_keys = merge_topk(best_idx, best_keys, r, cols[c], keys[r, c])
             cut = np.minimum(cut, best_keys[:, -1])
         return best_idx, best_keys
 
@@ -335,109 +293,5 @@ class CertifiedIndex:
         def store(where, i, d):
             idx[where], dist[where] = i, d
 
-        self._run([g for g in groups if g.size], lambda w: queries[w], lambda w: exclude[w], k, stats, store)
+        self.run_blocks([g for g in groups if g.size], lambda w: queries[w], lambda w: exclude[w], k, stats, store)
         return idx, dist
-
-    def knn_graph(self, k: int, *, on_progress: ProgressFn = None, stats: Optional[SearchStats] = None,
-                  threads: int = neighbors.GRAPH_THREADS) -> KnnGraph:
-        """Exactly neighbors.knn_graph(prep, k): every valid row's k nearest, itself excluded.
-
-        The blocks are shared out to `threads` threads (each takes the next block when it is
-        done with one; rows are written by exactly one block). Almost all the time goes to
-        products that release the GIL; call it with BLAS on one thread (graph_with does)."""
-        prep, p = self.prep, self.part
-        n = prep.matrix.shape[0]
-        stats = SearchStats() if stats is None else stats
-        indices = np.full((n, k), -1, dtype=neighbors.graph_index_dtype(n))
-        distances = np.full((n, k), np.nan)
-        total = self._valid_rows.size
-        if not 1 <= k <= total - 1:
-            raise ValueError("k must be between 1 and %d (valid rows − 1), got %d" % (total - 1, k))
-        # One block per cell (split at QUERY_BLOCK rows: the bounds are (m, C) float64).
-        blocks = [rows[start:start + QUERY_BLOCK] for rows in [p.zero_rows] + [p.members(j) for j in range(p.n_cells)]
-                  for start in range(0, rows.size, QUERY_BLOCK)]
-
-        def store(where, i, d):
-            indices[where], distances[where] = i, d
-
-        lock, done, queue = threading.Lock(), [0], iter(blocks)
-
-        def next_blocks():
-            while True:
-                with lock:
-                    block = next(queue, None)
-                if block is None:
-                    return
-                yield block
-
-        def on_block(rows):
-            with lock:
-                done[0] += rows
-                if on_progress is not None:
-                    on_progress(done[0] / max(1, total))
-
-        def work(part_stats):
-            self._run(next_blocks(), lambda rows: prep.matrix[rows], lambda rows: rows, k, part_stats, store,
-                      on_block)
-            return part_stats
-
-        if threads <= 1:
-            work(stats)
-        else:
-            with concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="knn-certified") as pool:
-                for future in [pool.submit(work, SearchStats()) for _ in range(threads)]:
-                    stats.add(future.result())
-        return KnnGraph(indices, distances, prep.metric, k, exact=True)
-
-
-def _merge(best_idx, best_keys, rows, idx, keys):
-    """The k smallest by (key, row index) per query of `best` (m, k) plus the survivors
-    (query row `rows`, row index `idx`, key `keys`), as (m, k) arrays."""
-    m, k = best_idx.shape
-    q = np.concatenate([np.repeat(np.arange(m), k), rows])
-    all_idx = np.concatenate([best_idx.ravel(), idx])
-    all_keys = np.concatenate([best_keys.ravel(), keys])
-    order = np.lexsort((all_idx, all_keys, q))
-    q, all_idx, all_keys = q[order], all_idx[order], all_keys[order]
-    rank = np.arange(q.size) - np.searchsorted(q, np.arange(m))[q]
-    keep = rank < k  # every query has its k (padded) best entries, so k kept each
-    return all_idx[keep].reshape(m, k), all_keys[keep].reshape(m, k)
-
-
-#: The certified search makes many small products: BLAS on one thread (see blas.py).
-_one_blas_thread = one_blas_thread
-
-
-def pilot(index: "CertifiedIndex", k: int, *, queries: int = PILOT_QUERIES) -> SearchStats:
-    """Search an evenly spaced sample of rows; the fraction of row pairs it had to compute
-    predicts the cost of the whole certified graph (deterministic: counts, not times)."""
-    rows = index._valid_rows[np.linspace(0, index._valid_rows.size - 1, min(queries, index._valid_rows.size)).astype(int)]
-    stats = SearchStats()
-    with _one_blas_thread():
-        index.search(index.prep.matrix[rows], k, exclude=rows, stats=stats)
-    return stats
-
-
-def knn_graph_exact_fast(prep: PreparedMatrix, k: int, *, on_progress: ProgressFn = None) -> KnnGraph:
-    """The exact kNN graph, identical to neighbors.knn_graph(prep, k) in indices and distances.
-
-    Below MIN_ROWS valid rows, or when a pilot of PILOT_QUERIES rows shows that the cells
-    would leave more than PILOT_MAX_SEARCHED of all row pairs to compute (unclustered data,
-    or clusters as wide as their distance apart), the plain blocked search; otherwise the
-    certified search, with BLAS on one thread. The partition is built here and dropped; keep
-    a CertifiedIndex to reuse it for single queries.
-    """
-    if prep.n_valid < MIN_ROWS:
-        return neighbors.knn_graph(prep, k, on_progress=on_progress)
-    report = (lambda f: on_progress(0.1 * f)) if on_progress is not None else None
-    index = CertifiedIndex(prep, on_progress=report)
-    report = (lambda f: on_progress(0.1 + 0.9 * f)) if on_progress is not None else None
-    return graph_with(index, k, on_progress=report)
-
-
-def graph_with(index: CertifiedIndex, k: int, *, on_progress: ProgressFn = None) -> KnnGraph:
-    """The exact kNN graph of index.prep: certified if the pilot says it pays, else plain."""
-    if pilot(index, k).searched_fraction(index.prep.matrix.shape[0]) > PILOT_MAX_SEARCHED:
-        return neighbors.knn_graph(index.prep, k, on_progress=on_progress)
-    with _one_blas_thread():
-        return CertifiedIndex.knn_graph(index, k, on_progress=on_progress)  # not a subclass's override

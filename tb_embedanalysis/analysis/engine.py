@@ -10,7 +10,7 @@ kernels' results. Two collaborators do the bookkeeping:
   with wait=False an unfinished one answers `Pending(progress, message)`.
 
 Everything is exact at every N, and the same on every run. kNN graphs come from
-certified.knn_graph_exact_fast (k-means cells propose, a triangle-inequality bound proves
+certified_graph.knn_graph_exact_fast (k-means cells propose, a triangle-inequality bound proves
 each row, the rest is scanned; plain blocked search when cells don't pay off), built for
 a bucket of k (GRAPH_KS) and sliced: asking for k = 1 … 40 builds at most three graphs,
 and the graph for k is always the same slice whatever else is cached. A row's neighbours
@@ -30,7 +30,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from tb_embedanalysis.analysis import (
-    certified, changes, clusters, hardness, labels as label_codes, metric_choice, neighbors, projection,
+    certified_graph, changes, clusters, hardness, labels as label_codes, metric_choice, neighbors, projection,
 )
 from tb_embedanalysis.analysis.metric_choice import MetricChoice
 from tb_embedanalysis.cache import DEFAULT_BUDGET_BYTES, CacheKey, ResultCache
@@ -160,7 +160,7 @@ class AnalysisEngine:
         if stored is not None:
             return KnnGraph(stored["indices"], stored["distances"], prep.metric, k, exact=True)
         job.report(0.0, "kNN graph")
-        graph = certified.knn_graph_exact_fast(prep, k, on_progress=job.report)
+        graph = certified_graph.knn_graph_exact_fast(prep, k, on_progress=job.report)
         self.disk.put(key.as_dict(), {"indices": graph.indices, "distances": graph.distances})
         return graph
 

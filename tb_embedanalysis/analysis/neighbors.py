@@ -16,7 +16,6 @@ All returned indices are indices into the original matrix.
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import os
 import threading
@@ -24,7 +23,7 @@ from typing import Tuple
 
 import numpy as np
 
-from tb_embedanalysis.analysis.blas import one_blas_thread
+from tb_embedanalysis.analysis.blas import one_blas_thread, share_out
 from tb_embedanalysis.analysis.progress import ProgressFn
 
 METRICS = ("cosine", "euclidean")
@@ -251,29 +250,18 @@ def knn_graph(prep: PreparedMatrix, k: int, *, on_progress: ProgressFn = None,
     distances = np.full((n, k), np.nan)
     lock, done = threading.Lock(), [0]
 
-    def chunk(start):
-        block = rows[start:start + GRAPH_CHUNK_ROWS]
-        indices[block], distances[block] = search(prep, prep.matrix[block], k, exclude=block)
-        with lock:
-            done[0] += block.size
-            if on_progress is not None:
-                on_progress(min(1.0, done[0] / rows.size))
+    def chunks(starts):
+        for start in starts:
+            block = rows[start:start + GRAPH_CHUNK_ROWS]
+            indices[block], distances[block] = search(prep, prep.matrix[block], k, exclude=block)
+            with lock:
+                done[0] += block.size
+                if on_progress is not None:
+                    on_progress(min(1.0, done[0] / rows.size))
 
-    starts = range(0, rows.size, GRAPH_CHUNK_ROWS)
     with one_blas_thread():
-        if threads <= 1 or len(starts) <= 1:
-            for start in starts:
-                chunk(start)
-        else:
-            with concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="knn-graph") as pool:
-                futures = [pool.submit(chunk, start) for start in starts]
-                try:
-                    for future in futures:
-                        future.result()
-                except BaseException:  # e.g. jobs.Cancelled from on_progress: run no more chunks
-                    for future in futures:
-                        future.cancel()
-                    raise
+        share_out(range(0, rows.size, GRAPH_CHUNK_ROWS), chunks, threads if rows.size > GRAPH_CHUNK_ROWS else 1,
+                  name="knn-graph")
     return KnnGraph(indices, distances, prep.metric, k, exact=True)
 
 

@@ -17,7 +17,7 @@ from typing import Callable, Dict
 
 import numpy as np
 
-from tb_embedanalysis.analysis import certified, neighbors
+from tb_embedanalysis.analysis import certified_graph, neighbors
 from tb_embedanalysis.analysis.progress import ProgressFn
 from tb_embedanalysis.analysis.reports import ProjectionResult
 
@@ -142,7 +142,7 @@ def umap_2d(vectors, valid: np.ndarray, *, seed: int = 0, on_progress: ProgressF
             n_neighbors: int = UMAP_NEIGHBOURS, min_dist: float = 0.1) -> ProjectionResult:
     """umap-learn UMAP (euclidean, spectral initialisation, seeded) of all valid rows.
 
-    The neighbour graph UMAP starts from is the exact one (certified.knn_graph_exact_fast)
+    The neighbour graph UMAP starts from is the exact one (certified_graph.knn_graph_exact_fast)
     rather than umap-learn's NN-descent: the same neighbours the other panels show, progress
     while it is built, and no NN-descent kernels to compile (~40 s in every new process).
     Deterministic: with ``random_state`` umap-learn runs single-threaded (its parallel
@@ -160,7 +160,7 @@ def umap_2d(vectors, valid: np.ndarray, *, seed: int = 0, on_progress: ProgressF
     report(0.0, "UMAP neighbour graph")
     data = np.ascontiguousarray(np.asarray(vectors)[rows], dtype=np.float32)
     k = min(n_neighbors, rows.size - 1)
-    graph = certified.knn_graph_exact_fast(neighbors.prepare(data, "euclidean"), k - 1,
+    graph = certified_graph.knn_graph_exact_fast(neighbors.prepare(data, "euclidean"), k - 1,
                                            on_progress=lambda f: report(UMAP_GRAPH_SHARE * f, "UMAP neighbour graph"))
     # umap-learn's graphs list each point as its own first neighbour (distance 0).
     knn_indices = np.hstack([np.arange(rows.size)[:, None], graph.indices])

@@ -1,0 +1,98 @@
+"""The exact kNN graph at large N: the certified search (certified.py) over every row, its
+blocks shared out over threads, or the plain blocked search when a pilot shows that the
+cells would not pay (unclustered data). Either way the graph equals neighbors.knn_graph
+bit for bit."""
+
+from __future__ import annotations
+
+import threading
+from typing import Optional
+
+import numpy as np
+
+from tb_embedanalysis.analysis import neighbors
+from tb_embedanalysis.analysis.blas import one_blas_thread, share_out
+from tb_embedanalysis.analysis.certified import QUERY_BLOCK, CertifiedIndex, SearchStats
+from tb_embedanalysis.analysis.neighbors import KnnGraph, PreparedMatrix, ProgressFn
+
+#: Below this many valid rows the partition is not worth building (bench/bench_exact_large.py).
+MIN_ROWS = 20_000
+#: knn_graph_exact_fast samples PILOT_QUERIES rows first and takes the plain blocked search
+#: when the certified one would still compute more than PILOT_MAX_SEARCHED of all pairs.
+PILOT_QUERIES = 512
+PILOT_MAX_SEARCHED = 0.25
+
+
+def knn_graph(index: CertifiedIndex, k: int, *, on_progress: ProgressFn = None,
+              stats: Optional[SearchStats] = None, threads: int = neighbors.GRAPH_THREADS) -> KnnGraph:
+    """Exactly neighbors.knn_graph(index.prep, k): every valid row's k nearest, itself excluded.
+
+    One block per cell (split at QUERY_BLOCK rows), shared out to `threads` threads (each
+    takes the next block when it is done with one; a row belongs to exactly one block).
+    Almost all the time goes to products that release the GIL; call it with BLAS on one
+    thread (graph_with does)."""
+    prep, p = index.prep, index.part
+    n = prep.matrix.shape[0]
+    stats = SearchStats() if stats is None else stats
+    total = index.valid_rows.size
+    if not 1 <= k <= total - 1:
+        raise ValueError("k must be between 1 and %d (valid rows − 1), got %d" % (total - 1, k))
+    indices = np.full((n, k), -1, dtype=neighbors.graph_index_dtype(n))
+    distances = np.full((n, k), np.nan)
+    blocks = [rows[start:start + QUERY_BLOCK] for rows in [p.zero_rows] + [p.members(j) for j in range(p.n_cells)]
+              for start in range(0, rows.size, QUERY_BLOCK)]
+    lock, done = threading.Lock(), [0]
+
+    def store(where, i, d):
+        indices[where], distances[where] = i, d
+
+    def on_block(rows):  # from every worker thread
+        with lock:
+            done[0] += rows
+            if on_progress is not None:
+                on_progress(done[0] / max(1, total))
+
+    def work(shared_blocks):
+        part = SearchStats()
+        index.run_blocks(shared_blocks, lambda rows: prep.matrix[rows], lambda rows: rows, k, part, store, on_block)
+        return part
+
+    for part in share_out(blocks, work, threads, name="knn-certified"):
+        stats.add(part)
+    return KnnGraph(indices, distances, prep.metric, k, exact=True)
+
+
+def pilot(index: CertifiedIndex, k: int, *, queries: int = PILOT_QUERIES) -> SearchStats:
+    """Search an evenly spaced sample of rows; the fraction of row pairs it had to compute
+    predicts the cost of the whole certified graph (deterministic: counts, not times)."""
+    valid = index.valid_rows
+    rows = valid[np.linspace(0, valid.size - 1, min(queries, valid.size)).astype(int)]
+    stats = SearchStats()
+    with one_blas_thread():
+        index.search(index.prep.matrix[rows], k, exclude=rows, stats=stats)
+    return stats
+
+
+def knn_graph_exact_fast(prep: PreparedMatrix, k: int, *, on_progress: ProgressFn = None) -> KnnGraph:
+    """The exact kNN graph, identical to neighbors.knn_graph(prep, k) in indices and distances.
+
+    Below MIN_ROWS valid rows, or when a pilot of PILOT_QUERIES rows shows that the cells
+    would leave more than PILOT_MAX_SEARCHED of all row pairs to compute (unclustered data,
+    or clusters as wide as their distance apart), the plain blocked search; otherwise the
+    certified search, with BLAS on one thread. The partition is built here and dropped; keep
+    a CertifiedIndex to reuse it for single queries.
+    """
+    if prep.n_valid < MIN_ROWS:
+        return neighbors.knn_graph(prep, k, on_progress=on_progress)
+    report = (lambda f: on_progress(0.1 * f)) if on_progress is not None else None
+    index = CertifiedIndex(prep, on_progress=report)
+    report = (lambda f: on_progress(0.1 + 0.9 * f)) if on_progress is not None else None
+    return graph_with(index, k, on_progress=report)
+
+
+def graph_with(index: CertifiedIndex, k: int, *, on_progress: ProgressFn = None) -> KnnGraph:
+    """The exact kNN graph of index.prep: certified if the pilot says it pays, else plain."""
+    if pilot(index, k).searched_fraction(index.prep.matrix.shape[0]) > PILOT_MAX_SEARCHED:
+        return neighbors.knn_graph(index.prep, k, on_progress=on_progress)
+    with one_blas_thread():
+        return knn_graph(index, k, on_progress=on_progress)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import threading
-from typing import Any, Hashable, Optional, Tuple
+from typing import Any, Callable, Hashable, Optional, Tuple
 
 import numpy as np
 
@@ -79,6 +79,7 @@ class ResultCache:
         self._lock = threading.Lock()
         self._items: "collections.OrderedDict[CacheKey, Tuple[Any, int]]" = collections.OrderedDict()
         self._bytes = 0
+        self._computing: dict = {}  # CacheKey -> Lock of the thread computing it (see once)
 
     def get(self, key: CacheKey) -> Any:
         """The value stored under `key`, or None."""
@@ -104,6 +105,23 @@ class ResultCache:
                 _, (_, evicted) = self._items.popitem(last=False)
                 self._bytes -= evicted
         return value
+
+    def once(self, key: CacheKey, fn: Callable[[], Any]) -> Any:
+        """The value under `key`, else fn() stored there: computed by one thread while the
+        others asking for the same key wait for it (in their own threads: not a job)."""
+        hit = self.get(key)
+        if hit is not None:
+            return hit
+        with self._lock:
+            lock = self._computing.setdefault(key, threading.Lock())
+        try:
+            with lock:
+                hit = self.get(key)
+                return hit if hit is not None else self.put(key, fn())
+        finally:
+            with self._lock:
+                if self._computing.get(key) is lock:
+                    del self._computing[key]
 
     def discard(self, predicate) -> None:
         """Drop every entry whose key satisfies predicate(key) (e.g. an older file version)."""

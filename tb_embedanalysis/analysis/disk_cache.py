@@ -51,6 +51,16 @@ _HEADER_MAX = 64 * 1024
 Expect = Dict[str, Callable[[np.ndarray], bool]]
 
 
+def array_of(dtype, shape, *, index_below: Optional[int] = None) -> Callable[[np.ndarray], bool]:
+    """An `expect` check: exactly this dtype and shape (and, for row indices, every value
+    in [-1, index_below): -1 pads a row with fewer neighbours)."""
+    def check(a: np.ndarray) -> bool:
+        if a.dtype != np.dtype(dtype) or a.shape != tuple(shape):
+            return False
+        return index_below is None or bool(((a >= -1) & (a < index_below)).all())
+    return check
+
+
 def key_digest(key: dict) -> str:
     """Hex SHA-256 of the canonical JSON of `key` plus VERSION."""
     text = json.dumps(dict(key, cache_version=VERSION), sort_keys=True, separators=(",", ":"))

@@ -20,10 +20,7 @@ matrix-vector product (15–20 ms at 1,000,000 × 128, memory bound).
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import hashlib
-import threading
 import types
 from typing import Optional, Sequence, Union
 
@@ -34,7 +31,7 @@ from tb_embedanalysis.analysis import (
 )
 from tb_embedanalysis.analysis.metric_choice import MetricChoice
 from tb_embedanalysis.cache import DEFAULT_BUDGET_BYTES, CacheKey, ResultCache
-from tb_embedanalysis.analysis.disk_cache import DiskCache
+from tb_embedanalysis.analysis.disk_cache import DiskCache, array_of
 from tb_embedanalysis.analysis import duplicates as near_duplicates, outliers as outlier_scores
 from tb_embedanalysis.analysis.history import PointHistory, point_history
 from tb_embedanalysis.analysis.hardness import DEFAULT_HARDNESS_METHOD, HARDNESS_METHODS  # noqa: F401
@@ -43,47 +40,7 @@ from tb_embedanalysis.analysis.labels import EncodedLabels
 from tb_embedanalysis.analysis.neighbors import METRICS, KnnGraph, NeighborResult  # noqa: F401
 from tb_embedanalysis.analysis.progress import ProgressFn
 from tb_embedanalysis.analysis.reports import ClusterReport, HardnessReport, Pending, ProjectionResult  # noqa: F401
-
-#: kNN graphs are built for the smallest of these ≥ k (capped at valid rows − 1) and sliced.
-GRAPH_KS = (10, 20, 50, 100, 200, 500, 1000)
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class Space:
-    """What every analysis is computed on.
-
-    vectors: (N, D) float32, read-only; fingerprint: content hash of the vectors;
-    valid: (N,) bool, rows without NaN/Inf (the others are never analysed); metric: one of
-    neighbors.METRICS.
-    """
-
-    vectors: np.ndarray
-    fingerprint: str
-    valid: np.ndarray
-    metric: str = "cosine"
-
-    @functools.cached_property
-    def ident(self) -> str:
-        """Digest of (fingerprint, shape, metric, valid rows): names this input in cache keys."""
-        digest = hashlib.sha256()
-        for part in (self.fingerprint, repr(tuple(self.vectors.shape)), self.metric):
-            digest.update(part.encode("utf-8") + b"\0")
-        digest.update(np.packbits(np.asarray(self.valid, dtype=bool)).tobytes())
-        return digest.hexdigest()[:32]
-
-    @functools.cached_property
-    def n_valid(self) -> int:
-        return int(np.count_nonzero(self.valid))
-
-    def with_metric(self, metric: str) -> "Space":
-        return dataclasses.replace(self, metric=metric)
-
-
-def graph_k(k: int, n_valid: int) -> int:
-    """The k the graph behind a k-neighbour analysis is built with (see GRAPH_KS)."""
-    bucket = next((size for size in GRAPH_KS if size >= k), k)
-    return max(k, min(bucket, n_valid - 1))
-
+from tb_embedanalysis.analysis.space import GRAPH_KS, Space, graph_k  # noqa: F401  (Space: the engine's input)
 
 class AnalysisEngine:
     """Thread-safe; see the module docstring."""
@@ -96,8 +53,6 @@ class AnalysisEngine:
         self.disk = DiskCache(cache_dir, **disk_args)
         self.memory = ResultCache(memory_budget_bytes)
         self.jobs = Jobs(workers=workers, sync_seconds=sync_seconds, on_done=self.memory.put)
-        self._once_lock = threading.Lock()
-        self._once_locks = {}  # CacheKey → Lock of the thread computing it (see _once)
 
     # -- shared pieces -------------------------------------------------------------------
     def _cached(self, key: CacheKey, fn, *, message: str, wait: bool, on_progress: ProgressFn):
@@ -155,7 +110,9 @@ class AnalysisEngine:
     def _build_graph(self, job: Job, space: Space, key: CacheKey, k: int) -> KnnGraph:
         prep = self.prepared(space)
         n = prep.matrix.shape[0]
-        expect = {"indices": _index_array(n, k), "distances": _float_array(n, k)}
+        # int32 indices since the cold-pass memory work: an older int64 entry is refused
+        expect = {"indices": array_of(neighbors.graph_index_dtype(n), (n, k), index_below=n),
+                  "distances": array_of(np.float64, (n, k))}
         stored = self.disk.get(key.as_dict(), expect=expect)
         if stored is not None:
             return KnnGraph(stored["indices"], stored["distances"], prep.metric, k, exact=True)
@@ -267,7 +224,7 @@ class AnalysisEngine:
         n = space.vectors.shape[0]
 
         def compute(job):
-            stored = self.disk.get(key.as_dict(), expect={"coords": _coords_array(n)})
+            stored = self.disk.get(key.as_dict(), expect={"coords": array_of(np.float32, (n, 2))})
             if stored is not None:
                 return ProjectionResult(stored["coords"], method, sampled=False, n_embedded=space.n_valid)
             result = projection.PROJECTIONS[method](space.vectors, space.valid, seed=seed, on_progress=job.report)
@@ -284,25 +241,8 @@ class AnalysisEngine:
         base = space.with_metric(neighbors.METRICS[0])
         key = CacheKey.of("metric-choice", base.ident, labels=encoded.digest)
         # The tab's first /clusters and /hard_examples requests all ask at once: one computes.
-        return self._once(key, lambda: metric_choice.choose_for(space.vectors, space.valid, encoded.codes,
+        return self.memory.once(key, lambda: metric_choice.choose_for(space.vectors, space.valid, encoded.codes,
                                                                  len(encoded.names)))
-
-    def _once(self, key: CacheKey, fn):
-        """fn() cached under `key`, computed by one request thread while the others asking for
-        the same key wait for it (not a job: it holds no permit, so never waits behind one)."""
-        hit = self.memory.get(key)
-        if hit is not None:
-            return hit
-        with self._once_lock:
-            lock = self._once_locks.setdefault(key, threading.Lock())
-        try:
-            with lock:
-                hit = self.memory.get(key)
-                return hit if hit is not None else self.memory.put(key, fn())
-        finally:
-            with self._once_lock:
-                if self._once_locks.get(key) is lock:
-                    del self._once_locks[key]
 
     def overlap(self, first: Space, second: Space, *, k: int = 10, wait: bool = True,
                 on_progress: ProgressFn = None) -> Union[np.ndarray, Pending]:
@@ -350,18 +290,3 @@ class AnalysisEngine:
             return point_history(steps, encoded.names, rows, encoded.codes, votes, neighbors_at, k)
 
         return self._cached(key, compute, message="training history", wait=wait, on_progress=on_progress)
-
-
-# -- what a disk cache entry must look like to be used -----------------------------------
-def _index_array(n: int, k: int):
-    # neighbors.graph_index_dtype (int32 since the cold-pass memory work): an older int64 entry is refused
-    return lambda a: (a.dtype == neighbors.graph_index_dtype(n) and a.shape == (n, k)
-                      and bool(((a >= -1) & (a < n)).all()))
-
-
-def _float_array(n: int, k: int):
-    return lambda a: a.dtype == np.float64 and a.shape == (n, k)
-
-
-def _coords_array(n: int):
-    return lambda a: a.dtype == np.float32 and a.shape == (n, 2)

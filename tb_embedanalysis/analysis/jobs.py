@@ -25,6 +25,7 @@ Python waits for them, so without this `kill` or Ctrl+C waited for the whole col
 from __future__ import annotations
 
 import concurrent.futures
+import concurrent.futures.thread  # noqa: F401  (registers its exit join now: see _on_exit)
 import threading
 from typing import Callable, Dict, Hashable, List, Optional, Union
 
@@ -49,10 +50,8 @@ def _on_exit() -> None:
 # threading._register_atexit: called when the interpreter starts to exit, before it joins
 # non-daemon threads, last registered first. concurrent.futures.thread registers the join of
 # every pool's threads when it is first imported (concurrent.futures imports it lazily), so
-# it is imported here first: ours must run before that join, or the join waits for the job.
-# Python >= 3.9; without it jobs run to the end.
-import concurrent.futures.thread  # noqa: E402,F401  (see above: registers its join now)
-
+# it is imported at the top of this module: ours must run before that join, or the join
+# waits for the job. Python >= 3.9; without it jobs run to the end.
 if hasattr(threading, "_register_atexit"):
     threading._register_atexit(_on_exit)
 

@@ -21,7 +21,7 @@ from werkzeug import test as werkzeug_test
 
 from logs_fixtures import vectors, write_bytes_run, write_sprite
 from tb_embedanalysis.logs import EmbeddingStore, MetadataError, discover, find_ref, listing
-from tb_embedanalysis.logs import metadata as metadata_io
+from tb_embedanalysis.logs import metadata as metadata_io, metadata_scan
 from tb_embedanalysis.plugin.loader import EmbedAnalysisLoader
 
 MATRIX = vectors(10, 3, seed=5)
@@ -146,7 +146,7 @@ def test_a_tab_inside_one_label_of_single_column_metadata_names_the_line(tmp_pat
     rows[6] = ("two\twords",)  # line 7
     _run(tmp_path / "logs", metadata_rows=rows)
     path = find_ref(discover(str(tmp_path / "logs")), "run1", "emb").metadata_path
-    reader = metadata_io.scan_metadata if scan else metadata_io.read_metadata
+    reader = metadata_scan.scan_metadata if scan else metadata_io.read_metadata
     with pytest.raises(MetadataError, match=r"line 7 has a tab but line 1 has none") as caught:
         reader(path, num_rows=10, tensor_name="emb")
     assert "9 rows" not in str(caught.value)

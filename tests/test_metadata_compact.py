@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tb_embedanalysis.logs import metadata as metadata_io
+from tb_embedanalysis.logs import metadata as metadata_io, metadata_scan
 from tb_embedanalysis.logs.errors import MetadataError
 
 
@@ -74,9 +74,9 @@ def test_same_as_the_line_by_line_parser(tmp_path_factory, chunk_bytes, lines, c
     path = str(tmp_path / "m.tsv")
     if expected == "rows":
         with pytest.raises(MetadataError, match="rows but tensor t has|has a tab but line 1 has none"):
-            metadata_io.scan_metadata(path, num_rows=num_rows, tensor_name="t")
+            metadata_scan.scan_metadata(path, num_rows=num_rows, tensor_name="t")
         return
-    facts = metadata_io.scan_metadata(path, num_rows=num_rows, tensor_name="t")
+    facts = metadata_scan.scan_metadata(path, num_rows=num_rows, tensor_name="t")
     if expected != "fields":  # rows longer than the header are only found by parsing
         metadata, _ = metadata_io.read_metadata(path, num_rows=num_rows, tensor_name="t")
         assert facts.columns == metadata.columns
@@ -109,11 +109,11 @@ def test_scan_of_a_big_file_guesses_as_parsing_does(tmp_path, header, row, expec
     n = 120_000  # ~1.5 MB: sampled, not read whole
     path = tmp_path / "m.tsv"
     path.write_text(("%s\n" % header if header else "") + "".join(row(i) + "\n" for i in range(n)) + "\n\n")
-    facts = metadata_io.scan_metadata(str(path), num_rows=n, tensor_name="t")
+    facts = metadata_scan.scan_metadata(str(path), num_rows=n, tensor_name="t")
     metadata, _ = metadata_io.read_metadata(str(path), num_rows=n, tensor_name="t")
     assert facts.label_column == metadata_io.guess_label_column(metadata) == expected
     assert facts.columns == metadata.columns
     # The 2 blank lines at the end are rows only when the tensor has rows for them.
-    assert metadata_io.scan_metadata(str(path), num_rows=n + 2, tensor_name="t").columns == facts.columns
+    assert metadata_scan.scan_metadata(str(path), num_rows=n + 2, tensor_name="t").columns == facts.columns
     with pytest.raises(MetadataError, match="has 120,002 rows but tensor t has 120,003"):
-        metadata_io.scan_metadata(str(path), num_rows=n + 3, tensor_name="t")
+        metadata_scan.scan_metadata(str(path), num_rows=n + 3, tensor_name="t")

@@ -7,7 +7,7 @@ store does not hold is described from cheap facts when its files are big:
 * shape: a .bytes tensor's config `tensor_shape`, checked against the file size; a
   checkpoint's index (the variable's shape). A TSV tensor is still read (no cheap shape).
 * metadata: header line, row count (newlines, counted 1 MB at a time) checked against the
-  tensor, label guess (metadata.scan_metadata: exact for a label-named column, else from
+  tensor, label guess (metadata_scan.scan_metadata: exact for a label-named column, else from
   a 512 KB sample of the rows).
 * sprite: its header, as loading checks it.
 * nonfinite_rows: 0 (unknown until the vectors are read).
@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 from typing import List, Optional, Tuple
 
-from tb_embedanalysis.logs import metadata as metadata_io
+from tb_embedanalysis.logs import metadata as metadata_io, metadata_scan
 from tb_embedanalysis.logs import sprites, tensors
 from tb_embedanalysis.logs.checkpoint_reader import checkpoint_files, checkpoint_key, checkpoint_variables
 from tb_embedanalysis.logs.errors import MetadataError, UnsafePathError
@@ -58,7 +58,7 @@ def summarize(ref: EmbeddingRef) -> EmbeddingSummary:
     if ref.metadata_path:
         if os.path.lexists(ref.metadata_path):  # as loading: a symlink to a missing file is refused, not "missing"
             try:
-                facts = metadata_io.scan_metadata(ref.metadata_path, num_rows=shape[0], tensor_name=ref.name)
+                facts = metadata_scan.scan_metadata(ref.metadata_path, num_rows=shape[0], tensor_name=ref.name)
             except (MetadataError, UnsafePathError) as error:  # as loading: costs the labels only
                 warnings.append(metadata_io.refusal_warning(error))
             else:

@@ -1,0 +1,99 @@
+"""Read one embedding (vectors, metadata, sprite) from its files, without caching: the
+store (store.py) caches, reloads on change and bounds memory.
+
+Errors and warnings name files relative to the logdir: they are shown to users, and an
+answer must not reveal the server's paths.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from typing import List, Optional
+
+import numpy as np
+
+from tb_embedanalysis.logs import metadata as metadata_io
+from tb_embedanalysis.logs import paths, sprites, tensors
+from tb_embedanalysis.logs.errors import LogError, MetadataError, UnsafePathError
+from tb_embedanalysis.logs.model import Embedding, EmbeddingRef, Metadata
+
+_FINITE_BLOCK_ROWS = 65536
+
+
+def load_embedding(ref: EmbeddingRef) -> Embedding:
+    """Read vectors, metadata and sprite of one ref, without caching (the store caches).
+
+    Errors and warnings name files relative to the logdir: they are shown to users, and an
+    answer must not reveal the server's paths (the readers name files as they open them).
+    """
+    try:
+        embedding = _read_embedding(ref)
+    except LogError as error:
+        raise relative_error(error, ref) from None
+    logdir = paths.logdir_of(ref.config_path, ref.run)
+    return dataclasses.replace(embedding, warnings=tuple(paths.relative_message(w, logdir) for w in embedding.warnings))
+
+
+def relative_error(error: LogError, ref: EmbeddingRef) -> LogError:
+    """The same error, with paths relative to the logdir of `ref`."""
+    return type(error)(paths.relative_message(str(error), paths.logdir_of(ref.config_path, ref.run)))
+
+
+def _read_embedding(ref: EmbeddingRef) -> Embedding:
+    vectors = _as_readonly_float32(tensors.read_vectors(ref.tensor))
+    num_rows = vectors.shape[0]
+    warnings: List[str] = list(ref.warnings)
+    metadata: Optional[Metadata] = None
+    label_column = None
+    if ref.metadata_path:
+        if os.path.lexists(ref.metadata_path):  # not exists(): a symlink to a missing file is refused, not "missing"
+            try:
+                metadata, metadata_warnings = metadata_io.read_metadata(
+                    ref.metadata_path, num_rows=num_rows, tensor_name=ref.name)
+            except (MetadataError, UnsafePathError) as error:  # costs the labels, not the vectors
+                warnings.append(metadata_io.refusal_warning(error))
+            else:
+                warnings.extend(metadata_warnings)
+                label_column = metadata_io.guess_label_column(metadata)
+        else:
+            warnings.append("metadata file %s is missing: no labels" % ref.metadata_path)
+    sprite = None
+    if ref.sprite is not None:
+        sprite, sprite_warning = sprites.check_sprite(ref.sprite, num_rows)
+        if sprite_warning:
+            warnings.append(sprite_warning)
+    finite = _finite_rows(vectors)
+    bad = int(num_rows - np.count_nonzero(finite))
+    if bad:
+        warnings.append("%s %s NaN or Inf and %s excluded from analysis"
+                        % (format(bad, ","), "row contains" if bad == 1 else "rows contain",
+                           "is" if bad == 1 else "are"))
+    return Embedding(ref=ref, vectors=vectors, metadata=metadata, label_column=label_column, sprite=sprite,
+                     finite=finite, fingerprint=fingerprint(vectors), warnings=tuple(warnings))
+
+
+def fingerprint(vectors: np.ndarray) -> str:
+    """blake2b-128 of shape + float32 bytes: equal content ⇔ equal key for cached analyses."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(np.asarray(vectors.shape, dtype="<i8").tobytes())
+    digest.update(memoryview(np.ascontiguousarray(vectors, dtype="<f4")).cast("B"))
+    return digest.hexdigest()
+
+
+def _as_readonly_float32(vectors: np.ndarray) -> np.ndarray:
+    # Already float32 and contiguous for .bytes: no copy, only marked read-only.
+    array = np.ascontiguousarray(vectors, dtype=np.float32)
+    array.flags.writeable = False
+    return array
+
+
+def _finite_rows(vectors: np.ndarray) -> np.ndarray:
+    """bool (N,): rows without NaN/Inf, computed in blocks to bound the temporary (N, D) mask."""
+    finite = np.empty(vectors.shape[0], dtype=bool)
+    for start in range(0, vectors.shape[0], _FINITE_BLOCK_ROWS):
+        block = vectors[start:start + _FINITE_BLOCK_ROWS]
+        finite[start:start + len(block)] = np.isfinite(block).all(axis=1)
+    finite.flags.writeable = False
+    return finite

@@ -13,7 +13,8 @@ from google.protobuf import text_format
 from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
 
 from tb_embedanalysis import write_embedding
-from tb_embedanalysis.writer.embedding_writer import asset_dirname, standard_projector_misreads
+from tb_embedanalysis.writer.embedding_writer import asset_dirname
+from tb_embedanalysis.writer.tensor_file import standard_projector_misreads
 from tb_embedanalysis.writer.files import atomic_write, atomic_write_bytes
 
 
@@ -88,10 +89,10 @@ def test_tsv_fallback_is_exact_for_awkward_float32():
     values = np.array([[0.0, -0.0, 1e-45, 3.4028235e38, 0.1, 1 / 3, np.float32(2.0) ** -126, 16777217.0]], np.float32)
     import io
 
-    from tb_embedanalysis.writer.embedding_writer import _write_tsv
+    from tb_embedanalysis.writer.tensor_file import write_tsv
 
     buffer = io.BytesIO()
-    _write_tsv(buffer, values)
+    write_tsv(buffer, values)
     back = np.array([float(x) for x in buffer.getvalue().decode().split("\t")], np.float64).astype(np.float32)
     assert back.tobytes() == values.tobytes()  # bit-equal, including -0.0 and the denormal
 

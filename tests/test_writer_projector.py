@@ -119,7 +119,7 @@ PLANTED = {
 @pytest.mark.parametrize("vectors", PLANTED.values(), ids=PLANTED.keys())
 def test_misread_prediction_matches_the_real_projector(tmp_path, vectors):
     """Oracle for `standard_projector_misreads`: hand-write raw .bytes and ask the Projector."""
-    from tb_embedanalysis.writer.embedding_writer import standard_projector_misreads
+    from tb_embedanalysis.writer.tensor_file import standard_projector_misreads
 
     vectors.tofile(tmp_path / "t.bytes")
     (tmp_path / "projector_config.pbtxt").write_text(

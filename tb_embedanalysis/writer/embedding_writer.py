@@ -60,8 +60,9 @@ from tb_embedanalysis.writer.errors import MetadataValueError, ShapeError
 from tb_embedanalysis.writer.events import ensure_events_file
 from tb_embedanalysis.writer.files import atomic_write, atomic_write_bytes, directory_lock
 from tb_embedanalysis.writer.images import as_images
-from tb_embedanalysis.writer.metadata_rows import as_metadata
+from tb_embedanalysis.writer.metadata_rows import as_metadata, metadata_tsv_bytes
 from tb_embedanalysis.writer.sprite import MAX_SPRITE_SIZE, make_sprite
+from tb_embedanalysis.writer.tensor_file import standard_projector_misreads, write_tsv
 from tb_embedanalysis.writer.validation import as_vectors, check_name, check_step
 
 TENSOR_BYTES = "tensors.bytes"
@@ -183,7 +184,7 @@ def _prepare(vectors, *, name, step, metadata, metadata_header, images, image_sh
     metadata_tsv = None
     if metadata is not None:
         header, rows = as_metadata(metadata, metadata_header, n, escape=escape_metadata)
-        metadata_tsv = _metadata_tsv(header, rows)
+        metadata_tsv = metadata_tsv_bytes(header, rows)
     elif metadata_header is not None:
         raise MetadataValueError("metadata_header was given without metadata")
     sprite_png, thumbnail = None, None
@@ -224,7 +225,7 @@ def _write(logdir: str, config_path: str, assets: _Assets) -> WrittenEmbedding:
     if tensor_file == TENSOR_BYTES:
         atomic_write(os.path.join(asset_dir, tensor_file), array.tofile)
     else:
-        atomic_write(os.path.join(asset_dir, tensor_file), lambda f: _write_tsv(f, array))
+        atomic_write(os.path.join(asset_dir, tensor_file), lambda f: write_tsv(f, array))
     entry.tensor_path = f"{assets.relative_dir}/{tensor_file}"
     written = [tensor_file]
     if assets.metadata_tsv is not None:
@@ -257,45 +258,6 @@ def _write(logdir: str, config_path: str, assets: _Assets) -> WrittenEmbedding:
         sprite_path=absolute.get(SPRITE_FILE),
         thumbnail_size=assets.thumbnail_size,
     )
-
-
-def _metadata_tsv(header: Optional[List[str]], rows: List[List[str]]) -> bytes:
-    lines = (["\t".join(header)] if header is not None else []) + ["\t".join(row) for row in rows]
-    return ("\n".join(lines) + "\n").encode("utf-8")
-
-
-def _write_tsv(handle, array: np.ndarray) -> None:
-    # %.9g: nine significant digits identify every float32 exactly.
-    np.savetxt(handle, array, fmt="%.9g", delimiter="\t")
-
-
-def standard_projector_misreads(array: np.ndarray) -> bool:
-    """True if TensorBoard's Projector would take these raw float32 bytes for TSV text.
-
-    It reads the tensor file line by line as UTF-8 and switches to binary only on
-    UnicodeDecodeError; blank lines are skipped. So the raw bytes are safe iff their
-    first non-empty line (split at b"\\n") is not valid UTF-8.
-    """
-    data = array.reshape(-1).view(np.uint8)
-    newline = 10
-    start = 0
-    while start < data.size and data[start] == newline:
-        start += 1
-    end = start
-    chunk = 1 << 16
-    while end < data.size:
-        hits = np.flatnonzero(data[end : end + chunk] == newline)
-        if hits.size:
-            end += int(hits[0])
-            break
-        end = min(end + chunk, data.size)
-    if start == data.size:
-        return True
-    try:
-        data[start:end].tobytes().decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def _remove_stale_assets(asset_dir: str, *, keep: List[str]) -> None:

@@ -170,3 +170,8 @@ def as_metadata(
 def _is_row(item: Any) -> bool:
     return isinstance(item, (list, tuple, np.ndarray)) and not isinstance(item, (str, bytes))
 
+
+def metadata_tsv_bytes(header: Optional[List[str]], rows: List[List[str]]) -> bytes:
+    """metadata.tsv's bytes: the header line (if any), then one line per row, UTF-8."""
+    lines = (["\t".join(header)] if header is not None else []) + ["\t".join(row) for row in rows]
+    return ("\n".join(lines) + "\n").encode("utf-8")

@@ -1,13 +1,15 @@
 // Canvas scatter plot for up to a few hundred thousand points: wheel zoom, drag pan,
 // hover and click picking.
 //
-// This module holds the view (centre, scale), the data and the pointer handling; a frame
+// This module holds the view (centre, scale) and the data; scatter_input.js turns pointer
+// events into zoom, pan, hover and click. A frame
 // is painted at most once per requestAnimationFrame by scatter_paint.js (circles for small
 // maps, an ImageData raster for big ones) and picking uses scatter_pick.js's bucket grid,
 // rebuilt lazily after each frame; scatter_text.js writes the words of chosen points.
 
 import {LIGHT, paintArrows, paintMarks, paintRaster, paintVector, VECTOR_MAX} from './scatter_paint.js';
 import {buildPickGrid, nearestPoint} from './scatter_pick.js';
+import {bindPointer} from './scatter_input.js';
 import {paintLabels} from './scatter_text.js';
 
 const PICK_RADIUS = 7; // CSS px
@@ -52,7 +54,7 @@ export class ScatterPlot {
     this.frame = 0;
     this.drawCount = 0;
     this.lastDrawMs = 0;
-    this._bindEvents();
+    bindPointer(this);
     this.resizeObserver = new ResizeObserver(() => this._resize());
     this.resizeObserver.observe(container);
     this._resize();
@@ -238,65 +240,6 @@ export class ScatterPlot {
       this.gridDirty = false;
     }
     return nearestPoint(this.grid, this.sx, this.sy, cssX * this.dpr, cssY * this.dpr, PICK_RADIUS * this.dpr, this.emphasis);
-  }
-
-  // -- interaction -------------------------------------------------------------------
-  _bindEvents() {
-    const canvas = this.canvas;
-    let drag = null;
-    const local = (event) => {
-      const rect = canvas.getBoundingClientRect();
-      return {x: event.clientX - rect.left, y: event.clientY - rect.top};
-    };
-    canvas.addEventListener('wheel', (event) => {
-      if (!this.view) return;
-      event.preventDefault();
-      const {x, y} = local(event);
-      const factor = Math.exp(-event.deltaY * (event.deltaMode === 1 ? 0.05 : 0.0015));
-      this.zoomAt(x, y, factor);
-    }, {passive: false});
-    canvas.addEventListener('pointerdown', (event) => {
-      if (event.button !== 0) return;
-      canvas.setPointerCapture(event.pointerId);
-      drag = {x: event.clientX, y: event.clientY, moved: false};
-    });
-    canvas.addEventListener('pointermove', (event) => {
-      if (drag) {
-        if (!this.view) return; // dragging an empty canvas
-        const dx = event.clientX - drag.x, dy = event.clientY - drag.y;
-        if (drag.moved || Math.abs(dx) + Math.abs(dy) > 3) {
-          drag.moved = true;
-          canvas.classList.add('dragging');
-          this.view.cx -= (dx * this.dpr) / this.view.scale;
-          this.view.cy += (dy * this.dpr) / this.view.scale;
-          drag.x = event.clientX;
-          drag.y = event.clientY;
-          this.setMarks({hovered: null});
-          this.onHover(null);
-        }
-        return;
-      }
-      const {x, y} = local(event);
-      const index = this.pick(x, y);
-      if (index !== this.marks.hovered) this.setMarks({hovered: index});
-      this.onHover(index, event.clientX, event.clientY);
-    });
-    canvas.addEventListener('pointerup', (event) => {
-      if (!drag) return;
-      const moved = drag.moved;
-      drag = null;
-      canvas.classList.remove('dragging');
-      if (!moved) {
-        const {x, y} = local(event);
-        this.onClick(this.pick(x, y));
-      }
-    });
-    canvas.addEventListener('pointerleave', () => {
-      if (drag) return;
-      this.setMarks({hovered: null});
-      this.onHover(null);
-    });
-    canvas.addEventListener('dblclick', () => this.resetView());
   }
 
   /** Zoom by `factor` keeping the data point under CSS position (x, y) fixed. */

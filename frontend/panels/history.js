@@ -16,8 +16,8 @@ import {mapColours, onThemeChange} from '../theme.js';
 import {CartographyChart} from '../views/cartography.js';
 import {el, fmt, replace} from '../views/dom.js';
 import {loadInto, notice, settle} from '../views/feedback.js';
-import {churnPickers, churnView, leftOutList, pointHistoryView, stepChart, timelinePair} from '../views/history.js';
-import {labelChip} from '../views/point.js';
+import {cartographyCaption, cartographyTooltip, churnPickers, churnView, leftOutList, pointHistoryView, stepChart,
+  timelinePair} from '../views/history.js';
 import {Panel} from './panel.js';
 
 const RINGED = 50; // at most this many likely label errors ringed on the chart…
@@ -179,13 +179,7 @@ export default class HistoryPanel extends Panel {
     this.updateSelected();
     let settled = 0; // margin 1 at every step: all drawn as the one dot in the top-left corner
     for (let p = 0; p < n; p++) if (x[p] === 0 && y[p] === 1) settled++;
-    const caption = el('p', {class: 'muted small cartography-caption'},
-      'Each dot is a point: up, its neighbours agree with its label at most steps; right, their verdict changed a lot over training. ',
-      settled ? `${fmt(settled)} points whose neighbours all shared their label at every step are the one dot at the top left. ` : '',
-      el('span', {class: 'ring-key'}, '◯'),
-      this.ringed.length ? ` ringed: the ${this.ringed.length} likeliest label errors (history score ≥ ${RING_SCORE}, highest first). `
-        : ` no point has a history score of ${RING_SCORE} or more: no likely label error. `,
-      'Hover for details, click to select.');
+    const caption = cartographyCaption({settled, ringed: this.ringed.length, ringScore: RING_SCORE});
     const hideBox = el('input', {type: 'checkbox', name: 'history_hide_ok', checked: hideOk});
     hideBox.addEventListener('change', () => store.setHardFilter({hideOk: hideBox.checked, offset: 0}));
     const hideField = el('label', {class: 'inline small', title: 'leave points you tagged “ok” out of the rings (and of the hard-example gallery)'},
@@ -216,14 +210,7 @@ export default class HistoryPanel extends Panel {
     }
     const {points} = this.answer;
     const rank = this.order.indexOf(p) + 1;
-    const store = this.store;
-    replace(this.tooltip, el('div', {class: 'tooltip-text'},
-      el('div', {class: 'point-sub'}, labelChip(points.label[p], store.colours.colourOf(points.label[p])),
-        el('span', {class: 'index'}, `#${points.index[p]}`)),
-      el('div', {class: 'small'}, `history score ${fmt(points.score[p], 3)} (rank ${fmt(rank)})`),
-      el('div', {class: 'muted small'}, `mean margin ${fmt(points.mean_margin[p], 3)} · variability ${fmt(points.variability[p], 3)}`),
-      el('div', {class: 'muted small'}, points.never_learned[p] ? 'never learned'
-        : points.learned_at[p] === null ? 'not learned at the last step' : `learned at step ${points.learned_at[p]}`)));
+    replace(this.tooltip, cartographyTooltip(points, p, rank, (label) => this.store.colours.colourOf(label)));
     this.tooltip.hidden = false;
     const box = this.chart.node.getBoundingClientRect();
     const tip = this.tooltip.getBoundingClientRect();

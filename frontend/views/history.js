@@ -197,3 +197,25 @@ export function timelinePair({pair, steps, colourOf, large = false}) {
     large ? el('p', {class: 'small timeline-words'}, `Points labelled “${pair.label}” whose neighbours vote “${pair.predicted}”: `
       + `${pair.counts[0]} at step ${steps[0]}, ${pair.counts[pair.counts.length - 1]} at step ${steps[steps.length - 1]}; ${TREND_WORDS[pair.trend] || pair.trend}.${onset}`) : null);
 }
+
+/** The cartography chart's caption: how to read it, the settled dot, what is ringed. */
+export function cartographyCaption({settled, ringed, ringScore}) {
+  return el('p', {class: 'muted small cartography-caption'},
+    'Each dot is a point: up, its neighbours agree with its label at most steps; right, their verdict changed a lot over training. ',
+    settled ? `${fmt(settled)} points whose neighbours all shared their label at every step are the one dot at the top left. ` : '',
+    el('span', {class: 'ring-key'}, '◯'),
+    ringed ? ` ringed: the ${ringed} likeliest label errors (history score ≥ ${ringScore}, highest first). `
+      : ` no point has a history score of ${ringScore} or more: no likely label error. `,
+    'Hover for details, click to select.');
+}
+
+/** The hover card of chart position p (of /history's `points`), ranked `rank` by score. */
+export function cartographyTooltip(points, p, rank, colourOf) {
+  return el('div', {class: 'tooltip-text'},
+    el('div', {class: 'point-sub'}, labelChip(points.label[p], colourOf(points.label[p])),
+      el('span', {class: 'index'}, `#${points.index[p]}`)),
+    el('div', {class: 'small'}, `history score ${fmt(points.score[p], 3)} (rank ${fmt(rank)})`),
+    el('div', {class: 'muted small'}, `mean margin ${fmt(points.mean_margin[p], 3)} · variability ${fmt(points.variability[p], 3)}`),
+    el('div', {class: 'muted small'}, points.never_learned[p] ? 'never learned'
+      : points.learned_at[p] === null ? 'not learned at the last step' : `learned at step ${points.learned_at[p]}`));
+}

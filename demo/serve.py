@@ -31,7 +31,11 @@ def port_taken(port: int) -> bool:
     SO_REUSEADDR). Checked before launching: TensorBoard starts its log reloader thread
     before it binds, that thread cannot be stopped, and a process that exits while it reads
     an events file through TensorFlow aborts ("terminate called ...") instead of exiting 2."""
-    for family, kind, proto, _, address in socket.getaddrinfo("localhost", port, type=socket.SOCK_STREAM):
+    try:
+        addresses = socket.getaddrinfo("localhost", port, type=socket.SOCK_STREAM)
+    except socket.gaierror:  # no "localhost" here: let TensorBoard say what is wrong
+        return False
+    for family, kind, proto, _, address in addresses:
         with socket.socket(family, kind, proto) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:

@@ -10,6 +10,9 @@ import textwrap
 import pytest
 
 CHILD = textwrap.dedent("""
+    import resource
+    resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))  # 400 MB are allocated below: a bound, not a bomb
+
     import numpy as np
     from tb_embedanalysis.analysis import heap
 

@@ -19,6 +19,12 @@ TEST_REQUIRES = [
     # its .weights.h5 files are read (and written in tests) with h5py.
     "tf_keras~=2.21.0",
     "h5py>=3.0",
+    # The linter and the type checker `make test` runs at zero findings (tests/test_static.py).
+    # Pinned: a new release adds rules, and zero findings must mean the same thing in CI as
+    # on a laptop. ruff: pyflakes + bugbear and more in one fast wheel; mypy: the reference
+    # type checker, a pure-Python wheel on every platform.
+    "ruff==0.17.6",
+    "mypy==2.4.1",
 ]
 # hnswlib left out: it ships no wheel (a compiler per install); faiss-cpu covers HNSW as a peer.
 BENCH_REQUIRES = ["faiss-cpu", "pynndescent", "usearch", "cleanlab", "psutil", "playwright"]
@@ -62,7 +68,10 @@ setuptools.setup(
         "umap-learn>=0.5.12",  # the release tested (precomputed_knn without an index, tqdm_kwds)
     ],
     extras_require={
-        "tf": ["tensorflow-cpu>=2.15; platform_machine=='x86_64'", "tensorflow>=2.15; platform_machine!='x86_64'"],
+        # `tensorflow`, never `tensorflow-cpu`: a different distribution of the same files,
+        # which pip would install over a user's GPU build (and tf_keras pulls `tensorflow`
+        # anyway). Its Linux wheel runs on machines without a GPU.
+        "tf": ["tensorflow>=2.15"],
         "test": TEST_REQUIRES,
         "bench": BENCH_REQUIRES,
     },

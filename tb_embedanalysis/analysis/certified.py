@@ -1,8 +1,9 @@
 """Exact kNN at large N: k-means cells propose candidates, a triangle-inequality bound proves
 that nothing outside them can rank, and points the bound cannot clear are searched further.
 
-The answer is the one neighbors.py gives (same float32 ranking keys, same tie rule: equal
-keys ordered by row index, same distance formulas), only computed on fewer rows. For a query
+It proposes the candidates neighbors.propose would (the same float32 ranking keys on the
+working matrix W of frame.py, the same tie rule: equal keys ordered by row index), only
+computed on fewer rows; neighbors.finish turns them into the exact float64 answer. For a query
 q and a cell j with centroid c_j and radius r_j (partition.py), every member x satisfies, in
 the working space W (euclidean: x itself; cosine: x/‖x‖),
 
@@ -13,7 +14,8 @@ which bounds the ranking key from below (neighbors.py: smaller key = nearer):
     euclidean  key = ‖x‖² − 2 x·q = ‖x − q‖² − ‖q‖²     ≥ L_j² − ‖q‖²         − E_j(q)
     cosine     key = −(x·q)/‖x‖   = −(1 − ‖û_x − û_q‖²/2) ‖q‖ ≥ −(1 − L_j²/2) ‖q‖ − E(q)
 
-E bounds the rounding of the key as numpy computes it in the matrix's precision (u = eps/2,
+(all in W, the rows keys are computed on: prep.work). E bounds the rounding of the key as
+numpy computes it in float32 (u = eps/2,
 γ = (D + 2) u; a dot product of any summation order errs by ≤ γ ‖x‖ ‖q‖):
 euclidean E_j(q) = 4γ (R_j + ‖q‖)², R_j = max ‖x‖ in cell j; cosine E(q) = 4γ ‖q‖; both plus a
 float64 allowance of 1e-9 relative. If that bound exceeds the k-th smallest key found so far
@@ -84,7 +86,7 @@ class CertifiedIndex:
         self.prep = prep
         self.part = partition_mod.build(prep, seed=seed, n_cells=n_cells, on_progress=on_progress)
         self.valid_rows = np.flatnonzero(prep.valid)
-        eps = float(np.finfo(prep.matrix.dtype).eps) / 2
+        eps = float(np.finfo(prep.work.dtype).eps) / 2
         self._gamma = 4 * (prep.matrix.shape[1] + 2) * eps + 1e-9
         self._mean_cell = max(1.0, self.part.rows.size / max(1, self.part.n_cells))
 
@@ -123,8 +125,8 @@ class CertifiedIndex:
         computed as neighbors._keys does."""
         m = queries.shape[0]
         idx = np.empty((m, k), dtype=np.int64)
-        keys_out = np.empty((m, k), dtype=self.prep.matrix.dtype)
-        x = self.prep.matrix[cand]
+        keys_out = np.empty((m, k), dtype=self.prep.work.dtype)
+        x = self.prep.work[cand]
         step = max(1, neighbors.BLOCK_ELEMENTS // max(1, cand.size))
         for start in range(0, m, step):
             keys = subset_keys(self.prep, queries[start:start + step], x, cand, exclude[start:start + step])
@@ -193,7 +195,7 @@ class CertifiedIndex:
         for j, cell in enumerate(cells):
             who = np.flatnonzero(need[:, j])
             cols = p.members(cell)
-            keys = subset_keys(prep, queries[who], prep.matrix[cols], cols, exclude[who])
+            keys = subset_keys(prep, queries[who], prep.work[cols], cols, exclude[who])
             stats.pairs += keys.size
             r, c = np.nonzero(keys <= cut[who, None])
             found_q.append(who[r])
@@ -206,22 +208,25 @@ class CertifiedIndex:
 
     def run_blocks(self, blocks: Iterable[np.ndarray], queries_of, exclude_of, k, stats, on_result,
              on_block: Optional[Callable[[int], None]] = None):
-        """_block each block (an index array into the caller's queries), then scan every row
-        for the queries that need it in batches of SCAN_BATCH; on_result(where, idx, dist);
-        on_block(rows) after each block."""
+        """_block each block (an index array into the caller's W-space queries), then scan
+        every row for the queries that need it in batches of SCAN_BATCH; on_result(where, idx)
+        once per query with its k best rows by (key, row); on_block(rows) after each block."""
         pending = []
 
         def flush():
             where = np.concatenate([w for w, _ in pending])
             cut = np.concatenate([c for _, c in pending])
             q, ex = queries_of(where), exclude_of(where)
-            on_result(where, *self._finish(q, *self._scan(q, ex, k, cut)))
+            on_result(where, self._scan(q, ex, k, cut)[0])
             pending.clear()
 
         for block in blocks:
             q = queries_of(block)
             idx, keys, full, cut = self._block(q, exclude_of(block), k, stats)
-            on_result(block, *self._finish(q, idx, keys))  # rows in `full` are overwritten below
+            done = np.ones(block.size, dtype=bool)
+            done[full] = False
+            if done.any():
+                on_result(block[done], idx[done])
             if full.size:
                 pending.append((block[full], cut))
                 if sum(w.size for w, _ in pending) >= SCAN_BATCH:
@@ -237,13 +242,13 @@ class CertifiedIndex:
         top k survive the cut, which tightens as the scan goes. Keys as neighbors._keys."""
         prep, m = self.prep, queries.shape[0]
         # padding that loses to any real row: key +inf
-        best_idx, best_keys = np.full((m, k), -1, dtype=np.int64), np.full((m, k), np.inf, dtype=prep.matrix.dtype)
-        total = prep.matrix.shape[0]
+        best_idx, best_keys = np.full((m, k), -1, dtype=np.int64), np.full((m, k), np.inf, dtype=prep.work.dtype)
+        total = prep.work.shape[0]
         step = max(PAD, min(SCAN_COLUMNS, neighbors.BLOCK_ELEMENTS // max(1, m)))
         invalid = prep.invalid_rows
         for start in range(0, total, step):
             cols = np.arange(start, min(total, start + step))
-            keys = subset_keys(prep, queries, prep.matrix[start:start + step], cols, exclude)  # a view: no copy
+            keys = subset_keys(prep, queries, prep.work[start:start + step], cols, exclude)  # a view: no copy
             if invalid.size:
                 inside = invalid[(invalid >= cols[0]) & (invalid <= cols[-1])]
                 keys[:, inside - cols[0]] = np.inf
@@ -254,44 +259,34 @@ class CertifiedIndex:
             cut = np.minimum(cut, best_keys[:, -1])
         return best_idx, best_keys
 
-    def _finish(self, queries, idx, keys):
-        """Distances as neighbors._distances computes them (and its final order)."""
-        if self.prep.metric == "cosine":
-            qnorm = np.sqrt(np.einsum("ij,ij->i", queries, queries, dtype=np.float64))
-            chosen = keys.astype(np.float64)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                cos = np.where(qnorm[:, None] > 0, -chosen / qnorm[:, None], 0.0)
-            return idx, np.clip(1.0 - cos, 0.0, 2.0)
-        diff = self.prep.matrix[idx].astype(np.float64) - queries[:, None, :].astype(np.float64)
-        dist = np.sqrt(np.einsum("mkd,mkd->mk", diff, diff))
-        order = np.lexsort((idx, dist), axis=-1)
-        return np.take_along_axis(idx, order, axis=1), np.take_along_axis(dist, order, axis=1)
-
     # -- public ----------------------------------------------------------------------------
     def search(self, queries, k: int, *, exclude=None, stats: Optional[SearchStats] = None
                ) -> Tuple[np.ndarray, np.ndarray]:
         """Exactly neighbors.search(prep, queries, k, exclude=exclude): (indices (m, k) int64,
-        distances (m, k) float64). Queries are grouped by their nearest cell."""
+        distances (m, k) float64) for stored-space `queries` (m, D). Candidates are proposed
+        with queries grouped by their nearest cell, then made exact by neighbors.finish."""
         prep = self.prep
         queries = np.asarray(queries, dtype=prep.matrix.dtype).reshape(-1, prep.matrix.shape[1])
         m = queries.shape[0]
-        limit = prep.n_valid - (0 if exclude is None else 1)
+        exclude = np.full(m, -1, dtype=np.int64) if exclude is None else np.asarray(exclude, dtype=np.int64).reshape(m)
+        avail = neighbors.available(prep, exclude)
+        limit = int(avail.min(initial=prep.n_valid))
         if not 1 <= k <= limit:
             raise ValueError("k must be between 1 and %d (valid rows%s), got %d"
-                             % (limit, "" if exclude is None else " minus the query", k))
-        exclude = np.full(m, -1, dtype=np.int64) if exclude is None else np.asarray(exclude, dtype=np.int64).reshape(m)
+                             % (limit, "" if (exclude < 0).all() else " minus the query", k))
+        kk = min(neighbors.candidates(k), limit)
+        wq = neighbors.work_queries(prep, queries, exclude)
         stats = SearchStats() if stats is None else stats
-        idx = np.empty((m, k), dtype=np.int64)
-        dist = np.empty((m, k), dtype=np.float64)
+        cand = np.empty((m, kk), dtype=np.int64)
         if self.part.n_cells == 0:
             groups = [np.arange(m)]
         else:
-            nearest = np.argmin(self.key_lower_bounds(queries), axis=1)
+            nearest = np.argmin(self.key_lower_bounds(wq), axis=1)
             order = np.argsort(nearest, kind="stable")
             groups = np.split(order, np.flatnonzero(np.diff(nearest[order])) + 1)
 
-        def store(where, i, d):
-            idx[where], dist[where] = i, d
+        def store(where, i):
+            cand[where] = i
 
-        self.run_blocks([g for g in groups if g.size], lambda w: queries[w], lambda w: exclude[w], k, stats, store)
-        return idx, dist
+        self.run_blocks([g for g in groups if g.size], lambda w: wq[w], lambda w: exclude[w], kk, stats, store)
+        return neighbors.finish(prep, queries, wq, cand, k, exclude)

@@ -1,7 +1,8 @@
 """The exact kNN graph at large N: the certified search (certified.py) over every row, its
 blocks shared out over threads, or the plain blocked search when a pilot shows that the
-cells would not pay (unclustered data). Either way the graph equals neighbors.knn_graph
-bit for bit."""
+cells would not pay (unclustered data). Either way both propose the same candidates
+(float32 keys on W) and neighbors.finish makes them exact: the graph equals
+neighbors.knn_graph bit for bit, and both equal the float64 oracle (exact.py)."""
 
 from __future__ import annotations
 
@@ -39,12 +40,13 @@ def knn_graph(index: CertifiedIndex, k: int, *, on_progress: ProgressFn = None,
         raise ValueError("k must be between 1 and %d (valid rows − 1), got %d" % (total - 1, k))
     indices = np.full((n, k), -1, dtype=neighbors.graph_index_dtype(n))
     distances = np.full((n, k), np.nan)
+    kk = min(neighbors.candidates(k), total - 1)
     blocks = [rows[start:start + QUERY_BLOCK] for rows in [p.zero_rows] + [p.members(j) for j in range(p.n_cells)]
               for start in range(0, rows.size, QUERY_BLOCK)]
     lock, done = threading.Lock(), [0]
 
-    def store(where, i, d):
-        indices[where], distances[where] = i, d
+    def store(where, cand):  # from every worker thread: the exact answer of these rows
+        indices[where], distances[where] = neighbors.finish(prep, prep.matrix[where], prep.work[where], cand, k, where)
 
     def on_block(rows):  # from every worker thread
         with lock:
@@ -54,7 +56,7 @@ def knn_graph(index: CertifiedIndex, k: int, *, on_progress: ProgressFn = None,
 
     def work(shared_blocks):
         part = SearchStats()
-        index.run_blocks(shared_blocks, lambda rows: prep.matrix[rows], lambda rows: rows, k, part, store, on_block)
+        index.run_blocks(shared_blocks, lambda rows: prep.work[rows], lambda rows: rows, kk, part, store, on_block)
         return part
 
     for part in share_out(blocks, work, threads, name="knn-certified"):

@@ -6,10 +6,11 @@ pairs at threshold 0). *Groups* are the connected components of the pair graph
 
 Exact at any N. Candidates come from the exact kNN graph (k neighbours per row): a pair
 (i, j) within the threshold is among i's k nearest unless i has k neighbours at least as
-near; those *saturated* rows (k-th neighbour within the threshold, plus a small slack for
-the float32 ranking keys) are scanned exactly against every row in bounded blocks. Every
-candidate's distance is then recomputed in float64 from the vectors, and only those
-≤ threshold are kept: what is counted is verified.
+near; those *saturated* rows (k-th neighbour within the threshold: the graph's distances are
+exact.py's float64 ones) are scanned against every row in bounded blocks, in float64 about
+the rows' mean with a slack for that product's rounding. Every candidate's distance is then
+recomputed in float64 from the vectors, and only those ≤ threshold are kept: what is
+counted is verified.
 
 Bounded: each saturated row has at least k pairs, so more than 2·max_pairs/k saturated
 rows prove more than max_pairs pairs, and `TooManyPairs` is raised before any scan; the
@@ -39,8 +40,10 @@ GRAPH_K = 10
 DEFAULT_FRACTION = 0.13
 #: Most pairs a duplicates answer holds (3 arrays of this length: ~24 MB at 1,000,000).
 MAX_PAIRS = 1_000_000
-#: Slack on the kNN graph's distances when deciding what to verify (float32 ranking keys).
-_SLACK = 1e-5
+#: Rows per column block of the saturated rows' scan (16 MB of float64 at D = 128).
+SCAN_COLUMNS = 16384
+#: Slack on the graph's float64 distances (a pair's two ends compute them in a different order).
+_SLACK = 1e-12
 
 
 class TooManyPairs(ValueError):
@@ -127,35 +130,51 @@ def find_duplicates(prep: PreparedMatrix, graph: KnnGraph, *, threshold: Optiona
 
 
 def _slack(prep: PreparedMatrix, threshold: float) -> float:
-    """How much the graph's ranking (float32 keys) may misplace a distance near `threshold`."""
+    """How much _scan's float64 distances (and the graph's, computed from either end) may
+    misplace a distance near `threshold`."""
     if prep.metric == "cosine":
-        return _SLACK
-    # euclidean keys are ‖x‖² − 2 x·q: an error of ε·max‖x‖² in d², i.e. that over 2d in d.
-    largest = float(prep.key_scale.max()) if prep.key_scale.size else 0.0
-    return float(np.sqrt(threshold ** 2 + _SLACK * largest) - threshold) + 1e-12
+        return _SLACK + 4 * (prep.matrix.shape[1] + 2) * 2.0 ** -53
+    # ‖a − c‖² + ‖b − c‖² − 2 (a − c)·(b − c) in float64 errs by ≤ 4 (D + 2) u R², R the
+    # largest ‖x − c‖: that much in d², i.e. about that over 2d in d.
+    rows = np.flatnonzero(prep.valid)
+    largest = 0.0
+    for start in range(0, rows.size, 65536):
+        x = prep.matrix[rows[start:start + 65536]].astype(np.float64)
+        x -= prep.frame.offset if prep.frame.offset is not None else 0.0
+        largest = max(largest, float(np.einsum("ij,ij->i", x, x).max(initial=0.0)))
+    centre_error = 8 * (prep.matrix.shape[1] + 2) * 2.0 ** -53 * largest * 4
+    return float(np.sqrt(threshold ** 2 + centre_error) - threshold) + _SLACK * (1 + threshold)
 
 
 def _scan(prep: PreparedMatrix, queries: np.ndarray, loose: float, max_pairs: int, threshold: float,
           on_progress: ProgressFn) -> np.ndarray:
     """(P, 2) pairs (i < j) of each row of `queries` with every valid row within `loose`,
-    by exact float64 distances in blocks of at most BLOCK_ELEMENTS."""
+    by float64 distances about the valid rows' mean (point_distances), in blocks of at most
+    BLOCK_ELEMENTS distances and SCAN_COLUMNS rows."""
     from tb_embedanalysis.analysis.neighbors import point_distances
 
-    n = prep.matrix.shape[0]
-    step = max(1, BLOCK_ELEMENTS // max(n, 1))
+    valid = np.flatnonzero(prep.valid)
+    centre = None
+    if prep.metric == "euclidean":
+        centre = np.zeros(prep.matrix.shape[1])
+        for start in range(0, valid.size, SCAN_COLUMNS):
+            centre += prep.matrix[valid[start:start + SCAN_COLUMNS]].sum(axis=0, dtype=np.float64)
+        centre /= max(1, valid.size)
+    step = max(1, BLOCK_ELEMENTS // SCAN_COLUMNS)
     found, count = [], 0
     for start in range(0, queries.size, step):
         block = queries[start:start + step]
-        dist = point_distances(prep.matrix[block], prep.matrix, prep.metric, dtype=np.float32)
-        dist[:, ~prep.valid] = np.inf
-        dist[np.arange(block.size), block] = np.inf  # not a pair with itself
-        qi, j = np.nonzero(dist <= loose)
-        i = block[qi]
-        found.append(np.stack([np.minimum(i, j), np.maximum(i, j)], axis=1))
-        count += qi.size
-        if count > 2 * max_pairs:  # each pair is found at most twice (from both ends)
-            raise TooManyPairs("threshold too large: more than %d pairs within %.6g; choose a smaller threshold"
-                               % (max_pairs, threshold))
+        for first in range(0, valid.size, SCAN_COLUMNS):
+            cols = valid[first:first + SCAN_COLUMNS]
+            dist = point_distances(prep.matrix[block], prep.matrix[cols], prep.metric, centre=centre)
+            dist[block[:, None] == cols[None, :]] = np.inf  # not a pair with itself
+            qi, j = np.nonzero(dist <= loose)
+            i, j = block[qi], cols[j]
+            found.append(np.stack([np.minimum(i, j), np.maximum(i, j)], axis=1))
+            count += qi.size
+            if count > 2 * max_pairs:  # each pair is found at most twice (from both ends)
+                raise TooManyPairs("threshold too large: more than %d pairs within %.6g; choose a smaller "
+                                   "threshold" % (max_pairs, threshold))
         if on_progress is not None:
             on_progress(min(1.0, (start + block.size) / queries.size), "near-duplicates")
     return np.concatenate(found) if found else np.empty((0, 2), dtype=np.int64)

@@ -16,9 +16,9 @@ from tb_embedanalysis.analysis.neighbors import PreparedMatrix, point_distances
 BLOCK = 4096
 #: centroids() sums groups of this many rows from zero (its numbers depend on the grouping).
 CENTROID_GROUP = 65536
-#: Elements of one silhouette distance block (rows × sample size): 2**23 float32 = 32 MB,
+#: Elements of one silhouette distance block (rows × sample size): 2**22 float64 = 32 MB,
 #: so the block no longer grows with the sample (4,096 × 20,000 rows peaked at +1 GB).
-SILHOUETTE_BLOCK_ELEMENTS = 1 << 23
+SILHOUETTE_BLOCK_ELEMENTS = 1 << 22
 #: Elements of one (rows × labels) block of the cosine silhouette (float64, 32 MB).
 COSINE_SILHOUETTE_BLOCK_ELEMENTS = 1 << 22
 
@@ -79,9 +79,8 @@ def silhouette_samples(prep: PreparedMatrix, rows: np.ndarray, codes: np.ndarray
     a_i = mean distance to the other points of its label, b_i = min over other labels of the
     mean distance to that label's points; s_i = 0 for a label of one point (as
     scikit-learn's silhouette_samples). Range [−1, 1], higher = better clustered.
-    `codes` (n,) must use every value in 0..n_labels−1. O(n²·D) time in the matrix's dtype
-    (float32 stays float32, as in scikit-learn), per-label sums accumulated in float64;
-    memory O(SILHOUETTE_BLOCK_ELEMENTS). Columns are sorted by label so that per-label
+    `codes` (n,) must use every value in 0..n_labels−1. O(n²·D) time in float64 on the rows
+    moved to their mean; memory O(SILHOUETTE_BLOCK_ELEMENTS). Columns are sorted by label so that per-label
     sums are one `np.add.reduceat` pass instead of a product with an indicator matrix.
     Cosine needs no pairwise distances at all (_cosine_silhouette).
     """
@@ -89,11 +88,11 @@ def silhouette_samples(prep: PreparedMatrix, rows: np.ndarray, codes: np.ndarray
         return _cosine_silhouette(prep, rows, codes, n_labels)
     order = np.argsort(codes, kind="stable")
     sorted_codes = codes[order]
-    vectors = prep.matrix[rows[order]]
+    # float64 about the mean: ‖a‖² + ‖b‖² − 2 a·b neither cancels on rows that share an
+    # offset (float32 did, at +3,000) nor overflows on huge ones (float32 did, at 1e19).
+    vectors = prep.matrix[rows[order]].astype(np.float64)
+    vectors -= vectors.mean(axis=0)
     sq = np.einsum("ij,ij->i", vectors, vectors)
-    if prep.metric == "cosine":  # unit rows (zero rows stay zero): d = 1 − u·v
-        with np.errstate(divide="ignore", invalid="ignore"):
-            vectors = vectors * np.where(sq > 0, 1.0 / np.sqrt(sq), 0.0).astype(vectors.dtype)[:, None]
     starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
     counts = np.bincount(codes, minlength=n_labels).astype(np.float64)
     n = rows.size
@@ -102,16 +101,11 @@ def silhouette_samples(prep: PreparedMatrix, rows: np.ndarray, codes: np.ndarray
     for start in range(0, n, step):
         sl = slice(start, start + step)
         dist = vectors[sl] @ vectors.T
-        if prep.metric == "cosine":
-            dist *= -1
-            dist += 1
-            np.clip(dist, 0, 2, out=dist)
-        else:
-            dist *= -2
-            dist += sq[sl, None]
-            dist += sq[None, :]
-            np.maximum(dist, 0, out=dist)
-            np.sqrt(dist, out=dist)
+        dist *= -2
+        dist += sq[sl, None]
+        dist += sq[None, :]
+        np.maximum(dist, 0, out=dist)
+        np.sqrt(dist, out=dist)
         local = np.arange(dist.shape[0])
         dist[local, local + start] = 0.0
         means = np.add.reduceat(dist, starts, axis=1, dtype=np.float64) / counts

@@ -1,16 +1,19 @@
 """Exact k-nearest-neighbour search on raw vectors, in row blocks of bounded memory.
 
-Distances (no hidden normalisation of the stored vectors):
+Distances (no hidden normalisation of the stored vectors), as exact.py's float64 oracle:
 
 * ``cosine``:    d(a, b) = 1 − a·b / (‖a‖ ‖b‖), range [0, 2]; a zero vector is at distance
   exactly 1 from everything (cos taken as 0), never NaN.
 * ``euclidean``: d(a, b) = ‖a − b‖₂, range [0, ∞).
 
-Search ranks by a *key* that orders like the distance but needs only one matrix product
-(cosine: −cos; euclidean: ‖x‖² − 2 x·q) and then turns the k winners into distances.
-Euclidean distances of the winners are recomputed directly from the rows in float64, so
-exact duplicates come out at 0.0 even for float32 input. The query row itself and rows
-outside ``valid`` are never returned; ties (equal keys) are ordered by row index.
+Search *proposes* by a float32 key that orders like the distance but needs only one matrix
+product (cosine: −cos·‖q‖; euclidean: ‖w‖² − 2 w·q), computed on the working matrix W of
+frame.py (translated and scaled so that keys neither cancel nor overflow), and keeps the K'
+best (K' > k: candidates()). exact.py then computes their distances in float64 from the
+stored rows and proves that no other row can rank; a query it cannot prove (a near-tie
+beyond float32's resolution) is proposed again with a larger K', then scanned in float64.
+So every answer is the float64 oracle's, for any finite input. The query row itself and
+rows outside ``valid`` are never returned; ties (equal distances) are ordered by row index.
 All returned indices are indices into the original matrix.
 """
 
@@ -23,6 +26,7 @@ from typing import Tuple
 
 import numpy as np
 
+from tb_embedanalysis.analysis import exact, frame as frame_mod
 from tb_embedanalysis.analysis.blas import one_blas_thread, share_out
 from tb_embedanalysis.analysis.progress import ProgressFn
 
@@ -42,7 +46,16 @@ TIE_CANDIDATES = 1024
 #: one thread each (numpy releases the GIL in the product and the selection).
 GRAPH_THREADS = min(2, os.cpu_count() or 1)
 GRAPH_CHUNK_ROWS = 1024
+#: A query exact.refine cannot prove is proposed again with max(RETRY_FACTOR·K', RETRY_MIN)
+#: candidates before it is scanned in float64.
+RETRY_FACTOR = 8
+RETRY_MIN = 256
 
+
+def candidates(k: int) -> int:
+    """K': how many rows the float32 keys propose for an exact top k (a margin for exact.py's
+    proof: the K'-th key must clear the k-th distance by the keys' rounding bound)."""
+    return k + max(2, k // 4)
 
 
 def graph_index_dtype(n: int) -> np.dtype:
@@ -96,8 +109,10 @@ class KnnGraph:
 class PreparedMatrix:
     """The matrix plus what every query reuses: computed once per (fingerprint, metric).
 
-    matrix: (N, D) float32/float64, not copied. valid: (N,) bool. key_scale (N,): cosine
-    −1/‖x‖ (0 for zero or invalid rows), euclidean ‖x‖² (0 for invalid rows).
+    matrix: (N, D) float32/float64, the stored rows, not copied (distances come from them).
+    frame: the working matrix W that keys are computed on (frame.py; W is `matrix` itself
+    unless offsets or magnitudes need otherwise). valid: (N,) bool. key_scale (N,) of W's
+    rows: cosine −1/‖w‖ (0 for zero or invalid rows), euclidean ‖w‖² (0 for invalid rows).
     invalid_rows: indices whose key is forced to +inf.
     """
 
@@ -106,6 +121,12 @@ class PreparedMatrix:
     valid: np.ndarray
     key_scale: np.ndarray
     invalid_rows: np.ndarray
+    frame: frame_mod.Frame
+
+    @property
+    def work(self) -> np.ndarray:
+        """W (N, D) float32: the rows keys are computed on."""
+        return self.frame.work
 
     @property
     def n_valid(self) -> int:
@@ -114,7 +135,7 @@ class PreparedMatrix:
     @property
     def nbytes(self) -> int:
         """Bytes this object adds: the matrix itself belongs to the loaded embedding."""
-        return int(self.valid.nbytes + self.key_scale.nbytes + self.invalid_rows.nbytes)
+        return int(self.valid.nbytes + self.key_scale.nbytes + self.invalid_rows.nbytes + self.frame.nbytes)
 
 
 def prepare(vectors, metric: str, valid=None) -> PreparedMatrix:
@@ -125,25 +146,28 @@ def prepare(vectors, metric: str, valid=None) -> PreparedMatrix:
     valid = np.ones(n, dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
     if valid.shape != (n,):
         raise ValueError("valid must have shape (%d,), got %s" % (n, valid.shape))
-    sq = np.zeros(n, dtype=matrix.dtype)
-    for start in range(0, n, 65536):  # blocks: no (N, D) temporary
-        block = matrix[start:start + 65536]
-        sq[start:start + 65536] = np.einsum("ij,ij->i", block, block)
+    frame = frame_mod.build(matrix, valid, metric)
+    work = frame.work
+    sq = np.zeros(n, dtype=work.dtype)
+    with np.errstate(over="ignore", under="ignore"):  # invalid rows (NaN, Inf) when W is the stored matrix
+        for start in range(0, n, 65536):  # blocks: no (N, D) temporary
+            block = work[start:start + 65536]
+            sq[start:start + 65536] = np.einsum("ij,ij->i", block, block)
     sq[~valid] = 0
     if metric == "cosine":
         with np.errstate(divide="ignore"):
-            scale = np.where(sq > 0, -1.0 / np.sqrt(sq), 0.0).astype(matrix.dtype)
+            scale = np.where(sq > 0, -1.0 / np.sqrt(sq), 0.0).astype(work.dtype)
     else:
         scale = sq
-    return PreparedMatrix(matrix, metric, valid, scale, np.flatnonzero(~valid))
+    return PreparedMatrix(matrix, metric, valid, scale, np.flatnonzero(~valid), frame)
 
 
 def _keys(prep: PreparedMatrix, queries: np.ndarray) -> np.ndarray:
-    """(m, N) ranking keys of `queries` (m, D) against every row: smaller = nearer."""
+    """(m, N) ranking keys of W-space `queries` (m, D) against every row: smaller = nearer."""
     if queries.shape[0] == 1:  # one matrix-vector product (sgemv), the single-query fast path
-        keys = (prep.matrix @ queries[0])[None, :]
+        keys = (prep.work @ queries[0])[None, :]
     else:
-        keys = queries @ prep.matrix.T
+        keys = queries @ prep.work.T
     if prep.metric == "cosine":
         keys *= prep.key_scale  # −cos·‖q‖: ranks like −cos
     else:
@@ -188,55 +212,88 @@ def smallest_k(keys: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-def _distances(prep: PreparedMatrix, queries: np.ndarray, keys: np.ndarray, idx: np.ndarray):
-    """Distances (m, k) float64 of the chosen rows `idx` (m, k), then re-sorted stably."""
-    if prep.metric == "cosine":
-        qnorm = np.sqrt(np.einsum("ij,ij->i", queries, queries, dtype=np.float64))
-        chosen = np.take_along_axis(keys, idx, axis=1).astype(np.float64)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            cos = np.where(qnorm[:, None] > 0, -chosen / qnorm[:, None], 0.0)
-        dist = np.clip(1.0 - cos, 0.0, 2.0)
-    else:
-        diff = prep.matrix[idx].astype(np.float64) - queries[:, None, :].astype(np.float64)
-        dist = np.sqrt(np.einsum("mkd,mkd->mk", diff, diff))
-        order = np.lexsort((idx, dist), axis=-1)
-        idx = np.take_along_axis(idx, order, axis=1)
-        dist = np.take_along_axis(dist, order, axis=1)
-    return idx, dist
-
-
 def block_rows(n: int) -> int:
     """Query rows per block of keys against n rows (see CACHE_ELEMENTS, BLOCK_ELEMENTS)."""
     rows = max(CACHE_ELEMENTS // max(n, 1), MIN_BLOCK_ROWS)
     return max(1, min(rows, BLOCK_ELEMENTS // max(n, 1)))
 
 
-def search(prep: PreparedMatrix, queries, k: int, *, exclude=None) -> Tuple[np.ndarray, np.ndarray]:
-    """Exact k nearest rows for each of `queries` (m, D).
-
-    exclude: (m,) int row index to leave out per query (the query itself), −1 = none.
-    Returns (indices (m, k) int64, distances (m, k) float64). Memory: one block of at most
-    BLOCK_ELEMENTS keys, so any N works.
-    """
-    queries = np.asarray(queries, dtype=prep.matrix.dtype).reshape(-1, prep.matrix.shape[1])
-    m, n = queries.shape[0], prep.matrix.shape[0]
-    if not 1 <= k <= prep.n_valid - (0 if exclude is None else 1):
-        raise ValueError("k must be between 1 and %d (valid rows%s), got %d"
-                         % (prep.n_valid - (0 if exclude is None else 1),
-                            "" if exclude is None else " minus the query", k))
-    exclude = np.full(m, -1) if exclude is None else np.asarray(exclude).reshape(m)
-    out_idx = np.empty((m, k), dtype=np.int64)
-    out_dist = np.empty((m, k), dtype=np.float64)
+def propose(prep: PreparedMatrix, wq: np.ndarray, kk: int, exclude: np.ndarray) -> np.ndarray:
+    """(m, kk) int64: the kk best rows of each W-space query `wq` (m, D) by float32 key,
+    ascending by (key, row); `exclude` (m,) row left out per query, −1 = none. Memory: one
+    block of at most BLOCK_ELEMENTS keys, so any N works."""
+    m, n = wq.shape[0], prep.work.shape[0]
+    out = np.empty((m, kk), dtype=np.int64)
     step = block_rows(n)
     for start in range(0, m, step):
-        q = queries[start:start + step]
-        keys = _keys(prep, q)
+        keys = _keys(prep, wq[start:start + step])
         ex = exclude[start:start + step]
         rows = np.flatnonzero(ex >= 0)
         keys[rows, ex[rows]] = np.inf
-        idx, dist = _distances(prep, q, keys, smallest_k(keys, k))
-        out_idx[start:start + step], out_dist[start:start + step] = idx, dist
-    return out_idx, out_dist
+        out[start:start + step] = smallest_k(keys, kk)
+    return out
+
+
+def available(prep: PreparedMatrix, exclude: np.ndarray) -> np.ndarray:
+    """(m,) how many rows a query can have as neighbours: the valid rows but its own."""
+    ex = np.asarray(exclude)
+    own = (ex >= 0) & prep.valid[np.maximum(ex, 0)]
+    return prep.n_valid - own.astype(np.int64)
+
+
+def finish(prep: PreparedMatrix, queries: np.ndarray, wq: np.ndarray, cand: np.ndarray, k: int,
+           exclude: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Exact (indices (m, k) int64, distances (m, k) float64) from proposed candidates `cand`
+    (m, K'): exact.refine; for the queries it cannot prove, a larger float32 proposal, then
+    a float64 one (exact.propose64), then the float64 scan. queries: stored-space values;
+    wq: the same in W."""
+    avail = available(prep, exclude)
+    idx, dist, proven = exact.refine(prep, queries, cand, k, cand.shape[1] >= avail)
+    todo = np.flatnonzero(~proven)
+    if todo.size:  # a wider float32 proposal: near-ties, more duplicates than K'
+        kk = int(min(avail[todo].min(), max(RETRY_FACTOR * cand.shape[1], RETRY_MIN)))
+        if kk > cand.shape[1]:
+            wider = propose(prep, wq[todo], kk, exclude[todo])
+            idx[todo], dist[todo], ok = exact.refine(prep, queries[todo], wider, k, kk >= avail[todo])
+            todo = todo[~ok]
+    if todo.size:  # float64 keys: distances below float32's resolution
+        kk = int(min(avail[todo].min(), cand.shape[1]))
+        wider = exact.propose64(prep, queries[todo], kk, exclude[todo])
+        idx[todo], dist[todo], ok = exact.refine(prep, queries[todo], wider, k, kk >= avail[todo], unit=exact.U64)
+        todo = todo[~ok]
+    if todo.size:  # the oracle itself
+        idx[todo], dist[todo] = exact.scan(prep, queries[todo], k, exclude[todo])
+    return idx, dist
+
+
+def search(prep: PreparedMatrix, queries, k: int, *, exclude=None) -> Tuple[np.ndarray, np.ndarray]:
+    """Exact k nearest rows for each of `queries` (m, D), stored-space values (a stored row,
+    or a free vector).
+
+    exclude: (m,) int row index to leave out per query (the query itself), −1 = none.
+    Returns (indices (m, k) int64, distances (m, k) float64): exact.py's oracle answer.
+    """
+    queries = np.asarray(queries, dtype=prep.matrix.dtype).reshape(-1, prep.matrix.shape[1])
+    m = queries.shape[0]
+    exclude = np.full(m, -1, dtype=np.int64) if exclude is None else np.asarray(exclude, dtype=np.int64).reshape(m)
+    avail = available(prep, exclude)
+    if not 1 <= k <= int(avail.min(initial=prep.n_valid)):
+        raise ValueError("k must be between 1 and %d (valid rows%s), got %d"
+                         % (int(avail.min(initial=prep.n_valid)), "" if (exclude < 0).all() else " minus the query", k))
+    wq = work_queries(prep, queries, exclude)
+    kk = int(min(candidates(k), avail.min()))
+    return finish(prep, queries, wq, propose(prep, wq, kk, exclude), k, exclude)
+
+
+def work_queries(prep: PreparedMatrix, queries: np.ndarray, exclude: np.ndarray) -> np.ndarray:
+    """W-space queries: the W row itself where a query is a stored row (exclude ≥ 0), else
+    frame.to_work of the free vector."""
+    if not prep.frame.copied:
+        return queries.astype(prep.work.dtype, copy=False)
+    wq = prep.frame.to_work(queries)
+    rows = np.flatnonzero(exclude >= 0)
+    wq[rows] = prep.work[exclude[rows]]
+    return wq
 
 
 def knn_graph(prep: PreparedMatrix, k: int, *, on_progress: ProgressFn = None,
@@ -246,14 +303,19 @@ def knn_graph(prep: PreparedMatrix, k: int, *, on_progress: ProgressFn = None,
     answer is search()'s, whichever thread and chunk computes it."""
     n = prep.matrix.shape[0]
     rows = np.flatnonzero(prep.valid)
+    if not 1 <= k <= rows.size - 1:
+        raise ValueError("k must be between 1 and %d (valid rows − 1), got %d" % (rows.size - 1, k))
     indices = np.full((n, k), -1, dtype=graph_index_dtype(n))
     distances = np.full((n, k), np.nan)
+    kk = min(candidates(k), rows.size - 1)
     lock, done = threading.Lock(), [0]
 
     def chunks(starts):
         for start in starts:
             block = rows[start:start + GRAPH_CHUNK_ROWS]
-            indices[block], distances[block] = search(prep, prep.matrix[block], k, exclude=block)
+            wq = prep.work[block]
+            cand = propose(prep, wq, kk, block)
+            indices[block], distances[block] = finish(prep, prep.matrix[block], wq, cand, k, block)
             with lock:
                 done[0] += block.size
                 if on_progress is not None:
@@ -265,18 +327,27 @@ def knn_graph(prep: PreparedMatrix, k: int, *, on_progress: ProgressFn = None,
     return KnnGraph(indices, distances, prep.metric, k, exact=True)
 
 
-def point_distances(a: np.ndarray, b: np.ndarray, metric: str, *, dtype=np.float64) -> np.ndarray:
+def point_distances(a: np.ndarray, b: np.ndarray, metric: str, *, dtype=np.float64, centre=None) -> np.ndarray:
     """Distances (len(a), len(b)) between vectors `a` (m, D) and `b` (n, D), computed and
     returned in `dtype` (float32 halves the cost of large blocks). Worked in place on the
-    product: one more (m, n) array at most (the cosine denominators, the euclidean sums)."""
+    product: one more (m, n) array at most (the cosine denominators, the euclidean sums).
+
+    Euclidean distances are translation invariant: both sides are first moved by `centre`
+    (D,) (default: the mean of `b`), in float64, so ‖a‖² + ‖b‖² − 2 a·b does not cancel on
+    rows that share an offset (logits around +3,000 are 3 apart, not 0 or 5)."""
+    if metric == "euclidean":
+        a64 = np.asarray(a, dtype=np.float64)
+        b64 = np.asarray(b, dtype=np.float64)
+        if centre is None:
+            centre = b64.mean(axis=0) if b64.shape[0] else 0.0
+        a, b = a64 - centre, b64 - centre
     a = np.asarray(a, dtype=dtype)
     b = np.asarray(b, dtype=dtype)
     dots = a @ b.T
     na = np.einsum("ij,ij->i", a, a)
     nb = np.einsum("ij,ij->i", b, b)
-    if metric == "cosine":  # 1 − a·b / √(‖a‖² ‖b‖²), cos = 0 where a denominator is 0
-        denom = np.outer(na, nb)
-        np.sqrt(denom, out=denom)
+    if metric == "cosine":  # 1 − a·b / (‖a‖ ‖b‖), cos = 0 where a denominator is 0
+        denom = np.outer(np.sqrt(na), np.sqrt(nb))
         zero = ~(denom > 0)
         denom[zero] = 1.0
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -290,4 +361,14 @@ def point_distances(a: np.ndarray, b: np.ndarray, metric: str, *, dtype=np.float
     sums -= dots
     del dots
     np.maximum(sums, 0.0, out=sums)
+    # The expansion errs by ≤ 4 (D + 2) u (‖a‖ + ‖b‖)² in d²: where d² is within 1e8 times
+    # that, d would lose more than ~1e-4 of itself (an exact duplicate comes out at 3e-8,
+    # not 0), so those pairs are recomputed from their differences.
+    u = float(np.finfo(dtype).eps) / 2
+    ra, rb = np.sqrt(na), np.sqrt(nb)
+    close = sums <= 1e8 * 4 * (a.shape[1] + 2) * u * np.square(ra[:, None] + rb[None, :])
+    i, j = np.nonzero(close)
+    if i.size:
+        diff = a[i] - b[j]
+        sums[i, j] = np.einsum("ij,ij->i", diff, diff)
     return np.sqrt(sums, out=sums)

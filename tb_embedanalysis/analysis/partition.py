@@ -69,14 +69,15 @@ class Partition:
 
 
 def working_rows(prep: PreparedMatrix, rows: np.ndarray, dtype=np.float64) -> np.ndarray:
-    """W-space vectors (len(rows), D) of the given rows (cosine: normalised in float64; a
+    """W-space vectors (len(rows), D) of the given rows of prep.work, the rows keys are computed
+    on (cosine: normalised in float64; a
     narrower dtype is filled BLOCK_ROWS at a time, without a float64 copy of all rows)."""
     if np.dtype(dtype) != np.float64 and rows.size > BLOCK_ROWS:
-        out = np.empty((rows.size, prep.matrix.shape[1]), dtype=dtype)
+        out = np.empty((rows.size, prep.work.shape[1]), dtype=dtype)
         for start in range(0, rows.size, BLOCK_ROWS):
             out[start:start + BLOCK_ROWS] = working_rows(prep, rows[start:start + BLOCK_ROWS])
         return out
-    x = prep.matrix[rows].astype(np.float64)
+    x = prep.work[rows].astype(np.float64)
     if prep.metric == "cosine":
         x /= np.sqrt(np.einsum("ij,ij->i", x, x))[:, None]
     return x.astype(dtype, copy=False)
@@ -120,7 +121,7 @@ def build(prep: PreparedMatrix, *, seed: int = 0, n_cells: int = 0, on_progress:
         zero_rows = np.flatnonzero(zero)
         searchable &= ~zero
     rows = np.flatnonzero(searchable)
-    s, d = rows.size, prep.matrix.shape[1]
+    s, d = rows.size, prep.work.shape[1]
     if s == 0:
         empty = np.empty(0)
         return Partition(rows, np.zeros(1, dtype=np.int64), np.empty((0, d)), empty, empty, empty, zero_rows)
@@ -157,7 +158,7 @@ def build(prep: PreparedMatrix, *, seed: int = 0, n_cells: int = 0, on_progress:
         block, owner = rows[start:start + BLOCK_ROWS], cell[start:start + BLOCK_ROWS]
         diff = working_rows(prep, block) - centroids[owner]
         dist[start:start + BLOCK_ROWS] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
-        raw = prep.matrix[block].astype(np.float64)
+        raw = prep.work[block].astype(np.float64)
         norm[start:start + BLOCK_ROWS] = np.sqrt(np.einsum("ij,ij->i", raw, raw))
         if on_progress is not None:
             on_progress(0.5 + 0.5 * min(1.0, (start + block.size) / s))

@@ -68,11 +68,16 @@ def pca_2d(vectors, valid: np.ndarray, *, seed: int = 0, on_progress: ProgressFn
         axes = np.hstack([axes, np.zeros((d, 2 - axes.shape[1]))])
     signs = np.sign(axes[np.argmax(np.abs(axes), axis=0), np.arange(2)])
     axes *= np.where(signs == 0, 1.0, signs)
-    coords = np.full((matrix.shape[0], 2), np.nan, dtype=np.float32)
+    coords = np.full((matrix.shape[0], 2), np.nan)
     for start in range(0, rows.size, BLOCK):
         block = rows[start:start + BLOCK]
         coords[block] = (matrix[block].astype(np.float64) - mean) @ axes
-    return ProjectionResult(coords, "pca", sampled=False, n_embedded=int(rows.size))
+    # A map is float32; coordinates past float32's range (rows near 3e38 spread over 16
+    # dimensions reach 1e39) are shown scaled by a power of two, which changes no shape.
+    largest = float(np.nanmax(np.abs(coords), initial=0.0))
+    if largest > 2.0 ** 100:
+        coords = np.ldexp(coords, -int(np.ceil(np.log2(largest))) + 100)
+    return ProjectionResult(coords.astype(np.float32), "pca", sampled=False, n_embedded=int(rows.size))
 
 
 def tsne_2d(vectors, valid: np.ndarray, *, seed: int = 0, on_progress: ProgressFn = None,

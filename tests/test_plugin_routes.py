@@ -91,7 +91,7 @@ def test_runs_lists_every_run_with_steps_and_errors(client):
 @pytest.mark.parametrize("metric", ["cosine", "euclidean"])
 def test_neighbors_by_index_equal_brute_force(client, logdir, metric):
     vectors = logdir[1]["digits"]["late"]
-    body = get_json(client, "/neighbors", run="digits", embedding="logits", index=17, k=7, metric=metric, exact="true")
+    body = get_json(client, "/neighbors", run="digits", embedding="logits", index=17, k=7, metric=metric)
     distances = pairwise_distances(vectors[17:18].astype(np.float64), vectors.astype(np.float64), metric=metric)[0]
     distances[17] = np.inf
     expected = np.argsort(distances, kind="stable")[:7]
@@ -99,6 +99,13 @@ def test_neighbors_by_index_equal_brute_force(client, logdir, metric):
     np.testing.assert_allclose([n["distance"] for n in body["neighbors"]], distances[expected], rtol=1e-4, atol=1e-5)
     assert body["query"]["metadata"] == {"Index": "17", "Label": logdir[1]["digits"]["labels"][17]}
     assert body["exact"] is True and body["metric"] == metric
+
+
+def test_exact_is_no_parameter(client):
+    """Every answer is exact; `exact=` was accepted and ignored (a 400 unless a boolean), so
+    it is gone: like any parameter no route reads, it changes nothing (issue 23)."""
+    query = {"run": "digits", "embedding": "logits", "index": 3, "k": 5}
+    assert get_json(client, "/neighbors", exact="maybe", **query) == get_json(client, "/neighbors", **query)
 
 
 def test_neighbors_of_a_typed_word(client):

@@ -82,8 +82,8 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
         return queries.neighbors(
             self._workspace.engine, self._embedding(request), index=params.integer(request, "index"),
             query=params.text(request, "query"), column=params.text(request, "column"),
-            exact=params.boolean(request, "exact"), k=params.integer(request, "k"),
-            metric=params.text(request, "metric"), label_column=params.text(request, "label_column"))
+            k=params.integer(request, "k"), metric=params.text(request, "metric"),
+            label_column=params.text(request, "label_column"))
 
     def _clusters(self, request):
         return queries.clusters(self._workspace.engine, self._embedding(request), **self._analysis(request))

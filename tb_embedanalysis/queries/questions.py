@@ -62,13 +62,14 @@ def _describe(workspace: Workspace, series: EmbeddingSeries) -> dict:
 
 def neighbors(engine: AnalysisEngine, embedding: Embedding, *, index: Optional[int] = None,
               query: Optional[str] = None, column: Optional[str] = None, k: Optional[int] = None,
-              metric: Optional[str] = None, exact: Optional[bool] = None,
-              label_column: Optional[str] = None) -> dict:
+              metric: Optional[str] = None, label_column: Optional[str] = None) -> dict:
+    """The k nearest valid rows of row `index`, or of the first row whose `column` holds
+    `query`; always exact (`exact` in the answer says so)."""
     metric, choice = resolve_metric(engine, embedding, metric, label_column)
     where = space(embedding, metric)
     k = check_k(embedding, k)
     row, matches = resolve_query(embedding, index=index, query=query, column=column)
-    result = engine.neighbors(where, index=row, k=k)  # always exact; `exact=` is accepted for old links
+    result = engine.neighbors(where, index=row, k=k)
     return {
         "query": {"index": row, "metadata": metadata_row(embedding, row), "matches": matches},
         "metric": where.metric,

@@ -185,6 +185,14 @@ def test_hard_examples_of_one_label_and_one_confusion_cell(client):
         assert cell["total"] == count
 
 
+def test_an_unknown_method_is_refused_listing_every_method_history_included(client):
+    """`history` is a method of /hard_examples like the scores (issue 23: the list lacked it)."""
+    from tb_embedanalysis.analysis.hardness import HARDNESS_METHODS
+
+    body = get_json(client, "/hard_examples", status=400, run="digits", embedding="logits", method="bogus")
+    assert body["error"] == "unknown method 'bogus'; methods: %s, history" % ", ".join(HARDNESS_METHODS)
+
+
 def test_projection_binary_and_json_agree(client):
     response = client.get(PREFIX + "/projection", query_string={"run": "digits", "embedding": "logits"})
     assert response.status_code == 200 and response.headers["Content-Type"] == "application/octet-stream"

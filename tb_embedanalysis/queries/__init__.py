@@ -16,15 +16,15 @@ The package splits them by subject; import everything from here:
 """
 
 from tb_embedanalysis.queries.rules import (  # noqa: F401
-    AUTO_METRIC, DEFAULT_K, MAX_K, MAX_LIMIT, MAX_OFFSET, MAX_SEARCH_LIMIT, Workspace, check_choice, check_k, check_metric,
-    check_range, labels_of, metadata_row, resolve_metric, resolve_query, space, text_column, valid_count,
+    AUTO_METRIC, DEFAULT_K, HARD_EXAMPLE_METHODS, HISTORY_METHOD, MAX_K, MAX_LIMIT, MAX_OFFSET, MAX_SEARCH_LIMIT,
+    Workspace, check_choice, check_hard_method, check_k, check_metric, check_range, labels_of, metadata_row, resolve_metric, resolve_query, space, text_column, valid_count,
 )
 from tb_embedanalysis.queries.questions import (  # noqa: F401
     clusters, compare, hard_examples, metadata_column, neighbors, projection, projection_json, runs, search,
     thumbnail,
 )
 from tb_embedanalysis.queries.history import (  # noqa: F401
-    HISTORY_METHOD, history, history_hard_examples, ranked_examples,
+    history, history_hard_examples, ranked_examples,
 )
 from tb_embedanalysis.queries.tags import (  # noqa: F401
     check_hide, corrected_metadata, tags, tags_table, write_tags,

@@ -7,15 +7,15 @@ from typing import Optional, Union
 import numpy as np
 
 from tb_embedanalysis.analysis import text_match
-from tb_embedanalysis.analysis.engine import DEFAULT_HARDNESS_METHOD, HARDNESS_METHODS, AnalysisEngine, Pending
+from tb_embedanalysis.analysis.engine import HARDNESS_METHODS, AnalysisEngine, Pending
 from tb_embedanalysis.analysis.projection import PROJECTIONS
 from tb_embedanalysis.errors import InvalidArgument, NotFound, QueryError
 from tb_embedanalysis.logs import EmbeddingStore
 from tb_embedanalysis.logs.errors import LogError
 from tb_embedanalysis.logs.model import Embedding, EmbeddingSeries
 from tb_embedanalysis.queries.rules import (
-    MAX_LIMIT, MAX_OFFSET, MAX_SEARCH_LIMIT, Workspace, _column, check_choice, check_k, check_range, labels_of,
-    metadata_row, resolve_metric, resolve_query, space,
+    HISTORY_METHOD, MAX_LIMIT, MAX_OFFSET, MAX_SEARCH_LIMIT, Workspace, _column, check_choice, check_hard_method,
+    check_k, check_range, labels_of, metadata_row, resolve_metric, resolve_query, space,
 )
 
 def runs(workspace: Workspace) -> dict:
@@ -132,19 +132,22 @@ def hard_examples(engine: AnalysisEngine, embedding: Embedding, *, label_column:
                   label: Optional[str] = None, predicted: Optional[str] = None, offset: Optional[int] = None,
                   limit: Optional[int] = None, wait: bool = False, on_progress=None,
                   hide_rows: Optional[np.ndarray] = None) -> Union[dict, Pending]:
-    """hide_rows: row indices left out after ranking (points tagged "ok"), counted in `hidden`."""
+    """One step's hard examples (method: a HARDNESS_METHODS score; ranked_examples answers
+    method=history). hide_rows: row indices left out after ranking (points tagged "ok"),
+    counted in `hidden`."""
+    method = check_hard_method(method)
+    if method == HISTORY_METHOD:
+        raise InvalidArgument("method %r ranks every step, not one: ask ranked_examples" % method)
     k = check_k(embedding, k)
     metric, choice = resolve_metric(engine, embedding, metric, label_column)
     where = space(embedding, metric)
     offset = check_range("offset", offset, default=0, minimum=0, maximum=MAX_OFFSET)
     limit = check_range("limit", limit, default=50, minimum=1, maximum=MAX_LIMIT)
     column, encoded = labels_of(engine, embedding, label_column, where)
-    if method is not None and method not in HARDNESS_METHODS:
-        raise InvalidArgument("unknown method %r; methods: %s" % (method[:50], ", ".join(HARDNESS_METHODS)))
     for name, value in (("label", label), ("predicted", predicted)):
         if value is not None and value not in encoded.names:
             raise NotFound("unknown %s %r in column %r" % (name, value, column))
-    report = engine.hard_examples(where, encoded, method=method or DEFAULT_HARDNESS_METHOD, k=k, wait=wait,
+    report = engine.hard_examples(where, encoded, method=method, k=k, wait=wait,
                                   on_progress=on_progress)
     if isinstance(report, Pending):
         return report

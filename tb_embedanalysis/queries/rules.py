@@ -8,7 +8,7 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 
 from tb_embedanalysis.analysis import text_match
-from tb_embedanalysis.analysis.engine import AnalysisEngine, Space
+from tb_embedanalysis.analysis.engine import DEFAULT_HARDNESS_METHOD, HARDNESS_METHODS, AnalysisEngine, Space
 from tb_embedanalysis.analysis.labels import EncodedLabels, NoClustersError
 from tb_embedanalysis.analysis.neighbors import METRICS
 from tb_embedanalysis.catalog import Catalog
@@ -24,6 +24,9 @@ DEFAULT_K = 10
 MAX_LIMIT = 1000
 MAX_SEARCH_LIMIT = 100_000
 MAX_OFFSET = 10 ** 9
+HISTORY_METHOD = "history"  # /hard_examples ranked by the training-history score (queries/history.py)
+#: What /hard_examples ranks by: one step's hardness scores, or the history over every step.
+HARD_EXAMPLE_METHODS = tuple(HARDNESS_METHODS) + (HISTORY_METHOD,)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,6 +109,16 @@ def resolve_metric(engine: AnalysisEngine, embedding: Embedding, metric: Optiona
         return default, {"chosen": default, "by": "default: %s" % error}
     choice = engine.metric_choice(where, encoded)
     return choice.metric, choice.to_dict()
+
+
+def check_hard_method(method: Optional[str]) -> str:
+    """A /hard_examples method (HARD_EXAMPLE_METHODS; None: the default score), else an
+    error listing every one: whether "history" can answer depends on the steps, not the name."""
+    if method is None:
+        return DEFAULT_HARDNESS_METHOD
+    if method not in HARD_EXAMPLE_METHODS:
+        raise InvalidArgument("unknown method %r; methods: %s" % (method[:50], ", ".join(HARD_EXAMPLE_METHODS)))
+    return method
 
 
 def check_range(name: str, value: Optional[int], *, default: int, minimum: int, maximum: int) -> int:

@@ -232,6 +232,17 @@ def test_compare_lists_every_step(client):
     assert body["series"][1]["overall"]["knn_accuracy"] > body["series"][0]["overall"]["knn_accuracy"]
 
 
+@pytest.mark.parametrize("query", [{"k": 10 ** 9}, {"metric": "manhattan"}, {"label_column": "nope"}],
+                         ids=["k-too-big", "unknown-metric", "unknown-label-column"])
+def test_compare_refuses_what_clusters_refuses(client, query):
+    """Issue 23: /compare answered 200 with the same error in every step."""
+    where = {"run": "digits", "embedding": "logits", **query}
+    clusters = client.get(PREFIX + "/clusters", query_string=where)
+    compare = client.get(PREFIX + "/compare", query_string=where)
+    assert clusters.status_code in (400, 404)
+    assert (compare.status_code, compare.get_json()) == (clusters.status_code, clusters.get_json())
+
+
 @pytest.mark.parametrize(
     "path, query, status, words",
     [

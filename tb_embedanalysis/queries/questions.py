@@ -15,7 +15,7 @@ from tb_embedanalysis.logs.errors import LogError
 from tb_embedanalysis.logs.model import Embedding, EmbeddingSeries
 from tb_embedanalysis.queries.rules import (
     HISTORY_METHOD, MAX_LIMIT, MAX_OFFSET, MAX_SEARCH_LIMIT, Workspace, _column, check_choice, check_hard_method,
-    check_k, check_range, labels_of, metadata_row, resolve_metric, resolve_query, space,
+    check_k, check_range, label_question, labels_of, metadata_row, resolve_metric, resolve_query, space,
 )
 
 def runs(workspace: Workspace) -> dict:
@@ -114,11 +114,11 @@ def search(embedding: Embedding, pattern: str, *, column: Optional[str] = None, 
 def clusters(engine: AnalysisEngine, embedding: Embedding, *, label_column: Optional[str] = None,
              k: Optional[int] = None, metric: Optional[str] = None, wait: bool = False,
              on_progress=None) -> Union[dict, Pending]:
-    k = check_k(embedding, k)
-    metric, choice = resolve_metric(engine, embedding, metric, label_column)
+    asked = label_question(engine, embedding, k=k, metric=metric, label_column=label_column)
+    metric, choice = resolve_metric(engine, embedding, asked.metric, asked.label_column)
     where = space(embedding, metric)
-    column, encoded = labels_of(engine, embedding, label_column, where)
-    report = engine.clusters(where, encoded, k=k, wait=wait, on_progress=on_progress)
+    column, encoded = labels_of(engine, embedding, asked.label_column, where)
+    report = engine.clusters(where, encoded, k=asked.k, wait=wait, on_progress=on_progress)
     if isinstance(report, Pending):
         return report
     payload = report.to_dict()
@@ -138,16 +138,16 @@ def hard_examples(engine: AnalysisEngine, embedding: Embedding, *, label_column:
     method = check_hard_method(method)
     if method == HISTORY_METHOD:
         raise InvalidArgument("method %r ranks every step, not one: ask ranked_examples" % method)
-    k = check_k(embedding, k)
-    metric, choice = resolve_metric(engine, embedding, metric, label_column)
-    where = space(embedding, metric)
+    asked = label_question(engine, embedding, k=k, metric=metric, label_column=label_column)
     offset = check_range("offset", offset, default=0, minimum=0, maximum=MAX_OFFSET)
     limit = check_range("limit", limit, default=50, minimum=1, maximum=MAX_LIMIT)
-    column, encoded = labels_of(engine, embedding, label_column, where)
+    metric, choice = resolve_metric(engine, embedding, asked.metric, asked.label_column)
+    where = space(embedding, metric)
+    column, encoded = labels_of(engine, embedding, asked.label_column, where)
     for name, value in (("label", label), ("predicted", predicted)):
         if value is not None and value not in encoded.names:
             raise NotFound("unknown %s %r in column %r" % (name, value, column))
-    report = engine.hard_examples(where, encoded, method=method, k=k, wait=wait,
+    report = engine.hard_examples(where, encoded, method=method, k=asked.k, wait=wait,
                                   on_progress=on_progress)
     if isinstance(report, Pending):
         return report
@@ -205,8 +205,20 @@ def thumbnail(store: EmbeddingStore, embedding: Embedding, index: int) -> bytes:
 
 def compare(workspace: Workspace, run: str, name: str, *, label_column: Optional[str] = None,
             k: Optional[int] = None, metric: Optional[str] = None) -> Union[dict, Pending]:
-    """Cluster statistics of every step of `name`, in `run` first, then in the other runs."""
+    """Cluster statistics of every step of `name`, in `run` first, then in the other runs.
+
+    The parameters are checked as /clusters checks them, against the embedding the tab
+    shows (`run`'s latest step): what /clusters refuses is refused, not repeated as the
+    error of every step. A step where they do not fit (fewer rows than k, no such column)
+    lists its own error, and so does a step that cannot be read (if that is the shown one,
+    the parameters are checked step by step)."""
     workspace.catalog.series(run, name)  # 404 for an unknown run or embedding
+    try:
+        shown = workspace.load(run, name)
+    except LogError:
+        shown = None  # its entry says why
+    if shown is not None:
+        label_question(workspace.engine, shown, k=k, metric=metric, label_column=label_column)
     entries, pending = [], []
     for series in workspace.catalog.same_name_elsewhere(name):
         for ref in series.refs:

@@ -172,6 +172,26 @@ def labels_of(engine: AnalysisEngine, embedding: Embedding, column: Optional[str
         raise InvalidArgument(str(error)) from None
 
 
+@dataclasses.dataclass(frozen=True)
+class LabelQuestion:
+    """k, metric and label column of a question about one embedding's labels (/clusters,
+    /hard_examples, /compare), each checked by its rule against that embedding."""
+
+    k: int
+    metric: str  # AUTO_METRIC or a METRICS name, as asked (resolve_metric chooses for "auto")
+    label_column: str  # the column asked for, else the guessed label column
+
+
+def label_question(engine: AnalysisEngine, embedding: Embedding, *, k: Optional[int], metric: Optional[str],
+                   label_column: Optional[str]) -> LabelQuestion:
+    """The parameters of a label question checked in the order the routes report them: k
+    (check_k), the metric's name, then the labels (labels_of: metadata, column, a column of labels)."""
+    k = check_k(embedding, k)
+    metric = check_choice("metric", metric, (AUTO_METRIC,) + tuple(METRICS))
+    column, _ = labels_of(engine, embedding, label_column, space(embedding))
+    return LabelQuestion(k, metric, column)
+
+
 def metadata_row(embedding: Embedding, index: int) -> dict:
     return embedding.metadata.row(index) if embedding.metadata is not None else {}
 

@@ -8,7 +8,9 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 
 from tb_embedanalysis.analysis import text_match
-from tb_embedanalysis.analysis.engine import DEFAULT_HARDNESS_METHOD, HARDNESS_METHODS, AnalysisEngine, Space
+from tb_embedanalysis.analysis.engine import (  # noqa: F401  (Pending: re-exported for the routes)
+    DEFAULT_HARDNESS_METHOD, HARDNESS_METHODS, AnalysisEngine, Pending, Space,
+)
 from tb_embedanalysis.analysis.labels import EncodedLabels, NoClustersError
 from tb_embedanalysis.analysis.neighbors import METRICS
 from tb_embedanalysis.catalog import Catalog
@@ -19,11 +21,13 @@ from tb_embedanalysis.logs.model import Embedding, EmbeddingSummary
 from tb_embedanalysis.tags import TagStore
 
 AUTO_METRIC = "auto"  # the metric parameter's default: chosen per embedding from its labels
+METRIC_CHOICES = (AUTO_METRIC,) + tuple(METRICS)  # what metric= accepts
 MAX_K = 1000
 DEFAULT_K = 10
 MAX_LIMIT = 1000
 MAX_SEARCH_LIMIT = 100_000
 MAX_OFFSET = 10 ** 9
+MB = 1024 * 1024
 HISTORY_METHOD = "history"  # /hard_examples ranked by the training-history score (queries/history.py)
 #: What /hard_examples ranks by: one step's hardness scores, or the history over every step.
 HARD_EXAMPLE_METHODS = tuple(HARDNESS_METHODS) + (HISTORY_METHOD,)
@@ -37,6 +41,20 @@ class Workspace:
     store: EmbeddingStore
     engine: AnalysisEngine
     tags: Optional[TagStore] = None  # tags and corrected labels (tb_embedanalysis/tags.py)
+
+    @classmethod
+    def open(cls, logdir: str, *, cache_dir: Optional[str] = None, max_memory_mb: float = 2048.0,
+             result_cache_mb: Optional[float] = None, disk_cache_mb: Optional[float] = None,
+             tags: Optional[TagStore] = None) -> "Workspace":
+        """The workspace of one logdir, for the plugin and the CLI alike: embeddings held up
+        to max_memory_mb, results up to result_cache_mb (None: cache.py's default), kNN
+        graphs and maps also on disk in cache_dir up to disk_cache_mb (cache_dir None:
+        memory only; disk_cache_mb None: disk_cache.py's default)."""
+        engine = AnalysisEngine(
+            cache_dir=cache_dir,
+            disk_budget_bytes=None if disk_cache_mb is None else int(disk_cache_mb * MB),
+            **({} if result_cache_mb is None else {"memory_budget_bytes": int(result_cache_mb * MB)}))
+        return cls(Catalog(logdir), EmbeddingStore(max_memory_mb=max_memory_mb), engine, tags)
 
     def load(self, run: str, name: str, step: Optional[int] = None) -> Embedding:
         """The embedding at `step` (None: latest) as the logdir holds it now."""
@@ -96,7 +114,7 @@ def resolve_metric(engine: AnalysisEngine, embedding: Embedding, metric: Optiona
     which the labels (label_column, else the guessed label column) are most predictable
     from the neighbours (analysis/metric_choice.py); cosine when there are no labels.
     The second item is None when the metric was given, else the choice as JSON."""
-    metric = check_choice("metric", metric, (AUTO_METRIC,) + tuple(METRICS))
+    metric = check_choice("metric", metric, METRIC_CHOICES)
     if metric != AUTO_METRIC:
         return metric, None
     default = METRICS[0]
@@ -187,7 +205,7 @@ def label_question(engine: AnalysisEngine, embedding: Embedding, *, k: Optional[
     """The parameters of a label question checked in the order the routes report them: k
     (check_k), the metric's name, then the labels (labels_of: metadata, column, a column of labels)."""
     k = check_k(embedding, k)
-    metric = check_choice("metric", metric, (AUTO_METRIC,) + tuple(METRICS))
+    metric = check_choice("metric", metric, METRIC_CHOICES)
     column, _ = labels_of(engine, embedding, label_column, space(embedding))
     return LabelQuestion(k, metric, column)
 

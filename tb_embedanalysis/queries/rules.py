@@ -13,6 +13,7 @@ from tb_embedanalysis.analysis.engine import (  # noqa: F401  (Pending: re-expor
 )
 from tb_embedanalysis.analysis.labels import EncodedLabels, NoClustersError
 from tb_embedanalysis.analysis.neighbors import METRICS
+from tb_embedanalysis.cache import DEFAULT_BUDGET_BYTES
 from tb_embedanalysis.catalog import Catalog
 from tb_embedanalysis.errors import InvalidArgument, NotFound, QueryError, Unanalysable
 from tb_embedanalysis.logs import EmbeddingStore
@@ -35,7 +36,7 @@ HARD_EXAMPLE_METHODS = tuple(HARDNESS_METHODS) + (HISTORY_METHOD,)
 
 @dataclasses.dataclass(frozen=True)
 class Workspace:
-    """What answering needs: the logdir's catalog, the loaded embeddings, the engine."""
+    """What answering needs: the logdir's catalog, the loaded embeddings, the engine, the tags."""
 
     catalog: Catalog
     store: EmbeddingStore
@@ -52,8 +53,8 @@ class Workspace:
         memory only; disk_cache_mb None: disk_cache.py's default)."""
         engine = AnalysisEngine(
             cache_dir=cache_dir,
-            disk_budget_bytes=None if disk_cache_mb is None else int(disk_cache_mb * MB),
-            **({} if result_cache_mb is None else {"memory_budget_bytes": int(result_cache_mb * MB)}))
+            memory_budget_bytes=DEFAULT_BUDGET_BYTES if result_cache_mb is None else int(result_cache_mb * MB),
+            disk_budget_bytes=None if disk_cache_mb is None else int(disk_cache_mb * MB))
         return cls(Catalog(logdir), EmbeddingStore(max_memory_mb=max_memory_mb), engine, tags)
 
     def load(self, run: str, name: str, step: Optional[int] = None) -> Embedding:

@@ -2,10 +2,13 @@
 
 Every result the engine keeps (prepared matrices, kNN graphs, label contexts, reports,
 projections) lives in one under a `CacheKey`, and counts its bytes against one budget
-(`--embedanalysis_result_cache_mb`); the logs layer keeps decoded sprites, listings and
-checkpoint variable maps in instances of its own (any hashable key). Least recently used entries are evicted first.
-An entry larger than the whole budget is handed back to its caller but not kept: keeping
-it would evict everything else and still break the bound.
+(`--embedanalysis_result_cache_mb`). The other layers keep their own instances (any
+hashable key): the store its loaded embeddings (`--embedanalysis_max_memory_mb`), decoded
+sprites and listings; checkpoint_listing its variable maps; the catalog the steps it saw
+deleted (bounded in entries: each is put with nbytes=1). Least recently used entries are
+evicted first. An entry larger than the whole budget is handed back to its caller but not
+kept (keeping it would evict everything else and still break the bound), unless the cache
+is made with hold_newest=True (see ResultCache).
 
 Sizes are what the result's numpy arrays hold (`nbytes_of`), not Python object overhead;
 arrays shared with another entry (a graph inside a label context) are counted where they
@@ -70,12 +73,19 @@ def nbytes_of(value: Any, _seen: Optional[set] = None) -> int:
 
 
 class ResultCache:
-    """Thread-safe LRU of results, bounded by the bytes they hold."""
+    """Thread-safe LRU of results, bounded by the bytes they hold.
 
-    def __init__(self, budget_bytes: int = DEFAULT_BUDGET_BYTES):
+    hold_newest: keep the entry put last even when it alone exceeds the budget (everything
+    older is evicted; the next put evicts it). For what is dearer to read again than to
+    hold: an embedding larger than --embedanalysis_max_memory_mb is still served from
+    memory to the requests that follow, not re-read for each one.
+    """
+
+    def __init__(self, budget_bytes: int = DEFAULT_BUDGET_BYTES, *, hold_newest: bool = False):
         if budget_bytes <= 0:
             raise ValueError("the result cache budget must be positive, got %r bytes" % (budget_bytes,))
         self.budget_bytes = int(budget_bytes)
+        self._hold_newest = hold_newest
         self._lock = threading.Lock()
         self._items: "collections.OrderedDict[CacheKey, Tuple[Any, int]]" = collections.OrderedDict()
         self._bytes = 0
@@ -91,17 +101,17 @@ class ResultCache:
             return item[0]
 
     def put(self, key: CacheKey, value: Any, nbytes: Optional[int] = None) -> Any:
-        """Keep `value` (unless it alone exceeds the budget) and return it."""
+        """Keep `value` (unless it alone exceeds the budget and hold_newest is off) and return it."""
         size = nbytes_of(value) if nbytes is None else int(nbytes)
         with self._lock:
             old = self._items.pop(key, None)
             if old is not None:
                 self._bytes -= old[1]
-            if size > self.budget_bytes:
+            if size > self.budget_bytes and not self._hold_newest:
                 return value
             self._items[key] = (value, size)
             self._bytes += size
-            while self._bytes > self.budget_bytes:
+            while self._bytes > self.budget_bytes and len(self._items) > 1:  # the new entry stays
                 _, (_, evicted) = self._items.popitem(last=False)
                 self._bytes -= evicted
         return value

@@ -15,16 +15,18 @@ discovery runs then differs at the next check instead of hiding until `ttl` (a s
 meanwhile must answer 404 "deleted", not 422 "file does not exist").
 """
 
-import collections
 import os
 import threading
 import time
 from typing import Dict, Optional, Tuple
 
 from tb_embedanalysis import logs
+from tb_embedanalysis.cache import ResultCache
 from tb_embedanalysis.logs.model import EmbeddingRef, EmbeddingSeries, RunInfo
 from tb_embedanalysis.logs.paths import run_dir_of_config, signature
 from tb_embedanalysis.errors import NotFound
+
+_GONE_KEPT = 10_000  # deleted steps remembered: days of checkpoints
 
 
 class Catalog:
@@ -38,8 +40,8 @@ class Catalog:
         self._watched: Dict[str, Optional[tuple]] = {}  # path -> stat signature before discovery
         self._checked_time = 0.0
         # (run, name, step) that an earlier discovery listed and a later one did not: a 404
-        # for them says "deleted", not "never existed". Bounded: days of checkpoints.
-        self._gone: "collections.OrderedDict[tuple, None]" = collections.OrderedDict()
+        # for them says "deleted", not "never existed". Bounded in entries (nbytes=1 each).
+        self._gone = ResultCache(_GONE_KEPT)
         self._active = False
         self._active_time = 0.0
         self._active_refreshing = False
@@ -90,12 +92,9 @@ class Catalog:
         self._watched = {path: before.get(path, _UNSEEN) for path in self._watch_paths(runs) | before.keys()}
         old = {(r.run, r.name, r.step) for info in (self._runs or ()) for s in info.series for r in s.refs}
         new = {(r.run, r.name, r.step) for info in runs for s in info.series for r in s.refs}
+        self._gone.discard(lambda key: key in new)  # back again (a rewritten step)
         for key in old - new:
-            self._gone[key] = None
-        for key in new:
-            self._gone.pop(key, None)
-        while len(self._gone) > 10000:
-            self._gone.popitem(last=False)
+            self._gone.put(key, True, nbytes=1)
         self._runs = runs
         self._runs_time = self._checked_time = time.monotonic()
         self._active = self._active or any(run.series or run.problems for run in runs)
@@ -141,7 +140,7 @@ class Catalog:
         except NotFound:
             if not check_now:  # written since the last look?
                 return self.ref(run, name, step, check_now=True)
-            if (run, name, step) not in self._gone:
+            if self._gone.get((run, name, step)) is None:
                 raise
         steps = ", ".join(str(s) for s in logs.find_series(runs, run, name).steps)
         raise NotFound("embedding %r of run %r has no step %d any more: it was deleted from the logdir "

@@ -5,7 +5,6 @@ import os
 import sys
 
 from tb_embedanalysis import errors, queries
-from tb_embedanalysis.analysis.neighbors import METRICS
 
 EXIT_BAD_INPUT = 2
 
@@ -17,19 +16,15 @@ def common_arguments(p) -> None:
     p.add_argument("--embedding", help="embedding name (as the tab lists it)")
     p.add_argument("--step", type=int, help="training step (default: the latest)")
     p.add_argument("--k", type=int, help="neighbours per point (default 10, fewer for tiny embeddings)")
-    p.add_argument("--metric", choices=(queries.AUTO_METRIC,) + tuple(METRICS), default=queries.AUTO_METRIC,
+    p.add_argument("--metric", choices=queries.METRIC_CHOICES, default=queries.AUTO_METRIC,
                    help="distance (default auto: the one under which the labels are most predictable)")
     p.add_argument("--cache-dir", help="where to cache kNN graphs (default: no disk cache)")
 
 
 def open_workspace(args) -> queries.Workspace:
-    from tb_embedanalysis.analysis.engine import AnalysisEngine
-    from tb_embedanalysis.catalog import Catalog
-    from tb_embedanalysis.logs import EmbeddingStore
-
     if not os.path.isdir(args.logdir):
         raise errors.NotFound("logdir %s does not exist" % args.logdir)
-    return queries.Workspace(Catalog(args.logdir), EmbeddingStore(), AnalysisEngine(cache_dir=args.cache_dir or None))
+    return queries.Workspace.open(args.logdir, cache_dir=args.cache_dir or None)
 
 
 def matching_series(workspace: queries.Workspace, args) -> list:

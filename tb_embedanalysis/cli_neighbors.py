@@ -18,7 +18,6 @@ def add_neighbors_parser(sub, common) -> None:
     which.add_argument("--query", help="a metadata value, e.g. a word")
     which.add_argument("--index", type=int, help="a row number")
     neighbors.add_argument("--column", help="metadata column to look --query up in")
-    neighbors.add_argument("--exact", action="store_true", help="always search exactly")
     neighbors.add_argument("--format", choices=("text", "json"), default="text")
     neighbors.set_defaults(func=cmd_neighbors)
 
@@ -32,7 +31,7 @@ def cmd_neighbors(args) -> int:
               % (len(candidates), candidates[0].run, candidates[0].name, others), file=sys.stderr)
     embedding = cli_common.load(workspace, candidates[0], args)
     result = queries.neighbors(workspace.engine, embedding, index=args.index, query=args.query,
-                               column=args.column, k=args.k, metric=args.metric, exact=True if args.exact else None)
+                               column=args.column, k=args.k, metric=args.metric)
     if args.format == "json":
         json.dump(to_jsonable(result), sys.stdout, ensure_ascii=False, indent=1)
         print()

@@ -29,12 +29,8 @@ def add_tags_parser(sub) -> None:
 def cmd_tags(args) -> int:
     import os
 
-    from tb_embedanalysis.analysis.engine import AnalysisEngine
-    from tb_embedanalysis.catalog import Catalog
-    from tb_embedanalysis.logs import EmbeddingStore
-    from tb_embedanalysis.plugin import exports
-    from tb_embedanalysis.plugin.loader import default_cache_dir
-    from tb_embedanalysis.tags import DB_NAME, TagStore
+    from tb_embedanalysis import exports
+    from tb_embedanalysis.tags import DB_NAME, TagStore, default_cache_dir
 
     if not os.path.isdir(args.logdir):
         raise errors.NotFound("logdir %s does not exist" % args.logdir)
@@ -44,7 +40,7 @@ def cmd_tags(args) -> int:
         store = TagStore(None)
     else:
         store = TagStore(cache_dir)
-    workspace = queries.Workspace(Catalog(args.logdir), EmbeddingStore(), AnalysisEngine(), store)
+    workspace = queries.Workspace.open(args.logdir, tags=store)
     embedding = workspace.load(args.run, args.embedding, args.step)
     if args.export == "metadata":
         sys.stdout.write(queries.corrected_metadata(store, embedding, args.label_column))

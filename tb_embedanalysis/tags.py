@@ -38,6 +38,13 @@ MAX_LABEL_CHARS = 200
 DEFAULT_MAX_BYTES = 128 * 1024 ** 2  # ~400,000 tagged rows
 _BUSY_SECONDS = 5.0  # wait this long for another process's write before failing
 
+
+def default_cache_dir() -> str:
+    """The tab's cache directory unless --embedanalysis_cache_dir says otherwise (the disk
+    cache and this database): ~/.cache/tb-embedanalysis, or $XDG_CACHE_HOME/tb-embedanalysis."""
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(root, "tb-embedanalysis")
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tags (
     fingerprint TEXT NOT NULL,

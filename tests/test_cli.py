@@ -63,6 +63,13 @@ def test_neighbors_of_a_word(logdir, capsys):
         assert word in out
 
 
+def test_neighbors_has_no_exact_option(logdir, capsys):
+    """Every search is exact; --exact was accepted and ignored, so it is gone (issue 23)."""
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["neighbors", str(logdir), "--run", "words", "--query", "comedy", "--exact"])
+    assert exited.value.code == 2 and "unrecognized arguments: --exact" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv, message", [
     (["analyze", "{logdir}/nowhere"], "does not exist"),
     (["analyze", "{logdir}"], "words/embedding: embedding 'embedding' has no label column"),  # every run analysed but words

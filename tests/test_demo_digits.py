@@ -186,6 +186,25 @@ def test_history_ranks_the_planted_flips_first(demo):
     assert sum(e["metadata"]["planted_flip"] == "yes" for e in last["examples"][:n]) / n < precision - 0.02
 
 
+@pytest.mark.slow
+def test_readme_gives_the_figures_the_tab_shows(tmp_path):
+    """README's digits figures (the default run: 2,000 steps) are what the tab shows with its
+    default metric, formatted as it does (views/dom.js pct); issue 23: they were cosine's."""
+    from tb_embedanalysis import queries
+
+    digits.run(str(tmp_path), history=False, progress=lambda message: None)
+    workspace = queries.Workspace.open(str(tmp_path))
+    shown = {}
+    for step in (100, 2000):
+        body = queries.clusters(workspace.engine, workspace.load("digits", "logits", step), wait=True)
+        shown[step] = ("%.1f%%" % (100 * body["overall"]["knn_accuracy"]),
+                       sum(label["hard_count"] for label in body["labels"]))
+    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as handle:
+        readme = " ".join(handle.read().split())
+    assert "Pick step 100: kNN accuracy %s, and the hard-example gallery lists the %d digits" % shown[100] in readme
+    assert "Pick step 2000: %s, %d of them" % shown[2000] in readme
+
+
 def test_demo_says_where_the_planted_flips_are(demo):
     lines = [m for m in demo[2] if "planted 162 label errors" in m]
     assert len(lines) == 1 and "Hard examples -> Score: history" in lines[0] and "planted_flip" in lines[0]

@@ -17,7 +17,7 @@ from tensorboard.plugins import base_plugin
 from werkzeug import test as werkzeug_test
 
 from tb_embedanalysis import write_embedding
-from tb_embedanalysis.plugin import exports
+from tb_embedanalysis import exports
 from tb_embedanalysis.plugin.loader import EmbedAnalysisLoader
 
 PREFIX = "/data/plugin/embedanalysis"

@@ -24,7 +24,7 @@ PREFIX = "/data/plugin/embedanalysis"
 ROUTES = ["/runs", "/neighbors", "/search", "/metadata", "/clusters", "/hard_examples", "/projection", "/thumbnail",
           "/export", "/compare", "/history", "/churn", "/aligned", "/outliers", "/duplicates", "/tags", "/index.js",
           "/nope"]
-PARAMS = ["run", "embedding", "step", "index", "query", "column", "k", "metric", "exact", "q", "limit",
+PARAMS = ["run", "embedding", "step", "index", "query", "column", "k", "metric", "q", "limit",
           "label_column", "label", "predicted", "method", "offset", "format", "what", "unknown", "indices", "step_a",
           "step_b", "run_b", "embedding_b", "threshold", "split_column", "hide_tagged"]
 ANSWER_BOUND_S = 10.0

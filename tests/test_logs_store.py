@@ -121,6 +121,19 @@ def test_lru_eviction_keeps_held_bytes_under_the_bound(tmp_path, monkeypatch):
     assert reads.calls == calls + 1  # was evicted
 
 
+def test_an_embedding_larger_than_the_bound_is_held_until_the_next_load(tmp_path, monkeypatch):
+    for name in "ab":
+        write_bytes_run(str(tmp_path), vectors(256, 256), name=name)  # 256 KiB each
+    reads = CountingReads(monkeypatch)
+    store = EmbeddingStore(max_memory_mb=0.1)  # smaller than either
+    runs = discover(str(tmp_path))
+    load = lambda name: store.load(find_ref(runs, ".", name))  # noqa: E731
+    load("a"), load("a")
+    assert reads.calls == 1 and store.held_bytes == 256 * 256 * 4 + 256  # served from memory, not re-read
+    load("b"), load("a")
+    assert reads.calls == 3 and store.held_bytes == 256 * 256 * 4 + 256  # b evicted a, then a evicted b
+
+
 def test_concurrent_loads_of_one_ref_read_once(tmp_path, monkeypatch):
     write_bytes_run(str(tmp_path), vectors(50, 8), name="emb")
     reads = CountingReads(monkeypatch, delay=0.2)

@@ -91,7 +91,7 @@ def test_runs_lists_every_run_with_steps_and_errors(client):
 @pytest.mark.parametrize("metric", ["cosine", "euclidean"])
 def test_neighbors_by_index_equal_brute_force(client, logdir, metric):
     vectors = logdir[1]["digits"]["late"]
-    body = get_json(client, "/neighbors", run="digits", embedding="logits", index=17, k=7, metric=metric, exact="true")
+    body = get_json(client, "/neighbors", run="digits", embedding="logits", index=17, k=7, metric=metric)
     distances = pairwise_distances(vectors[17:18].astype(np.float64), vectors.astype(np.float64), metric=metric)[0]
     distances[17] = np.inf
     expected = np.argsort(distances, kind="stable")[:7]
@@ -99,6 +99,13 @@ def test_neighbors_by_index_equal_brute_force(client, logdir, metric):
     np.testing.assert_allclose([n["distance"] for n in body["neighbors"]], distances[expected], rtol=1e-4, atol=1e-5)
     assert body["query"]["metadata"] == {"Index": "17", "Label": logdir[1]["digits"]["labels"][17]}
     assert body["exact"] is True and body["metric"] == metric
+
+
+def test_exact_is_no_parameter(client):
+    """Every answer is exact; `exact=` was accepted and ignored (a 400 unless a boolean), so
+    it is gone: like any parameter no route reads, it changes nothing (issue 23)."""
+    query = {"run": "digits", "embedding": "logits", "index": 3, "k": 5}
+    assert get_json(client, "/neighbors", exact="maybe", **query) == get_json(client, "/neighbors", **query)
 
 
 def test_neighbors_of_a_typed_word(client):
@@ -178,6 +185,14 @@ def test_hard_examples_of_one_label_and_one_confusion_cell(client):
         assert cell["total"] == count
 
 
+def test_an_unknown_method_is_refused_listing_every_method_history_included(client):
+    """`history` is a method of /hard_examples like the scores (issue 23: the list lacked it)."""
+    from tb_embedanalysis.analysis.hardness import HARDNESS_METHODS
+
+    body = get_json(client, "/hard_examples", status=400, run="digits", embedding="logits", method="bogus")
+    assert body["error"] == "unknown method 'bogus'; methods: %s, history" % ", ".join(HARDNESS_METHODS)
+
+
 def test_projection_binary_and_json_agree(client):
     response = client.get(PREFIX + "/projection", query_string={"run": "digits", "embedding": "logits"})
     assert response.status_code == 200 and response.headers["Content-Type"] == "application/octet-stream"
@@ -215,6 +230,17 @@ def test_compare_lists_every_step(client):
     body = wait_json(client, "/compare", run="digits", embedding="logits")
     assert [(e["run"], e["step"]) for e in body["series"]] == [("digits", 100), ("digits", 1500)]
     assert body["series"][1]["overall"]["knn_accuracy"] > body["series"][0]["overall"]["knn_accuracy"]
+
+
+@pytest.mark.parametrize("query", [{"k": 10 ** 9}, {"metric": "manhattan"}, {"label_column": "nope"}],
+                         ids=["k-too-big", "unknown-metric", "unknown-label-column"])
+def test_compare_refuses_what_clusters_refuses(client, query):
+    """Issue 23: /compare answered 200 with the same error in every step."""
+    where = {"run": "digits", "embedding": "logits", **query}
+    clusters = client.get(PREFIX + "/clusters", query_string=where)
+    compare = client.get(PREFIX + "/compare", query_string=where)
+    assert clusters.status_code in (400, 404)
+    assert (compare.status_code, compare.get_json()) == (clusters.status_code, clusters.get_json())
 
 
 @pytest.mark.parametrize(

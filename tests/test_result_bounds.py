@@ -44,6 +44,18 @@ def test_result_cache_evicts_least_recently_used_by_bytes():
     assert cache.held_bytes <= 1000
 
 
+def test_hold_newest_keeps_one_entry_larger_than_the_budget_until_the_next_put():
+    """The store's bound (an embedding larger than --embedanalysis_max_memory_mb is served
+    from memory until another load evicts it), on the package's one LRU."""
+    cache = ResultCache(1000, hold_newest=True)
+    small, huge, other = (CacheKey.of("x", "d", i=i) for i in range(3))
+    cache.put(small, np.zeros(300, dtype=np.uint8))
+    cache.put(huge, np.zeros(2000, dtype=np.uint8))
+    assert cache.get(small) is None and cache.get(huge) is not None and cache.held_bytes == 2000
+    cache.put(other, np.zeros(300, dtype=np.uint8))
+    assert cache.get(huge) is None and cache.get(other) is not None and cache.held_bytes == 300
+
+
 def test_prepared_matrix_does_not_count_the_vectors_it_borrows():
     x, _ = clustered()
     prep = neighbors.prepare(x, "cosine")

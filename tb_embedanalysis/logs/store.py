@@ -8,7 +8,6 @@ big TSV), so the store caches by ref, checks the files' (mtime, size) on every c
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import os
 import threading
@@ -31,7 +30,7 @@ class EmbeddingStore:
 
     What is bounded (`held_bytes` <= max_memory_mb) is what each embedding holds: vectors,
     the finite-row mask and the metadata columns (codes + distinct strings). Decoded sprites
-    have their own bound (_SPRITE_CACHE_BYTES).
+    have their own bound (_SPRITE_CACHE_BYTES). All three are cache.ResultCache LRUs.
 
     An embedding larger than the bound alone is still served (and held until the next
     load evicts it): refusing it would make the tab useless, not safer.
@@ -40,11 +39,10 @@ class EmbeddingStore:
     def __init__(self, max_memory_mb: float = 2048):
         if max_memory_mb <= 0:
             raise ValueError("max_memory_mb must be positive, got %r" % (max_memory_mb,))
-        self._max_bytes = int(max_memory_mb * 1024 * 1024)
         self._lock = threading.Lock()
-        self._entries: "collections.OrderedDict[EmbeddingRef, _Entry]" = collections.OrderedDict()
+        # ref -> _Entry (the embedding or its LogError, and the files' signature it was read at)
+        self._entries = ResultCache(max(1, int(max_memory_mb * 1024 * 1024)), hold_newest=True)
         self._flights: Dict[EmbeddingRef, _Flight] = {}
-        self._held_bytes = 0
         self._sprite_lock = threading.Lock()
         # 256 MiB = one 8192² RGBA sprite, the largest we accept: it always fits.
         self._sprites = ResultCache(_SPRITE_CACHE_BYTES)
@@ -58,7 +56,6 @@ class EmbeddingStore:
         with self._lock:
             entry = self._entries.get(ref)
             if entry is not None and entry.signature == signature:
-                self._entries.move_to_end(ref)
                 return entry.outcome.result()
             flight = self._flights.get(ref)
             leader = flight is None
@@ -79,7 +76,8 @@ class EmbeddingStore:
             with self._lock:
                 del self._flights[ref]
                 if outcome.error is None or isinstance(outcome.error, LogError):
-                    self._put(ref, _Entry(signature, outcome))
+                    entry = _Entry(signature, outcome)
+                    self._entries.put(ref, entry, nbytes=entry.nbytes)
             flight.done.set()
         return outcome.result()
 
@@ -91,7 +89,6 @@ class EmbeddingStore:
             entry = self._entries.get(ref)
             if entry is None or entry.signature != signature:
                 return None
-            self._entries.move_to_end(ref)
         return entry.outcome.result()
 
     def summary(self, ref: EmbeddingRef) -> EmbeddingSummary:
@@ -119,7 +116,7 @@ class EmbeddingStore:
     @property
     def held_bytes(self) -> int:
         """Bytes held by cached embeddings: vectors, finite mask, metadata (what max_memory_mb bounds)."""
-        return self._held_bytes
+        return self._entries.held_bytes
 
     def thumbnail_png(self, embedding: Embedding, index: int) -> bytes:
         """PNG bytes of point `index`'s thumbnail, cropped from the (cached) sprite image."""
@@ -178,17 +175,6 @@ class EmbeddingStore:
                     self._sprites.put(key, flight.image, nbytes=_image_bytes(flight.image))
             flight.done.set()
         return flight.image
-
-    def _put(self, ref: EmbeddingRef, entry: "_Entry") -> None:
-        # Caller holds self._lock.
-        old = self._entries.pop(ref, None)
-        if old is not None:
-            self._held_bytes -= old.nbytes
-        self._entries[ref] = entry
-        self._held_bytes += entry.nbytes
-        while self._held_bytes > self._max_bytes and len(self._entries) > 1:
-            _, evicted = self._entries.popitem(last=False)
-            self._held_bytes -= evicted.nbytes
 
 
 def _load_stable(ref: EmbeddingRef, signature: Tuple, attempts: int = 3) -> Tuple[Embedding, Tuple]:

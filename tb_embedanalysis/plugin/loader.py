@@ -4,19 +4,13 @@ The loader lives in its own module, importing nothing heavy, so that TensorBoard
 the plugin even when an optional dependency of the plugin proper is broken.
 """
 
-import os
-
 from tensorboard.plugins import base_plugin
+
+from tb_embedanalysis.tags import default_cache_dir
 
 DEFAULT_MAX_MEMORY_MB = 2048.0
 DEFAULT_RESULT_CACHE_MB = 1024.0
 DEFAULT_DISK_CACHE_MB = 4096.0
-
-
-def default_cache_dir() -> str:
-    """~/.cache/tb-embedanalysis (or $XDG_CACHE_HOME/tb-embedanalysis)."""
-    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(root, "tb-embedanalysis")
 
 
 class EmbedAnalysisLoader(base_plugin.TBLoader):

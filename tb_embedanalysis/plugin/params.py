@@ -31,7 +31,7 @@ def integer(request, name: str, *, required: bool = False) -> Optional[int]:
 
 
 def boolean(request, name: str) -> Optional[bool]:
-    """`exact=1|true|yes` → True, `0|false|no` → False, absent → None (let the engine decide)."""
+    """`literal=1|true|yes|on` → True, `0|false|no|off` → False, absent → None."""
     raw = text(request, name)
     if raw is None:
         return None

@@ -12,31 +12,23 @@ import numpy as np
 from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
-from tb_embedanalysis import errors, queries
-from tb_embedanalysis.cache import DEFAULT_BUDGET_BYTES
-from tb_embedanalysis.analysis.engine import AnalysisEngine
-from tb_embedanalysis.analysis.reports import Pending
-from tb_embedanalysis.catalog import Catalog
-from tb_embedanalysis.logs import EmbeddingStore
-from tb_embedanalysis.logs.model import Embedding
-from tb_embedanalysis.plugin import exports, params, responses, writes
+from tb_embedanalysis import errors, exports, queries
+from tb_embedanalysis.plugin import params, responses, writes
 from tb_embedanalysis.plugin.http_errors import json_errors
 from tb_embedanalysis.plugin.static import StaticFiles
 from tb_embedanalysis.tags import TagStore
 
 PLUGIN_NAME = "embedanalysis"
-MB = 1024 * 1024
 
 
 class EmbedAnalysisPlugin(base_plugin.TBPlugin):
     plugin_name = PLUGIN_NAME
 
     def __init__(self, context, *, cache_dir: Optional[str] = None, max_memory_mb: float = 2048.0,
-                 result_cache_mb: float = DEFAULT_BUDGET_BYTES / MB, disk_cache_mb: Optional[float] = None):
-        engine = AnalysisEngine(cache_dir=cache_dir, memory_budget_bytes=int(result_cache_mb * MB),
-                                disk_budget_bytes=None if disk_cache_mb is None else int(disk_cache_mb * MB))
-        self._workspace = queries.Workspace(Catalog(context.logdir or ""), EmbeddingStore(max_memory_mb=max_memory_mb),
-                                            engine, TagStore(cache_dir))
+                 result_cache_mb: Optional[float] = None, disk_cache_mb: Optional[float] = None):
+        self._workspace = queries.Workspace.open(
+            context.logdir or "", cache_dir=cache_dir, max_memory_mb=max_memory_mb, result_cache_mb=result_cache_mb,
+            disk_cache_mb=disk_cache_mb, tags=TagStore(cache_dir))
         self._static = StaticFiles()
 
     # -- TensorBoard's plugin interface -----------------------------------------------
@@ -68,7 +60,7 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
         return base_plugin.FrontendMetadata(es_module_path="/index.js", tab_name="Embedding Analysis")
 
     # -- parameters shared by the routes -----------------------------------------------
-    def _embedding(self, request) -> Embedding:
+    def _embedding(self, request):
         return self._workspace.load(params.text(request, "run", required=True),
                                     params.text(request, "embedding", required=True),
                                     params.integer(request, "step"))
@@ -82,8 +74,8 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
         return queries.neighbors(
             self._workspace.engine, self._embedding(request), index=params.integer(request, "index"),
             query=params.text(request, "query"), column=params.text(request, "column"),
-            exact=params.boolean(request, "exact"), k=params.integer(request, "k"),
-            metric=params.text(request, "metric"), label_column=params.text(request, "label_column"))
+            k=params.integer(request, "k"), metric=params.text(request, "metric"),
+            label_column=params.text(request, "label_column"))
 
     def _clusters(self, request):
         return queries.clusters(self._workspace.engine, self._embedding(request), **self._analysis(request))
@@ -99,7 +91,7 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
 
     @staticmethod
     def _json_or_pending(request, result):
-        if isinstance(result, Pending):
+        if isinstance(result, queries.Pending):
             body = {"status": "running", "progress": result.progress, "message": result.message}
             return responses.json_response(request, body, status=202)
         return responses.json_response(request, result)
@@ -146,8 +138,8 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
         fmt = queries.check_choice("format", params.text(request, "format"), ("bin", "json"))
         result = queries.projection(self._workspace.engine, self._embedding(request),
                                     method=params.text(request, "method"))
-        if isinstance(result, Pending) or fmt == "json":
-            return self._json_or_pending(request, result if isinstance(result, Pending)
+        if isinstance(result, queries.Pending) or fmt == "json":
+            return self._json_or_pending(request, result if isinstance(result, queries.Pending)
                                          else queries.projection_json(result))
         coords = np.ascontiguousarray(result.coords, dtype="<f4")
         headers = [("X-Projection-Shape", "%d,2" % coords.shape[0]), ("X-Projection-Method", result.method)]
@@ -170,7 +162,7 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
         producer = {"hard_examples": self._hard_examples, "neighbors": self._neighbors,
                     "clusters": self._clusters, "tags": self._tags_table}[what]
         payload = producer(request)
-        if isinstance(payload, Pending):
+        if isinstance(payload, queries.Pending):
             return self._json_or_pending(request, payload)
         body, content_type = exports.render(what, fmt, payload)
         filename = exports.filename(params.text(request, "embedding", default="embedding"), what, fmt)

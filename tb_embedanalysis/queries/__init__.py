@@ -8,23 +8,27 @@ here knows about HTTP: failures raise `tb_embedanalysis.errors` types that calle
 
 The package splits them by subject; import everything from here:
 
-* ``rules``: the Workspace (catalog, store, engine) and every parameter rule;
+* ``rules``: the Workspace (catalog, store, engine, tags; `Workspace.open` builds one) and
+  every parameter rule;
 * ``questions``: listing, neighbours, search, metadata, clusters, hard examples, maps,
   thumbnails, comparing steps;
 * ``history``: what each point did across the training steps, and the history ranking;
-* ``changes``: what changed between two embeddings of the same rows (churn, aligned maps).
+* ``changes``: what changed between two embeddings of the same rows (churn, aligned maps);
+* ``quality``: outliers and near-duplicates;
+* ``tags``: tag requests, hiding tagged points, tag and corrected-metadata exports.
 """
 
 from tb_embedanalysis.queries.rules import (  # noqa: F401
-    AUTO_METRIC, DEFAULT_K, MAX_K, MAX_LIMIT, MAX_OFFSET, MAX_SEARCH_LIMIT, Workspace, check_choice, check_k, check_metric,
-    check_range, labels_of, metadata_row, resolve_metric, resolve_query, space, text_column, valid_count,
+    AUTO_METRIC, DEFAULT_K, HARD_EXAMPLE_METHODS, HISTORY_METHOD, MAX_K, MAX_LIMIT, MAX_OFFSET, MAX_SEARCH_LIMIT,
+    METRIC_CHOICES, LabelQuestion, Pending, Workspace, check_choice, check_hard_method, check_k, check_metric, check_range,
+    label_question, labels_of, metadata_row, resolve_metric, resolve_query, space, text_column, valid_count,
 )
 from tb_embedanalysis.queries.questions import (  # noqa: F401
     clusters, compare, hard_examples, metadata_column, neighbors, projection, projection_json, runs, search,
     thumbnail,
 )
 from tb_embedanalysis.queries.history import (  # noqa: F401
-    HISTORY_METHOD, history, history_hard_examples, ranked_examples,
+    history, history_hard_examples, ranked_examples,
 )
 from tb_embedanalysis.queries.tags import (  # noqa: F401
     check_hide, corrected_metadata, tags, tags_table, write_tags,

@@ -7,19 +7,18 @@ from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from tb_embedanalysis.analysis.engine import HARDNESS_METHODS, Pending, Space
+from tb_embedanalysis.analysis.engine import Pending, Space
 from tb_embedanalysis.analysis.labels import EncodedLabels
 from tb_embedanalysis.errors import InvalidArgument, NotFound, QueryError, Unanalysable
 from tb_embedanalysis.logs.errors import LogError
 from tb_embedanalysis.logs.model import Embedding
 from tb_embedanalysis.queries.questions import _hard_page, hard_examples
 from tb_embedanalysis.queries.rules import (
-    MAX_LIMIT, MAX_OFFSET, Workspace, check_k, check_range, labels_of, metadata_row, resolve_metric,
+    HARD_EXAMPLE_METHODS, HISTORY_METHOD, MAX_LIMIT, MAX_OFFSET, Workspace, check_hard_method, check_k, check_range,
+    labels_of, metadata_row, resolve_metric,
 )
 from tb_embedanalysis.analysis import changes
 from tb_embedanalysis.queries.tags import check_hide, hidden_rows
-
-HISTORY_METHOD = "history"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,7 +205,7 @@ def history_hard_examples(workspace: Workspace, run: str, name: str, *, label_co
                          offset=offset, limit=limit,
                          hide_rows=hidden_rows(workspace.tags, inputs.embeddings[-1], hide) if hide else None)
     payload.update(metric=inputs.spaces[0].metric, metric_choice=inputs.metric_choice,
-                   methods=list(HARDNESS_METHODS) + [HISTORY_METHOD], steps=list(result.steps),
+                   methods=list(HARD_EXAMPLE_METHODS), steps=list(result.steps),
                    left_out=list(inputs.left_out))
     return payload
 
@@ -216,8 +215,10 @@ def ranked_examples(workspace: Workspace, run: str, name: str, *, step: Optional
                     **options) -> Union[dict, Pending]:
     """/hard_examples: one step's ranking, or with method=history every step's up to `step`.
     `methods` lists "history" whenever the embedding has two or more numbered steps, so the
-    tab offers it exactly where it can answer. hide_tagged="ok": points tagged so are left
-    out (queries/tags.py), and `hidden` counts them."""
+    tab offers it exactly where it can answer; an unknown method is refused listing every
+    one, "history" included. hide_tagged="ok": points tagged so are left out
+    (queries/tags.py), and `hidden` counts them."""
+    method = check_hard_method(method)
     if method == HISTORY_METHOD:
         return history_hard_examples(workspace, run, name, step=step, hide_tagged=hide_tagged, **options)
     hide = check_hide(hide_tagged)

@@ -7,15 +7,15 @@ from typing import Optional, Union
 import numpy as np
 
 from tb_embedanalysis.analysis import text_match
-from tb_embedanalysis.analysis.engine import DEFAULT_HARDNESS_METHOD, HARDNESS_METHODS, AnalysisEngine, Pending
+from tb_embedanalysis.analysis.engine import HARDNESS_METHODS, AnalysisEngine, Pending
 from tb_embedanalysis.analysis.projection import PROJECTIONS
 from tb_embedanalysis.errors import InvalidArgument, NotFound, QueryError
 from tb_embedanalysis.logs import EmbeddingStore
 from tb_embedanalysis.logs.errors import LogError
 from tb_embedanalysis.logs.model import Embedding, EmbeddingSeries
 from tb_embedanalysis.queries.rules import (
-    MAX_LIMIT, MAX_OFFSET, MAX_SEARCH_LIMIT, Workspace, _column, check_choice, check_k, check_range, labels_of,
-    metadata_row, resolve_metric, resolve_query, space,
+    HISTORY_METHOD, MAX_LIMIT, MAX_OFFSET, MAX_SEARCH_LIMIT, Workspace, _column, check_choice, check_hard_method,
+    check_k, check_range, label_question, labels_of, metadata_row, resolve_metric, resolve_query, space,
 )
 
 def runs(workspace: Workspace) -> dict:
@@ -62,13 +62,14 @@ def _describe(workspace: Workspace, series: EmbeddingSeries) -> dict:
 
 def neighbors(engine: AnalysisEngine, embedding: Embedding, *, index: Optional[int] = None,
               query: Optional[str] = None, column: Optional[str] = None, k: Optional[int] = None,
-              metric: Optional[str] = None, exact: Optional[bool] = None,
-              label_column: Optional[str] = None) -> dict:
+              metric: Optional[str] = None, label_column: Optional[str] = None) -> dict:
+    """The k nearest valid rows of row `index`, or of the first row whose `column` holds
+    `query`; always exact (`exact` in the answer says so)."""
     metric, choice = resolve_metric(engine, embedding, metric, label_column)
     where = space(embedding, metric)
     k = check_k(embedding, k)
     row, matches = resolve_query(embedding, index=index, query=query, column=column)
-    result = engine.neighbors(where, index=row, k=k)  # always exact; `exact=` is accepted for old links
+    result = engine.neighbors(where, index=row, k=k)
     return {
         "query": {"index": row, "metadata": metadata_row(embedding, row), "matches": matches},
         "metric": where.metric,
@@ -113,11 +114,11 @@ def search(embedding: Embedding, pattern: str, *, column: Optional[str] = None, 
 def clusters(engine: AnalysisEngine, embedding: Embedding, *, label_column: Optional[str] = None,
              k: Optional[int] = None, metric: Optional[str] = None, wait: bool = False,
              on_progress=None) -> Union[dict, Pending]:
-    k = check_k(embedding, k)
-    metric, choice = resolve_metric(engine, embedding, metric, label_column)
+    asked = label_question(engine, embedding, k=k, metric=metric, label_column=label_column)
+    metric, choice = resolve_metric(engine, embedding, asked.metric, asked.label_column)
     where = space(embedding, metric)
-    column, encoded = labels_of(engine, embedding, label_column, where)
-    report = engine.clusters(where, encoded, k=k, wait=wait, on_progress=on_progress)
+    column, encoded = labels_of(engine, embedding, asked.label_column, where)
+    report = engine.clusters(where, encoded, k=asked.k, wait=wait, on_progress=on_progress)
     if isinstance(report, Pending):
         return report
     payload = report.to_dict()
@@ -131,19 +132,22 @@ def hard_examples(engine: AnalysisEngine, embedding: Embedding, *, label_column:
                   label: Optional[str] = None, predicted: Optional[str] = None, offset: Optional[int] = None,
                   limit: Optional[int] = None, wait: bool = False, on_progress=None,
                   hide_rows: Optional[np.ndarray] = None) -> Union[dict, Pending]:
-    """hide_rows: row indices left out after ranking (points tagged "ok"), counted in `hidden`."""
-    k = check_k(embedding, k)
-    metric, choice = resolve_metric(engine, embedding, metric, label_column)
-    where = space(embedding, metric)
+    """One step's hard examples (method: a HARDNESS_METHODS score; ranked_examples answers
+    method=history). hide_rows: row indices left out after ranking (points tagged "ok"),
+    counted in `hidden`."""
+    method = check_hard_method(method)
+    if method == HISTORY_METHOD:
+        raise InvalidArgument("method %r ranks every step, not one: ask ranked_examples" % method)
+    asked = label_question(engine, embedding, k=k, metric=metric, label_column=label_column)
     offset = check_range("offset", offset, default=0, minimum=0, maximum=MAX_OFFSET)
     limit = check_range("limit", limit, default=50, minimum=1, maximum=MAX_LIMIT)
-    column, encoded = labels_of(engine, embedding, label_column, where)
-    if method is not None and method not in HARDNESS_METHODS:
-        raise InvalidArgument("unknown method %r; methods: %s" % (method[:50], ", ".join(HARDNESS_METHODS)))
+    metric, choice = resolve_metric(engine, embedding, asked.metric, asked.label_column)
+    where = space(embedding, metric)
+    column, encoded = labels_of(engine, embedding, asked.label_column, where)
     for name, value in (("label", label), ("predicted", predicted)):
         if value is not None and value not in encoded.names:
             raise NotFound("unknown %s %r in column %r" % (name, value, column))
-    report = engine.hard_examples(where, encoded, method=method or DEFAULT_HARDNESS_METHOD, k=k, wait=wait,
+    report = engine.hard_examples(where, encoded, method=method, k=asked.k, wait=wait,
                                   on_progress=on_progress)
     if isinstance(report, Pending):
         return report
@@ -201,8 +205,20 @@ def thumbnail(store: EmbeddingStore, embedding: Embedding, index: int) -> bytes:
 
 def compare(workspace: Workspace, run: str, name: str, *, label_column: Optional[str] = None,
             k: Optional[int] = None, metric: Optional[str] = None) -> Union[dict, Pending]:
-    """Cluster statistics of every step of `name`, in `run` first, then in the other runs."""
+    """Cluster statistics of every step of `name`, in `run` first, then in the other runs.
+
+    The parameters are checked as /clusters checks them, against the embedding the tab
+    shows (`run`'s latest step): what /clusters refuses is refused, not repeated as the
+    error of every step. A step where they do not fit (fewer rows than k, no such column)
+    lists its own error, and so does a step that cannot be read (if that is the shown one,
+    the parameters are checked step by step)."""
     workspace.catalog.series(run, name)  # 404 for an unknown run or embedding
+    try:
+        shown = workspace.load(run, name)
+    except LogError:
+        shown = None  # its entry says why
+    if shown is not None:
+        label_question(workspace.engine, shown, k=k, metric=metric, label_column=label_column)
     entries, pending = [], []
     for series in workspace.catalog.same_name_elsewhere(name):
         for ref in series.refs:

@@ -8,9 +8,12 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 
 from tb_embedanalysis.analysis import text_match
-from tb_embedanalysis.analysis.engine import AnalysisEngine, Space
+from tb_embedanalysis.analysis.engine import (  # noqa: F401  (Pending: re-exported for the routes)
+    DEFAULT_HARDNESS_METHOD, HARDNESS_METHODS, AnalysisEngine, Pending, Space,
+)
 from tb_embedanalysis.analysis.labels import EncodedLabels, NoClustersError
 from tb_embedanalysis.analysis.neighbors import METRICS
+from tb_embedanalysis.cache import DEFAULT_BUDGET_BYTES
 from tb_embedanalysis.catalog import Catalog
 from tb_embedanalysis.errors import InvalidArgument, NotFound, QueryError, Unanalysable
 from tb_embedanalysis.logs import EmbeddingStore
@@ -19,21 +22,40 @@ from tb_embedanalysis.logs.model import Embedding, EmbeddingSummary
 from tb_embedanalysis.tags import TagStore
 
 AUTO_METRIC = "auto"  # the metric parameter's default: chosen per embedding from its labels
+METRIC_CHOICES = (AUTO_METRIC,) + tuple(METRICS)  # what metric= accepts
 MAX_K = 1000
 DEFAULT_K = 10
 MAX_LIMIT = 1000
 MAX_SEARCH_LIMIT = 100_000
 MAX_OFFSET = 10 ** 9
+MB = 1024 * 1024
+HISTORY_METHOD = "history"  # /hard_examples ranked by the training-history score (queries/history.py)
+#: What /hard_examples ranks by: one step's hardness scores, or the history over every step.
+HARD_EXAMPLE_METHODS = tuple(HARDNESS_METHODS) + (HISTORY_METHOD,)
 
 
 @dataclasses.dataclass(frozen=True)
 class Workspace:
-    """What answering needs: the logdir's catalog, the loaded embeddings, the engine."""
+    """What answering needs: the logdir's catalog, the loaded embeddings, the engine, the tags."""
 
     catalog: Catalog
     store: EmbeddingStore
     engine: AnalysisEngine
     tags: Optional[TagStore] = None  # tags and corrected labels (tb_embedanalysis/tags.py)
+
+    @classmethod
+    def open(cls, logdir: str, *, cache_dir: Optional[str] = None, max_memory_mb: float = 2048.0,
+             result_cache_mb: Optional[float] = None, disk_cache_mb: Optional[float] = None,
+             tags: Optional[TagStore] = None) -> "Workspace":
+        """The workspace of one logdir, for the plugin and the CLI alike: embeddings held up
+        to max_memory_mb, results up to result_cache_mb (None: cache.py's default), kNN
+        graphs and maps also on disk in cache_dir up to disk_cache_mb (cache_dir None:
+        memory only; disk_cache_mb None: disk_cache.py's default)."""
+        engine = AnalysisEngine(
+            cache_dir=cache_dir,
+            memory_budget_bytes=DEFAULT_BUDGET_BYTES if result_cache_mb is None else int(result_cache_mb * MB),
+            disk_budget_bytes=None if disk_cache_mb is None else int(disk_cache_mb * MB))
+        return cls(Catalog(logdir), EmbeddingStore(max_memory_mb=max_memory_mb), engine, tags)
 
     def load(self, run: str, name: str, step: Optional[int] = None) -> Embedding:
         """The embedding at `step` (None: latest) as the logdir holds it now."""
@@ -93,7 +115,7 @@ def resolve_metric(engine: AnalysisEngine, embedding: Embedding, metric: Optiona
     which the labels (label_column, else the guessed label column) are most predictable
     from the neighbours (analysis/metric_choice.py); cosine when there are no labels.
     The second item is None when the metric was given, else the choice as JSON."""
-    metric = check_choice("metric", metric, (AUTO_METRIC,) + tuple(METRICS))
+    metric = check_choice("metric", metric, METRIC_CHOICES)
     if metric != AUTO_METRIC:
         return metric, None
     default = METRICS[0]
@@ -106,6 +128,16 @@ def resolve_metric(engine: AnalysisEngine, embedding: Embedding, metric: Optiona
         return default, {"chosen": default, "by": "default: %s" % error}
     choice = engine.metric_choice(where, encoded)
     return choice.metric, choice.to_dict()
+
+
+def check_hard_method(method: Optional[str]) -> str:
+    """A /hard_examples method (HARD_EXAMPLE_METHODS; None: the default score), else an
+    error listing every one: whether "history" can answer depends on the steps, not the name."""
+    if method is None:
+        return DEFAULT_HARDNESS_METHOD
+    if method not in HARD_EXAMPLE_METHODS:
+        raise InvalidArgument("unknown method %r; methods: %s" % (method[:50], ", ".join(HARD_EXAMPLE_METHODS)))
+    return method
 
 
 def check_range(name: str, value: Optional[int], *, default: int, minimum: int, maximum: int) -> int:
@@ -157,6 +189,26 @@ def labels_of(engine: AnalysisEngine, embedding: Embedding, column: Optional[str
         return column, engine.labels(where, embedding.metadata.values[column], column=column)
     except NoClustersError as error:  # the column chosen (or guessed) is not a label column
         raise InvalidArgument(str(error)) from None
+
+
+@dataclasses.dataclass(frozen=True)
+class LabelQuestion:
+    """k, metric and label column of a question about one embedding's labels (/clusters,
+    /hard_examples, /compare), each checked by its rule against that embedding."""
+
+    k: int
+    metric: str  # AUTO_METRIC or a METRICS name, as asked (resolve_metric chooses for "auto")
+    label_column: str  # the column asked for, else the guessed label column
+
+
+def label_question(engine: AnalysisEngine, embedding: Embedding, *, k: Optional[int], metric: Optional[str],
+                   label_column: Optional[str]) -> LabelQuestion:
+    """The parameters of a label question checked in the order the routes report them: k
+    (check_k), the metric's name, then the labels (labels_of: metadata, column, a column of labels)."""
+    k = check_k(embedding, k)
+    metric = check_choice("metric", metric, METRIC_CHOICES)
+    column, _ = labels_of(engine, embedding, label_column, space(embedding))
+    return LabelQuestion(k, metric, column)
 
 
 def metadata_row(embedding: Embedding, index: int) -> dict:

@@ -1,4 +1,5 @@
-"""Downloads: the JSON of a route, or the same rows as CSV for spreadsheets.
+"""Downloads: the JSON of a route, or the same rows as CSV for spreadsheets (for the
+/export route and `tb-embedanalysis tags` alike).
 
 CSV cells hold text from the logs (metadata, labels, column names), and a spreadsheet runs
 a cell starting with `=`, `+`, `-`, `@`, tab or CR as a formula (CSV injection). As OWASP
@@ -14,7 +15,7 @@ import json
 import re
 from typing import Tuple
 
-from tb_embedanalysis.plugin.responses import to_jsonable
+from tb_embedanalysis.jsonable import to_jsonable
 
 KINDS = ("hard_examples", "neighbors", "clusters", "tags")
 

@@ -7,13 +7,14 @@ since discovery. Every failure is an error of ours that names the file.
 from __future__ import annotations
 
 import os
-from typing import List
+from typing import List, Optional, Tuple
 
 import numpy as np
 
 from tb_embedanalysis.logs import paths
 from tb_embedanalysis.logs.errors import TensorFormatError, TensorNotFoundError
 from tb_embedanalysis.logs.model import TensorSource
+from tb_embedanalysis.quoting import excerpt
 
 
 def read_tsv(source: TensorSource) -> np.ndarray:
@@ -48,8 +49,19 @@ def _first_bad_value(rows, line_numbers) -> str:
             try:
                 float(value)
             except ValueError:
-                return "line %d column %d is %r, not a number" % (number, column, value)
+                # Quoted short: a cell can be the whole file (16 MiB of NUL bytes, issue 23).
+                return "line %d column %d is %s, not a number" % (number, column, excerpt(value))
     return "a value is not a number"
+
+
+def tsv_shape_warning(source: TensorSource, shape: Tuple[int, int]) -> Optional[str]:
+    """The warning for a TSV tensor whose config `tensor_shape` disagrees with the file
+    (rows, values per row), else None. The file wins, as in TensorBoard's projector: a TSV
+    carries its own shape, and the config's is most likely left over from an older write."""
+    if source.kind != "tsv" or not source.shape or tuple(source.shape) == tuple(shape):
+        return None
+    return ("%s has %s rows of %d values, but the config's tensor_shape says %s; the file's shape is used"
+            % (source.path, format(shape[0], ","), shape[1], list(source.shape)))
 
 
 def _read_text(path: str) -> str:

@@ -27,6 +27,7 @@ from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
 from werkzeug import test as werkzeug_test
 
 from logs_fixtures import write_bytes_run, write_sprite, write_tsv
+from no_bugs import assert_not_a_bug
 from tb_embedanalysis.logs import EmbeddingStore, LogError, TensorFormatError, discover, find_ref, listing
 from tb_embedanalysis.logs import sprites, tensors
 from tb_embedanalysis.logs import store as store_module
@@ -50,6 +51,7 @@ def get(client, route, **query):
     deadline = time.monotonic() + 60
     while True:
         response = client.get(PREFIX + route, query_string=query)
+        assert_not_a_bug(response, (route, query))
         if response.status_code != 202 or time.monotonic() > deadline:
             break
         time.sleep(0.05)

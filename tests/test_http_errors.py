@@ -116,3 +116,24 @@ def test_a_job_stopped_by_shutdown_answers_503(client, monkeypatch):
     monkeypatch.setattr(queries, "clusters", cancelled)
     response = client.get(PREFIX + "/clusters", query_string={"run": "a", "embedding": "emb"})
     assert response.status_code == 503 and response.get_json() == {"error": "TensorBoard is shutting down"}
+
+
+def test_a_damaged_tag_database_is_a_422_not_a_bug(logdir, tmp_path):
+    """The tag database is a file the user can move away: its damage is theirs to fix."""
+    from tb_embedanalysis.logs import EmbeddingStore, discover
+    from tb_embedanalysis.tags import DB_NAME, TagStore
+
+    ref = next(s for info in discover(str(logdir)) for s in info.series if s.run == "a").refs[0]
+    store = TagStore(str(tmp_path))
+    store.write(EmbeddingStore().load(ref).fingerprint, list(range(3000)), tag="ok", corrected_label="y" * 40)
+    store.close()
+    flags = argparse.Namespace(embedanalysis_cache_dir=str(tmp_path), embedanalysis_max_memory_mb=64.0)
+    plugin = EmbedAnalysisLoader().load(base_plugin.TBContext(logdir=str(logdir), flags=flags))
+    client = werkzeug_test.Client(application.TensorBoardWSGI([plugin]))
+    # Damaged while TensorBoard runs (a disk error, a sync tool): the rows' pages are gone.
+    data = (tmp_path / DB_NAME).read_bytes()
+    with open(tmp_path / DB_NAME, "r+b") as handle:
+        handle.truncate(len(data) // 2)
+    response = client.get(PREFIX + "/tags", query_string={"run": "a", "embedding": "emb"})
+    assert response.status_code == 422, response.get_data()[:300]  # was a 422 "internal error", then a 500
+    assert "the tag database tags.sqlite3 cannot be read (database disk image is malformed)" in response.get_json()["error"]

@@ -29,7 +29,7 @@ def excerpt(value, limit: int = EXCERPT_CHARS) -> str:
         text = bytes(value[:4 * limit]).decode("utf-8", errors="replace")
         whole, total, unit = len(value) <= 4 * limit, len(value), "bytes"
     else:
-        text = value if isinstance(value, str) else str(value)
+        text = value if isinstance(value, str) else _text_of(value)
         whole, total, unit = True, len(text), "characters"
     shown = _fit(text[:limit], limit)
     quoted = repr(shown)
@@ -42,9 +42,8 @@ def clipped(text: str, limit: int = CLIPPED_CHARS) -> str:
     """`text` (a message, not a value) with control characters escaped and cut to about
     `limit` characters, ending with '…' when cut."""
     text = str(text).strip()
-    cut = len(text) > limit
-    text = printable(text[:limit].replace("\n", " ").replace("\t", " "))
-    return text + "…" if cut else text
+    shown = printable(text[:limit].replace("\n", " ").replace("\t", " "))[:limit]  # escapes count
+    return shown + "…" if len(text) > limit or len(shown) < len(text[:limit]) else shown
 
 
 # C0 controls but tab and newline, DEL, C1 controls (0x9b is a one-byte CSI to some
@@ -57,6 +56,13 @@ def printable(text: str) -> str:
     terminal, readable, and inside a JSON string the very escape JSON itself uses (so the
     CLI's JSON output still parses to the same values)."""
     return _CONTROL.sub(lambda match: "\\u%04x" % ord(match.group()), text)
+
+
+def _text_of(value) -> str:
+    try:
+        return str(value)
+    except ValueError:  # an int of more than 4,300 digits (Python's limit on converting them)
+        return "<%s too long to show>" % type(value).__name__
 
 
 def _fit(text: str, limit: int) -> str:

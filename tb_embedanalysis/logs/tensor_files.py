@@ -17,6 +17,11 @@ from tb_embedanalysis.logs.model import TensorSource
 from tb_embedanalysis.quoting import excerpt
 
 
+# Longer than any number a writer prints (float64's longest repr is 24 characters; padded
+# or "%.60f" values fit too), so a longer cell is refused without parsing it.
+MAX_NUMBER_CHARS = 100
+
+
 def read_tsv(source: TensorSource) -> np.ndarray:
     text = _read_text(source.path)
     rows: List[List[str]] = []
@@ -34,6 +39,12 @@ def read_tsv(source: TensorSource) -> np.ndarray:
                 "%s line %d has %d values but line %d has %d"
                 % (source.path, number, len(row), line_numbers[0], width)
             )
+        if max(map(len, row)) > MAX_NUMBER_CHARS:
+            # Before numpy or float() see it: both quote a bad value whole in their message,
+            # 64 MB for a 16 MiB cell of NUL bytes (issue 23).
+            column, value = next((i, v) for i, v in enumerate(row, start=1) if len(v) > MAX_NUMBER_CHARS)
+            raise TensorFormatError("%s: line %d column %d is %s, not a number" % (
+                source.path, number, column, excerpt(value)))
     try:
         # Parse as float64, then round once to float32: writers print float32 values with
         # float64's shortest repr (tensorboardX does), so this round-trips exactly.

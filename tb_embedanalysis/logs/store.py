@@ -270,12 +270,12 @@ class _SpriteFlight:
         self.error: Optional[Exception] = None
 
 
+@dataclasses.dataclass(frozen=True)
 class _SpriteFailure:
     """A sprite version that does not decode, kept in the sprite cache where its image would
     be: thumbnails answer its error without decoding the file again, listings warn."""
 
-    def __init__(self, error: LogError):
-        self.error = error
+    error: LogError
 
 
 class _Entry:

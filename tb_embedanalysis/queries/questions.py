@@ -21,6 +21,7 @@ from tb_embedanalysis.queries.rules import (
 
 logger = logging.getLogger(__name__)
 
+
 def runs(workspace: Workspace) -> dict:
     """Every run with its embeddings (latest step described), and the configs' problems."""
     listed, problems = [], []

@@ -1,12 +1,18 @@
-"""What the analysing subcommands share: the workspace, the embeddings chosen by
---run/--embedding/--step, loading one with its warnings, a progress bar, the exit status."""
+"""What the subcommands share: the workspace, the embeddings chosen by --run/--embedding/
+--step, loading one with its warnings, a progress bar, the exit statuses, and output that
+cannot drive the terminal."""
 
+import contextlib
 import os
 import sys
 
 from tb_embedanalysis import errors, queries
+from tb_embedanalysis.quoting import printable
 
-EXIT_BAD_INPUT = 2
+EXIT_BUG = 1  # a bug of ours: one line with an error id, the traceback saved
+EXIT_BAD_INPUT = 2  # what the user can fix (arguments, logs), as argparse's usage errors
+EXIT_INTERRUPTED = 130  # 128 + SIGINT: what a shell reports for Ctrl+C
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for `yes | head`
 
 
 def common_arguments(p) -> None:
@@ -74,13 +80,47 @@ def progress_bar(description: str):
     """A tqdm bar on stderr fed by the engine's progress fractions."""
     from tqdm import tqdm
 
-    bar = tqdm(total=100, desc=description, file=sys.stderr, leave=False,
+    # The bar redraws itself with \r: it writes to the real stderr, its words made printable here.
+    stream = getattr(sys.stderr, "unfiltered", sys.stderr)
+    bar = tqdm(total=100, desc=printable(description), file=stream, leave=False,
                bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}")
 
     def update(fraction, message=None):
         bar.n = round(100 * min(max(fraction, 0.0), 1.0))
         if message:
-            bar.set_description_str(message, refresh=False)
+            bar.set_description_str(printable(message), refresh=False)
         bar.refresh()
 
     return bar, update
+
+
+class _Printable:
+    """A text stream writing `quoting.printable(text)` to the stream it wraps: names, labels
+    and messages come from logs anyone may write, and a tensor_name holding ESC ] 0 ; … BEL
+    must not retitle (nor ESC [ 2 J clear) the terminal of whoever runs the CLI."""
+
+    def __init__(self, stream):
+        self.unfiltered = stream
+
+    def write(self, text: str) -> int:
+        self.unfiltered.write(printable(text))
+        return len(text)
+
+    def writelines(self, lines) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name):  # flush, fileno, isatty, encoding...: the wrapped stream's
+        return getattr(self.unfiltered, name)
+
+
+@contextlib.contextmanager
+def printable_output():
+    """sys.stdout and sys.stderr escape terminal control characters while the CLI runs
+    (JSON stays valid JSON of the same values: the escape is JSON's own \\uXXXX)."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Printable(sys.stdout), _Printable(sys.stderr)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved

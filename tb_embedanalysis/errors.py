@@ -2,8 +2,12 @@
 
 The plugin maps them to HTTP codes (plugin/http_errors.py), the CLI to exit codes; the
 messages name the parameter and the value, so both can show them as they are.
+
+Anything else raised is a bug of ours, not the caller's doing: the plugin answers 500 and
+the CLI exits 1, each with an id (`new_error_id`) that the logged traceback repeats.
 """
 
+import secrets
 from typing import Any, Dict, Optional
 
 
@@ -33,3 +37,19 @@ class Unanalysable(QueryError):
 
 class Forbidden(QueryError):
     """A request the plugin refuses to act on as sent, e.g. a write without its guard header (HTTP 403)."""
+
+
+def new_error_id() -> str:
+    """A short random id tying a bug's answer (HTTP 500, CLI exit 1, a /runs entry) to the
+    traceback logged with it."""
+    return secrets.token_hex(4)
+
+
+#: In every message about a bug (tests look for it in answers that must hold none).
+BUG = "a bug in tb-embedanalysis"
+
+
+def bug_message(what: str, error_id: str) -> str:
+    """What a user is told of a bug: which answer failed, whose fault it is, where to look."""
+    return ("%s failed because of %s, not a problem with your request or logs; the server log has the "
+            "details under error id %s" % (what, BUG, error_id))

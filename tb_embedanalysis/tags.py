@@ -19,6 +19,7 @@ lock, in WAL mode (readers in other processes are not blocked by a writer).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -64,18 +65,39 @@ class TagStoreFull(Unanalysable):
     """The database reached its size cap (HTTP 422)."""
 
 
+class TagStoreUnreadable(Unanalysable):
+    """The database file is damaged, or is not an SQLite database (HTTP 422, CLI exit 2)."""
+
+
+@contextlib.contextmanager
+def _readable():
+    """sqlite3's errors about the file (damaged pages, not a database, locked past the busy
+    timeout) as TagStoreUnreadable: a file the user can move away, not a bug of ours."""
+    try:
+        yield
+    except sqlite3.DatabaseError as error:
+        raise TagStoreUnreadable("the tag database %s cannot be read (%s); if it is damaged, move it away to "
+                                 "start a new one" % (DB_NAME, error)) from None
+
+
 class TagStore:
     """read(fingerprint) / write(fingerprint, rows, tag=, corrected_label=); see module doc."""
 
-    def __init__(self, directory: Optional[str], *, max_bytes: int = DEFAULT_MAX_BYTES):
+    def __init__(self, directory: Optional[str], *, max_bytes: int = DEFAULT_MAX_BYTES, fallback: bool = True):
+        """fallback: if the database in `directory` cannot be opened, keep tags in memory
+        (TensorBoard: the tab keeps working) instead of raising OSError/TagStoreUnreadable
+        (the CLI, which only reads the database)."""
         self.max_bytes = int(max_bytes)
         self._lock = threading.Lock()
         self.path = None
         connection = None
         if directory is not None:
             try:
-                connection = self._open_file(directory)
-            except (OSError, sqlite3.Error) as error:
+                with _readable():
+                    connection = self._open_file(directory)
+            except (OSError, sqlite3.Error, TagStoreUnreadable) as error:
+                if not fallback:
+                    raise
                 logger.warning("embedanalysis: cannot keep tags in %s (%s); tags are kept in memory only "
                                "until TensorBoard stops", directory, getattr(error, "strerror", None) or error)
                 self.path = None
@@ -115,7 +137,7 @@ class TagStore:
     # -- reading ---------------------------------------------------------------------------
     def read(self, fingerprint: str) -> List[Tuple[int, Optional[str], Optional[str], float]]:
         """(row, tag, corrected_label, updated) of every tagged row, by row."""
-        with self._lock:
+        with self._lock, _readable():
             cursor = self._db.execute("SELECT row, tag, corrected_label, updated FROM tags WHERE fingerprint = ? "
                                       "ORDER BY row", (fingerprint,))
             return [(int(r), t, c, float(u)) for r, t, c, u in cursor]
@@ -126,13 +148,13 @@ class TagStore:
         if not tags:
             return []
         marks = ",".join("?" * len(tags))
-        with self._lock:
+        with self._lock, _readable():
             cursor = self._db.execute("SELECT row FROM tags WHERE fingerprint = ? AND tag IN (%s) ORDER BY row" % marks,
                                       (fingerprint, *tags))
             return [int(r) for (r,) in cursor]
 
     def size_bytes(self) -> int:
-        with self._lock:
+        with self._lock, _readable():
             return self._size()
 
     def _size(self) -> int:
@@ -164,7 +186,7 @@ class TagStore:
             updates.append("tag = excluded.tag")
         if corrected_label is not KEEP:
             updates.append("corrected_label = excluded.corrected_label")
-        with self._lock:
+        with self._lock, _readable():
             if not clearing and self._size() > self.max_bytes:
                 raise TagStoreFull("the tag database is full (%.1f MB, at most %.1f MB): clear tags, or move %s "
                                    "away to start a new one" % (self._size() / 1024 ** 2, self.max_bytes / 1024 ** 2,
@@ -179,7 +201,7 @@ class TagStore:
 
     def counts(self, fingerprint: str) -> Dict[str, int]:
         """{tag: rows} for every tag (0 included), plus "corrected": rows with a corrected label."""
-        with self._lock:
+        with self._lock, _readable():
             found = dict(self._db.execute("SELECT tag, COUNT(*) FROM tags WHERE fingerprint = ? AND tag IS NOT NULL "
                                           "GROUP BY tag", (fingerprint,)).fetchall())
             corrected = self._db.execute("SELECT COUNT(*) FROM tags WHERE fingerprint = ? AND corrected_label IS NOT "

@@ -24,6 +24,7 @@ from tensorboard.plugins import base_plugin
 from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
 from werkzeug import test as werkzeug_test
 
+from no_bugs import assert_not_a_bug
 from tb_embedanalysis import write_embedding
 from tb_embedanalysis.logs import discover
 from tb_embedanalysis.plugin.loader import EmbedAnalysisLoader
@@ -100,6 +101,7 @@ def get(client, url, timeout=20.0, **query):
     thread.join(timeout)
     assert box, "%s %s did not answer in %.0f s" % (url, query, timeout)
     response = box[0]
+    assert_not_a_bug(response, (url, query))
     assert response.headers.get("Content-Type"), url
     assert response.headers.get("X-Content-Type-Options") == "nosniff", url
     return response

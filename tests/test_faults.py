@@ -25,6 +25,7 @@ from tensorboard.backend import application
 from tensorboard.plugins import base_plugin
 from werkzeug import test as werkzeug_test
 
+from no_bugs import assert_not_a_bug
 from tb_embedanalysis import write_embedding
 from tb_embedanalysis.analysis.disk_cache import DiskCache
 from tb_embedanalysis.logs import metadata as metadata_io
@@ -62,6 +63,7 @@ def get(client, route, **query):
     while True:
         response = client.get(PREFIX + route, query_string=query)
         assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert_not_a_bug(response, (route, query))
         if response.status_code != 202 or time.monotonic() > deadline:
             break
         time.sleep(0.05)

@@ -17,6 +17,7 @@ from tensorboard.backend import application
 from tensorboard.plugins import base_plugin
 from werkzeug import test as werkzeug_test
 
+from no_bugs import assert_not_a_bug
 from tb_embedanalysis import write_embedding
 from tb_embedanalysis.plugin.loader import EmbedAnalysisLoader
 
@@ -87,6 +88,7 @@ def test_any_query_string_gets_a_clean_answer(client, path, query, anchor):
     if anchor:  # half the time, aim at a real embedding so deeper code paths run
         query = [("run", "digits"), ("embedding", "logits")] + query
     response, elapsed = answer(client, path, query)
+    assert_not_a_bug(response, (path, query))
     assert response.status_code < 500, response.get_data(as_text=True)[:500]
     assert elapsed < ANSWER_BOUND_S
     if response.status_code >= 400:

@@ -20,6 +20,7 @@ from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
 from werkzeug import test as werkzeug_test
 
 from logs_fixtures import vectors, write_bytes_run, write_sprite
+from no_bugs import assert_not_a_bug
 from tb_embedanalysis.logs import EmbeddingStore, MetadataError, discover, find_ref, listing
 from tb_embedanalysis.logs import metadata as metadata_io, metadata_scan
 from tb_embedanalysis.plugin.loader import EmbedAnalysisLoader
@@ -58,6 +59,7 @@ def _route(logdir, path, *, raw=False, **query):
     deadline = time.monotonic() + 60
     while True:
         response = client.get("/data/plugin/embedanalysis" + path, query_string=query)
+        assert_not_a_bug(response, (path, query))
         if response.status_code != 202 or time.monotonic() > deadline:
             assert response.status_code == 200, response.get_data()[:300]
             return response.get_data() if raw else json.loads(response.get_data(as_text=True))

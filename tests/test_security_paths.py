@@ -23,6 +23,7 @@ from tensorboard.plugins import base_plugin
 from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
 from werkzeug import test as werkzeug_test
 
+from no_bugs import assert_not_a_bug
 from tb_embedanalysis import catalog as catalog_module
 from tb_embedanalysis import write_embedding
 from tb_embedanalysis.logs import EmbeddingStore, UnsafePathError, discover
@@ -54,6 +55,7 @@ def make_client(logdir):
 def answer(client, route, **query):
     response = client.get(PREFIX + route, query_string=query)
     assert response.status_code < 500, (route, response.get_data()[:300])
+    assert_not_a_bug(response, (route, query))
     return response
 
 

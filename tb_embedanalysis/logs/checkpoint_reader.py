@@ -29,6 +29,7 @@ from tb_embedanalysis.logs.errors import (
     UnsafePathError,
 )
 from tb_embedanalysis.logs.model import TensorSource
+from tb_embedanalysis.quoting import clipped, excerpt
 
 # How tf.train.Checkpoint (TF2, object-based) stores a variable's value under its path.
 TF2_VALUE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
@@ -174,8 +175,8 @@ def read_checkpoint(source: TensorSource) -> np.ndarray:
         listed = ", ".join(display_name(name) for name in sample[:8])
         more = " (and %d more)" % (len(sample) - 8) if len(sample) > 8 else ""
         raise TensorNotFoundError(
-            "checkpoint %s has no tensor %r; 2-D tensors it has: %s%s"
-            % (source.path, source.tensor_name, listed or "none", more)
+            "checkpoint %s has no tensor %s; 2-D tensors it has: %s%s"
+            % (source.path, excerpt(source.tensor_name or ""), listed or "none", more)
         )
     if len(shapes[key]) != 2:
         raise TensorFormatError(
@@ -203,5 +204,6 @@ def read_checkpoint(source: TensorSource) -> np.ndarray:
 
 
 def _short(error: Exception) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    """The first line of TensorFlow's message (it may quote the file: bounded, escaped)."""
+    return clipped(str(error).strip().splitlines()[0]) if str(error).strip() else type(error).__name__
 

@@ -33,6 +33,7 @@ from tb_embedanalysis.logs.checkpoint_listing import (
 from tb_embedanalysis.logs.checkpoint_reader import checkpoint_files, checkpoint_format, checkpoint_key, display_name
 from tb_embedanalysis.logs.errors import ConfigError, LogError, UnsafePathError
 from tb_embedanalysis.logs.model import ConfigProblem, EmbeddingRef, SpriteSpec, TensorSource
+from tb_embedanalysis.quoting import clipped, excerpt
 
 _NAME_AND_STEP = re.compile(r"^(.*):(\d+)$")
 KERAS_CHECKPOINT_SUBDIR = "train"  # where Keras' TensorBoard callback saves embedding checkpoints
@@ -92,7 +93,7 @@ def parse_config(config_path: str, *, root: str) -> ProjectorConfig:
     except text_format.ParseError as error:
         detail = re.sub(r"^\d+:\d+ : ", "", str(error))
         raise ConfigError("%s line %s, column %s: %s" % (config_path, error.GetLine(), error.GetColumn(),
-                                                         detail)) from None
+                                                         clipped(detail))) from None  # may quote a huge token
     return config
 
 
@@ -112,7 +113,7 @@ class _Context:
 
     def problem(self, error: LogError, *, tensor_name: str = "") -> ConfigProblem:
         # Name the config entry: one config can list many embeddings.
-        message = "embedding %r: %s" % (tensor_name, error) if tensor_name else str(error)
+        message = "embedding %s: %s" % (excerpt(tensor_name), error) if tensor_name else str(error)
         return ConfigProblem(run=self.run, config_path=self.config_path, message=message)
 
     def resolve(self, path: str, *, probe_suffix: str = "") -> str:

@@ -18,6 +18,7 @@ from tb_embedanalysis.logs import metadata as metadata_io
 from tb_embedanalysis.logs import paths, sprites, tensors
 from tb_embedanalysis.logs.errors import LogError, MetadataError, UnsafePathError
 from tb_embedanalysis.logs.model import Embedding, EmbeddingRef, Metadata
+from tb_embedanalysis.logs.tensor_files import tsv_shape_warning
 
 _FINITE_BLOCK_ROWS = 65536
 
@@ -45,6 +46,9 @@ def _read_embedding(ref: EmbeddingRef) -> Embedding:
     vectors = _as_readonly_float32(tensors.read_vectors(ref.tensor))
     num_rows = vectors.shape[0]
     warnings: List[str] = list(ref.warnings)
+    shape_warning = tsv_shape_warning(ref.tensor, vectors.shape)
+    if shape_warning:
+        warnings.append(shape_warning)
     metadata: Optional[Metadata] = None
     label_column = None
     if ref.metadata_path:

@@ -27,6 +27,7 @@ from tb_embedanalysis.logs import paths
 from tb_embedanalysis.logs.errors import (
     LogError, NeedsTensorFlowError, TensorFormatError, TensorNotFoundError, UnsafePathError,
 )
+from tb_embedanalysis.quoting import clipped, excerpt
 
 SUFFIX = ".weights.h5"
 _KERAS_EMBEDDING_KEY = re.compile(r"^layer_with_weights-\d+/embeddings(/\.ATTRIBUTES/VARIABLE_VALUE)?(:\d+)?$")
@@ -60,7 +61,7 @@ def variables(path: str) -> Dict[str, Tuple[Tuple[int, ...], str]]:
             return _listing(h5py, handle)
         except Exception as error:  # noqa: BLE001 - h5py raises KeyError, RuntimeError... on a damaged file
             raise TensorFormatError("weights file %s cannot be listed (half-written or corrupt?): %s"
-                                    % (path, error)) from None
+                                    % (path, clipped(error))) from None
 
 
 def read(path: str, dataset: str) -> np.ndarray:
@@ -76,7 +77,7 @@ def read(path: str, dataset: str) -> np.ndarray:
             raise
         except Exception as error:  # noqa: BLE001 - h5py raises KeyError, RuntimeError... on a damaged file
             raise TensorFormatError("dataset %s in %s cannot be read (half-written or corrupt?): %s"
-                                    % (dataset, path, error)) from None
+                                    % (excerpt(dataset), path, clipped(error))) from None
 
 
 def _read(h5py, handle, size: int, path: str, dataset: str) -> np.ndarray:
@@ -86,17 +87,17 @@ def _read(h5py, handle, size: int, path: str, dataset: str) -> np.ndarray:
         link = item.get(part, getlink=True) if isinstance(item, h5py.Group) else None
         if link is None:
             found = sorted(name for name, (shape, _) in _listing(h5py, handle).items() if len(shape) == 2)
-            raise TensorNotFoundError("weights file %s has no dataset %r; 2-D datasets it has: %s"
-                                      % (path, dataset, ", ".join(found[:8]) or "none"))
+            raise TensorNotFoundError("weights file %s has no dataset %s; 2-D datasets it has: %s"
+                                      % (path, excerpt(dataset), ", ".join(found[:8]) or "none"))
         if not isinstance(link, h5py.HardLink):
-            raise UnsafePathError("weights file %s: %r is a link to another location (%s); refusing to follow it"
-                                  % (path, dataset, type(link).__name__))
+            raise UnsafePathError("weights file %s: %s is a link to another location (%s); refusing to follow it"
+                                  % (path, excerpt(dataset), type(link).__name__))
         item = item[part]
     if not isinstance(item, h5py.Dataset):
-        raise TensorNotFoundError("weights file %s: %r is a group, not a dataset" % (path, dataset))
+        raise TensorNotFoundError("weights file %s: %s is a group, not a dataset" % (path, excerpt(dataset)))
     if item.external or item.is_virtual:
-        raise UnsafePathError("weights file %s: dataset %r keeps its values in other files; refusing to read them"
-                              % (path, dataset))
+        raise UnsafePathError("weights file %s: dataset %s keeps its values in other files; refusing to read them"
+                              % (path, excerpt(dataset)))
     if item.ndim != 2:
         raise TensorFormatError("dataset %s in %s has shape %s; an embedding must be 2-D (N, D)"
                                 % (dataset, path, tuple(item.shape)))

@@ -27,6 +27,7 @@ from tb_embedanalysis.logs import sprites, tensors
 from tb_embedanalysis.logs.checkpoint_reader import checkpoint_files, checkpoint_key, checkpoint_variables
 from tb_embedanalysis.logs.errors import MetadataError, UnsafePathError
 from tb_embedanalysis.logs.model import Embedding, EmbeddingRef, EmbeddingSummary, TensorSource
+from tb_embedanalysis.logs.tensor_files import tsv_shape_warning
 
 # Files of an embedding up to this many bytes in all are loaded to describe it: ~0.1 s.
 LOAD_BELOW_BYTES = 16 * 1024 * 1024
@@ -53,6 +54,9 @@ def summarize(ref: EmbeddingRef) -> EmbeddingSummary:
     """Cheap facts of `ref` (module doc); raises the LogError that loading would raise."""
     shape = _shape(ref.tensor)
     warnings: List[str] = list(ref.warnings)
+    shape_warning = tsv_shape_warning(ref.tensor, shape)  # as loading warns
+    if shape_warning:
+        warnings.append(shape_warning)
     columns: Tuple[str, ...] = ()
     label_column: Optional[str] = None
     if ref.metadata_path:

@@ -16,6 +16,7 @@ import numpy as np
 from tb_embedanalysis.logs import paths
 from tb_embedanalysis.logs.errors import MetadataError
 from tb_embedanalysis.logs.model import Column, Metadata
+from tb_embedanalysis.quoting import excerpt
 
 SINGLE_COLUMN_NAME = "label"
 LABEL_NAMES = ("label", "labels", "class", "category", "target", "y")
@@ -218,7 +219,8 @@ def _unique_header(line: str, path: str, warnings: List[str]) -> List[str]:
             while "%s (%d)" % (name, k) in seen:
                 k += 1
             unique = "%s (%d)" % (name, k)
-            warnings.append("%s: column %r appears twice; the second is called %r" % (path, name, unique))
+            warnings.append("%s: column %s appears twice; the second is called %s" % (path, excerpt(name),
+                                                                                     excerpt(unique)))
             name = unique
         seen.add(name)
         header[index] = name
@@ -238,7 +240,7 @@ def _count_message(path, rows, num_rows, tensor_name, header, first_line) -> str
         message += " (the first line is the header: with several columns it is not a row)"
     elif rows == num_rows + 1:
         message += (
-            "; if its first line %r is a header, remove it: single-column metadata has no "
-            "header row" % first_line
+            "; if its first line %s is a header, remove it: single-column metadata has no "
+            "header row" % excerpt(first_line)
         )
     return message

@@ -25,6 +25,7 @@ import stat
 from typing import BinaryIO, Iterable, Optional
 
 from tb_embedanalysis.logs.errors import UnsafePathError
+from tb_embedanalysis.quoting import excerpt
 
 PLUGIN_ASSETS_PARTS = ("plugins", "org_tensorflow_tensorboard_projector")
 CONFIG_FILENAME = "projector_config.pbtxt"
@@ -94,8 +95,8 @@ def resolve(path: str, *, base_dirs: Iterable[str], root: str, config_path: str,
     """
     if "\0" in path:
         # os.* raise ValueError on it; one such config must not fail the whole discovery.
-        raise UnsafePathError("%s: path %r contains a NUL byte, which no file name can hold; refusing to read it"
-                              % (config_path, path))
+        raise UnsafePathError("%s: path %s contains a NUL byte, which no file name can hold; refusing to read it"
+                              % (config_path, excerpt(path)))
     root = os.path.realpath(root)
     expanded = os.path.expanduser(path)
     if os.path.isabs(expanded):
@@ -104,8 +105,8 @@ def resolve(path: str, *, base_dirs: Iterable[str], root: str, config_path: str,
         candidates = [os.path.realpath(os.path.join(base, expanded)) for base in base_dirs]
     chosen = next((c for c in candidates if os.path.exists(c + probe_suffix)), candidates[0])
     if not is_inside(chosen, root):
-        raise UnsafePathError("%s: path %r resolves to a location outside %s; refusing to read it"
-                              % (config_path, path, root_name))
+        raise UnsafePathError("%s: path %s resolves to a location outside %s; refusing to read it"
+                              % (config_path, excerpt(path), root_name))
     return chosen
 
 

@@ -12,9 +12,10 @@ import io
 import math
 from typing import Optional, Tuple
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from tb_embedanalysis.logs import paths
+from tb_embedanalysis.quoting import clipped
 from tb_embedanalysis.logs.errors import SpriteError, UnsafePathError
 from tb_embedanalysis.logs.model import SpriteInfo, SpriteSpec
 
@@ -22,10 +23,24 @@ from tb_embedanalysis.logs.model import SpriteInfo, SpriteSpec
 # the projector cannot show is almost certainly a writer bug, and it costs memory to hold.
 MAX_SPRITE_PIXELS = 8192
 
+# How Pillow says "this file is not a (whole) image": OSError (UnidentifiedImageError, "image
+# file is truncated"), SyntaxError (a PNG chunk's bad checksum), EOFError and ValueError from
+# some decoders, DecompressionBombError (a header claiming billions of pixels).
+UNREADABLE = (OSError, SyntaxError, EOFError, ValueError, Image.DecompressionBombError)
+
 
 def refusal_warning(error: Exception) -> str:
     """The warning shown when a sprite is refused but the vectors stay usable: which file, why."""
     return "sprite refused, no thumbnails: %s" % error
+
+
+def unreadable_warning(name: str, error: BaseException) -> str:
+    """The warning of a sprite Pillow cannot read or decode (at listing, loading or cropping)."""
+    return "sprite %s cannot be read (%s): no thumbnails" % (name, _reason(error))
+
+
+def _reason(error: BaseException) -> str:
+    return clipped(str(error)) or type(error).__name__
 
 
 def check_sprite(spec: SpriteSpec, num_rows: int) -> Tuple[Optional[SpriteInfo], Optional[str]]:
@@ -36,14 +51,19 @@ def check_sprite(spec: SpriteSpec, num_rows: int) -> Tuple[Optional[SpriteInfo],
         return None, ("sprite %s: single_image_dim must be two positive sizes (width, height), got %s: "
                       "no thumbnails" % (name, list(spec.single_image_dim)))
     try:
-        with paths.open_regular(spec.path) as handle, Image.open(handle) as image:  # reads the header only
+        with paths.open_regular(spec.path) as handle, Image.open(handle) as image:  # reads the header
             size = image.size
+            if image.format == "PNG" and max(size) <= MAX_SPRITE_PIXELS:
+                # Every chunk's checksum, without decoding: finds a truncated or damaged PNG
+                # (our writer's format) now, in the listing, not at the first thumbnail.
+                # Reads the file once (CRC32: ~1 GB/s), at load or listing only.
+                image.verify()
     except FileNotFoundError:
         return None, "sprite %s is missing: no thumbnails" % name
     except UnsafePathError as error:  # costs the thumbnails, not the vectors (issue 15)
         return None, refusal_warning(error)
-    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as error:
-        return None, "sprite %s cannot be read (%s): no thumbnails" % (name, error)
+    except UNREADABLE as error:
+        return None, unreadable_warning(name, error)
     if max(size) > MAX_SPRITE_PIXELS:
         return None, "sprite %s is %dx%d px, more than TensorBoard's limit of %d px: no thumbnails" % (
             name, size[0], size[1], MAX_SPRITE_PIXELS)
@@ -77,8 +97,9 @@ def open_sprite(path: str) -> Image.Image:
             if image.mode not in ("RGB", "RGBA", "L", "LA"):
                 return image.convert("RGBA")  # P, CMYK, I;16...: make PNG-friendly and crop-safe
             return image
-    except (OSError, UnidentifiedImageError) as error:
-        raise SpriteError("sprite %s cannot be read: %s" % (path, error)) from None
+    except UNREADABLE as error:
+        raise SpriteError("sprite %s cannot be read (%s); no thumbnails until it is rewritten"
+                          % (path, _reason(error))) from None
 
 
 def crop(image: Image.Image, info: SpriteInfo, index: int) -> Image.Image:

@@ -94,8 +94,19 @@ class EmbeddingStore:
     def summary(self, ref: EmbeddingRef) -> EmbeddingSummary:
         """What a listing shows of `ref`: from the embedding if the store holds it or its files
         are small (then it is loaded: milliseconds), else from cheap facts (logs/listing.py),
-        so that listing a 200 MB metadata neither parses it nor holds it. Raises the LogError
-        a load gives (or gave)."""
+        so that listing a 200 MB metadata neither parses it nor holds it. A sprite that failed
+        to decode since (at a thumbnail) is listed as such. Raises the LogError a load gives
+        (or gave)."""
+        summary = self._summary(ref)
+        if summary.sprite is None:
+            return summary
+        path = summary.sprite.path
+        failure = self._sprites.get((path, paths.signature(path)))
+        if not isinstance(failure, _SpriteFailure):
+            return summary
+        return dataclasses.replace(summary, sprite=None, warnings=summary.warnings + (str(failure.error),))
+
+    def _summary(self, ref: EmbeddingRef) -> EmbeddingSummary:
         embedding = self.peek(ref)
         if embedding is None and listing.cheap_to_load(ref):
             embedding = self.load(ref)
@@ -108,7 +119,7 @@ class EmbeddingStore:
         try:
             facts = listing.summarize(ref)
         except LogError as error:
-            raise _relative_error(error, ref) from None
+            raise relative_error(error, ref) from None
         logdir = paths.logdir_of(ref.config_path, ref.run)
         facts = dataclasses.replace(facts, warnings=tuple(paths.relative_message(w, logdir) for w in facts.warnings))
         return self._summaries.put(key, facts, nbytes=_SUMMARY_BYTES)
@@ -144,6 +155,8 @@ class EmbeddingStore:
         key = (path, paths.signature(path))
         with self._sprite_lock:
             image = self._sprites.get(key)
+            if isinstance(image, _SpriteFailure):  # this version does not decode: say so again, quickly
+                raise type(image.error)(*image.error.args)
             if image is not None:
                 return image
             flight = self._sprite_flights.get(key)
@@ -162,17 +175,20 @@ class EmbeddingStore:
         try:
             flight.image = sprites.open_sprite(path)
         except LogError as error:
-            flight.error = _relative_error(error, embedding.ref)
+            flight.error = relative_error(error, embedding.ref)
             raise flight.error from None
-        except BaseException as error:  # a bug: waiters must not hang, nor get a stale image
-            flight.error = SpriteError("sprite %s could not be decoded (%s)" % (os.path.basename(path),
-                                                                                 type(error).__name__))
+        except BaseException as error:  # a bug: waiters must not hang, nor get a stale image,
+            # nor a LogError (a 4xx): theirs is the same bug, the leader's traceback is logged.
+            flight.error = RuntimeError("decoding sprite %s failed in another request (%s)"
+                                        % (os.path.basename(path), type(error).__name__))
             raise
         finally:
             with self._sprite_lock:
                 del self._sprite_flights[key]
                 if flight.image is not None:
                     self._sprites.put(key, flight.image, nbytes=_image_bytes(flight.image))
+                elif isinstance(flight.error, LogError):  # kept like an image: decoded once per version
+                    self._sprites.put(key, _SpriteFailure(flight.error), nbytes=_SUMMARY_BYTES)
             flight.done.set()
         return flight.image
 
@@ -237,7 +253,15 @@ class _SpriteFlight:
     def __init__(self):
         self.done = threading.Event()
         self.image = None
-        self.error: Optional[LogError] = None
+        self.error: Optional[Exception] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class _SpriteFailure:
+    """A sprite version that does not decode, kept in the sprite cache where its image would
+    be: thumbnails answer its error without decoding the file again, listings warn."""
+
+    error: LogError
 
 
 class _Entry:

@@ -7,13 +7,19 @@ since discovery. Every failure is an error of ours that names the file.
 from __future__ import annotations
 
 import os
-from typing import List
+from typing import List, Optional, Tuple
 
 import numpy as np
 
 from tb_embedanalysis.logs import paths
 from tb_embedanalysis.logs.errors import TensorFormatError, TensorNotFoundError
 from tb_embedanalysis.logs.model import TensorSource
+from tb_embedanalysis.quoting import excerpt
+
+
+# Longer than any number a writer prints (float64's longest repr is 24 characters; padded
+# or "%.60f" values fit too), so a longer cell is refused without parsing it.
+MAX_NUMBER_CHARS = 100
 
 
 def read_tsv(source: TensorSource) -> np.ndarray:
@@ -33,6 +39,12 @@ def read_tsv(source: TensorSource) -> np.ndarray:
                 "%s line %d has %d values but line %d has %d"
                 % (source.path, number, len(row), line_numbers[0], width)
             )
+        if max(map(len, row)) > MAX_NUMBER_CHARS:
+            # Before numpy or float() see it: both quote a bad value whole in their message,
+            # 64 MB for a 16 MiB cell of NUL bytes (issue 23).
+            column, value = next((i, v) for i, v in enumerate(row, start=1) if len(v) > MAX_NUMBER_CHARS)
+            raise TensorFormatError("%s: line %d column %d is %s, not a number" % (
+                source.path, number, column, excerpt(value)))
     try:
         # Parse as float64, then round once to float32: writers print float32 values with
         # float64's shortest repr (tensorboardX does), so this round-trips exactly.
@@ -48,8 +60,19 @@ def _first_bad_value(rows, line_numbers) -> str:
             try:
                 float(value)
             except ValueError:
-                return "line %d column %d is %r, not a number" % (number, column, value)
+                # Quoted short: a cell can be the whole file (16 MiB of NUL bytes, issue 23).
+                return "line %d column %d is %s, not a number" % (number, column, excerpt(value))
     return "a value is not a number"
+
+
+def tsv_shape_warning(source: TensorSource, shape: Tuple[int, int]) -> Optional[str]:
+    """The warning for a TSV tensor whose config `tensor_shape` disagrees with the file
+    (rows, values per row), else None. The file wins, as in TensorBoard's projector: a TSV
+    carries its own shape, and the config's is most likely left over from an older write."""
+    if source.kind != "tsv" or not source.shape or tuple(source.shape) == tuple(shape):
+        return None
+    return ("%s has %s rows of %d values, but the config's tensor_shape says %s; the file's shape is used"
+            % (source.path, format(shape[0], ","), shape[1], list(source.shape)))
 
 
 def _read_text(path: str) -> str:

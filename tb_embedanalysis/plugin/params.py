@@ -5,6 +5,7 @@ rule of the question asked, and lives in tb_embedanalysis.queries."""
 from typing import List, Optional
 
 from tb_embedanalysis.errors import InvalidArgument as BadRequest
+from tb_embedanalysis.quoting import excerpt
 
 _MAX_TEXT = 1000  # longest text parameter we accept (query, regex, names)
 
@@ -27,7 +28,7 @@ def integer(request, name: str, *, required: bool = False) -> Optional[int]:
     try:
         return int(raw.strip())
     except ValueError:
-        raise BadRequest("parameter %r must be an integer, got %r" % (name, raw[:50])) from None
+        raise BadRequest("parameter %r must be an integer, got %s" % (name, excerpt(raw))) from None
 
 
 def boolean(request, name: str) -> Optional[bool]:
@@ -40,7 +41,7 @@ def boolean(request, name: str) -> Optional[bool]:
         return True
     if lowered in ("0", "false", "no", "off"):
         return False
-    raise BadRequest("parameter %r must be true or false, got %r" % (name, raw[:50]))
+    raise BadRequest("parameter %r must be true or false, got %s" % (name, excerpt(raw)))
 
 
 def number(request, name: str) -> Optional[float]:
@@ -51,9 +52,9 @@ def number(request, name: str) -> Optional[float]:
     try:
         value = float(raw.strip())
     except ValueError:
-        raise BadRequest("parameter %r must be a number, got %r" % (name, raw[:50])) from None
+        raise BadRequest("parameter %r must be a number, got %s" % (name, excerpt(raw))) from None
     if value != value or value in (float("inf"), float("-inf")):
-        raise BadRequest("parameter %r must be a finite number, got %r" % (name, raw[:50]))
+        raise BadRequest("parameter %r must be a finite number, got %s" % (name, excerpt(raw)))
     return value
 
 
@@ -70,5 +71,5 @@ def integer_list(request, name: str) -> Optional[List[int]]:
     try:
         numbers = [int(part) for part in value.split(",") if part.strip()]
     except ValueError:
-        raise BadRequest("parameter %r must be comma-separated integers, got %r" % (name, value[:50])) from None
+        raise BadRequest("parameter %r must be comma-separated integers, got %s" % (name, excerpt(value))) from None
     return list(dict.fromkeys(numbers))

@@ -16,6 +16,7 @@ from tb_embedanalysis import errors, exports, queries
 from tb_embedanalysis.plugin import params, responses, writes
 from tb_embedanalysis.plugin.http_errors import json_errors
 from tb_embedanalysis.plugin.static import StaticFiles
+from tb_embedanalysis.quoting import excerpt
 from tb_embedanalysis.tags import TagStore
 
 PLUGIN_NAME = "embedanalysis"
@@ -259,6 +260,6 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
         name = request.path[len(prefix):] if request.path.startswith(prefix) else ""
         found = self._static.get(name)
         if found is None:
-            return responses.json_response(request, {"error": "no such file: %r" % name[:200]}, status=404)
+            return responses.json_response(request, {"error": "no such file: %s" % excerpt(name)}, status=404)
         body, content_type = found
         return responses.bytes_response(request, body, content_type)

@@ -37,3 +37,4 @@ from tb_embedanalysis.queries.quality import (  # noqa: F401
     check_threshold, duplicates, outliers,
 )
 from tb_embedanalysis.queries.changes import aligned, churn  # noqa: F401
+from tb_embedanalysis.analysis.jobs import Cancelled  # noqa: F401 - a job stopped: the server is exiting

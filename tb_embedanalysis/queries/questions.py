@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Optional, Union
 
 import numpy as np
@@ -9,7 +10,7 @@ import numpy as np
 from tb_embedanalysis.analysis import text_match
 from tb_embedanalysis.analysis.engine import HARDNESS_METHODS, AnalysisEngine, Pending
 from tb_embedanalysis.analysis.projection import PROJECTIONS
-from tb_embedanalysis.errors import InvalidArgument, NotFound, QueryError
+from tb_embedanalysis.errors import InvalidArgument, NotFound, QueryError, bug_message, new_error_id
 from tb_embedanalysis.logs import EmbeddingStore
 from tb_embedanalysis.logs.errors import LogError
 from tb_embedanalysis.logs.model import Embedding, EmbeddingSeries
@@ -17,6 +18,9 @@ from tb_embedanalysis.queries.rules import (
     HISTORY_METHOD, MAX_LIMIT, MAX_OFFSET, MAX_SEARCH_LIMIT, Workspace, _column, check_choice, check_hard_method,
     check_k, check_range, label_question, labels_of, metadata_row, resolve_metric, resolve_query, space,
 )
+
+logger = logging.getLogger(__name__)
+
 
 def runs(workspace: Workspace) -> dict:
     """Every run with its embeddings (latest step described), and the configs' problems."""
@@ -37,8 +41,14 @@ def _describe(workspace: Workspace, series: EmbeddingSeries) -> dict:
              "nonfinite_rows": 0, "warnings": [], "error": None}
     try:
         summary = workspace.summary(series.run, series.name)
-    except (QueryError, LogError, OSError, ValueError) as error:  # listed with its error, never dropped
+    except (QueryError, LogError) as error:  # listed with its error, never dropped
         entry["error"] = str(error)
+        return entry
+    except Exception:  # noqa: BLE001 - a bug: logged with an id, and it must not hide the other embeddings
+        error_id = new_error_id()
+        logger.exception("embedanalysis: describing %s/%s for /runs failed [error id %s]",
+                         series.run, series.name, error_id)
+        entry["error"] = bug_message("describing this embedding", error_id)
         return entry
     if summary.ref != series.refs[-1]:  # training moved on while we looked: list what we show
         try:

@@ -15,6 +15,7 @@ import numpy as np
 
 from tb_embedanalysis.errors import InvalidArgument, NotFound
 from tb_embedanalysis.logs.model import Embedding
+from tb_embedanalysis.quoting import excerpt
 from tb_embedanalysis.tags import KEEP, MAX_LABEL_CHARS, MAX_ROWS_PER_WRITE, TAGS, TagStore
 
 _BODY_FIELDS = ("run", "embedding", "step", "indices", "tag", "corrected_label")
@@ -40,7 +41,7 @@ def check_write(body, n_rows: int) -> dict:
         raise InvalidArgument("the body must be a JSON object with fields %s" % ", ".join(_BODY_FIELDS))
     unknown = sorted(set(body) - set(_BODY_FIELDS))
     if unknown:
-        raise InvalidArgument("unknown field %r; fields: %s" % (str(unknown[0])[:50], ", ".join(_BODY_FIELDS)))
+        raise InvalidArgument("unknown field %s; fields: %s" % (excerpt(unknown[0]), ", ".join(_BODY_FIELDS)))
     indices = body.get("indices")
     if not isinstance(indices, list) or not indices:
         raise InvalidArgument("field 'indices' must be a non-empty list of row numbers")
@@ -49,7 +50,7 @@ def check_write(body, n_rows: int) -> dict:
                               % (len(indices), MAX_ROWS_PER_WRITE))
     for value in indices:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise InvalidArgument("field 'indices' must hold integers, got %r" % (str(value)[:50],))
+            raise InvalidArgument("field 'indices' must hold integers, got %s" % excerpt(value))
         if not 0 <= value < n_rows:
             raise InvalidArgument("field 'indices': row %d is out of range (the embedding has %d rows)"
                                   % (value, n_rows))
@@ -60,7 +61,7 @@ def check_write(body, n_rows: int) -> dict:
                               % ", ".join(TAGS))
     tag = body.get("tag", KEEP)
     if tag is not KEEP and tag is not None and tag not in TAGS:
-        raise InvalidArgument("field 'tag' must be one of %s or null, got %r" % (", ".join(TAGS), str(tag)[:50]))
+        raise InvalidArgument("field 'tag' must be one of %s or null, got %s" % (", ".join(TAGS), excerpt(tag)))
     corrected = body.get("corrected_label", KEEP)
     if corrected is not KEEP and corrected is not None:
         corrected = check_label(corrected)
@@ -96,8 +97,8 @@ def check_hide(value: Optional[str]) -> List[str]:
     names = [name.strip() for name in value.split(",") if name.strip()]
     for name in names:
         if name not in TAGS:
-            raise InvalidArgument("parameter 'hide_tagged' must name tags among %s, got %r"
-                                  % (", ".join(TAGS), name[:50]))
+            raise InvalidArgument("parameter 'hide_tagged' must name tags among %s, got %s"
+                                  % (", ".join(TAGS), excerpt(name)))
     return names
 
 
@@ -158,5 +159,5 @@ def _label_column(embedding: Embedding, label_column: Optional[str], *, required
                                   % (embedding.ref.name, ", ".join(embedding.metadata.columns)))
         return None
     if column not in embedding.metadata.columns:
-        raise NotFound("unknown column %r; columns: %s" % (column[:50], ", ".join(embedding.metadata.columns)))
+        raise NotFound("unknown column %s; columns: %s" % (excerpt(column), ", ".join(embedding.metadata.columns)))
     return column

@@ -12,6 +12,7 @@ from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from tb_embedanalysis.quoting import excerpt
 from tb_embedanalysis.writer.errors import MetadataValueError, ShapeError, fmt_int
 from tb_embedanalysis.writer.validation import LINE_BREAKS, check_rows
 
@@ -44,7 +45,7 @@ def is_blank(text: str) -> bool:
 
 def _clean(text: str, *, row: Optional[int], column: str, escape: bool) -> str:
     """One cell: refuse or escape separators, replace blanks, check it encodes."""
-    where = f"row {fmt_int(row)} column {column!r}" if row is not None else f"column name {column!r}"
+    where = f"row {fmt_int(row)} column {excerpt(column)}" if row is not None else f"column name {excerpt(column)}"
     found = _FORBIDDEN_RE.search(text)
     if found:
         if not escape or row is None:
@@ -55,7 +56,7 @@ def _clean(text: str, *, row: Optional[int], column: str, escape: bool) -> str:
                 else ""
             )
             raise MetadataValueError(
-                f"metadata {where} contains {_FORBIDDEN[found.group()]}: {text[:60]!r}; "
+                f"metadata {where} contains {_FORBIDDEN[found.group()]}: {excerpt(text)}; "
                 f"a TSV cell cannot hold it without shifting columns or rows{hint}"
             )
         text = _FORBIDDEN_RE.sub(lambda m: _ESCAPES.get(m.group(), " "), text)
@@ -63,11 +64,11 @@ def _clean(text: str, *, row: Optional[int], column: str, escape: bool) -> str:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise MetadataValueError(
-            f"metadata {where} is not valid unicode: {text[:60]!r} ({exc.reason})"
+            f"metadata {where} is not valid unicode: {excerpt(text)} ({exc.reason})"
         ) from None
     if is_blank(text):
         if row is None:
-            raise MetadataValueError(f"metadata column names must not be blank, got {text!r}")
+            raise MetadataValueError(f"metadata column names must not be blank, got {excerpt(text)}")
         return EMPTY_PLACEHOLDER
     return text
 

@@ -80,7 +80,6 @@ def aurocs(run: protocol.Run, metric: str, k: int) -> dict:
 def speed(n: int, steps: int = 10, d: int = 64, labels: int = 100):
     """Seconds of one step's cold pass (kNN graph + cluster statistics + hard examples) and of
     the history over `steps` steps once their graphs are cached, at n points."""
-    from tb_embedanalysis.analysis import labels as label_codes
     from tb_embedanalysis.analysis.engine import AnalysisEngine, Space
 
     rng = np.random.default_rng(0)

@@ -27,8 +27,8 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 sys.path.insert(0, os.path.dirname(__file__))
 
-import history_protocol as protocol  # noqa: E402
-from bench_history import run_of, seeds_of  # noqa: E402
+import history_protocol as protocol
+from bench_history import run_of, seeds_of
 
 EARLY = 4  # the first EARLY steps are "early training" (before the network fits the flips)
 

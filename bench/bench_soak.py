@@ -29,7 +29,7 @@ from live_check import Checker, make_app, run_clients, start_writer, writer_outp
 
 
 def rss_mb() -> float:
-    import psutil  # noqa: PLC0415 - bench extra
+    import psutil  # bench extra: imported where needed
 
     return psutil.Process().memory_info().rss / 2**20
 

@@ -217,7 +217,7 @@ class RssSampler:
     """Peak resident memory of a process (and its children), sampled in a thread (psutil)."""
 
     def __init__(self, pid: int, interval: float = 0.2):
-        import psutil  # noqa: PLC0415 - only the benchmark and its test need it
+        import psutil  # only the benchmark and its test need it
 
         self._process = psutil.Process(pid)
         self._interval = interval
@@ -226,7 +226,7 @@ class RssSampler:
         self._thread = threading.Thread(target=self._loop, name="rss-sampler", daemon=True)
 
     def _loop(self):
-        import psutil  # noqa: PLC0415
+        import psutil
 
         while not self._stop.is_set():
             try:

@@ -17,7 +17,7 @@ from werkzeug import test as werkzeug_test
 
 from tb_embedanalysis import write_embedding
 from tb_embedanalysis.analysis import projection
-from tb_embedanalysis.analysis.engine import AnalysisEngine, Pending, Space
+from tb_embedanalysis.analysis.engine import AnalysisEngine, Space
 from tb_embedanalysis.plugin.loader import EmbedAnalysisLoader
 
 PREFIX = "/data/plugin/embedanalysis"

@@ -124,7 +124,7 @@ def test_a_file_swapped_for_an_outside_symlink_after_loading_is_refused(logdir, 
     answer(client, "/runs")
     swap_for_symlink(logdir / "a" / "emb" / "latest" / asset, logdir.parent / "outside" / secret)
     after = every_answer(client)
-    for route, status, body in after:
+    for route, _status, body in after:
         assert SECRET not in body and SECRET.decode() not in json.dumps(body.decode("latin-1")), route
         assert str(logdir.parent) not in body.decode("latin-1"), (route, body[:300])
     by_route = {route: (status, body) for route, status, body in after}
@@ -201,7 +201,7 @@ def test_a_config_symlinked_outside_the_logdir_is_never_read(logdir):
     (problem,) = [p for p in listed["problems"] if p["run"] == "b"]
     assert problem["config"] == "b/projector_config.pbtxt"
     assert "b/projector_config.pbtxt" in problem["error"] and "refusing to read it" in problem["error"]
-    for route, status, body in every_answer(client, run="b"):
+    for route, _status, body in every_answer(client, run="b"):
         assert SECRET not in body, route
 
 

@@ -133,7 +133,7 @@ def test_concurrent_writers_keep_every_entry(tmp_path):
     def write(i):
         try:
             write_embedding(tmp_path, _vectors(seed=i), name=f"e{i}", step=i)
-        except Exception as error:  # pragma: no cover - reported below
+        except Exception as error:  # noqa: BLE001  # pragma: no cover - reported below
             errors.append(error)
 
     threads = [threading.Thread(target=write, args=(i,)) for i in range(8)]

@@ -234,7 +234,7 @@ def _secret(directory: str) -> bytes:
     except FileExistsError:
         secret = _read_regular(path, 1024)
         if secret is None or len(secret) < 32:
-            raise OSError(errno.EINVAL, "%s is not a readable key file" % SECRET_NAME)
+            raise OSError(errno.EINVAL, "%s is not a readable key file" % SECRET_NAME) from None
         return secret
     with os.fdopen(fd, "wb") as f:
         secret = secrets.token_bytes(32)

@@ -25,7 +25,7 @@ Python waits for them, so without this `kill` or Ctrl+C waited for the whole col
 from __future__ import annotations
 
 import concurrent.futures
-import concurrent.futures.thread  # noqa: F401  (registers its exit join now: see _on_exit)
+import concurrent.futures.thread  # registers its exit join now: see _on_exit
 import threading
 from typing import Callable, Dict, Hashable, List, Optional, Union
 

@@ -133,7 +133,7 @@ class _open:
 
     def __enter__(self):
         try:
-            import h5py  # noqa: PLC0415 - optional: only Keras 3 logs need it
+            import h5py  # optional: only Keras 3 logs need it
         except ImportError:
             raise NeedsTensorFlowError("reading the Keras weights file %s needs h5py (installed with Keras): "
                                        "pip install h5py" % self.path) from None

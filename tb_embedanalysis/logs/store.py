@@ -111,7 +111,7 @@ class EmbeddingStore:
         try:
             facts = listing.summarize(ref)
         except LogError as error:
-            raise _relative_error(error, ref) from None
+            raise relative_error(error, ref) from None
         logdir = paths.logdir_of(ref.config_path, ref.run)
         facts = dataclasses.replace(facts, warnings=tuple(paths.relative_message(w, logdir) for w in facts.warnings))
         return self._summaries.put(key, facts, nbytes=_SUMMARY_BYTES)
@@ -165,7 +165,7 @@ class EmbeddingStore:
         try:
             flight.image = sprites.open_sprite(path)
         except LogError as error:
-            flight.error = _relative_error(error, embedding.ref)
+            flight.error = relative_error(error, embedding.ref)
             raise flight.error from None
         except BaseException as error:  # a bug: waiters must not hang, nor get a stale image
             flight.error = SpriteError("sprite %s could not be decoded (%s)" % (os.path.basename(path),

@@ -48,7 +48,7 @@ def json_errors(route):
             # Expected: the user's request or logs. One line, no traceback.
             logger.info("embedanalysis: %s: %s", request.path, error)
             return responses.json_response(request, error_body(error), status=status_for(error))
-        except Exception:  # noqa: BLE001 - last line of defence, see module doc
+        except Exception:  # last line of defence, see module doc (logged with its traceback)
             # A bug of ours: not the user's bad input (so no 400), and it must not take the
             # tab down. The traceback goes to the log; the answer says what failed, in words,
             # without internals (messages of unexpected errors may hold server paths).

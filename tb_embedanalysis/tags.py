@@ -63,7 +63,7 @@ class TagStore:
     def __init__(self, directory: Optional[str], *, max_bytes: int = DEFAULT_MAX_BYTES):
         self.max_bytes = int(max_bytes)
         self._lock = threading.Lock()
-        self.path = None
+        self.path: Optional[str] = None
         connection = None
         if directory is not None:
             try:

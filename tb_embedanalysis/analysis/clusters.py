@@ -111,11 +111,13 @@ def statistics(ctx: LabelContext, *, silhouette_exact_max: int = SILHOUETTE_EXAC
     nearest = np.argmin(between, axis=1) if n_labels > 1 else np.full(n_labels, -1)
 
     sil, sample_size = _silhouette(ctx, silhouette_exact_max, seed)
+    sil_label, sil_mean = None, None
     if sil is not None:
         sil_rows, sil_values = sil
         sil_counts = np.bincount(codes[sil_rows], minlength=n_labels)
         with np.errstate(invalid="ignore", divide="ignore"):
             sil_label = np.bincount(codes[sil_rows], weights=sil_values, minlength=n_labels) / sil_counts
+        sil_mean = float(sil_values.mean())
     names = ctx.encoded.names
     stats = []
     for code in range(n_labels):
@@ -125,14 +127,14 @@ def statistics(ctx: LabelContext, *, silhouette_exact_max: int = SILHOUETTE_EXAC
             nearest_label=names[nearest[code]] if has_other else None,
             separation=between[code, nearest[code]] / spread[code] if has_other and spread[code] > 0 else None,
             purity=purity[code], knn_recall=recall[code], knn_precision=precision[code],
-            silhouette=None if sil is None else sil_label[code], hard_count=int(counts[code] - correct[code]),
+            silhouette=None if sil_label is None else sil_label[code], hard_count=int(counts[code] - correct[code]),
         ))
     two_labels = 2 <= n_labels <= n - 1
     overall = {
         "n": int(n), "k": int(k), "metric": ctx.prep.metric,
         "knn_accuracy": float(correct.sum() / n),
         "macro_f1": float(f1[present].mean()),
-        "silhouette": None if sil is None else float(sil_values.mean()),
+        "silhouette": sil_mean,
         "silhouette_sample_size": sample_size,
         "davies_bouldin": geometry.davies_bouldin(ctx.prep, ctx.rows, codes, ctx.cents, n_labels) if two_labels else None,
         "num_labels": int(n_labels),

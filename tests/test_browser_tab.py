@@ -13,6 +13,7 @@ import json
 import os
 import pathlib
 import urllib.request
+from typing import List
 
 import numpy as np
 import pytest
@@ -120,9 +121,14 @@ class Tab:
     def __init__(self, page, base):
         self.page = page
         self.base = base
-        self.dialogs = []
-        self.errors = []
-        page.on("dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss()))
+        self.dialogs: List[str] = []
+        self.errors: List[str] = []
+
+        def on_dialog(dialog):
+            self.dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        page.on("dialog", on_dialog)
         page.on("pageerror", lambda error: self.errors.append(str(error)))
 
     def open(self, state=""):

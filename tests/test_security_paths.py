@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import time
+from typing import List
 
 import numpy as np
 import pytest
@@ -242,7 +243,7 @@ def test_a_step_deleted_during_discovery_answers_the_documented_404(tmp_path, mo
         write_embedding(str(logs / "run"), rng.normal(size=(N, 4)).astype(np.float32), name="emb", step=step)
     config_path = logs / "run" / "projector_config.pbtxt"
     real_discover = catalog_module.logs.discover
-    calls = []
+    calls: List[str] = []
 
     def discover_while_a_writer_deletes_step_10(logdir):
         runs = real_discover(logdir)

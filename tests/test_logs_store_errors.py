@@ -13,6 +13,7 @@ import argparse
 import os
 import re
 import threading
+from typing import List, Optional
 
 import pytest
 from google.protobuf import text_format
@@ -145,11 +146,24 @@ def removed(path):
     path.unlink()
 
 
+def over_the_limit(path):
+    Image.new("L", (8200, 16)).save(path)  # wider than TensorBoard's 8192 px
+
+
+def bad_single_image_dim(path):
+    config_path = path.parent.parent / "projector_config.pbtxt"
+    config = text_format.Parse(config_path.read_text(), ProjectorConfig())
+    config.embeddings[0].sprite.single_image_dim[0] = 0
+    write_config(str(config_path.parent), config)
+
+
 @pytest.mark.parametrize("breaks, warning", [
     (not_an_image, r"sprite emb/sprite\.png cannot be read \(.*\): no thumbnails"),
     (too_small, r"sprite emb/sprite\.png is 4x4 px, but 10 thumbnails of 4x4 px in a 4-column grid need 16x12 px"),
     (removed, r"sprite emb/sprite\.png is missing: no thumbnails"),
-], ids=["not-an-image", "grid-too-small", "missing"])
+    (over_the_limit, r"sprite emb/sprite\.png is 8200x16 px, more than TensorBoard's limit of 8192 px"),
+    (bad_single_image_dim, r"sprite emb/sprite\.png: single_image_dim must be two positive sizes"),
+], ids=["not-an-image", "grid-too-small", "missing", "over-8192-px", "bad-single-image-dim"])
 def test_an_unusable_sprite_costs_the_thumbnails_with_the_same_warning_on_both_sides(tmp_path, side, breaks, warning):
     write_bytes_run(str(tmp_path), vectors(N, D), name="emb", sprite=4)
     breaks(tmp_path / "emb" / "sprite.png")
@@ -161,6 +175,20 @@ def test_an_unusable_sprite_costs_the_thumbnails_with_the_same_warning_on_both_s
     embedding = store.load(ref_of(tmp_path, "emb"))
     with pytest.raises(SpriteError, match="no usable sprite"):
         store.thumbnail_png(embedding, 0)
+
+
+def test_a_sprite_swapped_for_an_outside_symlink_after_discovery_is_refused(tmp_path, side):
+    write_bytes_run(str(tmp_path), vectors(N, D), name="emb", sprite=4)
+    ref = ref_of(tmp_path, "emb")  # discovery checked the sprite's path: inside the run
+    outside = tmp_path.parent / (tmp_path.name + "-outside.png")
+    write_sprite(str(outside), N, size=4)
+    sprite = tmp_path / "emb" / "sprite.png"
+    sprite.unlink()
+    os.symlink(outside, sprite)
+    summary = EmbeddingStore().summary(ref)
+    assert summary.shape == (N, D) and summary.sprite is None
+    assert any(w.startswith("sprite refused, no thumbnails:") for w in summary.warnings), summary.warnings
+    assert not any(str(outside) in w for w in summary.warnings)
 
 
 def test_an_undecodable_sprite_fails_its_thumbnails_with_a_sprite_error(tmp_path, side):
@@ -175,50 +203,65 @@ def test_an_undecodable_sprite_fails_its_thumbnails_with_a_sprite_error(tmp_path
         assert str(tmp_path) not in str(raised.value)
 
 
+class WaitedFlights:
+    """Makes the store's sprite decode wait until `waiters` other threads wait for it (each
+    asking thread but the first waits on the flight's `done`), then run `decode`."""
+
+    def __init__(self, monkeypatch, waiters, decode):
+        self.waiting = threading.Semaphore(0)
+        waiting = self.waiting
+
+        class CountedEvent(threading.Event):
+            def wait(self, timeout=None):
+                waiting.release()
+                return super().wait(timeout)
+
+        class Flight(store_module._SpriteFlight):
+            def __init__(self):
+                super().__init__()
+                self.done = CountedEvent()
+
+        def decode_when_all_wait(path):
+            for _ in range(waiters):
+                assert waiting.acquire(timeout=10)
+            return decode(path)
+
+        monkeypatch.setattr(store_module, "_SpriteFlight", Flight)
+        monkeypatch.setattr(store_module.sprites, "open_sprite", decode_when_all_wait)
+
+
+def thumbnails_in_threads(store, embedding, threads=4):
+    """What each of `threads` concurrent thumbnail_png calls raised (None: a PNG)."""
+    outcomes: List[Optional[BaseException]] = []
+
+    def worker():
+        try:
+            store.thumbnail_png(embedding, 1)
+            outcomes.append(None)
+        except BaseException as error:  # noqa: BLE001 - the outcomes are what is asserted
+            outcomes.append(error)
+
+    workers = [threading.Thread(target=worker) for _ in range(threads)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join(timeout=20)
+    return outcomes
+
+
 def test_threads_waiting_on_a_failing_sprite_decode_each_get_a_sprite_error(tmp_path, monkeypatch):
     write_bytes_run(str(tmp_path), vectors(N, D), name="emb", sprite=4)
     truncated_png(tmp_path / "emb" / "sprite.png")
     store = EmbeddingStore()
     embedding = store.load(ref_of(tmp_path, "emb"))
-    waiting = threading.Semaphore(0)
-
-    class CountedEvent(threading.Event):
-        def wait(self, timeout=None):
-            waiting.release()  # one more thread waits on the leader's decode
-            return super().wait(timeout)
-
-    class Flight(store_module._SpriteFlight):
-        def __init__(self):
-            super().__init__()
-            self.done = CountedEvent()
-
-    real = store_module.sprites.open_sprite
-
-    def open_when_all_wait(path):
-        for _ in range(3):  # the decode fails only once the three other threads wait for it
-            assert waiting.acquire(timeout=10)
-        return real(path)
-
-    monkeypatch.setattr(store_module, "_SpriteFlight", Flight)
-    monkeypatch.setattr(store_module.sprites, "open_sprite", open_when_all_wait)
-    errors = []
-
-    def worker():
-        try:
-            store.thumbnail_png(embedding, 1)
-        except SpriteError as error:
-            errors.append(error)
-
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=20)
-    assert len(errors) == 4 and len({id(e) for e in errors}) == 4  # one exception object each
+    WaitedFlights(monkeypatch, 3, store_module.sprites.open_sprite)
+    errors = thumbnails_in_threads(store, embedding)
+    assert len(errors) == 4 and all(isinstance(e, SpriteError) for e in errors), errors
+    assert len({id(e) for e in errors}) == 4  # one exception object each
     assert all("emb/sprite.png cannot be read" in str(e) and str(tmp_path) not in str(e) for e in errors)
 
 
-def test_a_bug_while_decoding_a_sprite_tells_waiters_a_sprite_error(tmp_path, monkeypatch):
+def test_a_bug_while_decoding_a_sprite_gives_waiters_a_sprite_error_and_caches_nothing(tmp_path, monkeypatch):
     write_bytes_run(str(tmp_path), vectors(N, D), name="emb", sprite=4)
     store = EmbeddingStore()
     embedding = store.load(ref_of(tmp_path, "emb"))
@@ -226,9 +269,12 @@ def test_a_bug_while_decoding_a_sprite_tells_waiters_a_sprite_error(tmp_path, mo
     def bug(path):
         raise ZeroDivisionError("a bug in the decoder")
 
-    monkeypatch.setattr(store_module.sprites, "open_sprite", bug)
-    with pytest.raises(ZeroDivisionError):  # the bug itself propagates to the leader
-        store.thumbnail_png(embedding, 0)
+    WaitedFlights(monkeypatch, 3, bug)
+    outcomes = thumbnails_in_threads(store, embedding)
+    bugs = [e for e in outcomes if isinstance(e, ZeroDivisionError)]
+    told = [e for e in outcomes if isinstance(e, SpriteError)]
+    assert len(bugs) == 1 and len(told) == 3, outcomes  # the bug itself reaches the leader only
+    assert all("sprite.png could not be decoded (ZeroDivisionError)" in str(e) for e in told)
     monkeypatch.undo()
     assert store.thumbnail_png(embedding, 0).startswith(b"\x89PNG")  # nothing stale was cached
 

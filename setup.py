@@ -8,7 +8,7 @@ HERE = pathlib.Path(__file__).parent
 
 TEST_REQUIRES = [
     "pytest>=8",
-    "hypothesis>=6",
+    "hypothesis>=6.84",  # st.characters(exclude_categories=...)
     "playwright>=1.40",
     "tensorboardX>=2.6",
     "cleanlab>=2.6",

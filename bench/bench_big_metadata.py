@@ -8,8 +8,10 @@ Each case runs in a child process (its VmHWM is its own) and prints one JSON lin
   thumbs       8 concurrent cold GET /thumbnail on one 8192x8192 RGB sprite
 
     python bench/bench_big_metadata.py [--cases parse-2col,parse-words,runs,thumbs] [--dir /tmp/x]
+    python bench/bench_big_metadata.py --smoke    # seconds: 20,000 rows, a 512 px sprite
 
-The files are written once into --dir (default: a temp dir under /tmp) and reused.
+The files are written once into --dir (default: a temp dir under /tmp) and reused; a smoke
+run writes its small files into a temporary directory of its own.
 """
 
 import argparse
@@ -23,9 +25,18 @@ import time
 
 import numpy as np
 
+import _support
+
 ROWS_2COL = 5_000_000
 WORDS = 10_000_000
 SPRITE_PX = 8192
+THUMB_PX = 128
+
+
+def smoke_sizes():
+    """--smoke (in the parent and in each child): small files, same code."""
+    global ROWS_2COL, WORDS, SPRITE_PX
+    ROWS_2COL, WORDS, SPRITE_PX = 20_000, 20_000, 512
 
 
 def status_mb(field):
@@ -48,10 +59,11 @@ def write_tensor(path, rows, dims):
         np.random.default_rng(0).random((rows, dims), dtype=np.float32).tofile(path)
 
 
-def write_2col(path, rows=ROWS_2COL):
+def write_2col(path):
     """Unique ``sample_0000001`` index + one of 10 ``class_label_number_N`` labels: ~37 B/row."""
     if os.path.exists(path):
         return
+    rows = ROWS_2COL
     with open(path, "w") as f:
         f.write("index\tlabel\n")
         block = 100_000
@@ -60,9 +72,10 @@ def write_2col(path, rows=ROWS_2COL):
                             for i in range(start, min(rows, start + block))))
 
 
-def write_words(path, words=WORDS):
+def write_words(path):
     if os.path.exists(path):
         return
+    words = WORDS
     with open(path, "w") as f:
         block = 100_000
         for start in range(0, words, block):
@@ -92,7 +105,7 @@ def prepare(root, case):
         logdir = os.path.join(root, "thumbs_logdir")
         run = os.path.join(logdir, "sprite")
         os.makedirs(run, exist_ok=True)
-        rows = 64 * 64  # 64x64 thumbnails of 128 px fill the 8192 px sprite
+        rows = (SPRITE_PX // THUMB_PX) ** 2  # 64x64 thumbnails of 128 px fill the 8192 px sprite
         write_tensor(os.path.join(run, "sprite.bytes"), rows, 4)
         sprite = os.path.join(run, "sprite.png")
         if not os.path.exists(sprite):
@@ -103,7 +116,7 @@ def prepare(root, case):
         with open(os.path.join(run, "projector_config.pbtxt"), "w") as f:
             f.write('embeddings {\n  tensor_name: "sprite"\n  tensor_path: "sprite.bytes"\n'
                     '  tensor_shape: %d\n  tensor_shape: 4\n  sprite {\n    image_path: "sprite.png"\n'
-                    '    single_image_dim: 128\n    single_image_dim: 128\n  }\n}\n' % rows)
+                    '    single_image_dim: %d\n    single_image_dim: %d\n  }\n}\n' % (rows, THUMB_PX, THUMB_PX))
         return logdir
     raise SystemExit("unknown case %r" % case)
 
@@ -137,13 +150,14 @@ def child(case, target):
     elif case == "runs":
         client = client_for(target)
         base = status_mb("VmHWM")
-        times = []
+        times, answers = [], []
         for _ in range(2):
             start = time.perf_counter()
             response = client.get(prefix + "/runs")
             times.append(time.perf_counter() - start)
             assert response.status_code == 200, response.get_data(as_text=True)
-        entry = response.get_json()["runs"][0]["embeddings"][0]
+            answers.append(response.get_json())
+        entry = answers[-1]["runs"][0]["embeddings"][0]
         result = {"first_s": times[0], "second_s": times[1], "entry": entry}
     else:
         client = client_for(target)
@@ -169,15 +183,31 @@ def main():
     parser.add_argument("--cases", default="parse-2col,parse-words,runs,thumbs")
     parser.add_argument("--dir", default=os.path.join(tempfile.gettempdir(), "bench_big_metadata"))
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    _support.add_smoke_flag(parser)
     args = parser.parse_args()
+    if args.smoke:
+        smoke_sizes()
     if args.child:
-        return child(*args.child)
+        child(*args.child)
+        return 0
+    if args.smoke:
+        with tempfile.TemporaryDirectory(prefix="bench-big-metadata-smoke-") as scratch:
+            return run_cases(scratch, args.cases.split(","), ["--smoke"])
     os.makedirs(args.dir, exist_ok=True)
-    for case in args.cases.split(","):
-        target = prepare(args.dir, case)
-        done = subprocess.run([sys.executable, __file__, "--child", case, target], capture_output=True, text=True)
+    return run_cases(args.dir, args.cases.split(","), [])
+
+
+def run_cases(root, cases, flags):
+    """Each case in a child process; 1 if any child failed (its stderr is printed)."""
+    failed = 0
+    for case in cases:
+        target = prepare(root, case)
+        done = subprocess.run([sys.executable, __file__, "--child", case, target, *flags], capture_output=True,
+                              text=True)
         print(done.stdout.strip() or done.stderr.strip()[-2000:])
+        failed += done.returncode != 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -4,6 +4,7 @@ cold cache, against scikit-learn's NearestNeighbors(algorithm="brute") kNN graph
 
     .venv/bin/python bench/bench_hardness.py             # full size
     .venv/bin/python bench/bench_hardness.py --n 20000   # quick
+    .venv/bin/python bench/bench_hardness.py --smoke     # seconds: does it still run?
 
 Targets: ≤ 15 s wall, ≥ 10× faster than the scikit-learn graph. scikit-learn is timed on
 --sk-queries query rows against all N and extrapolated linearly in the number of queries
@@ -14,6 +15,8 @@ import argparse
 import time
 
 import numpy as np
+
+import _support
 
 
 def clustered(n, d=128, centers=100, seed=0):
@@ -35,7 +38,10 @@ def main():
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--metric", default="cosine")
     parser.add_argument("--sk-queries", type=int, default=5000)
+    _support.add_smoke_flag(parser)
     args = parser.parse_args()
+    if args.smoke:
+        args.n, args.sk_queries = min(args.n, 2000), min(args.sk_queries, 200)
     from sklearn.metrics import roc_auc_score
     from sklearn.neighbors import NearestNeighbors
 
@@ -47,10 +53,10 @@ def main():
     stages = []
     t0 = time.perf_counter()
     encoded = eng.labels(space, labels)
-    report = eng.clusters(space, encoded, k=10,
-                          on_progress=lambda f, m: stages.append((time.perf_counter() - t0, m)))
+    report = _support.finished(eng.clusters(space, encoded, k=10,
+                                            on_progress=lambda f, m: stages.append((time.perf_counter() - t0, m))))
     t_clusters = time.perf_counter() - t0
-    hard = eng.hard_examples(space, encoded, k=10)
+    hard = _support.finished(eng.hard_examples(space, encoded, k=10))
     total = time.perf_counter() - t0
     graph_done = next((t for t, m in stages if m == "label statistics"), float("nan"))
     overall = report.to_dict()["overall"]
@@ -65,9 +71,9 @@ def main():
 
     from tb_embedanalysis.analysis import neighbors
 
-    sample = np.random.default_rng(1).choice(args.n, 500, replace=False)
+    sample = np.random.default_rng(1).choice(args.n, min(500, args.n), replace=False)
     truth, _ = neighbors.search(neighbors.prepare(x, args.metric), x[sample], 10, exclude=sample)
-    graph = eng.knn_graph(space, k=10)  # cached: no recomputation
+    graph = _support.finished(eng.knn_graph(space, k=10))  # cached: no recomputation
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(truth, graph.indices[sample])])
     print("  kNN graph recall@10 vs exact (500 rows): %.4f" % recall)
     m = min(args.sk_queries, args.n)

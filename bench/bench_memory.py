@@ -3,6 +3,7 @@
     .venv/bin/python bench/bench_memory.py                      # 200,000 x 128, cosine, k = 10
     .venv/bin/python bench/bench_memory.py --n 1000000 --profile
     .venv/bin/python bench/bench_memory.py --metric euclidean --k 20 --repeat 2
+    .venv/bin/python bench/bench_memory.py --smoke     # seconds: does it still run?
 
 Each run is a fresh child process (`--child`), so it starts clean: it reads an N x D float32
 tensor from a raw file (written once by the parent into --data-dir, like a `.bytes` tensor
@@ -38,6 +39,8 @@ import threading
 import time
 
 import numpy as np
+
+import _support
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -76,8 +79,16 @@ def data_files(args):
 
 
 def _status(*fields):
-    text = open("/proc/self/status").read()
-    return [int(re.search(r"^%s:\s+(\d+) kB" % f, text, re.M).group(1)) * 1024 for f in fields]
+    """Bytes of each /proc/self/status field (VmRSS, VmHWM)."""
+    with open("/proc/self/status") as f:
+        text = f.read()
+    values = []
+    for field in fields:
+        found = re.search(r"^%s:\s+(\d+) kB" % field, text, re.M)
+        if found is None:
+            raise RuntimeError("no %s in /proc/self/status" % field)
+        values.append(int(found.group(1)) * 1024)
+    return values
 
 
 class Sampler(threading.Thread):
@@ -131,10 +142,10 @@ def child(args):
         engine = AnalysisEngine(cache_dir=cache_dir)
         started = time.perf_counter()
         encoded = engine.labels(space, column, column="Label")
-        report = engine.clusters(space, encoded, k=args.k, on_progress=progress)
+        report = _support.finished(engine.clusters(space, encoded, k=args.k, on_progress=progress))
         if sampler:
             sampler.message = "hard examples 0.0"
-        hard = engine.hard_examples(space, encoded, k=args.k, on_progress=progress)
+        hard = _support.finished(engine.hard_examples(space, encoded, k=args.k, on_progress=progress))
         seconds = time.perf_counter() - started
         peak = _status("VmHWM")[0]
         if sampler:
@@ -166,9 +177,19 @@ def main(argv=None):
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--tensor", help=argparse.SUPPRESS)
     parser.add_argument("--codes", help=argparse.SUPPRESS)
+    _support.add_smoke_flag(parser)
     args = parser.parse_args(argv)
     if args.child:
         return child(args)
+    if args.smoke:  # 3,000 x 16 in 3 labels, profiled, its data in a directory of its own
+        with tempfile.TemporaryDirectory(prefix="bench-memory-smoke-") as scratch:
+            args.n, args.d, args.labels, args.profile, args.data_dir = 3000, 16, 3, True, scratch
+            return passes(args)
+    return passes(args)
+
+
+def passes(args):
+    """args.repeat cold passes, each in a fresh child process; prints one line each."""
     args.labels = args.labels or max(2, args.n // 1000)
     tensor, codes = data_files(args)
     mb = 1024 * 1024

@@ -13,6 +13,7 @@ The criterion (leave-one-out kNN accuracy, cosine on a tie) was fixed before thi
 ran and was not tuned; seeds 5-11 are the protocol's held-out seeds.
 
     .venv/bin/python bench/bench_metric_choice.py --cache /tmp/protocol   # ~8 min first time
+    .venv/bin/python bench/bench_metric_choice.py --smoke                 # seconds: does it still run?
 """
 
 from __future__ import annotations
@@ -21,14 +22,16 @@ import argparse
 import os
 import sys
 import time
+from typing import Dict, List
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 sys.path.insert(0, os.path.dirname(__file__))
 
-import history_protocol as protocol  # noqa: E402
-from bench_history import run_of, seeds_of  # noqa: E402
+import _support
+import history_protocol as protocol
+from bench_history import SMOKE_PROTOCOL, run_of, seeds_of
 
 EARLY = 4  # the first EARLY steps are "early training" (before the network fits the flips)
 
@@ -41,7 +44,7 @@ def single_step(z, noisy, engine, metric_name):
     encoded = label_codes.encode_rows([str(v) for v in noisy], np.flatnonzero(valid))
     space = Space(np.ascontiguousarray(z, dtype=np.float32), "bench-%s" % hash(z.tobytes()), valid, "cosine")
     chosen = engine.metric_choice(space, encoded).metric if metric_name == "auto" else metric_name
-    report = engine.hard_examples(space.with_metric(chosen), encoded, k=10)
+    report = _support.finished(engine.hard_examples(space.with_metric(chosen), encoded, k=10))
     scores = np.empty(noisy.size)
     scores[report.rows] = report.scores
     return scores, chosen
@@ -76,13 +79,19 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="5-11")
     parser.add_argument("--cache", default="")
+    _support.add_smoke_flag(parser)
     args = parser.parse_args()
-    rows = {}
-    chosen_count = {}
-    history = {}
+    options: Dict[str, int] = {}
+    if args.smoke:  # one seed of bench_history's small protocol
+        args.seeds, args.cache, options = "0", "", SMOKE_PROTOCOL
+    rows: Dict[str, Dict[str, List[float]]] = {}
+    chosen_count: Dict[str, List[str]] = {}
+    history: Dict[str, list] = {}
+    steps = 0
     for seed in seeds_of(args.seeds):
         start = time.perf_counter()
-        run = run_of(seed, args.cache)
+        run = run_of(seed, args.cache, **options)
+        steps = len(run.steps)
         engine = AnalysisEngine()
         for t, z in enumerate(run.logits):
             phase = "early (steps 1-%d)" % EARLY if t < EARLY else "late (steps %d-%d)" % (EARLY + 1, len(run.logits))
@@ -110,8 +119,8 @@ def main():
         print("| %s | %.4f | %.4f | %.4f | %.4f | %d of %d |" % (
             phase, np.mean(entry["cosine"]), np.mean(entry["euclidean"]), np.mean(entry["auto"]),
             np.mean(entry["cleanlab best kNN (hindsight)"]), chosen.count("euclidean"), len(chosen)))
-    print("\nHistory score over all 10 steps: cosine %.4f, euclidean %.4f, auto %.4f (auto chose euclidean on %d of %d"
-          " seeds)" % (np.mean(history["cosine"]), np.mean(history["euclidean"]), np.mean(history["auto"]),
+    print("\nHistory score over all %d steps: cosine %.4f, euclidean %.4f, auto %.4f (auto chose euclidean on %d of %d"
+          " seeds)" % (steps, np.mean(history["cosine"]), np.mean(history["euclidean"]), np.mean(history["auto"]),
                        history["chosen"].count("euclidean"), len(history["chosen"])))
 
 

@@ -4,6 +4,7 @@
     .venv/bin/python bench/bench_million.py                         # 1,000,000 x 128, spread "typical"
     .venv/bin/python bench/bench_million.py --spread wide --skip-browser
     ... --readme bench/README.md                                    # also write the figures there
+    .venv/bin/python bench/bench_million.py --smoke                 # 3,000 points: does it still run?
 
 Data: N x 128 float32, 1,000 labels (an ImageNet-sized classifier), isotropic Gaussian
 clusters around N(0, 1) centres, with 1 in 1,000 labels flipped to another label (planted
@@ -46,13 +47,15 @@ import tempfile
 import threading
 import time
 import urllib.parse
+from typing import Dict, List, Tuple
 
 import numpy as np
 
-HERE = pathlib.Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests"))
+import _support
 
-from tensorboard_process import running_tensorboard  # noqa: E402
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tests"))  # its helpers
+
+from tensorboard_process import running_tensorboard
 
 D = 128
 LABELS = 1000
@@ -131,17 +134,16 @@ class Client:
 
 
 class RssSampler(threading.Thread):
-    """RSS of a process and its children every 0.1 s; peak since the last reset."""
+    """RSS of a process and its children every 0.1 s; peak since the last reset. Without
+    psutil (a smoke run) every figure is 0."""
 
-    def __init__(self, pid):
+    def __init__(self, pid, psutil):
         super().__init__(daemon=True)
-        import psutil
-
-        self.root = psutil.Process(pid)
+        self.root = psutil.Process(pid) if psutil is not None else None
         self.psutil = psutil
         self.now = self.peak = 0
-        self.phases = {}  # phase name -> peak during it (see phase())
-        self.timeline = []  # (perf_counter, RSS): 10 samples a second, ~100 kB an hour
+        self.phases: Dict[str, int] = {}  # phase name -> peak during it (see phase())
+        self.timeline: List[Tuple[float, int]] = []  # (perf_counter, RSS): 10 samples a second, ~100 kB an hour
         self.stop = threading.Event()
 
     def phase(self, name):
@@ -151,6 +153,8 @@ class RssSampler(threading.Thread):
 
     def sample(self):
         total = 0
+        if self.root is None:
+            return total
         for proc in [self.root] + self.root.children(recursive=True):
             try:
                 total += proc.memory_info().rss
@@ -174,7 +178,10 @@ def cold_pass(client, run, timeout):
     started = time.perf_counter()
     _, _, runs_s = client.get(ROUTE + "runs")
     routes = {"hard_examples": dict(params, limit=1000), "clusters": params}
-    done, answers, last_print, stages = {}, {}, 0.0, []
+    done: Dict[str, float] = {}
+    answers: Dict[str, dict] = {}
+    stages: List[Tuple[float, str, str]] = []
+    last_print = 0.0
     while len(done) < len(routes):
         for name, p in routes.items():
             if name in done:
@@ -260,7 +267,7 @@ INTERACT = """async ({kind, ms}) => {
 }"""
 
 
-def browser_figures(base, run, timeout, *, analysed=True):
+def browser_figures(base, run, timeout, *, analysed=True, interact_ms=1500):
     """({map, mapLabels, clusters, rings: s from opening the tab}, pan/zoom figures). Without
     `analysed` (the cold pass did not finish) only the uncoloured map is waited for."""
     from playwright.sync_api import sync_playwright
@@ -274,8 +281,10 @@ def browser_figures(base, run, timeout, *, analysed=True):
             # The metric the cold pass used (the peers' metric): the tab's default is auto, and a
             # different choice would make the "warm" tab compute a second graph.
             page.goto(base + "/#embedanalysis&ea=run%3D" + run + "%26metric%3Dcosine")
-            frame = page.wait_for_selector('iframe[src*="plugin_entry.html?name=embedanalysis"]',
-                                           state="attached").content_frame()
+            iframe = page.wait_for_selector('iframe[src*="plugin_entry.html?name=embedanalysis"]', state="attached")
+            frame = iframe.content_frame() if iframe is not None else None
+            if frame is None:
+                raise RuntimeError("TensorBoard showed no frame for the tab")
             # The first moment the map holds the hard-example rings (the map panel's `hard`).
             frame.wait_for_function("() => window.__embedanalysis", polling=20)
             frame.evaluate("""() => { const tick = () => { const a = window.__embedanalysis.app;
@@ -293,10 +302,12 @@ def browser_figures(base, run, timeout, *, analysed=True):
             page.wait_for_timeout(500)
             frame.evaluate("() => { window.__embedanalysis.app.panels.map.plot.canvas.id = '__bench_map'; }")
             box = frame.locator("#__bench_map").bounding_box()
-            zoom = frame.evaluate(INTERACT, {"kind": "zoom", "ms": 1500})
+            if box is None:
+                raise RuntimeError("the map's canvas is not on screen")
+            zoom = frame.evaluate(INTERACT, {"kind": "zoom", "ms": interact_ms})
             page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
             page.mouse.down()
-            pan = frame.evaluate(INTERACT, {"kind": "pan", "ms": 1500})
+            pan = frame.evaluate(INTERACT, {"kind": "pan", "ms": interact_ms})
             page.mouse.up()
             fps = {key: zoom[key] + pan[key] for key in ("seconds", "raf", "draws")}
             fps.update(zoom=zoom, pan=pan, drawMedianMs=max(zoom["drawMedianMs"] or 0, pan["drawMedianMs"] or 0))
@@ -307,11 +318,9 @@ def browser_figures(base, run, timeout, *, analysed=True):
 
 
 # -- peers ---------------------------------------------------------------------------------
-def faiss_graph(xn, index_kind, budget, chunk=8192):
+def faiss_graph(faiss, xn, index_kind, budget, chunk=8192):
     """Seconds for the exact k-NN graph of all rows (measured, or extrapolated from the
     chunks done within `budget`), rows done."""
-    import faiss
-
     index = faiss.IndexFlatIP(D) if index_kind == "ip" else faiss.IndexFlatL2(D)
     started = time.perf_counter()
     index.add(xn)
@@ -346,7 +355,7 @@ def markdown(r):
     lines = ["N = %s × %d float32 (%.0f MB), %d labels, %d planted flips, spread `%s` (σ = %.2f, cosine to class "
              "centre %.3f), cosine, k = %d, %d cores, load average %.1f at the start."
              % (format(n, ","), D, mb, LABELS, r["flips"], r["spread"], r["sigma"], r["cosine_to_centre"], K,
-                os.cpu_count(), r["load"]),
+                os.cpu_count() or 1, r["load"]),
              "", "| figure | measured | target | |", "|---|---:|---:|---|"]
     cold = r["cold"]
     if cold["finished"]:
@@ -431,7 +440,14 @@ def main(argv=None):
     parser.add_argument("--skip-browser", action="store_true")
     parser.add_argument("--skip-peers", action="store_true")
     parser.add_argument("--readme", help="write the figures into this bench/README.md")
+    _support.add_smoke_flag(parser)
     args = parser.parse_args(argv)
+    if args.smoke:  # every stage, tiny: 3,000 points, 10 queries, peers for a moment, no README
+        args.n, args.queries, args.timeout, args.peer_seconds, args.sklearn_rows = 3000, 10, 120.0, 1.0, 100
+        args.readme = None
+    psutil = _support.peer("psutil", required=not args.smoke, what="the RSS figures")
+    faiss = None if args.skip_peers else _support.peer("faiss", required=not args.smoke, what="the faiss peers")
+    interact_ms = 300 if args.smoke else 1500
     sigma = SPREADS[args.spread]
     report = {"n": args.n, "spread": args.spread, "sigma": sigma, "queries": args.queries, "load": os.getloadavg()[0]}
 
@@ -447,7 +463,7 @@ def main(argv=None):
         cache = pathlib.Path(tmp) / "cache"  # empty: "cold" means cold
         with running_tensorboard(logdir, extra_args=["--embedanalysis_cache_dir", str(cache)],
                                  with_process=True) as (base, process):
-            rss = RssSampler(process.pid)
+            rss = RssSampler(process.pid, psutil)
             time.sleep(2.0)
             idle = statistics.median(rss.sample() for _ in range(5))
             rss.start()
@@ -474,7 +490,7 @@ def main(argv=None):
                 rss.phase("warm routes")
                 print("warm: %s" % json.dumps(report["warm"]), flush=True)
                 if not args.skip_browser:
-                    report["browser"] = browser_figures(base, "million", args.timeout)
+                    report["browser"] = browser_figures(base, "million", args.timeout, interact_ms=interact_ms)
                     print("browser: paint %s; pan/zoom %s" % report["browser"], flush=True)
             rss.stop.set()
             rss.join()
@@ -497,7 +513,8 @@ def main(argv=None):
                 rss.phase("warm routes")
                 print("warm: %s" % json.dumps(report["warm"]), flush=True)
                 if not args.skip_browser:
-                    report["browser"] = browser_figures(base, "million", args.timeout, analysed=False)
+                    report["browser"] = browser_figures(base, "million", args.timeout, analysed=False,
+                                                         interact_ms=interact_ms)
                     print("browser: paint %s; pan/zoom %s" % report["browser"], flush=True)
 
         if not args.skip_peers:
@@ -508,7 +525,9 @@ def main(argv=None):
             print("sklearn brute: %.0f s (extrapolated)" % peers["scikit-learn brute (cosine)"][0], flush=True)
             for kind, name, budget in (("ip", "faiss IndexFlatIP (cosine)", args.peer_seconds),
                                        ("l2", "faiss IndexFlatL2", args.peer_seconds / 4)):
-                peers[name] = faiss_graph(x, kind, budget)
+                if faiss is None:
+                    continue
+                peers[name] = faiss_graph(faiss, x, kind, budget)
                 print("%s: %.0f s (%d rows done)" % ((name,) + peers[name]), flush=True)
             report["peers"] = peers
 

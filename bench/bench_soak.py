@@ -10,6 +10,7 @@ per mode: answers checked, 404s for steps deleted by retention, problems, the wo
 time = a leak in the store or the engine caches).
 
     .venv/bin/python bench/bench_soak.py [--modes tf1 writer] [--seconds 120] [--clients 8]
+    .venv/bin/python bench/bench_soak.py --smoke     # writer mode, 2 s, 2 clients: does it still run?
 
 Exit status 1 if any answer was wrong.
 """
@@ -20,17 +21,21 @@ import sys
 import tempfile
 import time
 
-HERE = pathlib.Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests"))
+from werkzeug import test as werkzeug_test
 
-from werkzeug import test as werkzeug_test  # noqa: E402
+import _support
 
-from live_check import Checker, make_app, run_clients, start_writer, writer_output, written_steps  # noqa: E402
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tests"))  # its helpers
+
+from live_check import Checker, make_app, run_clients, start_writer, writer_output, written_steps
 
 
 def rss_mb() -> float:
-    import psutil  # noqa: PLC0415 - bench extra
-
+    """This process's RSS in MB (psutil, a bench peer); NaN without it (a smoke run)."""
+    try:
+        import psutil  # bench extra: imported where needed
+    except ImportError:
+        return float("nan")
     return psutil.Process().memory_info().rss / 2**20
 
 
@@ -76,7 +81,13 @@ def main(argv=None) -> int:
     parser.add_argument("--seconds", type=float, default=120.0)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--interval", type=float, default=0.5)
+    _support.add_smoke_flag(parser)
     args = parser.parse_args(argv)
+    if args.smoke:  # the writer mode only: tf1's writer spends the seconds importing TensorFlow
+        args.modes, args.seconds, args.clients = ["writer"], 2.0, 2
+        _support.peer("psutil", required=False, what="the RSS figures")
+    else:
+        _support.peer("psutil", required=True, what="the RSS figures")
     ok = True
     with tempfile.TemporaryDirectory(prefix="bench-soak-") as scratch:
         for mode in args.modes:

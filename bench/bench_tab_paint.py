@@ -23,6 +23,7 @@ start and end (bench/timeline/sitecustomize.py, loaded into the tensorboard proc
 for this flag).
 
     .venv/bin/python bench/bench_tab_paint.py [--sizes 10000 100000] [--keep DIR] [--timeline]
+    .venv/bin/python bench/bench_tab_paint.py --smoke    # 500 points, with --timeline: does it still run?
 """
 
 import argparse
@@ -36,10 +37,13 @@ import time
 
 import numpy as np
 
-HERE = pathlib.Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests"))
+import _support
 
-from tensorboard_process import running_tensorboard  # noqa: E402
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tests"))  # its helpers
+
+from tensorboard_process import running_tensorboard
+
+HERE = pathlib.Path(__file__).resolve().parent
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-gpu"]
@@ -126,7 +130,8 @@ def open_tab(browser, base: str, run: str, timeout_s: float, timeline=None):
         seconds = {name: (marks[name] - opened) / 1000 if name in marks else float("nan")
                    for name in ("map", "mapLabels", "clusters")}
         if timeline is not None:
-            print_timeline(opened, frame.evaluate(RESOURCES), *timeline, marks)
+            server_log, since_s = timeline
+            print_timeline(opened, frame.evaluate(RESOURCES), server_log, since_s, marks)
         return seconds, shell, statistics.median(redraws)
     finally:
         context.close()
@@ -138,7 +143,10 @@ def main(argv=None):
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for a cold paint")
     parser.add_argument("--keep", help="write the logdir here instead of a temporary directory")
     parser.add_argument("--timeline", action="store_true", help="print each opening's requests and jobs")
+    _support.add_smoke_flag(parser)
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.sizes, args.timeout, args.timeline = [500], 120.0, True
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,6 +1,6 @@
 """Which tensor file format loads faster: TSV or raw float32 `.bytes` + `tensor_shape`?
 
-Usage: python bench/bench_tensor_format.py [--rows 100000] [--dims 128] [--repeats 3]
+Usage: python bench/bench_tensor_format.py [--rows 100000] [--dims 128] [--repeats 3] [--smoke]
 
 Writes one random float32 (rows, dims) matrix in both formats into a temporary directory
 and times loading it back the ways a reader would. Prints size and median load time.
@@ -32,6 +32,8 @@ import time
 
 import numpy as np
 
+import _support
+
 
 def _median_seconds(fn, repeats: int) -> float:
     times = []
@@ -46,8 +48,8 @@ def _projector_parser(path: str) -> np.ndarray:
     # What TensorBoard's projector plugin does for TSV tensors: split lines, float().
     rows = []
     with open(path, "r", encoding="utf-8") as handle:
-        for line in handle:
-            line = line.rstrip("\n")
+        for raw in handle:
+            line = raw.rstrip("\n")
             if line:
                 rows.append(list(map(float, line.split("\t"))))
     return np.array(rows, dtype="float32")
@@ -58,7 +60,10 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--dims", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=3)
+    _support.add_smoke_flag(parser)
     args = parser.parse_args()
+    if args.smoke:
+        args.rows, args.dims, args.repeats = min(args.rows, 2000), min(args.dims, 16), 1
 
     rng = np.random.default_rng(0)
     matrix = rng.standard_normal((args.rows, args.dims)).astype(np.float32)

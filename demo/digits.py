@@ -23,7 +23,7 @@ import dataclasses
 import math
 import os
 import sys
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -195,12 +195,14 @@ def _log_at_steps(tf, embedding, schedule, run_dir, y_test, progress, run_name):
     last one. It also logs ``train/loss`` every 10 steps and ``test/accuracy`` at each
     logged step, so the Scalars tab shows the quality figures next to the loss."""
 
-    class LogAtSteps(tf.keras.callbacks.Callback):
+    keras_callback: Any = tf.keras.callbacks.Callback  # a value, as TensorFlow is: no static type
+
+    class LogAtSteps(keras_callback):
         def __init__(self):
             super().__init__()
             self.pending = list(schedule)
             self.accuracy: Dict[int, float] = {}
-            self.writer = None
+            self.writer: Any = None  # a tf.summary writer from on_train_begin on
 
         def set_model(self, model):
             super().set_model(model)

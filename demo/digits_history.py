@@ -18,7 +18,7 @@ checked against the truth in the tab.
 from __future__ import annotations
 
 import dataclasses
-from typing import Tuple
+from typing import Any, Tuple
 
 import numpy as np
 
@@ -123,7 +123,9 @@ def _writer_at_steps(tf, embedding, schedule):
     hook only knows epoch ends); the class is built here because TensorFlow is imported
     only when a demo runs."""
 
-    class WriteAtSteps(tf.keras.callbacks.Callback):
+    keras_callback: Any = tf.keras.callbacks.Callback  # a value, as TensorFlow is: no static type
+
+    class WriteAtSteps(keras_callback):
         def __init__(self):
             super().__init__()
             self.pending = list(schedule)

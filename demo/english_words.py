@@ -8,7 +8,7 @@ them in this order, once each; the planted sentiment and genre words of demo/rev
 kept out of the filler there, not here.
 """
 
-from typing import Tuple
+from typing import Dict, Tuple
 
 _TOPICS = {
     "function": """
@@ -293,7 +293,7 @@ _TOPICS = {
 
 def common_words() -> Tuple[str, ...]:
     """Every word of the topics above, lower case, in order, each once."""
-    seen = {}
+    seen: Dict[str, None] = {}  # an ordered set
     for text in _TOPICS.values():
         for word in text.split():
             seen.setdefault(word, None)

@@ -119,10 +119,11 @@ def load_mnist(directory: "os.PathLike[str] | str") -> Mnist:
             f"{directory} lacks {', '.join(missing)} (the four MNIST IDX files, gzip or "
             "unpacked, as in the tutorials' MNIST_data/ folder)"
         )
+    found = {key: path for key, path in paths.items() if path is not None}  # all four, as checked above
     arrays = {}
     for split in ("train", "test"):
-        images = read_idx(paths[(split, "images")])
-        labels = read_idx(paths[(split, "labels")])
+        images = read_idx(found[(split, "images")])
+        labels = read_idx(found[(split, "labels")])
         if images.ndim != 3 or images.dtype != np.uint8:
             raise IdxError(
                 f"{paths[(split, 'images')]}: expected uint8 images of rank 3, got "

@@ -107,8 +107,8 @@ def find_corpus(data: Optional[str], *, seed: int = DEFAULT_SEED, limit: Optiona
 
 
 def _synthetic(seed: int) -> Corpus:
-    return Corpus("synthetic", "generated", *reviews.synthetic_reviews(seed=seed),
-                  unlabelled=tuple(reviews.synthetic_unlabelled(seed=seed)))
+    texts, labels = reviews.synthetic_reviews(seed=seed)
+    return Corpus("synthetic", "generated", texts, labels, unlabelled=tuple(reviews.synthetic_unlabelled(seed=seed)))
 
 
 def standardize(tf):
@@ -211,7 +211,7 @@ def run(logdir: str, *, data: Optional[str] = None, epochs: Optional[int] = None
                             callbacks=[tf.keras.callbacks.LambdaCallback(on_epoch_end=log_weights)])
         weights = model.get_layer(EMBEDDING_NAME).get_weights()[0][1:]
     tokens = tuple(vocabulary[1:])
-    probes = [w for w in ("hitchcock", "anderson", "great", "awful") if w in tokens]
+    probes: List[str] = [w for w in ("hitchcock", "anderson", "great", "awful") if w in tokens]
     examples = {word: nearest_words(weights, tokens, word) for word in probes}
     accuracy = float(history.history["accuracy"][-1])
     final_dir = os.path.join(logdir, corpus.run)

@@ -170,7 +170,7 @@ def load_tfds(*, download: bool = True, limit: Optional[int] = None) -> Reviews:
             "tensorflow-datasets is not installed (pip install tensorflow-datasets)") from None
     try:
         dataset = tfds.load("imdb_reviews", split="train", as_supervised=True, download=download)
-    except Exception as exc:  # no network, not prepared, ...: tfds raises many kinds
+    except Exception as exc:  # noqa: BLE001 - no network, not prepared, ...: tfds raises many kinds
         raise ReviewsNotFound(f"tensorflow-datasets could not load imdb_reviews: {exc}") from None
     if limit is not None:
         dataset = dataset.take(limit)

@@ -87,11 +87,11 @@ class ResultCache:
         self.budget_bytes = int(budget_bytes)
         self._hold_newest = hold_newest
         self._lock = threading.Lock()
-        self._items: "collections.OrderedDict[CacheKey, Tuple[Any, int]]" = collections.OrderedDict()
+        self._items: "collections.OrderedDict[Hashable, Tuple[Any, int]]" = collections.OrderedDict()
         self._bytes = 0
-        self._computing: dict = {}  # CacheKey -> Lock of the thread computing it (see once)
+        self._computing: dict = {}  # key -> Lock of the thread computing it (see once)
 
-    def get(self, key: CacheKey) -> Any:
+    def get(self, key: Hashable) -> Any:
         """The value stored under `key`, or None."""
         with self._lock:
             item = self._items.get(key)
@@ -100,7 +100,7 @@ class ResultCache:
             self._items.move_to_end(key)
             return item[0]
 
-    def put(self, key: CacheKey, value: Any, nbytes: Optional[int] = None) -> Any:
+    def put(self, key: Hashable, value: Any, nbytes: Optional[int] = None) -> Any:
         """Keep `value` (unless it alone exceeds the budget and hold_newest is off) and return it."""
         size = nbytes_of(value) if nbytes is None else int(nbytes)
         with self._lock:
@@ -116,7 +116,7 @@ class ResultCache:
                 self._bytes -= evicted
         return value
 
-    def once(self, key: CacheKey, fn: Callable[[], Any]) -> Any:
+    def once(self, key: Hashable, fn: Callable[[], Any]) -> Any:
         """The value under `key`, else fn() stored there: computed by one thread while the
         others asking for the same key wait for it (in their own threads: not a job)."""
         hit = self.get(key)

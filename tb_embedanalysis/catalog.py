@@ -78,10 +78,10 @@ class Catalog:
         with self._lock:
             now = time.monotonic()
             if self._runs is None or now - self._runs_time > self._ttl or self._changed(now, check_now):
-                self._discover()
+                return self._discover()
             return self._runs
 
-    def _discover(self):
+    def _discover(self) -> Tuple[RunInfo, ...]:
         # Caller holds self._lock. Stat first, discover second: a change in between makes the
         # next check discover again, never hides it. A path that only this discovery found
         # (a new run, a new checkpoint directory) has no signature from before it was read:
@@ -98,6 +98,7 @@ class Catalog:
         self._runs = runs
         self._runs_time = self._checked_time = time.monotonic()
         self._active = self._active or any(run.series or run.problems for run in runs)
+        return runs
 
     def _watch_paths(self, runs) -> set:
         """The logdir, each config, and the directories of configs, runs and checkpoints."""
@@ -140,7 +141,7 @@ class Catalog:
         except NotFound:
             if not check_now:  # written since the last look?
                 return self.ref(run, name, step, check_now=True)
-            if self._gone.get((run, name, step)) is None:
+            if step is None or self._gone.get((run, name, step)) is None:  # the latest step is never "gone"
                 raise
         steps = ", ".join(str(s) for s in logs.find_series(runs, run, name).steps)
         raise NotFound("embedding %r of run %r has no step %d any more: it was deleted from the logdir "

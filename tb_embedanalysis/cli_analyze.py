@@ -8,6 +8,7 @@ step); one that cannot be analysed is reported on stderr and the others still ar
 import csv
 import json
 import sys
+from typing import List, Union
 
 from tb_embedanalysis import cli_common, errors, queries
 from tb_embedanalysis.jsonable import to_jsonable
@@ -55,6 +56,7 @@ def cmd_analyze(args) -> int:
             failed += 1
             print("tb-embedanalysis: error: %s/%s: %s" % (series.run, series.name, error), file=sys.stderr)
     if args.format == "json":
+        payload: Union[List[dict], dict]
         if several:
             payload = [{"run": e.ref.run, "embedding": e.ref.name, "step": e.ref.step, "clusters": c,
                         "hard_examples": h} for e, c, h in results]
@@ -134,13 +136,15 @@ def _format_text(embedding, clusters, hard) -> str:
 def _analyze_history(workspace, candidates, args) -> int:
     """`analyze --history`: /history's JSON ({"history": ...}, a list for several embeddings),
     a per-point CSV, or a text summary (steps, what was left out, the most suspicious points)."""
-    results = []
+    results: List[dict] = []
     for series in candidates:
         bar, update = cli_common.progress_bar("history of %s/%s" % (series.run, series.name))
         try:
-            results.append(queries.history(workspace, series.run, series.name, label_column=args.label_column,
-                                           k=args.k, metric=args.metric, step=args.step, wait=True,
-                                           on_progress=update))
+            result = queries.history(workspace, series.run, series.name, label_column=args.label_column,
+                                     k=args.k, metric=args.metric, step=args.step, wait=True, on_progress=update)
+            if not isinstance(result, dict):  # wait=True blocks until the answer is there, never Pending
+                raise RuntimeError("the history answered 'pending' although asked to wait")
+            results.append(result)
         except (errors.QueryError, LogError) as error:
             if len(candidates) == 1:
                 raise

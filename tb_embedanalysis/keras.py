@@ -156,10 +156,9 @@ class EmbeddingCallback(tf.keras.callbacks.Callback):
     def write(self, step: int) -> None:
         """Compute the embedding now and write it (and the scalars) at `step`."""
         vectors = self.embed()
-        if self.log_scalars and self._summary_writer is None:
-            # Before write_embedding: the run then already has this events file, and the
-            # writer adds none of its own (one live file per run suits every TB loader).
-            self._summary_writer = tf.summary.create_file_writer(self.logdir)
+        # Before write_embedding: the run then already has this events file, and the
+        # writer adds none of its own (one live file per run suits every TB loader).
+        scalars_writer = self._scalars_writer() if self.log_scalars else None
         write_embedding(
             self.logdir,
             vectors,
@@ -172,8 +171,8 @@ class EmbeddingCallback(tf.keras.callbacks.Callback):
             allow_nonfinite=self.allow_nonfinite,
             downscale_sprite=self.downscale_sprite,
         )
-        if self.log_scalars:
-            self._write_scalars(vectors, step)
+        if scalars_writer is not None:
+            self._write_scalars(scalars_writer, vectors, step)
 
     def embed(self) -> np.ndarray:
         """(N, D) float32 outputs of the chosen layer on `data`."""
@@ -191,13 +190,19 @@ class EmbeddingCallback(tf.keras.callbacks.Callback):
                 self._embedding_model = tf.keras.Model(inputs=model.inputs, outputs=layer.output)
         return self._embedding_model
 
-    def _write_scalars(self, vectors: np.ndarray, step: int) -> None:
+    def _scalars_writer(self):
+        """The run's tf.summary writer, made on first use and kept until training ends."""
+        if self._summary_writer is None:
+            self._summary_writer = tf.summary.create_file_writer(self.logdir)
+        return self._summary_writer
+
+    def _write_scalars(self, writer, vectors: np.ndarray, step: int) -> None:
         values = quality_scalars(vectors, self.labels, name=self.name, k=self.k, metric=self.metric)
         prefix = f"{TAG_PREFIX}/{self.name}/"
-        with self._summary_writer.as_default(step=step), tf.name_scope(prefix):
+        with writer.as_default(step=step), tf.name_scope(prefix):
             for tag, value in values.items():
                 tf.summary.scalar(tag[len(prefix):], value)
-        self._summary_writer.flush()
+        writer.flush()
 
 
 def _num_points(data: Any) -> int:

@@ -89,7 +89,7 @@ class TagStore:
         (the CLI, which only reads the database)."""
         self.max_bytes = int(max_bytes)
         self._lock = threading.Lock()
-        self.path = None
+        self.path: Optional[str] = None
         connection = None
         if directory is not None:
             try:

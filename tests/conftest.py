@@ -13,4 +13,5 @@ import pytest
 
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config):
-    faulthandler.enable(file=sys.__stderr__, all_threads=True)
+    if sys.__stderr__ is not None:  # None when Python runs without a stderr
+        faulthandler.enable(file=sys.__stderr__, all_threads=True)

@@ -160,7 +160,7 @@ def run_load(base_url: str, target: Target, *, clients: int, seconds: float, see
     if not target.has_sprite:
         mix.pop("/thumbnail", None)
     routes, weights = list(mix), list(mix.values())
-    stats = collections.defaultdict(RouteStats)
+    stats: Dict[str, RouteStats] = collections.defaultdict(RouteStats)
     samples: List[str] = []
     lock = threading.Lock()
     started = time.monotonic()
@@ -168,19 +168,19 @@ def run_load(base_url: str, target: Target, *, clients: int, seconds: float, see
 
     def client_loop(number: int):
         rng = random.Random(seed * 1000 + number)
-        client = _Client(parsed.hostname, parsed.port, timeout)
+        client = _Client(parsed.hostname or "127.0.0.1", parsed.port or 80, timeout)
         try:
             while time.monotonic() < deadline:
                 route = rng.choices(routes, weights)[0]
                 query = request_for(route, target, rng)
                 path = PREFIX + route + "?" + urllib.parse.urlencode(query)
                 t0 = time.monotonic()
+                problem: Optional[str] = None
+                headers: Optional[http.client.HTTPMessage] = None
                 try:
                     status, headers, body = client.get(path)
                 except Exception as error:  # noqa: BLE001 - a dropped connection is an error to count
-                    status, headers, body, problem = -1, {}, b"", "%s: %r" % (type(error).__name__, error)
-                else:
-                    problem = None
+                    status, body, problem = -1, b"", "%s: %r" % (type(error).__name__, error)
                 elapsed = time.monotonic() - t0
                 if problem is None and status == 200:
                     problem = check_body(route, target, status, headers, body)
@@ -217,7 +217,7 @@ class RssSampler:
     """Peak resident memory of a process (and its children), sampled in a thread (psutil)."""
 
     def __init__(self, pid: int, interval: float = 0.2):
-        import psutil  # noqa: PLC0415 - only the benchmark and its test need it
+        import psutil  # only the benchmark and its test need it
 
         self._process = psutil.Process(pid)
         self._interval = interval
@@ -226,7 +226,7 @@ class RssSampler:
         self._thread = threading.Thread(target=self._loop, name="rss-sampler", daemon=True)
 
     def _loop(self):
-        import psutil  # noqa: PLC0415
+        import psutil
 
         while not self._stop.is_set():
             try:

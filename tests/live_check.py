@@ -118,11 +118,12 @@ class Checker:
         query = {"run": "train", "embedding": self.name, "k": "3", "metric": "euclidean"}
         if step is not None:
             query["step"] = str(step)
-        for _ in range(100):  # 202 while computing: poll, boundedly
-            status, body = self.get(client, "/clusters", **query)
+        status, body = self.get(client, "/clusters", **query)
+        for _ in range(99):  # 202 while computing: poll, boundedly
             if status != 202:
                 break
             time.sleep(0.05)
+            status, body = self.get(client, "/clusters", **query)
         if self.expected_404(status, body, step) or status == 202:
             return
         if status != 200:

@@ -46,12 +46,12 @@ WORD_GROUPS = {
 def write_words_run(logdir: str):
     rng = np.random.default_rng(7)
     centres = rng.normal(size=(len(WORD_GROUPS), 16)).astype(np.float32) * 3
-    words, vectors = [], []
+    words, rows = [], []
     for centre, group in zip(centres, WORD_GROUPS.values()):
         for word in group:
             words.append(word)
-            vectors.append(centre + rng.normal(scale=0.3, size=16).astype(np.float32))
-    vectors = np.asarray(vectors, dtype=np.float32)
+            rows.append(centre + rng.normal(scale=0.3, size=16).astype(np.float32))
+    vectors = np.asarray(rows, dtype=np.float32)
     write_embedding(logdir, vectors, name="embedding", metadata=words)
     return {"vectors": vectors, "words": words}
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from typing import Union
 
 
 def free_port() -> int:
@@ -16,7 +17,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_tensorboard(logdir: str, *, extra_args=(), timeout: float = 90.0, with_process: bool = False):
+def running_tensorboard(logdir: Union[str, "os.PathLike[str]"], *, extra_args=(), timeout: float = 90.0, with_process: bool = False):
     """Yields the base URL once TensorBoard answers (with `with_process`, (base URL, Popen),
     e.g. to sample its memory); stops it afterwards."""
     port = free_port()

@@ -2,6 +2,7 @@
 well as cleanlab's scores on kNN and cross-validated logistic-regression probabilities."""
 
 import warnings
+from typing import Dict, List
 
 import numpy as np
 import pytest
@@ -84,7 +85,7 @@ def cleanlab_aurocs(embedding, noisy, mask, neighbor_codes):
 @pytest.mark.parametrize("noise", ["uniform5", "confusable10"])
 def test_planted_label_errors_rank_first(digits, noise):
     x, y = digits
-    figures = {}
+    figures: Dict[str, Dict[str, List[float]]] = {}
     for seed in SEEDS:
         noisy, mask = plant_uniform(y, seed) if noise == "uniform5" else plant_confusable(x, y, seed)
         with threadpool_limits(1):

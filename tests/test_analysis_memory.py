@@ -61,7 +61,7 @@ def test_vote_in_row_blocks_equals_one_block(weighted, monkeypatch):
 
 def test_graph_indices_are_int32_and_an_old_int64_cache_entry_is_refused(tmp_path):
     from tb_embedanalysis.analysis import engine as engine_module
-    from tb_embedanalysis.analysis.engine import AnalysisEngine, Space
+    from tb_embedanalysis.analysis.engine import AnalysisEngine, Pending, Space
     from tb_embedanalysis.cache import CacheKey
 
     rng = np.random.default_rng(2)
@@ -70,8 +70,10 @@ def test_graph_indices_are_int32_and_an_old_int64_cache_entry_is_refused(tmp_pat
     labels = [str(v) for v in y]
     space = Space(x, "fp-int32", np.ones(300, dtype=bool), "cosine")
     fresh = AnalysisEngine(cache_dir=str(tmp_path / "fresh"))
-    expected = fresh.clusters(space, fresh.labels(space, labels), k=5).to_dict()
+    report = fresh.clusters(space, fresh.labels(space, labels), k=5)
     graph = fresh.knn_graph(space, k=5)
+    assert not isinstance(report, Pending) and not isinstance(graph, Pending)  # wait=True by default
+    expected = report.to_dict()
     assert graph.indices.dtype == np.int32
     np.testing.assert_array_equal(graph.indices, neighbors.knn_graph(neighbors.prepare(x, "cosine"), 5).indices)
 
@@ -81,9 +83,12 @@ def test_graph_indices_are_int32_and_an_old_int64_cache_entry_is_refused(tmp_pat
     key = CacheKey.of("graph", space.ident, k=size, method="exact").as_dict()
     stale = AnalysisEngine(cache_dir=str(tmp_path / "stale"))
     right = stale.knn_graph(space, k=size)
+    assert not isinstance(right, Pending)
     old = {"indices": np.roll(right.indices, 1, axis=0).astype(np.int64), "distances": right.distances}
     reader = AnalysisEngine(cache_dir=str(tmp_path / "old"))
     assert reader.disk.put(key, old)
     assert reader.disk.get(key) is not None  # the entry itself is intact: refused for its dtype only
-    assert reader.clusters(space, reader.labels(space, labels), k=5).to_dict() == expected
-    assert reader.knn_graph(space, k=5).indices.dtype == np.int32
+    again, again_graph = reader.clusters(space, reader.labels(space, labels), k=5), reader.knn_graph(space, k=5)
+    assert not isinstance(again, Pending) and not isinstance(again_graph, Pending)
+    assert again.to_dict() == expected
+    assert again_graph.indices.dtype == np.int32

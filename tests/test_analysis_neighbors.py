@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from typing import List
 
 import numpy as np
 import pytest
@@ -125,7 +126,7 @@ def test_graph_on_two_threads_equals_one_thread_and_brute_force(monkeypatch):
     valid[::97] = False
     prep = neighbors.prepare(x, "euclidean", valid)
     monkeypatch.setattr(neighbors, "GRAPH_CHUNK_ROWS", 64)  # eleven chunks
-    seen = []
+    seen: List[float] = []
     two = neighbors.knn_graph(prep, 6, threads=2, on_progress=seen.append)
     one = neighbors.knn_graph(prep, 6, threads=1)
     np.testing.assert_array_equal(two.indices, one.indices)

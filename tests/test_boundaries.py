@@ -15,6 +15,7 @@ import argparse
 import os
 import sys
 import threading
+from typing import Optional
 
 import numpy as np
 import pytest
@@ -162,18 +163,19 @@ class OpenRecorder:
     """Every path opened under `root` while recording (sys.addaudithook cannot be removed,
     so the hook stays installed and only records while `active`)."""
 
-    installed = None
+    installed: Optional["OpenRecorder"] = None
 
     def __init__(self, root):
         self.root, self.active, self.opened = str(root), False, set()
 
     @classmethod
     def install(cls, root):
-        if cls.installed is None:
-            cls.installed = cls(root)
-            sys.addaudithook(lambda event, args: cls.installed._hook(event, args))
-        cls.installed.root, cls.installed.opened = str(root), set()
-        return cls.installed
+        installed = cls.installed
+        if installed is None:
+            installed = cls.installed = cls(root)
+            sys.addaudithook(installed._hook)
+        installed.root, installed.opened = str(root), set()
+        return installed
 
     def _hook(self, event, args):
         if self.active and event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
@@ -194,7 +196,7 @@ def test_no_route_opens_a_file_discovery_did_not_find(client, logdir):
     for info in discover(str(logdir / "logs")):
         for series in info.series:
             for ref in series.refs:
-                allowed.update(filter(None, (ref.tensor.path, ref.metadata_path, ref.sprite and ref.sprite.path)))
+                allowed.update(filter(None, (ref.tensor.path, ref.metadata_path, ref.sprite.path if ref.sprite else None)))
     allowed = {os.path.realpath(p) for p in allowed}
     recorder = OpenRecorder.install(logdir)
     recorder.active = True

@@ -14,7 +14,7 @@ import urllib.request
 import numpy as np
 import pytest
 
-from test_browser_tab import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, Tab, browser  # noqa: F401 (skips without Chromium; browser: a fixture)
+from test_browser_tab import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, Tab, browser_fixture  # noqa: F401 (skips without Chromium; browser: a fixture)
 from tensorboard_process import running_tensorboard
 
 playwright_sync = pytest.importorskip("playwright.sync_api")

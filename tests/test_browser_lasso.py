@@ -23,7 +23,7 @@ import pytest
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
 from tensorboard_process import running_tensorboard  # noqa: E402  (tests/ helper)
-from test_browser_tab import ARTIFACTS, CHROMIUM, browser  # noqa: E402,F401  (one Chromium set-up; browser: a fixture)
+from test_browser_tab import ARTIFACTS, CHROMIUM, browser_fixture  # noqa: E402,F401  (one Chromium set-up; browser: a fixture)
 
 pytestmark = pytest.mark.browser
 

@@ -12,7 +12,7 @@ import urllib.request
 import numpy as np
 import pytest
 
-from test_browser_tab import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, Tab, browser, playwright_sync  # noqa: F401 (browser: a fixture)
+from test_browser_tab import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, Tab, browser_fixture, playwright_sync  # noqa: F401 (browser: a fixture)
 from tensorboard_process import running_tensorboard
 
 pytestmark = pytest.mark.browser

@@ -13,6 +13,7 @@ import json
 import os
 import pathlib
 import urllib.request
+from typing import List
 
 import numpy as np
 import pytest
@@ -95,8 +96,10 @@ def write_logs(root: pathlib.Path):
 
 
 # -- fixtures --------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def tensorboard_url(tmp_path_factory):
+# Fixtures are named with `name=` (pytest's idiom) so that modules importing them do not
+# shadow an imported name with the test parameter that receives it (ruff F811).
+@pytest.fixture(scope="module", name="tensorboard_url")
+def tensorboard_url_fixture(tmp_path_factory):
     root = tmp_path_factory.mktemp("browser")
     logdir = root / "logs"
     write_logs(logdir)
@@ -104,8 +107,8 @@ def tensorboard_url(tmp_path_factory):
         yield base
 
 
-@pytest.fixture(scope="module")
-def browser():
+@pytest.fixture(scope="module", name="browser")
+def browser_fixture():
     with playwright_sync.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
@@ -118,9 +121,14 @@ class Tab:
     def __init__(self, page, base):
         self.page = page
         self.base = base
-        self.dialogs = []
-        self.errors = []
-        page.on("dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss()))
+        self.dialogs: List[str] = []
+        self.errors: List[str] = []
+
+        def on_dialog(dialog):
+            self.dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        page.on("dialog", on_dialog)
         page.on("pageerror", lambda error: self.errors.append(str(error)))
 
     def open(self, state=""):
@@ -155,8 +163,8 @@ class Tab:
         self.page.set_viewport_size(size)
 
 
-@pytest.fixture
-def tab(browser, tensorboard_url):
+@pytest.fixture(name="tab")
+def tab_fixture(browser, tensorboard_url):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)

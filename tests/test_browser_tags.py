@@ -20,7 +20,7 @@ import pytest
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
 from tensorboard_process import free_port, running_tensorboard  # noqa: E402  (tests/ helper)
-from test_browser_tab import ARTIFACTS, CHROMIUM, browser  # noqa: E402,F401  (one Chromium set-up; browser: a fixture)
+from test_browser_tab import ARTIFACTS, CHROMIUM, browser_fixture  # noqa: E402,F401  (one Chromium set-up; browser: a fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -133,7 +133,7 @@ def test_tag_a_hard_example_reload_and_hide_ok(page, tensorboard_url):
 class _Evil(http.server.BaseHTTPRequestHandler):
     target = ""
 
-    def do_GET(self):  # noqa: N802 - http.server's name
+    def do_GET(self):  # http.server's name
         body = ("""<!doctype html><html><body>
 <form id=f method=post enctype=text/plain action="%s">
 <input name='{"run":"digits","embedding":"digits","indices":[5],"tag":"ok","x":"' value='"}'>

@@ -13,8 +13,8 @@ import re
 
 import pytest
 
-from test_browser_tab import ARTIFACTS, MAP_STATE, Tab, WORDS, _digits_count  # noqa: F401
-from test_browser_tab import browser, tab, tensorboard_url  # noqa: F401  (fixtures)
+from test_browser_tab import ARTIFACTS, MAP_STATE, Tab, WORDS, _digits_count
+from test_browser_tab import browser_fixture, tab_fixture, tensorboard_url_fixture  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
 
@@ -201,7 +201,7 @@ def _digits_everything_on_screen(tab):
 
 
 @pytest.mark.parametrize("how", ["system-preference", "tensorboard-toggle"])
-def test_tab_follows_tensorboards_dark_theme_and_stays_readable(browser, tensorboard_url, how):  # noqa: F811
+def test_tab_follows_tensorboards_dark_theme_and_stays_readable(browser, tensorboard_url, how):
     context = browser.new_context(viewport={"width": 1400, "height": 1000},
                                   color_scheme="dark" if how == "system-preference" else "light")
     try:
@@ -230,7 +230,7 @@ def test_tab_follows_tensorboards_dark_theme_and_stays_readable(browser, tensorb
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
 @pytest.mark.parametrize("width", [800, 1400])
-def test_screenshots_in_both_themes_and_widths(browser, tensorboard_url, theme, width):  # noqa: F811
+def test_screenshots_in_both_themes_and_widths(browser, tensorboard_url, theme, width):
     """For a human to look at: digits with everything open, and words zoomed in."""
     context = browser.new_context(viewport={"width": width, "height": 1000}, color_scheme=theme)
     try:

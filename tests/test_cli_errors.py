@@ -143,6 +143,7 @@ def test_a_reader_that_goes_away_ends_it_quietly(tagged, tmp_path):
     process = subprocess.Popen([sys.executable, "-m", "tb_embedanalysis.cli", "tags", str(tagged / "logs"), "--run",
                                 "r", "--embedding", "emb", "--cache-dir", str(tagged / "cache")],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment)
+    assert process.stdout is not None and process.stderr is not None
     assert process.stdout.read(100).startswith(b"{")
     process.stdout.close()  # what `head` does once it has its bytes
     stderr = process.stderr.read()
@@ -159,6 +160,7 @@ def test_ctrl_c_exits_130_in_one_line(tmp_path):
     process = subprocess.Popen([sys.executable, "-m", "tb_embedanalysis.cli", "analyze", str(tmp_path / "logs"),
                                 "--metric", "euclidean"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                env=environment)
+    assert process.stderr is not None
     os.set_blocking(process.stderr.fileno(), False)
     seen, deadline = b"", time.monotonic() + 120
     while b"analysing r/emb" not in seen:  # the progress bar: the analysis is under way

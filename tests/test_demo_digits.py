@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from typing import List
 
 import numpy as np
 import pytest
@@ -26,7 +27,7 @@ EARLY, LATE = 100, 600  # a shorter run than the default (2,000 steps) keeps the
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     logdir = tmp_path_factory.mktemp("demo_logs")
-    messages = []
+    messages: List[str] = []
     result = digits.run(str(logdir), steps=LATE, log_steps=(EARLY,), threads=1, progress=messages.append)
     return logdir, result, messages
 
@@ -110,7 +111,7 @@ def test_progress_reports_each_logged_step(demo):
 def test_existing_run_is_skipped(demo):
     logdir, result, _ = demo
     before = sorted(os.listdir(result.run_dir))
-    messages = []
+    messages: List[str] = []
     assert digits.run(str(logdir), steps=LATE, log_steps=(EARLY,), threads=1, progress=messages.append) is None
     assert messages == [f"digits: {os.path.join(str(logdir), 'digits')} exists, skipped"]
     assert sorted(os.listdir(result.run_dir)) == before
@@ -174,6 +175,7 @@ def test_history_ranks_the_planted_flips_first(demo):
 
     workspace = queries.Workspace(Catalog(str(demo[0])), EmbeddingStore(), AnalysisEngine(cache_dir=None))
     body = queries.history_hard_examples(workspace, "digits", digits_history.EMBEDDING_NAME, limit=1000, wait=True)
+    assert isinstance(body, dict)  # wait=True: never Pending
     assert body["steps"] == list(digits_history.LOG_STEPS) and body["left_out"] == []
     planted = [e["metadata"]["planted_flip"] == "yes" for e in body["examples"]]
     n = 162
@@ -183,6 +185,7 @@ def test_history_ranks_the_planted_flips_first(demo):
     # The last step alone ranks worse (0.827 measured): memorised flips have begun to agree
     # with their wrong neighbours there.
     last = queries.ranked_examples(workspace, "digits", digits_history.EMBEDDING_NAME, limit=1000, wait=True)
+    assert isinstance(last, dict)
     assert sum(e["metadata"]["planted_flip"] == "yes" for e in last["examples"][:n]) / n < precision - 0.02
 
 
@@ -197,6 +200,7 @@ def test_readme_gives_the_figures_the_tab_shows(tmp_path):
     shown = {}
     for step in (100, 2000):
         body = queries.clusters(workspace.engine, workspace.load("digits", "logits", step), wait=True)
+        assert isinstance(body, dict)
         shown[step] = ("%.1f%%" % (100 * body["overall"]["knn_accuracy"]),
                        sum(label["hard_count"] for label in body["labels"]))
     with open(os.path.join(REPO, "README.md"), encoding="utf-8") as handle:

@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 import urllib.request
+from typing import List
 
 from tb_embedanalysis.demo import serve
 
@@ -28,7 +29,8 @@ def test_serve_prints_the_tab_url_last_and_answers(tmp_path):
     child = subprocess.Popen([sys.executable, "-m", "tb_embedanalysis.demo.serve", "--logdir", str(tmp_path),
                               "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     try:
-        lines = []
+        lines: List[str] = []
+        assert child.stdout is not None
         deadline = time.monotonic() + 120
         while not (lines and lines[-1].endswith("#embedanalysis")):
             assert time.monotonic() < deadline and child.poll() is None, lines

@@ -6,6 +6,7 @@ import json
 import os
 import pathlib
 import re
+from typing import List
 
 import numpy as np
 import pytest
@@ -178,7 +179,7 @@ def test_groups_form_during_training(logs):
 def test_no_imdb_data_prints_one_line_and_uses_the_synthetic_corpus(tmp_path, monkeypatch):
     monkeypatch.setattr(reviews, "default_aclimdb_dirs", lambda: [str(tmp_path / "aclImdb")])
     monkeypatch.setattr(reviews, "load_tfds", _no_tfds)
-    messages = []
+    messages: List[str] = []
     corpus = imdb_words.find_corpus(None, progress=messages.append)
     assert corpus.run == "words_synthetic" and len(messages) == 1
     assert "aclImdb_v1.tar.gz" in messages[0] and "--data tfds" in messages[0]
@@ -188,7 +189,7 @@ def test_no_imdb_data_prints_one_line_and_uses_the_synthetic_corpus(tmp_path, mo
 def test_local_aclimdb_is_found_without_flags(tmp_path, monkeypatch):
     path = write_aclimdb(tmp_path, per_class=2)
     monkeypatch.setattr(reviews, "default_aclimdb_dirs", lambda: [str(tmp_path / "elsewhere"), path])
-    messages = []
+    messages: List[str] = []
     corpus = imdb_words.find_corpus(None, progress=messages.append)
     assert corpus.run == "words_imdb" and corpus.source == path and messages == []
 
@@ -215,7 +216,7 @@ def test_run_demos_skips_complete_runs(tmp_path, monkeypatch):
     monkeypatch.setattr(reviews, "load_tfds", _no_tfds)
     for run in ("digits", "words_synthetic"):
         (tmp_path / run).mkdir()
-    messages = []
+    messages: List[str] = []
     run_demos(str(tmp_path), progress=messages.append)
     assert [m for m in messages if m.endswith("skipped")] == [
         f"digits: {tmp_path / 'digits'} exists, skipped",

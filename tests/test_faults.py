@@ -18,6 +18,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from typing import List
 
 import numpy as np
 import pytest
@@ -126,7 +127,7 @@ def test_files_replaced_while_being_read_never_mix_two_writes(tmp_path, monkeypa
     write_embedding(str(tmp_path / "a"), old_vectors, name="emb", metadata=["old-%d" % (i % 3) for i in range(N)])
     new_vectors = clustered(2)
     real_read_metadata = metadata_io.read_metadata
-    calls = []
+    calls: List[str] = []
 
     def read_metadata_after_a_rewrite(path, **kwargs):
         if not calls:  # the vectors were read: the writer rewrites everything now
@@ -139,6 +140,7 @@ def test_files_replaced_while_being_read_never_mix_two_writes(tmp_path, monkeypa
     embedding = EmbeddingStore().load(discover(str(tmp_path))[0].series[0].refs[-1])
     assert len(calls) == 2  # read again
     np.testing.assert_array_equal(embedding.vectors, new_vectors)
+    assert embedding.metadata is not None
     assert set(embedding.metadata.values["label"]) == {"new-0", "new-1", "new-2"}
 
 
@@ -241,7 +243,7 @@ def test_permission_denied_files_are_reported_per_embedding(tmp_path):
     assert any("Permission denied" in w for w in listed["sprite"]["warnings"])
     problem = [p for p in runs["problems"] if p["run"] == "config"]
     assert problem and "Permission denied" in problem[0]["error"] and "config/projector_config.pbtxt" in problem[0]["error"]
-    assert problem[0]["config"] == "config/projector_config.pbtxt" and locked["config"].startswith(root)
+    assert problem[0]["config"] == "config/projector_config.pbtxt" and str(locked["config"]).startswith(root)
     assert out["tensor"][0] == 422 and "Permission denied" in out["tensor"][1]["error"]
     assert out["metadata"][0] == 422 and "metadata file refused" in out["metadata"][1]["error"]
     assert "Permission denied" in out["metadata"][1]["error"]
@@ -337,6 +339,7 @@ def test_process_killed_while_writing_the_cache_leaves_nothing_half_written(tmp_
     for attempt in range(6):
         writer = subprocess.Popen([sys.executable, "-c", CACHE_WRITER, str(cache)], stdout=subprocess.PIPE,
                                   text=True, cwd=REPO)
+        assert writer.stdout is not None
         try:
             for _ in range(2 + attempt):  # let it finish a few entries, then kill it inside the next
                 writer.stdout.readline()

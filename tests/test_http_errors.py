@@ -104,7 +104,9 @@ def test_a_bug_describing_one_embedding_does_not_take_runs_down(client, monkeypa
     assert entries["a"]["error"] is None and entries["a"]["shape"] == [30, 4]
     error = entries["b"]["error"]
     assert errors.BUG in error and SECRET_PATH not in error and "ZeroDivisionError" not in error
-    error_id = re.search(r"error id ([0-9a-f]{8})", error).group(1)
+    found = re.search(r"error id ([0-9a-f]{8})", error)
+    assert found is not None, error
+    error_id = found.group(1)
     records = bug_records(caplog, error_id)
     assert len(records) == 1 and records[0].exc_info[0] is ZeroDivisionError
 

@@ -53,7 +53,7 @@ def test_tf1_saver_steps_are_the_retained_checkpoints(logdir):
     assert early.vectors.dtype == np.float32 and early.vectors.flags.c_contiguous
     np.testing.assert_array_equal(early.vectors, EARLY)
     np.testing.assert_array_equal(late.vectors, LATE)
-    assert late.ref.step == 10000 and late.label_column == "Label"
+    assert late.ref.step == 10000 and late.label_column == "Label" and late.metadata is not None
     assert late.metadata.column("Label").tolist() == [str(label) for label in LABELS]
     assert early.fingerprint != late.fingerprint
 
@@ -74,6 +74,7 @@ def test_tf2_checkpoint_is_shown_without_the_attributes_suffix(logdir, run_name)
 
 def test_tf2_word_metadata_has_no_label_column(logdir):
     embedding = EmbeddingStore().load(runs_by_name(logdir)["imdb"].series[0].refs[0])
+    assert embedding.metadata is not None
     assert embedding.metadata.columns == ("label",)
     assert embedding.metadata.column("label").tolist() == WORDS
     assert embedding.label_column is None  # every token unique: not a class label

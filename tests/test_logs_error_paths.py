@@ -253,7 +253,12 @@ def test_a_sprite_that_fails_to_decode_is_a_422_then_a_warning(tmp_path, size, m
     assert entry["has_sprite"] and entry["warnings"] == []  # only decoding finds it
     decodes = []
     real_open = sprites.open_sprite
-    monkeypatch.setattr(sprites, "open_sprite", lambda p: decodes.append(p) or real_open(p))
+
+    def counting_open(p):
+        decodes.append(p)
+        return real_open(p)
+
+    monkeypatch.setattr(sprites, "open_sprite", counting_open)
     for index in ("0", "1"):
         status, body = get(client, "/thumbnail", run="run", embedding="ok", index=index)
         assert status == 422 and body["error"].startswith("sprite run/ok/sprite.jpg cannot be read"), body

@@ -44,6 +44,7 @@ def test_tensorboardx_metadata_header_and_sprite(tmp_path):
                            metadata_header=["index", "parity"], label_img=images)
     store = EmbeddingStore()
     embedding = store.load(only_run(tmp_path).series[0].refs[0])
+    assert embedding.metadata is not None and embedding.sprite is not None
     assert embedding.metadata.columns == ("index", "parity") and embedding.label_column == "parity"
     assert embedding.sprite.columns == 4 and embedding.sprite.thumbnail_size == (5, 5)
     thumbnail = Image.open(io.BytesIO(store.thumbnail_png(embedding, 7)))

@@ -84,7 +84,7 @@ def test_guess_label_column(columns, expected):
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\t\r\n"),
+@given(st.lists(st.lists(st.text(alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\t\r\n"),
                                  max_size=5), min_size=2, max_size=2), min_size=1, max_size=20))
 def test_two_column_round_trip(tmp_path_factory, rows):
     path = tmp_path_factory.mktemp("meta") / "m.tsv"

@@ -105,6 +105,7 @@ def test_metadata_swapped_for_an_outside_symlink_after_discovery_refuses_only_th
     _run(tmp_path / "logs", metadata_rows=[(str(i % 2),) for i in range(10)])
     runs = discover(str(tmp_path / "logs"))
     ref = find_ref(runs, "run1", "emb")
+    assert ref.metadata_path is not None
     (tmp_path / "outside.tsv").write_text("secret\n" * 10, encoding="utf-8")
     os.replace(ref.metadata_path, tmp_path / "moved.tsv")
     os.symlink(tmp_path / "outside.tsv", ref.metadata_path)
@@ -148,6 +149,7 @@ def test_a_tab_inside_one_label_of_single_column_metadata_names_the_line(tmp_pat
     rows[6] = ("two\twords",)  # line 7
     _run(tmp_path / "logs", metadata_rows=rows)
     path = find_ref(discover(str(tmp_path / "logs")), "run1", "emb").metadata_path
+    assert path is not None
     reader = metadata_scan.scan_metadata if scan else metadata_io.read_metadata
     with pytest.raises(MetadataError, match=r"line 7 has a tab but line 1 has none") as caught:
         reader(path, num_rows=10, tensor_name="emb")

@@ -57,7 +57,7 @@ def test_unusable_sprite_says_why(tmp_path, image_size, dim, reason):
     path = tmp_path / "sprite.png"
     Image.new("L", image_size).save(path)
     info, warning = check_sprite(SpriteSpec(path=str(path), single_image_dim=dim), 10)
-    assert info is None
+    assert info is None and warning is not None
     assert warning.startswith("sprite %s" % path) and warning.endswith("no thumbnails")
     assert re.search(reason, warning)
 
@@ -66,4 +66,4 @@ def test_not_an_image(tmp_path):
     path = tmp_path / "sprite.png"
     path.write_bytes(b"not a png")
     info, warning = check_sprite(SpriteSpec(path=str(path), single_image_dim=(4, 4)), 4)
-    assert info is None and "cannot be read" in warning
+    assert info is None and warning is not None and "cannot be read" in warning

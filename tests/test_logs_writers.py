@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import warnings
+from typing import Dict
 
 import numpy as np
 import pytest
@@ -40,7 +41,7 @@ def _fit_with_callback(keras_module, log_dir, *, keras3):
     model = keras_module.Sequential(inputs + [embedding, layers.GlobalAveragePooling1D(), layers.Dense(1)])
     model.compile(optimizer="adam", loss="mse")
     tokens = np.random.default_rng(0).integers(0, len(WORDS), size=(32, 5))
-    held = {}
+    held: Dict[int, np.ndarray] = {}
     record = keras_module.callbacks.LambdaCallback(
         on_epoch_end=lambda epoch, logs: held.__setitem__(epoch, np.array(embedding.get_weights()[0])))
     board = keras_module.callbacks.TensorBoard(log_dir, embeddings_freq=1, embeddings_metadata=metadata)
@@ -126,6 +127,7 @@ def test_keras_callback_epochs_are_steps_of_run_train_with_metadata(written, cas
         embedding = store.load(find_ref(list(runs.values()), "train", name, epoch))
         assert embedding.vectors.dtype == np.float32
         np.testing.assert_array_equal(embedding.vectors, table)
+        assert embedding.metadata is not None
         assert list(embedding.metadata.column("label")) == WORDS
         assert embedding.warnings == ()
     assert not np.array_equal(held[0], held[1])  # the steps are really different epochs

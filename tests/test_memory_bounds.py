@@ -66,6 +66,7 @@ def test_metadata_bytes_count_in_held_bytes(tmp_path):
     refs = [find_ref(runs, run, "emb") for run in ("a", "b")]
     store = EmbeddingStore(max_memory_mb=1024)
     first = store.load(refs[0])
+    assert first.metadata is not None
     assert first.metadata.nbytes > sum(map(len, words))
     assert store.held_bytes >= first.vectors.nbytes + first.metadata.nbytes
     # A bound the vectors of both fit in, but not vectors + metadata: the first is evicted.

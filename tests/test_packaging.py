@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 import zipfile
+from typing import Iterator
 
 import pytest
 
@@ -12,7 +13,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> zipfile.ZipFile:
+def wheel(tmp_path_factory) -> Iterator[zipfile.ZipFile]:
     out = tmp_path_factory.mktemp("wheel")
     # --no-build-isolation: build with the setuptools already installed, offline and fast.
     subprocess.run(

@@ -1,6 +1,7 @@
 """/outliers and /duplicates through the real WSGI app, and the CLI printing the same JSON."""
 
 import json
+from typing import Dict, List
 
 import numpy as np
 import pytest
@@ -75,7 +76,7 @@ def test_duplicates_route_equals_brute_force_and_marks_leaks(client, logdir):
 
     for a, b in pairs:
         parent[find(a)] = find(b)
-    expected = {}
+    expected: Dict[int, List[int]] = {}
     for i in {i for pair in pairs for i in pair}:
         expected.setdefault(find(i), []).append(i)
     got = [sorted(m["index"] for m in g["members"]) for g in body["groups"]]

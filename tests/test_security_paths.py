@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import time
+from typing import List
 
 import numpy as np
 import pytest
@@ -126,7 +127,7 @@ def test_a_file_swapped_for_an_outside_symlink_after_loading_is_refused(logdir, 
     answer(client, "/runs")
     swap_for_symlink(logdir / "a" / "emb" / "latest" / asset, logdir.parent / "outside" / secret)
     after = every_answer(client)
-    for route, status, body in after:
+    for route, _status, body in after:
         assert SECRET not in body and SECRET.decode() not in json.dumps(body.decode("latin-1")), route
         assert str(logdir.parent) not in body.decode("latin-1"), (route, body[:300])
     by_route = {route: (status, body) for route, status, body in after}
@@ -203,7 +204,7 @@ def test_a_config_symlinked_outside_the_logdir_is_never_read(logdir):
     (problem,) = [p for p in listed["problems"] if p["run"] == "b"]
     assert problem["config"] == "b/projector_config.pbtxt"
     assert "b/projector_config.pbtxt" in problem["error"] and "refusing to read it" in problem["error"]
-    for route, status, body in every_answer(client, run="b"):
+    for route, _status, body in every_answer(client, run="b"):
         assert SECRET not in body, route
 
 
@@ -244,7 +245,7 @@ def test_a_step_deleted_during_discovery_answers_the_documented_404(tmp_path, mo
         write_embedding(str(logs / "run"), rng.normal(size=(N, 4)).astype(np.float32), name="emb", step=step)
     config_path = logs / "run" / "projector_config.pbtxt"
     real_discover = catalog_module.logs.discover
-    calls = []
+    calls: List[str] = []
 
     def discover_while_a_writer_deletes_step_10(logdir):
         runs = real_discover(logdir)

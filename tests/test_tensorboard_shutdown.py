@@ -25,7 +25,7 @@ def test_sigterm_during_a_cold_pass_exits_within_seconds(tmp_path):
     # plain N^2 D product, about a minute on 2 cores: far longer than the bound below.
     rng = np.random.default_rng(0)
     vectors = rng.random((120_000, 128), dtype=np.float32)
-    labels = [str(v) for v in rng.integers(0, 10, vectors.shape[0])]
+    labels = [str(v) for v in rng.integers(0, 10, size=int(vectors.shape[0]))]
     write_embedding(str(tmp_path / "logs"), vectors, name="noise", metadata=labels)
     url = ROUTE + "hard_examples?run=.&embedding=noise&metric=cosine"
     with running_tensorboard(tmp_path / "logs", with_process=True) as (base, process):

@@ -67,7 +67,7 @@ def test_bytes_are_little_endian_float32_row_major(tmp_path):
 
 PLANTED = {
     "all zeros": (np.zeros((50, 8), np.float32), True),
-    "ascii floats 0.5 2 3": (np.tile(np.float32([0.5, 2.0, 3.0]), (20, 1)), True),
+    "ascii floats 0.5 2 3": (np.tile(np.array([0.5, 2.0, 3.0], np.float32), (20, 1)), True),
     "leading newline bytes then zeros": (np.concatenate([np.frombuffer(b"\n\n\n\n", "<f4")[None].repeat(4, 1), np.zeros((3, 4), np.float32)]), True),
     "random normal": (_vectors(100, 16), False),
     "one-hot": (np.eye(10, dtype=np.float32), False),
@@ -133,7 +133,7 @@ def test_concurrent_writers_keep_every_entry(tmp_path):
     def write(i):
         try:
             write_embedding(tmp_path, _vectors(seed=i), name=f"e{i}", step=i)
-        except Exception as error:  # pragma: no cover - reported below
+        except Exception as error:  # noqa: BLE001  # pragma: no cover - reported below
             errors.append(error)
 
     threads = [threading.Thread(target=write, args=(i,)) for i in range(8)]

@@ -111,7 +111,7 @@ def test_sprite_is_served_and_holds_every_thumbnail(written):
 
 PLANTED = {
     "all zeros": np.zeros((6, 4), np.float32),
-    "ascii floats": np.tile(np.float32([0.5, 2.0, 3.0]), (4, 1)),
+    "ascii floats": np.tile(np.array([0.5, 2.0, 3.0], np.float32), (4, 1)),
     "random": np.random.default_rng(3).normal(size=(6, 4)).astype(np.float32),
 }
 

@@ -73,6 +73,7 @@ def test_history_leaves_out_the_steps_that_differ_and_says_why(tmp_path):
     write_embedding(tmp_path / "run", vectors(50, 3), name=NAME, step=40, metadata=metadata(50))
     workspace = queries.Workspace(Catalog(str(tmp_path)), EmbeddingStore(), AnalysisEngine(cache_dir=None))
     body = queries.history(workspace, "run", NAME, k=5, wait=True)
+    assert isinstance(body, dict)  # wait=True: never Pending
     assert body["steps"] == [30, 40]
     assert body["left_out"] == [
         {"step": 10, "reason": "step 10 has 60 rows, step 40 has 50"},

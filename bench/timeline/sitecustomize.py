@@ -14,7 +14,7 @@ import os
 import threading
 import time
 
-PATH = os.environ.get("EMBEDANALYSIS_TIMELINE")
+PATH = os.environ.get("EMBEDANALYSIS_TIMELINE", "")
 _lock = threading.Lock()
 
 
@@ -44,7 +44,9 @@ def _install():
         finally:
             _log(ev="job-end", kind=kind, t=time.time(), thread=threading.current_thread().name)
 
-    jobs.Jobs.run, jobs.Jobs._execute = logged_run, logged_execute
+    # Instrumentation replaces these methods on purpose (mypy refuses assigning to methods).
+    jobs.Jobs.run = logged_run  # type: ignore[method-assign]
+    jobs.Jobs._execute = logged_execute  # type: ignore[method-assign]
     apps = plugin.EmbedAnalysisPlugin.get_plugin_apps
 
     def logged_apps(self):
@@ -63,7 +65,7 @@ def _install():
             return timed
         return {route: wrap(route, app) for route, app in apps(self).items()}
 
-    plugin.EmbedAnalysisPlugin.get_plugin_apps = logged_apps
+    plugin.EmbedAnalysisPlugin.get_plugin_apps = logged_apps  # type: ignore[method-assign]  # on purpose, as above
 
 
 if PATH:

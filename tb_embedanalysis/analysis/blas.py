@@ -11,14 +11,21 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import threading
-from typing import Callable, Iterable, Iterator, List, TypeVar
+from typing import Any, Callable, Iterable, Iterator, List, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
-_END = object()
+
+
+class _BlasUsers:
+    """Threads inside one_blas_thread, and the threadpoolctl limiter they share."""
+
+    count = 0
+    limiter: Any = None
+
 
 _blas = threading.Lock()
-_blas_users = [0, None]  # threads inside one_blas_thread, the threadpoolctl limiter
+_blas_users = _BlasUsers()
 
 
 @contextlib.contextmanager
@@ -35,17 +42,17 @@ def one_blas_thread():
         yield
         return
     with _blas:
-        if _blas_users[0] == 0:
-            _blas_users[1] = threadpool_limits(limits=1, user_api="blas")
-        _blas_users[0] += 1
+        if _blas_users.count == 0:
+            _blas_users.limiter = threadpool_limits(limits=1, user_api="blas")
+        _blas_users.count += 1
     try:
         yield
     finally:
         with _blas:
-            _blas_users[0] -= 1
-            if _blas_users[0] == 0:
-                _blas_users[1].restore_original_limits()
-                _blas_users[1] = None
+            _blas_users.count -= 1
+            if _blas_users.count == 0:
+                _blas_users.limiter.restore_original_limits()
+                _blas_users.limiter = None
 
 
 def share_out(items: Iterable[T], worker: Callable[[Iterator[T]], R], threads: int, *, name: str) -> List[R]:
@@ -58,9 +65,10 @@ def share_out(items: Iterable[T], worker: Callable[[Iterator[T]], R], threads: i
     def shared() -> Iterator[T]:
         while not failed.is_set():
             with lock:
-                item = next(source, _END)
-            if item is _END:
-                return
+                try:
+                    item = next(source)
+                except StopIteration:
+                    return
             yield item
 
     def run() -> R:

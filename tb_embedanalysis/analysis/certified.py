@@ -34,7 +34,7 @@ graph (blocks on threads, the pilot, the fallback) is certified_graph.py.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Iterable, Optional, Tuple
+from typing import Callable, Iterable, List, Optional, Tuple
 
 import numpy as np
 
@@ -211,7 +211,7 @@ class CertifiedIndex:
         """_block each block (an index array into the caller's W-space queries), then scan
         every row for the queries that need it in batches of SCAN_BATCH; on_result(where, idx)
         once per query with its k best rows by (key, row); on_block(rows) after each block."""
-        pending = []
+        pending: List[Tuple[np.ndarray, np.ndarray]] = []
 
         def flush():
             where = np.concatenate([w for w, _ in pending])

@@ -136,15 +136,15 @@ def trend(counts: Sequence[int]) -> Tuple[str, Optional[int]]:
     it starts at the first step from which the count stays at or above half the last one.
     Otherwise it is steady. A peak of 1 point separating to 0 counts (it is what a single
     point learned looks like)."""
-    counts = np.asarray(counts, dtype=np.int64)
-    peak = int(np.argmax(counts))
-    last = counts[-1]
-    if counts[peak] > 0 and 2 * last <= counts[peak] and peak < counts.size - 1:
-        above = np.flatnonzero(2 * counts[peak + 1:] > counts[peak])
+    series = np.asarray(counts, dtype=np.int64)
+    peak = int(np.argmax(series))
+    last = series[-1]
+    if series[peak] > 0 and 2 * last <= series[peak] and peak < series.size - 1:
+        above = np.flatnonzero(2 * series[peak + 1:] > series[peak])
         start = peak + 1 + (int(above[-1]) + 1 if above.size else 0)
-        if start < counts.size:
+        if start < series.size:
             return "separating", start
-    if last >= 2 and last >= 2 * counts[0]:
-        below = np.flatnonzero(2 * counts < last)
+    if last >= 2 and last >= 2 * series[0]:
+        below = np.flatnonzero(2 * series < last)
         return "merging", int(below[-1]) + 1 if below.size else 0
     return "steady", None

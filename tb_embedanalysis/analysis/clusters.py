@@ -111,28 +111,30 @@ def statistics(ctx: LabelContext, *, silhouette_exact_max: int = SILHOUETTE_EXAC
     nearest = np.argmin(between, axis=1) if n_labels > 1 else np.full(n_labels, -1)
 
     sil, sample_size = _silhouette(ctx, silhouette_exact_max, seed)
+    sil_label, sil_mean = None, None
     if sil is not None:
         sil_rows, sil_values = sil
         sil_counts = np.bincount(codes[sil_rows], minlength=n_labels)
         with np.errstate(invalid="ignore", divide="ignore"):
             sil_label = np.bincount(codes[sil_rows], weights=sil_values, minlength=n_labels) / sil_counts
+        sil_mean = float(sil_values.mean())
     names = ctx.encoded.names
     stats = []
-    for l in range(n_labels):
-        has_other = nearest[l] >= 0
+    for code in range(n_labels):
+        has_other = nearest[code] >= 0
         stats.append(LabelStats(
-            label=names[l], count=int(counts[l]), spread=spread[l], radius_p90=radius[l],
-            nearest_label=names[nearest[l]] if has_other else None,
-            separation=between[l, nearest[l]] / spread[l] if has_other and spread[l] > 0 else None,
-            purity=purity[l], knn_recall=recall[l], knn_precision=precision[l],
-            silhouette=None if sil is None else sil_label[l], hard_count=int(counts[l] - correct[l]),
+            label=names[code], count=int(counts[code]), spread=spread[code], radius_p90=radius[code],
+            nearest_label=names[nearest[code]] if has_other else None,
+            separation=between[code, nearest[code]] / spread[code] if has_other and spread[code] > 0 else None,
+            purity=purity[code], knn_recall=recall[code], knn_precision=precision[code],
+            silhouette=None if sil_label is None else sil_label[code], hard_count=int(counts[code] - correct[code]),
         ))
     two_labels = 2 <= n_labels <= n - 1
     overall = {
         "n": int(n), "k": int(k), "metric": ctx.prep.metric,
         "knn_accuracy": float(correct.sum() / n),
         "macro_f1": float(f1[present].mean()),
-        "silhouette": None if sil is None else float(sil_values.mean()),
+        "silhouette": sil_mean,
         "silhouette_sample_size": sample_size,
         "davies_bouldin": geometry.davies_bouldin(ctx.prep, ctx.rows, codes, ctx.cents, n_labels) if two_labels else None,
         "num_labels": int(n_labels),
@@ -164,8 +166,8 @@ def _per_label_percentile(values: np.ndarray, codes: np.ndarray, n_labels: int, 
     counts = np.bincount(codes, minlength=n_labels)
     starts = np.r_[0, np.cumsum(counts)[:-1]]
     out = np.full(n_labels, np.nan)
-    for l in np.flatnonzero(counts):
-        out[l] = np.percentile(sorted_values[starts[l]:starts[l] + counts[l]], q)
+    for code in np.flatnonzero(counts):
+        out[code] = np.percentile(sorted_values[starts[code]:starts[code] + counts[code]], q)
     return out
 
 

@@ -92,6 +92,9 @@ class DiskCache:
             return None
 
     def path(self, key: dict) -> str:
+        """The file that holds (or would hold) the entry of `key`."""
+        if self.directory is None:
+            raise ValueError("this disk cache has no directory, so no entry has a path")
         return os.path.join(self.directory, key_digest(key) + SUFFIX)
 
     # -- reading ---------------------------------------------------------------------------
@@ -148,7 +151,8 @@ class DiskCache:
     # -- writing ---------------------------------------------------------------------------
     def put(self, key: dict, arrays: Dict[str, np.ndarray]) -> bool:
         """Store `arrays` under `key`; False (with a warning) if it could not be written."""
-        if not self.enabled:
+        secret = self._secret
+        if secret is None:  # not enabled
             return False
         header, chunks = [], []
         for name, array in arrays.items():
@@ -157,13 +161,13 @@ class DiskCache:
             if array.dtype.str not in _DTYPES:
                 raise TypeError("cannot cache %s arrays (%s)" % (array.dtype, name))
             header.append([name, array.dtype.str, list(array.shape)])
-            chunks.append(memoryview(array).cast("B"))
+            chunks.append(array.data.cast("B"))  # contiguous: its bytes, no copy
         head = json.dumps(header).encode("utf-8")
         body_size = 4 + len(head) + sum(len(c) for c in chunks)
         if body_size > self.max_entry_bytes:
             return False  # bigger than the whole cache may hold: keep it in memory only
         body_head = len(head).to_bytes(4, "little") + head
-        mac = _mac(self._secret, key_digest(key), body_head, *chunks)
+        mac = _mac(secret, key_digest(key), body_head, *chunks)
         try:
             self._make_room(body_size)
             fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=SUFFIX)
@@ -234,7 +238,7 @@ def _secret(directory: str) -> bytes:
     except FileExistsError:
         secret = _read_regular(path, 1024)
         if secret is None or len(secret) < 32:
-            raise OSError(errno.EINVAL, "%s is not a readable key file" % SECRET_NAME)
+            raise OSError(errno.EINVAL, "%s is not a readable key file" % SECRET_NAME) from None
         return secret
     with os.fdopen(fd, "wb") as f:
         secret = secrets.token_bytes(32)

@@ -21,7 +21,6 @@ matrix-vector product (15–20 ms at 1,000,000 × 128, memory bound).
 from __future__ import annotations
 
 import hashlib
-import types
 from typing import Optional, Sequence, Union
 
 import numpy as np
@@ -38,9 +37,9 @@ from tb_embedanalysis.analysis.hardness import DEFAULT_HARDNESS_METHOD, HARDNESS
 from tb_embedanalysis.analysis.jobs import Job, Jobs
 from tb_embedanalysis.analysis.labels import EncodedLabels
 from tb_embedanalysis.analysis.neighbors import METRICS, KnnGraph, NeighborResult  # noqa: F401
-from tb_embedanalysis.analysis.progress import ProgressFn
-from tb_embedanalysis.analysis.reports import ClusterReport, HardnessReport, Pending, ProjectionResult  # noqa: F401
-from tb_embedanalysis.analysis.space import GRAPH_KS, Space, graph_k  # noqa: F401  (Space: the engine's input)
+from tb_embedanalysis.analysis.progress import ProgressFn, Reporter, Share
+from tb_embedanalysis.analysis.reports import ClusterReport, HardnessReport, Pending, ProjectionResult
+from tb_embedanalysis.analysis.space import GRAPH_KS, Space, graph_k
 
 class AnalysisEngine:
     """Thread-safe; see the module docstring."""
@@ -68,7 +67,7 @@ class AnalysisEngine:
         hit = self.memory.get(key)
         return fn(job) if hit is None else hit
 
-    def _sub(self, job: Job, key: CacheKey, fn, *, start: float, width: float, message: str):
+    def _sub(self, job: Reporter, key: CacheKey, fn, *, start: float, width: float, message: str):
         """A sub-result a job needs, computed in the job's thread (see Jobs.compute), its
         progress mirrored into the job's [start, start + width]."""
         hit = self.memory.get(key)
@@ -97,7 +96,7 @@ class AnalysisEngine:
             self.memory.put(key, encoded)
         return encoded
 
-    def _graph(self, job: Job, space: Space, k: int, *, width: float) -> KnnGraph:
+    def _graph(self, job: Reporter, space: Space, k: int, *, width: float) -> KnnGraph:
         """The kNN graph with k neighbours, sliced from its bucket's graph."""
         size = graph_k(k, space.n_valid)
         key = CacheKey.of("graph", space.ident, k=size, method="exact")
@@ -107,7 +106,7 @@ class AnalysisEngine:
             return graph
         return KnnGraph(graph.indices[:, :k], graph.distances[:, :k], graph.metric, k, exact=graph.exact)
 
-    def _build_graph(self, job: Job, space: Space, key: CacheKey, k: int) -> KnnGraph:
+    def _build_graph(self, job: Reporter, space: Space, key: CacheKey, k: int) -> KnnGraph:
         prep = self.prepared(space)
         n = prep.matrix.shape[0]
         # int32 indices since the cold-pass memory work: an older int64 entry is refused
@@ -121,7 +120,7 @@ class AnalysisEngine:
         self.disk.put(key.as_dict(), {"indices": graph.indices, "distances": graph.distances})
         return graph
 
-    def _context(self, job: Job, space: Space, encoded: EncodedLabels, k: int, *, span: float = 0.8):
+    def _context(self, job: Reporter, space: Space, encoded: EncodedLabels, k: int, *, span: float = 0.8):
         graph = self._graph(job, space, k, width=span)
         job.report(span, "label statistics")
         key = CacheKey.of("context", space.ident, k=k, labels=encoded.digest, exact=graph.exact)
@@ -258,7 +257,7 @@ class AnalysisEngine:
             rows = np.flatnonzero(first.valid)
             graphs = []
             for i, space in enumerate((first, second)):
-                part = types.SimpleNamespace(report=lambda f, m=None, i=i: job.report((i + f) / 2, m))
+                part = Share(job, i / 2, 1 / 2)
                 graphs.append(self._graph(part, space, k, width=1.0).indices[rows])
             return changes.knn_overlap(*graphs)
 
@@ -282,7 +281,7 @@ class AnalysisEngine:
             votes, neighbors_at = [], []
             for i, space in enumerate(spaces):
                 # This step's share of the job's progress: [i / S, (i + 1) / S].
-                part = types.SimpleNamespace(report=lambda f, m=None, i=i: job.report((i + 0.9 * f) / len(spaces), m))
+                part = Share(job, i / len(spaces), 0.9 / len(spaces))
                 ctx = self._context(part, space, encoded, k)
                 votes.append(ctx.votes)
                 neighbors_at.append(position[ctx.graph.indices[rows]])

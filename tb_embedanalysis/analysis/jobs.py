@@ -25,7 +25,7 @@ Python waits for them, so without this `kill` or Ctrl+C waited for the whole col
 from __future__ import annotations
 
 import concurrent.futures
-import concurrent.futures.thread  # noqa: F401  (registers its exit join now: see _on_exit)
+import concurrent.futures.thread  # registers its exit join now: see _on_exit
 import threading
 from typing import Callable, Dict, Hashable, List, Optional, Union
 
@@ -86,9 +86,11 @@ class Job:
     def wait(self, on_progress: ProgressFn = None, poll: float = 0.2):
         """Block until done, calling on_progress(progress, message) while waiting; the
         result, or the job's error raised."""
-        while not self.done.wait(poll if on_progress is not None else None):
-            on_progress(self.progress, self.message)
-        if on_progress is not None:
+        if on_progress is None:
+            self.done.wait()
+        else:
+            while not self.done.wait(poll):
+                on_progress(self.progress, self.message)
             on_progress(1.0, self.message)
         if self.error is not None:
             raise self.error

@@ -31,7 +31,7 @@ like every invalid pattern, are searched as plain text), and `\w`, `\d`, `\b` ar
 import difflib
 import heapq
 import time
-from typing import List, Sequence, Tuple
+from typing import Dict, Iterable, List, Sequence, Tuple
 
 import numpy as np
 import re2
@@ -80,10 +80,12 @@ def suggestions(values: Sequence[str], text: str, *, limit: int = 10) -> List[st
     folded = text.casefold()
     if not folded:
         return []
-    distinct = values.categories if getattr(values, "codes", None) is not None else dict.fromkeys(values)
+    # A compact column (logs.model.Column) lists its distinct values; any other sequence is deduplicated here.
+    categories = getattr(values, "categories", None) if getattr(values, "codes", None) is not None else None
+    distinct: Iterable[str] = categories if categories is not None else dict.fromkeys(values)
     slack = max(2, len(folded) // 3)
-    candidates = {}  # folded value → the first value spelled that way
-    prefixed = []
+    candidates: Dict[str, str] = {}  # folded value → the first value spelled that way
+    prefixed: List[str] = []
     for value in distinct:
         lowered = value.casefold()
         if lowered.startswith(folded) and lowered != folded:

@@ -75,7 +75,8 @@ def _read_checkpoint_index(path: str, *, root: str) -> List[str]:
             lines = handle.read().decode("utf-8", "replace").splitlines()
     except (OSError, UnsafePathError):  # only names to look for in the directory: without it, *.index
         return []
-    latest, retained = [], []
+    latest: List[str] = []
+    retained: List[str] = []
     for line in lines:
         match = _CHECKPOINT_LINE.match(line)
         if match:

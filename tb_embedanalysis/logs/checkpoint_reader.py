@@ -84,7 +84,7 @@ def _v1_files(prefix: str) -> List[str]:
 
 def _import_tensorflow(what: str):
     try:
-        import tensorflow as tf  # noqa: PLC0415 - optional dependency, see module doc
+        import tensorflow as tf  # optional dependency, see module doc
     except ImportError:
         raise NeedsTensorFlowError(
             "reading checkpoint %s needs TensorFlow: pip install tb-embedanalysis[tf]" % what

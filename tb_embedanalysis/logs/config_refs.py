@@ -184,8 +184,8 @@ class _Context:
             if required:
                 raise
             return []  # tensor files only: a stray checkpoint (or no TensorFlow) costs nothing
-        taken = {ref.tensor.tensor_name for ref in named if ref.tensor.kind == "checkpoint"}
-        taken = {checkpoint_key(name, variables) for name in taken}
+        taken_names = {ref.tensor.tensor_name or "" for ref in named if ref.tensor.kind == "checkpoint"}
+        taken = {checkpoint_key(name, variables) for name in taken_names}
         keys = sorted(key for key, (shape, dtype) in variables.items()
                       if len(shape) == 2 and dtype.startswith(("float", "half", "bfloat")) and not _is_optimizer(key)
                       and key not in taken)
@@ -209,9 +209,9 @@ class _Context:
                 path = os.path.basename(path)  # the logdir was moved or copied since
             prefix = self.resolve(path, probe_suffix=".index")
             family = checkpoint_family(prefix)
-            found = {p for p in list_checkpoints(os.path.dirname(prefix))[0] if checkpoint_family(p) == family}
-            found.add(prefix)  # even if not written yet: loading it will say so
-            return sorted(((checkpoint_step(p), p) for p in found), key=step_order)
+            siblings = {p for p in list_checkpoints(os.path.dirname(prefix))[0] if checkpoint_family(p) == family}
+            siblings.add(prefix)  # even if not written yet: loading it will say so
+            return sorted(((checkpoint_step(p), p) for p in siblings), key=step_order)
         if config.model_checkpoint_dir:
             directories = [self.resolve(config.model_checkpoint_dir)]
         else:

@@ -82,7 +82,7 @@ def fingerprint(vectors: np.ndarray) -> str:
     """blake2b-128 of shape + float32 bytes: equal content ⇔ equal key for cached analyses."""
     digest = hashlib.blake2b(digest_size=16)
     digest.update(np.asarray(vectors.shape, dtype="<i8").tobytes())
-    digest.update(memoryview(np.ascontiguousarray(vectors, dtype="<f4")).cast("B"))
+    digest.update(np.ascontiguousarray(vectors, dtype="<f4").data.cast("B"))
     return digest.hexdigest()
 
 

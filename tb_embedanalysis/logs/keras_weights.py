@@ -61,7 +61,7 @@ def variables(path: str) -> Dict[str, Tuple[Tuple[int, ...], str]]:
             return _listing(h5py, handle)
         except Exception as error:  # noqa: BLE001 - h5py raises KeyError, RuntimeError... on a damaged file
             raise TensorFormatError("weights file %s cannot be listed (half-written or corrupt?): %s"
-                                    % (path, clipped(error))) from None
+                                    % (path, clipped(str(error)))) from None
 
 
 def read(path: str, dataset: str) -> np.ndarray:
@@ -77,7 +77,7 @@ def read(path: str, dataset: str) -> np.ndarray:
             raise
         except Exception as error:  # noqa: BLE001 - h5py raises KeyError, RuntimeError... on a damaged file
             raise TensorFormatError("dataset %s in %s cannot be read (half-written or corrupt?): %s"
-                                    % (excerpt(dataset), path, clipped(error))) from None
+                                    % (excerpt(dataset), path, clipped(str(error)))) from None
 
 
 def _read(h5py, handle, size: int, path: str, dataset: str) -> np.ndarray:
@@ -134,7 +134,7 @@ class _open:
 
     def __enter__(self):
         try:
-            import h5py  # noqa: PLC0415 - optional: only Keras 3 logs need it
+            import h5py  # optional: only Keras 3 logs need it
         except ImportError:
             raise NeedsTensorFlowError("reading the Keras weights file %s needs h5py (installed with Keras): "
                                        "pip install h5py" % self.path) from None

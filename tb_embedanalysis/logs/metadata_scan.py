@@ -73,7 +73,7 @@ def _scan(handle, path: str, num_rows: int, tensor_name: str) -> MetadataFacts:
     if first_line is None and lines:  # a single line, or a first line over 1 MB
         handle.seek(start)
         first_line = handle.read(min(stop - start, 16 * _SCAN_BYTES)).split(b"\n", 1)[0]
-    first = _decode(first_line, 0, len(first_line), path) if lines else ""
+    first = _decode(first_line, 0, len(first_line), path) if lines and first_line is not None else ""
     first = first[:-1] if first.endswith("\r") else first
     warnings: List[str] = []
     header = _unique_header(first, path, warnings) if has_tab else [SINGLE_COLUMN_NAME]
@@ -89,7 +89,7 @@ def _scan(handle, path: str, num_rows: int, tensor_name: str) -> MetadataFacts:
         blank += 1
     rows -= min(blank, rows, max(0, rows - num_rows))  # writers pad with blank lines
     if rows != num_rows:
-        if has_tab and tab_line > 1 and len(header) == 1:
+        if tab_line is not None and tab_line > 1 and len(header) == 1:  # set with has_tab
             raise MetadataError(_tab_in_label_message(path, tab_line))
         raise MetadataError(_count_message(path, rows, num_rows, tensor_name, header, first))
     distinct, sampled = _sample_distinct(handle, header, start, stop, rows=rows, skip_header=has_tab)

@@ -10,7 +10,7 @@ import collections.abc
 import dataclasses
 import sys
 import types
-from typing import Iterable, Iterator, Mapping, Optional, Tuple
+from typing import Iterable, Iterator, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -149,7 +149,9 @@ class Column(collections.abc.Sequence):
             return len(other) == len(self) and all(a == b for a, b in zip(self, other))
         return NotImplemented
 
-    __hash__ = None  # type: ignore[assignment]  (mutable-looking numpy inside: no hashing)
+    # Unhashable (numpy inside; equal to tuples, which hash differently): the documented
+    # spelling, which typeshed's `object.__hash__` cannot express.
+    __hash__ = None  # type: ignore[assignment]
 
     def __array__(self, dtype=None, copy=None):
         """An object array of the values (np.asarray(column)), built from codes, not per row."""
@@ -174,10 +176,13 @@ class Metadata:
     columns: Tuple[str, ...]
     values: Mapping[str, Column]
 
-    def __post_init__(self):
-        values = {name: value if isinstance(value, Column) else Column.from_values(value)
-                  for name, value in self.values.items()}
-        object.__setattr__(self, "values", types.MappingProxyType(values))
+    # Written out (dataclass keeps a class's own __init__) because it takes more than it
+    # stores: plain sequences of str, encoded here, so `values` is always Columns.
+    def __init__(self, columns: Tuple[str, ...], values: Mapping[str, Union[Column, Sequence[str]]]):
+        encoded = {name: value if isinstance(value, Column) else Column.from_values(value)
+                   for name, value in values.items()}
+        object.__setattr__(self, "columns", columns)
+        object.__setattr__(self, "values", types.MappingProxyType(encoded))
 
     def row(self, index: int) -> dict:
         return {column: self.values[column][index] for column in self.columns}
@@ -228,7 +233,8 @@ class Embedding:
 
     @property
     def shape(self) -> Tuple[int, int]:
-        return tuple(self.vectors.shape)  # type: ignore[return-value]
+        rows, columns = self.vectors.shape
+        return int(rows), int(columns)
 
     @property
     def nonfinite_rows(self) -> int:

@@ -50,6 +50,7 @@ def logdir_of(config_path: str, run: str) -> str:
     """
     run_dir = run_dir_of_config(config_path)
     parts = [] if run == "." else run.split("/")
+    logdir = run_dir
     for kept in (parts, parts[:-1]):
         logdir = run_dir
         for _ in kept:

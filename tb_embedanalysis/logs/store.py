@@ -13,12 +13,13 @@ import os
 import threading
 from typing import Dict, Optional, Tuple
 
+
 from tb_embedanalysis.cache import ResultCache
 from tb_embedanalysis.logs import listing, paths, sprites
 from tb_embedanalysis.logs.checkpoint_reader import checkpoint_files
 from tb_embedanalysis.logs.errors import LogError, SpriteError, TensorFormatError
 from tb_embedanalysis.logs.embedding_reader import load_embedding, relative_error
-from tb_embedanalysis.logs.model import Embedding, EmbeddingRef, EmbeddingSummary
+from tb_embedanalysis.logs.model import Embedding, EmbeddingRef, EmbeddingSummary, SpriteInfo
 
 _SPRITE_CACHE_BYTES = 256 * 1024 * 1024  # decoded sprites kept for cropping
 _SUMMARIES_KEPT = 1024  # listing facts of embeddings not loaded...
@@ -59,7 +60,7 @@ class EmbeddingStore:
                 return entry.outcome.result()
             flight = self._flights.get(ref)
             leader = flight is None
-            if leader:
+            if flight is None:
                 flight = self._flights[ref] = _Flight()
         if not leader:
             flight.done.wait()
@@ -136,14 +137,14 @@ class EmbeddingStore:
         if not 0 <= index < embedding.shape[0]:
             raise IndexError("index %d is out of range: embedding %r has %d rows"
                              % (index, embedding.ref.name, embedding.shape[0]))
-        image = self._sprite_image(embedding)
+        image = self._sprite_image(embedding.sprite, embedding.ref)
         with self._sprite_lock:
             # Pillow does not promise thread-safe reads of one image; a crop is microseconds.
             thumbnail = sprites.crop(image, embedding.sprite, index)
         return sprites.png_bytes(thumbnail)
 
-    def _sprite_image(self, embedding: Embedding):
-        """The decoded sprite of `embedding`: one decode per file version, shared.
+    def _sprite_image(self, sprite: SpriteInfo, ref: EmbeddingRef):
+        """The decoded `sprite` of embedding `ref`: one decode per file version, shared.
 
         An 8192² RGB sprite decodes to 256 MB; eight cold requests each decoding it (and
         copying it) took 4 GB. So the first request decodes while the others wait for it
@@ -151,7 +152,7 @@ class EmbeddingStore:
         cache makes room for the new image first, so sprites hold at most about
         max(_SPRITE_CACHE_BYTES, one sprite).
         """
-        path = embedding.sprite.path
+        path = sprite.path
         key = (path, paths.signature(path))
         with self._sprite_lock:
             image = self._sprites.get(key)
@@ -161,9 +162,9 @@ class EmbeddingStore:
                 return image
             flight = self._sprite_flights.get(key)
             leader = flight is None
-            if leader:
+            if flight is None:
                 flight = self._sprite_flights[key] = _SpriteFlight()
-                width, height = embedding.sprite.image_size
+                width, height = sprite.image_size
                 # Another version of this file is never served again; room for the new one first.
                 self._sprites.discard(lambda old: old[0] == path)
                 self._sprites.make_room(width * height * 4)  # 4 bytes/px: Pillow's RGB(A) layout
@@ -175,7 +176,7 @@ class EmbeddingStore:
         try:
             flight.image = sprites.open_sprite(path)
         except LogError as error:
-            flight.error = relative_error(error, embedding.ref)
+            flight.error = relative_error(error, ref)
             raise flight.error from None
         except BaseException as error:  # a bug: waiters must not hang, nor get a stale image,
             # nor a LogError (a 4xx): theirs is the same bug, the leader's traceback is logged.

@@ -77,8 +77,8 @@ def json_errors(route):
     return wrapper
 
 
-def _bug(request):
+def _bug(request):  # called only from the except clauses of json_errors
     """The 500 of the exception being handled; its traceback is logged under a new id."""
     error_id = errors.new_error_id()
-    logger.exception("embedanalysis: %s failed [error id %s]", request.path, error_id)
+    logger.exception("embedanalysis: %s failed [error id %s]", request.path, error_id)  # noqa: LOG004 - see _bug
     return responses.json_response(request, bug_body(request.path.rsplit("/", 1)[-1], error_id), status=500)

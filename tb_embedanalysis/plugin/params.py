@@ -2,7 +2,7 @@
 parameter and the value it got. What values are allowed (k's range, metrics, limits) is a
 rule of the question asked, and lives in tb_embedanalysis.queries."""
 
-from typing import List, Optional
+from typing import List, Literal, Optional, overload
 
 from tb_embedanalysis.errors import InvalidArgument as BadRequest
 from tb_embedanalysis.quoting import excerpt
@@ -10,6 +10,14 @@ from tb_embedanalysis.quoting import excerpt
 _MAX_TEXT = 1000  # longest text parameter we accept (query, regex, names)
 
 
+# The overloads tell the type checker what the code does: required=True or a str default
+# never gives None.
+@overload
+def text(request, name: str, *, required: Literal[True], default: Optional[str] = None) -> str: ...
+@overload
+def text(request, name: str, *, required: bool = False, default: str) -> str: ...
+@overload
+def text(request, name: str, *, required: bool = False, default: None = None) -> Optional[str]: ...
 def text(request, name: str, *, required: bool = False, default: Optional[str] = None) -> Optional[str]:
     value = request.args.get(name)
     if value is None or value == "":
@@ -21,6 +29,10 @@ def text(request, name: str, *, required: bool = False, default: Optional[str] =
     return value
 
 
+@overload
+def integer(request, name: str, *, required: Literal[True]) -> int: ...
+@overload
+def integer(request, name: str, *, required: bool = False) -> Optional[int]: ...
 def integer(request, name: str, *, required: bool = False) -> Optional[int]:
     raw = text(request, name, required=required)
     if raw is None:

@@ -32,6 +32,14 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
             disk_cache_mb=disk_cache_mb, tags=TagStore(cache_dir))
         self._static = StaticFiles()
 
+    @property
+    def _tags(self) -> TagStore:
+        """The workspace's tag store: the plugin's always has one (the CLI's may not)."""
+        tags = self._workspace.tags
+        if tags is None:
+            raise RuntimeError("the plugin's workspace has no tag store")
+        return tags
+
     # -- TensorBoard's plugin interface -----------------------------------------------
     def get_plugin_apps(self):
         return {
@@ -224,12 +232,12 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
         return self._json_or_pending(request, result)
 
     def _tags_table(self, request):
-        return queries.tags_table(self._workspace.tags, self._embedding(request), params.text(request, "label_column"))
+        return queries.tags_table(self._tags, self._embedding(request), params.text(request, "label_column"))
 
     def _export_metadata(self, request):
         """metadata.tsv with the corrected labels as one more column (what=metadata, or
         what=tags&format=metadata)."""
-        body = queries.corrected_metadata(self._workspace.tags, self._embedding(request),
+        body = queries.corrected_metadata(self._tags, self._embedding(request),
                                           params.text(request, "label_column"))
         filename = exports.filename(params.text(request, "embedding", default="embedding"), "metadata-corrected", "tsv")
         headers = [("Content-Disposition", 'attachment; filename="%s"' % filename)]
@@ -241,20 +249,23 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
     def _serve_tags(self, request):
         """GET: the embedding's tags (never writes). POST (guarded, plugin/writes.py): set them."""
         if request.method == "GET":
-            return responses.json_response(request, queries.tags(self._workspace.tags, self._embedding(request)))
+            return responses.json_response(request, queries.tags(self._tags, self._embedding(request)))
         body = writes.json_body(request)  # 403 without the guard headers, before anything is read or loaded
         if not isinstance(body, dict):
             raise errors.InvalidArgument("the body must be a JSON object")
         run, name, step = body.get("run"), body.get("embedding"), body.get("step")
-        for field, value in (("run", run), ("embedding", name)):
-            if not isinstance(value, str) or not value:
-                raise errors.InvalidArgument("field %r must be a non-empty string" % field)
+        if not isinstance(run, str) or not run:
+            raise errors.InvalidArgument("field 'run' must be a non-empty string")
+        if not isinstance(name, str) or not name:
+            raise errors.InvalidArgument("field 'embedding' must be a non-empty string")
         if step is not None and (isinstance(step, bool) or not isinstance(step, int)):
             raise errors.InvalidArgument("field 'step' must be an integer or null")
         embedding = self._workspace.load(run, name, step)
-        return responses.json_response(request, queries.write_tags(self._workspace.tags, embedding, body))
+        return responses.json_response(request, queries.write_tags(self._tags, embedding, body))
 
-    @wrappers.Request.application
+    # werkzeug's Request.application wraps methods too (the request is the last argument);
+    # its annotation only describes plain functions.
+    @wrappers.Request.application  # type: ignore[arg-type]
     def _serve_static(self, request):
         prefix = "/data/plugin/%s/" % PLUGIN_NAME
         name = request.path[len(prefix):] if request.path.startswith(prefix) else ""

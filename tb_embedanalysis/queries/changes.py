@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -56,7 +56,9 @@ def churn(workspace: Workspace, run: str, name: str, *, step_a: Optional[int] = 
     k = min(check_k(second, k), n_valid - 1)
     metric, choice = resolve_metric(workspace.engine, second, metric, label_column)
     spaces = [Space(e.vectors, e.fingerprint, valid, metric) for e in (first, second)]
-    codes, names, column = None, (), None
+    codes: Optional[np.ndarray] = None
+    names: Sequence[str] = ()
+    column: Optional[str] = None
     labelled = second.metadata is not None and (label_column or second.label_column)
     if labelled:
         column, encoded = labels_of(workspace.engine, second, label_column, spaces[1])
@@ -96,10 +98,11 @@ def aligned(workspace: Workspace, run: str, name: str, *, step_a: Optional[int] 
     if pending:
         done = len(maps) - len(pending)
         return Pending(progress=(done + sum(p or 0.0 for p in pending)) / len(maps), message="%s maps" % method)
-    rows = np.flatnonzero(valid & np.isfinite(maps[0].coords).all(axis=1) & np.isfinite(maps[1].coords).all(axis=1))
+    map_a, map_b = [m for m in maps if not isinstance(m, Pending)]
+    rows = np.flatnonzero(valid & np.isfinite(map_a.coords).all(axis=1) & np.isfinite(map_b.coords).all(axis=1))
     if rows.size < 3:
         raise Unanalysable("fewer than 3 rows are on both maps")
-    source, target = maps[0].coords[rows].astype(np.float64), maps[1].coords[rows].astype(np.float64)
+    source, target = map_a.coords[rows].astype(np.float64), map_b.coords[rows].astype(np.float64)
     fit = changes.procrustes(source, target)
     moved_from = fit.apply(source)
     distance = np.sqrt(((moved_from - target) ** 2).sum(axis=1))

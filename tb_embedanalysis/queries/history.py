@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -45,7 +45,8 @@ def _history_inputs(workspace: Workspace, run: str, name: str, *, label_column: 
             raise NotFound("embedding %r has no step %d; steps: %s"
                            % (name, step, ", ".join(str(ref.step) for ref in refs)))
         refs = tuple(ref for ref in refs if ref.step is not None and ref.step <= step)
-    loaded, left_out = [], []
+    loaded: List[Embedding] = []
+    left_out: List[Dict[str, Any]] = []
     for ref in refs:
         if ref.step is None:  # cannot be ordered among the steps, nor loaded by step
             left_out.append({"step": None, "reason": "this entry has no step number"})
@@ -151,7 +152,7 @@ def history(workspace: Workspace, run: str, name: str, *, label_column: Optional
                             "agreement": _round(result.agreement[:, p]),
                             "vote": [names[c] for c in result.predicted[:, p].tolist()]} for p in positions]
         return payload
-    if position is None:
+    if index is None or position is None:  # (both or neither)
         payload["points"] = {
             "index": result.rows, "label": [names[c] for c in result.codes.tolist()],
             "mean_margin": _round(result.mean_margin), "variability": _round(result.variability),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
 import numpy as np
 
@@ -24,7 +24,8 @@ logger = logging.getLogger(__name__)
 
 def runs(workspace: Workspace) -> dict:
     """Every run with its embeddings (latest step described), and the configs' problems."""
-    listed, problems = [], []
+    listed: List[dict] = []
+    problems: List[dict] = []
     for info in workspace.catalog.runs():
         listed.append({"run": info.run, "embeddings": [_describe(workspace, series) for series in info.series]})
         problems.extend({"run": p.run, "config": p.config_path, "error": p.message} for p in info.problems)
@@ -36,7 +37,7 @@ def _describe(workspace: Workspace, series: EmbeddingSeries) -> dict:
     small is described from cheap facts (EmbeddingStore.summary) so that /runs answers in
     well under a second; its nonfinite_rows is then 0 until it is loaded, and errors only
     parsing finds (a non-UTF-8 byte, a row too long) surface as 422 from the data routes."""
-    entry = {"name": series.name, "step": series.refs[-1].step, "steps": list(series.steps), "shape": None,
+    entry: Dict[str, Any] = {"name": series.name, "step": series.refs[-1].step, "steps": list(series.steps), "shape": None,
              "columns": [], "label_column": None, "has_sprite": False, "thumbnail_size": None,
              "nonfinite_rows": 0, "warnings": [], "error": None}
     try:
@@ -44,7 +45,7 @@ def _describe(workspace: Workspace, series: EmbeddingSeries) -> dict:
     except (QueryError, LogError) as error:  # listed with its error, never dropped
         entry["error"] = str(error)
         return entry
-    except Exception:  # noqa: BLE001 - a bug: logged with an id, and it must not hide the other embeddings
+    except Exception:
         error_id = new_error_id()
         logger.exception("embedanalysis: describing %s/%s for /runs failed [error id %s]",
                          series.run, series.name, error_id)

@@ -161,8 +161,9 @@ def space(embedding: Embedding, metric: Optional[str] = None) -> Space:
 
 
 def _column(embedding: Embedding, column: str) -> str:
-    if column not in embedding.metadata.columns:
-        raise NotFound("unknown column %r; columns: %s" % (column, ", ".join(embedding.metadata.columns)))
+    columns = embedding.metadata.columns if embedding.metadata is not None else ()
+    if column not in columns:
+        raise NotFound("unknown column %r; columns: %s" % (column, ", ".join(columns)))
     return column
 
 
@@ -217,6 +218,8 @@ def metadata_row(embedding: Embedding, index: int) -> dict:
 
 def text_column(embedding: Embedding) -> str:
     """The column a typed word is looked up in: the first that is not the label column."""
+    if embedding.metadata is None:
+        raise InvalidArgument("embedding %r has no metadata to look words up in" % embedding.ref.name)
     columns = embedding.metadata.columns
     for column in columns:
         if column != embedding.label_column:
@@ -228,14 +231,14 @@ def resolve_query(embedding: Embedding, *, index: Optional[int], query: Optional
                   column: Optional[str]) -> Tuple[int, int]:
     """(row index, number of rows that matched) for a neighbour query."""
     n_rows = embedding.shape[0]
-    if index is None and query is None:
-        raise InvalidArgument("pass index= (a row number) or query= (a metadata value)")
     if index is not None:
         if not 0 <= index < n_rows:
             raise NotFound("index %d is out of range: embedding %r has %d rows" % (index, embedding.ref.name, n_rows))
         if not embedding.finite[index]:
             raise Unanalysable("row %d contains NaN or Inf and is excluded from analysis" % index)
         return index, 1
+    if query is None:
+        raise InvalidArgument("pass index= (a row number) or query= (a metadata value)")
     if embedding.metadata is None:
         raise InvalidArgument("embedding %r has no metadata to look up %r in" % (embedding.ref.name, query))
     column = _column(embedding, column or text_column(embedding))

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import datetime
 import unicodedata
-from typing import Iterable, List, Optional
+from typing import Iterable, List, Literal, Optional, Tuple, overload
 
 import numpy as np
 
 from tb_embedanalysis.errors import InvalidArgument, NotFound
-from tb_embedanalysis.logs.model import Embedding
+from tb_embedanalysis.logs.model import Embedding, Metadata
 from tb_embedanalysis.quoting import excerpt
 from tb_embedanalysis.tags import KEEP, MAX_LABEL_CHARS, MAX_ROWS_PER_WRITE, TAGS, TagStore
 
@@ -113,10 +113,11 @@ def hidden_rows(store: Optional[TagStore], embedding: Embedding, hide: Iterable[
 
 def tags_table(store: TagStore, embedding: Embedding, label_column: Optional[str] = None) -> dict:
     """The tags as rows for the CSV download: index, given label, tag, corrected label, when."""
-    column = _label_column(embedding, label_column, required=False)
+    found = _label_column(embedding, label_column, required=False)
+    labels = found[0].values[found[1]] if found is not None else None
     rows = []
     for row, tag, corrected, updated in store.read(embedding.fingerprint):
-        given = embedding.metadata.values[column][row] if column else ""
+        given = labels[row] if labels is not None else ""
         rows.append({"index": row, "label": given, "tag": tag or "", "corrected_label": corrected or "",
                      "updated": _iso(updated)})
     return {"columns": ["index", "label", "tag", "corrected_label", "updated"], "rows": rows}
@@ -131,8 +132,7 @@ def corrected_metadata(store: TagStore, embedding: Embedding, label_column: Opti
     have no control characters, so no escaping is needed; no CSV-formula neutralisation
     either, since this file is data for the Projector and write_embedding, where a leading
     quote would change the label."""
-    column = _label_column(embedding, label_column, required=True)
-    metadata = embedding.metadata
+    metadata, column = _label_column(embedding, label_column, required=True)
     corrected = list(metadata.values[column])
     for row, _, label, _ in store.read(embedding.fingerprint):
         if label is not None and row < len(corrected):
@@ -147,7 +147,15 @@ def corrected_metadata(store: TagStore, embedding: Embedding, label_column: Opti
     return "\n".join(lines) + "\n"
 
 
-def _label_column(embedding: Embedding, label_column: Optional[str], *, required: bool) -> Optional[str]:
+@overload
+def _label_column(embedding: Embedding, label_column: Optional[str], *,
+                  required: Literal[True]) -> Tuple[Metadata, str]: ...
+@overload
+def _label_column(embedding: Embedding, label_column: Optional[str], *,
+                  required: bool) -> Optional[Tuple[Metadata, str]]: ...
+def _label_column(embedding: Embedding, label_column: Optional[str], *,
+                  required: bool) -> Optional[Tuple[Metadata, str]]:
+    """(metadata, the label column's name); None when there is none and it is not required."""
     if embedding.metadata is None:
         if required:
             raise InvalidArgument("embedding %r has no metadata to add corrected labels to" % embedding.ref.name)
@@ -160,4 +168,4 @@ def _label_column(embedding: Embedding, label_column: Optional[str], *, required
         return None
     if column not in embedding.metadata.columns:
         raise NotFound("unknown column %s; columns: %s" % (excerpt(column), ", ".join(embedding.metadata.columns)))
-    return column
+    return embedding.metadata, column

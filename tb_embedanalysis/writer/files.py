@@ -42,7 +42,10 @@ def atomic_write(path: str, write: Callable[[BinaryIO], None]) -> None:
 
 
 def atomic_write_bytes(path: str, data: bytes) -> None:
-    atomic_write(path, lambda handle: handle.write(data))
+    def write(handle: BinaryIO) -> None:
+        handle.write(data)
+
+    atomic_write(path, write)
 
 
 _thread_locks: Dict[str, threading.Lock] = {}

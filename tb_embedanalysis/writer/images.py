@@ -71,10 +71,10 @@ def _to_uint8(array: np.ndarray) -> np.ndarray:
         raise ImageValueError(
             f"images contain {fmt_int(int(np.count_nonzero(~np.isfinite(array))))} NaN/Inf values"
         )
-    low, high = float(array.min()), float(array.max())
-    if low < 0.0 or high > 1.0:
-        hint = " (looks like 0-255: pass images.astype('uint8'))" if high <= 255 and low >= 0 else ""
+    lowest, highest = float(array.min()), float(array.max())
+    if lowest < 0.0 or highest > 1.0:
+        hint = " (looks like 0-255: pass images.astype('uint8'))" if highest <= 255 and lowest >= 0 else ""
         raise ImageValueError(
-            f"float images must be in [0, 1], got values from {low:g} to {high:g}{hint}"
+            f"float images must be in [0, 1], got values from {lowest:g} to {highest:g}{hint}"
         )
     return np.rint(array * 255.0).astype(np.uint8)

@@ -104,9 +104,8 @@ def _tile(pixels: np.ndarray, columns: int, invert: bool) -> np.ndarray:
     background = np.full((c,), 255 if invert else 0, np.uint8)
     if c == 4:
         background[3] = 0  # unused cells are transparent
-    grid = np.empty((columns * columns, h, w, c), np.uint8)
-    grid[:n] = pixels
-    grid[n:] = background
-    grid = grid.reshape(columns, columns, h, w, c).transpose(0, 2, 1, 3, 4)
-    grid = grid.reshape(columns * h, columns * w, c)
+    cells = np.empty((columns * columns, h, w, c), np.uint8)
+    cells[:n] = pixels
+    cells[n:] = background
+    grid = cells.reshape(columns, columns, h, w, c).transpose(0, 2, 1, 3, 4).reshape(columns * h, columns * w, c)
     return grid[..., 0] if c == 1 else grid

@@ -67,7 +67,7 @@ def check_step(step: Any) -> Optional[int]:
         raise InvalidNameError(message)
     try:
         array = np.asarray(step)
-    except Exception:
+    except Exception:  # noqa: BLE001 - an arbitrary object's __array__ may raise anything: not a step
         raise InvalidNameError(message) from None
     if array.ndim != 0 or array.dtype.kind not in "iu" or int(array) < 0:
         raise InvalidNameError(message)

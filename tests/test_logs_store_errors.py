@@ -1,0 +1,333 @@
+"""Every error path of the store and the sprite reader, on both sides of the listing threshold.
+
+Below `listing.LOAD_BELOW_BYTES` (16 MB) a listing loads the embedding; above it, a listing
+is made of cheap facts (listing.summarize) and only the data routes load. Issue 23: the
+"above" side called a renamed helper on its error path, so one broken big embedding turned
+/runs into an internal error for the whole logdir, and a broken sprite did the same to
+/thumbnail. Each case runs on both sides: "loaded" (the real threshold, small files) and
+"listed" (threshold 0, so every file counts as big), plus one real 17 MB embedding through
+the plugin.
+"""
+
+import argparse
+import os
+import re
+import threading
+from typing import List, Optional
+
+import pytest
+from google.protobuf import text_format
+from PIL import Image
+from tensorboard.backend import application
+from tensorboard.plugins import base_plugin
+from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
+from werkzeug import test as werkzeug_test
+
+from logs_fixtures import vectors, write_bytes_run, write_config, write_sprite, write_tsv
+from tb_embedanalysis.logs import EmbeddingStore, SpriteError, TensorFormatError, discover, find_ref
+from tb_embedanalysis.logs import listing, store as store_module
+from tb_embedanalysis.logs.errors import TensorNotFoundError
+from tb_embedanalysis.plugin.loader import EmbedAnalysisLoader
+
+N, D = 10, 3
+
+
+@pytest.fixture(params=["loaded", "listed"])
+def side(request, monkeypatch):
+    """Which side of the 16 MB listing threshold the (small) test files are on."""
+    if request.param == "listed":
+        monkeypatch.setattr(listing, "LOAD_BELOW_BYTES", 0)
+    return request.param
+
+
+def ref_of(logdir, name):
+    return find_ref(discover(str(logdir)), ".", name)
+
+
+def truncate_tensor(logdir, name):
+    path = logdir / name / "tensor.bytes"
+    path.write_bytes(path.read_bytes()[:-4])
+
+
+def wrong_shape(logdir, name):
+    config = ProjectorConfig()
+    text_format.Parse((logdir / "projector_config.pbtxt").read_text(), config)
+    for embedding in config.embeddings:
+        if embedding.tensor_name == name:
+            embedding.tensor_shape[0] = N + 1
+    write_config(str(logdir), config)
+
+
+def remove_tensor(logdir, name):
+    (logdir / name / "tensor.bytes").unlink()
+
+
+def tsv_with_header(logdir, name):
+    """A TSV tensor whose first line is a header (what pandas' to_csv writes by default)."""
+    write_tsv(str(logdir / name / "tensor.tsv"), [("x", "y", "z")] + [("1", "2", "3")] * N)
+    config = ProjectorConfig()
+    text_format.Parse((logdir / "projector_config.pbtxt").read_text(), config)
+    for embedding in config.embeddings:
+        if embedding.tensor_name == name:
+            embedding.tensor_path = os.path.join(name, "tensor.tsv")
+            del embedding.tensor_shape[:]
+    write_config(str(logdir), config)
+
+
+BROKEN_TENSORS = [
+    pytest.param(truncate_tensor, TensorFormatError, r"broken/tensor\.bytes is 116 bytes but tensor_shape \[10, 3\] needs 120",
+                 id="truncated"),
+    pytest.param(wrong_shape, TensorFormatError, r"broken/tensor\.bytes is 120 bytes but tensor_shape \[11, 3\] needs 132",
+                 id="wrong-tensor-shape"),
+    pytest.param(tsv_with_header, TensorFormatError, r"broken/tensor\.tsv.*line 1 column 1 is 'x', not a number",
+                 id="tsv-header-line"),
+    pytest.param(remove_tensor, TensorNotFoundError, r"broken/tensor\.bytes does not exist", id="missing"),
+]
+
+
+@pytest.mark.parametrize("breaks, error_type, message", BROKEN_TENSORS)
+def test_a_broken_tensor_is_a_log_error_naming_the_file_not_a_crash(tmp_path, side, breaks, error_type, message):
+    write_bytes_run(str(tmp_path), vectors(N, D, seed=1), name="good")
+    write_bytes_run(str(tmp_path), vectors(N, D, seed=2), name="broken")
+    breaks(tmp_path, "broken")
+    store = EmbeddingStore()
+    for attempt in ("summary", "summary again (cached facts or held error)", "load"):
+        with pytest.raises(error_type, match=message) as raised:
+            (store.load if attempt == "load" else store.summary)(ref_of(tmp_path, "broken"))
+        assert str(tmp_path) not in str(raised.value), attempt  # paths relative to the logdir
+    good = store.summary(ref_of(tmp_path, "good"))
+    assert good.shape == (N, D) and good.loaded == (side == "loaded")
+
+
+def test_files_that_keep_changing_while_read_give_up_with_a_log_error(tmp_path, monkeypatch):
+    write_bytes_run(str(tmp_path), vectors(N, D), name="emb")
+    path = tmp_path / "emb" / "tensor.bytes"
+    real = store_module.load_embedding
+
+    def load_then_touch(ref):
+        loaded = real(ref)
+        stat = os.stat(path)
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # a writer rewrote it meanwhile
+        return loaded
+
+    monkeypatch.setattr(store_module, "load_embedding", load_then_touch)
+    with pytest.raises(TensorFormatError, match=r"kept changing while they were read, 3 times") as raised:
+        EmbeddingStore().load(ref_of(tmp_path, "emb"))
+    assert str(tmp_path) not in str(raised.value)
+
+
+def test_peek_raises_the_held_error_and_never_reads(tmp_path):
+    write_bytes_run(str(tmp_path), vectors(N, D), name="emb")
+    truncate_tensor(tmp_path, "emb")
+    store = EmbeddingStore()
+    assert store.peek(ref_of(tmp_path, "emb")) is None  # nothing held yet
+    with pytest.raises(TensorFormatError):
+        store.load(ref_of(tmp_path, "emb"))
+    with pytest.raises(TensorFormatError, match=r"emb/tensor\.bytes is 116 bytes"):
+        store.peek(ref_of(tmp_path, "emb"))
+
+
+# -- sprites -----------------------------------------------------------------------------------
+def truncated_png(path):
+    """A PNG whose header is whole (so listing checks pass) but whose pixel data is cut."""
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) // 2])
+
+
+def not_an_image(path):
+    path.write_bytes(b"not a png at all")
+
+
+def too_small(path):
+    Image.new("L", (4, 4)).save(path)
+
+
+def removed(path):
+    path.unlink()
+
+
+def over_the_limit(path):
+    Image.new("L", (8200, 16)).save(path)  # wider than TensorBoard's 8192 px
+
+
+def bad_single_image_dim(path):
+    config_path = path.parent.parent / "projector_config.pbtxt"
+    config = text_format.Parse(config_path.read_text(), ProjectorConfig())
+    config.embeddings[0].sprite.single_image_dim[0] = 0
+    write_config(str(config_path.parent), config)
+
+
+@pytest.mark.parametrize("breaks, warning", [
+    (not_an_image, r"sprite emb/sprite\.png cannot be read \(.*\): no thumbnails"),
+    (too_small, r"sprite emb/sprite\.png is 4x4 px, but 10 thumbnails of 4x4 px in a 4-column grid need 16x12 px"),
+    (removed, r"sprite emb/sprite\.png is missing: no thumbnails"),
+    (over_the_limit, r"sprite emb/sprite\.png is 8200x16 px, more than TensorBoard's limit of 8192 px"),
+    (bad_single_image_dim, r"sprite emb/sprite\.png: single_image_dim must be two positive sizes"),
+], ids=["not-an-image", "grid-too-small", "missing", "over-8192-px", "bad-single-image-dim"])
+def test_an_unusable_sprite_costs_the_thumbnails_with_the_same_warning_on_both_sides(tmp_path, side, breaks, warning):
+    write_bytes_run(str(tmp_path), vectors(N, D), name="emb", sprite=4)
+    breaks(tmp_path / "emb" / "sprite.png")
+    store = EmbeddingStore()
+    summary = store.summary(ref_of(tmp_path, "emb"))
+    assert summary.shape == (N, D) and summary.sprite is None
+    assert any(re.search(warning, w) for w in summary.warnings), summary.warnings
+    assert not any(str(tmp_path) in w for w in summary.warnings)
+    embedding = store.load(ref_of(tmp_path, "emb"))
+    with pytest.raises(SpriteError, match="no usable sprite"):
+        store.thumbnail_png(embedding, 0)
+
+
+def test_a_sprite_swapped_for_an_outside_symlink_after_discovery_is_refused(tmp_path, side):
+    write_bytes_run(str(tmp_path), vectors(N, D), name="emb", sprite=4)
+    ref = ref_of(tmp_path, "emb")  # discovery checked the sprite's path: inside the run
+    outside = tmp_path.parent / (tmp_path.name + "-outside.png")
+    write_sprite(str(outside), N, size=4)
+    sprite = tmp_path / "emb" / "sprite.png"
+    sprite.unlink()
+    os.symlink(outside, sprite)
+    summary = EmbeddingStore().summary(ref)
+    assert summary.shape == (N, D) and summary.sprite is None
+    assert any(w.startswith("sprite refused, no thumbnails:") for w in summary.warnings), summary.warnings
+    assert not any(str(outside) in w for w in summary.warnings)
+
+
+def test_an_undecodable_sprite_fails_its_thumbnails_with_a_sprite_error(tmp_path, side):
+    write_bytes_run(str(tmp_path), vectors(N, D), name="emb", sprite=4)
+    truncated_png(tmp_path / "emb" / "sprite.png")
+    store = EmbeddingStore()
+    assert store.summary(ref_of(tmp_path, "emb")).sprite is not None  # the header is fine: listed with a sprite
+    embedding = store.load(ref_of(tmp_path, "emb"))
+    for _ in range(2):  # the failure is not cached as an image: the second request fails the same way
+        with pytest.raises(SpriteError, match=r"sprite emb/sprite\.png cannot be read") as raised:
+            store.thumbnail_png(embedding, 0)
+        assert str(tmp_path) not in str(raised.value)
+
+
+class WaitedFlights:
+    """Makes the store's sprite decode wait until `waiters` other threads wait for it (each
+    asking thread but the first waits on the flight's `done`), then run `decode`."""
+
+    def __init__(self, monkeypatch, waiters, decode):
+        self.waiting = threading.Semaphore(0)
+        waiting = self.waiting
+
+        class CountedEvent(threading.Event):
+            def wait(self, timeout=None):
+                waiting.release()
+                return super().wait(timeout)
+
+        class Flight(store_module._SpriteFlight):
+            def __init__(self):
+                super().__init__()
+                self.done = CountedEvent()
+
+        def decode_when_all_wait(path):
+            for _ in range(waiters):
+                assert waiting.acquire(timeout=10)
+            return decode(path)
+
+        monkeypatch.setattr(store_module, "_SpriteFlight", Flight)
+        monkeypatch.setattr(store_module.sprites, "open_sprite", decode_when_all_wait)
+
+
+def thumbnails_in_threads(store, embedding, threads=4):
+    """What each of `threads` concurrent thumbnail_png calls raised (None: a PNG)."""
+    outcomes: List[Optional[BaseException]] = []
+
+    def worker():
+        try:
+            store.thumbnail_png(embedding, 1)
+            outcomes.append(None)
+        except BaseException as error:  # noqa: BLE001 - the outcomes are what is asserted
+            outcomes.append(error)
+
+    workers = [threading.Thread(target=worker) for _ in range(threads)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join(timeout=20)
+    return outcomes
+
+
+def test_threads_waiting_on_a_failing_sprite_decode_each_get_a_sprite_error(tmp_path, monkeypatch):
+    write_bytes_run(str(tmp_path), vectors(N, D), name="emb", sprite=4)
+    truncated_png(tmp_path / "emb" / "sprite.png")
+    store = EmbeddingStore()
+    embedding = store.load(ref_of(tmp_path, "emb"))
+    WaitedFlights(monkeypatch, 3, store_module.sprites.open_sprite)
+    errors = thumbnails_in_threads(store, embedding)
+    assert len(errors) == 4 and all(isinstance(e, SpriteError) for e in errors), errors
+    assert len({id(e) for e in errors}) == 4  # one exception object each
+    assert all("emb/sprite.png cannot be read" in str(e) and str(tmp_path) not in str(e) for e in errors)
+
+
+def test_a_bug_while_decoding_a_sprite_gives_waiters_a_sprite_error_and_caches_nothing(tmp_path, monkeypatch):
+    write_bytes_run(str(tmp_path), vectors(N, D), name="emb", sprite=4)
+    store = EmbeddingStore()
+    embedding = store.load(ref_of(tmp_path, "emb"))
+
+    def bug(path):
+        raise ZeroDivisionError("a bug in the decoder")
+
+    WaitedFlights(monkeypatch, 3, bug)
+    outcomes = thumbnails_in_threads(store, embedding)
+    bugs = [e for e in outcomes if isinstance(e, ZeroDivisionError)]
+    told = [e for e in outcomes if isinstance(e, SpriteError)]
+    assert len(bugs) == 1 and len(told) == 3, outcomes  # the bug itself reaches the leader only
+    assert all("sprite.png could not be decoded (ZeroDivisionError)" in str(e) for e in told)
+    monkeypatch.undo()
+    assert store.thumbnail_png(embedding, 0).startswith(b"\x89PNG")  # nothing stale was cached
+
+
+def test_thumbnail_index_out_of_range(tmp_path):
+    write_bytes_run(str(tmp_path), vectors(N, D), name="emb", sprite=4)
+    store = EmbeddingStore()
+    embedding = store.load(ref_of(tmp_path, "emb"))
+    with pytest.raises(IndexError, match=r"index 10 is out of range: embedding 'emb' has 10 rows"):
+        store.thumbnail_png(embedding, N)
+
+
+# -- through the plugin, with a real embedding over 16 MB ---------------------------------------
+BIG_ROWS, BIG_DIM = 66_000, 64  # 16.9 MB of float32: above listing.LOAD_BELOW_BYTES
+
+
+@pytest.fixture(scope="module")
+def big_logdir(tmp_path_factory):
+    assert BIG_ROWS * BIG_DIM * 4 > listing.LOAD_BELOW_BYTES
+    logdir = tmp_path_factory.mktemp("big_broken")
+    run = logdir / "run"
+    write_bytes_run(str(run), vectors(N, D), name="small", sprite=4)
+    write_bytes_run(str(run), vectors(BIG_ROWS, BIG_DIM), name="big_truncated")
+    path = run / "big_truncated" / "tensor.bytes"
+    with open(path, "r+b") as handle:
+        handle.truncate(BIG_ROWS * BIG_DIM * 4 - 100)  # the issue's repro: 100 bytes short
+    write_sprite(str(run / "small" / "sprite.png"), N, size=4)
+    truncated_png(run / "small" / "sprite.png")
+    return logdir
+
+
+@pytest.fixture(scope="module")
+def client(big_logdir):
+    flags = argparse.Namespace(embedanalysis_cache_dir="none", embedanalysis_max_memory_mb=64.0)
+    plugin = EmbedAnalysisLoader().load(base_plugin.TBContext(logdir=str(big_logdir), flags=flags))
+    return werkzeug_test.Client(application.TensorBoardWSGI([plugin]))
+
+
+def test_runs_lists_a_broken_big_embedding_with_its_error_and_keeps_the_rest(client, big_logdir):
+    response = client.get("/data/plugin/embedanalysis/runs")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    (run,) = response.get_json()["runs"]
+    by_name = {entry["name"]: entry for entry in run["embeddings"]}
+    assert by_name["small"]["error"] is None and by_name["small"]["shape"] == [N, D]
+    error = by_name["big_truncated"]["error"]
+    assert re.search(r"big_truncated/tensor\.bytes is 16,?895,?900 bytes but tensor_shape \[66000, 64\] needs "
+                     r"16,?896,?000", error), error
+    assert str(big_logdir) not in error
+
+
+def test_thumbnail_of_an_undecodable_sprite_is_a_log_error_naming_the_sprite(client, big_logdir):
+    response = client.get("/data/plugin/embedanalysis/thumbnail",
+                          query_string={"run": "run", "embedding": "small", "index": "0"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422 and "internal error" not in body, body
+    assert "small/sprite.png cannot be read" in response.get_json()["error"] and str(big_logdir) not in body

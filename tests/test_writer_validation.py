@@ -115,3 +115,16 @@ def test_inputs_are_not_mutated(tmp_path):
     write_embedding(tmp_path, vectors, name="emb", images=images, invert_images=True)
     np.testing.assert_array_equal(vectors, before[0])
     np.testing.assert_array_equal(images, before[1])
+
+
+def test_float64_beyond_float32_range_gets_its_own_error():
+    """1e300 is finite: the message must not say "NaN or Inf" (issue 23)."""
+    from tb_embedanalysis.writer.validation import OutOfRangeError, as_vectors
+
+    vectors = np.ones((4, 3))
+    vectors[2, 1] = -1e300
+    with pytest.raises(OutOfRangeError, match=r"1 of 4 rows with values beyond float32's range \(rows 2; "
+                                              r"largest magnitude 1e\+300"):
+        as_vectors(vectors)
+    vectors[2, 1] = 3e38  # inside float32's range: written as it is
+    assert as_vectors(vectors)[2, 1] == np.float32(3e38)

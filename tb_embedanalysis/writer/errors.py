@@ -23,6 +23,11 @@ class NonFiniteError(WriterError):
     """The vectors contain NaN or Inf and `allow_nonfinite` is False."""
 
 
+class OutOfRangeError(WriterError):
+    """Finite float64 vectors hold values beyond float32's range (|x| > 3.4e38), which the
+    Projector's float32 files cannot hold."""
+
+
 class MetadataValueError(WriterError):
     """A metadata value or column name cannot be written to a TSV file as it is."""
 

@@ -14,8 +14,8 @@ from typing import Any, Optional
 import numpy as np
 
 from tb_embedanalysis.writer.errors import (  # noqa: F401  (re-exported: callers catch them from here)
-    ImageValueError, InvalidNameError, LengthMismatchError, MetadataValueError, NonFiniteError, ShapeError,
-    SpriteTooLargeError, WriterError, fmt_int,
+    ImageValueError, InvalidNameError, LengthMismatchError, MetadataValueError, NonFiniteError, OutOfRangeError,
+    ShapeError, SpriteTooLargeError, WriterError, fmt_int,
 )
 
 # Characters that end a line for some reader of metadata.tsv. The Projector splits on
@@ -105,6 +105,20 @@ def as_vectors(vectors: Any, *, allow_nonfinite: bool = False) -> np.ndarray:
     n, d = array.shape
     if n == 0 or d == 0:
         raise ShapeError(f"vectors must have at least one row and one column, got shape {array.shape}")
+    if array.dtype.kind == "f" and array.dtype.itemsize > 4:
+        # float64 past float32's range would round to Inf: say so, not "NaN or Inf"
+        with np.errstate(invalid="ignore"):
+            beyond = np.isfinite(array) & (np.abs(array) > np.finfo(np.float32).max)
+        rows = np.flatnonzero(beyond.any(axis=1))
+        if rows.size:
+            shown = ", ".join(str(i) for i in rows[:5]) + (", ..." if rows.size > 5 else "")
+            largest = float(np.abs(array[beyond]).max())
+            raise OutOfRangeError(
+                f"vectors has {fmt_int(rows.size)} of {fmt_int(n)} rows with values beyond float32's "
+                f"range (rows {shown}; largest magnitude {largest:.3g}, float32 holds up to 3.4e38), "
+                "which the projector's float32 files cannot hold; rescale them (e.g. divide by a power "
+                "of two: distances scale with them, neighbours do not change)"
+            )
     out = np.ascontiguousarray(array, dtype="<f4")
     if not allow_nonfinite:
         finite_rows = np.isfinite(out).all(axis=1)

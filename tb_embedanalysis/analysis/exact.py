@@ -104,14 +104,11 @@ def refine(prep, queries: np.ndarray, cand: np.ndarray, k: int, complete: np.nda
         return idx, best, proven | complete
     frame = prep.frame
     scale = frame.scale
-    # ‖w‖ of candidates and queries in W units, from the stored rows (W's own rounding is
-    # below the 1e-6 allowance).
+    # ‖w‖ of candidates in W units from key_scale = fl32(‖w‖²) (relative error ≤ γ32), and
+    # of queries from the stored rows; the float64 keys' rows differ from W's by ≤ u32 ‖w‖.
+    g32 = d * U32 / (1 - d * U32)
+    wn = np.sqrt(prep.key_scale[cand].astype(np.float64) / (1 - g32)) * (1 + 1e-6)
     qn = scale * _offset_norms(queries, frame.offset)[:, None] * (1 + 1e-6)
-    wn = np.empty(cand.shape)
-    step = max(1, BLOCK_ELEMENTS // max(1, cand.shape[1] * d))
-    for start in range(0, cand.shape[0], step):
-        wn[start:start + step] = _offset_norms(prep.matrix[cand[start:start + step]], frame.offset)
-    wn *= scale * (1 + 1e-6)
     err = gamma + 2 * unit
     tiny = (d + 4) * (2.0 ** -126 if unit == U32 else 2.0 ** -1022)
     span = wn + qn

@@ -43,7 +43,7 @@ MAGIC = b"tb-embedanalysis-cache-v2\n"
 SUFFIX = ".entry"
 SECRET_NAME = "secret.key"
 #: Bump when the meaning of cached arrays changes; it is part of every key.
-VERSION = 2
+VERSION = 3  # 3: graphs and maps from the float64 oracle (exact.py); 2 ranked by float32 keys
 DEFAULT_MAX_BYTES = 4 * 1024 ** 3
 _DTYPES = ("<f4", "<f8", "<i4", "<i8", "|b1", "|u1")
 _HEADER_MAX = 64 * 1024

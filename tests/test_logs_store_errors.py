@@ -7,6 +7,9 @@ is made of cheap facts (listing.summarize) and only the data routes load. Issue 
 /thumbnail. Each case runs on both sides: "loaded" (the real threshold, small files) and
 "listed" (threshold 0, so every file counts as big), plus one real 17 MB embedding through
 the plugin.
+
+Undecodable sprites and bugs while decoding one are tests/test_logs_error_paths.py's (they
+are found when listed, and a bug is a bug for every waiting request).
 """
 
 import argparse
@@ -191,18 +194,6 @@ def test_a_sprite_swapped_for_an_outside_symlink_after_discovery_is_refused(tmp_
     assert not any(str(outside) in w for w in summary.warnings)
 
 
-def test_an_undecodable_sprite_fails_its_thumbnails_with_a_sprite_error(tmp_path, side):
-    write_bytes_run(str(tmp_path), vectors(N, D), name="emb", sprite=4)
-    truncated_png(tmp_path / "emb" / "sprite.png")
-    store = EmbeddingStore()
-    assert store.summary(ref_of(tmp_path, "emb")).sprite is not None  # the header is fine: listed with a sprite
-    embedding = store.load(ref_of(tmp_path, "emb"))
-    for _ in range(2):  # the failure is not cached as an image: the second request fails the same way
-        with pytest.raises(SpriteError, match=r"sprite emb/sprite\.png cannot be read") as raised:
-            store.thumbnail_png(embedding, 0)
-        assert str(tmp_path) not in str(raised.value)
-
-
 class WaitedFlights:
     """Makes the store's sprite decode wait until `waiters` other threads wait for it (each
     asking thread but the first waits on the flight's `done`), then run `decode`."""
@@ -249,36 +240,6 @@ def thumbnails_in_threads(store, embedding, threads=4):
     return outcomes
 
 
-def test_threads_waiting_on_a_failing_sprite_decode_each_get_a_sprite_error(tmp_path, monkeypatch):
-    write_bytes_run(str(tmp_path), vectors(N, D), name="emb", sprite=4)
-    truncated_png(tmp_path / "emb" / "sprite.png")
-    store = EmbeddingStore()
-    embedding = store.load(ref_of(tmp_path, "emb"))
-    WaitedFlights(monkeypatch, 3, store_module.sprites.open_sprite)
-    errors = thumbnails_in_threads(store, embedding)
-    assert len(errors) == 4 and all(isinstance(e, SpriteError) for e in errors), errors
-    assert len({id(e) for e in errors}) == 4  # one exception object each
-    assert all("emb/sprite.png cannot be read" in str(e) and str(tmp_path) not in str(e) for e in errors)
-
-
-def test_a_bug_while_decoding_a_sprite_gives_waiters_a_sprite_error_and_caches_nothing(tmp_path, monkeypatch):
-    write_bytes_run(str(tmp_path), vectors(N, D), name="emb", sprite=4)
-    store = EmbeddingStore()
-    embedding = store.load(ref_of(tmp_path, "emb"))
-
-    def bug(path):
-        raise ZeroDivisionError("a bug in the decoder")
-
-    WaitedFlights(monkeypatch, 3, bug)
-    outcomes = thumbnails_in_threads(store, embedding)
-    bugs = [e for e in outcomes if isinstance(e, ZeroDivisionError)]
-    told = [e for e in outcomes if isinstance(e, SpriteError)]
-    assert len(bugs) == 1 and len(told) == 3, outcomes  # the bug itself reaches the leader only
-    assert all("sprite.png could not be decoded (ZeroDivisionError)" in str(e) for e in told)
-    monkeypatch.undo()
-    assert store.thumbnail_png(embedding, 0).startswith(b"\x89PNG")  # nothing stale was cached
-
-
 def test_thumbnail_index_out_of_range(tmp_path):
     write_bytes_run(str(tmp_path), vectors(N, D), name="emb", sprite=4)
     store = EmbeddingStore()
@@ -323,11 +284,3 @@ def test_runs_lists_a_broken_big_embedding_with_its_error_and_keeps_the_rest(cli
     assert re.search(r"big_truncated/tensor\.bytes is 16,?895,?900 bytes but tensor_shape \[66000, 64\] needs "
                      r"16,?896,?000", error), error
     assert str(big_logdir) not in error
-
-
-def test_thumbnail_of_an_undecodable_sprite_is_a_log_error_naming_the_sprite(client, big_logdir):
-    response = client.get("/data/plugin/embedanalysis/thumbnail",
-                          query_string={"run": "run", "embedding": "small", "index": "0"})
-    body = response.get_data(as_text=True)
-    assert response.status_code == 422 and "internal error" not in body, body
-    assert "small/sprite.png cannot be read" in response.get_json()["error"] and str(big_logdir) not in body

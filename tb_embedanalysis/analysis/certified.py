@@ -277,6 +277,16 @@ class CertifiedIndex:
         kk = min(neighbors.candidates(k), limit)
         wq = neighbors.work_queries(prep, queries, exclude)
         stats = SearchStats() if stats is None else stats
+        cand = self.propose(wq, kk, exclude, stats)
+        return neighbors.finish(prep, queries, wq, cand, k, exclude,
+                                proposer=lambda w, wide, ex: self.propose(w, wide, ex, stats))
+
+    def propose(self, wq: np.ndarray, kk: int, exclude: np.ndarray, stats: Optional[SearchStats] = None
+                ) -> np.ndarray:
+        """(m, kk) int64: the kk best rows of each W-space query (m, D) by (float32 key, row),
+        as neighbors.propose gives them; queries are grouped by their nearest cell."""
+        stats = SearchStats() if stats is None else stats
+        m = wq.shape[0]
         cand = np.empty((m, kk), dtype=np.int64)
         if self.part.n_cells == 0:
             groups = [np.arange(m)]
@@ -289,4 +299,4 @@ class CertifiedIndex:
             cand[where] = i
 
         self.run_blocks([g for g in groups if g.size], lambda w: wq[w], lambda w: exclude[w], kk, stats, store)
-        return neighbors.finish(prep, queries, wq, cand, k, exclude)
+        return cand

@@ -46,7 +46,8 @@ def knn_graph(index: CertifiedIndex, k: int, *, on_progress: ProgressFn = None,
     lock, done = threading.Lock(), [0]
 
     def store(where, cand):  # from every worker thread: the exact answer of these rows
-        indices[where], distances[where] = neighbors.finish(prep, prep.matrix[where], prep.work[where], cand, k, where)
+        indices[where], distances[where] = neighbors.finish(prep, prep.matrix[where], prep.work[where], cand, k, where,
+                                                            proposer=index.propose)
 
     def on_block(rows):  # from every worker thread
         with lock:

@@ -22,8 +22,9 @@ class EmbedAnalysisLoader(base_plugin.TBLoader):
             type=str,
             default="",
             help="Where the Embedding Analysis tab keeps computed kNN graphs and maps "
-            "(content-addressed; safe to delete). Default: %s. Pass 'none' to keep "
-            "results in memory only." % default_cache_dir(),
+            "(content-addressed; safe to delete) and the tags given in the tab (tags.sqlite3: "
+            "deleting it deletes them). Default: %s. Pass 'none' to keep results and tags in "
+            "memory only." % default_cache_dir(),
         )
         group.add_argument(
             "--embedanalysis_max_memory_mb",

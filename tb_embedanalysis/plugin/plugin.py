@@ -6,6 +6,7 @@ and mapped to 4xx JSON in one place (plugin/http_errors.py). Expensive results a
 with progress until ready.
 """
 
+import os
 from typing import Optional
 
 import numpy as np
@@ -22,6 +23,18 @@ from tb_embedanalysis.tags import TagStore
 PLUGIN_NAME = "embedanalysis"
 
 
+def shown_directory(directory: Optional[str]) -> Optional[str]:
+    """How answers name the cache directory: under the home directory as ~/…, else by its
+    flag; never an absolute server path (the server log has it)."""
+    if directory is None:
+        return None
+    home = os.path.expanduser("~")
+    absolute = os.path.abspath(directory)
+    if home not in ("", "~", "/") and absolute.startswith(home.rstrip(os.sep) + os.sep):
+        return "~" + absolute[len(home.rstrip(os.sep)):]
+    return "the cache directory (--embedanalysis_cache_dir)"
+
+
 class EmbedAnalysisPlugin(base_plugin.TBPlugin):
     plugin_name = PLUGIN_NAME
 
@@ -29,7 +42,7 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
                  result_cache_mb: Optional[float] = None, disk_cache_mb: Optional[float] = None):
         self._workspace = queries.Workspace.open(
             context.logdir or "", cache_dir=cache_dir, max_memory_mb=max_memory_mb, result_cache_mb=result_cache_mb,
-            disk_cache_mb=disk_cache_mb, tags=TagStore(cache_dir))
+            disk_cache_mb=disk_cache_mb, tags=TagStore(cache_dir, shown=shown_directory(cache_dir)))
         self._static = StaticFiles()
 
     @property

@@ -6,6 +6,7 @@
   now at the path is used (created if missing), so an answered write is in it.
 * A damaged database, a read-only or full disk: a 422 naming the file and saying what to do,
   nothing written, and tagging works again once the user has fixed it, without a restart.
+* `HEAD /tags` is a read, not a write (issue 24.6).
 
 The same through a real `tensorboard` process stopped with SIGTERM: test_tags_tensorboard.py.
 """
@@ -22,7 +23,7 @@ import pytest
 
 from tb_embedanalysis import tags_file
 from tb_embedanalysis.tags import DB_NAME, TagStore, TagStoreUnwritable
-from test_tags import PREFIX, _client, _plugin, _post, _tags, _write_logs
+from test_tags import GUARD, PREFIX, _client, _plugin, _post, _tags, _write_logs
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WHERE = {"run": "run", "embedding": "emb"}
@@ -161,6 +162,15 @@ def test_a_damaged_database_refuses_writes_naming_the_files_until_moved_away(env
     assert tag(client, [4]).status_code == 200
     assert rows_in_the_main_file_alone(path) == [(4, "ok")]
     plugin._workspace.tags.close()
+
+
+def test_head_is_a_read(env):
+    client = env["client"]
+    tag(client, [5])
+    response = client.head(PREFIX + "/tags", query_string=WHERE, headers=GUARD)
+    assert response.status_code == 200, response.get_data()[:300]  # before: 400 "this route writes with POST"
+    assert response.get_data() == b""
+    assert [t["index"] for t in _tags(client)["tags"]] == [5]
 
 
 def test_after_close_tags_answer_503(env):

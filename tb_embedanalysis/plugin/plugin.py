@@ -260,8 +260,8 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
     @wrappers.Request.application
     @json_errors
     def _serve_tags(self, request):
-        """GET: the embedding's tags (never writes). POST (guarded, plugin/writes.py): set them."""
-        if request.method == "GET":
+        """GET (and HEAD): the embedding's tags (never writes). POST (guarded, plugin/writes.py): set them."""
+        if request.method in ("GET", "HEAD"):
             return responses.json_response(request, queries.tags(self._tags, self._embedding(request)))
         body = writes.json_body(request)  # 403 without the guard headers, before anything is read or loaded
         if not isinstance(body, dict):

@@ -183,37 +183,24 @@ def identity_at(path: str) -> Optional[Identity]:
     return (found.st_dev, found.st_ino)
 
 
-def _create_or_open(path: str) -> Tuple[Identity, bool]:
-    """Make `path` a private regular file if it is missing: (its identity, whether we made it).
-    0600 before SQLite sees it (its -wal/-shm files take the same mode); a symlink or anything
-    but a regular file in its place is refused (OSError)."""
-    flags = os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+def _create_or_open(path: str) -> Identity:
+    """Make `path` a private regular file if it is missing; its identity. 0600 before SQLite
+    sees it (its -wal/-shm files take the same mode); a symlink or anything but a regular
+    file in its place is refused (OSError)."""
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        fd, created = os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o600), True
-    except FileExistsError:
-        try:
-            fd, created = os.open(path, flags), False
-        except OSError as error:
-            if error.errno == errno.ELOOP:
-                raise OSError(errno.ELOOP, "it is a symbolic link, which is refused") from None
-            raise
+        fd = os.open(path, flags, 0o600)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise OSError(errno.ELOOP, "it is a symbolic link, which is refused") from None
+        raise
     try:
         found = os.fstat(fd)
         if not stat.S_ISREG(found.st_mode):
             raise OSError(errno.EINVAL, "not a regular file")
-        return (found.st_dev, found.st_ino), created
+        return (found.st_dev, found.st_ino)
     finally:
         os.close(fd)
-
-
-def _drop_orphans(path: str) -> None:
-    """Remove a -wal/-shm left beside a database file we have just created: they belonged to a
-    database moved or deleted before (left by a killed process), and SQLite would replay that
-    log into the new, empty file."""
-    for suffix in SIDE_FILES:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path + suffix)
-            logger.warning("embedanalysis: removed %s%s left from an earlier tag database", path, suffix)
 
 
 def open_database(directory: str, where: str, *, writing: bool = False) -> Tuple[sqlite3.Connection, str, Identity]:
@@ -223,9 +210,9 @@ def open_database(directory: str, where: str, *, writing: bool = False) -> Tuple
     path = os.path.join(directory, DB_NAME)
     with explained(where, writing=writing):
         os.makedirs(directory, mode=0o700, exist_ok=True)
-        identity, created = _create_or_open(path)
-        if created:
-            _drop_orphans(path)
+        # A -wal left beside a file just created (its database moved away after a kill) is
+        # not replayed into it: SQLite discards the log of an empty database file.
+        identity = _create_or_open(path)
         connection = sqlite3.connect(path, timeout=BUSY_SECONDS, check_same_thread=False)
         try:
             connection.execute("PRAGMA journal_mode=WAL")

@@ -88,8 +88,8 @@ class TagStore:
         be opened raises its TagStoreError here when `strict` (the CLI); else (TensorBoard,
         which must start anyway) the failure is logged, and every later use tries again and
         raises it until the user has fixed what it says: tags are never kept in memory
-        instead, where a tag acknowledged would not survive. read_only (the CLI): open an
-        existing database without creating or changing anything. shown: how messages name
+        instead, where a tag acknowledged would not survive. read_only (the CLI; strict too):
+        open an existing database without creating or changing anything. shown: how messages name
         the directory (the plugin's answers show no absolute server path); default `directory`."""
         self.max_bytes = int(max_bytes)
         self._lock = threading.Lock()
@@ -111,7 +111,7 @@ class TagStore:
             else:
                 self._db, _, self._identity = open_database(directory, self._where)
         except TagStoreError as error:
-            if strict:
+            if strict or read_only:
                 raise
             logger.warning("embedanalysis: %s; tagging answers this until it is fixed", error)
         if not read_only:

@@ -29,7 +29,7 @@ def add_tags_parser(sub) -> None:
 def cmd_tags(args) -> int:
     import os
 
-    from tb_embedanalysis.tags import DB_NAME, TagStore, TagStoreUnreadable, default_cache_dir
+    from tb_embedanalysis.tags import DB_NAME, TagStore, default_cache_dir
 
     if not os.path.isdir(args.logdir):
         raise errors.NotFound("logdir %s does not exist" % args.logdir)
@@ -38,28 +38,16 @@ def cmd_tags(args) -> int:
         print("tb-embedanalysis: note: no tags in %s yet" % cache_dir, file=sys.stderr)
         store = TagStore(None)
     else:
-        try:
-            store = TagStore(cache_dir, fallback=False)  # not an empty store in memory: the user asked for these
-        except OSError as error:
-            raise errors.Unanalysable("the tag database in %s cannot be opened: %s" % (cache_dir, error)) from None
-        except TagStoreUnreadable as error:
-            raise _naming(error, cache_dir) from None
-    workspace = queries.Workspace.open(args.logdir, tags=store)
-    embedding = workspace.load(args.run, args.embedding, args.step)
+        # Read only, nothing created or changed; not an empty store in memory when it cannot
+        # be opened: the user asked for these. Its errors (TagStoreError) name the file: exit 2.
+        store = TagStore(cache_dir, strict=True, read_only=True)
     try:
+        workspace = queries.Workspace.open(args.logdir, tags=store)
+        embedding = workspace.load(args.run, args.embedding, args.step)
         _print_tags(store, embedding, args)
-    except TagStoreUnreadable as error:
-        raise _naming(error, cache_dir) from None
+    finally:
+        store.close()
     return 0
-
-
-def _naming(error, cache_dir: str):
-    """The error with the database's path: the server's messages name the file only."""
-    import os
-
-    from tb_embedanalysis.tags import DB_NAME
-
-    return type(error)(str(error).replace(DB_NAME, os.path.join(cache_dir, DB_NAME), 1))
 
 
 def _print_tags(store, embedding, args) -> None:

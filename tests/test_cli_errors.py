@@ -95,7 +95,9 @@ def test_tags_with_a_damaged_database(tagged, tmp_path, damage, words):
     (cache / DB_NAME).write_bytes(b"this is no database\n" * 10 if damage == "garbage" else data[:len(data) // 2])
     line = assert_one_line(run_cli(["tags", str(tagged / "logs"), "--run", "r", "--embedding", "emb",
                                     "--cache-dir", str(cache)], tmp_path), 2, words)
-    assert "the tag database %s cannot be read" % (cache / DB_NAME) in line
+    assert "the tag database tags.sqlite3 in %s is damaged" % cache in line
+    # All three files, never one of three (issue 24.1: moving tags.sqlite3 alone lost its log).
+    assert "move tags.sqlite3 away together with any tags.sqlite3-wal and tags.sqlite3-shm" in line
 
 
 def test_tags_from_a_healthy_database_still_print(tagged, tmp_path):

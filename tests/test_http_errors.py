@@ -138,4 +138,8 @@ def test_a_damaged_tag_database_is_a_422_not_a_bug(logdir, tmp_path):
         handle.truncate(len(data) // 2)
     response = client.get(PREFIX + "/tags", query_string={"run": "a", "embedding": "emb"})
     assert response.status_code == 422, response.get_data()[:300]  # was a 422 "internal error", then a 500
-    assert "the tag database tags.sqlite3 cannot be read (database disk image is malformed)" in response.get_json()["error"]
+    said = response.get_json()["error"]
+    assert "the tag database tags.sqlite3 in the cache directory (--embedanalysis_cache_dir) is damaged (database disk " \
+        "image is malformed): stop TensorBoard, then move tags.sqlite3 away together with any tags.sqlite3-wal and " \
+        "tags.sqlite3-shm beside it" in said
+    assert str(tmp_path) not in said  # no absolute server path in an answer

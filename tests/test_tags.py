@@ -27,7 +27,7 @@ from werkzeug import test as werkzeug_test
 
 from tb_embedanalysis import write_embedding
 from tb_embedanalysis.plugin.loader import EmbedAnalysisLoader
-from tb_embedanalysis.tags import DB_NAME, TagStore
+from tb_embedanalysis.tags import DB_NAME, TagStore, TagStoreUnwritable
 
 PREFIX = "/data/plugin/embedanalysis"
 GUARD = {"X-Embedanalysis-Request": "1"}
@@ -218,8 +218,9 @@ def test_a_symlinked_database_is_refused(tmp_path):
     (tmp_path / "cache").mkdir()
     os.symlink(target, tmp_path / "cache" / DB_NAME)
     store = TagStore(str(tmp_path / "cache"))
-    assert not store.persistent
-    store.write("f", [1], tag="ok")
+    # Refused, with the reason, at every write: never kept in memory behind a 2xx (issue 24.1).
+    with pytest.raises(TagStoreUnwritable, match=r"tags.sqlite3 in .*cache cannot be opened \(it is a symbolic link"):
+        store.write("f", [1], tag="ok")
     assert target.read_bytes() == b""
 
 

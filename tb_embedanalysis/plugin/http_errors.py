@@ -8,7 +8,7 @@ ever answers with a traceback page and TensorBoard keeps serving:
 * anything else is a bug of ours → 500 with `{"error": ..., "id": ...}` (no traceback, no
   server path), and the traceback logged with the same id, so a user's report finds it.
   A bug is never a 4xx: the fuzz tests assert "no 500" and must be able to see one;
-* the server shutting down while a job computes → 503.
+* the server shutting down while a job computes, or after the tag database was closed → 503.
 """
 
 import functools
@@ -20,10 +20,12 @@ from werkzeug import wrappers
 from tb_embedanalysis import errors, queries
 from tb_embedanalysis.logs import errors as log_errors
 from tb_embedanalysis.plugin import responses
+from tb_embedanalysis.tags import TagStoreClosed
 
 logger = logging.getLogger(__name__)
 
 _STATUS = (
+    (TagStoreClosed, 503),  # TensorBoard is stopping: asking again after its restart works
     (errors.InvalidArgument, 400),
     (errors.NotFound, 404),
     (errors.Forbidden, 403),
@@ -53,6 +55,12 @@ def bug_body(route: str, error_id: str) -> dict:
     return {"error": errors.bug_message("/" + route, error_id), "id": error_id}
 
 
+def error_response(request: wrappers.Request, error: Exception):
+    """The JSON response of an expected error (QueryError or LogError), logged in one line."""
+    logger.info("embedanalysis: %s: %s", request.path, error)
+    return responses.json_response(request, error_body(error), status=status_for(error))
+
+
 def json_errors(route):
     """Decorator for a route method: exceptions → JSON with a 4xx, 500 or 503 (module doc)."""
 
@@ -62,8 +70,7 @@ def json_errors(route):
             return route(self, request)
         except (errors.QueryError, log_errors.LogError) as error:
             # Expected: the user's request or logs. One line, no traceback.
-            logger.info("embedanalysis: %s: %s", request.path, error)
-            return responses.json_response(request, error_body(error), status=status_for(error))
+            return error_response(request, error)
         except queries.Cancelled:
             return responses.json_response(request, {"error": "TensorBoard is shutting down"}, status=503)
         except http_exceptions.HTTPException as error:  # werkzeug's own, e.g. a client gone mid-body

@@ -6,6 +6,9 @@ the plugin even when an optional dependency of the plugin proper is broken.
 
 from tensorboard.plugins import base_plugin
 
+from tb_embedanalysis.errors import InvalidArgument
+from tb_embedanalysis.plugin.hosts import FLAG as ALLOWED_HOSTS_FLAG
+from tb_embedanalysis.plugin.hosts import check_names
 from tb_embedanalysis.tags import default_cache_dir
 
 DEFAULT_MAX_MEMORY_MB = 2048.0
@@ -22,8 +25,9 @@ class EmbedAnalysisLoader(base_plugin.TBLoader):
             type=str,
             default="",
             help="Where the Embedding Analysis tab keeps computed kNN graphs and maps "
-            "(content-addressed; safe to delete). Default: %s. Pass 'none' to keep "
-            "results in memory only." % default_cache_dir(),
+            "(content-addressed; safe to delete) and the tags given in the tab (tags.sqlite3: "
+            "deleting it deletes them). Default: %s. Pass 'none' to keep results and tags in "
+            "memory only." % default_cache_dir(),
         )
         group.add_argument(
             "--embedanalysis_max_memory_mb",
@@ -51,12 +55,28 @@ class EmbedAnalysisLoader(base_plugin.TBLoader):
             "entries are deleted (default %(default)s).",
         )
 
+        group.add_argument(
+            ALLOWED_HOSTS_FLAG,
+            metavar="NAMES",
+            type=str,
+            default="",
+            help="Comma-separated host names the Embedding Analysis tab answers to besides IP "
+            "addresses, localhost, --host and this machine's name: e.g. the name colleagues "
+            "use on the LAN, or a reverse proxy's. '.example.com' allows it and its subdomains, "
+            "'*' any name. Other names are refused (a guard against DNS rebinding).",
+        )
+
     def fix_flags(self, flags):
         for name in ("max_memory_mb", "result_cache_mb", "disk_cache_mb"):
             if getattr(flags, "embedanalysis_" + name, 1) <= 0:
                 raise base_plugin.FlagsError("--embedanalysis_%s must be positive" % name)
+        try:
+            check_names(getattr(flags, "embedanalysis_allowed_hosts", "") or "")
+        except InvalidArgument as error:
+            raise base_plugin.FlagsError(str(error)) from None
 
     def load(self, context):
+        from tb_embedanalysis.plugin.hosts import AllowedHosts
         from tb_embedanalysis.plugin.plugin import EmbedAnalysisPlugin
 
         flags = context.flags
@@ -71,4 +91,7 @@ class EmbedAnalysisLoader(base_plugin.TBLoader):
             max_memory_mb=getattr(flags, "embedanalysis_max_memory_mb", DEFAULT_MAX_MEMORY_MB),
             result_cache_mb=getattr(flags, "embedanalysis_result_cache_mb", DEFAULT_RESULT_CACHE_MB),
             disk_cache_mb=getattr(flags, "embedanalysis_disk_cache_mb", DEFAULT_DISK_CACHE_MB),
+            allowed_hosts=AllowedHosts.from_flags(host=getattr(flags, "host", None),
+                                                  bind_all=bool(getattr(flags, "bind_all", False)),
+                                                  added=getattr(flags, "embedanalysis_allowed_hosts", "") or ""),
         )

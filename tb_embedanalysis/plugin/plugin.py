@@ -6,6 +6,8 @@ and mapped to 4xx JSON in one place (plugin/http_errors.py). Expensive results a
 with progress until ready.
 """
 
+import functools
+import os
 from typing import Optional
 
 import numpy as np
@@ -13,7 +15,8 @@ from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
 from tb_embedanalysis import errors, exports, queries
-from tb_embedanalysis.plugin import params, responses, writes
+from tb_embedanalysis.plugin import http_errors, params, responses, writes
+from tb_embedanalysis.plugin.hosts import AllowedHosts
 from tb_embedanalysis.plugin.http_errors import json_errors
 from tb_embedanalysis.plugin.static import StaticFiles
 from tb_embedanalysis.quoting import excerpt
@@ -22,14 +25,30 @@ from tb_embedanalysis.tags import TagStore
 PLUGIN_NAME = "embedanalysis"
 
 
+def shown_directory(directory: Optional[str]) -> Optional[str]:
+    """How answers name the cache directory: under the home directory as ~/…, else by its
+    flag; never an absolute server path (the server log has it)."""
+    if directory is None:
+        return None
+    home = os.path.expanduser("~")
+    absolute = os.path.abspath(directory)
+    if home not in ("", "~", "/") and absolute.startswith(home.rstrip(os.sep) + os.sep):
+        return "~" + absolute[len(home.rstrip(os.sep)):]
+    return "the cache directory (--embedanalysis_cache_dir)"
+
+
 class EmbedAnalysisPlugin(base_plugin.TBPlugin):
     plugin_name = PLUGIN_NAME
 
     def __init__(self, context, *, cache_dir: Optional[str] = None, max_memory_mb: float = 2048.0,
-                 result_cache_mb: Optional[float] = None, disk_cache_mb: Optional[float] = None):
+                 result_cache_mb: Optional[float] = None, disk_cache_mb: Optional[float] = None,
+                 allowed_hosts: Optional[AllowedHosts] = None):
+        """allowed_hosts: the names requests may use (plugin/hosts.py); default: addresses,
+        localhost and this machine's name."""
+        self._hosts = allowed_hosts if allowed_hosts is not None else AllowedHosts.from_flags()
         self._workspace = queries.Workspace.open(
             context.logdir or "", cache_dir=cache_dir, max_memory_mb=max_memory_mb, result_cache_mb=result_cache_mb,
-            disk_cache_mb=disk_cache_mb, tags=TagStore(cache_dir))
+            disk_cache_mb=disk_cache_mb, tags=TagStore(cache_dir, shown=shown_directory(cache_dir)))
         self._static = StaticFiles()
 
     @property
@@ -42,7 +61,7 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
 
     # -- TensorBoard's plugin interface -----------------------------------------------
     def get_plugin_apps(self):
-        return {
+        routes = {
             "/runs": self._serve_runs,
             "/neighbors": self._serve_neighbors,
             "/search": self._serve_search,
@@ -59,8 +78,24 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
             "/aligned": self._serve_aligned,
             "/outliers": self._serve_outliers,
             "/duplicates": self._serve_duplicates,
-            "/*": self._serve_static,
         }
+        # Every data route and write answers only requests for a name this server has
+        # (DNS rebinding, plugin/hosts.py); static files are the same for everyone.
+        apps = {route: self._only_our_hosts(app) for route, app in routes.items()}
+        apps["/*"] = self._serve_static
+        return apps
+
+    def _only_our_hosts(self, app):
+        """`app` behind the Host check: a 403 JSON naming the flag for a name not ours."""
+        @functools.wraps(app)
+        def checked(environ, start_response):
+            try:
+                self._hosts.check_host(environ.get("HTTP_HOST"))
+            except errors.Forbidden as error:
+                response = http_errors.error_response(wrappers.Request(environ), error)
+                return response(environ, start_response)
+            return app(environ, start_response)
+        return checked
 
     def is_active(self):
         return self._workspace.catalog.is_active()
@@ -247,10 +282,10 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
     @wrappers.Request.application
     @json_errors
     def _serve_tags(self, request):
-        """GET: the embedding's tags (never writes). POST (guarded, plugin/writes.py): set them."""
-        if request.method == "GET":
+        """GET (and HEAD): the embedding's tags (never writes). POST (guarded, plugin/writes.py): set them."""
+        if request.method in ("GET", "HEAD"):
             return responses.json_response(request, queries.tags(self._tags, self._embedding(request)))
-        body = writes.json_body(request)  # 403 without the guard headers, before anything is read or loaded
+        body = writes.json_body(request, self._hosts)  # 403 without the guard headers or from another origin
         if not isinstance(body, dict):
             raise errors.InvalidArgument("the body must be a JSON object")
         run, name, step = body.get("run"), body.get("embedding"), body.get("step")

@@ -336,13 +336,16 @@ CACHE_WRITER = textwrap.dedent("""
 def test_process_killed_while_writing_the_cache_leaves_nothing_half_written(tmp_path):
     cache = tmp_path / "cache"
     killed_mid_write = 0
+    seen = []  # what the writers said, for the failure message
     for attempt in range(6):
+        errors = open(tmp_path / ("writer-%d.err" % attempt), "w")
         writer = subprocess.Popen([sys.executable, "-c", CACHE_WRITER, str(cache)], stdout=subprocess.PIPE,
-                                  text=True, cwd=REPO)
+                                  stderr=errors, text=True, cwd=REPO)
+        errors.close()
         assert writer.stdout is not None
         try:
             for _ in range(2 + attempt):  # let it finish a few entries, then kill it inside the next
-                writer.stdout.readline()
+                seen.append(writer.stdout.readline().strip())
             time.sleep(0.01 * attempt)
         finally:
             writer.send_signal(signal.SIGKILL)
@@ -361,4 +364,6 @@ def test_process_killed_while_writing_the_cache_leaves_nothing_half_written(tmp_
         if arrays is not None:
             found += 1
             assert (arrays["values"] == i).all() and (arrays["index"] == np.arange(1000) + i).all()
-    assert found >= 1
+    assert found >= 1, "no complete entry; writers said %s; cache holds %s; stderr: %s" % (
+        seen, sorted(p.name for p in cache.iterdir()) if cache.exists() else None,
+        [(tmp_path / ("writer-%d.err" % a)).read_text()[-500:] for a in range(6) if (tmp_path / ("writer-%d.err" % a)).exists()])

@@ -152,7 +152,7 @@ def test_new_checkpoint_appearing_adds_a_step(logdir, tmp_path):
     assert runs_by_name(tmp_path)["growing"].series[0].steps == (100, 20000)
 
 
-def test_missing_tensorflow_names_the_checkpoint_and_the_extra(logdir, monkeypatch):
+def test_missing_tensorflow_names_the_checkpoint_and_what_to_install(logdir, monkeypatch):
     real_import = builtins.__import__
 
     def no_tensorflow(name, *args, **kwargs):
@@ -162,7 +162,7 @@ def test_missing_tensorflow_names_the_checkpoint_and_the_extra(logdir, monkeypat
 
     monkeypatch.setattr(builtins, "__import__", no_tensorflow)
     prefix = str(logdir / "imdb" / "embedding.ckpt-1")
-    expected = r"reading checkpoint .*embedding\.ckpt-1 needs TensorFlow: pip install tb-embedanalysis\[tf\]"
+    expected = r"reading checkpoint .*embedding\.ckpt-1 needs TensorFlow: pip install tensorflow "
     with pytest.raises(NeedsTensorFlowError, match=expected):
         tensors.read_vectors(TensorSource(kind="checkpoint", path=prefix, tensor_name="embedding"))
 

@@ -160,15 +160,38 @@ class _Context:
     def checkpoint_refs(self, config: ProjectorConfig, info: EmbeddingInfo) -> List[EmbeddingRef]:
         checkpoints = self.checkpoints(config)
         ordinal = self._keras_entries
-        self._keras_entries += keras_weights.is_keras_embedding_key(info.tensor_name)
+        keras_key = keras_weights.is_keras_embedding_key(info.tensor_name)
+        self._keras_entries += keras_key
+        tf_key = self._keras2_key(config, info.tensor_name, ordinal, checkpoints[-1][1]) if keras_key else None
         refs = []
         for step, prefix in checkpoints:
             key = info.tensor_name
             if checkpoint_format(prefix) == "keras_h5":
                 key = keras_weights.dataset_for(info.tensor_name, ordinal)
+            elif tf_key is not None:
+                key = tf_key
             refs.append(self.ref(info, display_name(key), step,
                                  TensorSource(kind="checkpoint", path=prefix, tensor_name=key), run=self.checkpoint_run))
         return refs
+
+    def _keras2_key(self, config: ProjectorConfig, tensor_name: str, ordinal: int, latest: str) -> Optional[str]:
+        """The table a Keras 2 callback's entry means, when its name cannot be trusted.
+
+        tf_keras names every Embedding layer ``layer_with_weights-0/embeddings``: when the
+        config repeats that name (two or more Embedding layers: the second one's metadata
+        landed on the first table) or the checkpoint has no such variable, entry `ordinal`
+        is the checkpoint's `ordinal`-th Embedding table. None: keep the name as written.
+        """
+        if checkpoint_format(latest) == "keras_h5":
+            return None
+        repeated = sum(info.tensor_name == tensor_name for info in config.embeddings) > 1
+        try:
+            variables = cached_variables(latest)
+        except LogError:
+            return None  # loading the entry will say what is wrong with the checkpoint
+        if not repeated and checkpoint_key(tensor_name, variables) is not None:
+            return None
+        return keras_weights.checkpoint_table(ordinal, variables)
 
     def other_variable_refs(self, config: ProjectorConfig, carrier: Optional[EmbeddingInfo], *,
                             named: Sequence[EmbeddingRef], required: bool) -> List[EmbeddingRef]:

@@ -110,6 +110,7 @@ class _Context:
         self._checkpoints: Optional[List[Tuple[Optional[int], str]]] = None
         self.checkpoint_run = run  # the run checkpoint refs are listed under (Keras: <run>/train)
         self._keras_entries = 0  # config entries naming a Keras embedding key so far (keras_weights.dataset_for)
+        self._checkpoint_warning: Optional[str] = None  # for every checkpoint ref: read another than named
 
     def problem(self, error: LogError, *, tensor_name: str = "") -> ConfigProblem:
         # Name the config entry: one config can list many embeddings.
@@ -126,6 +127,8 @@ class _Context:
         warnings = []
         # A metadata or sprite path leading outside the run costs that file only: the vectors
         # stay analysable, and the refusal is shown with the embedding (as its warning).
+        if tensor.kind == "checkpoint" and self._checkpoint_warning:
+            warnings.append(self._checkpoint_warning)
         if info is not None and info.metadata_path:
             try:
                 metadata = self.resolve(info.metadata_path)
@@ -225,12 +228,34 @@ class _Context:
             self._checkpoints = self._find_checkpoints(config)
         return self._checkpoints
 
+    def _checkpoint_prefix(self, path: str) -> str:
+        """The checkpoint a config's model_checkpoint_path names, inside the run.
+
+        An absolute path is where the logdir was when the config was written. When the logdir
+        has been moved or copied since, the run's own checkpoint of that name is read: silently
+        when the original is gone, with a warning on every checkpoint embedding when it still
+        exists outside the run (a copy: the original is never read, and the user should know
+        which one is shown). Without such a checkpoint in the run, the refusal stands.
+        """
+        if not os.path.isabs(path):
+            return self.resolve(path, probe_suffix=".index")
+        local = os.path.basename(path)
+        if not any(os.path.exists(f) for f in checkpoint_files(path)):
+            return self.resolve(local, probe_suffix=".index")  # moved or copied, the original gone
+        try:
+            return self.resolve(path, probe_suffix=".index")
+        except UnsafePathError:
+            prefix = self.resolve(local, probe_suffix=".index")
+            if not any(os.path.exists(f) for f in checkpoint_files(prefix)):
+                raise
+            self._checkpoint_warning = (
+                "%s: model_checkpoint_path %s lies outside %s (a copied logdir?); showing the run's own %s"
+                % (self.config_path, excerpt(path), self.root_name, excerpt(local)))
+            return prefix
+
     def _find_checkpoints(self, config: ProjectorConfig) -> List[Tuple[Optional[int], str]]:
         if config.model_checkpoint_path:
-            path = config.model_checkpoint_path
-            if os.path.isabs(path) and not any(os.path.exists(f) for f in checkpoint_files(path)):
-                path = os.path.basename(path)  # the logdir was moved or copied since
-            prefix = self.resolve(path, probe_suffix=".index")
+            prefix = self._checkpoint_prefix(config.model_checkpoint_path)
             family = checkpoint_family(prefix)
             siblings = {p for p in list_checkpoints(os.path.dirname(prefix))[0] if checkpoint_family(p) == family}
             siblings.add(prefix)  # even if not written yet: loading it will say so

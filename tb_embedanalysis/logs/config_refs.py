@@ -135,13 +135,10 @@ class _Context:
             except UnsafePathError as error:
                 warnings.append(metadata_io.refusal_warning(error))
         if info is not None and info.sprite.image_path:
-            dim = tuple(info.sprite.single_image_dim)
-            if len(dim) == 1:
-                dim = dim * 2  # one number: square thumbnails
             try:
-                # A wrong count becomes (0, 0), which loading reports as an unusable sprite.
+                # As given, right or wrong: loading checks it, and quotes a wrong one.
                 sprite = SpriteSpec(path=self.resolve(info.sprite.image_path),
-                                    single_image_dim=dim if len(dim) == 2 else (0, 0))
+                                    single_image_dim=tuple(info.sprite.single_image_dim))
             except UnsafePathError as error:
                 warnings.append(sprites.refusal_warning(error))
         return EmbeddingRef(run=run or self.run, name=name, step=step, config_path=self.config_path, tensor=tensor,

@@ -125,10 +125,10 @@ class _Context:
             run: Optional[str] = None):
         metadata = sprite = None
         warnings = []
+        if tensor.kind == "checkpoint" and self._checkpoint_warning:
+            warnings.append(self._checkpoint_warning)  # not the checkpoint the config names
         # A metadata or sprite path leading outside the run costs that file only: the vectors
         # stay analysable, and the refusal is shown with the embedding (as its warning).
-        if tensor.kind == "checkpoint" and self._checkpoint_warning:
-            warnings.append(self._checkpoint_warning)
         if info is not None and info.metadata_path:
             try:
                 metadata = self.resolve(info.metadata_path)

@@ -8,7 +8,7 @@ DEMO_LOGDIR ?= demo_logs
 PORT ?= 6006
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test test-fast bench chromium clean
+.PHONY: demo test test-fast bench dist chromium clean
 
 # pip --quiet shows nothing for minutes, so each step first says what it installs and how
 # long that takes. The editable install maps frontend/ and demo/ into the package (setup.py
@@ -35,6 +35,11 @@ $(VENV)/.installed-test: setup.py pyproject.toml | $(PY)
 	@$(PIP_INSTALL) -e ".[tf,test]"
 	@touch $@
 
+$(VENV)/.installed-release: setup.py pyproject.toml | $(PY)
+	@echo "== Installing tb-embedanalysis with build and twine into $(VENV) (1-5 minutes the first time)"
+	@$(PIP_INSTALL) -e ".[release]"
+	@touch $@
+
 # Browser tests drive Debian's Chromium through playwright (never `playwright install`).
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
@@ -57,6 +62,15 @@ bench: $(VENV)/.installed-test
 	@echo "== Installing the bench peers (faiss-cpu, pynndescent, usearch, ...)"
 	@$(PIP_INSTALL) -e ".[tf,test,bench]"
 	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+# A release in one command: sdist and wheel into dist/ (built in an isolated environment,
+# the wheel from the sdist, so the sdist is known to be complete), then checked the way
+# PyPI renders them. The version is __version__ in tb_embedanalysis/__init__.py; give it a
+# section in CHANGELOG.md first. Upload: $(PY) -m twine upload dist/*
+dist: $(VENV)/.installed-release
+	@rm -rf dist
+	$(PY) -m build --outdir dist .
+	$(PY) -m twine check --strict dist/*
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info test-artifacts

@@ -1,10 +1,16 @@
 """Packaging for tb-embedanalysis: a TensorBoard dynamic plugin for embedding error analysis."""
 
 import pathlib
+import re
 
 import setuptools
 
 HERE = pathlib.Path(__file__).parent
+# The version lives in one place, the package's __version__ (read, not imported: importing
+# would need the dependencies at build time). CHANGELOG.md has a section per version.
+VERSION = re.search(
+    r'^__version__ = "([^"]+)"$', (HERE / "tb_embedanalysis" / "__init__.py").read_text(encoding="utf-8"), re.M
+).group(1)
 
 TEST_REQUIRES = [
     "pytest>=8",
@@ -12,7 +18,6 @@ TEST_REQUIRES = [
     "playwright>=1.40",
     "tensorboardX>=2.6",
     "cleanlab>=2.6",
-    "build>=1.0",
     # Logs written by the writers people use (tests/test_logs_writers.py): the Keras 2
     # TensorBoard callback is tf_keras, whose release must be TensorFlow's own (tf_keras
     # 2.21 requires tensorflow 2.21; tested with 2.21); Keras 3 comes with TensorFlow, and
@@ -26,12 +31,16 @@ TEST_REQUIRES = [
     "ruff==0.17.6",
     "mypy==2.4.1",
 ]
+# `make dist`: sdist and wheel, checked as PyPI will render them (README as the long
+# description). Part of [test] too: tests/test_release.py runs the same two commands.
+RELEASE_REQUIRES = ["build>=1.0", "twine>=5.1"]
+TEST_REQUIRES += RELEASE_REQUIRES
 # hnswlib left out: it ships no wheel (a compiler per install); faiss-cpu covers HNSW as a peer.
 BENCH_REQUIRES = ["faiss-cpu", "pynndescent", "usearch", "cleanlab", "psutil", "playwright"]
 
 setuptools.setup(
     name="tb-embedanalysis",
-    version="0.1.0",
+    version=VERSION,
     description="TensorBoard tab for error analysis of embeddings: exact neighbours, "
     "per-label cluster statistics and hard examples, computed on the server.",
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
@@ -47,12 +56,14 @@ setuptools.setup(
         "tb_embedanalysis": ["http_api.md"],
         "tb_embedanalysis.frontend": ["*.js", "*.css", "*.html", "*.svg", "views/*.js", "panels/*.js"],
     },
+    # Each floor is the lowest release that works, not a guess: tests/test_install_floors.py
+    # installs exactly these (no [tf]) into a fresh venv and runs a smoke test there.
     install_requires=[
-        "tensorboard>=2.14",
+        "tensorboard>=2.14.1",  # 2.14.0 imports six without requiring it
         "numpy>=1.23",
         "werkzeug>=2.0",
-        "pillow>=9.0",
-        "scikit-learn>=1.3",
+        "pillow>=9.1",  # Image.Resampling (writer/sprite.py)
+        "scikit-learn>=1.6",  # what umap-learn 0.5.12 requires
         "tqdm>=4.60",
         # RE2 for the metadata search: linear-time matching and bounded compiling, so a
         # user's pattern can neither hang nor exhaust TensorBoard (see analysis/text_match.py).
@@ -74,6 +85,7 @@ setuptools.setup(
         "tf": ["tensorflow>=2.15"],
         "test": TEST_REQUIRES,
         "bench": BENCH_REQUIRES,
+        "release": RELEASE_REQUIRES,
     },
     entry_points={
         "tensorboard_plugins": [

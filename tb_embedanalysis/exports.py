@@ -7,18 +7,25 @@ recommends, such text cells get a leading `'`, which spreadsheets show as text. 
 numbers: a float cell like -0.5 (score, margin) is written as is, and so is text that is
 exactly a decimal number ("-1" as a label), which no spreadsheet reads as a formula. JSON
 downloads are data for programs and stay unchanged.
+
+A row's metadata columns are named ``metadata.<column>`` in CSV headers (the JSON's
+``metadata`` object flattened the way `pandas.json_normalize` names it): a metadata column
+may be called anything, including ``label`` (every single-column metadata file is read as
+one), ``index``, ``score``, ``distance`` or ``rank``, and must never repeat or shadow one of
+ours.
 """
 
 import csv
 import io
 import json
 import re
-from typing import Tuple
+from typing import List, Tuple
 
 from tb_embedanalysis.jsonable import to_jsonable
 
 KINDS = ("hard_examples", "neighbors", "clusters", "tags")
 
+METADATA_PREFIX = "metadata."
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # OWASP's list for CSV injection
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 
@@ -54,21 +61,27 @@ class _SafeWriter:
         self._writer.writerow([neutralise(value) for value in row])
 
 
+def _metadata_columns(rows) -> List[str]:
+    """Every metadata column any of `rows` has, sorted (headers get METADATA_PREFIX)."""
+    return sorted({column for row in rows for column in row["metadata"]})
+
+
 def _csv(what: str, payload: dict) -> str:
     out = io.StringIO()
     writer = _SafeWriter(out)
     if what == "hard_examples":
         rows = payload["examples"]
-        meta = sorted({key for row in rows for key in row["metadata"]})
-        writer.writerow(["index", "label", "predicted_label", "score", "margin", "neighbor_labels"] + meta)
+        meta = _metadata_columns(rows)
+        writer.writerow(["index", "label", "predicted_label", "score", "margin", "neighbor_labels"]
+                        + [METADATA_PREFIX + column for column in meta])
         for row in rows:
             writer.writerow([row["index"], row["label"], row["predicted_label"], row["score"], row["margin"],
                              json.dumps(row["neighbor_labels"], ensure_ascii=False)]
                             + [row["metadata"].get(column, "") for column in meta])
     elif what == "neighbors":
         rows = payload["neighbors"]
-        meta = sorted({key for row in rows for key in row["metadata"]})
-        writer.writerow(["rank", "index", "distance"] + meta)
+        meta = _metadata_columns(rows)
+        writer.writerow(["rank", "index", "distance"] + [METADATA_PREFIX + column for column in meta])
         for rank, row in enumerate(rows, 1):
             writer.writerow([rank, row["index"], row["distance"]] + [row["metadata"].get(column, "") for column in meta])
     elif what == "tags":  # queries.tags_table

@@ -78,7 +78,7 @@ def test_csv_cells_never_start_a_formula(client, what, query):
     neutralised = {c[1:] for c in cells if c.startswith("'")}
     assert neutralised & set(HOSTILE)  # the labels are there, shown as text
     if what != "clusters":
-        assert "'=HYPERLINK(\"http://x\")" in rows[0] and "'@home" in cells and "-0.5" in cells
+        assert 'metadata.=HYPERLINK("http://x")' in rows[0] and "'@home" in cells and "-0.5" in cells
 
 
 def test_negative_numbers_stay_numbers(client):
@@ -106,3 +106,71 @@ def test_one_cell(cell, written):
     body, _ = exports.render("neighbors", "csv", payload)
     rows = list(csv.reader(io.StringIO(body.decode("utf-8"), newline="")))
     assert rows[1] == ["1", "1", written, written]
+
+
+# Issue 24: metadata columns share the CSV header with ours. Single-column metadata (what
+# torch, tensorboardX and Keras write) is read as a column named "label", which repeated the
+# header's own "label"; columns named index, score, distance or rank shadowed ours, and a
+# csv.DictReader kept whichever came last.
+COLLIDING = ["index", "score", "distance", "rank", "label", "margin"]
+
+
+@pytest.fixture(scope="module")
+def collisions(tmp_path_factory):
+    tensorboardX = pytest.importorskip("tensorboardX")
+    root = tmp_path_factory.mktemp("collisions") / "logs"
+    rng = np.random.default_rng(5)
+    vectors = np.concatenate([rng.normal(size=(20, 6)) + 5 * np.eye(6)[c] for c in range(3)]).astype(np.float32)
+    labels = [str(i // 20) for i in range(60)]
+    labels[::9] = ["2"] * len(labels[::9])  # planted mislabels: hard examples
+    with tensorboardX.SummaryWriter(str(root / "tbx")) as writer:  # one column, no header
+        writer.add_embedding(vectors, metadata=labels, tag="emb")
+    metadata = {column: ["%s-%d" % (column, i) for i in range(60)] for column in COLLIDING}
+    metadata["label"] = labels
+    write_embedding(str(root / "ours"), vectors, name="emb", metadata=metadata)
+    flags = argparse.Namespace(embedanalysis_cache_dir="none", embedanalysis_max_memory_mb=256.0)
+    plugin = EmbedAnalysisLoader().load(base_plugin.TBContext(logdir=str(root), flags=flags))
+    return werkzeug_test.Client(application.TensorBoardWSGI([plugin]))
+
+
+def _csv_rows(client, run, embedding, what, **query):
+    import time
+
+    deadline = time.monotonic() + 120
+    while True:
+        response = client.get(PREFIX + "/export", query_string=dict(run=run, embedding=embedding, what=what,
+                                                                    format="csv", **query))
+        if response.status_code != 202 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+
+
+@pytest.mark.parametrize("what, query, ours", [
+    ("hard_examples", {"limit": 100}, ["index", "label", "predicted_label", "score", "margin", "neighbor_labels"]),
+    ("neighbors", {"index": 3, "k": 10}, ["rank", "index", "distance"]),
+], ids=["hard_examples", "neighbors"])
+def test_single_column_metadata_does_not_repeat_label(collisions, what, query, ours):
+    header, *rows = _csv_rows(collisions, "tbx", "emb", what, **query)
+    assert header == ours + ["metadata.label"]
+    assert rows and all(row[-1] in {"0", "1", "2"} for row in rows)
+
+
+@pytest.mark.parametrize("what, query", [
+    ("hard_examples", {"limit": 100, "label_column": "label"}),
+    ("neighbors", {"index": 3, "k": 10}),
+], ids=["hard_examples", "neighbors"])
+def test_metadata_named_like_our_columns_shadows_nothing(collisions, what, query):
+    header, *rows = _csv_rows(collisions, "ours", "emb", what, **query)
+    assert len(header) == len(set(header)), header
+    assert [c for c in header if c.startswith("metadata.")] == sorted("metadata." + c for c in COLLIDING)
+    table = [dict(zip(header, row)) for row in rows]
+    assert table
+    for number, row in enumerate(table, 1):
+        index = int(row["index"])  # ours: the row number, not "index-7"
+        assert row["metadata.index"] == "index-%d" % index and row["metadata.score"] == "score-%d" % index
+        if what == "neighbors":
+            assert int(row["rank"]) == number and float(row["distance"]) >= 0
+        else:
+            assert float(row["score"]) == float(row["score"]) and row["metadata.margin"] == "margin-%d" % index

@@ -64,6 +64,37 @@ def test_model_checkpoint_path_in_config_still_lists_the_retained_steps(logdir):
     np.testing.assert_array_equal(EmbeddingStore().load(run.series[0].refs[0]).vectors, EARLY)
 
 
+def test_a_copied_logdir_reads_its_own_checkpoint_while_the_original_exists(logdir, tmp_path):
+    """Issue 24: model_checkpoint_path is absolute (where the logdir was written). In a copy
+    whose original still exists, that path leads outside the run: the copy listed nothing.
+    Like a moved logdir (original gone), the run's own checkpoint of that name is read, and
+    each embedding says so."""
+    copy = tmp_path / "copy"
+    shutil.copytree(logdir / "mnist_with_path", copy / "mnist_with_path")
+    assert (logdir / "mnist_with_path" / "model.ckpt-10000.index").exists()  # the original is there
+    run = runs_by_name(copy)["mnist_with_path"]
+    assert not run.problems
+    assert [(s.name, s.steps) for s in run.series] == [("FINAL_LOGITS", (100, 10000)), ("layer1/weights", (100, 10000))]
+    for series in run.series:
+        for ref in series.refs:
+            assert ref.tensor.path.startswith(os.path.realpath(copy))
+            (warning,) = ref.warnings
+            assert "model_checkpoint_path" in warning and "copied logdir" in warning
+            assert "showing the run's own 'model.ckpt-10000'" in warning
+    embedding = EmbeddingStore().load(find_ref([run], "mnist_with_path", "FINAL_LOGITS", 100))
+    np.testing.assert_array_equal(embedding.vectors, EARLY)
+
+
+def test_an_outside_checkpoint_without_a_copy_in_the_run_is_still_refused(logdir, tmp_path):
+    copy = tmp_path / "copy" / "mnist_with_path"
+    shutil.copytree(logdir / "mnist_with_path", copy)
+    for path in copy.glob("model.ckpt-*"):
+        path.unlink()
+    run = runs_by_name(tmp_path / "copy")["mnist_with_path"]
+    assert run.series == ()
+    assert run.problems and all("outside the directory of run" in p.message for p in run.problems)
+
+
 @pytest.mark.parametrize("run_name", ["imdb", "imdb_short"], ids=["full-tf2-key", "short-name"])
 def test_tf2_checkpoint_is_shown_without_the_attributes_suffix(logdir, run_name):
     run = runs_by_name(logdir)[run_name]
@@ -152,7 +183,7 @@ def test_new_checkpoint_appearing_adds_a_step(logdir, tmp_path):
     assert runs_by_name(tmp_path)["growing"].series[0].steps == (100, 20000)
 
 
-def test_missing_tensorflow_names_the_checkpoint_and_the_extra(logdir, monkeypatch):
+def test_missing_tensorflow_names_the_checkpoint_and_what_to_install(logdir, monkeypatch):
     real_import = builtins.__import__
 
     def no_tensorflow(name, *args, **kwargs):
@@ -162,7 +193,7 @@ def test_missing_tensorflow_names_the_checkpoint_and_the_extra(logdir, monkeypat
 
     monkeypatch.setattr(builtins, "__import__", no_tensorflow)
     prefix = str(logdir / "imdb" / "embedding.ckpt-1")
-    expected = r"reading checkpoint .*embedding\.ckpt-1 needs TensorFlow: pip install tb-embedanalysis\[tf\]"
+    expected = r"reading checkpoint .*embedding\.ckpt-1 needs TensorFlow: pip install tensorflow "
     with pytest.raises(NeedsTensorFlowError, match=expected):
         tensors.read_vectors(TensorSource(kind="checkpoint", path=prefix, tensor_name="embedding"))
 

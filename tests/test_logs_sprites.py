@@ -51,8 +51,10 @@ def test_missing_sprite_loads_with_a_warning_and_no_thumbnails(tmp_path):
 @pytest.mark.parametrize("image_size, dim, reason", [
     ((12, 12), (4, 4), r"is 12x12 px, but 10 thumbnails of 4x4 px in a 4-column grid need 16x12 px"),
     ((8200, 10), (4, 4), r"is 8200x10 px, more than TensorBoard's limit of 8192 px"),
-    ((16, 12), (0, 4), r"single_image_dim must be two positive sizes"),
-], ids=["grid-too-small", "too-large", "bad-dim"])
+    ((16, 12), (0, 4), r"single_image_dim must be two positive sizes \(width, height\), got \[0, 4\]"),
+    ((16, 12), (4, 4, 4), r"single_image_dim must be two positive sizes \(width, height\), got \[4, 4, 4\]"),
+    ((16, 12), (0,), r"single_image_dim must be two positive sizes \(width, height\), got \[0\]"),
+], ids=["grid-too-small", "too-large", "bad-dim", "three-dims", "one-zero"])
 def test_unusable_sprite_says_why(tmp_path, image_size, dim, reason):
     path = tmp_path / "sprite.png"
     Image.new("L", image_size).save(path)
@@ -67,3 +69,11 @@ def test_not_an_image(tmp_path):
     path.write_bytes(b"not a png")
     info, warning = check_sprite(SpriteSpec(path=str(path), single_image_dim=(4, 4)), 4)
     assert info is None and warning is not None and "cannot be read" in warning
+
+
+def test_one_single_image_dim_means_square_thumbnails(tmp_path):
+    path = tmp_path / "sprite.png"
+    Image.new("L", (16, 12)).save(path)
+    info, warning = check_sprite(SpriteSpec(path=str(path), single_image_dim=(4,)), 10)
+    assert warning is None and info is not None
+    assert info.thumbnail_size == (4, 4)

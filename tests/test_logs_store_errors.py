@@ -153,11 +153,23 @@ def over_the_limit(path):
     Image.new("L", (8200, 16)).save(path)  # wider than TensorBoard's 8192 px
 
 
-def bad_single_image_dim(path):
+def bad_single_image_dim(path, dims=None):
     config_path = path.parent.parent / "projector_config.pbtxt"
     config = text_format.Parse(config_path.read_text(), ProjectorConfig())
-    config.embeddings[0].sprite.single_image_dim[0] = 0
+    if dims is None:
+        config.embeddings[0].sprite.single_image_dim[0] = 0
+    else:
+        del config.embeddings[0].sprite.single_image_dim[:]
+        config.embeddings[0].sprite.single_image_dim.extend(dims)
     write_config(str(config_path.parent), config)
+
+
+def three_single_image_dims(path):
+    bad_single_image_dim(path, [4, 4, 4])  # issue 24: was reported as "got [0, 0]"
+
+
+def no_single_image_dim(path):
+    bad_single_image_dim(path, [])
 
 
 @pytest.mark.parametrize("breaks, warning", [
@@ -165,8 +177,11 @@ def bad_single_image_dim(path):
     (too_small, r"sprite emb/sprite\.png is 4x4 px, but 10 thumbnails of 4x4 px in a 4-column grid need 16x12 px"),
     (removed, r"sprite emb/sprite\.png is missing: no thumbnails"),
     (over_the_limit, r"sprite emb/sprite\.png is 8200x16 px, more than TensorBoard's limit of 8192 px"),
-    (bad_single_image_dim, r"sprite emb/sprite\.png: single_image_dim must be two positive sizes"),
-], ids=["not-an-image", "grid-too-small", "missing", "over-8192-px", "bad-single-image-dim"])
+    (bad_single_image_dim, r"sprite emb/sprite\.png: single_image_dim must be two positive sizes .*got \[0, 4\]"),
+    (three_single_image_dims, r"sprite emb/sprite\.png: single_image_dim must be two positive sizes .*got \[4, 4, 4\]"),
+    (no_single_image_dim, r"sprite emb/sprite\.png: single_image_dim must be two positive sizes .*got \[\]"),
+], ids=["not-an-image", "grid-too-small", "missing", "over-8192-px", "bad-single-image-dim", "three-single-image-dims",
+        "no-single-image-dim"])
 def test_an_unusable_sprite_costs_the_thumbnails_with_the_same_warning_on_both_sides(tmp_path, side, breaks, warning):
     write_bytes_run(str(tmp_path), vectors(N, D), name="emb", sprite=4)
     breaks(tmp_path / "emb" / "sprite.png")

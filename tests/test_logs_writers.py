@@ -49,6 +49,46 @@ def _fit_with_callback(keras_module, log_dir, *, keras3):
     return held
 
 
+TAGS = ["t%d" % i for i in range(7)]
+
+
+def _fit_two_embeddings(keras_module, log_dir):
+    """A model with two Embedding layers (words, tags: two inputs), each with its own
+    metadata file in the callback's `embeddings_metadata`; returns {layer: table after the
+    epoch}."""
+    layers = keras_module.layers
+    words_in, tags_in = keras_module.Input((5,)), keras_module.Input((3,))
+    words = layers.Embedding(len(WORDS), 4, name="words")
+    tags = layers.Embedding(len(TAGS), 2, name="tags")
+    pooled = [layers.GlobalAveragePooling1D()(words(words_in)), layers.GlobalAveragePooling1D()(tags(tags_in))]
+    model = keras_module.Model([words_in, tags_in], layers.Dense(1)(layers.Concatenate()(pooled)))
+    rng = np.random.default_rng(1)
+    data = [rng.integers(0, len(WORDS), size=(16, 5)), rng.integers(0, len(TAGS), size=(16, 3))]
+    metadata = {"words": os.path.basename(write_tsv(os.path.join(log_dir, "words.tsv"), [(w,) for w in WORDS])),
+                "tags": os.path.basename(write_tsv(os.path.join(log_dir, "tags.tsv"), [(t,) for t in TAGS]))}
+    _fit_one_epoch(keras_module, model, data, log_dir, metadata)
+    return {"words": np.array(words.get_weights()[0]), "tags": np.array(tags.get_weights()[0])}
+
+
+def _fit_dense_then_embedding(keras_module, log_dir):
+    """An Embedding layer that is not the model's first layer with weights (a Dense layer,
+    zero outputs, feeds it indices): tf_keras still names it layer_with_weights-0."""
+    layers = keras_module.layers
+    words = layers.Embedding(len(WORDS), 4, name="words")
+    model = keras_module.Sequential([keras_module.Input((3,)), layers.Dense(3, kernel_initializer="zeros",
+                                                                            name="indices"),
+                                     words, layers.GlobalAveragePooling1D(), layers.Dense(1)])
+    metadata = {"words": os.path.basename(write_tsv(os.path.join(log_dir, "words.tsv"), [(w,) for w in WORDS]))}
+    _fit_one_epoch(keras_module, model, [np.ones((16, 3))], log_dir, metadata)
+    return {"words": np.array(words.get_weights()[0])}
+
+
+def _fit_one_epoch(keras_module, model, data, log_dir, metadata):
+    model.compile(optimizer="adam", loss="mse")
+    board = keras_module.callbacks.TensorBoard(log_dir, embeddings_freq=1, embeddings_metadata=metadata)
+    model.fit(data, np.ones(16, "float32"), epochs=1, verbose=0, callbacks=[board])
+
+
 def _v1_saver_run(run_dir, *, sharded=False):
     import tensorflow as tf
 
@@ -98,6 +138,10 @@ def written(tmp_path_factory):
         for case, module, keras3 in (("keras2", tf_keras, False), ("keras3", keras, True)):
             log_dir = str(root / case)
             out[case] = (log_dir, _fit_with_callback(module, log_dir, keras3=keras3))
+            for variant, fit in (("two", _fit_two_embeddings), ("dense_first", _fit_dense_then_embedding)):
+                log_dir = str(root / ("%s_%s" % (case, variant)))
+                os.makedirs(log_dir)
+                out["%s_%s" % (case, variant)] = (log_dir, fit(module, log_dir))
         for case, sharded in (("v1", False), ("v1_sharded", True)):
             os.makedirs(root / case)
             _v1_saver_run(str(root / case), sharded=sharded)
@@ -164,6 +208,28 @@ def test_two_d_variables_the_config_does_not_name_are_offered_too(written):
     var2 = find_ref(list(runs.values()), ".", "var2")
     assert var2.metadata_path is None  # the named entry's labels belong to var1 only
     np.testing.assert_array_equal(EmbeddingStore().load(var2).vectors, V1_OTHER)
+
+
+@pytest.mark.parametrize("case, names", [
+    ("keras2_two", {"words": "layer_with_weights-0/embeddings", "tags": "layer_with_weights-1/embeddings"}),
+    ("keras3_two", {"words": "layers/embedding/vars/0", "tags": "layers/embedding_1/vars/0"}),
+    ("keras2_dense_first", {"words": "layer_with_weights-1/embeddings"}),
+    ("keras3_dense_first", {"words": "layers/embedding/vars/0"}),
+], ids=["tf_keras", "keras3", "tf_keras, a Dense layer first", "keras3, a Dense layer first"])
+def test_keras_callback_gives_each_embedding_layer_its_own_metadata(written, case, names):
+    """Issue 24: tf_keras names every Embedding layer layer_with_weights-0 in its config, so
+    the second layer's entry (and its metadata) fell on the first table, and the second
+    table was listed without metadata; an Embedding layer after a Dense one was named by a
+    variable the checkpoint does not have. Each table must come with its own file."""
+    log_dir, held = written[case]
+    runs = _runs(log_dir)
+    assert runs["train"].problems == ()
+    store = EmbeddingStore()
+    for layer, expected in (("words", WORDS), ("tags", TAGS))[:len(names)]:
+        embedding = store.load(find_ref(list(runs.values()), "train", names[layer], 0))
+        np.testing.assert_array_equal(embedding.vectors, held[layer])
+        assert embedding.metadata is not None, layer
+        assert list(embedding.metadata.column("label")) == expected
 
 
 def test_keras_callback_runs_offer_the_other_layers_but_no_optimizer_state(written):

@@ -87,7 +87,10 @@ def _import_tensorflow(what: str):
         import tensorflow as tf  # optional dependency, see module doc
     except ImportError:
         raise NeedsTensorFlowError(
-            "reading checkpoint %s needs TensorFlow: pip install tb-embedanalysis[tf]" % what
+            # `pip install tensorflow`, not our [tf] extra by name: the package is not on a
+            # registry yet, and a user with tensorflow-cpu or a GPU build needs no second one.
+            "reading checkpoint %s needs TensorFlow: pip install tensorflow "
+            "(or any TensorFlow build already chosen for this environment)" % what
         ) from None
     return tf
 

@@ -110,6 +110,7 @@ class _Context:
         self._checkpoints: Optional[List[Tuple[Optional[int], str]]] = None
         self.checkpoint_run = run  # the run checkpoint refs are listed under (Keras: <run>/train)
         self._keras_entries = 0  # config entries naming a Keras embedding key so far (keras_weights.dataset_for)
+        self._checkpoint_warning: Optional[str] = None  # for every checkpoint ref: read another than named
 
     def problem(self, error: LogError, *, tensor_name: str = "") -> ConfigProblem:
         # Name the config entry: one config can list many embeddings.
@@ -124,6 +125,8 @@ class _Context:
             run: Optional[str] = None):
         metadata = sprite = None
         warnings = []
+        if tensor.kind == "checkpoint" and self._checkpoint_warning:
+            warnings.append(self._checkpoint_warning)  # not the checkpoint the config names
         # A metadata or sprite path leading outside the run costs that file only: the vectors
         # stay analysable, and the refusal is shown with the embedding (as its warning).
         if info is not None and info.metadata_path:
@@ -132,13 +135,10 @@ class _Context:
             except UnsafePathError as error:
                 warnings.append(metadata_io.refusal_warning(error))
         if info is not None and info.sprite.image_path:
-            dim = tuple(info.sprite.single_image_dim)
-            if len(dim) == 1:
-                dim = dim * 2  # one number: square thumbnails
             try:
-                # A wrong count becomes (0, 0), which loading reports as an unusable sprite.
+                # As given, right or wrong: loading checks it, and quotes a wrong one.
                 sprite = SpriteSpec(path=self.resolve(info.sprite.image_path),
-                                    single_image_dim=dim if len(dim) == 2 else (0, 0))
+                                    single_image_dim=tuple(info.sprite.single_image_dim))
             except UnsafePathError as error:
                 warnings.append(sprites.refusal_warning(error))
         return EmbeddingRef(run=run or self.run, name=name, step=step, config_path=self.config_path, tensor=tensor,
@@ -160,15 +160,38 @@ class _Context:
     def checkpoint_refs(self, config: ProjectorConfig, info: EmbeddingInfo) -> List[EmbeddingRef]:
         checkpoints = self.checkpoints(config)
         ordinal = self._keras_entries
-        self._keras_entries += keras_weights.is_keras_embedding_key(info.tensor_name)
+        keras_key = keras_weights.is_keras_embedding_key(info.tensor_name)
+        self._keras_entries += keras_key
+        tf_key = self._keras2_key(config, info.tensor_name, ordinal, checkpoints[-1][1]) if keras_key else None
         refs = []
         for step, prefix in checkpoints:
             key = info.tensor_name
             if checkpoint_format(prefix) == "keras_h5":
                 key = keras_weights.dataset_for(info.tensor_name, ordinal)
+            elif tf_key is not None:
+                key = tf_key
             refs.append(self.ref(info, display_name(key), step,
                                  TensorSource(kind="checkpoint", path=prefix, tensor_name=key), run=self.checkpoint_run))
         return refs
+
+    def _keras2_key(self, config: ProjectorConfig, tensor_name: str, ordinal: int, latest: str) -> Optional[str]:
+        """The table a Keras 2 callback's entry means, when its name cannot be trusted.
+
+        tf_keras names every Embedding layer ``layer_with_weights-0/embeddings``: when the
+        config repeats that name (two or more Embedding layers: the second one's metadata
+        landed on the first table) or the checkpoint has no such variable, entry `ordinal`
+        is the checkpoint's `ordinal`-th Embedding table. None: keep the name as written.
+        """
+        if checkpoint_format(latest) == "keras_h5":
+            return None
+        repeated = sum(info.tensor_name == tensor_name for info in config.embeddings) > 1
+        try:
+            variables = cached_variables(latest)
+        except LogError:
+            return None  # loading the entry will say what is wrong with the checkpoint
+        if not repeated and checkpoint_key(tensor_name, variables) is not None:
+            return None
+        return keras_weights.checkpoint_table(ordinal, variables)
 
     def other_variable_refs(self, config: ProjectorConfig, carrier: Optional[EmbeddingInfo], *,
                             named: Sequence[EmbeddingRef], required: bool) -> List[EmbeddingRef]:
@@ -202,12 +225,34 @@ class _Context:
             self._checkpoints = self._find_checkpoints(config)
         return self._checkpoints
 
+    def _checkpoint_prefix(self, path: str) -> str:
+        """The checkpoint a config's model_checkpoint_path names, inside the run.
+
+        An absolute path is where the logdir was when the config was written. When the logdir
+        has been moved or copied since, the run's own checkpoint of that name is read: silently
+        when the original is gone, with a warning on every checkpoint embedding when it still
+        exists outside the run (a copy: the original is never read, and the user should know
+        which one is shown). Without such a checkpoint in the run, the refusal stands.
+        """
+        if not os.path.isabs(path):
+            return self.resolve(path, probe_suffix=".index")
+        local = os.path.basename(path)
+        if not any(os.path.exists(f) for f in checkpoint_files(path)):
+            return self.resolve(local, probe_suffix=".index")  # moved or copied, the original gone
+        try:
+            return self.resolve(path, probe_suffix=".index")
+        except UnsafePathError:
+            prefix = self.resolve(local, probe_suffix=".index")
+            if not any(os.path.exists(f) for f in checkpoint_files(prefix)):
+                raise
+            self._checkpoint_warning = (
+                "%s: model_checkpoint_path %s lies outside %s (a copied logdir?); showing the run's own %s"
+                % (self.config_path, excerpt(path), self.root_name, excerpt(local)))
+            return prefix
+
     def _find_checkpoints(self, config: ProjectorConfig) -> List[Tuple[Optional[int], str]]:
         if config.model_checkpoint_path:
-            path = config.model_checkpoint_path
-            if os.path.isabs(path) and not any(os.path.exists(f) for f in checkpoint_files(path)):
-                path = os.path.basename(path)  # the logdir was moved or copied since
-            prefix = self.resolve(path, probe_suffix=".index")
+            prefix = self._checkpoint_prefix(config.model_checkpoint_path)
             family = checkpoint_family(prefix)
             siblings = {p for p in list_checkpoints(os.path.dirname(prefix))[0] if checkpoint_family(p) == family}
             siblings.add(prefix)  # even if not written yet: loading it will say so

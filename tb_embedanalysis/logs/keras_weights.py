@@ -9,6 +9,11 @@ getting the suffix ``_k``; an Embedding layer's table is its variable 0. So entr
 config (the j-th Embedding layer of the model) is ``layers/embedding[_j]/vars/0``
 (`dataset_for`); the standard Projector reads none of this.
 
+Keras 2's callback (tf_keras) writes TF checkpoints, but its config has the same flaw:
+every entry is named ``layer_with_weights-0/embeddings/...`` whatever the layer, so a second
+Embedding layer's entry (and its metadata) would land on the first layer's table. Entry j is
+then the j-th Embedding table of the checkpoint (`checkpoint_table`).
+
 h5py is what Keras itself writes these files with (a Keras dependency). It opens a file
 object we hand it (its "fileobj" driver), so the file is opened through
 `paths.open_regular` like every other file and HDF5 never opens anything by name; HDF5
@@ -19,7 +24,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Dict, Tuple
+from typing import Dict, Iterable, Optional, Tuple
 
 import numpy as np
 
@@ -31,6 +36,7 @@ from tb_embedanalysis.quoting import clipped, excerpt
 
 SUFFIX = ".weights.h5"
 _KERAS_EMBEDDING_KEY = re.compile(r"^layer_with_weights-\d+/embeddings(/\.ATTRIBUTES/VARIABLE_VALUE)?(:\d+)?$")
+_TF_EMBEDDING_TABLE = re.compile(r"^layer_with_weights-(\d+)/embeddings/\.ATTRIBUTES/VARIABLE_VALUE$")
 
 
 def is_weights_file(path: str) -> bool:
@@ -47,6 +53,15 @@ def dataset_for(tensor_name: str, ordinal: int) -> str:
     if is_keras_embedding_key(tensor_name):
         return "layers/embedding%s/vars/0" % ("_%d" % ordinal if ordinal else "")
     return tensor_name
+
+
+def checkpoint_table(ordinal: int, keys: Iterable[str]) -> Optional[str]:
+    """The `ordinal`-th Embedding table of a Keras 2 TF checkpoint: its
+    ``layer_with_weights-<N>/embeddings`` variables in order of N (the checkpoint numbers
+    layers with weights in model order, as the callback writes its entries); None past the
+    last. For config entries the callback misnamed (config_refs.py decides which)."""
+    tables = sorted((int(match.group(1)), key) for key in keys for match in [_TF_EMBEDDING_TABLE.match(key)] if match)
+    return tables[ordinal][1] if ordinal < len(tables) else None
 
 
 def is_keras_embedding_key(tensor_name: str) -> bool:

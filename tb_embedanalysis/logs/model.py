@@ -35,10 +35,12 @@ class TensorSource:
 
 @dataclasses.dataclass(frozen=True)
 class SpriteSpec:
-    """A sprite image as the config describes it; single_image_dim is (width, height)."""
+    """A sprite image as the config describes it; single_image_dim as the config gives it:
+    (width, height), or one size for square thumbnails (anything else is refused, and quoted,
+    by sprites.check_sprite)."""
 
     path: str
-    single_image_dim: Tuple[int, int]
+    single_image_dim: Tuple[int, ...]
 
 
 @dataclasses.dataclass(frozen=True)

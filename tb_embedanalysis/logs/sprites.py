@@ -46,10 +46,11 @@ def _reason(error: BaseException) -> str:
 def check_sprite(spec: SpriteSpec, num_rows: int) -> Tuple[Optional[SpriteInfo], Optional[str]]:
     """(SpriteInfo, None) if the sprite can hold `num_rows` thumbnails, else (None, warning)."""
     name = spec.path
-    width, height = spec.single_image_dim
-    if width <= 0 or height <= 0:
+    dim = spec.single_image_dim * 2 if len(spec.single_image_dim) == 1 else spec.single_image_dim  # one: square
+    if len(dim) != 2 or min(dim) <= 0:
         return None, ("sprite %s: single_image_dim must be two positive sizes (width, height), got %s: "
                       "no thumbnails" % (name, list(spec.single_image_dim)))
+    width, height = dim
     try:
         with paths.open_regular(spec.path) as handle, Image.open(handle) as image:  # reads the header
             size = image.size

@@ -58,12 +58,14 @@ from tensorboard.plugins.projector.projector_config_pb2 import EmbeddingInfo
 from tb_embedanalysis.writer import config_file, step_rows
 from tb_embedanalysis.writer.errors import MetadataValueError, ShapeError
 from tb_embedanalysis.writer.events import ensure_events_file
-from tb_embedanalysis.writer.files import atomic_write, atomic_write_bytes, directory_lock
+from tb_embedanalysis.writer.files import (
+    atomic_write, atomic_write_bytes, directory_lock, remove_stale_temporaries,
+)
 from tb_embedanalysis.writer.images import as_images
 from tb_embedanalysis.writer.metadata_rows import as_metadata, metadata_tsv_bytes
 from tb_embedanalysis.writer.sprite import MAX_SPRITE_SIZE, make_sprite
 from tb_embedanalysis.writer.tensor_file import standard_projector_misreads, write_tsv
-from tb_embedanalysis.writer.validation import as_vectors, check_name, check_step
+from tb_embedanalysis.writer.validation import as_vectors, check_directories, check_name, check_step
 
 TENSOR_BYTES = "tensors.bytes"
 TENSOR_TSV = "tensors.tsv"
@@ -155,6 +157,7 @@ def write_embedding(
         escape_metadata=escape_metadata,
         downscale_sprite=downscale_sprite,
     )
+    check_directories(logdir, assets.relative_dir)  # a file where a directory must be: WriterError
     config_path = config_file.config_path(logdir)
     config_file.read_config(config_path)  # refuse a broken config before writing assets
     return _write(logdir, config_path, assets)
@@ -217,6 +220,8 @@ def _write(logdir: str, config_path: str, assets: _Assets) -> WrittenEmbedding:
     """Assets first (each atomically), then the merged config, then the events file."""
     asset_dir = os.path.join(logdir, *assets.relative_dir.split("/"))
     os.makedirs(asset_dir, exist_ok=True)
+    # What a writer killed mid-write left here; temporaries of live writers are locked.
+    remove_stale_temporaries(asset_dir, _ASSET_FILES)
     array = assets.vectors
     entry = EmbeddingInfo(tensor_name=assets.tensor_name)
     entry.tensor_shape.extend(array.shape)
@@ -239,6 +244,7 @@ def _write(logdir: str, config_path: str, assets: _Assets) -> WrittenEmbedding:
         written.append(SPRITE_FILE)
 
     with directory_lock(logdir):  # read-modify-write: other writers' entries survive
+        remove_stale_temporaries(logdir, [config_file.CONFIG_FILENAME])
         config = config_file.read_config(config_path)
         changed = step_rows.mismatch(logdir, config, name=assets.name, step=assets.step, rows=array.shape[0],
                                      metadata_tsv=assets.metadata_tsv)

@@ -40,6 +40,10 @@ class SpriteTooLargeError(WriterError):
     """N thumbnails do not fit in the Projector's largest sprite (8192 x 8192 px)."""
 
 
+class LogdirError(WriterError):
+    """The logdir, or a directory on its path, exists and is not a directory."""
+
+
 class InvalidNameError(WriterError):
     """The embedding name or step cannot be used in a tensor name or directory."""
 

@@ -9,12 +9,14 @@ afterwards. The errors raised live in errors.py (and are importable from here to
 
 from __future__ import annotations
 
+import os
+import stat
 from typing import Any, Optional
 
 import numpy as np
 
 from tb_embedanalysis.writer.errors import (  # noqa: F401  (re-exported: callers catch them from here)
-    ImageValueError, InvalidNameError, LengthMismatchError, MetadataValueError, NonFiniteError, OutOfRangeError,
+    ImageValueError, InvalidNameError, LengthMismatchError, LogdirError, MetadataValueError, NonFiniteError, OutOfRangeError,
     ShapeError, SpriteTooLargeError, WriterError, fmt_int,
 )
 
@@ -73,6 +75,46 @@ def check_step(step: Any) -> Optional[int]:
         raise InvalidNameError(message)
     value = int(array)
     return value
+
+
+# --------------------------------------------------------------------------- logdir
+
+
+def check_directories(logdir: str, relative_dir: str) -> None:
+    """Refuse a logdir (or asset directory under it) that cannot be a directory.
+
+    `os.makedirs` and `open` would raise a bare NotADirectoryError or FileExistsError
+    halfway through a write; this walks from ``logdir/relative_dir`` up to the first path
+    that exists and raises `LogdirError` unless that is a directory (missing ones are
+    created by the writer). `relative_dir` uses "/" as in the config.
+    """
+    target = os.path.join(logdir, *relative_dir.split("/"))
+    path = os.path.abspath(target)
+    while True:
+        try:
+            mode = os.stat(path).st_mode
+        except NotADirectoryError:  # a file further up: find it
+            path = os.path.dirname(path)
+            continue
+        except FileNotFoundError:
+            if os.path.islink(path):
+                return _not_a_directory(logdir, target, path, "a symbolic link to a missing target")
+            parent = os.path.dirname(path)
+            if parent == path:  # pragma: no cover - the root always exists
+                return None
+            path = parent
+            continue
+        if stat.S_ISDIR(mode):
+            return None
+        return _not_a_directory(logdir, target, path, "a regular file" if stat.S_ISREG(mode) else "not a directory")
+
+
+def _not_a_directory(logdir: str, target: str, path: str, what: str) -> None:
+    if os.path.abspath(path) == os.path.abspath(logdir):
+        raise LogdirError(f"logdir {logdir!r} is {what}, not a directory; give a directory (created if missing)")
+    raise LogdirError(
+        f"cannot write to {target!r}: {path!r} is {what}, not a directory; remove or rename it, or use another logdir"
+    )
 
 
 # --------------------------------------------------------------------------- vectors

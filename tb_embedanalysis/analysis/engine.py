@@ -208,6 +208,9 @@ class AnalysisEngine:
         k = min(near_duplicates.GRAPH_K, space.n_valid - 1)
 
         def compute(job):
+            if threshold is not None:  # refuses a threshold that links too many pairs before the graph
+                job.report(0.0, "near-duplicates: counting pairs")
+                near_duplicates.check_pair_bound(self.prepared(space), threshold)
             graph = self._graph(job, space, k, width=0.6)
             job.report(0.6, "near-duplicates")
             return near_duplicates.find_duplicates(self.prepared(space), graph, threshold=threshold,

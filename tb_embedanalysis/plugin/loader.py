@@ -6,6 +6,7 @@ the plugin even when an optional dependency of the plugin proper is broken.
 
 from tensorboard.plugins import base_plugin
 
+from tb_embedanalysis.budget import DEFAULT_WORK_MEMORY_MB
 from tb_embedanalysis.tags import default_cache_dir
 
 DEFAULT_MAX_MEMORY_MB = 2048.0
@@ -50,9 +51,18 @@ class EmbedAnalysisLoader(base_plugin.TBLoader):
             help="Upper bound on the on-disk cache of kNN graphs and maps; least recently used "
             "entries are deleted (default %(default)s).",
         )
+        group.add_argument(
+            "--embedanalysis_work_memory_mb",
+            metavar="MB",
+            type=float,
+            default=DEFAULT_WORK_MEMORY_MB,
+            help="Working memory one analysis may take while it runs (two run at once), estimated "
+            "before it starts: a larger one (say k=1000 on 100,000 points) is refused with a message "
+            "saying what fits. Sprite decodes in flight share one such budget (default %(default)s).",
+        )
 
     def fix_flags(self, flags):
-        for name in ("max_memory_mb", "result_cache_mb", "disk_cache_mb"):
+        for name in ("max_memory_mb", "result_cache_mb", "disk_cache_mb", "work_memory_mb"):
             if getattr(flags, "embedanalysis_" + name, 1) <= 0:
                 raise base_plugin.FlagsError("--embedanalysis_%s must be positive" % name)
 
@@ -71,4 +81,5 @@ class EmbedAnalysisLoader(base_plugin.TBLoader):
             max_memory_mb=getattr(flags, "embedanalysis_max_memory_mb", DEFAULT_MAX_MEMORY_MB),
             result_cache_mb=getattr(flags, "embedanalysis_result_cache_mb", DEFAULT_RESULT_CACHE_MB),
             disk_cache_mb=getattr(flags, "embedanalysis_disk_cache_mb", DEFAULT_DISK_CACHE_MB),
+            work_memory_mb=getattr(flags, "embedanalysis_work_memory_mb", DEFAULT_WORK_MEMORY_MB),
         )

@@ -13,6 +13,7 @@ from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
 from tb_embedanalysis import errors, exports, queries
+from tb_embedanalysis.budget import DEFAULT_WORK_MEMORY_MB
 from tb_embedanalysis.plugin import params, responses, writes
 from tb_embedanalysis.plugin.http_errors import json_errors
 from tb_embedanalysis.plugin.static import StaticFiles
@@ -26,10 +27,11 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
     plugin_name = PLUGIN_NAME
 
     def __init__(self, context, *, cache_dir: Optional[str] = None, max_memory_mb: float = 2048.0,
-                 result_cache_mb: Optional[float] = None, disk_cache_mb: Optional[float] = None):
+                 result_cache_mb: Optional[float] = None, disk_cache_mb: Optional[float] = None,
+                 work_memory_mb: float = DEFAULT_WORK_MEMORY_MB):
         self._workspace = queries.Workspace.open(
             context.logdir or "", cache_dir=cache_dir, max_memory_mb=max_memory_mb, result_cache_mb=result_cache_mb,
-            disk_cache_mb=disk_cache_mb, tags=TagStore(cache_dir))
+            disk_cache_mb=disk_cache_mb, work_memory_mb=work_memory_mb, tags=TagStore(cache_dir))
         self._static = StaticFiles()
 
     @property

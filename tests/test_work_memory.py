@@ -190,7 +190,9 @@ def test_every_graph_question_is_refused_over_the_budget(small_logdir, route, qu
     client = client_for(small_logdir, work_memory_mb=12.0)
     response = client.get(PREFIX + route, query_string=dict(query, run="run", embedding="emb", metric="euclidean"))
     assert response.status_code == 422, response.get_data(as_text=True)
-    message = response.get_json()["error"]
+    body = response.get_json()
+    message = body["error"]
+    assert body["work_memory_mb"] == 12 and body["needed_mb"] > 12 and ("largest_k" in body) == (route != "/duplicates")
     assert message.startswith(needs) and "more than the budget of 12 MB" in message
     assert message.endswith("(TensorBoard: --embedanalysis_work_memory_mb; tb-embedanalysis: --work-memory-mb)")
     assert ("raise the budget" in message) and (route == "/duplicates") == ("ask for k" not in message)

@@ -319,3 +319,21 @@ def test_compare_of_many_steps_runs_within_the_worker_bound(tmp_path):
     assert threading.active_count() - threads_before <= 8 + 2 * GRAPH_THREADS
     for s in spaces:
         eng.clusters(s, eng.labels(s, labels), k=5, wait=True)
+
+
+def test_a_forged_header_cannot_make_a_read_allocate_more_than_the_file(tmp_path):
+    # The arrays' sizes must add up to the file's, counted without int64 wrap-around, before
+    # anything is allocated; only then is the HMAC checked (over what was read).
+    import json as json_module
+    import struct
+
+    from tb_embedanalysis.analysis.disk_cache import MAGIC
+
+    cache = DiskCache(str(tmp_path))
+    cache.put({"k": 1}, {"a": np.zeros(4)})
+    path = Path(cache.path({"k": 1}))
+    # 2**62 × 2**62 × 2 elements wrap to 0 in int64: a file with no array bytes at all.
+    for shape, tail in (([2 ** 62, 2 ** 62, 2], b""), ([4, 2 ** 40], b"\0" * 32)):
+        header = json_module.dumps([["a", "<f8", shape]]).encode()
+        path.write_bytes(MAGIC + b"\0" * 32 + struct.pack("<I", len(header)) + header + tail)
+        assert cache.get({"k": 1}) is None

@@ -30,6 +30,7 @@ import hmac
 import io
 import json
 import logging
+import math
 import os
 import secrets
 import stat
@@ -163,7 +164,8 @@ class DiskCache:
                 layout.append((str(name), dtype, tuple(shape)))
         except (ValueError, TypeError, UnicodeDecodeError):
             return None
-        total = sum(int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize for _, dtype, shape in layout)
+        # Python integers: a forged shape must not wrap around int64 into the file's size.
+        total = sum(math.prod(shape) * np.dtype(dtype).itemsize for _, dtype, shape in layout)
         if head + header_size + total != size:
             return None  # checked before anything that big is allocated
         arrays = {}

@@ -184,8 +184,9 @@ def check_pair_bound(prep: PreparedMatrix, threshold: float, *, max_pairs: int =
         return
     centre = _centre(prep, valid)
     found = 0
-    for first in range(0, valid.size, SCAN_COLUMNS):
-        cols = valid[first:first + SCAN_COLUMNS]
+    step = max(1, SCAN_ELEMENTS // rows.size)  # SCAN_ELEMENTS distances a block
+    for first in range(0, valid.size, step):
+        cols = valid[first:first + step]
         dist = point_distances(prep.matrix[rows], prep.matrix[cols], prep.metric, centre=centre)
         dist[rows[:, None] == cols[None, :]] = np.inf  # not a pair with itself
         found += int(np.count_nonzero(dist <= certain))

@@ -24,8 +24,9 @@ from tb_embedanalysis.logs.model import Embedding, EmbeddingRef, EmbeddingSummar
 
 _SPRITE_CACHE_BYTES = 256 * 1024 * 1024  # decoded sprites kept for cropping
 #: Sprite decodes in flight hold at most this (or the working-memory budget, if smaller):
-#: two of the largest sprites accepted (8192² at up to 8 bytes a pixel: 512 MB), since two
-#: cores decode no faster with more at once; more only cost memory.
+#: two of the largest RGB sprites accepted (8192², 4 bytes a pixel as Pillow holds them),
+#: or one whose mode is converted to RGBA (up to 8 bytes a pixel): 512 MB. Two cores decode
+#: no faster with more at once; more only cost memory.
 _DECODES_IN_FLIGHT_BYTES = 2 * sprites.MAX_SPRITE_PIXELS ** 2 * 4
 _SUMMARIES_KEPT = 1024  # listing facts of embeddings not loaded...
 _SUMMARY_BYTES = 4096  # ...counted at a generous 4 kB each

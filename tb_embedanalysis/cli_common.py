@@ -7,6 +7,7 @@ import os
 import sys
 
 from tb_embedanalysis import errors, queries
+from tb_embedanalysis.budget import DEFAULT_WORK_MEMORY_MB
 from tb_embedanalysis.quoting import printable
 
 EXIT_BUG = 1  # a bug of ours: one line with an error id, the traceback saved
@@ -25,12 +26,17 @@ def common_arguments(p) -> None:
     p.add_argument("--metric", choices=queries.METRIC_CHOICES, default=queries.AUTO_METRIC,
                    help="distance (default auto: the one under which the labels are most predictable)")
     p.add_argument("--cache-dir", help="where to cache kNN graphs (default: no disk cache)")
+    p.add_argument("--work-memory-mb", type=float, default=DEFAULT_WORK_MEMORY_MB, metavar="MB",
+                   help="working memory one computation may take; a larger one is refused before it starts, "
+                        "saying what fits (default %(default)s, as the tab's --embedanalysis_work_memory_mb)")
 
 
 def open_workspace(args) -> queries.Workspace:
     if not os.path.isdir(args.logdir):
         raise errors.NotFound("logdir %s does not exist" % args.logdir)
-    return queries.Workspace.open(args.logdir, cache_dir=args.cache_dir or None)
+    if not args.work_memory_mb > 0:
+        raise errors.InvalidArgument("--work-memory-mb must be positive, got %s" % args.work_memory_mb)
+    return queries.Workspace.open(args.logdir, cache_dir=args.cache_dir or None, work_memory_mb=args.work_memory_mb)
 
 
 def matching_series(workspace: queries.Workspace, args) -> list:

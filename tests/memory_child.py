@@ -49,14 +49,15 @@ def limit_address_space(budget_mb: float = ADDRESS_SPACE_BUDGET_MB) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
-def client_for(logdir: str, max_memory_mb: float = 2048.0):
+def client_for(logdir: str, max_memory_mb: float = 2048.0, **flags_given):
     from tensorboard.backend import application
     from tensorboard.plugins import base_plugin
     from werkzeug import test as werkzeug_test
 
     from tb_embedanalysis.plugin.loader import EmbedAnalysisLoader
 
-    flags = argparse.Namespace(embedanalysis_cache_dir="none", embedanalysis_max_memory_mb=max_memory_mb)
+    flags = argparse.Namespace(embedanalysis_cache_dir="none", embedanalysis_max_memory_mb=max_memory_mb,
+                               **{"embedanalysis_" + name: value for name, value in flags_given.items()})
     plugin = EmbedAnalysisLoader().load(base_plugin.TBContext(logdir=logdir, flags=flags))
     return werkzeug_test.Client(application.TensorBoardWSGI([plugin]))
 
@@ -79,11 +80,10 @@ def write_big_metadata(path: str, rows: int) -> None:
                             for i in range(start, min(rows, start + 100_000))))
 
 
-def thumbnails(root: str) -> dict:
-    """8 concurrent cold /thumbnail requests on one 8192x8192 RGB sprite."""
+def write_sprite_run(run: str) -> None:
+    """An 8192x8192 RGB sprite (~0.5 MB of PNG, 256 MB decoded) of 4,096 128-px thumbnails."""
     from PIL import Image
 
-    run = os.path.join(root, "sprite")
     os.makedirs(run)
     rows = (SPRITE_PX // THUMB_PX) ** 2
     np.random.default_rng(0).random((rows, 4), dtype=np.float32).tofile(os.path.join(run, "emb.bytes"))
@@ -92,6 +92,11 @@ def thumbnails(root: str) -> dict:
     Image.fromarray(np.dstack([plane, plane[::-1], plane.T])).save(os.path.join(run, "sprite.png"), compress_level=1)
     del x, plane
     write_config(run, rows, sprite=True)
+
+
+def thumbnails(root: str) -> dict:
+    """8 concurrent cold /thumbnail requests on one 8192x8192 RGB sprite."""
+    write_sprite_run(os.path.join(root, "sprite"))
     client = client_for(root)
     query = PREFIX + "/thumbnail?run=sprite&embedding=emb&index=%d"
     assert client.get(PREFIX + "/runs").status_code == 200  # loads the embedding, not the sprite
@@ -153,8 +158,91 @@ def parse(root: str) -> dict:
     return {"growth_mb": status_mb("VmHWM") - base, "held_mb": status_mb("VmRSS") - base}
 
 
-CASES = {"thumbnails": thumbnails, "big_metadata_runs": big_metadata_runs, "parse": parse}
+def distinct_thumbnails(root: str, *, sprites: int = 8, address_space_mb: float = ADDRESS_SPACE_BUDGET_MB,
+                        **flags) -> dict:
+    """`sprites` concurrent cold /thumbnail requests, each on its own 8192x8192 RGB sprite
+    (copies of one file in `sprites` runs: distinct files, each decoded on its own)."""
+    import shutil
+
+    write_sprite_run(os.path.join(root, "s0"))
+    for i in range(1, sprites):
+        shutil.copytree(os.path.join(root, "s0"), os.path.join(root, "s%d" % i))
+    client = client_for(root, **flags)
+    assert client.get(PREFIX + "/runs").status_code == 200  # loads the embeddings, not the sprites
+    limit_address_space(address_space_mb)
+    base = reset_peak()
+    answers: list = []
+    start = time.perf_counter()
+
+    def ask(i):
+        response = client.get(PREFIX + "/thumbnail?run=s%d&embedding=emb&index=%d" % (i, i * 97))
+        answers.append((response.status_code, response.get_data() if response.status_code == 200
+                        else response.get_json()["error"]))
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(sprites)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {"statuses": sorted(a[0] for a in answers), "errors": sorted({a[1] for a in answers if a[0] != 200}),
+            "growth_mb": status_mb("VmHWM") - base, "seconds": time.perf_counter() - start}
+
+
+def poll(client, path: str, timeout: float = 600.0) -> dict:
+    """GET `path` until it stops answering 202: status, body, seconds, progress messages seen."""
+    start = time.perf_counter()
+    seen: list = []
+    while True:
+        response = client.get(PREFIX + path)
+        body = response.get_json()
+        if response.status_code != 202 or time.perf_counter() - start > timeout:
+            return {"status": response.status_code, "body": body, "seconds": time.perf_counter() - start,
+                    "progress": seen}
+        if not seen or seen[-1][1] != body["message"] or body["progress"] - seen[-1][0] >= 0.1:
+            seen.append([round(body["progress"], 3), body["message"]])
+        time.sleep(0.2)
+
+
+def write_vectors_run(run: str, vectors: np.ndarray, labels=None) -> None:
+    from tb_embedanalysis import write_embedding
+
+    write_embedding(run, vectors, name="emb", metadata=None if labels is None else {"label": labels})
+
+
+def duplicates_refusal(root: str, *, address_space_mb: float = ADDRESS_SPACE_BUDGET_MB, **flags) -> dict:
+    """/duplicates?threshold=2 on 70,000 x 64 (no labels: cosine, so every pair is within 2)."""
+    write_vectors_run(os.path.join(root, "dup"), np.random.default_rng(0).normal(size=(70_000, 64)).astype(np.float32))
+    client = client_for(root, **flags)
+    limit_address_space(address_space_mb)
+    base = reset_peak()
+    result = poll(client, "/duplicates?run=dup&embedding=emb&threshold=2")
+    result["growth_mb"] = status_mb("VmHWM") - base
+    return result
+
+
+def clusters_k(root: str, *, n: int = 100_000, k: int = 1000, address_space_mb: float = ADDRESS_SPACE_BUDGET_MB,
+               **flags) -> dict:
+    """/clusters?k=`k` on n x 64 vectors in 10 labelled blobs."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 10, n)
+    x = (rng.normal(size=(n, 64)) + 3 * rng.normal(size=(10, 64))[y]).astype(np.float32)
+    write_vectors_run(os.path.join(root, "big"), x, [str(v) for v in y])
+    del x
+    client = client_for(root, **flags)
+    limit_address_space(address_space_mb)
+    base = reset_peak()
+    result = poll(client, "/clusters?run=big&embedding=emb&metric=euclidean&k=%d" % k)
+    if result["status"] == 200:
+        result["body"] = {"overall": result["body"]["overall"]}
+    result["growth_mb"] = status_mb("VmHWM") - base
+    return result
+
+
+CASES = {"thumbnails": thumbnails, "big_metadata_runs": big_metadata_runs, "parse": parse,
+         "distinct_thumbnails": distinct_thumbnails, "duplicates_refusal": duplicates_refusal,
+         "clusters_k": clusters_k}
 
 if __name__ == "__main__":
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    print(json.dumps(CASES[sys.argv[1]](sys.argv[2])))
+    options = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}  # keyword arguments of the case
+    print(json.dumps(CASES[sys.argv[1]](sys.argv[2], **options)))

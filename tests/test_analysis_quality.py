@@ -150,3 +150,67 @@ def test_too_large_a_threshold_is_refused_before_scanning():
     graph = neighbors.knn_graph(prep, 10)
     with pytest.raises(duplicates.TooManyPairs, match="threshold too large: more than 500 pairs"):
         duplicates.find_duplicates(prep, graph, threshold=100.0, max_pairs=500)
+
+
+def test_pairs_within_the_rounding_slack_but_beyond_the_threshold_are_not_counted():
+    # 2,000 points 1 apart on a line, threshold just under 1: the scan's float64 distances
+    # put all 1,999 neighbouring pairs within threshold + slack, yet none is a pair. Before,
+    # they were counted (from both ends) against max_pairs and the threshold was refused.
+    vectors = np.zeros((2000, 2), dtype=np.float32)
+    vectors[:, 0] = np.arange(2000)
+    prep = neighbors.prepare(vectors, "euclidean")
+    graph = neighbors.knn_graph(prep, 1)  # every row saturated: its nearest is within the slack
+    report = duplicates.find_duplicates(prep, graph, threshold=1 - 1e-9, max_pairs=1000)
+    assert report.pairs.shape == (0, 2)
+    # At the threshold itself they are pairs, and 1,999 of them are more than 1,000.
+    with pytest.raises(duplicates.TooManyPairs, match="threshold too large: more than 1,000 pairs within 1;"):
+        duplicates.find_duplicates(prep, graph, threshold=1.0, max_pairs=1000)
+    assert duplicates.find_duplicates(prep, graph, threshold=1.0, max_pairs=2000).pairs.shape == (1999, 2)
+
+
+def test_the_scan_counts_before_it_lists_pairs():
+    # Every pair of 5,000 cosine rows is within 2: 12.5 million. Before, the scan listed a
+    # whole block of them (1,024 × 5,000) before counting: +300 MB to refuse.
+    import tracemalloc
+
+    vectors = np.random.default_rng(0).normal(size=(5000, 16)).astype(np.float32)
+    prep = neighbors.prepare(vectors, "cosine")
+    graph = neighbors.knn_graph(prep, 10)
+    tracemalloc.start()
+    try:
+        with pytest.raises(duplicates.TooManyPairs, match="more than 1,?000,?000 pairs within 2"):
+            duplicates.find_duplicates(prep, graph, threshold=2.0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 100 * 2 ** 20, peak / 2 ** 20
+
+
+def test_a_threshold_linking_too_many_pairs_is_refused_before_the_graph(monkeypatch):
+    # Before: the kNN graph first (a minute at 70,000 × 64), then the refusal.
+    from tb_embedanalysis.analysis import certified_graph
+
+    def no_graph(*args, **kwargs):
+        raise AssertionError("a kNN graph was built")
+
+    monkeypatch.setattr(certified_graph, "knn_graph_exact_fast", no_graph)
+    monkeypatch.setattr(neighbors, "knn_graph", no_graph)
+    vectors = np.random.default_rng(0).normal(size=(5000, 8)).astype(np.float32)  # 256 × 4,999 pairs in the sample
+    engine = AnalysisEngine(sync_seconds=60)
+    with pytest.raises(duplicates.TooManyPairs,
+                       match=r"more than 1,000,000 pairs within 2 \(the 256 points sampled alone have [0-9,]+\)"):
+        engine.duplicates(space_of(vectors, "cosine"), threshold=2.0)
+
+
+def test_the_pair_bound_refuses_only_what_it_proves():
+    vectors, _ = planted_duplicates(0)
+    prep = neighbors.prepare(vectors, "euclidean")
+    duplicates.check_pair_bound(prep, 0.05, max_pairs=10)  # groups of 2-4 near copies: a few dozen pairs
+    rows = np.random.default_rng(0).normal(size=(400, 4)).astype(np.float32)
+    prep = neighbors.prepare(rows, "euclidean")
+    duplicates.check_pair_bound(prep, 100.0, max_pairs=400 * 399 // 2)  # every pair, and no more: not refused
+    # The 256 sampled rows take part in every pair but the 144 others' among themselves.
+    touching = 400 * 399 // 2 - 144 * 143 // 2
+    duplicates.check_pair_bound(prep, 100.0, max_pairs=touching)
+    with pytest.raises(duplicates.TooManyPairs, match="the 256 points sampled alone have 69,504"):
+        duplicates.check_pair_bound(prep, 100.0, max_pairs=touching - 1)

@@ -254,9 +254,9 @@ def test_a_sprite_that_fails_to_decode_is_a_422_then_a_warning(tmp_path, size, m
     decodes = []
     real_open = sprites.open_sprite
 
-    def counting_open(p):
+    def counting_open(p, **options):  # options: the store's reserve= (its decode budget)
         decodes.append(p)
-        return real_open(p)
+        return real_open(p, **options)
 
     monkeypatch.setattr(sprites, "open_sprite", counting_open)
     for index in ("0", "1"):
@@ -325,13 +325,13 @@ def test_a_bug_while_decoding_a_sprite_is_a_bug_for_every_waiting_request(tmp_pa
     embedding = store.load(ref)
     real, started, calls = sprites.open_sprite, threading.Event(), []
 
-    def buggy(path):
+    def buggy(path, **options):
         calls.append(path)
         if len(calls) == 1:
             started.set()
             time.sleep(0.3)  # the other threads ask meanwhile, and wait for this decode
             raise ZeroDivisionError("a bug")
-        return real(path)
+        return real(path, **options)
 
     monkeypatch.setattr(sprites, "open_sprite", buggy)
     raised = []

@@ -227,10 +227,10 @@ class WaitedFlights:
                 super().__init__()
                 self.done = CountedEvent()
 
-        def decode_when_all_wait(path):
+        def decode_when_all_wait(path, **options):  # options: the store's reserve=
             for _ in range(waiters):
                 assert waiting.acquire(timeout=10)
-            return decode(path)
+            return decode(path, **options)
 
         monkeypatch.setattr(store_module, "_SpriteFlight", Flight)
         monkeypatch.setattr(store_module.sprites, "open_sprite", decode_when_all_wait)

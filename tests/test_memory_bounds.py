@@ -1,4 +1,4 @@
-"""Memory and latency bounds for big inputs (issue 12, items 5 and 7).
+"""Memory and latency bounds for big inputs (issue 12, items 5 and 7; issue 24, item 3).
 
 Each bound is measured in a child process (tests/memory_child.py) under RLIMIT_AS, so a
 regression fails here instead of exhausting the shared machine.
@@ -19,9 +19,9 @@ from tb_embedanalysis.logs.model import Column, Metadata
 CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "memory_child.py")
 
 
-def run_child(case, tmp_path, timeout=300):
-    done = subprocess.run([sys.executable, CHILD, case, str(tmp_path)], capture_output=True, text=True,
-                          timeout=timeout)
+def run_child(case, tmp_path, timeout=300, **options):
+    done = subprocess.run([sys.executable, CHILD, case, str(tmp_path), json.dumps(options)], capture_output=True,
+                          text=True, timeout=timeout)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -32,6 +32,52 @@ def test_cold_thumbnails_decode_an_8192px_sprite_once(tmp_path):
     result = run_child("thumbnails", tmp_path)
     assert result["statuses"] == [200] * 8
     assert result["growth_mb"] < 300, result
+
+
+def test_concurrent_thumbnails_on_distinct_sprites_decode_within_a_bound(tmp_path):
+    # Before: 8 requests on 8 distinct 8192² sprites decoded all at once, +1.95 GB here
+    # (issue 24: 776 MB -> 2.7 GB). Now two decodes at most are in flight (512 MB) and a
+    # freed sprite's pixels go back to the OS: one cached sprite + two decoding.
+    result = run_child("distinct_thumbnails", tmp_path)
+    assert result["statuses"] == [200] * 8, result
+    assert result["growth_mb"] < 3 * 256 + 64, result
+
+
+def test_a_smaller_working_memory_budget_decodes_one_sprite_at_a_time(tmp_path):
+    result = run_child("distinct_thumbnails", tmp_path, work_memory_mb=300)
+    assert result["statuses"] == [200] * 8, result
+    assert result["growth_mb"] < 2 * 256 + 64, result
+
+
+def test_duplicates_refuses_a_threshold_linking_every_pair_at_once(tmp_path):
+    # Before: 68 s and +1.27 GB here (issue 24: 20 s, +2.2 GB) before the 422.
+    result = run_child("duplicates_refusal", tmp_path)
+    assert result["status"] == 422, result
+    assert result["body"]["error"].startswith("threshold too large: more than 1,000,000 pairs within 2 (the 256 "
+                                              "points sampled alone have ")
+    assert result["seconds"] < 20 and result["growth_mb"] < 250, result
+
+
+def test_k_1000_on_100000_rows_is_refused_before_it_starts(tmp_path):
+    # Before: 174 s, +1.5 GB and a 1.2 GB disk-cache entry (issue 24); under this child's
+    # address-space limit it ran out of memory.
+    result = run_child("clusters_k", tmp_path)
+    assert result["status"] == 422 and result["body"]["largest_k"] == 500, result
+    assert "--embedanalysis_work_memory_mb" in result["body"]["error"]
+    assert result["seconds"] < 5 and result["growth_mb"] < 100, result
+
+
+def test_a_graph_within_the_budget_reports_progress_and_stays_near_its_estimate(tmp_path):
+    from tb_embedanalysis.analysis import estimates
+
+    result = run_child("clusters_k", tmp_path, n=20_000, k=200)
+    assert result["status"] == 200 and result["body"]["overall"]["k"] == 200, result
+    messages = [message for _, message in result["progress"]]
+    assert "kNN graph" in messages and messages[-1] == "label statistics", result["progress"]
+    fractions = [fraction for fraction, _ in result["progress"]]
+    assert fractions == sorted(fractions) and 0 < fractions[-1] < 1, fractions
+    estimate = estimates.estimate("labels", estimates.Shape(20_000, 20_000, 64, 200, 10)).bytes / 2 ** 20
+    assert result["growth_mb"] < 1.5 * estimate, (result["growth_mb"], estimate)
 
 
 def test_runs_lists_a_big_metadata_without_parsing_it(tmp_path):

@@ -8,6 +8,7 @@ import textwrap
 import threading
 import time
 from pathlib import Path
+from typing import Dict
 
 import numpy as np
 import pytest
@@ -172,6 +173,34 @@ def test_forged_or_moved_or_unexpected_entries_are_misses(tmp_path):
     assert cache.get({"k": 4}, expect=expect) is not None
 
 
+def test_reading_an_entry_allocates_its_arrays_only(tmp_path):
+    # Before: the file read into a buffer of the cache's whole limit (1 GB here, 4 GB by
+    # default), its body sliced (a copy), each array copied out: a 1.2 GB kNN graph entry
+    # took 3.6 GB to read. Now each array is read into its own buffer.
+    import tracemalloc
+
+    cache = DiskCache(str(tmp_path), max_bytes=2 ** 30)
+    arrays: Dict[str, np.ndarray] = {"indices": np.arange(4_000_000, dtype=np.int32).reshape(-1, 40),
+              "distances": np.linspace(0, 1, 4_000_000).reshape(-1, 40)}
+    assert cache.put({"graph": 1}, arrays)
+    size = sum(a.nbytes for a in arrays.values())  # 48 MB
+    tracemalloc.start()
+    try:
+        read = cache.get({"graph": 1})
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert read is not None and all(np.array_equal(read[name], arrays[name]) for name in arrays)
+    assert all(read[name].flags.writeable and read[name].flags.aligned for name in arrays)
+    assert peak < size + 2 ** 20, (peak, size)
+    # A truncated or padded file is a miss (and dropped), never a short array.
+    path = Path(cache.path({"graph": 1}))
+    whole = path.read_bytes()
+    for damaged in (whole[:-8], whole + b"\0" * 8):
+        path.write_bytes(damaged)
+        assert cache.get({"graph": 1}) is None and not path.exists()
+
+
 def test_oversized_fifo_and_symlink_entries_are_misses_without_hanging(tmp_path):
     cache = DiskCache(str(tmp_path), max_bytes=10_000)
     os.mkfifo(cache.path({"fifo": 1}))
@@ -290,3 +319,21 @@ def test_compare_of_many_steps_runs_within_the_worker_bound(tmp_path):
     assert threading.active_count() - threads_before <= 8 + 2 * GRAPH_THREADS
     for s in spaces:
         eng.clusters(s, eng.labels(s, labels), k=5, wait=True)
+
+
+def test_a_forged_header_cannot_make_a_read_allocate_more_than_the_file(tmp_path):
+    # The arrays' sizes must add up to the file's, counted without int64 wrap-around, before
+    # anything is allocated; only then is the HMAC checked (over what was read).
+    import json as json_module
+    import struct
+
+    from tb_embedanalysis.analysis.disk_cache import MAGIC
+
+    cache = DiskCache(str(tmp_path))
+    cache.put({"k": 1}, {"a": np.zeros(4)})
+    path = Path(cache.path({"k": 1}))
+    # 2**62 × 2**62 × 2 elements wrap to 0 in int64: a file with no array bytes at all.
+    for shape, tail in (([2 ** 62, 2 ** 62, 2], b""), ([4, 2 ** 40], b"\0" * 32)):
+        header = json_module.dumps([["a", "<f8", shape]]).encode()
+        path.write_bytes(MAGIC + b"\0" * 32 + struct.pack("<I", len(header)) + header + tail)
+        assert cache.get({"k": 1}) is None

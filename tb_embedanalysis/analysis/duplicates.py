@@ -12,9 +12,14 @@ the rows' mean with a slack for that product's rounding. Every candidate's dista
 recomputed in float64 from the vectors, and only those ≤ threshold are kept: what is
 counted is verified.
 
-Bounded: each saturated row has at least k pairs, so more than 2·max_pairs/k saturated
-rows prove more than max_pairs pairs, and `TooManyPairs` is raised before any scan; the
-scan itself stops as soon as the pairs found pass max_pairs.
+Bounded: before the graph, `check_pair_bound` scans a sample of SAMPLE_ROWS rows against
+every row; the pairs they alone take part in are a lower bound of the pairs, and more than
+max_pairs of them refuse at once (threshold 2 on 70,000 × 64 cosine rows: +1.3 GB and a
+minute before, a fraction of a second now). Each saturated row has at least k pairs, so more
+than 2·max_pairs/k saturated rows prove more than max_pairs pairs, and `TooManyPairs` is
+raised before any scan. The scan counts each block's pairs before it lists them (a count
+of certain pairs passing max_pairs refuses) and keeps each pair once, so it never holds
+much more than max_pairs pairs.
 
 Default threshold (cleanlab Datalab's near-duplicate rule): 0.13 × the median distance of
 a point to its nearest neighbour. Points that close are far closer to each other than the
@@ -31,7 +36,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from tb_embedanalysis.analysis.neighbors import BLOCK_ELEMENTS, KnnGraph, PreparedMatrix
+from tb_embedanalysis.analysis.neighbors import BLOCK_ELEMENTS, KnnGraph, PreparedMatrix, point_distances
 from tb_embedanalysis.analysis.progress import ProgressFn
 
 #: Neighbours per row of the kNN graph candidates come from (the default k's graph, often cached).
@@ -42,12 +47,22 @@ DEFAULT_FRACTION = 0.13
 MAX_PAIRS = 1_000_000
 #: Rows per column block of the saturated rows' scan (16 MB of float64 at D = 128).
 SCAN_COLUMNS = 16384
+#: Distances per block of the scan: 2**21 float64 = 16 MB an array (point_distances makes a
+#: few); 2**24 made a 70,000-row scan's first block alone take ~1 GB.
+SCAN_ELEMENTS = 1 << 21
+#: Rows check_pair_bound scans against every row before any graph is built.
+SAMPLE_ROWS = 256
 #: Slack on the graph's float64 distances (a pair's two ends compute them in a different order).
 _SLACK = 1e-12
 
 
 class TooManyPairs(ValueError):
     """The threshold links more than `max_pairs` pairs (the message says so)."""
+
+
+def _too_many(max_pairs: int, threshold: float, why: str = "") -> TooManyPairs:
+    return TooManyPairs("threshold too large: more than {:,} pairs within {:.6g}{}; choose a smaller threshold"
+                        .format(max_pairs, threshold, " (%s)" % why if why else ""))
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -109,8 +124,8 @@ def find_duplicates(prep: PreparedMatrix, graph: KnnGraph, *, threshold: Optiona
     loose = threshold + _slack(prep, threshold)
     saturated = rows[graph.distances[rows, k - 1] <= loose]
     if saturated.size * k / 2 > max_pairs:
-        raise TooManyPairs("threshold too large: more than %d pairs (%d points have all %d nearest neighbours "
-                           "within %.6g); choose a smaller threshold" % (max_pairs, saturated.size, k, threshold))
+        raise _too_many(max_pairs, threshold, "{:,} points have all {} nearest neighbours within it"
+                        .format(saturated.size, k))
     # Candidates from the graph: (row, neighbour) within the loose threshold, as i < j.
     near = graph.distances[rows] <= loose
     a = np.repeat(rows, near.sum(axis=1))
@@ -123,8 +138,7 @@ def find_duplicates(prep: PreparedMatrix, graph: KnnGraph, *, threshold: Optiona
     keep = distances <= threshold
     pairs, distances = pairs[keep], distances[keep]
     if pairs.shape[0] > max_pairs:
-        raise TooManyPairs("threshold too large: more than %d pairs within %.6g; choose a smaller threshold"
-                           % (max_pairs, threshold))
+        raise _too_many(max_pairs, threshold)
     group_of, groups, max_distance = _groups(n, pairs, distances)
     return DuplicateReport(threshold, source, prep.metric, pairs, distances, group_of, groups, max_distance)
 
@@ -146,38 +160,86 @@ def _slack(prep: PreparedMatrix, threshold: float) -> float:
     return float(np.sqrt(threshold ** 2 + centre_error) - threshold) + _SLACK * (1 + threshold)
 
 
+def _centre(prep: PreparedMatrix, valid: np.ndarray) -> Optional[np.ndarray]:
+    """The valid rows' mean in float64 (euclidean distances are computed about it), else None."""
+    if prep.metric != "euclidean":
+        return None
+    centre = np.zeros(prep.matrix.shape[1])
+    for start in range(0, valid.size, SCAN_COLUMNS):
+        centre += prep.matrix[valid[start:start + SCAN_COLUMNS]].sum(axis=0, dtype=np.float64)
+    return centre / max(1, valid.size)
+
+
+def check_pair_bound(prep: PreparedMatrix, threshold: float, *, max_pairs: int = MAX_PAIRS,
+                     sample: int = SAMPLE_ROWS) -> None:
+    """Raise TooManyPairs when `sample` evenly spaced valid rows alone prove more than
+    `max_pairs` pairs within `threshold`: Σ of their pair counts minus the pairs among
+    themselves (counted twice) is at most the number of pairs. Pairs are counted only where
+    the float64 distance is within threshold less its rounding slack (certain pairs). Cost:
+    sample × N distances, before any graph is built."""
+    valid = np.flatnonzero(prep.valid)
+    rows = valid[np.unique(np.linspace(0, valid.size - 1, min(sample, valid.size)).astype(np.int64))]
+    certain = threshold - _slack(prep, threshold)
+    if rows.size < 2 or certain < 0:
+        return
+    centre = _centre(prep, valid)
+    found = 0
+    step = max(1, SCAN_ELEMENTS // rows.size)  # SCAN_ELEMENTS distances a block
+    for first in range(0, valid.size, step):
+        cols = valid[first:first + step]
+        dist = point_distances(prep.matrix[rows], prep.matrix[cols], prep.metric, centre=centre)
+        dist[rows[:, None] == cols[None, :]] = np.inf  # not a pair with itself
+        found += int(np.count_nonzero(dist <= certain))
+    proven = found - rows.size * (rows.size - 1) // 2
+    if proven > max_pairs:
+        raise _too_many(max_pairs, threshold, "the {:,} points sampled alone have {:,}".format(rows.size, proven))
+
+
 def _scan(prep: PreparedMatrix, queries: np.ndarray, loose: float, max_pairs: int, threshold: float,
           on_progress: ProgressFn) -> np.ndarray:
     """(P, 2) pairs (i < j) of each row of `queries` with every valid row within `loose`,
     by float64 distances about the valid rows' mean (point_distances), in blocks of at most
-    BLOCK_ELEMENTS distances and SCAN_COLUMNS rows."""
-    from tb_embedanalysis.analysis.neighbors import point_distances
+    SCAN_ELEMENTS distances and SCAN_COLUMNS rows; each pair once (a pair of two queries
+    from its smaller end).
 
+    Bounded: each block's pairs are counted before they are listed; pairs certainly within
+    `threshold` (their distance within it less the slack `loose` − threshold) passing
+    max_pairs refuse at once. Uncertain ones (within the slack of the threshold) are listed
+    and, when the list passes max_pairs, verified (pair_distances) and dropped if not pairs.
+    So at most max_pairs + one block's pairs are held."""
     valid = np.flatnonzero(prep.valid)
-    centre = None
-    if prep.metric == "euclidean":
-        centre = np.zeros(prep.matrix.shape[1])
-        for start in range(0, valid.size, SCAN_COLUMNS):
-            centre += prep.matrix[valid[start:start + SCAN_COLUMNS]].sum(axis=0, dtype=np.float64)
-        centre /= max(1, valid.size)
-    step = max(1, BLOCK_ELEMENTS // SCAN_COLUMNS)
-    found, count = [], 0
+    centre = _centre(prep, valid)
+    certain = threshold - (loose - threshold)
+    is_query = np.zeros(prep.matrix.shape[0], dtype=bool)
+    is_query[queries] = True
+    step = max(1, SCAN_ELEMENTS // SCAN_COLUMNS)
+    found: list = []
+    held = sure = 0
     for start in range(0, queries.size, step):
         block = queries[start:start + step]
         for first in range(0, valid.size, SCAN_COLUMNS):
             cols = valid[first:first + SCAN_COLUMNS]
             dist = point_distances(prep.matrix[block], prep.matrix[cols], prep.metric, centre=centre)
-            dist[block[:, None] == cols[None, :]] = np.inf  # not a pair with itself
-            qi, j = np.nonzero(dist <= loose)
-            i, j = block[qi], cols[j]
-            found.append(np.stack([np.minimum(i, j), np.maximum(i, j)], axis=1))
-            count += qi.size
-            if count > 2 * max_pairs:  # each pair is found at most twice (from both ends)
-                raise TooManyPairs("threshold too large: more than %d pairs within %.6g; choose a smaller "
-                                   "threshold" % (max_pairs, threshold))
+            within = dist <= loose
+            # (i, j) once: j not a query (never scanned from its end), or i < j (itself excluded)
+            within &= ~is_query[cols][None, :] | (block[:, None] < cols[None, :])
+            count_sure = int(np.count_nonzero(within & (dist <= certain)))
+            if sure + count_sure > max_pairs:
+                raise _too_many(max_pairs, threshold)
+            qi, j = np.nonzero(within)
+            del dist, within
+            found.append(np.stack([block[qi], cols[j]], axis=1))  # block[qi] < cols[j] or cols[j] not scanned
+            held, sure = held + qi.size, sure + count_sure
+            if held > max_pairs:  # uncertain ones beyond the bound: keep only verified pairs
+                pairs = np.concatenate(found)
+                pairs = pairs[pair_distances(prep.matrix, pairs[:, 0], pairs[:, 1], prep.metric) <= threshold]
+                if pairs.shape[0] > max_pairs:
+                    raise _too_many(max_pairs, threshold)
+                found, held, sure = [pairs], pairs.shape[0], pairs.shape[0]
         if on_progress is not None:
             on_progress(min(1.0, (start + block.size) / queries.size), "near-duplicates")
-    return np.concatenate(found) if found else np.empty((0, 2), dtype=np.int64)
+    pairs = np.concatenate(found) if found else np.empty((0, 2), dtype=np.int64)
+    return np.stack([pairs.min(axis=1), pairs.max(axis=1)], axis=1)
 
 
 def _groups(n: int, pairs: np.ndarray, distances: np.ndarray):

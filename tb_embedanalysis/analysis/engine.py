@@ -29,6 +29,7 @@ from tb_embedanalysis.analysis import (
     certified_graph, changes, clusters, hardness, labels as label_codes, metric_choice, neighbors, projection,
 )
 from tb_embedanalysis.analysis.metric_choice import MetricChoice
+from tb_embedanalysis.budget import DEFAULT_WORK_MEMORY_MB, budget_bytes
 from tb_embedanalysis.cache import DEFAULT_BUDGET_BYTES, CacheKey, ResultCache
 from tb_embedanalysis.analysis.disk_cache import DiskCache, array_of
 from tb_embedanalysis.analysis import duplicates as near_duplicates, outliers as outlier_scores
@@ -46,8 +47,11 @@ class AnalysisEngine:
 
     def __init__(self, *, cache_dir: Optional[str] = None, silhouette_exact_max: int = clusters.SILHOUETTE_EXACT_MAX, sync_seconds: float = 0.5,
                  memory_budget_bytes: int = DEFAULT_BUDGET_BYTES, disk_budget_bytes: Optional[int] = None,
-                 workers: int = 2):
+                 workers: int = 2, work_memory_bytes: int = budget_bytes(DEFAULT_WORK_MEMORY_MB)):
         self.silhouette_exact_max = int(silhouette_exact_max)
+        #: What one computation may hold while it runs (budget.py): queries/rules.py refuses,
+        #: before a job starts, what analysis/estimates.py says would not fit.
+        self.work_memory_bytes = int(work_memory_bytes)
         disk_args = {} if disk_budget_bytes is None else {"max_bytes": disk_budget_bytes}
         self.disk = DiskCache(cache_dir, **disk_args)
         self.memory = ResultCache(memory_budget_bytes)
@@ -208,6 +212,9 @@ class AnalysisEngine:
         k = min(near_duplicates.GRAPH_K, space.n_valid - 1)
 
         def compute(job):
+            if threshold is not None:  # refuses a threshold that links too many pairs before the graph
+                job.report(0.0, "near-duplicates: counting pairs")
+                near_duplicates.check_pair_bound(self.prepared(space), threshold)
             graph = self._graph(job, space, k, width=0.6)
             job.report(0.6, "near-duplicates")
             return near_duplicates.find_duplicates(self.prepared(space), graph, threshold=threshold,

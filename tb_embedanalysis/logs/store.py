@@ -14,6 +14,7 @@ import threading
 from typing import Dict, Optional, Tuple
 
 
+from tb_embedanalysis.budget import DEFAULT_WORK_MEMORY_MB, BytesInFlight, budget_bytes, fmt_mb
 from tb_embedanalysis.cache import ResultCache
 from tb_embedanalysis.logs import listing, paths, sprites
 from tb_embedanalysis.logs.checkpoint_reader import checkpoint_files
@@ -22,6 +23,11 @@ from tb_embedanalysis.logs.embedding_reader import load_embedding, relative_erro
 from tb_embedanalysis.logs.model import Embedding, EmbeddingRef, EmbeddingSummary, SpriteInfo
 
 _SPRITE_CACHE_BYTES = 256 * 1024 * 1024  # decoded sprites kept for cropping
+#: Sprite decodes in flight hold at most this (or the working-memory budget, if smaller):
+#: two of the largest RGB sprites accepted (8192², 4 bytes a pixel as Pillow holds them),
+#: or one whose mode is converted to RGBA (up to 8 bytes a pixel): 512 MB. Two cores decode
+#: no faster with more at once; more only cost memory.
+_DECODES_IN_FLIGHT_BYTES = 2 * sprites.MAX_SPRITE_PIXELS ** 2 * 4
 _SUMMARIES_KEPT = 1024  # listing facts of embeddings not loaded...
 _SUMMARY_BYTES = 4096  # ...counted at a generous 4 kB each
 
@@ -31,13 +37,16 @@ class EmbeddingStore:
 
     What is bounded (`held_bytes` <= max_memory_mb) is what each embedding holds: vectors,
     the finite-row mask and the metadata columns (codes + distinct strings). Decoded sprites
-    have their own bound (_SPRITE_CACHE_BYTES). All three are cache.ResultCache LRUs.
+    have their own bound (_SPRITE_CACHE_BYTES). All three are cache.ResultCache LRUs. The
+    sprite decodes in flight, which concurrent thumbnail requests on distinct sprites start
+    together, hold at most min(work_memory_mb, _DECODES_IN_FLIGHT_BYTES) between them
+    (budget.py; a sprite that alone needs more is refused).
 
     An embedding larger than the bound alone is still served (and held until the next
     load evicts it): refusing it would make the tab useless, not safer.
     """
 
-    def __init__(self, max_memory_mb: float = 2048):
+    def __init__(self, max_memory_mb: float = 2048, *, work_memory_mb: float = DEFAULT_WORK_MEMORY_MB):
         if max_memory_mb <= 0:
             raise ValueError("max_memory_mb must be positive, got %r" % (max_memory_mb,))
         self._lock = threading.Lock()
@@ -48,6 +57,7 @@ class EmbeddingStore:
         # 256 MiB = one 8192² RGBA sprite, the largest we accept: it always fits.
         self._sprites = ResultCache(_SPRITE_CACHE_BYTES)
         self._sprite_flights: Dict[tuple, _SpriteFlight] = {}
+        self._decodes = BytesInFlight(min(budget_bytes(work_memory_mb), _DECODES_IN_FLIGHT_BYTES))
         # Cheap listing facts by (ref, file signature): /runs is asked often, files rarely change.
         self._summaries = ResultCache(_SUMMARIES_KEPT * _SUMMARY_BYTES)
 
@@ -150,7 +160,9 @@ class EmbeddingStore:
         copying it) took 4 GB. So the first request decodes while the others wait for it
         (single-flight), older versions of the file are dropped before decoding, and the
         cache makes room for the new image first, so sprites hold at most about
-        max(_SPRITE_CACHE_BYTES, one sprite).
+        max(_SPRITE_CACHE_BYTES, one sprite). Eight requests on eight *distinct* sprites took
+        +1.9 GB at once: decodes of different files hold at most _DECODES_IN_FLIGHT_BYTES (or
+        the working-memory budget) between them (`_reserve`), the others wait their turn.
         """
         path = sprite.path
         key = (path, paths.signature(path))
@@ -174,7 +186,7 @@ class EmbeddingStore:
                 raise type(flight.error)(*flight.error.args)  # a fresh exception per waiting thread
             return flight.image
         try:
-            flight.image = sprites.open_sprite(path)
+            flight.image = sprites.open_sprite(path, reserve=lambda nbytes: self._reserve(nbytes, path))
         except LogError as error:
             flight.error = relative_error(error, ref)
             raise flight.error from None
@@ -192,6 +204,16 @@ class EmbeddingStore:
                     self._sprites.put(key, _SpriteFailure(flight.error), nbytes=_SUMMARY_BYTES)
             flight.done.set()
         return flight.image
+
+    def _reserve(self, nbytes: int, path: str):
+        """Hold `nbytes` of the decode budget while sprite `path` decodes (waiting for others
+        to finish if need be); a sprite that alone needs more than the budget is refused."""
+        if not self._decodes.fits(nbytes):
+            raise SpriteError(
+                "sprite %s takes %s to decode, more than the working-memory budget of %s: no thumbnails; "
+                "raise it (--embedanalysis_work_memory_mb) or write a smaller sprite"
+                % (path, fmt_mb(nbytes), fmt_mb(self._decodes.capacity)))
+        return self._decodes.hold(nbytes)
 
 
 def _load_stable(ref: EmbeddingRef, signature: Tuple, attempts: int = 3) -> Tuple[Embedding, Tuple]:

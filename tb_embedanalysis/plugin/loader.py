@@ -6,6 +6,7 @@ the plugin even when an optional dependency of the plugin proper is broken.
 
 from tensorboard.plugins import base_plugin
 
+from tb_embedanalysis.budget import DEFAULT_WORK_MEMORY_MB
 from tb_embedanalysis.errors import InvalidArgument
 from tb_embedanalysis.plugin.hosts import FLAG as ALLOWED_HOSTS_FLAG
 from tb_embedanalysis.plugin.hosts import check_names
@@ -54,6 +55,15 @@ class EmbedAnalysisLoader(base_plugin.TBLoader):
             help="Upper bound on the on-disk cache of kNN graphs and maps; least recently used "
             "entries are deleted (default %(default)s).",
         )
+        group.add_argument(
+            "--embedanalysis_work_memory_mb",
+            metavar="MB",
+            type=float,
+            default=DEFAULT_WORK_MEMORY_MB,
+            help="Working memory one analysis may take while it runs (two run at once), estimated "
+            "before it starts: a larger one (say k=1000 on 100,000 points) is refused with a message "
+            "saying what fits. Sprite decodes in flight share one such budget (default %(default)s).",
+        )
 
         group.add_argument(
             ALLOWED_HOSTS_FLAG,
@@ -67,7 +77,7 @@ class EmbedAnalysisLoader(base_plugin.TBLoader):
         )
 
     def fix_flags(self, flags):
-        for name in ("max_memory_mb", "result_cache_mb", "disk_cache_mb"):
+        for name in ("max_memory_mb", "result_cache_mb", "disk_cache_mb", "work_memory_mb"):
             if getattr(flags, "embedanalysis_" + name, 1) <= 0:
                 raise base_plugin.FlagsError("--embedanalysis_%s must be positive" % name)
         try:
@@ -94,4 +104,5 @@ class EmbedAnalysisLoader(base_plugin.TBLoader):
             allowed_hosts=AllowedHosts.from_flags(host=getattr(flags, "host", None),
                                                   bind_all=bool(getattr(flags, "bind_all", False)),
                                                   added=getattr(flags, "embedanalysis_allowed_hosts", "") or ""),
+            work_memory_mb=getattr(flags, "embedanalysis_work_memory_mb", DEFAULT_WORK_MEMORY_MB),
         )

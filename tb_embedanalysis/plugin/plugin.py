@@ -15,6 +15,7 @@ from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
 from tb_embedanalysis import errors, exports, queries
+from tb_embedanalysis.budget import DEFAULT_WORK_MEMORY_MB
 from tb_embedanalysis.plugin import http_errors, params, responses, writes
 from tb_embedanalysis.plugin.hosts import AllowedHosts
 from tb_embedanalysis.plugin.http_errors import json_errors
@@ -42,13 +43,14 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
 
     def __init__(self, context, *, cache_dir: Optional[str] = None, max_memory_mb: float = 2048.0,
                  result_cache_mb: Optional[float] = None, disk_cache_mb: Optional[float] = None,
-                 allowed_hosts: Optional[AllowedHosts] = None):
+                 work_memory_mb: float = DEFAULT_WORK_MEMORY_MB, allowed_hosts: Optional[AllowedHosts] = None):
         """allowed_hosts: the names requests may use (plugin/hosts.py); default: addresses,
         localhost and this machine's name."""
         self._hosts = allowed_hosts if allowed_hosts is not None else AllowedHosts.from_flags()
         self._workspace = queries.Workspace.open(
             context.logdir or "", cache_dir=cache_dir, max_memory_mb=max_memory_mb, result_cache_mb=result_cache_mb,
-            disk_cache_mb=disk_cache_mb, tags=TagStore(cache_dir, shown=shown_directory(cache_dir)))
+            disk_cache_mb=disk_cache_mb, work_memory_mb=work_memory_mb,
+            tags=TagStore(cache_dir, shown=shown_directory(cache_dir)))
         self._static = StaticFiles()
 
     @property

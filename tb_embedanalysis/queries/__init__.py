@@ -20,8 +20,8 @@ The package splits them by subject; import everything from here:
 
 from tb_embedanalysis.queries.rules import (  # noqa: F401
     AUTO_METRIC, DEFAULT_K, HARD_EXAMPLE_METHODS, HISTORY_METHOD, MAX_K, MAX_LIMIT, MAX_OFFSET, MAX_SEARCH_LIMIT,
-    METRIC_CHOICES, LabelQuestion, Pending, Workspace, check_choice, check_hard_method, check_k, check_metric, check_range,
-    label_question, labels_of, metadata_row, resolve_metric, resolve_query, space, text_column, valid_count,
+    METRIC_CHOICES, WORK_MEMORY_FLAGS, LabelQuestion, Pending, Workspace, check_choice, check_hard_method, check_k,
+    check_metric, check_range, check_work_memory, label_question, labels_of, metadata_row, resolve_metric, resolve_query, space, text_column, valid_count,
 )
 from tb_embedanalysis.queries.questions import (  # noqa: F401
     clusters, compare, hard_examples, metadata_column, neighbors, projection, projection_json, runs, search,

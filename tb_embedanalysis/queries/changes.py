@@ -12,7 +12,8 @@ from tb_embedanalysis.errors import Unanalysable
 from tb_embedanalysis.logs.model import Embedding
 from tb_embedanalysis.analysis.projection import PROJECTIONS
 from tb_embedanalysis.queries.rules import (
-    MAX_LIMIT, Workspace, check_choice, check_k, check_range, labels_of, metadata_row, resolve_metric,
+    MAX_LIMIT, Workspace, check_choice, check_k, check_range, check_work_memory, labels_of, metadata_row,
+    resolve_metric,
 )
 
 
@@ -55,6 +56,7 @@ def churn(workspace: Workspace, run: str, name: str, *, step_a: Optional[int] = 
     n_valid = int(np.count_nonzero(valid))
     k = min(check_k(second, k), n_valid - 1)
     metric, choice = resolve_metric(workspace.engine, second, metric, label_column)
+    check_work_memory(workspace.engine, second, "churn", k=k, steps=2, valid=n_valid)
     spaces = [Space(e.vectors, e.fingerprint, valid, metric) for e in (first, second)]
     codes: Optional[np.ndarray] = None
     names: Sequence[str] = ()

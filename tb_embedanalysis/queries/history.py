@@ -15,7 +15,7 @@ from tb_embedanalysis.logs.model import Embedding
 from tb_embedanalysis.queries.questions import _hard_page, hard_examples
 from tb_embedanalysis.queries.rules import (
     HARD_EXAMPLE_METHODS, HISTORY_METHOD, MAX_LIMIT, MAX_OFFSET, Workspace, check_hard_method, check_k, check_range,
-    labels_of, metadata_row, resolve_metric,
+    check_work_memory, labels_of, metadata_row, resolve_metric,
 )
 from tb_embedanalysis.analysis import changes
 from tb_embedanalysis.queries.tags import check_hide, hidden_rows
@@ -81,6 +81,8 @@ def _history_inputs(workspace: Workspace, run: str, name: str, *, label_column: 
     metric, choice = resolve_metric(workspace.engine, kept[-1], metric, label_column)
     spaces = tuple(Space(e.vectors, e.fingerprint, valid, metric) for e in kept)
     column, encoded = labels_of(workspace.engine, kept[-1], label_column, spaces[-1])
+    check_work_memory(workspace.engine, kept[-1], "history", k=k, n_labels=len(encoded.names), steps=len(kept),
+                      valid=n_valid)
     return _HistoryInputs(tuple(kept), spaces, tuple(e.ref.step for e in kept), tuple(left_out), column, encoded, k,
                           choice)
 

@@ -7,13 +7,14 @@ from typing import Optional, Union
 
 import numpy as np
 
-from tb_embedanalysis.analysis.duplicates import MAX_PAIRS, TooManyPairs
+from tb_embedanalysis.analysis.duplicates import GRAPH_K, MAX_PAIRS, TooManyPairs
 from tb_embedanalysis.analysis.engine import AnalysisEngine, Pending
 from tb_embedanalysis.analysis.outliers import SCORE_NAME
 from tb_embedanalysis.errors import InvalidArgument, NotFound, Unanalysable
 from tb_embedanalysis.logs.model import Embedding
 from tb_embedanalysis.queries.rules import (
-    MAX_LIMIT, MAX_OFFSET, _column, check_k, check_range, metadata_row, resolve_metric, space, valid_count,
+    MAX_LIMIT, MAX_OFFSET, _column, check_k, check_range, check_work_memory, metadata_row, resolve_metric, space,
+    valid_count,
 )
 
 #: Members listed per duplicate group (`size` gives the whole count).
@@ -31,6 +32,7 @@ def outliers(engine: AnalysisEngine, embedding: Embedding, *, k: Optional[int] =
     k = check_k(embedding, k)
     offset = check_range("offset", offset, default=0, minimum=0, maximum=MAX_OFFSET)
     limit = check_range("limit", limit, default=50, minimum=1, maximum=MAX_LIMIT)
+    check_work_memory(engine, embedding, "outliers", k=k)
     report = engine.outliers(where, k=k, wait=wait, on_progress=on_progress)
     if isinstance(report, Pending):
         return report
@@ -70,6 +72,8 @@ def duplicates(engine: AnalysisEngine, embedding: Embedding, *, threshold: Optio
         splits = embedding.metadata.values[_column(embedding, split_column)]
     if valid_count(embedding) < 2:
         raise Unanalysable("embedding %r has fewer than 2 finite rows" % embedding.ref.name)
+    check_work_memory(engine, embedding, "duplicates", k=min(GRAPH_K, valid_count(embedding) - 1),
+                      what="finding near-duplicates")
     try:
         report = engine.duplicates(where, threshold=threshold, wait=wait, on_progress=on_progress)
     except TooManyPairs as error:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
-from tb_embedanalysis.analysis import text_match
+from tb_embedanalysis.analysis import estimates, text_match
 from tb_embedanalysis.analysis.engine import (  # noqa: F401  (Pending: re-exported for the routes)
     DEFAULT_HARDNESS_METHOD, HARDNESS_METHODS, AnalysisEngine, Pending, Space,
 )
 from tb_embedanalysis.analysis.labels import EncodedLabels, NoClustersError
 from tb_embedanalysis.analysis.neighbors import METRICS
+from tb_embedanalysis.budget import DEFAULT_WORK_MEMORY_MB, budget_bytes, fmt_mb, mb
 from tb_embedanalysis.cache import DEFAULT_BUDGET_BYTES
 from tb_embedanalysis.catalog import Catalog
 from tb_embedanalysis.errors import InvalidArgument, NotFound, QueryError, Unanalysable
@@ -46,16 +47,19 @@ class Workspace:
     @classmethod
     def open(cls, logdir: str, *, cache_dir: Optional[str] = None, max_memory_mb: float = 2048.0,
              result_cache_mb: Optional[float] = None, disk_cache_mb: Optional[float] = None,
-             tags: Optional[TagStore] = None) -> "Workspace":
+             work_memory_mb: float = DEFAULT_WORK_MEMORY_MB, tags: Optional[TagStore] = None) -> "Workspace":
         """The workspace of one logdir, for the plugin and the CLI alike: embeddings held up
         to max_memory_mb, results up to result_cache_mb (None: cache.py's default), kNN
         graphs and maps also on disk in cache_dir up to disk_cache_mb (cache_dir None:
-        memory only; disk_cache_mb None: disk_cache.py's default)."""
+        memory only; disk_cache_mb None: disk_cache.py's default); one computation, and the
+        sprite decodes in flight together, within work_memory_mb (check_work_memory)."""
         engine = AnalysisEngine(
             cache_dir=cache_dir,
             memory_budget_bytes=DEFAULT_BUDGET_BYTES if result_cache_mb is None else int(result_cache_mb * MB),
-            disk_budget_bytes=None if disk_cache_mb is None else int(disk_cache_mb * MB))
-        return cls(Catalog(logdir), EmbeddingStore(max_memory_mb=max_memory_mb), engine, tags)
+            disk_budget_bytes=None if disk_cache_mb is None else int(disk_cache_mb * MB),
+            work_memory_bytes=budget_bytes(work_memory_mb))
+        store = EmbeddingStore(max_memory_mb=max_memory_mb, work_memory_mb=work_memory_mb)
+        return cls(Catalog(logdir), store, engine, tags)
 
     def load(self, run: str, name: str, step: Optional[int] = None) -> Embedding:
         """The embedding at `step` (None: latest) as the logdir holds it now."""
@@ -102,6 +106,47 @@ def check_k(embedding: Embedding, k: Optional[int]) -> int:
     if not 1 <= k <= upper:
         raise InvalidArgument("k must be between 1 and %d for embedding %r, got %d" % (upper, embedding.ref.name, k))
     return k
+
+
+#: Where the working-memory budget is set, for messages (the routes' flag and the CLI's).
+WORK_MEMORY_FLAGS = "TensorBoard: --embedanalysis_work_memory_mb; tb-embedanalysis: --work-memory-mb"
+
+
+def check_work_memory(engine: AnalysisEngine, embedding: Embedding, question: str, *, k: int, n_labels: int = 1,
+                      steps: int = 1, valid: Optional[int] = None, what: str = "") -> None:
+    """Refuse (422) a computation whose working memory, estimated before it starts
+    (analysis/estimates.py `question` with k neighbours over `valid` rows, default the
+    embedding's finite ones), would pass the engine's budget (`--embedanalysis_work_memory_mb`,
+    `--work-memory-mb`). The message says how much it needs, the largest k that fits (when
+    k is the caller's to choose: `what` empty) and which flag raises the budget."""
+    rows, d = embedding.shape
+    n_valid = valid_count(embedding) if valid is None else int(valid)
+    budget = engine.work_memory_bytes
+
+    def needs(kk: int) -> estimates.Estimate:
+        return estimates.estimate(question, estimates.Shape(rows=rows, valid=n_valid, d=d, k=kk,
+                                                            n_labels=max(1, n_labels), steps=steps))
+
+    need = needs(k)
+    if need.bytes <= budget:
+        return
+    details: Dict[str, Optional[int]] = {"needed_mb": mb(need.bytes), "work_memory_mb": mb(budget)}
+    size = "{:,} rows × {}".format(rows, d)
+    if what:  # k is not the caller's (near-duplicates)
+        asked, advice = "%s on %s" % (what, size), "raise the budget (%s)" % WORK_MEMORY_FLAGS
+    else:
+        asked = "k = %d on %s" % (k, size) + (" over %d steps" % steps if steps > 1 else "")
+        low, high = 0, k - 1  # the largest k that fits: estimates grow with k
+        while low < high:
+            mid = (low + high + 1) // 2
+            low, high = (mid, high) if needs(mid).bytes <= budget else (low, mid - 1)
+        details["largest_k"] = low or None
+        advice = ("ask for k ≤ %d, or raise the budget (%s)" % (low, WORK_MEMORY_FLAGS) if low
+                  else "even k = 1 does not fit: raise the budget (%s)" % WORK_MEMORY_FLAGS)
+    raise Unanalysable(
+        "%s needs about %s of working memory (its kNN graph, for k = %d, alone %s), more than the budget of %s: %s"
+        % (asked, fmt_mb(need.bytes), need.graph_k, fmt_mb(need.graph_bytes), fmt_mb(budget), advice),
+        details=details)
 
 
 def check_metric(metric: Optional[str]) -> str:
@@ -205,10 +250,12 @@ class LabelQuestion:
 def label_question(engine: AnalysisEngine, embedding: Embedding, *, k: Optional[int], metric: Optional[str],
                    label_column: Optional[str]) -> LabelQuestion:
     """The parameters of a label question checked in the order the routes report them: k
-    (check_k), the metric's name, then the labels (labels_of: metadata, column, a column of labels)."""
+    (check_k), the metric's name, the labels (labels_of: metadata, column, a column of
+    labels), then whether the analysis fits the working-memory budget (check_work_memory)."""
     k = check_k(embedding, k)
     metric = check_choice("metric", metric, METRIC_CHOICES)
-    column, _ = labels_of(engine, embedding, label_column, space(embedding))
+    column, encoded = labels_of(engine, embedding, label_column, space(embedding))
+    check_work_memory(engine, embedding, "labels", k=k, n_labels=len(encoded.names))
     return LabelQuestion(k, metric, column)
 
 

@@ -1,0 +1,179 @@
+"""The working memory of one computation, estimated before it starts (issue 24, item 3).
+
+`/clusters?k=1000` on 100,000 × 64 took +1.5 GB (and 174 s) before anything said it
+would: the exact kNN graph alone is N × k int32 indices + float64 distances (1,144 MB).
+queries/rules.py `check_work_memory` compares these estimates with the budget
+(tb_embedanalysis/budget.py) and refuses, saying what fits, before any job starts.
+
+Each estimate is the bytes the computation's numpy arrays hold at their peak (what
+tracemalloc counts), made of the arrays the kernels allocate, each at its largest; the
+kernels measured stay below it (tests/test_work_memory.py: 1.2-2.7 × below on small
+inputs, where the bounded blocks weigh most; within 1.7 × where the graph dominates):
+
+* the kNN graph for k (built for its bucket K = space.graph_k(k, n)): the graph itself,
+  N × K × (index + 8) bytes; per worker thread (neighbors.GRAPH_THREADS) one chunk of
+  CHUNK_ROWS queries with K' = neighbors.candidates(K) candidates each in about
+  CANDIDATE_ARRAYS int64/float64 (CHUNK_ROWS, K') arrays (proposal, exact distances,
+  orders, the proof's bounds: neighbors.finish retries no wider than that), a key block
+  (neighbors.block_rows × N float32, at most BLOCK_ELEMENTS, with its selection's copies)
+  and exact.py's float64 blocks; per-row arrays (norms, the partition, positions). Not
+  counted: the prepared matrix (kept in the result cache, bounded by its own flag; N × D
+  float32 when frame.py copies W) and the rows a certified block gathers (the open cells':
+  about 1 % of the rows at 1,000,000 × 128);
+* the label analysis on top (clusters.label_context, statistics, hardness): neighbour
+  codes N × k int32, their distances N × k float64 (a copy when some rows are invalid),
+  the vote's (row, label) sums N × min(k, L) × 24 bytes, and per-row arrays;
+* a history holds every step's neighbours (N × k int64) and votes; churn two graphs'
+  indices; duplicates the graph for k = 10 and at most MAX_PAIRS pairs.
+
+The total is the peak of the phases that coexist (the graph lives on while the labels are
+analysed); what the result caches keep afterwards is bounded by their own flags.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Dict
+
+from tb_embedanalysis.analysis import clusters, exact, geometry, labels as labels_mod, neighbors
+from tb_embedanalysis.analysis.duplicates import MAX_PAIRS, SCAN_ELEMENTS
+from tb_embedanalysis.analysis.space import graph_k
+
+#: Queries per chunk of a graph (neighbors.GRAPH_CHUNK_ROWS, certified.QUERY_BLOCK).
+CHUNK_ROWS = 1024
+#: (CHUNK_ROWS, K') arrays of 8 bytes a chunk holds at once, at most.
+CANDIDATE_ARRAYS = 8
+#: A key block and what its selection holds beside it (partition copies, masks): 1.25 blocks.
+KEY_BLOCK_FACTOR = 1.25
+#: exact.py's float64 temporaries of one block (rows, differences, squares).
+EXACT_BLOCKS = 3
+#: Per-row arrays of 8 bytes beside the graph (norms, positions, partition, scores...).
+ROW_ARRAYS = 16
+#: float64 arrays of one block of the label statistics (silhouette, centroid distances).
+LABEL_BLOCK_ARRAYS = 2
+#: (4,096 rows, k) float64 arrays hardness.cleaned_knn_margin's weights make at once.
+HARDNESS_BLOCK_ARRAYS = 4
+#: For what the model leaves out (small arrays, Python objects): 10 % on top.
+MARGIN = 1.1
+
+
+@dataclasses.dataclass(frozen=True)
+class Estimate:
+    """bytes: the whole computation at its peak; graph_bytes: its kNN graph alone (built
+    for graph_k neighbours a row), the part that grows with k."""
+
+    bytes: int
+    graph_bytes: int
+    graph_k: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Shape:
+    """What an estimate depends on: rows (all, N), valid (the finite rows analysed), d
+    columns, k neighbours asked for, n_labels, steps (a history's or churn's embeddings)."""
+
+    rows: int
+    valid: int
+    d: int
+    k: int
+    n_labels: int = 1
+    steps: int = 1
+
+
+def graph_bytes(rows: int, k: int) -> int:
+    """The kNN graph of `rows` rows with k neighbours each: indices + float64 distances."""
+    return rows * k * (neighbors.graph_index_dtype(rows).itemsize + 8)
+
+
+def graph_work_bytes(rows: int, valid: int, d: int, k: int, *, threads: int = neighbors.GRAPH_THREADS) -> int:
+    """What building the exact kNN graph with k (its bucket) neighbours per valid row of a
+    rows × d matrix holds beside the graph itself: each worker thread's chunk (module
+    docstring). Freed when the graph is done."""
+    kk = min(neighbors.candidates(k), max(1, valid - 1))
+    chunk_rows = min(CHUNK_ROWS, valid)
+    keys = int(min(min(neighbors.block_rows(rows), valid) * rows, neighbors.BLOCK_ELEMENTS) * 4 * KEY_BLOCK_FACTOR)
+    exact_rows = min(chunk_rows, max(1, exact.BLOCK_ELEMENTS // max(1, kk * d)))
+    return threads * (chunk_rows * kk * 8 * CANDIDATE_ARRAYS + EXACT_BLOCKS * exact_rows * kk * d * 8 + keys)
+
+
+def _votes_bytes(shape: Shape) -> int:
+    """labels.vote's (row, label) sums (rows, classes int64, sums float64: at most one per
+    neighbour and label) and its per-row arrays."""
+    return shape.valid * (min(shape.k, max(1, shape.n_labels)) * 24 + 5 * 8)
+
+
+def _labels_bytes(shape: Shape) -> int:
+    """The label context over a graph of k neighbours (clusters.py: codes, distances (a copy
+    when some rows are invalid), votes and the vote's sort, a block of VOTE_BLOCK_ELEMENTS
+    keys, weights and orders), then the larger of the statistics' blocks (silhouette: at
+    most SILHOUETTE_BLOCK_ELEMENTS distances of the rows it takes; centroid distances:
+    geometry.BLOCK rows × labels) and the default hardness score's weighted vote."""
+    copy = 8 if shape.valid < shape.rows else 0
+    sampled = shape.valid if shape.valid <= clusters.SILHOUETTE_EXACT_MAX else clusters.SILHOUETTE_SAMPLE
+    silhouette = 8 * (LABEL_BLOCK_ARRAYS * min(geometry.SILHOUETTE_BLOCK_ELEMENTS, sampled * sampled)
+                      + 2 * sampled * shape.d)  # the block's distances; the rows in float64, centred
+    block = min(geometry.BLOCK, shape.valid)
+    centroids = 8 * block * (LABEL_BLOCK_ARRAYS * max(1, shape.n_labels) + 2 * shape.d)
+    vote_block = min(labels_mod.VOTE_BLOCK_ELEMENTS, shape.valid * shape.k) * 8 * 6
+    # hardness.cleaned_knn_margin (the default score): a weight per neighbour, the chain
+    # that makes them (HARDNESS_BLOCK_ARRAYS arrays of 4,096 rows × k), a weighted vote.
+    weighted = (shape.valid * shape.k * 8 + HARDNESS_BLOCK_ARRAYS * 8 * min(4096, shape.valid) * shape.k
+                + _votes_bytes(shape))
+    # One vote's sums exist twice while its blocks are joined (the context's, or the weighted one).
+    context = shape.valid * shape.k * (4 + copy) + 2 * _votes_bytes(shape) + vote_block
+    return context + max(silhouette, centroids, weighted)
+
+
+def _with_graph(shape: Shape, *, after: int = 0, held: int = 0) -> Estimate:
+    """The peak of a question on the kNN graph for shape.k: the graph and per-row arrays,
+    what the question holds throughout (`held`: earlier steps' results), and the larger of
+    the graph's building chunks and what the question computes once the graph is built
+    (`after`): those two never coexist."""
+    size = graph_k(shape.k, shape.valid)
+    building = graph_work_bytes(shape.rows, shape.valid, shape.d, size)
+    total = graph_bytes(shape.rows, size) + shape.rows * 8 * ROW_ARRAYS + held + max(building, after)
+    return Estimate(int(MARGIN * total), graph_bytes(shape.rows, size), size)
+
+
+def labels(shape: Shape) -> Estimate:
+    """/clusters, /hard_examples, /compare (each step on its own)."""
+    return _with_graph(shape, after=_labels_bytes(shape))
+
+
+def history(shape: Shape) -> Estimate:
+    """/history and the history ranking: one step's graph and labels at a time, and every
+    step's neighbours (N × k int64) and votes held until the score is computed."""
+    per_step = shape.valid * shape.k * 8 + _votes_bytes(shape)  # neighbours as positions, int64
+    return _with_graph(shape, after=_labels_bytes(shape), held=shape.steps * per_step)
+
+
+def churn(shape: Shape) -> Estimate:
+    """/churn: both graphs' indices of the valid rows (int32), one graph built at a time."""
+    return _with_graph(shape, held=2 * shape.valid * shape.k * 4)
+
+
+def outliers(shape: Shape) -> Estimate:
+    """/outliers: the graph and a score per row."""
+    return _with_graph(shape)
+
+
+def duplicates(shape: Shape) -> Estimate:
+    """/duplicates (k: duplicates.GRAPH_K): the graph, then its candidate pairs and at most
+    MAX_PAIRS scanned ones (i, j int64, distance, np.unique's copies), the scan's blocks."""
+    possible = shape.valid * (shape.valid - 1) // 2
+    pairs = (min(MAX_PAIRS, possible) + shape.valid * shape.k) * 8 * 6
+    scan = EXACT_BLOCKS * 8 * min(SCAN_ELEMENTS, shape.valid * shape.valid)
+    return _with_graph(shape, after=pairs + scan)
+
+
+#: question name → its estimate.
+QUESTIONS: Dict[str, Callable[[Shape], Estimate]] = {
+    "labels": labels, "history": history, "churn": churn, "outliers": outliers, "duplicates": duplicates,
+}
+
+
+def estimate(question: str, shape: Shape) -> Estimate:
+    """The working memory of `question` (a QUESTIONS name) on `shape`."""
+    if question not in QUESTIONS:
+        raise ValueError("unknown question %r; questions: %s" % (question, ", ".join(QUESTIONS)))
+    return QUESTIONS[question](shape)

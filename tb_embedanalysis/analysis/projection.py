@@ -17,7 +17,7 @@ from typing import Callable, Dict
 
 import numpy as np
 
-from tb_embedanalysis.analysis import certified_graph, neighbors
+from tb_embedanalysis.analysis import certified_graph, neighbors, numba_cache
 from tb_embedanalysis.analysis.progress import ProgressFn
 from tb_embedanalysis.analysis.reports import ProjectionResult
 
@@ -38,8 +38,9 @@ UMAP_MIN_ROWS = 16
 #: graph and spectral initialisation up to UMAP_LAYOUT_START, layout epochs to 1.
 #: Measured on 2 shared cores: 20,000 x 64 takes 25 s (graph 2.6 s, initialisation 2.0 s,
 #: 200 epochs 20.4 s); the 1,797 digits 6.6 s (500 epochs 6.2 s; trustworthiness(10) 0.989).
-#: The first UMAP of a process also compiles umap-learn's numba kernels (~11 s; 3-10 s to
-#: import umap). umap-learn's own NN-descent would add ~40 s of compiling for N > 4,096.
+#: The first UMAP of a process also compiles umap-learn's numba kernels (~6.5 s; 4-6 s to
+#: import umap) unless numba_cache found them on disk from an earlier start (then ~0.5 s).
+#: umap-learn's own NN-descent would add ~40 s of compiling for N > 4,096.
 UMAP_GRAPH_SHARE = 0.1
 UMAP_LAYOUT_START = 0.2
 
@@ -172,8 +173,10 @@ def umap_2d(vectors, valid: np.ndarray, *, seed: int = 0, on_progress: ProgressF
     knn_dists = np.hstack([np.zeros((rows.size, 1)), graph.distances]).astype(np.float32)
     del graph
     report(UMAP_GRAPH_SHARE, "UMAP initial layout" if _umap_used.is_set()
-           else "UMAP initial layout (compiling UMAP's kernels: ~15 s once per TensorBoard start)")
+           else "UMAP initial layout (loading UMAP: ~15 s the first time, a few seconds once its kernels are cached)")
     import umap  # loads numba kernels: seconds, so only when a UMAP map is asked for
+
+    numba_cache.cache_umap_kernels()  # compiled once per cache dir, not once per start
 
     # Two notices that do not apply, silenced by message (process-wide filters, because
     # warnings.catch_warnings is not thread-safe): we never call transform(), which is what

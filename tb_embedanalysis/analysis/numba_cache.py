@@ -1,0 +1,100 @@
+"""numba's on-disk cache in our cache directory, so UMAP's kernels compile once, not per start.
+
+What a fresh process spends before its first UMAP map of 2,500 points (2 shared cores,
+umap-learn 0.5.12, pynndescent 0.7.0, numba 0.68): `import umap` 4-6 s (numba, llvmlite,
+pynndescent's ~200 `cache=True` kernels loaded or compiled, umap-learn's typed helpers), then
+~6.5 s compiling the five umap-learn kernels our `projection.umap_2d` calls, none of which
+umap-learn marks `cache=True`: `umap_.smooth_knn_dist`, `umap_.compute_membership_strengths`,
+`distances.euclidean`, `layouts.clip`, `layouts._nb_optimize_layout_euclidean_single_epoch`.
+
+Two steps, both process-wide because numba's configuration is:
+
+* `use_cache_dir` points NUMBA_CACHE_DIR at `<cache dir>/numba` (numba reads it when imported
+  and again whenever a cache is created, so it is also set on a numba already imported).
+  By default numba writes next to the library's source, in site-packages, when that is
+  writable; now every numba cache of this process lives in our directory.
+* `cache_umap_kernels` turns on numba's cache for the five kernels, through
+  `Dispatcher.enable_caching()` — what `@njit(cache=True)` itself calls; no umap-learn
+  function is replaced. Safe because each is a module-level function without closure
+  variables (numba keys its cache on the bytecode and the source file's time stamp, so an
+  upgrade of umap-learn recompiles), and only before it has compiled anything. Not the
+  parallel twin `_nb_optimize_layout_euclidean_single_epoch_parallel`: it wraps the same
+  Python function, numba's cache key does not carry the `parallel` flag, so the two would
+  share cache files (we run UMAP single-threaded and never call it).
+
+Cache dir None ("none": memory only) does neither: nothing is written, kernels compile per
+start as before. Size: ~6 MB after one UMAP (umap-learn's five kernels ~1 MB, pynndescent's
+the rest); it grows only with new argument types and library versions (numba never deletes
+its stale files) and is not counted by disk_cache.DiskCache's cap, which counts its entries.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from typing import Optional
+
+logger = logging.getLogger(__name__)
+
+#: The folder inside the cache directory that holds numba's cache.
+SUBDIR = "numba"
+#: (module, name) of the umap-learn kernels projection.umap_2d compiles (see the docstring).
+UMAP_KERNELS = (
+    ("umap.umap_", "smooth_knn_dist"),
+    ("umap.umap_", "compute_membership_strengths"),
+    ("umap.distances", "euclidean"),
+    ("umap.layouts", "clip"),
+    ("umap.layouts", "_nb_optimize_layout_euclidean_single_epoch"),
+)
+
+_lock = threading.Lock()
+_folder: Optional[str] = None  # set once per process: numba has one cache directory
+_umap_done = False
+
+
+def use_cache_dir(cache_dir: Optional[str]) -> Optional[str]:
+    """Point numba's on-disk cache at ``<cache_dir>/numba``; the folder in use, or None.
+
+    The first workspace of a process decides (numba has one cache directory per process).
+    A NUMBA_CACHE_DIR the user set is kept. Cache dir None, or a folder that cannot be
+    made: None, and umap-learn's kernels stay uncached.
+    """
+    global _folder
+    if cache_dir is None:
+        return None
+    with _lock:
+        if _folder is not None:
+            return _folder
+        folder = os.environ.get("NUMBA_CACHE_DIR") or os.path.join(os.path.abspath(cache_dir), SUBDIR)
+        try:
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+        except OSError as error:
+            logger.warning("embedanalysis: numba cache %s is not usable (%s); UMAP compiles at every start",
+                           folder, error.strerror or error)
+            return None
+        os.environ["NUMBA_CACHE_DIR"] = folder
+        numba = sys.modules.get("numba")
+        if numba is not None:  # already imported: its config was read without our folder
+            numba.config.CACHE_DIR = folder
+        _folder = folder
+        return folder
+
+
+def cache_umap_kernels() -> None:
+    """After ``import umap``: numba's on-disk cache for UMAP_KERNELS, if use_cache_dir set a
+    folder. Idempotent; a kernel already compiled in this process is left as it is."""
+    global _umap_done
+    with _lock:
+        if _umap_done or _folder is None:
+            return
+        _umap_done = True
+        for module_name, name in UMAP_KERNELS:
+            kernel = getattr(sys.modules.get(module_name), name, None)
+            if kernel is None or not hasattr(kernel, "enable_caching") or kernel.signatures:
+                continue  # another umap-learn version, or compiled before we got here
+            try:
+                kernel.enable_caching()
+            except RuntimeError as error:  # numba found no writable place for this file
+                logger.warning("embedanalysis: %s.%s compiles at every start (%s)", module_name, name, error)

@@ -1,0 +1,81 @@
+"""UMAP's compiled kernels survive a restart (issue 25 item 5): numba's on-disk cache lives
+in our cache directory, so a second start draws a 2,500-point UMAP without recompiling.
+
+Each start is a fresh Python process (numba's in-memory dispatchers die with it). The child
+imports tensorflow before its clock starts, as a TensorBoard with tensorflow installed has
+(umap-learn imports it for ParametricUMAP: ~3 s that are not compiling), then times one
+projection.umap_2d behind an AnalysisEngine with the given cache dir.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from tb_embedanalysis.analysis import numba_cache
+
+pytestmark = pytest.mark.slow  # two fresh processes, the first compiles every kernel: ~40 s
+
+CHILD = textwrap.dedent("""
+    import json, os, sys, time
+    try:
+        import tensorflow  # noqa: F401  (already loaded in a TensorBoard with tensorflow)
+    except ImportError:
+        pass
+    import numpy as np
+    from tb_embedanalysis.analysis import projection
+    from tb_embedanalysis.analysis.engine import AnalysisEngine
+    AnalysisEngine(cache_dir=None if sys.argv[1] == "none" else sys.argv[1], workers=1)
+    rng = np.random.default_rng(0)
+    centres = np.repeat(rng.normal(size=(10, 32)) * 4, 250, axis=0)
+    vectors = (rng.normal(size=(2500, 32)) + centres).astype(np.float32)
+    start = time.perf_counter()
+    result = projection.umap_2d(vectors, np.ones(2500, bool))
+    print(json.dumps({"seconds": time.perf_counter() - start, "finite": bool(np.isfinite(result.coords).all()),
+                      "numba_cache_dir": os.environ.get("NUMBA_CACHE_DIR")}))
+""")
+
+
+def start(cache_dir):
+    """One fresh process's UMAP: {"seconds", "finite", "numba_cache_dir"}."""
+    env = {name: value for name, value in os.environ.items() if name != "NUMBA_CACHE_DIR"}
+    done = subprocess.run([sys.executable, "-c", CHILD, str(cache_dir)], env=env, capture_output=True,
+                          text=True, timeout=600, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_second_start_loads_umap_kernels_from_our_cache_dir(tmp_path):
+    cache_dir = tmp_path / "cache"
+    first, second = start(cache_dir), start(cache_dir)
+    assert first["finite"] and second["finite"]
+    folder = cache_dir / numba_cache.SUBDIR
+    assert first["numba_cache_dir"] == second["numba_cache_dir"] == str(folder)
+    saved = {path.parent.name.split("_")[0] for path in folder.rglob("*.nbi")}
+    assert {"umap", "pynndescent"} <= saved, saved
+    # Measured on 2 shared cores: 25-31 s, then 4-5 s (compute ~2.5 s of it).
+    assert second["seconds"] < 0.4 * first["seconds"], (first, second)
+
+
+NONE_CHILD = textwrap.dedent("""
+    import os
+    from numba.core.caching import NullCache
+    from tb_embedanalysis.analysis import numba_cache
+    from tb_embedanalysis.analysis.engine import AnalysisEngine
+    AnalysisEngine(cache_dir=None, workers=1)
+    import umap  # noqa: F401
+    numba_cache.cache_umap_kernels()
+    from umap import layouts
+    assert "NUMBA_CACHE_DIR" not in os.environ, os.environ["NUMBA_CACHE_DIR"]
+    assert isinstance(layouts._nb_optimize_layout_euclidean_single_epoch._cache, NullCache)
+""")
+
+
+def test_memory_only_points_numba_nowhere():
+    """Cache dir None ('none'): NUMBA_CACHE_DIR stays unset and umap-learn's kernels stay
+    uncached (nothing written anywhere), in a fresh process as TensorBoard would start."""
+    env = {name: value for name, value in os.environ.items() if name != "NUMBA_CACHE_DIR"}
+    done = subprocess.run([sys.executable, "-c", NONE_CHILD], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]

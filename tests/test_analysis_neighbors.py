@@ -162,3 +162,30 @@ print("ok")
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("metric", neighbors.METRICS)
+@pytest.mark.parametrize("kind", ["random", "duplicates", "zero_vectors", "scaled"])
+def test_sweep_proposes_what_whole_rows_propose(metric, kind, monkeypatch):
+    """propose()'s column sweep (a running threshold per query) returns the rows, in the
+    order, that smallest_k over whole key rows does: ties at the cut (duplicates, zero
+    vectors: −0.0 and +0.0 keys), invalid rows, the query's own row, a NaN query."""
+    monkeypatch.setattr(neighbors, "SWEEP_COLUMNS", 64)
+    monkeypatch.setattr(neighbors, "SWEEP_ROWS", 96)
+    x = _data(kind, 700, d=16).astype(np.float32)
+    valid = np.ones(len(x), dtype=bool)
+    valid[5::37] = False
+    prep = neighbors.prepare(x, metric, valid)
+    queries = prep.work[:230].copy()
+    queries[7] = np.nan  # every key NaN: fewer than K' ranked keys, redone whole
+    exclude = np.arange(230)
+    exclude[::4] = -1
+    for kk in (15, 40):
+        swept = neighbors.propose(prep, queries, kk, exclude)
+        assert np.array_equal(swept, neighbors._propose_whole(prep, queries, kk, exclude))
+
+
+def test_sortable_keys_order_as_floats_with_signed_zeros_equal():
+    keys = np.array([1.0, -0.0, np.inf, 0.0, -1e-45, 1e-45, -np.inf, -0.0, -3.5, 0.0], dtype=np.float32)
+    by_bits = np.argsort(neighbors._sortable(keys), kind="stable")
+    assert np.array_equal(by_bits, np.lexsort((np.arange(keys.size), keys)))

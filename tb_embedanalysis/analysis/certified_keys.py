@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tb_embedanalysis.analysis.neighbors import PreparedMatrix
+from tb_embedanalysis.analysis.neighbors import PreparedMatrix, merge_topk  # noqa: F401 (certified.py's import)
 
 #: Products are at least PAD × PAD (repeated rows fill the gap): OpenBLAS computes tiny
 #: products (M·N ≲ 1024) and matrix-vector products with a different summation order, so
@@ -44,17 +44,3 @@ def subset_keys(prep: PreparedMatrix, queries: np.ndarray, x: np.ndarray, cols: 
     hit = np.flatnonzero(cols[pos] == exclude)
     keys[hit, pos[hit]] = np.inf
     return keys
-
-
-def merge_topk(best_idx, best_keys, rows, idx, keys):
-    """The k smallest by (key, row index) per query of `best` (m, k) plus the survivors
-    (query row `rows`, row index `idx`, key `keys`), as (m, k) arrays."""
-    m, k = best_idx.shape
-    q = np.concatenate([np.repeat(np.arange(m), k), rows])
-    all_idx = np.concatenate([best_idx.ravel(), idx])
-    all_keys = np.concatenate([best_keys.ravel(), keys])
-    order = np.lexsort((all_idx, all_keys, q))
-    q, all_idx, all_keys = q[order], all_idx[order], all_keys[order]
-    rank = np.arange(q.size) - np.searchsorted(q, np.arange(m))[q]
-    keep = rank < k  # every query has its k (padded) best entries, so k kept each
-    return all_idx[keep].reshape(m, k), all_keys[keep].reshape(m, k)

@@ -50,9 +50,11 @@ GRAPH_CHUNK_ROWS = 1024
 #: (1,024 × 1,024 float32 keys = 4 MB, CACHE_ELEMENTS), for K' up to SWEEP_MAX_CANDIDATES
 #: (beyond, too many keys survive each block to gain). One core, 1,024 queries × 50,000 ×
 #: 128, best of 4: 0.210 s; 256 × 2,048: 0.239 s (4× the merges); the product alone 0.155 s.
+#: 64, not 256: at K' = 250 on rows with 1,000 copies each the sweep's merges peaked at 257 MB
+#: against the working-memory estimate's 105 MB (tests/test_work_memory.py); k ≤ 50 sweeps.
 SWEEP_ROWS = 1024
 SWEEP_COLUMNS = 1024
-SWEEP_MAX_CANDIDATES = 256
+SWEEP_MAX_CANDIDATES = 64
 #: A query exact.refine cannot prove is proposed again with max(RETRY_FACTOR·K', RETRY_MIN)
 #: candidates before it is scanned in float64.
 RETRY_FACTOR = 8

@@ -34,6 +34,7 @@ from tb_embedanalysis.cache import DEFAULT_BUDGET_BYTES, CacheKey, ResultCache
 from tb_embedanalysis.analysis.disk_cache import DiskCache, array_of
 from tb_embedanalysis.analysis import duplicates as near_duplicates, outliers as outlier_scores
 from tb_embedanalysis.analysis import numba_cache
+from tb_embedanalysis.analysis import label_errors
 from tb_embedanalysis.analysis.history import PointHistory, point_history
 from tb_embedanalysis.analysis.hardness import DEFAULT_HARDNESS_METHOD, HARDNESS_METHODS  # noqa: F401
 from tb_embedanalysis.analysis.jobs import Job, Jobs
@@ -296,6 +297,9 @@ class AnalysisEngine:
                 votes.append(ctx.votes)
                 neighbors_at.append(position[ctx.graph.indices[rows]])
             job.report(0.9, "history score")
-            return point_history(steps, encoded.names, rows, encoded.codes, votes, neighbors_at, k)
+            errors = label_errors.analyse(neighbors_at, encoded.codes, len(encoded.names),
+                                          np.stack([v.predicted for v in votes]),
+                                          [space.vectors[rows] for space in spaces])
+            return point_history(steps, encoded.names, rows, encoded.codes, votes, neighbors_at, k, errors)
 
         return self._cached(key, compute, message="training history", wait=wait, on_progress=on_progress)

@@ -126,7 +126,13 @@ def _format_text(embedding, clusters, hard) -> str:
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     lines += ["  ".join(cell.rjust(width) for cell, width in zip(r, widths)) for r in table]
     lines += ["", "hardest examples (%s, %d in all):" % (hard["method"], hard["total"])]
+    lines += _error_lines(hard)
+    cut = (hard.get("errors") or {}).get("cut_score")
+    above = False
     for example in hard["examples"]:
+        if cut is not None and above and example["score"] < cut:
+            lines.append("  ---- the cut: about %d likely label errors above this line ----" % hard["errors"]["cut"])
+        above = cut is not None and example["score"] >= cut
         votes = ", ".join("%s:%d" % item for item in sorted(example["neighbor_labels"].items(), key=lambda kv: -kv[1]))
         lines.append("  #%-7d label %-8s neighbours say %-8s score %.3f  [%s]" % (
             example["index"], example["label"], example["predicted_label"], example["score"], votes))
@@ -177,9 +183,13 @@ def _history_text(result: dict, limit: int) -> str:
     lines += ["  left out step %s: %s" % (entry["step"], entry["reason"]) for entry in result["left_out"]]
     lines += ["  step %-8s kNN accuracy %.3f  mean margin %+.3f" % (s["step"], s["knn_accuracy"], s["mean_margin"])
               for s in result["per_step"]]
+    lines += _error_lines(result)
     lines += ["", "most likely label errors (history score, higher = more suspicious):"]
     order = sorted(range(result["n"]), key=lambda i: (-points["score"][i], points["index"][i]))[:limit]
-    for i in order:
+    cut = (result.get("errors") or {}).get("cut")
+    for rank, i in enumerate(order):
+        if rank == cut:
+            lines.append("  ---- the cut: about %d likely label errors above this line ----" % cut)
         learned = points["learned_at"][i]
         learned = "never" if points["never_learned"][i] else ("not yet" if learned is None else learned)
         lines.append("  #%-7d label %-8s score %.3f  mean margin %+.3f  variability %.3f  learned at %s  "
@@ -188,3 +198,18 @@ def _history_text(result: dict, limit: int) -> str:
                                         learned,
                                         points["forgetting"][i]))
     return "\n".join(lines)
+
+
+def _error_lines(answer: dict) -> List[str]:
+    """The history's method, estimated label errors (per label, per pair) and memorisation."""
+    errors, found, score = answer.get("errors"), answer.get("memorisation"), answer.get("score") or {}
+    lines = ["  score: %s" % score["method"]] if score.get("method") else []
+    if errors:
+        lines.append("  %s" % errors["message"])
+        lines += ["    given %s: about %.0f [%.0f, %.0f]" % (c["label"], c["estimate"], c["low"], c["high"])
+                  for c in errors["per_label"][:10]]
+        lines += ["    given %s, likely %s: about %.0f" % (p["label"], p["likely"], p["estimate"])
+                  for p in errors["pairs"][:10]]
+    if found:
+        lines.append("  memorisation (%s): %s" % (found["verdict"], found["message"]))
+    return lines

@@ -47,8 +47,12 @@ def count_block(result, order: Optional[np.ndarray] = None) -> Optional[dict]:
     message = ("about %d likely label errors (90 %% interval %d–%d); reviewing the top %d should find about %d %% "
                "of them" % (cut, int(np.floor(count.low)), int(np.ceil(count.high)), cut, round(100 * found))
                if cut else "no likely label errors: the history's confident joint has nothing off its diagonal")
+    # The cut as a score too: a filtered or paged list draws its line before the first point
+    # scoring below it (ties at the cut stay above).
+    cut_score = float(result.score[order[cut - 1]]) if 0 < cut <= order.size else None
     return {"estimate": round(float(count.count), 1), "low": round(float(count.low), 1),
-            "high": round(float(count.high), 1), "cut": cut, "expected_found": round(found, 4), "message": message,
+            "high": round(float(count.high), 1), "cut": cut, "cut_score": cut_score,
+            "expected_found": round(found, 4), "message": message,
             "per_label": per_class, "pairs": pairs}
 
 

@@ -85,6 +85,8 @@ export function hardGallery({answer, labelColumn, colourOf, thumbUrl, onSelect, 
     return el('div', {class: 'hard-item', dataset: {index: String(ex.index)}}, card,
       tagControls({entry: tagOf(ex.index), compact: true, label: `tag row ${ex.index}`, onSet: (fields) => onTag(ex.index, fields)}));
   });
+  const errors = answer.errors; // method=history: how many label errors, and where to cut (issue 26)
+  const items = errors && typeof errors.cut_score === 'number' ? withCutLine(cards, examples, errors) : cards;
   const first = page.offset + 1;
   const last = page.offset + examples.length;
   const pager = el('div', {class: 'pager'},
@@ -93,5 +95,21 @@ export function hardGallery({answer, labelColumn, colourOf, thumbUrl, onSelect, 
       // hard_total: how many of the ranked points their neighbours outvote (absent on older servers).
       typeof answer.hard_total === 'number' ? ` ranked · ${fmt(answer.hard_total)} outvoted by their neighbours` : ''),
     el('button', {type: 'button', class: 'button small', disabled: last >= total, onclick: () => onPage(page.offset + page.limit)}, 'Next ›'));
-  return el('div', null, el('div', {class: 'example-grid hard-grid'}, cards), pager);
+  return el('div', null, errors ? el('p', {class: 'errors-estimate small', title: errorsTitle(errors)}, errors.message) : null,
+    el('div', {class: 'example-grid hard-grid'}, items), pager);
+}
+
+/** The cards with the cut line before the first example scoring below the cut (the line
+ *  only where an example above it is on this page too: ties at the cut stay above). */
+function withCutLine(cards, examples, errors) {
+  const at = examples.findIndex((ex, i) => i > 0 && ex.score < errors.cut_score && examples[i - 1].score >= errors.cut_score);
+  if (at < 0) return cards;
+  const line = el('div', {class: 'hard-cut', role: 'separator', 'aria-label': 'estimated number of label errors'},
+    el('span', null, `▲ about ${fmt(errors.cut)} likely label errors above this line · reviewing them should find about ${Math.round(100 * errors.expected_found)} %`));
+  return [...cards.slice(0, at), line, ...cards.slice(at)];
+}
+
+function errorsTitle(errors) {
+  const pairs = (errors.pairs || []).slice(0, 5).map((p) => `given ${p.label}, likely ${p.likely}: ~${fmt(p.estimate, 0)}`);
+  return ['estimated from the training history (cleanlab’s confident joint per step)', ...pairs].join('\n');
 }

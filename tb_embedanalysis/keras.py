@@ -62,7 +62,10 @@ class EmbeddingCallback(tf.keras.callbacks.Callback):
     layer: None (the model's output), a layer name, or a layer object of the model.
     images: N thumbnails for the sprite (see `write_embedding`), with `image_shape` for
       flat images and `invert_images` for dark-on-white digits.
-    every_n_epochs: write after epochs every_n_epochs, 2*every_n_epochs, ... (1-based).
+    every_n_epochs: write after epochs every_n_epochs, 2*every_n_epochs, ... (1-based). For
+      label errors from the history, pass the training rows and a callable `step` at doubling
+      points from early on (see `write_embedding`'s `step`): memorisation often starts within
+      the first epochs, and steps logged after it say little.
     step: "epoch" (epoch + 1), "iterations" (optimizer iterations) or a callable
       ``step(epoch) -> int``.
     log_scalars, k, metric: cluster-quality scalars (kNN accuracy, silhouette, per-label

@@ -9,7 +9,7 @@ from sklearn.metrics import roc_auc_score
 from threadpoolctl import threadpool_limits
 
 import label_error_protocol as protocol
-from history_protocol import aum
+from history_protocol import aum, knn_probabilities
 from tb_embedanalysis.analysis import label_counts, label_errors, labels as label_codes, memorisation
 from tb_embedanalysis.analysis.engine import AnalysisEngine, Space
 
@@ -52,20 +52,32 @@ def test_features_use_neighbourhoods_only(small_run):
     assert not label_errors.usable_logits([z[:, :9] for z in run.logits], run.noisy, 10)
 
 
-def test_one_step_joint_equals_cleanlabs_confident_joint():
+@pytest.mark.parametrize("lonely", [False, True], ids=["plain", "a-label-no-neighbour-shares"])
+def test_one_step_joint_equals_cleanlabs_confident_joint(lonely):
+    """cleanlab's compute_confident_joint on the same kNN vote shares; `lonely`: label 4's
+    points never have a neighbour labelled 4 (its threshold is cleanlab's floor, 2e-6: rows
+    with P = 0 for it are not confident in it, those with P > 0 are)."""
     from cleanlab.count import compute_confident_joint
 
     rng = np.random.default_rng(5)
-    n, k, n_labels = 600, 10, 4
+    n, k, n_labels = 600, 10, 5 if lonely else 4
     codes = rng.integers(0, n_labels, n)
     graph = np.stack([rng.choice(np.delete(np.arange(n), i), k, replace=False) for i in range(n)])
     near = rng.random(n) < 0.7  # most neighbourhoods agree with the label: a joint with a diagonal
     graph[near] = np.stack([rng.choice(np.flatnonzero((codes == codes[i]) & (np.arange(n) != i)), k)
                             for i in np.flatnonzero(near)])
+    if lonely:
+        graph[np.isin(graph, np.flatnonzero(codes == 4))] = int(np.flatnonzero(codes == 0)[0])
     count = label_counts.count_errors([graph], codes, n_labels, np.ones(1))
-    probs = label_counts.probabilities([graph], codes, n_labels, np.ones(1), None, 0, n)
+    probs = knn_probabilities(codes[graph], n_labels)
+    raw = compute_confident_joint(codes, probs, calibrate=False)
+    likely = label_counts.confident_labels(codes[graph], codes, n_labels)
+    sure = likely >= 0
+    ours = np.bincount(codes[sure] * n_labels + likely[sure], minlength=n_labels ** 2).reshape(n_labels, n_labels)
+    np.fill_diagonal(ours, np.maximum(ours.diagonal(), 1))  # cleanlab keeps one point per class on the diagonal
+    np.testing.assert_array_equal(ours, raw)  # the same points in the same cells
     theirs = compute_confident_joint(codes, probs, calibrate=True)
-    np.testing.assert_allclose(count.joint, theirs, atol=1.0)  # cleanlab rounds its cells to integers
+    np.testing.assert_allclose(count.joint, theirs, atol=1.0)  # cleanlab rounds its calibrated cells
     off = theirs.copy()
     np.fill_diagonal(off, 0)
     assert abs(count.count - off.sum()) <= n_labels

@@ -146,8 +146,14 @@ def weighted_margin(neighbor_codes: np.ndarray, codes: np.ndarray, weights: np.n
     return _Tally.of(neighbor_codes, codes).margin(weights)
 
 
+def tallies_of(neighbors: Sequence[np.ndarray], codes: np.ndarray) -> list:
+    """Each step's neighbour-label grouping, for history_score calls on the same history."""
+    codes = np.asarray(codes, dtype=np.int64)
+    return [_Tally.of(codes[nb], codes) for nb in neighbors]
+
+
 def history_score(neighbors: Sequence[np.ndarray], codes: np.ndarray, *, rounds: int = TRUST_ROUNDS,
-                  step_weights: Optional[np.ndarray] = None) -> np.ndarray:
+                  step_weights: Optional[np.ndarray] = None, tallies: Optional[list] = None) -> np.ndarray:
     """Label-error score of every point from its neighbourhoods at every step.
 
     neighbors: S arrays (n, k) int, each step's k nearest other points as positions into
@@ -164,10 +170,12 @@ def history_score(neighbors: Sequence[np.ndarray], codes: np.ndarray, *, rounds:
     low because its early neighbourhoods disagreed, so its late votes count for little:
     clean points beside errors stop looking hard, errors keep looking hard. step_weights
     (S,) ≥ 0, not all 0: the means over steps are weighted so (label_errors.py); None: equal.
+    tallies: tallies_of(neighbors, codes), when several scores of one history are wanted.
     """
     codes = np.asarray(codes, dtype=np.int64)
     k = neighbors[0].shape[1]
-    tallies = [_Tally.of(codes[nb], codes) for nb in neighbors]
+    if tallies is None:
+        tallies = tallies_of(neighbors, codes)
     ones = np.ones(neighbors[0].shape)
     w = np.ones(len(tallies)) if step_weights is None else np.asarray(step_weights, dtype=np.float64)
     mean = np.average([tally.margin(ones) for tally in tallies], axis=0, weights=w)

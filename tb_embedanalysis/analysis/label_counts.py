@@ -23,8 +23,6 @@ from typing import Optional, Sequence
 import numpy as np
 
 BOOTSTRAPS = 100
-#: Rows per block of the (rows × L) probability matrix: ~32 MB of float64 at most.
-_BLOCK_ELEMENTS = 1 << 22
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -40,7 +38,6 @@ class ErrorCount:
     high: float
     per_class: np.ndarray
     joint: np.ndarray
-    likely: np.ndarray
     own_probability: np.ndarray
 
     def expected_found(self, order: np.ndarray, cut: int) -> float:
@@ -51,48 +48,93 @@ class ErrorCount:
         return float(min(1.0, np.sum(1.0 - self.own_probability[order[:cut]]) / self.count))
 
 
-def _blocks(n: int, width: int):
-    step = max(1, _BLOCK_ELEMENTS // max(width, 1))
-    return ((start, min(n, start + step)) for start in range(0, n, step))
+#: cleanlab's floor of a class's threshold (CONFIDENT_THRESHOLDS_LOWER_BOUND) and tolerance.
+_THRESHOLD_FLOOR, _TOLERANCE = 2e-6, 1e-6
 
 
-def probabilities(neighbors: Sequence[np.ndarray], codes: np.ndarray, n_labels: int, weights: np.ndarray,
-                  logits: Optional[Sequence[np.ndarray]], start: int, stop: int) -> np.ndarray:
-    """(stop − start, L) float64 P_i of rows start:stop (see the module docstring)."""
-    w = np.asarray(weights, dtype=np.float64) / np.sum(weights)
-    b = stop - start
-    out = np.zeros((b, n_labels))
-    share = 0.5 if logits is not None else 1.0
-    for t, nb in enumerate(neighbors):
-        if w[t] == 0:
-            continue
-        neighbor_codes = codes[nb[start:stop]]
-        k = neighbor_codes.shape[1]
-        keys = (np.arange(b)[:, None] * n_labels + neighbor_codes).ravel()
-        out += (share * w[t] / k) * np.bincount(keys, minlength=b * n_labels).reshape(b, n_labels)
-        if logits is not None:
-            z = np.asarray(logits[t][start:stop], dtype=np.float64)
-            e = np.exp(z - z.max(axis=1, keepdims=True))
-            out += (share * w[t]) * e / e.sum(axis=1, keepdims=True)
-    return out
+def confident_labels(neighbor_codes: np.ndarray, codes: np.ndarray, n_labels: int) -> np.ndarray:
+    """(n,) int64 each row's confident label at one step (−1: none), from its k neighbours'
+    labels neighbor_codes (n, k), by cleanlab's `compute_confident_joint` rule on the vote
+    shares P_i(c) = |{j : y_j = c}| / k: t_c = max(mean of P_i(c) over rows labelled c, 2e-6);
+    the classes with P_i(c) ≥ t_c − 1e-6 are confident; one → that one, several →
+    argmax_c P_i(c) (ties: the smallest label). Sparse: only the (row, label) pairs present
+    are formed, never an (n, L) matrix (an absent pair has P = 0, below every t_c − 1e-6)."""
+    n, k = neighbor_codes.shape
+    pairs, counts = np.unique((np.arange(n)[:, None] * n_labels + neighbor_codes).ravel(), return_counts=True)
+    rows, labels = pairs // n_labels, pairs % n_labels
+    share = counts / k
+    own = np.zeros(n)
+    mine = labels == codes[rows]
+    own[rows[mine]] = share[mine]
+    thresholds = np.maximum(np.bincount(codes, weights=own, minlength=n_labels) / np.maximum(
+        np.bincount(codes, minlength=n_labels), 1), _THRESHOLD_FLOOR)
+    above = share >= thresholds[labels] - _TOLERANCE
+    confident = np.bincount(rows[above], minlength=n)
+    order = np.lexsort((labels, -share, rows))  # per row: the largest share first, ties to the smallest label
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = rows[order][1:] != rows[order][:-1]
+    argmax = np.full(n, -1, dtype=np.int64)
+    argmax[rows[order][first]] = labels[order][first]
+    single = np.full(n, -1, dtype=np.int64)  # the confident class of rows with exactly one
+    single[rows[above]] = labels[above]
+    return np.where(confident > 1, argmax, np.where(confident == 1, single, -1))
 
 
-def _confident(neighbors: Sequence[np.ndarray], codes: np.ndarray, n_labels: int, weights: np.ndarray):
-    """(likely (n,) int64, −1 for none; own (n,) P_i(y_i)) of P weighted by `weights`."""
-    n = codes.size
-    own = np.empty(n)
-    for start, stop in _blocks(n, n_labels):
-        probs = probabilities(neighbors, codes, n_labels, weights, None, start, stop)
-        own[start:stop] = probs[np.arange(stop - start), codes[start:stop]]
-    per_label = np.bincount(codes, minlength=n_labels).astype(np.float64)
-    thresholds = np.bincount(codes, weights=own, minlength=n_labels) / np.maximum(per_label, 1)
-    likely = np.full(n, -1, dtype=np.int64)
-    for start, stop in _blocks(n, n_labels):
-        probs = probabilities(neighbors, codes, n_labels, weights, None, start, stop)
-        above = probs >= thresholds[None, :] - 1e-12  # cleanlab's ≥, with float64 sums' rounding
-        best = np.argmax(np.where(above, probs, -np.inf), axis=1)
-        likely[start:stop] = np.where(above.any(axis=1), best, -1)
-    return likely, own
+class StepJoints:
+    """Each step's confident labels, found once: step weights only combine them, so the
+    rounds of label_errors.analyse cost a few bincounts each, not a pass over the graphs.
+
+    likely (S of (n,) int32, −1: none): the confident label of every point at each step.
+    """
+
+    def __init__(self, neighbors: Sequence[np.ndarray], codes: np.ndarray, n_labels: int):
+        self.neighbors, self.codes, self.n_labels = neighbors, np.asarray(codes, dtype=np.int64), n_labels
+        steps = len(neighbors)
+        self.likely = [confident_labels(self.codes[neighbors[t]], self.codes, n_labels).astype(np.int32)
+                       for t in range(steps)]
+        self.per_label = np.bincount(self.codes, minlength=n_labels).astype(np.float64)
+
+    def _shares(self, weights: np.ndarray) -> np.ndarray:
+        w = np.asarray(weights, dtype=np.float64) ** 2
+        return w / w.sum()
+
+    def joint(self, weights: np.ndarray, draw: Optional[np.ndarray] = None) -> np.ndarray:
+        """Σ_t w_t² C_t / Σ_t w_t² (L, L); `draw` (n,): bootstrap weights of the points."""
+        w = self._shares(weights)
+        per_label = self.per_label if draw is None else np.bincount(self.codes, weights=draw, minlength=self.n_labels)
+        out = np.zeros((self.n_labels, self.n_labels))
+        for t in np.flatnonzero(w > 0):
+            sure = self.likely[t] >= 0
+            point_weights = np.ones(int(sure.sum())) if draw is None else draw[sure]
+            out += w[t] * _calibrated(self.codes[sure], self.likely[t][sure].astype(np.int64), self.n_labels,
+                                      point_weights, per_label)
+        return out
+
+    def estimate(self, weights: np.ndarray) -> float:
+        """The estimated number of label errors: the off-diagonal sum of joint(weights)."""
+        joint = self.joint(weights)
+        return float(joint.sum() - np.trace(joint))
+
+    def count(self, weights: np.ndarray) -> ErrorCount:
+        """ErrorCount for step weights (S,) ≥ 0, not all 0 (see count_errors)."""
+        joint = self.joint(weights)
+        off = joint.copy()
+        np.fill_diagonal(off, 0.0)
+        per_class = off.sum(axis=1)
+        classes = np.zeros((BOOTSTRAPS, self.n_labels))
+        rng = np.random.default_rng(0)  # seeded: the same interval every run
+        for b in range(BOOTSTRAPS):
+            boot = self.joint(weights, rng.poisson(1.0, self.codes.size).astype(np.float64))
+            np.fill_diagonal(boot, 0.0)
+            classes[b] = boot.sum(axis=1)
+        totals = classes.sum(axis=1)
+        w = self._shares(weights)
+        own = np.zeros(self.codes.size)  # Σ_t w_t P_i^t(y_i), the w²-weighted share of votes for the label
+        for t in np.flatnonzero(w > 0):
+            own += w[t] * np.mean(self.codes[self.neighbors[int(t)]] == self.codes[:, None], axis=1)
+        return ErrorCount(float(per_class.sum()), float(np.percentile(totals, 5)), float(np.percentile(totals, 95)),
+                          np.column_stack([per_class, np.percentile(classes, 5, axis=0),
+                                           np.percentile(classes, 95, axis=0)]), joint, own)
 
 
 def count_errors(neighbors: Sequence[np.ndarray], codes: np.ndarray, n_labels: int,
@@ -105,43 +147,16 @@ def count_errors(neighbors: Sequence[np.ndarray], codes: np.ndarray, n_labels: i
     the planted flips on the tuning runs (a point memorised at later steps falls below its
     likely label's threshold), per-step joints weighted by w² 0.93-1.11 (bench/README.md).
     """
-    n = codes.size
-    w = np.asarray(weights, dtype=np.float64) ** 2
-    w = w / w.sum()
-    per_label = np.bincount(codes, minlength=n_labels).astype(np.float64)
-    joint = np.zeros((n_labels, n_labels))
-    steps = np.flatnonzero(w > 0)
-    likely_at = []  # (n,) int32 per carrying step: S × n × 4 bytes, like one step's graph column
-    for t in steps:
-        likely, _ = _confident(neighbors, codes, n_labels, np.eye(w.size)[t])
-        sure = likely >= 0
-        joint += w[t] * _calibrated(codes[sure], likely[sure], n_labels, np.ones(int(sure.sum())), per_label)
-        likely_at.append(likely.astype(np.int32))
-    classes = np.zeros((BOOTSTRAPS, n_labels))
-    rng = np.random.default_rng(0)  # seeded: the same interval every run
-    for b in range(BOOTSTRAPS):
-        draw = rng.poisson(1.0, n).astype(np.float64)  # Poisson(1) bootstrap weights of the points
-        drawn_per_label = np.bincount(codes, weights=draw, minlength=n_labels)
-        for t, likely in zip(steps, likely_at):
-            sure = likely >= 0
-            boot = _calibrated(codes[sure], likely[sure].astype(np.int64), n_labels, draw[sure], drawn_per_label)
-            np.fill_diagonal(boot, 0.0)
-            classes[b] += w[t] * boot.sum(axis=1)
-    totals = classes.sum(axis=1)
-    off = joint.copy()
-    np.fill_diagonal(off, 0.0)
-    per_class = off.sum(axis=1)
-    likely, own = _confident(neighbors, codes, n_labels, weights ** 2)
-    return ErrorCount(float(per_class.sum()), float(np.percentile(totals, 5)), float(np.percentile(totals, 95)),
-                      np.column_stack([per_class, np.percentile(classes, 5, axis=0), np.percentile(classes, 95, axis=0)]),
-                      joint, likely, own)
+    return StepJoints(neighbors, codes, n_labels).count(weights)
 
 
 def _calibrated(given: np.ndarray, likely: np.ndarray, n_labels: int, weights: np.ndarray,
                 per_label: np.ndarray) -> np.ndarray:
-    """The calibrated confident joint (L, L) of confident (given, likely) pairs: each row
-    rescaled to the (weighted) number of points with that given label."""
+    """The calibrated confident joint (L, L) of confident (given, likely) pairs: diagonal
+    cells at least 1, then each row rescaled to the (weighted) number of points with that
+    given label (cleanlab's calibrate_confident_joint, before its rounding to integers)."""
     joint = np.bincount(given * n_labels + likely, weights=weights, minlength=n_labels * n_labels)
     joint = joint.reshape(n_labels, n_labels)
+    np.fill_diagonal(joint, np.maximum(joint.diagonal(), 1.0))  # cleanlab's: every class keeps one clean point
     rows = joint.sum(axis=1)
     return joint * (per_label / np.where(rows > 0, rows, 1.0))[:, None]

@@ -30,8 +30,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from tb_embedanalysis.analysis.history import history_score
-from tb_embedanalysis.analysis.label_counts import ErrorCount, count_errors
+from tb_embedanalysis.analysis.history import history_score, tallies_of
+from tb_embedanalysis.analysis.label_counts import ErrorCount, StepJoints
 
 #: Logits are used when their width is the number of labels and their last step's argmax
 #: agrees with the given label on more than this fraction of the rows (column c = code c
@@ -95,7 +95,7 @@ def _ranks(values: np.ndarray) -> np.ndarray:
 
 
 def combined_score(neighbors: Sequence[np.ndarray], codes: np.ndarray, evidence: StepEvidence,
-                   weights: np.ndarray) -> np.ndarray:
+                   weights: np.ndarray, tallies: Optional[list] = None) -> np.ndarray:
     """Label-error score (n,) float64, **higher = more likely mislabelled**.
 
     Without logits: the trust-weighted kNN history score over the steps weighted by
@@ -110,8 +110,8 @@ def combined_score(neighbors: Sequence[np.ndarray], codes: np.ndarray, evidence:
     were in (the weights help the count, label_counts.py, and the kNN-only score).
     """
     if evidence.logit_margin is None:
-        return history_score(neighbors, codes, step_weights=weights)
-    return (_ranks(history_score(neighbors, codes)) + _ranks(-evidence.logit_margin.mean(axis=0))) / 2.0
+        return history_score(neighbors, codes, step_weights=weights, tallies=tallies)
+    return (_ranks(history_score(neighbors, codes, tallies=tallies)) + _ranks(-evidence.logit_margin.mean(axis=0))) / 2.0
 
 
 #: Rounds of (suspects → step weights → score and count); 2: tuned on the protocol's tuning seeds.
@@ -149,14 +149,15 @@ def analyse(neighbors: Sequence[np.ndarray], codes: np.ndarray, n_labels: int, p
     codes = np.asarray(codes, dtype=np.int64)
     logits = vectors if vectors is not None and usable_logits(vectors, codes, n_labels) else None
     evidence = step_evidence(predicted, codes, logits)
+    joints = StepJoints(neighbors, codes, n_labels)
+    tallies = tallies_of(neighbors, codes)  # built once for every round's score
     weights = np.ones(len(neighbors))
-    score = combined_score(neighbors, codes, evidence, weights)
-    count = count_errors(neighbors, codes, n_labels, weights)
-    suspects = top(score, int(round(count.count)))
+    score = combined_score(neighbors, codes, evidence, weights, tallies)
+    suspects = top(score, int(round(joints.estimate(weights))))
     for _ in range(rounds):
         weights = step_weights(evidence.fitted, suspects)
-        score = combined_score(neighbors, codes, evidence, weights)
-        count = count_errors(neighbors, codes, n_labels, weights)
-        suspects = top(score, int(round(count.count)))
-    return LabelErrors(METHOD_LOGITS if logits is not None else METHOD_KNN, score, weights, evidence.fitted, count,
-                       suspects)
+        if logits is None:  # with logits the score does not depend on the weights
+            score = combined_score(neighbors, codes, evidence, weights, tallies)
+        suspects = top(score, int(round(joints.estimate(weights))))
+    return LabelErrors(METHOD_LOGITS if logits is not None else METHOD_KNN, score, weights, evidence.fitted,
+                       joints.count(weights), suspects)

@@ -137,6 +137,10 @@ def write_embedding(
       Writing the same name and step again replaces that entry. A step whose row count
       or metadata differs from the nearest earlier step's is written, with a
       `StepRowsWarning` (a training history needs the same rows at every step).
+      To find label errors from the history (the tab's Training history card, issue 26),
+      log the *training* rows at doubling steps from early on, e.g. 50, 100, 200, …, to the
+      end: at least 4 steps before the network memorises its errors (the card marks where
+      that starts, and says "too late" / "too few" with a schedule when the steps missed it).
     allow_nonfinite: write rows with NaN/Inf instead of raising NonFiniteError.
 
     Everything is validated before the first byte is written (errors derive from

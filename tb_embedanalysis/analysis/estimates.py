@@ -140,11 +140,20 @@ def labels(shape: Shape) -> Estimate:
     return _with_graph(shape, after=_labels_bytes(shape))
 
 
+#: label_errors.analyse's transients of one step: confident_labels' sparse (row, label)
+#: pairs, N × k × 8 bytes each (keys, their sort, counts, rows, labels, shares, order, mask).
+LABEL_ERROR_PAIR_ARRAYS = 8
+
+
 def history(shape: Shape) -> Estimate:
     """/history and the history ranking: one step's graph and labels at a time, and every
-    step's neighbours (N × k int64) and votes held until the score is computed."""
-    per_step = shape.valid * shape.k * 8 + _votes_bytes(shape)  # neighbours as positions, int64
-    return _with_graph(shape, after=_labels_bytes(shape), held=shape.steps * per_step)
+    step's neighbours (N × k int64) and votes held until the score is computed; then the
+    label-error analysis (label_errors.py): per step a fit, a logit margin and a confident
+    label per row held, and one step's sparse label pairs or two float64 copies of its
+    logits (N × L) at a time."""
+    per_step = shape.valid * shape.k * 8 + _votes_bytes(shape) + shape.valid * 20  # + fitted, margin, likely
+    transient = max(LABEL_ERROR_PAIR_ARRAYS * shape.valid * shape.k * 8, 2 * shape.valid * shape.n_labels * 8)
+    return _with_graph(shape, after=max(_labels_bytes(shape), transient), held=shape.steps * per_step)
 
 
 def churn(shape: Shape) -> Estimate:

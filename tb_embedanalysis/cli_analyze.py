@@ -208,7 +208,8 @@ def _error_lines(answer: dict) -> List[str]:
         lines.append("  %s" % errors["message"])
         lines += ["    given %s: about %.0f [%.0f, %.0f]" % (c["label"], c["estimate"], c["low"], c["high"])
                   for c in errors["per_label"][:10]]
-        lines += ["    given %s, likely %s: about %.0f" % (p["label"], p["likely"], p["estimate"])
+        lines += ["    given %s, likely %s: about %.0f [%.0f, %.0f]" % (p["label"], p["likely"], p["estimate"], p["low"],
+                                                                          p["high"])
                   for p in errors["pairs"][:10]]
     if found:
         lines.append("  memorisation (%s): %s" % (found["verdict"], found["message"]))

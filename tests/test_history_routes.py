@@ -112,7 +112,8 @@ def test_history_counts_label_errors_and_names_its_method(client, logdir, capsys
     scores = np.sort(body["points"]["score"])[::-1]
     assert errors["cut_score"] == pytest.approx(scores[errors["cut"] - 1], abs=1e-4)
     assert "about %d likely label errors" % errors["cut"] in errors["message"]
-    assert all(p["label"] != p["likely"] for p in errors["pairs"])
+    assert all(p["label"] != p["likely"] and p["low"] <= p["high"] for p in errors["pairs"])
+    assert errors["pairs"][0]["low"] <= errors["pairs"][0]["estimate"] <= errors["pairs"][0]["high"]
     assert len(memo["suspect_fit"]) == len(run.steps)
     assert memo["verdict"] == "ok" and memo["onset_step"] in run.steps[2:]  # memorised at the end, seen before
     hard = wait_json(client, "/hard_examples", run=RUN, embedding=NAME, method="history", metric="euclidean")

@@ -23,6 +23,8 @@ from typing import Optional, Sequence
 import numpy as np
 
 BOOTSTRAPS = 100
+#: The (given, likely) pairs an ErrorCount lists with an interval, largest first, at most.
+PAIRS = 50
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -30,14 +32,17 @@ class ErrorCount:
     """count / low / high: the estimated number of label errors and its 90 % interval;
     per_class (L, 3) float64 (estimate, low, high) of the errors among points given each
     label; joint (L, L) float64 calibrated confident joint (rows: given, columns: likely
-    true); likely (n,) int64 the confident label (−1: none); own_probability (n,) float64
-    P_i(y_i), so 1 − it is the point's chance of being an error by its own history."""
+    true); pairs (m, 5) float64 (given code, likely code, estimate, low, high) of the at
+    most PAIRS largest off-diagonal cells of at least 0.5, largest first; own_probability
+    (n,) float64 the w²-weighted mean over steps of P_i^t(y_i), so 1 − it is the point's
+    chance of being an error by its own history."""
 
     count: float
     low: float
     high: float
     per_class: np.ndarray
     joint: np.ndarray
+    pairs: np.ndarray
     own_probability: np.ndarray
 
     def expected_found(self, order: np.ndarray, cut: int) -> float:
@@ -121,20 +126,27 @@ class StepJoints:
         off = joint.copy()
         np.fill_diagonal(off, 0.0)
         per_class = off.sum(axis=1)
+        cells = np.argsort(-off, axis=None, kind="stable")[:PAIRS]
+        cells = cells[off.flat[cells] >= 0.5]
         classes = np.zeros((BOOTSTRAPS, self.n_labels))
+        pair_draws = np.zeros((BOOTSTRAPS, cells.size))
         rng = np.random.default_rng(0)  # seeded: the same interval every run
         for b in range(BOOTSTRAPS):
             boot = self.joint(weights, rng.poisson(1.0, self.codes.size).astype(np.float64))
             np.fill_diagonal(boot, 0.0)
             classes[b] = boot.sum(axis=1)
+            pair_draws[b] = boot.flat[cells]
         totals = classes.sum(axis=1)
+        pairs = np.column_stack([cells // self.n_labels, cells % self.n_labels, off.flat[cells],
+                                 np.percentile(pair_draws, 5, axis=0), np.percentile(pair_draws, 95, axis=0)]
+                                ) if cells.size else np.zeros((0, 5))
         w = self._shares(weights)
         own = np.zeros(self.codes.size)  # Σ_t w_t P_i^t(y_i), the w²-weighted share of votes for the label
         for t in np.flatnonzero(w > 0):
             own += w[t] * np.mean(self.codes[self.neighbors[int(t)]] == self.codes[:, None], axis=1)
         return ErrorCount(float(per_class.sum()), float(np.percentile(totals, 5)), float(np.percentile(totals, 95)),
                           np.column_stack([per_class, np.percentile(classes, 5, axis=0),
-                                           np.percentile(classes, 95, axis=0)]), joint, own)
+                                           np.percentile(classes, 95, axis=0)]), joint, pairs, own)
 
 
 def count_errors(neighbors: Sequence[np.ndarray], codes: np.ndarray, n_labels: int,
@@ -146,6 +158,7 @@ def count_errors(neighbors: Sequence[np.ndarray], codes: np.ndarray, n_labels: i
     kNN vote shares alone: a joint of probabilities averaged over steps counted 0.7-0.8 of
     the planted flips on the tuning runs (a point memorised at later steps falls below its
     likely label's threshold), per-step joints weighted by w² 0.93-1.11 (bench/README.md).
+    Intervals (overall, per class, per listed pair): module docstring.
     """
     return StepJoints(neighbors, codes, n_labels).count(weights)
 

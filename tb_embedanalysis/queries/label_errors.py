@@ -11,9 +11,6 @@ import numpy as np
 
 from tb_embedanalysis.analysis import memorisation
 
-#: The (given, likely) pairs listed, largest first, at most this many.
-MAX_PAIRS = 50
-
 
 def score_block(result) -> dict:
     """/history's and /hard_examples' `score`: name, range, direction, method, step weights."""
@@ -39,11 +36,9 @@ def count_block(result, order: Optional[np.ndarray] = None) -> Optional[dict]:
     per_class = [{"label": names[c], "estimate": round(float(row[0]), 1), "low": round(float(row[1]), 1),
                   "high": round(float(row[2]), 1)} for c, row in enumerate(count.per_class) if row[2] > 0]
     per_class.sort(key=lambda entry: -entry["estimate"])
-    off = count.joint.copy()
-    np.fill_diagonal(off, 0.0)
-    cells = np.argsort(-off, axis=None, kind="stable")[:MAX_PAIRS]
-    pairs = [{"label": names[c // off.shape[1]], "likely": names[c % off.shape[1]],
-              "estimate": round(float(off.flat[c]), 1)} for c in cells.tolist() if off.flat[c] >= 0.5]
+    pairs = [{"label": names[int(given)], "likely": names[int(likely)], "estimate": round(float(estimate), 1),
+              "low": round(float(low), 1), "high": round(float(high), 1)}
+             for given, likely, estimate, low, high in count.pairs.tolist()]
     message = ("about %d likely label errors (90 %% interval %d–%d); reviewing the top %d should find about %d %% "
                "of them" % (cut, int(np.floor(count.low)), int(np.ceil(count.high)), cut, round(100 * found))
                if cut else "no likely label errors: the history's confident joint has nothing off its diagonal")

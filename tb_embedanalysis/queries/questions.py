@@ -109,17 +109,21 @@ def metadata_column(embedding: Embedding, column: Optional[str]) -> dict:
 
 def search(embedding: Embedding, pattern: str, *, column: Optional[str] = None, limit: Optional[int] = None,
            literal: bool = False) -> dict:
-    """Rows whose metadata matches `pattern` (a regex; with literal=True, plain text)."""
+    """Rows whose metadata matches `pattern` (a regex; with literal=True, plain text).
+    `as_text`: the pattern was searched as plain text because it is not a valid regex
+    (`regex_error` says why), so the tab can say so instead of a bare "0 matches"."""
     limit = check_range("limit", limit, default=100, minimum=1, maximum=MAX_SEARCH_LIMIT)
-    if embedding.metadata is None:
-        return {"total": 0, "matches": []}
-    columns = [_column(embedding, column)] if column else list(embedding.metadata.columns)
     try:
+        problem = None if literal else text_match.regex_error(pattern)
+        if embedding.metadata is None:
+            return {"total": 0, "matches": [], "as_text": problem is not None, "regex_error": problem}
+        columns = [_column(embedding, column)] if column else list(embedding.metadata.columns)
         total, rows = text_match.search([embedding.metadata.values[c] for c in columns], pattern, limit=limit,
                                          literal=literal)
     except text_match.SearchTimeout as error:  # its message names the parameter q
         raise InvalidArgument(str(error)) from None
-    return {"total": total, "matches": [{"index": row, "metadata": metadata_row(embedding, row)} for row in rows]}
+    return {"total": total, "matches": [{"index": row, "metadata": metadata_row(embedding, row)} for row in rows],
+            "as_text": problem is not None, "regex_error": problem}
 
 
 def clusters(engine: AnalysisEngine, embedding: Embedding, *, label_column: Optional[str] = None,

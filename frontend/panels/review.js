@@ -27,9 +27,26 @@ export default class ReviewPanel extends Panel {
     this.status = '';
     this.skipping = true;
     store.on('review', () => this.onSelection());
-    store.on('hardFilter', () => { if (!this.node.hidden) this.load(); });
+    // The queue is the ranking: another score, label or cell is another queue (not another gallery page).
+    store.on('hardFilter', () => { if (!this.node.hidden && this.rankingKey() !== this.loadedKey) this.load(); });
+    // A point chosen elsewhere (map, gallery) that is in the queue: continue from there.
+    store.on('point', () => this.follow());
     store.on('tags', () => { if (this.queue && !this.node.hidden) this.render(); });
     document.addEventListener('keydown', (event) => this.onKey(event));
+  }
+
+  rankingKey() {
+    const {label, predicted, method} = this.store.hard;
+    return JSON.stringify([label, predicted, method]);
+  }
+
+  follow() {
+    if (this.node.hidden || !this.queue || this.done) return;
+    const at = this.queue.items.findIndex((item) => item.index === this.store.point);
+    if (at >= 0 && at !== this.position) {
+      this.position = at;
+      this.render();
+    }
   }
 
   appliesTo() {
@@ -57,6 +74,7 @@ export default class ReviewPanel extends Panel {
     const store = this.store;
     const q = store.query();
     const filter = {...store.hard};
+    this.loadedKey = this.rankingKey();
     this.queue = null;
     this.done = false;
     this.heading.textContent = 'Review queue';

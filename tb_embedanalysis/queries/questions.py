@@ -14,6 +14,7 @@ from tb_embedanalysis.errors import InvalidArgument, NotFound, QueryError, bug_m
 from tb_embedanalysis.logs import EmbeddingStore
 from tb_embedanalysis.logs.errors import LogError
 from tb_embedanalysis.logs.model import Embedding, EmbeddingSeries
+from tb_embedanalysis.quoting import clipped
 from tb_embedanalysis.queries.rules import (
     HISTORY_METHOD, MAX_LIMIT, MAX_OFFSET, MAX_SEARCH_LIMIT, Workspace, _column, check_choice, check_hard_method,
     check_k, check_range, label_question, labels_of, metadata_row, resolve_metric, resolve_query, space,
@@ -115,6 +116,7 @@ def search(embedding: Embedding, pattern: str, *, column: Optional[str] = None, 
     limit = check_range("limit", limit, default=100, minimum=1, maximum=MAX_SEARCH_LIMIT)
     try:
         problem = None if literal else text_match.regex_error(pattern)
+        problem = None if problem is None else clipped(problem, 120)  # RE2 quotes the pattern: bound the echo
         if embedding.metadata is None:
             return {"total": 0, "matches": [], "as_text": problem is not None, "regex_error": problem}
         columns = [_column(embedding, column)] if column else list(embedding.metadata.columns)

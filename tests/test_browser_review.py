@@ -228,7 +228,7 @@ def test_review_queue_from_the_keyboard_to_corrected_metadata(browser, served, t
     write_embedding(tmp_path / "fixed", vectors.reshape(N, -1), name="logits",
                     metadata={"Index": [r[0] for r in rows[1:]], "Label": corrected})
     loaded = queries.Workspace.open(str(tmp_path), cache_dir=None).load("fixed", "logits")
-    assert loaded.label_column == "Label"
+    assert loaded.label_column == "Label" and loaded.metadata is not None
     assert list(loaded.metadata.values["Label"]) == expected
 
 

@@ -15,6 +15,7 @@ import {Panel} from './panel.js';
 
 const PAGE = 1000; // the server's largest page of /hard_examples
 const MAX_SIZE = 10000; // a queue longer than this is not read one point at a time
+const FALLBACK_SIZE = 24; // the queue's length when no point is outvoted (a gallery page)
 const KEY_TAGS = {1: 'label error', e: 'label error', 2: 'ambiguous', a: 'ambiguous', 3: 'ok', o: 'ok'};
 
 export default class ReviewPanel extends Panel {
@@ -58,7 +59,8 @@ export default class ReviewPanel extends Panel {
     const ask = (limit, offset) => api.hardExamples(q, {label: filter.label, predicted: filter.predicted, method: filter.method,
       limit, offset}, {onProgress});
     const first = await ask(PAGE, 0);
-    const wanted = this.store.review.size ?? first.hard_total ?? first.examples.length;
+    // By default the points their neighbours outvote; when none is, the first page's worth.
+    const wanted = this.store.review.size ?? (first.hard_total || Math.min(FALLBACK_SIZE, first.total));
     const size = Math.max(1, Math.min(wanted, first.total, MAX_SIZE));
     const items = first.examples.slice(0, size);
     while (items.length < size) {
@@ -89,7 +91,7 @@ export default class ReviewPanel extends Panel {
         this.queue = queue;
         const at = queue.items.findIndex((item) => item.index === store.point);
         this.position = at >= 0 ? at : 0;
-        if (at < 0 && this.skipOk() && this.isOk(0)) this.position = this.step(0, 1) ?? 0;
+        if (at < 0 && queue.items.length && this.skipOk() && this.isOk(0)) this.position = this.step(0, 1) ?? 0;
         this.render();
         if (queue.items.length && store.point !== queue.items[this.position].index) store.selectPoint(queue.items[this.position].index);
         mark('review');

@@ -170,6 +170,8 @@ def test_review_queue_from_the_keyboard_to_corrected_metadata(browser, served, t
             frame.wait_for_function("window.__embedanalysis.app.store.point === %d" % queue[position])  # the map follows
 
         assert current() == queue[0] and store(tab, "s.point") == queue[0]
+        spark = frame.wait_for_selector(".review-history svg.margin-spark")  # its margin at each of the 3 steps
+        assert spark.evaluate("s => s.querySelectorAll('circle').length") == len(STEPS)
         keys.press("1")  # label error, then on to the next
         wait_for(1)
         vote = ranking["examples"][1]["predicted_label"]
@@ -307,17 +309,21 @@ def test_without_labels_no_tags_auto_says_cosine_and_a_tie_is_a_tie(browser, ser
 
 
 # -- screenshots -----------------------------------------------------------------------
-@pytest.mark.parametrize("width, height", [(1280, 800), (1920, 1080)])
-@pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_review_queue_screenshots(browser, served, width, height, scheme):
-    tab, context = open_tab(browser, served, TRAIN + "%26score%3Dhistory%26review%3D1", width=width, height=height,
-                            scheme=scheme)
+def test_review_queue_screenshots_in_both_themes_and_sizes(browser, served):
+    """The queue beside the map, in the first screen, at 1280×800 and 1920×1080, light and dark
+    (one page: the window resized and the colour scheme switched, as a person would)."""
+    tab, context = open_tab(browser, served, TRAIN + "%26score%3Dhistory%26review%3D1")
     try:
         tab.frame.wait_for_selector(".review-item")
-        tab.frame.wait_for_function("document.documentElement.dataset.theme === '%s'" % scheme)
-        box = tab.frame.locator(".card-review").bounding_box()
-        assert box["y"] + box["height"] <= height  # the queue sits beside the map, in the first screen
-        shot(tab, "review_%dx%d_%s" % (width, height, scheme))
+        for scheme in ("light", "dark"):
+            tab.page.emulate_media(color_scheme=scheme)
+            tab.frame.wait_for_function("document.documentElement.dataset.theme === '%s'" % scheme)
+            for width, height in ((1280, 800), (1920, 1080)):
+                tab.page.set_viewport_size({"width": width, "height": height})
+                tab.page.wait_for_timeout(300)
+                box = tab.frame.locator(".card-review").bounding_box()
+                assert box["y"] + box["height"] <= height  # beside the map, in the first screen
+                shot(tab, "review_%dx%d_%s" % (width, height, scheme))
         assert tab.errors == []
     finally:
         context.close()

@@ -10,6 +10,8 @@ import {el, replace} from '../views/dom.js';
 import {loadInto} from '../views/feedback.js';
 import {exportLinks, reviewDone, reviewItem, reviewStatus} from '../views/review.js';
 import {scoreName} from '../scores.js';
+import {numberedSteps} from '../store.js';
+import {marginSparkline} from '../views/history.js';
 import {mark} from '../marks.js';
 import {Panel} from './panel.js';
 
@@ -77,6 +79,7 @@ export default class ReviewPanel extends Panel {
     const q = store.query();
     const filter = {...store.hard};
     this.loadedKey = this.rankingKey();
+    this.histories = new Map(); // index → its margin and vote per step (/history?indices=)
     this.queue = null;
     this.done = false;
     this.heading.textContent = 'Review queue';
@@ -163,6 +166,33 @@ export default class ReviewPanel extends Panel {
     replace(this.body, status, reviewItem({item, position: this.position, size: queue.items.length, tag: store.tags.of(item.index),
       labelColumn: store.labelColumn(), colourOf: (l) => store.colours.colourOf(l), thumbUrl: (i) => store.thumbUrl(i),
       on, status: this.status}), exportLinks(this.exports()));
+    this.addHistory(item);
+  }
+
+  /** Under the point, its kNN margin at every step with the vote, when there are steps (the
+   * evidence the history score weighs; the same sparkline as on the gallery's cards). */
+  async addHistory(item) {
+    const store = this.store;
+    if (numberedSteps(store.entry()) < 2) return;
+    const isCurrent = () => Number(this.body.querySelector('.review-item')?.dataset.index) === item.index;
+    let row = this.histories.get(item.index);
+    if (!row) {
+      const {run, embedding, labelColumn, k, metric} = store.query();
+      try {
+        const answer = await api.history({run, embedding, labelColumn, k, metric}, {indices: [item.index]});
+        row = {...answer.rows[0], steps: answer.steps};
+        this.histories.set(item.index, row);
+      } catch (error) {
+        const slot = this.body.querySelector('.review-history');
+        if (slot && isCurrent()) replace(slot, el('span', {class: 'muted small'}, `No margin per step: ${error.message}`));
+        return;
+      }
+    }
+    const slot = this.body.querySelector('.review-history');
+    if (!slot || !isCurrent()) return;
+    replace(slot, el('span', {class: 'muted small'}, `kNN margin at steps ${row.steps.join(', ')}`),
+      marginSparkline(row.margin, {votes: row.vote, steps: row.steps, label: item.label,
+        colourOf: (l) => store.colours.colourOf(l), width: 240, height: 40}));
   }
 
   /** Go to the next (dir 1) or previous (-1) point not skipped; past the last: the end. */

@@ -79,6 +79,7 @@ export function reviewItem({item, position, size, tag, labelColumn, colourOf, th
         typeof item.score === 'number' ? el('div', {class: 'muted small'}, `score ${fmt(item.score, 3)}`) : null,
         text ? el('div', {class: 'review-meta small', title: text}, text) : null,
         el('div', {class: 'review-tag'}, tagChip(tag) || el('span', {class: 'muted small'}, 'not tagged yet')))),
+    el('div', {class: 'review-history'}), // the margin per step, filled in by the panel
     el('div', {class: 'tag-buttons review-buttons', role: 'group', 'aria-label': `tag row ${item.index}`}, buttons,
       canVote ? el('button', {type: 'button', class: 'tag-button', name: 'review_vote', onclick: () => on.vote(),
         title: `corrected label “${item.predicted_label}”, the neighbours’ vote (key ${KEYS.vote})`},

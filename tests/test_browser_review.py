@@ -311,12 +311,13 @@ def test_without_labels_no_tags_auto_says_cosine_and_a_tie_is_a_tie(browser, ser
 # -- screenshots -----------------------------------------------------------------------
 def test_review_queue_screenshots_in_both_themes_and_sizes(browser, served):
     """The queue beside the map, in the first screen, at 1280×800 and 1920×1080, light and dark
-    (one page: the window resized and the colour scheme switched, as a person would)."""
+    (one page: the window resized and TensorBoard's theme switched, as a person would)."""
     tab, context = open_tab(browser, served, TRAIN + "%26score%3Dhistory%26review%3D1")
     try:
         tab.frame.wait_for_selector(".review-item")
         for scheme in ("light", "dark"):
-            tab.page.emulate_media(color_scheme=scheme)
+            # TensorBoard's theme menu marks its dark theme with body.dark-mode; the tab follows it.
+            tab.page.evaluate("(dark) => document.body.classList.toggle('dark-mode', dark)", scheme == "dark")
             tab.frame.wait_for_function("document.documentElement.dataset.theme === '%s'" % scheme)
             for width, height in ((1280, 800), (1920, 1080)):
                 tab.page.set_viewport_size({"width": width, "height": height})

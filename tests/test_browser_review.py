@@ -117,6 +117,9 @@ def test_guide_line_ranks_by_history_and_a_reload_keeps_the_view(browser, served
         assert {value for value, _ in titles} == {"cleaned_knn_margin", "knn_disagreement", "knn_margin",
                                                   "centroid_margin", "history"}
         assert all(len(title) > 40 for _, title in titles), titles  # every score explained
+        frame.click(".score-list summary")  # and all of them in words, on demand
+        listed = frame.eval_on_selector_all(".score-list li", "items => items.map(li => li.dataset.method)")
+        assert sorted(listed) == sorted(value for value, _ in titles)
         frame.wait_for_selector("button[name=guide_review]")  # the next step: review them
         # An earlier step (the score stays), a confusion cell, a point: all of it in the URL.
         tab.select("step", "800")

@@ -53,8 +53,12 @@ export function hardToolbar({filter, labels, methods, onFilter, exportUrl, hidde
       'metadata with corrected labels')] : null));
   // What the score measures and when to use it, in one line under the toolbar (issue 27.1).
   const help = filter.method ? scoreHelp(filter.method) : '';
+  const all = (methods || []).filter((m) => scoreHelp(m));
   return el('div', null, el('div', {class: 'toolbar'}, parts),
-    help ? el('p', {class: 'score-help muted small', role: 'note'}, el('strong', null, `${scoreName(filter.method)}: `), help) : null);
+    help ? el('p', {class: 'score-help muted small', role: 'note'}, el('strong', null, `${scoreName(filter.method)}: `), help,
+      all.length > 1 ? el('details', {class: 'score-list'}, el('summary', null, 'every score'),
+        el('ul', null, all.map((m) => el('li', {dataset: {method: m}}, el('strong', null, `${scoreName(m)}: `), scoreHelp(m))))) : null)
+      : null);
 }
 
 /**

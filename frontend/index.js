@@ -10,6 +10,7 @@
 // panels/panel.js) and add <name> to PANELS, in the order the cards appear.
 
 import * as api from './api.js';
+import {Guide} from './guide.js';
 import {debug} from './marks.js';
 import {SelectionStore} from './store.js';
 import {followTheme} from './theme.js';
@@ -18,7 +19,7 @@ import {errorBox} from './views/feedback.js';
 import {brokenEmbedding, emptyLogdir} from './views/notices.js';
 import {selectorBar} from './views/selector.js';
 
-const PANELS = ['map', 'neighbors', 'clusters', 'confusion', 'hard', 'quality', 'compare', 'history'];
+const PANELS = ['map', 'review', 'neighbors', 'clusters', 'confusion', 'hard', 'quality', 'compare', 'history'];
 
 function ensureStylesheet() {
   if (document.querySelector('link[data-embedanalysis]')) return;
@@ -99,6 +100,8 @@ export async function render() {
   const panels = {}; // name → panel, in PANELS order
   debug.app = {store, panels}; // for the browser tests, the paint bench and the console
   const shell = buildShell(document.body);
+  const guide = new Guide(store); // the next step of the label-error workflow, under the top bar
+  shell.banner.after(guide.node);
   store.on('selection', () => showSelection(shell, store)); // before the panels hear it
   store.on('data', ({name}) => { if (name === 'clusters') showSelection(shell, store); }); // names auto's metric
   await start(shell, store, panels, modules);

@@ -11,8 +11,11 @@
 const KEYS = {
   run: 'run', embedding: 'emb', step: 'step', labelColumn: 'col', k: 'k', metric: 'metric',
   point: 'point', projection: 'proj', search: 'q', searchRegex: 're', focus: 'focus',
+  // The hard-example ranking (issue 27.1): score, label filter, confusion cell (label →
+  // predicted), "hide ok"; and the review queue (open, its length).
+  hardMethod: 'score', hardLabel: 'hl', hardPredicted: 'hp', hideOk: 'hideok', review: 'review', reviewSize: 'rn',
 };
-const NUMERIC = new Set(['step', 'k', 'point']);
+const NUMERIC = new Set(['step', 'k', 'point', 'reviewSize']);
 const PARENT_KEY = 'ea';
 
 function encode(state) {

@@ -4,7 +4,8 @@
 //
 // State: the /runs answer; the selection the server is asked about (run, embedding, step,
 // label column, k, metric); the selected point, the map's projection, the highlight search,
-// the focused label (these four and the selection are in the URL); the hard-example filter;
+// the focused label (these four and the selection are in the URL); the hard-example filter
+// and the review queue (in the URL too: a shared link shows the same ranking);
 // the answers that several panels draw (`data`: neighbors, search, clusters) and the label
 // colours (colours.js). Requests shared between panels go through `requests` (answers.js).
 //
@@ -16,16 +17,23 @@
 //   search      {}          the search text (plain or regex) and column
 //   projection  {}          PCA / t-SNE / UMAP
 //   hardFilter  {reveal}    the hard-example filter; reveal: bring the gallery into view
+//   review      {}          the review queue opened, closed or resized
 //   data        {name}      a shared answer arrived (or was dropped) in `data[name]`
 //   colours     {kind}      see colours.js
 //   tags        {indices, fields}  tags changed (tags.js); indices null: all were (re)loaded
 
 import * as api from './api.js';
 import {Colours} from './colours.js';
+import {SCORES} from './scores.js';
 import {readState, writeState} from './state.js';
 import {Tags} from './tags.js';
 
 const DEFAULTS = {k: 10, metric: 'auto', projection: 'pca'};
+
+/** How many numbered steps a /runs entry has (a history needs two). */
+export function numberedSteps(entry) {
+  return (entry?.steps || []).filter(Number.isInteger).length;
+}
 const METRICS = ['auto', 'cosine', 'euclidean'];
 const MAX_K = 1000;
 const CACHED_ANSWERS = 24;
@@ -45,7 +53,9 @@ export class SelectionStore {
     this.searchColumn = '';
     this.searchRegex = saved.searchRegex === '1'; // off: the search text is plain text
     this.focus = saved.focus ?? null;
-    this.hard = {label: null, predicted: null, method: null, offset: 0, hideOk: false};
+    this.hard = {label: saved.hardLabel ?? null, predicted: saved.hardPredicted ?? null, method: Object.hasOwn(SCORES, saved.hardMethod ?? '') ? saved.hardMethod : null,
+      offset: 0, hideOk: saved.hideOk === '1'};
+    this.review = {open: saved.review === '1', size: saved.reviewSize ?? null}; // the review queue (panels/review.js)
     this.data = {};
     this.requests = new api.SharedRequests(CACHED_ANSWERS);
     this.colours = new Colours(this);
@@ -123,7 +133,10 @@ export class SelectionStore {
   // -- changes -------------------------------------------------------------------------
   save() {
     writeState({...this.sel, point: this.point, projection: this.projection, search: this.search,
-      searchRegex: this.searchRegex ? '1' : null, focus: this.focus});
+      searchRegex: this.searchRegex ? '1' : null, focus: this.focus, hardMethod: this.hard.method,
+      hardLabel: this.hard.label, hardPredicted: this.hard.label === null ? null : this.hard.predicted,
+      hideOk: this.hard.hideOk ? '1' : null, review: this.review.open ? '1' : null,
+      reviewSize: this.review.open ? this.review.size : null});
   }
 
   /** Fix up a selection against /runs: unknown names fall back to the first available. */
@@ -161,8 +174,12 @@ export class SelectionStore {
     if (!initial && this.dataKey() !== beforeKey) {
       this.search = null;
       this.focus = null;
+      this.hard.method = null; // another embedding may not have the score (history needs steps)
+      this.review = {open: false, size: null};
     }
-    this.hard = {...this.hard, label: null, predicted: null, offset: 0};
+    // A link or a reload keeps the label filter and the confusion cell; a new selection starts afresh.
+    this.hard = initial ? {...this.hard, offset: 0} : {...this.hard, label: null, predicted: null, offset: 0};
+    if (this.hard.method === 'history' && numberedSteps(this.entry()) < 2) this.hard.method = null;
     this.save();
     this.data = {};
     const entry = this.usableEntry();
@@ -203,7 +220,15 @@ export class SelectionStore {
   /** patch: {label, predicted, method, offset, hideOk}. */
   setHardFilter(patch, {reveal = false} = {}) {
     this.hard = {...this.hard, ...patch};
+    this.save();
     this.emit('hardFilter', {reveal});
+  }
+
+  /** patch: {open, size} of the review queue (panels/review.js). */
+  setReview(patch) {
+    this.review = {...this.review, ...patch};
+    this.save();
+    this.emit('review');
   }
 
   /** A panel's answer that others draw too (the map draws neighbours and matches). */

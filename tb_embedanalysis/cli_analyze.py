@@ -2,7 +2,8 @@
 training history (--history), as text, the routes' JSON, or CSV.
 
 Without --run/--embedding it analyses every embedding of the logdir (each at its latest
-step); one that cannot be analysed is reported on stderr and the others still are.
+step): one without labels (`add_embedding(mat)` writes no metadata) is skipped with a note,
+one that cannot be analysed for another reason is reported on stderr and the others still are.
 """
 
 import csv
@@ -34,14 +35,16 @@ def cmd_analyze(args) -> int:
     One embedding: the routes' JSON object, the clusters CSV, or the text report (as ever).
     Several: text reports one after the other; JSON a list of {run, embedding, step,
     clusters, hard_examples}; CSV one table with run and embedding columns in front. One
-    that cannot be analysed (no labels, ...) is reported on stderr and the others still
-    are; the exit status is then 2.
+    without labels is skipped with a note (exit 0, unless none is left); one that cannot be
+    analysed for another reason is reported on stderr and the others still are; the exit
+    status is then 2.
     """
     workspace = cli_common.open_workspace(args)
-    candidates = cli_common.matching_series(workspace, args)
+    matched = cli_common.matching_series(workspace, args)
+    candidates = _labelled(workspace, matched, args)
+    several = len(matched) > 1  # the output's shape follows what was asked, not what was left
     if args.history:
-        return _analyze_history(workspace, candidates, args)
-    several = len(candidates) > 1
+        return _analyze_history(workspace, candidates, args, several=several)
     if several:
         print("tb-embedanalysis: analysing %d embeddings (choose one with %s)"
               % (len(candidates), cli_common.choice(candidates[0])), file=sys.stderr)
@@ -69,6 +72,45 @@ def cmd_analyze(args) -> int:
     else:
         print("\n\n".join(_format_text(*result) for result in results))
     return cli_common.EXIT_BAD_INPUT if failed else 0
+
+
+def _labelled(workspace, candidates: list, args) -> list:
+    """The candidates to analyse: with several, those without labels are left out with a note
+    on stderr (a logdir of `add_embedding(mat)` logs is normal, not an error). NotFound when
+    that leaves none; one embedding named is analysed as asked (its error says what is missing)."""
+    if len(candidates) < 2:
+        return candidates
+    kept, skipped = [], []
+    for series in candidates:
+        reason = _no_labels(workspace, series, args)
+        if reason is None:
+            kept.append(series)
+        else:
+            skipped.append("%s/%s" % (series.run, series.name))
+            print("tb-embedanalysis: note: skipping %s/%s: %s" % (series.run, series.name, reason), file=sys.stderr)
+    if not kept:
+        raise errors.NotFound("none of the %d embeddings in %s has labels to analyse (%s); give --label-column, "
+                              "or look at neighbours with `tb-embedanalysis neighbors`"
+                              % (len(candidates), args.logdir, ", ".join(skipped)))
+    return kept
+
+
+def _no_labels(workspace, series, args):
+    """Why `series` has no labels to analyse (at --step), or None when it has some or when
+    loading it fails (then its analysis reports the error as before)."""
+    if args.label_column:
+        return None  # asked for a column by name: a series without it is an error, not a skip
+    try:
+        embedding = workspace.load(series.run, series.name, args.step)
+    except (errors.QueryError, LogError):
+        return None
+    if embedding.metadata is None:
+        if any(warning.startswith("metadata") for warning in embedding.warnings):
+            return None  # a metadata file was refused: that is a problem to report, not a skip
+        return "no metadata, so no labels"
+    if embedding.label_column is None:
+        return "no label column among %s (choose one with --label-column)" % ", ".join(embedding.metadata.columns)
+    return None
 
 
 def _analyze_one(workspace, embedding, args):
@@ -139,7 +181,7 @@ def _format_text(embedding, clusters, hard) -> str:
     return "\n".join(lines)
 
 
-def _analyze_history(workspace, candidates, args) -> int:
+def _analyze_history(workspace, candidates, args, *, several: bool) -> int:
     """`analyze --history`: /history's JSON ({"history": ...}, a list for several embeddings),
     a per-point CSV, or a text summary (steps, what was left out, the most suspicious points)."""
     results: List[dict] = []
@@ -152,13 +194,13 @@ def _analyze_history(workspace, candidates, args) -> int:
                 raise RuntimeError("the history answered 'pending' although asked to wait")
             results.append(result)
         except (errors.QueryError, LogError) as error:
-            if len(candidates) == 1:
+            if not several:
                 raise
             print("tb-embedanalysis: error: %s/%s: %s" % (series.run, series.name, error), file=sys.stderr)
         finally:
             bar.close()
     if args.format == "json":
-        payload = results if len(candidates) > 1 else {"history": results[0]}
+        payload = results if several else {"history": results[0]}
         json.dump(to_jsonable(payload), sys.stdout, ensure_ascii=False, indent=1)
         print()
     elif args.format == "csv":

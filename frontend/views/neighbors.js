@@ -34,10 +34,18 @@ export function queryForm({columns, text = '', column = '', regex = false, onTyp
   return form;
 }
 
+const QUOTED_MAX = 60;
+
+/** Typed text as shown in a sentence: quoted, and cut after 60 characters (a 1,000-character query must not fill the card). */
+export function quoted(text) {
+  const chars = Array.from(text);
+  return chars.length > QUOTED_MAX ? `“${chars.slice(0, QUOTED_MAX).join('')}…” (${fmt(chars.length)} characters)` : `“${text}”`;
+}
+
 /** A typed word no row has: say so, and offer the close spellings as links (onPick(word)). */
 export function notFound({text, column, suggestions, onPick}) {
   return el('div', {class: 'not-found', role: 'status'},
-    el('div', {class: 'not-found-title'}, `No row has “${text}”${column ? ` in ${column}` : ''}.`),
+    el('div', {class: 'not-found-title', title: text}, `No row has ${quoted(text)}${column ? ` in ${column}` : ''}.`),
     suggestions.length
       ? el('p', null, 'Did you mean ', suggestions.map((word, i) => [i ? ', ' : null,
         el('button', {type: 'button', class: 'suggestion', onclick: () => onPick(word)}, word)]), '?')
@@ -96,8 +104,8 @@ const LIST_MAX = 200;
 export function searchList({result, query, regex = false, labelMatch = null, onLabel, labelColumn, colourOf, thumbUrl, onSelect, onClear}) {
   const listed = result.matches.slice(0, LIST_MAX);
   const shown = listed.length;
-  const empty = regex ? 'No row matches this regular expression (case-insensitive).'
-    : 'No row contains this text (case-insensitive). Turn on “regex” to search with a pattern.';
+  const empty = regex && !result.as_text ? 'No row matches this regular expression (case-insensitive).'
+    : 'No row contains this text (case-insensitive).' + (regex ? '' : ' Turn on “regex” to search with a pattern.');
   return el('div', {class: 'search-results'},
     labelMatch ? el('button', {type: 'button', class: 'label-match', onclick: () => onLabel(labelMatch.label),
       title: 'emphasise every point with this label on the map'},
@@ -105,11 +113,29 @@ export function searchList({result, query, regex = false, labelMatch = null, onL
     el('span', {class: 'muted small'}, ' · Enter')) : null,
     el('div', {class: 'list-head'},
       el('strong', null, `${fmt(result.total)} match${result.total === 1 ? '' : 'es'}`),
-      ` for “${query}”`,
+      el('span', {class: 'query-text', title: query}, ` for ${quoted(query)}`),
+      // The server searched an invalid regex as the text typed: say so (issue 27.5).
+      regex && result.as_text ? el('span', {class: 'regex-note', role: 'status'},
+        ` · not a regular expression (${result.regex_error}), so searched as plain text`) : null,
       shown < result.total ? el('span', {class: 'muted'}, ` · first ${fmt(shown)} listed, all highlighted on the map`)
         : shown ? el('span', {class: 'muted'}, ' · highlighted on the map') : null,
       onClear ? el('button', {type: 'button', class: 'button small subtle', name: 'clear_search', title: 'stop highlighting', onclick: onClear}, 'Clear') : null),
     shown ? el('ol', {class: 'point-list search-list'},
       listed.map((m) => pointRow({index: m.index, metadata: m.metadata, labelColumn, colourOf, thumbSrc: thumbUrl(m.index), onSelect})))
       : el('p', {class: 'muted'}, empty));
+}
+
+/**
+ * What Enter on a label value did (issue 27.5): "label 3: 73 points emphasised on the map",
+ * and, when another column holds exactly the typed text, "or row Index = 3" (onAlternative
+ * opens that row's neighbours); onClear stops emphasising the label.
+ */
+export function labelNote({label, count, colour, alternative = null, onAlternative, onClear}) {
+  return el('div', {class: 'list-head label-note', role: 'status'},
+    el('span', null, 'label'), labelChip(label, colour),
+    el('span', null, `: ${fmt(count ?? 0)} point${count === 1 ? '' : 's'} emphasised on the map`),
+    alternative ? [el('span', {class: 'muted'}, ' · or '),
+      el('button', {type: 'button', class: 'suggestion', name: 'label_alternative', onclick: onAlternative,
+        title: `the neighbours of row #${alternative.index}`}, `row ${alternative.column} = ${alternative.value}`)] : null,
+    el('button', {type: 'button', class: 'button small subtle', name: 'clear_focus', title: 'stop emphasising the label', onclick: onClear}, 'Clear'));
 }

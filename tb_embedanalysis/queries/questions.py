@@ -14,6 +14,7 @@ from tb_embedanalysis.errors import InvalidArgument, NotFound, QueryError, bug_m
 from tb_embedanalysis.logs import EmbeddingStore
 from tb_embedanalysis.logs.errors import LogError
 from tb_embedanalysis.logs.model import Embedding, EmbeddingSeries
+from tb_embedanalysis.quoting import clipped
 from tb_embedanalysis.queries.rules import (
     HISTORY_METHOD, MAX_LIMIT, MAX_OFFSET, MAX_SEARCH_LIMIT, Workspace, _column, check_choice, check_hard_method,
     check_k, check_range, label_question, labels_of, metadata_row, resolve_metric, resolve_query, space,
@@ -109,17 +110,22 @@ def metadata_column(embedding: Embedding, column: Optional[str]) -> dict:
 
 def search(embedding: Embedding, pattern: str, *, column: Optional[str] = None, limit: Optional[int] = None,
            literal: bool = False) -> dict:
-    """Rows whose metadata matches `pattern` (a regex; with literal=True, plain text)."""
+    """Rows whose metadata matches `pattern` (a regex; with literal=True, plain text).
+    `as_text`: the pattern was searched as plain text because it is not a valid regex
+    (`regex_error` says why), so the tab can say so instead of a bare "0 matches"."""
     limit = check_range("limit", limit, default=100, minimum=1, maximum=MAX_SEARCH_LIMIT)
-    if embedding.metadata is None:
-        return {"total": 0, "matches": []}
-    columns = [_column(embedding, column)] if column else list(embedding.metadata.columns)
     try:
+        problem = None if literal else text_match.regex_error(pattern)
+        problem = None if problem is None else clipped(problem, 120)  # RE2 quotes the pattern: bound the echo
+        if embedding.metadata is None:
+            return {"total": 0, "matches": [], "as_text": problem is not None, "regex_error": problem}
+        columns = [_column(embedding, column)] if column else list(embedding.metadata.columns)
         total, rows = text_match.search([embedding.metadata.values[c] for c in columns], pattern, limit=limit,
                                          literal=literal)
     except text_match.SearchTimeout as error:  # its message names the parameter q
         raise InvalidArgument(str(error)) from None
-    return {"total": total, "matches": [{"index": row, "metadata": metadata_row(embedding, row)} for row in rows]}
+    return {"total": total, "matches": [{"index": row, "metadata": metadata_row(embedding, row)} for row in rows],
+            "as_text": problem is not None, "regex_error": problem}
 
 
 def clusters(engine: AnalysisEngine, embedding: Embedding, *, label_column: Optional[str] = None,

@@ -139,6 +139,9 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
     def _json_or_pending(request, result):
         if isinstance(result, queries.Pending):
             body = {"status": "running", "progress": result.progress, "message": result.message}
+            if result.task is not None:  # the computation waited on now (reports.Pending)
+                body.update(task=result.task, task_progress=result.task_progress, task_message=result.task_message,
+                            eta_seconds=result.eta_seconds)
             return responses.json_response(request, body, status=202)
         return responses.json_response(request, result)
 

@@ -117,6 +117,12 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
                 "label_column": params.text(request, "label_column")}
 
     def _neighbors(self, request) -> dict:
+        rows = params.row_ranges(request, "rows")
+        if rows is not None:  # among a selection's rows alone (queries/subsets.py)
+            return queries.subsets.neighbors(
+                self._workspace.engine, self._embedding(request), rows=rows,
+                index=params.integer(request, "index", required=True), k=params.integer(request, "k"),
+                metric=params.text(request, "metric"), label_column=params.text(request, "label_column"))
         return queries.neighbors(
             self._workspace.engine, self._embedding(request), index=params.integer(request, "index"),
             query=params.text(request, "query"), column=params.text(request, "column"),
@@ -124,6 +130,10 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
             label_column=params.text(request, "label_column"))
 
     def _clusters(self, request):
+        rows = params.row_ranges(request, "rows")
+        if rows is not None:  # a selection's rows alone (queries/subsets.py)
+            return queries.subsets.clusters(self._workspace.engine, self._embedding(request), rows=rows,
+                                            **self._analysis(request))
         return queries.clusters(self._workspace.engine, self._embedding(request), **self._analysis(request))
 
     def _hard_examples(self, request):

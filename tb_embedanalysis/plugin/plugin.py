@@ -117,17 +117,20 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
                 "label_column": params.text(request, "label_column")}
 
     def _neighbors(self, request) -> dict:
+        embedding = self._embedding(request)
         rows = params.row_ranges(request, "rows")
         if rows is not None:  # among a selection's rows alone (queries/subsets.py)
-            return queries.subsets.neighbors(
-                self._workspace.engine, self._embedding(request), rows=rows,
+            answer = queries.subsets.neighbors(
+                self._workspace.engine, embedding, rows=rows,
                 index=params.integer(request, "index", required=True), k=params.integer(request, "k"),
                 metric=params.text(request, "metric"), label_column=params.text(request, "label_column"))
-        return queries.neighbors(
-            self._workspace.engine, self._embedding(request), index=params.integer(request, "index"),
-            query=params.text(request, "query"), column=params.text(request, "column"),
-            k=params.integer(request, "k"), metric=params.text(request, "metric"),
-            label_column=params.text(request, "label_column"))
+        else:
+            answer = queries.neighbors(
+                self._workspace.engine, embedding, index=params.integer(request, "index"),
+                query=params.text(request, "query"), column=params.text(request, "column"),
+                k=params.integer(request, "k"), metric=params.text(request, "metric"),
+                label_column=params.text(request, "label_column"))
+        return queries.mark_still(self._workspace, embedding, answer)  # rows that barely moved
 
     def _clusters(self, request):
         rows = params.row_ranges(request, "rows")

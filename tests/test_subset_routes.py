@@ -93,3 +93,15 @@ def test_bad_rows_are_4xx_naming_the_parameter(data, route, query, status, words
 
 def test_the_bound_is_what_the_module_says():
     assert subsets.MAX_SUBSET_ROWS == 200_000
+
+
+def test_subset_hard_examples_are_the_whole_rankings_rows(data):
+    client = data[0]
+    whole = wait_json(client, "/hard_examples", run="run", embedding="emb", k=5, limit=1000)
+    part = wait_json(client, "/hard_examples", run="run", embedding="emb", k=5, limit=1000, rows="20-119")
+    expect = [e for e in whole["examples"] if 20 <= e["index"] <= 119]
+    assert part["examples"] == expect and part["total"] == len(expect) == 100 and part["subset_rows"] == 100
+    assert part["hard_total"] == sum(e["predicted_label"] != e["label"] for e in expect)
+    assert "hidden" not in part
+    refused = get_json(client, "/hard_examples", status=400, run="run", embedding="emb", rows="1-5", method="history")
+    assert refused["error"] == "parameter 'rows' works with one step's scores, not method 'history'"

@@ -140,6 +140,13 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
         return queries.clusters(self._workspace.engine, self._embedding(request), **self._analysis(request))
 
     def _hard_examples(self, request):
+        rows = params.row_ranges(request, "rows")
+        if rows is not None:  # the ranking restricted to a selection's rows (queries/subsets.py)
+            return queries.subsets.hard_examples(
+                self._workspace.engine, self._embedding(request), rows=rows, method=params.text(request, "method"),
+                label=params.text(request, "label"), predicted=params.text(request, "predicted"),
+                offset=params.integer(request, "offset"), limit=params.integer(request, "limit"),
+                **self._analysis(request))
         return queries.ranked_examples(
             self._workspace, params.text(request, "run", required=True),
             params.text(request, "embedding", required=True), step=params.integer(request, "step"),

@@ -1,5 +1,6 @@
 """Questions about a subset of rows (issue 27.3: a selection *isolated* in the tab):
-cluster statistics and nearest neighbours computed exactly on those rows alone.
+cluster statistics and nearest neighbours computed exactly on those rows alone, and the
+whole embedding's hard-example ranking restricted to them (the selection's gallery).
 
 The subset is copied into a compact matrix of its own (m × D, m ≤ MAX_SUBSET_ROWS), named
 by the embedding's fingerprint and the rows, so each answer costs what an embedding of m
@@ -19,8 +20,9 @@ import numpy as np
 from tb_embedanalysis.analysis.engine import AnalysisEngine, Pending, Space
 from tb_embedanalysis.errors import InvalidArgument, Unanalysable
 from tb_embedanalysis.logs.model import Column, Embedding
+from tb_embedanalysis.queries import questions
 from tb_embedanalysis.queries.rules import (
-    MAX_K, METRIC_CHOICES, check_choice, check_work_memory, labels_of, metadata_row, resolve_metric, resolve_query,
+    HISTORY_METHOD, MAX_K, METRIC_CHOICES, check_choice, check_hard_method, check_work_memory, labels_of, metadata_row, resolve_metric, resolve_query,
 )
 
 #: The most rows one subset question may hold: its compact copy (m × D float32) and every
@@ -134,3 +136,26 @@ def neighbors(engine: AnalysisEngine, embedding: Embedding, *, rows: Sequence[Tu
     return {"query": {"index": row, "metadata": metadata_row(embedding, row), "matches": 1},
             "metric": where.metric, "metric_choice": choice, "exact": bool(result.exact),
             "subset_rows": int(subset.rows.size), "neighbors": found}
+
+
+def hard_examples(engine: AnalysisEngine, embedding: Embedding, *, rows: Sequence[Tuple[int, int]],
+                  method: Optional[str] = None, label_column: Optional[str] = None, k: Optional[int] = None,
+                  metric: Optional[str] = None, label: Optional[str] = None, predicted: Optional[str] = None,
+                  offset: Optional[int] = None, limit: Optional[int] = None, wait: bool = False,
+                  on_progress=None) -> Union[dict, Pending]:
+    """The whole embedding's hard-example ranking (one step's score) restricted to the rows
+    `rows` names: each point's label, kNN vote and score among *all* rows, listed hardest
+    first; `total` and `hard_total` count the subset's points. The tab's selection gallery."""
+    if check_hard_method(method) == HISTORY_METHOD:
+        raise InvalidArgument("parameter 'rows' works with one step's scores, not method %r" % HISTORY_METHOD)
+    subset = check_rows(embedding, rows)
+    outside = np.ones(embedding.shape[0], dtype=bool)
+    outside[subset.rows] = False
+    payload = questions.hard_examples(engine, embedding, label_column=label_column, method=method, k=k,
+                                      metric=metric, label=label, predicted=predicted, offset=offset, limit=limit,
+                                      wait=wait, on_progress=on_progress, hide_rows=np.flatnonzero(outside))
+    if isinstance(payload, Pending):
+        return payload
+    payload.pop("hidden", None)  # rows outside the subset, not points hidden by a tag
+    payload["subset_rows"] = int(subset.rows.size)
+    return payload

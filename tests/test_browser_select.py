@@ -191,7 +191,7 @@ def test_untrained_neighbours_are_marked_and_the_map_works_from_the_keyboard(pag
     assert frame.evaluate("(i) => %s.panels.map.plot.screenPosition(i)" % APP, moved)["x"] > start["x"]
     assert frame.locator(".map-tooltip").is_visible()
     page.keyboard.press("Enter")
-    frame.wait_for_function("(i) => %s.store.point === i" % APP, moved)
+    frame.wait_for_function("(i) => %s.store.point === i" % APP, arg=moved)
     page.keyboard.press(" ")
     frame.wait_for_selector(".selection-count:has-text('1 point chosen')")
     page.keyboard.press("ArrowUp")

@@ -174,6 +174,10 @@ export default class MapPanel extends Panel {
       const labels = store.colours.labels;
       this.view.hideOverlay();
       this.view.setData(isolated(coords, store.chosen), labels.classes, labels.palette);
+      if (store.chosen.isolated) { // not "NaN/Inf not shown": the others are hidden on purpose
+        this.view.count = `${fmt(store.chosen.count)} of ${fmt(entry.shape[0])} points (the chosen ones, isolated)`;
+        this.view._info();
+      }
       this.updateEmphasis();
       this.updateMarks();
       requestAnimationFrame(() => {

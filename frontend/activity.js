@@ -7,6 +7,8 @@
 
 const STALE_MS = 4000; // a poll not heard from for this long is no longer waiting
 
+const queued = (task) => (/\(queued\)$/.test(task.message) ? 1 : 0);
+
 class Activity {
   constructor() {
     this.polls = new Map(); // poll id → {task, message, progress, eta, route, at}
@@ -30,7 +32,10 @@ class Activity {
     if (this.polls.delete(id)) this._emit();
   }
 
-  /** [{task, message, progress, eta, routes: [...]}], one per computation, the least advanced first. */
+  /**
+   * [{task, message, progress, eta, routes: [...]}], one per computation: running ones
+   * before queued ones ("… (queued)", jobs.py), the least advanced first.
+   */
   tasks() {
     const now = Date.now();
     const byTask = new Map();
@@ -42,7 +47,7 @@ class Activity {
       byTask.set(poll.task, entry);
     }
     return [...byTask.values()].map((t) => ({...t, routes: [...t.routes]}))
-      .sort((a, b) => (a.progress ?? 0) - (b.progress ?? 0));
+      .sort((a, b) => queued(a) - queued(b) || (a.progress ?? 0) - (b.progress ?? 0));
   }
 
   on(listener) {

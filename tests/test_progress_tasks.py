@@ -101,3 +101,15 @@ def test_tsne_affinities_from_the_exact_graph_are_opentsnes_exact_ones():
         perplexity=30, knn_index=openTSNE.nearest_neighbors.PrecomputedNeighbors(graph.indices, graph.distances))
     theirs = openTSNE.affinity.PerplexityBasedNN(x, perplexity=30, method="exact", random_state=0)
     np.testing.assert_allclose(ours.P.toarray(), theirs.P.toarray(), rtol=1e-4, atol=1e-9)
+
+
+def test_a_queued_computation_is_named_by_what_it_will_compute():
+    jobs = Jobs(workers=1, sync_seconds=0.01)
+    release = threading.Event()
+    try:
+        jobs.run("first", lambda job: release.wait(10), message="kNN graph")
+        waiting = jobs.run("second", lambda job: 2, message="outlier scores")
+        assert isinstance(waiting, Pending) and waiting.task_message == "outlier scores (queued)"
+        assert waiting.eta_seconds is None and waiting.task_progress == 0.0
+    finally:
+        release.set()

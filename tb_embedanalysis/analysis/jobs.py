@@ -114,8 +114,10 @@ class Job:
     def pending(self) -> Pending:
         """What a caller waiting on this job is told (reports.Pending)."""
         inner = self.waited_on()
+        # A queued computation is named by what it will compute: "outlier scores (queued)".
+        said = inner.message if inner.message != QUEUED or not inner.title else "%s (%s)" % (inner.title, QUEUED)
         return Pending(progress=float(self.progress), message=self.message, task=inner.task,
-                       task_progress=float(inner.progress), task_message=inner.message, eta_seconds=inner.eta())
+                       task_progress=float(inner.progress), task_message=said, eta_seconds=inner.eta())
 
     def follow(self, listener: Callable[[float, str], None]) -> None:
         """Call listener(progress, message) on every report (a parent mirroring a child)."""

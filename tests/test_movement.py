@@ -64,3 +64,11 @@ def test_neighbours_of_an_untrained_word_are_marked_still(client):
 def test_one_step_has_no_movement(client):
     body = get_json(client, "/neighbors", run="single", embedding="embedding", index=0, k=3)
     assert body["movement"] is None and "still" not in body["query"]
+
+
+def test_no_movement_above_the_size_bound(client, monkeypatch):
+    from tb_embedanalysis.queries import movement as moves
+
+    monkeypatch.setattr(moves, "MAX_ELEMENTS", 120 * 8 - 1)  # one value fewer than the 120 × 8 steps hold
+    body = get_json(client, "/neighbors", run="words", embedding="embedding", index=100, k=3)
+    assert body["movement"] is None

@@ -15,6 +15,11 @@ from tb_embedanalysis.logs.errors import LogError
 from tb_embedanalysis.logs.model import Embedding
 from tb_embedanalysis.queries.rules import Workspace
 
+#: Above this many values (N × D) per step no movement is computed: a click's /neighbors
+#: would first read a second step of that size (256 MB of float32), where the word
+#: embeddings this is for (vocabularies of ≤ 100,000 × 300) stay well below.
+MAX_ELEMENTS = 64 * 1024 * 1024
+
 
 def movement_of(workspace: Workspace, embedding: Embedding) -> Optional[tuple]:
     """(Movement, first step, last step) of `embedding`'s series, or None when it has fewer
@@ -25,7 +30,7 @@ def movement_of(workspace: Workspace, embedding: Embedding) -> Optional[tuple]:
                        if s is not None)
     except QueryError:
         return None
-    if len(steps) < 2:
+    if len(steps) < 2 or embedding.shape[0] * embedding.shape[1] > MAX_ELEMENTS:
         return None
     try:
         first = workspace.load(embedding.ref.run, embedding.ref.name, steps[0])

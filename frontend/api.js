@@ -5,7 +5,10 @@
 // Errors are never turned into null: a non-2xx answer throws an ApiError carrying the
 // server's JSON `error` text (and its other fields as `details`, e.g. `suggestions`), a
 // network failure throws one saying TensorBoard is unreachable (status 0).
-// A 202 answer means "still computing": we poll the same URL, reporting progress.
+// A 202 answer means "still computing": we poll the same URL, reporting progress (the
+// computation it waits on, with its own percentage, see activity.js).
+
+import {activity} from './activity.js';
 
 export class ApiError extends Error {
   /** status: the HTTP status, 0 when TensorBoard could not be reached; details: the error body's other fields. */
@@ -84,6 +87,15 @@ async function errorFrom(response, route) {
  */
 export async function request(route, params = {}, {signal, onProgress, as = 'json'} = {}) {
   const target = url(route, params);
+  const poll = activity.newPoll();
+  try {
+    return await poll202(target, route, {signal, onProgress, as, poll});
+  } finally {
+    activity.done(poll);
+  }
+}
+
+async function poll202(target, route, {signal, onProgress, as, poll}) {
   let delay = POLL_FIRST_MS;
   for (;;) {
     let response;
@@ -96,9 +108,13 @@ export async function request(route, params = {}, {signal, onProgress, as = 'jso
     if (response.status === 202) {
       let state = {};
       try { state = await response.json(); } catch (_) { /* progress is optional */ }
+      activity.report(poll, route, state);
+      // The computation waited on, with its own percentage (the same in every card that
+      // waits on it), when the server names one; else this question's own progress.
+      const own = typeof state.task_progress === 'number';
       onProgress?.({
-        progress: typeof state.progress === 'number' ? state.progress : null,
-        message: state.message || 'computing',
+        progress: own ? state.task_progress : typeof state.progress === 'number' ? state.progress : null,
+        message: (own ? state.task_message : state.message) || 'computing',
       });
       await sleep(delay, signal);
       delay = Math.min(POLL_MAX_MS, Math.round(delay * 1.5));
@@ -161,14 +177,15 @@ function base(sel) {
 }
 
 function analysis(sel) {
-  return {...base(sel), label_column: sel.labelColumn, k: sel.k, metric: sel.metric};
+  return {...base(sel), label_column: sel.labelColumn, k: sel.k, metric: sel.metric, rows: sel.rows};
 }
 
 export const runs = (options) => json('runs', {}, options);
 
 /** by = {index} or {query, column} */
 export const neighbors = (sel, by, options) =>
-  json('neighbors', {...base(sel), k: sel.k, metric: sel.metric, label_column: sel.labelColumn, ...by}, options);
+  json('neighbors', {...base(sel), k: sel.k, metric: sel.metric, label_column: sel.labelColumn,
+    rows: by.index !== undefined ? sel.rows : null, ...by}, options);
 
 /** regex=false: `q` is plain text (literal=1), so "^3$" or "c++" are searched as typed. */
 export const search = (sel, q, {column, limit = 100, regex = false} = {}, options) =>
@@ -176,8 +193,10 @@ export const search = (sel, q, {column, limit = 100, regex = false} = {}, option
 
 export const clusters = (sel, options) => json('clusters', analysis(sel), options);
 
-export const hardExamples = (sel, {label, predicted, method, limit = 24, offset = 0, hideTagged = null} = {}, options) =>
-  json('hard_examples', {...analysis(sel), label, predicted, method, limit, offset, hide_tagged: hideTagged}, options);
+/** rows (a selection's rows=, also sel.rows when isolated) restricts one step's ranking; the history ranks all rows. */
+export const hardExamples = (sel, {label, predicted, method, limit = 24, offset = 0, hideTagged = null, rows = null} = {}, options) =>
+  json('hard_examples', {...analysis(sel), label, predicted, method, limit, offset, hide_tagged: hideTagged,
+    rows: method === 'history' ? null : rows ?? sel.rows}, options);
 
 export const compare = (sel, options) =>
   json('compare', {run: sel.run, embedding: sel.embedding, label_column: sel.labelColumn, k: sel.k, metric: sel.metric}, options);

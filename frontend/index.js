@@ -13,6 +13,7 @@ import * as api from './api.js';
 import {Guide} from './guide.js';
 import {debug} from './marks.js';
 import {SelectionStore} from './store.js';
+import {ProgressLine} from './views/activity.js';
 import {followTheme} from './theme.js';
 import {el, replace} from './views/dom.js';
 import {errorBox} from './views/feedback.js';
@@ -35,10 +36,11 @@ function buildShell(root) {
   root.classList.add('ea');
   const shell = {
     topbar: el('div', {class: 'topbar-slot'}),
+    progress: new ProgressLine().node, // the computation the view waits on (issue 27.6)
     banner: el('div', {class: 'banner-slot'}),
     grid: el('main', {class: 'grid'}),
   };
-  root.append(shell.topbar, shell.banner, shell.grid);
+  root.append(shell.topbar, shell.progress, shell.banner, shell.grid);
   return shell;
 }
 

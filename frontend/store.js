@@ -21,8 +21,10 @@
 //   data        {name}      a shared answer arrived (or was dropped) in `data[name]`
 //   colours     {kind}      see colours.js
 //   tags        {indices, fields}  tags changed (tags.js); indices null: all were (re)loaded
+//   chosen      {}          the chosen points (chosen.js: store.chosen) or their isolation changed
 
 import * as api from './api.js';
+import {Chosen} from './chosen.js';
 import {Colours} from './colours.js';
 import {SCORES} from './scores.js';
 import {readState, writeState} from './state.js';
@@ -46,6 +48,7 @@ export class SelectionStore {
       run: saved.run ?? null, embedding: saved.embedding ?? null, step: saved.step ?? null,
       labelColumn: saved.labelColumn ?? null, k: saved.k ?? DEFAULTS.k,
       metric: METRICS.includes(saved.metric) ? saved.metric : DEFAULTS.metric,
+      rows: null, // rows= of the isolated selection (chosen.js); not in the URL
     };
     this.point = saved.point ?? null;
     this.projection = ['tsne', 'umap'].includes(saved.projection) ? saved.projection : DEFAULTS.projection;
@@ -61,6 +64,7 @@ export class SelectionStore {
     this.colours = new Colours(this);
     this.listeners = new Map();
     this.tags = new Tags(this); // tags of the selected embedding (tags.js); hears 'selection' first
+    this.chosen = new Chosen(this); // the chosen points and their isolation (chosen.js)
   }
 
   // -- events --------------------------------------------------------------------------
@@ -163,19 +167,20 @@ export class SelectionStore {
     this.select({}, {initial: true});
   }
 
-  /** patch: {run, embedding, step, labelColumn, k, metric, point}. */
-  select(patch, {initial = false} = {}) {
+  /** patch: {run, embedding, step, labelColumn, k, metric, point, rows}; force: reload even if unchanged. */
+  select(patch, {initial = false, force = false} = {}) {
     const before = JSON.stringify(this.query());
     const beforeKey = this.dataKey();
     Object.assign(this.sel, patch);
     if ('point' in patch) { this.point = patch.point; delete this.sel.point; }
     this.normalise();
-    if (!initial && JSON.stringify(this.query()) === before) return;
+    if (!initial && !force && JSON.stringify(this.query()) === before) return;
     if (!initial && this.dataKey() !== beforeKey) {
       this.search = null;
       this.focus = null;
       this.hard.method = null; // another embedding may not have the score (history needs steps)
       this.review = {open: false, size: null};
+      this.sel.rows = null; // another embedding's rows
     }
     // A link or a reload keeps the label filter and the confusion cell; a new selection starts afresh.
     this.hard = initial ? {...this.hard, offset: 0} : {...this.hard, label: null, predicted: null, offset: 0};

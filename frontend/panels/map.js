@@ -12,8 +12,18 @@ import {mark} from '../marks.js';
 import {mapColours, onThemeChange} from '../theme.js';
 import {fmt, metadataText} from '../views/dom.js';
 import {MapView, PROJECTIONS} from '../views/map.js';
+import {MapKeys} from './map_keys.js';
 import {MapLasso} from './map_lasso.js';
+import {MapSelection} from './map_selection.js';
 import {Panel} from './panel.js';
+
+/** coords with every point not chosen hidden (NaN) while the chosen points are isolated (chosen.js). */
+function isolated(coords, chosen) {
+  if (!chosen.isolated || !chosen.mask) return coords;
+  const shown = coords.slice();
+  for (let i = 0; i < chosen.mask.length; i++) if (!chosen.mask[i]) { shown[2 * i] = NaN; shown[2 * i + 1] = NaN; }
+  return shown;
+}
 
 const TEXT_COLUMN_MAX = 200000; // beyond this many points the map writes labels, not another column
 const MOVED_ARROWS = 100; // arrows drawn for "moved since step"
@@ -40,6 +50,9 @@ export default class MapPanel extends Panel {
     });
     this.body.appendChild(this.view.node);
     this.lasso = new MapLasso(store, this.view); // select points by drawing around them, tag them
+    this.chosen = new MapSelection(store, this.view); // the chosen points: gallery, isolate, tag all (issue 27.3)
+    this.keys = new MapKeys(store, this.view); // arrows, Enter, Space on the map (issue 27.7)
+    store.on('chosen', () => this.updateEmphasis());
     this.view.setTheme(mapColours());
     onThemeChange(() => this.view.setTheme(mapColours()));
     store.on('projection', () => { this.loadMap(); this.showMovedControl(); this.loadMoved(); });
@@ -160,7 +173,11 @@ export default class MapPanel extends Panel {
       this.coords = coords;
       const labels = store.colours.labels;
       this.view.hideOverlay();
-      this.view.setData(coords, labels.classes, labels.palette);
+      this.view.setData(isolated(coords, store.chosen), labels.classes, labels.palette);
+      if (store.chosen.isolated) { // not "NaN/Inf not shown": the others are hidden on purpose
+        this.view.count = `${fmt(store.chosen.count)} of ${fmt(entry.shape[0])} points (the chosen ones, isolated)`;
+        this.view._info();
+      }
       this.updateEmphasis();
       this.updateMarks();
       requestAnimationFrame(() => {
@@ -217,6 +234,8 @@ export default class MapPanel extends Panel {
       const mask = new Uint8Array(n);
       for (const m of data.search.matches) mask[m.index] = 1;
       this.view.setEmphasis(mask);
+    } else if (this.store.chosen.mask && !this.store.chosen.isolated) {
+      this.view.setEmphasis(this.store.chosen.mask); // the chosen points stand out until isolated
     } else if (focus !== null && colours.labels.labelled) {
       this.view.setEmphasis(colours.labels.maskOf(focus));
     } else {

@@ -88,11 +88,42 @@ export function neighborList({result, labelColumn, colourOf, thumbUrl, onSelect,
         query.matches > 1 ? ` · ${fmt(query.matches)} rows matched, showing the first` : '')),
     exportLinks);
   const list = el('ol', {class: 'point-list neighbor-list'},
-    result.neighbors.map((n, i) => pointRow({
-      index: n.index, metadata: n.metadata, labelColumn, colourOf, thumbSrc: thumbUrl(n.index), onSelect, rank: i + 1,
-      extra: [distanceBar(n.distance, maxDistance)],
-    })));
-  return el('div', {class: 'neighbors'}, head, list);
+    result.neighbors.map((n, i) => {
+      const row = pointRow({
+        index: n.index, metadata: n.metadata, labelColumn, colourOf, thumbSrc: thumbUrl(n.index), onSelect, rank: i + 1,
+        extra: [n.still ? stillBadge(result.movement) : null, distanceBar(n.distance, maxDistance)],
+      });
+      if (n.still) row.classList.add('still');
+      return row;
+    }));
+  return el('div', {class: 'neighbors'}, head, query.still ? stillQuery(result.movement) : null, list, stillLegend(result));
+}
+
+// Rows whose vector barely moved between the first and last logged step (issue 27.7; the
+// server's `movement`, tb_embedanalysis/analysis/movement.py): an untrained word sits at its
+// random start, so its place among the others, and theirs around it, means nothing.
+function stillWords(movement) {
+  return `its vector barely moved between step ${movement.first_step} and step ${movement.last_step} `
+    + `(at most ${Math.round(100 * movement.fraction)} % of what the words that moved most moved): `
+    + 'it was probably never trained, so its place here carries no signal';
+}
+
+function stillBadge(movement) {
+  return el('span', {class: 'still-badge', title: stillWords(movement)}, 'no signal');
+}
+
+function stillQuery(movement) {
+  return el('div', {class: 'still-note', role: 'note'},
+    el('strong', null, 'No signal: '), `${stillWords(movement)}. Its neighbours are as good as random.`);
+}
+
+/** The legend under the list when some neighbours are marked. */
+function stillLegend(result) {
+  const count = result.neighbors.filter((n) => n.still).length;
+  if (!count || !result.movement) return null;
+  return el('p', {class: 'still-legend muted small'}, el('span', {class: 'still-badge'}, 'no signal'),
+    ` ${count} of these ${result.neighbors.length} barely moved between step ${result.movement.first_step} and step `
+    + `${result.movement.last_step}: untrained, so being near them means nothing. Hover a badge for details.`);
 }
 
 const LIST_MAX = 200;

@@ -16,10 +16,22 @@ from tb_embedanalysis.jsonable import number
 
 @dataclasses.dataclass(frozen=True)
 class Pending:
-    """A computation still running: progress in [0, 1] and what it is doing."""
+    """A computation still running: progress in [0, 1] and what it is doing.
+
+    task, task_progress, task_message, eta_seconds: the computation it waits on *now* (the
+    innermost running job, jobs.Job.waited_on: e.g. the kNN graph that /clusters and
+    /outliers both need), named by an id that is the same for every question waiting on
+    it, with that computation's own progress, so two cards never show two percentages for
+    one graph; eta_seconds: its remaining time extrapolated from its progress so far (None
+    until that says anything).
+    """
 
     progress: float
     message: str
+    task: Optional[str] = None
+    task_progress: Optional[float] = None
+    task_message: Optional[str] = None
+    eta_seconds: Optional[float] = None
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

@@ -117,16 +117,36 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
                 "label_column": params.text(request, "label_column")}
 
     def _neighbors(self, request) -> dict:
-        return queries.neighbors(
-            self._workspace.engine, self._embedding(request), index=params.integer(request, "index"),
-            query=params.text(request, "query"), column=params.text(request, "column"),
-            k=params.integer(request, "k"), metric=params.text(request, "metric"),
-            label_column=params.text(request, "label_column"))
+        embedding = self._embedding(request)
+        rows = params.row_ranges(request, "rows")
+        if rows is not None:  # among a selection's rows alone (queries/subsets.py)
+            answer = queries.subsets.neighbors(
+                self._workspace.engine, embedding, rows=rows,
+                index=params.integer(request, "index", required=True), k=params.integer(request, "k"),
+                metric=params.text(request, "metric"), label_column=params.text(request, "label_column"))
+        else:
+            answer = queries.neighbors(
+                self._workspace.engine, embedding, index=params.integer(request, "index"),
+                query=params.text(request, "query"), column=params.text(request, "column"),
+                k=params.integer(request, "k"), metric=params.text(request, "metric"),
+                label_column=params.text(request, "label_column"))
+        return queries.mark_still(self._workspace, embedding, answer)  # rows that barely moved
 
     def _clusters(self, request):
+        rows = params.row_ranges(request, "rows")
+        if rows is not None:  # a selection's rows alone (queries/subsets.py)
+            return queries.subsets.clusters(self._workspace.engine, self._embedding(request), rows=rows,
+                                            **self._analysis(request))
         return queries.clusters(self._workspace.engine, self._embedding(request), **self._analysis(request))
 
     def _hard_examples(self, request):
+        rows = params.row_ranges(request, "rows")
+        if rows is not None:  # the ranking restricted to a selection's rows (queries/subsets.py)
+            return queries.subsets.hard_examples(
+                self._workspace.engine, self._embedding(request), rows=rows, method=params.text(request, "method"),
+                label=params.text(request, "label"), predicted=params.text(request, "predicted"),
+                offset=params.integer(request, "offset"), limit=params.integer(request, "limit"),
+                **self._analysis(request))
         return queries.ranked_examples(
             self._workspace, params.text(request, "run", required=True),
             params.text(request, "embedding", required=True), step=params.integer(request, "step"),
@@ -139,6 +159,9 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
     def _json_or_pending(request, result):
         if isinstance(result, queries.Pending):
             body = {"status": "running", "progress": result.progress, "message": result.message}
+            if result.task is not None:  # the computation waited on now (reports.Pending)
+                body.update(task=result.task, task_progress=result.task_progress, task_message=result.task_message,
+                            eta_seconds=result.eta_seconds)
             return responses.json_response(request, body, status=202)
         return responses.json_response(request, result)
 

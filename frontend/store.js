@@ -14,7 +14,8 @@
 //   point       {load}      the selected point; load=false when it came with its neighbours
 //   focus       {}          the emphasised label
 //   search      {}          the search text (plain or regex) and column
-//   projection  {}          PCA / t-SNE / UMAP
+//   projection  {}          PCA / t-SNE / UMAP / custom
+//   mapOptions  {fields}    the map's options (store.map, map_options.js) changed
 //   hardFilter  {reveal}    the hard-example filter; reveal: bring the gallery into view
 //   data        {name}      a shared answer arrived (or was dropped) in `data[name]`
 //   colours     {kind}      see colours.js
@@ -22,6 +23,7 @@
 
 import * as api from './api.js';
 import {Colours} from './colours.js';
+import {readMapOptions} from './map_options.js';
 import {readState, writeState} from './state.js';
 import {Tags} from './tags.js';
 
@@ -40,7 +42,8 @@ export class SelectionStore {
       metric: METRICS.includes(saved.metric) ? saved.metric : DEFAULTS.metric,
     };
     this.point = saved.point ?? null;
-    this.projection = ['tsne', 'umap'].includes(saved.projection) ? saved.projection : DEFAULTS.projection;
+    this.projection = ['tsne', 'umap', 'custom'].includes(saved.projection) ? saved.projection : DEFAULTS.projection;
+    this.map = readMapOptions(saved); // the map's options (map_options.js): colours, words, 3-D, settings
     this.search = saved.search ?? null;
     this.searchColumn = '';
     this.searchRegex = saved.searchRegex === '1'; // off: the search text is plain text
@@ -123,7 +126,7 @@ export class SelectionStore {
   // -- changes -------------------------------------------------------------------------
   save() {
     writeState({...this.sel, point: this.point, projection: this.projection, search: this.search,
-      searchRegex: this.searchRegex ? '1' : null, focus: this.focus});
+      searchRegex: this.searchRegex ? '1' : null, focus: this.focus, ...this.map});
   }
 
   /** Fix up a selection against /runs: unknown names fall back to the first available. */
@@ -198,6 +201,13 @@ export class SelectionStore {
     this.projection = method;
     this.save();
     this.emit('projection');
+  }
+
+  /** patch: map options (map_options.js); `mapOptions` {fields} says which changed. */
+  setMap(patch) {
+    Object.assign(this.map, patch);
+    this.save();
+    this.emit('mapOptions', {fields: Object.keys(patch)});
   }
 
   /** patch: {label, predicted, method, offset, hideOk}. */

@@ -8,8 +8,8 @@ import {labelChip, thumbnail} from './point.js';
 import {ScatterPlot} from '../scatter.js';
 import {OTHER} from '../palette.js';
 
-/** The server's projection methods (analysis/projection.py PROJECTIONS) → button text. */
-export const PROJECTIONS = {pca: 'PCA', tsne: 't-SNE', umap: 'UMAP'};
+/** The server's projection methods (analysis/projection.py PROJECTIONS) and the custom projection → button text. */
+export const PROJECTIONS = {pca: 'PCA', tsne: 't-SNE', umap: 'UMAP', custom: 'Custom'};
 
 /**
  * onSelect(index), onProjection(method), onFocusLabel(label|null), onToggleHard(bool), onToggleOutliers(bool),
@@ -153,6 +153,11 @@ export class MapView {
         el('span', {class: 'swatch', style: {background: OTHER}}), el('span', {class: 'legend-text'}, `other (${other.labels} labels)`),
         el('span', {class: 'legend-count'}, fmt(other.count))));
     }
+    replace(this.legend, items);
+  }
+
+  /** A legend built elsewhere (colouring by another column: views/map_options.js). */
+  setColumnLegend(items) {
     replace(this.legend, items);
   }
 

@@ -16,6 +16,7 @@
 //   search      {}          the search text (plain or regex) and column
 //   projection  {}          PCA / t-SNE / UMAP / custom
 //   mapOptions  {fields}    the map's options (store.map, map_options.js) changed
+//   bookmark    {}          the user wants to name this view (the Bookmarks card)
 //   hardFilter  {reveal}    the hard-example filter; reveal: bring the gallery into view
 //   data        {name}      a shared answer arrived (or was dropped) in `data[name]`
 //   colours     {kind}      see colours.js

@@ -30,6 +30,13 @@ export default class BookmarksPanel extends Panel {
     super(store, {title: 'Bookmarks', cls: 'card-bookmarks'});
     this.answer = null;
     this.status = null;
+    store.on('bookmark', () => this.ask()); // the map's "Bookmark…" button
+  }
+
+  /** Bring the card into view with its name field focused. */
+  ask() {
+    this.node.scrollIntoView({behavior: 'smooth', block: 'nearest'});
+    this.body.querySelector('input[name=bookmark_name]')?.focus({preventScroll: true});
   }
 
   async load() {

@@ -155,8 +155,8 @@ export default class MapPanel extends Panel {
     this.view.setMethod(method);
     if (this.projector.waitingForQueries(method)) {
       this.view.clear();
-      this.view.showError(new Error('give the custom projection its two queries under Settings (e.g. bad → good)'),
-        {title: 'Custom projection'});
+      this.view.showNotice('Custom projection', 'Give its axis two queries under Settings: the rows at its left end '
+        + 'and those at its right (e.g. bad → good, or two labels); optionally a second axis the same way.');
       return;
     }
     const bar = this.view.showProgress(`Computing the ${PROJECTIONS[method]} map`);

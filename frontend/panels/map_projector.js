@@ -29,7 +29,8 @@ export class MapProjector {
     this.words = null; // rows of store.map.labelBy
     this.bounds = null; // /projection_settings
     this.generation = 0;
-    this.view = new MapOptionsView({onChange: (patch) => store.setMap(patch)});
+    this.view = new MapOptionsView({onChange: (patch) => store.setMap(patch),
+      onBookmark: () => store.emit('bookmark')}); // the Bookmarks card asks for a name
     const mapView = panel.view;
     mapView.node.insertBefore(this.view.node, mapView.toolbar.nextSibling);
     mapView.node.insertBefore(this.view.settings, this.view.node.nextSibling);

@@ -3,7 +3,7 @@
 // canvas keeps its zoom across updates), so it is an object with setters.
 
 import {el, fmt, metadataText, replace} from './dom.js';
-import {errorBox, progress} from './feedback.js';
+import {errorBox, notice, progress} from './feedback.js';
 import {labelChip, thumbnail} from './point.js';
 import {ScatterPlot} from '../scatter.js';
 import {OTHER} from '../palette.js';
@@ -86,6 +86,12 @@ export class MapView {
 
   showError(error, {title = 'Could not compute the map', retry = null} = {}) {
     replace(this.overlay, errorBox(error, {title, retry}));
+    this.overlay.hidden = false;
+  }
+
+  /** Words instead of a map (nothing to compute yet). */
+  showNotice(title, ...lines) {
+    replace(this.overlay, notice(title, ...lines));
     this.overlay.hidden = false;
   }
 

@@ -18,9 +18,9 @@ function select(name, label, options, value, onchange) {
   return node;
 }
 
-/** onChange(patch of store.map); onToggleSettings(open). */
+/** onChange(patch of store.map); onBookmark(): the user wants to name this view. */
 export class MapOptionsView {
-  constructor({onChange}) {
+  constructor({onChange, onBookmark}) {
     this.onChange = onChange;
     this.colourSlot = el('span', {class: 'map-option'});
     this.wordsSlot = el('span', {class: 'map-option'});
@@ -34,8 +34,10 @@ export class MapOptionsView {
     this.settingsButton = el('button', {type: 'button', class: 'button small subtle', 'aria-expanded': 'false',
       onclick: () => this.openSettings(this.settings.hidden)}, 'Settings');
     this.hint = el('span', {class: 'muted small map-hint'});
+    const bookmark = el('button', {type: 'button', class: 'button small subtle', name: 'bookmark_view',
+      title: 'save this view under a name (the Bookmarks card)', onclick: onBookmark}, 'Bookmark…');
     this.node = el('div', {class: 'toolbar map-options'}, this.colourSlot, this.wordsSlot, this.dimsLabel,
-      this.spritesLabel, this.settingsButton, this.hint);
+      this.spritesLabel, this.settingsButton, bookmark, this.hint);
     this.settings = el('div', {class: 'map-settings', hidden: true});
   }
 
@@ -133,14 +135,19 @@ export class MapOptionsView {
   }
 }
 
+/** A column's minimum or maximum as it is (the shortest text that reads back as it), grouped when whole. */
+function exact(value) {
+  return Number.isInteger(value) && Math.abs(value) < 1e15 ? fmt(value) : String(value);
+}
+
 /** The legend of a colouring that is not the label column's (map_colouring.js legend). */
 export function columnLegend(legend) {
   if (legend.kind === 'gradient') {
     return [el('span', {class: 'legend-item static'}, el('span', {class: 'legend-text strong'}, legend.column)),
       el('span', {class: 'legend-gradient', dataset: {min: String(legend.min), max: String(legend.max)}},
-        el('span', {class: 'legend-count'}, fmt(legend.min, 4)),
+        el('span', {class: 'legend-count'}, exact(legend.min)),
         el('span', {class: 'gradient-bar', style: {background: GRADIENT_CSS}, 'aria-hidden': 'true'}),
-        el('span', {class: 'legend-count'}, fmt(legend.max, 4))),
+        el('span', {class: 'legend-count'}, exact(legend.max))),
       legend.missing ? el('span', {class: 'legend-item static'}, el('span', {class: 'swatch', style: {background: MISSING}}),
         el('span', {class: 'legend-text'}, 'no number'), el('span', {class: 'legend-count'}, fmt(legend.missing))) : null];
   }

@@ -108,6 +108,20 @@ def test_tsne_in_three_dimensions_and_cached_per_setting(client):
     assert not np.array_equal(coords_of(other)[0], coords)
 
 
+def test_umap_in_three_dimensions_with_its_settings(client):
+    query = dict(run="table", embedding="points", method="umap", dims="3", n_neighbors="8", min_dist="0.5")
+    response = get(client, "/projection", **query)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    coords, info = coords_of(response)
+    assert coords.shape == (240, 3) and np.isfinite(coords).all()
+    assert info["settings"] == {"dims": 3, "n_neighbors": 8, "min_dist": 0.5}
+    # The three clusters stay apart in 3-D: each point's nearest other point shares its label.
+    labels = np.arange(240) % 3
+    d = ((coords[:, None, :] - coords[None, :, :]) ** 2).sum(-1)
+    np.fill_diagonal(d, np.inf)
+    assert (labels[d.argmin(axis=1)] == labels).mean() > 0.95
+
+
 @pytest.mark.parametrize("query, parameter", [
     ({"method": "tsne", "perplexity": "1"}, "perplexity"),
     ({"method": "tsne", "perplexity": "1e9"}, "perplexity"),

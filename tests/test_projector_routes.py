@@ -143,6 +143,20 @@ def test_settings_out_of_bounds_are_400s_naming_the_parameter(client, query, par
     assert "'%s'" % parameter in response.get_json()["error"]
 
 
+def test_more_umap_neighbours_than_the_working_memory_holds_is_a_422(logdir, tmp_path):
+    flags = argparse.Namespace(embedanalysis_cache_dir=str(tmp_path), embedanalysis_max_memory_mb=256.0,
+                               embedanalysis_work_memory_mb=20.0)
+    plugin = EmbedAnalysisLoader().load(base_plugin.TBContext(logdir=str(logdir[0]), flags=flags))
+    small = werkzeug_test.Client(application.TensorBoardWSGI([plugin]))
+    # 240 rows: the graph for 200 neighbours needs ~32 MB (analysis/estimates.py), 40 ~9 MB.
+    refused = small.get(PREFIX + "/projection", query_string=dict(run="table", embedding="points", method="umap",
+                                                                   n_neighbors="200"))
+    assert refused.status_code == 422 and "n_neighbors = 200" in refused.get_json()["error"]
+    assert "--embedanalysis_work_memory_mb" in refused.get_json()["error"]
+    fits = get(small, "/projection", run="table", embedding="points", method="umap", n_neighbors="40")
+    assert fits.status_code == 200, fits.get_data(as_text=True)
+
+
 def test_settings_route_shows_the_defaults(client):
     body = get(client, "/projection_settings").get_json()
     assert body["settings"]["perplexity"]["default"] == 30.0

@@ -18,7 +18,7 @@ from tb_embedanalysis.analysis.map_settings import MapSettings
 from tb_embedanalysis.analysis.projection import PROJECTIONS
 from tb_embedanalysis.errors import InvalidArgument, NotFound
 from tb_embedanalysis.logs.model import Embedding
-from tb_embedanalysis.queries.rules import _column, check_choice, space
+from tb_embedanalysis.queries.rules import _column, check_choice, check_work_memory, space
 from tb_embedanalysis.quoting import excerpt
 
 MATCHES = ("exact", "regex")
@@ -75,6 +75,11 @@ def projection(engine: AnalysisEngine, embedding: Embedding, *, method: Optional
                settings: MapSettings = map_settings.DEFAULT, wait: bool = False, on_progress=None):
     """The map (a ProjectionResult, 2-D or 3-D) or Pending."""
     method = check_choice("method", method, tuple(PROJECTIONS))
+    if method == "umap" and settings.n_neighbors != map_settings.DEFAULT.n_neighbors:
+        # More neighbours, a bigger exact kNN graph under the map: refused (422) before it
+        # starts when it would pass the working-memory budget, as every graph question is.
+        check_work_memory(engine, embedding, "outliers", k=settings.n_neighbors,
+                          what="a UMAP map with n_neighbors = %d" % settings.n_neighbors)
     return engine.projection(space(embedding), method=method, settings=settings, wait=wait, on_progress=on_progress)
 
 

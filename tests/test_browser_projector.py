@@ -101,8 +101,11 @@ def zoom_in(page, frame, clicks=7):
 
 
 def shot(page, name, scheme="light", size=(1280, 800)):
+    """A screenshot in TensorBoard's light or dark theme (its body.dark-mode, which the tab follows)."""
     ARTIFACTS.mkdir(exist_ok=True)
-    page.emulate_media(color_scheme=scheme)
+    page.evaluate("(dark) => document.body.classList.toggle('dark-mode', dark)", scheme == "dark")
+    frame = page.wait_for_selector('iframe[src*="plugin_entry.html?name=embedanalysis"]', state="attached").content_frame()
+    frame.wait_for_function("(t) => document.documentElement.dataset.theme === t", arg=scheme)
     page.set_viewport_size({"width": size[0], "height": size[1]})
     page.wait_for_timeout(400)
     page.screenshot(path=str(ARTIFACTS / ("projector-%s-%s-%dx%d.png" % (name, scheme, *size))))

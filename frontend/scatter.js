@@ -44,6 +44,7 @@ export class ScatterPlot {
     this.ringsDrawn = {hard: 0, outliers: 0}; // rings on the last frame (tests read them)
     this.arrows = null; // see setArrows
     this.painters = []; // (ctx, frame, plot) drawn over the points, under the marks (thumbnails, 3-D axes)
+    this.textGap = null; // CSS px between a point and its words, when a painter covers points (thumbnails)
     this.view = null; // {cx, cy, scale} scale in device px per data unit
     this.fitScale = 1; // the scale that fits every point: zoom is measured against it
     this.dpr = 1;
@@ -220,7 +221,7 @@ export class ScatterPlot {
     this.ringsDrawn = paintMarks(ctx, frame, this.marks);
     const {selected, neighbors} = this.marks;
     const priority = selected === null || selected === undefined ? [] : [selected, ...(neighbors || [])];
-    if (this.textOf) this.textLabels = paintLabels(ctx, frame, {textOf: this.textOf, priority, inView: this.view.scale >= ZOOM_FOR_TEXT * this.fitScale});
+    if (this.textOf) this.textLabels = paintLabels(ctx, frame, {textOf: this.textOf, priority, inView: this.view.scale >= ZOOM_FOR_TEXT * this.fitScale, gapPx: this.textGap ?? 5});
     this.gridDirty = true;
     this.drawCount += 1;
     this.lastDrawMs = performance.now() - started;

@@ -2,7 +2,8 @@
 // points in view nearest the centre get their sprite cell (the /thumbnail route, cached by
 // the browser for a day) drawn over their dot. Bounded: from ZOOM × the fitted scale on, at
 // most MAX_DRAWN thumbnails a frame, chosen among at most CONSIDER_MAX points in view (more:
-// zoom in further), and at most CACHED images kept. A painter of scatter.js's `painters`.
+// zoom in further), and at most CACHED images kept, each framed in its point's colour. A
+// painter of scatter.js's `painters`.
 
 export const ZOOM = 3;
 export const MAX_DRAWN = 120;
@@ -47,6 +48,7 @@ export class SpriteLayer {
   /** The painter: (ctx, frame, plot). */
   paint(ctx, frame, plot) {
     this.drawn = 0;
+    plot.textGap = null; // the words beside points: next to the dot, unless a thumbnail covers it
     if (!this.enabled || !plot.view || plot.view.scale < ZOOM * plot.fitScale || !this.urlOf(0)) return;
     const {sx, sy, n, width, height, emphasis, dpr} = frame;
     const size = SIZE_PX * dpr, half = size / 2;
@@ -61,15 +63,18 @@ export class SpriteLayer {
     found.sort((a, b) => ((sx[a] - cx) ** 2 + (sy[a] - cy) ** 2) - ((sx[b] - cx) ** 2 + (sy[b] - cy) ** 2) || a - b);
     ctx.save();
     ctx.imageSmoothingEnabled = false; // small sprites stay crisp
-    ctx.lineWidth = 1 * dpr;
-    ctx.strokeStyle = frame.colours.ink;
+    ctx.lineWidth = 2 * dpr;
+    const {classes, palette} = frame;
     for (const i of found.slice(0, MAX_DRAWN)) {
       const image = this._image(i);
       if (!image || !image.complete || !image.naturalWidth) continue;
       ctx.drawImage(image, sx[i] - half, sy[i] - half, size, size);
+      // Framed in the point's colour, so the colouring (labels, a column) still shows.
+      ctx.strokeStyle = palette[classes ? classes[i] : 0] || frame.colours.ink;
       ctx.strokeRect(sx[i] - half, sy[i] - half, size, size);
       this.drawn += 1;
     }
     ctx.restore();
+    if (this.drawn) plot.textGap = SIZE_PX / 2 + 3;
   }
 }

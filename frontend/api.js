@@ -218,7 +218,8 @@ export async function projection(sel, method, options) {
 /**
  * One metadata column of every row, for colouring and hover: /metadata answers the column's
  * values as one compact list of strings in row order, shaped here as rows.
- * Resolves to {total, rows: Array(N) of {[column]: value} (undefined beyond the answer)}.
+ * Resolves to {total, rows: Array(N) of {[column]: value} (undefined beyond the answer),
+ * numeric: {min, max, missing, byText: Map text → number|null} or null (http_api.md /metadata)}.
  */
 export async function allMetadata(sel, n, column, options) {
   const answer = await json('metadata', {run: sel.run, embedding: sel.embedding, step: sel.step, column}, options);
@@ -228,7 +229,10 @@ export async function allMetadata(sel, n, column, options) {
   const codes = answer.codes;
   const rows = new Array(n);
   for (let i = 0; i < Math.min(n, codes.length); i++) rows[i] = shared[codes[i]];
-  return {total: codes.length, rows};
+  // A numeric column (the server parsed it): each text's number, and the exact min and max.
+  const numeric = answer.numeric
+    ? {...answer.numeric, byText: new Map(answer.categories.map((c, i) => [c, answer.numeric.values[i]]))} : null;
+  return {total: codes.length, rows, numeric};
 }
 
 export const thumbnailUrl = (sel, index) => url('thumbnail', {...base(sel), index});
@@ -288,3 +292,44 @@ export const outliers = (sel, {limit = 24, offset = 0} = {}, options) =>
 /** Near-duplicate groups within `threshold` (null: the server's default), leaks across `splitColumn` first. */
 export const duplicates = (sel, {threshold = null, splitColumn = null, limit = 20, offset = 0} = {}, options) =>
   json('duplicates', {...base(sel), metric: sel.metric, threshold, split_column: splitColumn, limit, offset}, options);
+
+// -- the map's Projector options (issue 27.4) ----------------------------------------------
+
+/**
+ * A map with settings: route 'projection' (params: method, dims, components, perplexity, …)
+ * or 'custom_projection' (left, right, down, up, column, match). Resolves to
+ * {coords: Float32Array(N·dims), dims: 2|3, info: the X-Projection-Info JSON}.
+ */
+export async function mapCoords(sel, route, params, options) {
+  const {body, headers} = await request(route, {...base(sel), ...params, format: 'bin'}, {...options, as: 'arrayBuffer'});
+  const [n, dims] = (headers.get('X-Projection-Shape') || '').split(',').map(Number);
+  const coords = new Float32Array(body);
+  if (!(dims === 2 || dims === 3) || n * dims !== coords.length) {
+    throw new ApiError(`/${route} answered ${coords.length} numbers for the shape ${n},${dims}`, {route});
+  }
+  let info = {};
+  try { info = JSON.parse(headers.get('X-Projection-Info') || '{}'); } catch (_) { /* optional */ }
+  return {coords, dims, info};
+}
+
+/** The map settings' defaults and bounds (/projection_settings). */
+export const projectionSettings = (options) => json('projection_settings', {}, options);
+
+/** The embedding's bookmarks: {bookmarks: [{name, state, updated}], max, persistent}. */
+export const bookmarks = (sel, options) => json('bookmarks', {run: sel.run, embedding: sel.embedding}, options);
+
+/** Save ({name, state}) or delete ({name, delete: true}) a bookmark; resolves to the list. */
+export async function writeBookmark(sel, fields) {
+  let response;
+  try {
+    response = await fetch('./bookmarks', {
+      method: 'POST', credentials: 'same-origin',
+      headers: {'Content-Type': 'application/json', 'X-Embedanalysis-Request': '1'},
+      body: JSON.stringify({run: sel.run, embedding: sel.embedding, ...fields}),
+    });
+  } catch (error) {
+    throw new ApiError('could not reach TensorBoard; is it still running?', {route: 'bookmarks'});
+  }
+  if (!response.ok) throw await errorFrom(response, 'bookmarks');
+  return response.json();
+}

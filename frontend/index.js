@@ -20,7 +20,7 @@ import {errorBox} from './views/feedback.js';
 import {brokenEmbedding, emptyLogdir} from './views/notices.js';
 import {selectorBar} from './views/selector.js';
 
-const PANELS = ['map', 'review', 'neighbors', 'clusters', 'confusion', 'hard', 'quality', 'compare', 'history'];
+const PANELS = ['map', 'review', 'neighbors', 'clusters', 'confusion', 'hard', 'quality', 'compare', 'history', 'bookmarks'];
 
 function ensureStylesheet() {
   if (document.querySelector('link[data-embedanalysis]')) return;

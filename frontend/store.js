@@ -15,7 +15,9 @@
 //   point       {load}      the selected point; load=false when it came with its neighbours
 //   focus       {}          the emphasised label
 //   search      {}          the search text (plain or regex) and column
-//   projection  {}          PCA / t-SNE / UMAP
+//   projection  {}          PCA / t-SNE / UMAP / custom
+//   mapOptions  {fields}    the map's options (store.map, map_options.js) changed
+//   bookmark    {}          the user wants to name this view (the Bookmarks card)
 //   hardFilter  {reveal}    the hard-example filter; reveal: bring the gallery into view
 //   review      {}          the review queue opened, closed or resized
 //   data        {name}      a shared answer arrived (or was dropped) in `data[name]`
@@ -27,6 +29,7 @@ import * as api from './api.js';
 import {Chosen} from './chosen.js';
 import {Colours} from './colours.js';
 import {SCORES} from './scores.js';
+import {readMapOptions} from './map_options.js';
 import {readState, writeState} from './state.js';
 import {Tags} from './tags.js';
 
@@ -51,7 +54,8 @@ export class SelectionStore {
       rows: null, // rows= of the isolated selection (chosen.js); not in the URL
     };
     this.point = saved.point ?? null;
-    this.projection = ['tsne', 'umap'].includes(saved.projection) ? saved.projection : DEFAULTS.projection;
+    this.projection = ['tsne', 'umap', 'custom'].includes(saved.projection) ? saved.projection : DEFAULTS.projection;
+    this.map = readMapOptions(saved); // the map's options (map_options.js): colours, words, 3-D, settings
     this.search = saved.search ?? null;
     this.searchColumn = '';
     this.searchRegex = saved.searchRegex === '1'; // off: the search text is plain text
@@ -140,7 +144,7 @@ export class SelectionStore {
       searchRegex: this.searchRegex ? '1' : null, focus: this.focus, hardMethod: this.hard.method,
       hardLabel: this.hard.label, hardPredicted: this.hard.label === null ? null : this.hard.predicted,
       hideOk: this.hard.hideOk ? '1' : null, review: this.review.open ? '1' : null,
-      reviewSize: this.review.open ? this.review.size : null});
+      reviewSize: this.review.open ? this.review.size : null, ...this.map});
   }
 
   /** Fix up a selection against /runs: unknown names fall back to the first available. */
@@ -220,6 +224,13 @@ export class SelectionStore {
     this.projection = method;
     this.save();
     this.emit('projection');
+  }
+
+  /** patch: map options (map_options.js); `mapOptions` {fields} says which changed. */
+  setMap(patch) {
+    Object.assign(this.map, patch);
+    this.save();
+    this.emit('mapOptions', {fields: Object.keys(patch)});
   }
 
   /** patch: {label, predicted, method, offset, hideOk}. */

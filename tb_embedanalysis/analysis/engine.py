@@ -33,8 +33,8 @@ from tb_embedanalysis.budget import DEFAULT_WORK_MEMORY_MB, budget_bytes
 from tb_embedanalysis.cache import DEFAULT_BUDGET_BYTES, CacheKey, ResultCache
 from tb_embedanalysis.analysis.disk_cache import DiskCache, array_of
 from tb_embedanalysis.analysis import duplicates as near_duplicates, outliers as outlier_scores
-from tb_embedanalysis.analysis import numba_cache
-from tb_embedanalysis.analysis import label_errors
+from tb_embedanalysis.analysis import custom_axes, label_errors, numba_cache, pca
+from tb_embedanalysis.analysis.map_settings import DEFAULT as DEFAULT_MAP, MapSettings
 from tb_embedanalysis.analysis.history import PointHistory, point_history
 from tb_embedanalysis.analysis.hardness import DEFAULT_HARDNESS_METHOD, HARDNESS_METHODS  # noqa: F401
 from tb_embedanalysis.analysis.jobs import Job, Jobs
@@ -227,21 +227,45 @@ class AnalysisEngine:
         return self._cached(key, compute, message="near-duplicates", wait=wait, on_progress=on_progress)
 
     def projection(self, space: Space, *, method: str = "pca", seed: int = 0, wait: bool = True,
-                   on_progress: ProgressFn = None) -> Union[ProjectionResult, Pending]:
-        """2-D map of all valid rows (projection.PROJECTIONS), NaN rows for invalid ones."""
+                   on_progress: ProgressFn = None, settings: MapSettings = DEFAULT_MAP) -> Union[ProjectionResult, Pending]:
+        """2-D or 3-D map of all valid rows (projection.PROJECTIONS), NaN rows for invalid
+        ones; cached per the settings `method` uses (map_settings.py)."""
         space = space.with_metric("euclidean")  # maps ignore the metric: one per embedding
-        key = CacheKey.of("projection", space.ident, method=method, seed=int(seed))
+        extra = {} if settings.is_default(method) else settings.key(method)  # default maps keep their old key
+        key = CacheKey.of("projection", space.ident, method=method, seed=int(seed), **extra)
         n = space.vectors.shape[0]
+        dims = len(settings.components) if method == "pca" else settings.dims
+        expect = {"coords": array_of(np.float32, (n, dims))}
+        if method == "pca":
+            expect["variance"] = array_of(np.float64, (pca.MAX_COMPONENTS,))
 
         def compute(job):
-            stored = self.disk.get(key.as_dict(), expect={"coords": array_of(np.float32, (n, 2))})
+            stored = self.disk.get(key.as_dict(), expect=expect)
             if stored is not None:
-                return ProjectionResult(stored["coords"], method, sampled=False, n_embedded=space.n_valid)
-            result = projection.PROJECTIONS[method](space.vectors, space.valid, seed=seed, on_progress=job.report)
-            self.disk.put(key.as_dict(), {"coords": result.coords})
+                return ProjectionResult(stored["coords"], method, sampled=False, n_embedded=space.n_valid,
+                                        variance=stored.get("variance"))
+            result = projection.PROJECTIONS[method](space.vectors, space.valid, seed=seed, on_progress=job.report,
+                                                    settings=settings)
+            arrays = {"coords": result.coords}
+            if result.variance is not None:
+                arrays["variance"] = result.variance
+            self.disk.put(key.as_dict(), arrays)
             return result
 
         return self._cached(key, compute, message="%s projection" % method, wait=wait, on_progress=on_progress)
+
+    def custom_map(self, space: Space, x_ends, y_ends=None, *, ident: str, wait: bool = True,
+                   on_progress: ProgressFn = None) -> Union[custom_axes.CustomMap, Pending]:
+        """custom_axes.custom_map of the valid rows (x_ends, y_ends: (from rows, to rows));
+        `ident` names the row sets (their hash), the result's cache key with the vectors'."""
+        space = space.with_metric("euclidean")
+        key = CacheKey.of("custom-map", space.ident, ends=ident)
+
+        def compute(job):
+            job.report(0.0, "custom projection")
+            return custom_axes.custom_map(space.vectors, space.valid, x_ends, y_ends)
+
+        return self._cached(key, compute, message="custom projection", wait=wait, on_progress=on_progress)
 
     def metric_choice(self, space: Space, encoded: EncodedLabels) -> MetricChoice:
         """The metric the label analyses of `space`'s vectors use when none is asked for

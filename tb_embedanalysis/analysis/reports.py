@@ -141,14 +141,16 @@ class HardnessReport:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class ProjectionResult:
-    """coords (N, 2) float32, NaN rows for invalid points; sampled: True if only some points
-    were embedded (then the others are NaN too and n_embedded says how many were)."""
+    """coords (N, 2 or 3) float32, NaN rows for invalid points; sampled: True if only some
+    points were embedded (then the others are NaN too and n_embedded says how many were);
+    variance: PCA's explained variance ratio of its top components (pca.py), else None."""
 
     coords: np.ndarray
     method: str
     sampled: bool = False
     n_embedded: int = 0
+    variance: Optional[np.ndarray] = None
 
     def to_dict(self) -> dict:
         return {"method": self.method, "n": int(self.coords.shape[0]), "sampled": bool(self.sampled),
-                "coords": [[number(x), number(y)] for x, y in self.coords.tolist()]}
+                "coords": [[number(x) for x in row] for row in self.coords.tolist()]}

@@ -10,7 +10,6 @@ import functools
 import os
 from typing import Optional
 
-import numpy as np
 from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
@@ -19,6 +18,7 @@ from tb_embedanalysis.budget import DEFAULT_WORK_MEMORY_MB
 from tb_embedanalysis.plugin import http_errors, params, responses, writes
 from tb_embedanalysis.plugin.hosts import AllowedHosts
 from tb_embedanalysis.plugin.http_errors import json_errors
+from tb_embedanalysis.plugin.map_routes import MapRoutes
 from tb_embedanalysis.plugin.static import StaticFiles
 from tb_embedanalysis.quoting import excerpt
 from tb_embedanalysis.tags import TagStore
@@ -70,7 +70,6 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
             "/metadata": self._serve_metadata,
             "/clusters": self._serve_clusters,
             "/hard_examples": self._serve_hard_examples,
-            "/projection": self._serve_projection,
             "/thumbnail": self._serve_thumbnail,
             "/export": self._serve_export,
             "/compare": self._serve_compare,
@@ -80,6 +79,7 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
             "/aligned": self._serve_aligned,
             "/outliers": self._serve_outliers,
             "/duplicates": self._serve_duplicates,
+            **MapRoutes(self._workspace, self._hosts).routes(),  # /projection, /custom_projection, /bookmarks…
         }
         # Every data route and write answers only requests for a name this server has
         # (DNS rebinding, plugin/hosts.py); static files are the same for everyone.
@@ -200,19 +200,6 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
     @json_errors
     def _serve_hard_examples(self, request):
         return self._json_or_pending(request, self._hard_examples(request))
-
-    @wrappers.Request.application
-    @json_errors
-    def _serve_projection(self, request):
-        fmt = queries.check_choice("format", params.text(request, "format"), ("bin", "json"))
-        result = queries.projection(self._workspace.engine, self._embedding(request),
-                                    method=params.text(request, "method"))
-        if isinstance(result, queries.Pending) or fmt == "json":
-            return self._json_or_pending(request, result if isinstance(result, queries.Pending)
-                                         else queries.projection_json(result))
-        coords = np.ascontiguousarray(result.coords, dtype="<f4")
-        headers = [("X-Projection-Shape", "%d,2" % coords.shape[0]), ("X-Projection-Method", result.method)]
-        return responses.bytes_response(request, coords.tobytes(), "application/octet-stream", headers=headers)
 
     @wrappers.Request.application
     @json_errors

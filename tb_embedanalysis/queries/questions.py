@@ -7,7 +7,7 @@ from typing import Any, Dict, List, Optional, Union
 
 import numpy as np
 
-from tb_embedanalysis.analysis import text_match
+from tb_embedanalysis.analysis import column_values, text_match
 from tb_embedanalysis.analysis.engine import HARDNESS_METHODS, AnalysisEngine, Pending
 from tb_embedanalysis.analysis.projection import PROJECTIONS
 from tb_embedanalysis.errors import InvalidArgument, NotFound, QueryError, bug_message, new_error_id
@@ -105,7 +105,9 @@ def metadata_column(embedding: Embedding, column: Optional[str]) -> dict:
         raise NotFound("embedding %r has no metadata" % embedding.ref.name)
     column = _column(embedding, column or embedding.label_column or embedding.metadata.columns[0])
     values = embedding.metadata.values[column]
-    return {"column": column, "categories": list(values.categories), "codes": values.codes}
+    # numeric: each category's number, exact min and max (column_values.py), or None.
+    return {"column": column, "categories": list(values.categories), "codes": values.codes,
+            "numeric": column_values.summary(values.categories, values.codes)}
 
 
 def search(embedding: Embedding, pattern: str, *, column: Optional[str] = None, limit: Optional[int] = None,

@@ -108,12 +108,11 @@ def answer_of(logdir, cache_dir, step=200):
 
 
 def graph_files(directory):
-    """(inode, mtime) of the graph entries (the big ones) of a cache directory."""
-    cache = DiskCache(directory)
+    """(inode, size) of the graph entries (the big ones) of a cache directory."""
     out = {}
     for name, arrays in entries(directory).items():
         if arrays is not None and "indices" in arrays:
-            info = os.stat(os.path.join(cache.directory, name))
+            info = os.stat(os.path.join(directory, name))
             out[name] = (info.st_ino, info.st_size)
     return out
 

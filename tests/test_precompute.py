@@ -101,9 +101,9 @@ def test_dask_and_in_process_passes_write_the_same_entries(caches, capsys):
     assert compared >= 4  # a graph and a map per step
 
 
-def answer_of(logdir, cache_dir, step=200):
+def answer_of(logdir, cache_dir, step=200, run="run"):
     workspace = queries.Workspace.open(logdir, cache_dir=cache_dir)
-    embedding = workspace.load("run", "emb", step)
+    embedding = workspace.load(run, "emb", step)
     return workspace, queries.clusters(workspace.engine, embedding, wait=True)
 
 
@@ -172,3 +172,23 @@ def test_a_cache_url_gets_the_entries_signed_with_its_own_secret(logdir, tmp_pat
 def test_bad_input_exits_2_naming_it(logdir, tmp_path, capsys, argv, message):
     assert cli.main(["precompute", logdir, "--cache-dir", str(tmp_path / "c")] + argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_writer_starts_one_background_precompute_at_a_time(tmp_path):
+    from tb_embedanalysis.writer import precompute_launch
+
+    logdir, cache = tmp_path / "live", str(tmp_path / "cache")
+    x, labels = clustered(2000, 16, centres=8, spread=0.35, seed=3)
+    metadata = [str(v) for v in labels]
+    write_embedding(logdir, x, name="emb", metadata=metadata, step=1, precompute=cache)
+    first = precompute_launch.running()
+    assert first is not None  # started, in the background: write_embedding did not wait
+    write_embedding(logdir, x * np.float32(1.5), name="emb", metadata=metadata, step=2, precompute=cache)
+    assert precompute_launch.running() is first  # bounded: no second one while it runs
+    assert first.wait(timeout=120) == 0, open(precompute_launch.log_path()).read()[-2000:]
+    assert precompute_launch.running() is None
+    step1, step2 = (answer_of(str(logdir), cache, step, run=".")[1] for step in (1, 2))
+    assert step1["provenance"]["engine"] == "local"  # the tab opens warm on step 1
+    assert step2["provenance"] is None  # written while step 1's ran: left to the tab
+    write_embedding(logdir, x, name="emb", metadata=metadata, step=3)  # off by default
+    assert precompute_launch.running() is None

@@ -81,10 +81,27 @@ def run_series(workspace: queries.Workspace, series, options: Options, *, runner
     numbered = [s for s in series.steps if s is not None]
     if options.steps is None and len(numbered) >= 2:
         report = on_step("%s/%s history over %d steps" % (series.run, series.name, len(numbered)))
+        if runner is not None:  # its graphs (valid rows of every step, the latest's metric) on the cluster
+            _ask(done[-1], "history graphs", lambda: _history_graphs(workspace, series, options, runner, report))
         _ask(done[-1], "history", lambda: queries.ranked_examples(
             workspace, series.run, series.name, method=queries.HISTORY_METHOD, k=options.ks[0],
             metric=options.metric, label_column=options.label_column, wait=True, on_progress=report))
     return done
+
+
+def _history_graphs(workspace: queries.Workspace, series, options: Options, runner, report: Report) -> None:
+    """The graph of every step of the history the tab ranks by, built on the runner where the
+    cache has none: its spaces differ from the steps' own when a step has rows that are not
+    finite at every step, or when metric=auto chose another metric at some step."""
+    engine = workspace.engine
+    spaces, k = queries.history_spaces(workspace, series.run, series.name, label_column=options.label_column,
+                                       k=options.ks[0], metric=options.metric)
+    for i, where in enumerate(spaces):
+        key = engine.graph_key(where, k)
+        if not os.path.exists(engine.disk.path(key.as_dict())):
+            part = _share(report, 0.8 * i / len(spaces), 0.8 / len(spaces))
+            graph_plan = graph_tasks.plan(engine.prepared(where), graph_k(k, where.n_valid))
+            engine.keep_graph(where, runner.graph(graph_plan, on_progress=part))
 
 
 def run_step(workspace: queries.Workspace, series, step: Optional[int], options: Options, *, runner=None,

@@ -61,10 +61,12 @@ class PeakRss:
 
 
 def worker_rss():
-    """(current RSS, peak RSS since start) of a worker process, bytes (Linux: ru_maxrss in KB)."""
+    """(current RSS, peak RSS since start, CPU seconds so far) of a worker process (bytes;
+    Linux: ru_maxrss in KB). CPU time says what the work cost whatever else the cores ran."""
     import psutil
 
-    return psutil.Process().memory_info().rss, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return psutil.Process().memory_info().rss, usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime
 
 
 def main():
@@ -87,19 +89,19 @@ def main():
           % (args.n, args.d, x.nbytes / 1e6, os.cpu_count() or 0, load), flush=True)
 
     with PeakRss(psutil) as rss:
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         local = certified_graph.knn_graph_exact_fast(prep, 10)
-        t_local = time.perf_counter() - t
-    print("in-process  %.1f s, peak RSS +%.0f MB over the %.0f MB before" % (t_local, (rss.peak - rss.base) / 1e6,
-                                                                         rss.base / 1e6), flush=True)
+        t_local, cpu_local = time.perf_counter() - t, time.process_time() - cpu
+    print("in-process  %.1f s (%.1f CPU-s), peak RSS +%.0f MB over the %.0f MB before"
+          % (t_local, cpu_local, (rss.peak - rss.base) / 1e6, rss.base / 1e6), flush=True)
 
     t = time.perf_counter()
     with DaskRunner(workers=args.workers) as runner:
         t_start = time.perf_counter() - t
         before = runner.client.run(worker_rss)
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         plan = graph_tasks.plan(prep, 10)
-        t_plan = time.perf_counter() - t
+        t_plan, cpu_plan = time.perf_counter() - t, time.process_time() - cpu
         t = time.perf_counter()
         remote = runner.graph(plan)
         t_tasks = time.perf_counter() - t
@@ -108,9 +110,10 @@ def main():
     same = np.array_equal(local.indices, remote.indices) and np.array_equal(local.distances, remote.distances,
                                                                             equal_nan=True)
     t_dask = t_plan + t_tasks
-    print("dask        %.1f s = plan %.1f s (partition + pilot, in the client) + tasks %.1f s (%d %s tasks, "
-          "scatter included); cluster start %.1f s; bit-identical: %s"
-          % (t_dask, t_plan, t_tasks, shipped.tasks, plan.method, t_start, same), flush=True)
+    cpu_workers = sum(after[a][2] - before[a][2] for a in after)
+    print("dask        %.1f s = plan %.1f s (%.1f CPU-s: partition + pilot, in the client) + tasks %.1f s "
+          "(%.1f CPU-s in the workers; %d %s tasks, scatter included); cluster start %.1f s; bit-identical: %s"
+          % (t_dask, t_plan, cpu_plan, t_tasks, cpu_workers, shipped.tasks, plan.method, t_start, same), flush=True)
     for address in sorted(after):
         print("  worker %s: RSS %.0f MB before the plan, peak %.0f MB (+%.0f MB)"
               % (address, before[address][0] / 1e6, after[address][1] / 1e6,

@@ -29,7 +29,7 @@ from typing import Optional
 from tb_embedanalysis.analysis import graph_tasks
 from tb_embedanalysis.analysis.neighbors import KnnGraph
 from tb_embedanalysis.analysis.progress import ProgressFn
-from tb_embedanalysis.errors import InvalidArgument
+from tb_embedanalysis.errors import InvalidArgument, Unanalysable
 from tb_embedanalysis.quoting import clipped, excerpt
 
 #: How often the scheduler retries a task that failed (a worker lost mid-task is rescheduled
@@ -98,7 +98,9 @@ class DaskRunner:
         """The plan's graph, its tasks run on the cluster (see the module docstring)."""
         import distributed
 
-        workers = max(1, self.workers)
+        workers = self.workers
+        if workers < 1:  # tasks would wait for a worker forever
+            raise Unanalysable("the Dask cluster has no workers; start some (dask worker ADDRESS) and run again")
         shared = self.client.scatter(graph_plan, broadcast=True, hash=False)
         total = max(1, sum(block.size for task in graph_plan.tasks for block in task))
         futures = [self.client.submit(graph_tasks.run, shared, i, retries=RETRIES, pure=False,

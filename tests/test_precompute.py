@@ -5,6 +5,7 @@ TensorBoard opens) then answers from, saying where the results came from."""
 import logging
 import os
 import shutil
+import signal
 
 import numpy as np
 import pytest
@@ -192,3 +193,26 @@ def test_the_writer_starts_one_background_precompute_at_a_time(tmp_path):
     assert step2["provenance"] is None  # written while step 1's ran: left to the tab
     write_embedding(logdir, x, name="emb", metadata=metadata, step=3)  # off by default
     assert precompute_launch.running() is None
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="kills a worker with SIGKILL (POSIX)")
+def test_a_worker_lost_mid_graph_is_replaced_and_its_tasks_rerun_by_dask(runner):
+    """Last in this module: it kills one of the shared cluster's workers (its nanny restarts it)."""
+    x, _ = clustered(70_000, 32, centres=70, spread=0.3, seed=4)
+    prep = neighbors.prepare(x, "euclidean")
+    plan = graph_tasks.plan(prep, 10)
+    assert len(plan.tasks) >= 4
+    pids = runner.client.run(os.getpid)  # {worker address: its process}, on this machine
+    killed: list = []
+
+    def on_progress(fraction, message):
+        if not killed:  # after the first task: the others are running or waiting
+            victim = sorted(pids)[0]
+            killed.append(victim)
+            os.kill(pids[victim], signal.SIGKILL)  # a crash, not a shutdown
+
+    remote = runner.graph(plan, on_progress=on_progress)
+    local = certified_graph.knn_graph_exact_fast(prep, 10)
+    assert np.array_equal(remote.indices, local.indices) and np.array_equal(remote.distances, local.distances)
+    runner.client.wait_for_workers(2, timeout=60)
+    assert killed and killed[0] not in set(runner.client.scheduler_info()["workers"])  # it did die

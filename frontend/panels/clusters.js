@@ -41,7 +41,7 @@ export default class ClustersPanel extends Panel {
       el('a', {class: 'export-link', href: api.exportUrl(q, 'clusters', 'csv'), download: ''}, 'CSV'), ' · ',
       el('a', {class: 'export-link', href: api.exportUrl(q, 'clusters', 'json'), download: ''}, 'JSON')));
     replace(this.body,
-      overallFigures(this.answer.overall, {askedK: store.sel.k}),
+      overallFigures(this.answer.overall, {askedK: store.sel.k, provenance: this.answer.provenance}),
       clusterTable({labels: this.answer.labels, sort: this.sort, focus: store.focus, colourOf: (l) => store.colours.colourOf(l),
         onSort: (sort) => { this.sort = sort; this.render(); },
         onLabel: (label) => {

@@ -46,8 +46,23 @@ function kNotes(overall, askedK) {
   return {note, warning};
 }
 
-/** The headline figures; askedK: the k typed in the top bar. */
-export function overallFigures(overall, {askedK = null} = {}) {
+/**
+ * Where these results came from when `tb-embedanalysis precompute` computed them ahead
+ * (/clusters `provenance`), else null: "precomputed by tb-embedanalysis precompute at
+ * 2026-12-06 23:41 UTC, in 41 s on 4 workers (dask)".
+ */
+export function provenanceLine(provenance) {
+  const seconds = (s) => (s < 10 ? Number(s).toFixed(1) : fmt(Math.round(s)));
+  if (!provenance) return null;
+  const when = String(provenance.finished_at || '').replace('T', ' ').replace(/(:\d\d)?\+00:00$/, ' UTC');
+  const workers = provenance.workers === 1 ? '1 worker' : `${fmt(provenance.workers)} workers`;
+  return el('div', {class: 'muted small provenance', role: 'status'}, 'precomputed by ',
+    el('code', null, 'tb-embedanalysis precompute'),
+    ` at ${when}, in ${seconds(provenance.seconds)} s on ${workers} (${provenance.engine})`);
+}
+
+/** The headline figures; askedK: the k typed in the top bar; provenance: /clusters `provenance`. */
+export function overallFigures(overall, {askedK = null, provenance = null} = {}) {
   const tiles = OVERALL.filter((f) => f.key in overall).map((f) =>
     el('div', {class: 'figure', title: f.help || ''},
       el('div', {class: 'figure-value'}, formatValue(f.kind, overall[f.key])),
@@ -55,7 +70,8 @@ export function overallFigures(overall, {askedK = null} = {}) {
   const {note, warning} = kNotes(overall, askedK);
   const notes = [`${note}, ${overall.metric}`, `label column “${overall.label_column}”`];
   if (overall.silhouette_sample_size) notes.push(`silhouette on a sample of ${fmt(overall.silhouette_sample_size)}`);
-  return el('div', {class: 'overall'}, el('div', {class: 'figures'}, tiles), el('div', {class: 'muted small'}, notes.join(' · ')), warning);
+  return el('div', {class: 'overall'}, el('div', {class: 'figures'}, tiles), el('div', {class: 'muted small'}, notes.join(' · ')),
+    provenanceLine(provenance), warning);
 }
 
 function compareRows(key, kind) {

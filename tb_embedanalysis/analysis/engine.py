@@ -104,10 +104,25 @@ class AnalysisEngine:
             self.memory.put(key, encoded)
         return encoded
 
+    @staticmethod
+    def graph_key(space: Space, k: int) -> CacheKey:
+        """The key of the graph a k-neighbour analysis of `space` reads: its bucket's (GRAPH_KS),
+        in memory and on disk (precompute/ writes graphs built elsewhere under it)."""
+        return CacheKey.of("graph", space.ident, k=graph_k(k, space.n_valid), method="exact")
+
+    def keep_graph(self, space: Space, graph: KnnGraph) -> None:
+        """A bucket's exact graph of `space` built elsewhere (precompute/): signed to disk
+        under graph_key, as _build_graph stores its own, and held in memory."""
+        key = self.graph_key(space, graph.k)
+        if key.params != (("k", graph.k), ("method", "exact")) or not graph.exact:
+            raise ValueError("only the exact graph of a k bucket is kept, got k = %d" % graph.k)
+        self.disk.put(key.as_dict(), {"indices": graph.indices, "distances": graph.distances})
+        self.memory.put(key, graph)
+
     def _graph(self, job: Reporter, space: Space, k: int, *, width: float) -> KnnGraph:
         """The kNN graph with k neighbours, sliced from its bucket's graph."""
+        key = self.graph_key(space, k)
         size = graph_k(k, space.n_valid)
-        key = CacheKey.of("graph", space.ident, k=size, method="exact")
         graph = self._sub(job, key, lambda child: self._build_graph(child, space, key, size),
                           start=0.0, width=width, message="kNN graph")
         if graph.k == k:
@@ -162,7 +177,7 @@ class AnalysisEngine:
         if not space.valid[index]:
             return None
         for size in sorted({graph_k(k, space.n_valid), *(s for s in GRAPH_KS if s >= k)}):
-            graph = self.memory.get(CacheKey.of("graph", space.ident, k=size, method="exact"))
+            graph = self.memory.get(self.graph_key(space, size))
             if graph is not None and graph.k >= k:
                 return NeighborResult(graph.indices[index, :k].astype(np.int64), graph.distances[index, :k].copy(),
                                       exact=True)

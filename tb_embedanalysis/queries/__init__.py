@@ -30,7 +30,7 @@ from tb_embedanalysis.queries.questions import (  # noqa: F401
     thumbnail,
 )
 from tb_embedanalysis.queries.history import (  # noqa: F401
-    history, history_hard_examples, ranked_examples,
+    history, history_hard_examples, history_spaces, ranked_examples,
 )
 from tb_embedanalysis.queries.tags import (  # noqa: F401
     check_hide, corrected_metadata, tags, tags_table, write_tags,

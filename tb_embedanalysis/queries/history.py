@@ -88,6 +88,14 @@ def _history_inputs(workspace: Workspace, run: str, name: str, *, label_column: 
                           choice)
 
 
+def history_spaces(workspace: Workspace, run: str, name: str, *, label_column: Optional[str] = None,
+                   k: Optional[int] = None, metric: Optional[str] = None) -> Tuple[Tuple[Space, ...], int]:
+    """(the Space of every step the history over all steps reads, oldest first; its k): what
+    `tb-embedanalysis precompute` builds the graphs of before it asks for the history."""
+    inputs = _history_inputs(workspace, run, name, label_column=label_column, k=k, metric=metric, step=None)
+    return inputs.spaces, inputs.k
+
+
 def _position(inputs: _HistoryInputs, index: int) -> int:
     """Where row `index` is among the history's rows (404 / 422 for a row it has not)."""
     valid = inputs.spaces[-1].valid

@@ -15,6 +15,7 @@ from tb_embedanalysis.logs import EmbeddingStore
 from tb_embedanalysis.logs.errors import LogError
 from tb_embedanalysis.logs.model import Embedding, EmbeddingSeries
 from tb_embedanalysis.quoting import clipped
+from tb_embedanalysis.queries.provenance import provenance
 from tb_embedanalysis.queries.rules import (
     HISTORY_METHOD, MAX_LIMIT, MAX_OFFSET, MAX_SEARCH_LIMIT, Workspace, _column, check_choice, check_hard_method,
     check_k, check_range, label_question, labels_of, metadata_row, resolve_metric, resolve_query, space,
@@ -143,6 +144,7 @@ def clusters(engine: AnalysisEngine, embedding: Embedding, *, label_column: Opti
     payload = report.to_dict()
     payload["overall"]["label_column"] = column
     payload["overall"]["metric_choice"] = choice
+    payload["provenance"] = provenance(engine, where)  # precomputed ahead: by what, when
     return payload
 
 

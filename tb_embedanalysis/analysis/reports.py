@@ -16,10 +16,12 @@ from tb_embedanalysis.jsonable import number
 
 @dataclasses.dataclass(frozen=True)
 class Pending:
-    """A computation still running: progress in [0, 1] and what it is doing."""
+    """A computation still running: progress in [0, 1] and what it is doing; `estimate`, a
+    JSON-ready first answer while it runs (estimate_sample.py), when there is one."""
 
     progress: float
     message: str
+    estimate: Optional[dict] = None
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

@@ -139,6 +139,8 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
     def _json_or_pending(request, result):
         if isinstance(result, queries.Pending):
             body = {"status": "running", "progress": result.progress, "message": result.message}
+            if result.estimate is not None:  # a first answer, marked as an estimate (queries/quick.py)
+                body["estimate"] = result.estimate
             return responses.json_response(request, body, status=202)
         return responses.json_response(request, result)
 

@@ -15,7 +15,9 @@ The package splits them by subject; import everything from here:
 * ``history``: what each point did across the training steps, and the history ranking;
 * ``changes``: what changed between two embeddings of the same rows (churn, aligned maps);
 * ``quality``: outliers and near-duplicates;
-* ``tags``: tag requests, hiding tagged points, tag and corrected-metadata exports.
+* ``tags``: tag requests, hiding tagged points, tag and corrected-metadata exports;
+* ``quick``: a sample's estimate in the 202 answers while the exact pass runs, and the
+  CLI's ``analyze --quick``.
 """
 
 from tb_embedanalysis.queries.rules import (  # noqa: F401
@@ -37,4 +39,5 @@ from tb_embedanalysis.queries.quality import (  # noqa: F401
     check_threshold, duplicates, outliers,
 )
 from tb_embedanalysis.queries.changes import aligned, churn  # noqa: F401
+from tb_embedanalysis.queries.quick import quick_clusters  # noqa: F401
 from tb_embedanalysis.analysis.jobs import Cancelled  # noqa: F401 - a job stopped: the server is exiting

@@ -14,6 +14,7 @@ from tb_embedanalysis.errors import InvalidArgument, NotFound, QueryError, bug_m
 from tb_embedanalysis.logs import EmbeddingStore
 from tb_embedanalysis.logs.errors import LogError
 from tb_embedanalysis.logs.model import Embedding, EmbeddingSeries
+from tb_embedanalysis.queries import quick
 from tb_embedanalysis.queries.rules import (
     HISTORY_METHOD, MAX_LIMIT, MAX_OFFSET, MAX_SEARCH_LIMIT, Workspace, _column, check_choice, check_hard_method,
     check_k, check_range, label_question, labels_of, metadata_row, resolve_metric, resolve_query, space,
@@ -130,8 +131,8 @@ def clusters(engine: AnalysisEngine, embedding: Embedding, *, label_column: Opti
     where = space(embedding, metric)
     column, encoded = labels_of(engine, embedding, asked.label_column, where)
     report = engine.clusters(where, encoded, k=asked.k, wait=wait, on_progress=on_progress)
-    if isinstance(report, Pending):
-        return report
+    if isinstance(report, Pending):  # the sample's estimate meanwhile, when there is one
+        return quick.clusters_pending(engine, where, encoded, asked.k, report, column=column, choice=choice)
     payload = report.to_dict()
     payload["overall"]["label_column"] = column
     payload["overall"]["metric_choice"] = choice
@@ -161,7 +162,8 @@ def hard_examples(engine: AnalysisEngine, embedding: Embedding, *, label_column:
     report = engine.hard_examples(where, encoded, method=method, k=asked.k, wait=wait,
                                   on_progress=on_progress)
     if isinstance(report, Pending):
-        return report
+        return quick.hard_pending(engine, embedding, where, encoded, asked.k, report, column=column, label=label,
+                                  predicted=predicted, limit=limit, hide_rows=hide_rows)
     payload = _hard_page(report, embedding, column, label=label, predicted=predicted, offset=offset, limit=limit,
                          hide_rows=hide_rows)
     payload.update(metric=metric, metric_choice=choice)

@@ -78,7 +78,8 @@ async function errorFrom(response, route) {
 
 /**
  * GET `route` with `params`; polls while the server answers 202.
- * options.onProgress({progress: 0..1|null, message}) is called on every 202.
+ * options.onProgress({progress: 0..1|null, message, estimate}) is called on every 202
+ * (estimate: the answer's sample estimate or null, see http_api.md /clusters).
  * options.as: 'json' (default) | 'arrayBuffer'.
  * Resolves to {body, headers}.
  */
@@ -99,6 +100,7 @@ export async function request(route, params = {}, {signal, onProgress, as = 'jso
       onProgress?.({
         progress: typeof state.progress === 'number' ? state.progress : null,
         message: state.message || 'computing',
+        estimate: state.estimate || null, // a first answer from a sample, marked as one (/clusters)
       });
       await sleep(delay, signal);
       delay = Math.min(POLL_MAX_MS, Math.round(delay * 1.5));

@@ -50,7 +50,7 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
         self._workspace = queries.Workspace.open(
             context.logdir or "", cache_dir=cache_dir, max_memory_mb=max_memory_mb, result_cache_mb=result_cache_mb,
             disk_cache_mb=disk_cache_mb, work_memory_mb=work_memory_mb,
-            tags=TagStore(cache_dir, shown=shown_directory(cache_dir)))
+            tags=TagStore(cache_dir, shown=shown_directory(cache_dir)), warm_maps=True)
         self._static = StaticFiles()
 
     @property

@@ -178,12 +178,13 @@ class AnalysisEngine:
                             wait=wait, on_progress=on_progress)
 
     def clusters(self, space: Space, encoded: EncodedLabels, *, k: int = 10, wait: bool = True,
-                 on_progress: ProgressFn = None) -> Union[ClusterReport, Pending]:
-        """Per-label statistics and kNN-vote confusion (see clusters.statistics)."""
+                 on_progress: ProgressFn = None, estimate: bool = True) -> Union[ClusterReport, Pending]:
+        """Per-label statistics and kNN-vote confusion (see clusters.statistics); with wait=False
+        and `estimate`, a sample's estimate first (estimate_jobs.py)."""
         key = CacheKey.of("clusters", space.ident, k=k, labels=encoded.digest, silhouette=self.silhouette_exact_max)
 
         def compute(job):
-            if not wait:  # the tab: a sample's estimate first, for the 202 answers (early_estimate)
+            if estimate and not wait:  # the tab: a sample's estimate first, for the 202 answers
                 self.estimates.first(job, space, encoded, k)
             ctx = self._context(job, space, encoded, k)
             return clusters.statistics(ctx, silhouette_exact_max=self.silhouette_exact_max)

@@ -8,7 +8,7 @@ their first call. `start` does both in a background thread when the plugin start
 where an earlier start of this cache directory drew a UMAP map (its kernels are in the numba
 folder), so a user who never asks for UMAP never pays — by drawing one tiny map
 (WARM_ROWS points, the dtypes of a real one, so the same kernels load). The thread runs at
-the lowest CPU priority (Linux), so the server's own work goes first; it is not a daemon
+a lower CPU priority (NICE, Linux), so the server's own work goes first; it is not a daemon
 (a daemon thread inside TensorFlow's import aborts the process at exit), so an exit during
 the warm-up waits for it (seconds).
 
@@ -33,6 +33,10 @@ logger = logging.getLogger(__name__)
 
 #: Points of the warm-up map: above projection.UMAP_MIN_ROWS, a fraction of a second of layout.
 WARM_ROWS = 300
+#: The warm-up thread's niceness (Linux): the tab's first requests go first, but not so low
+#: that a busy machine starves it: a UMAP asked for meanwhile waits for its `import umap`
+#: (Python's per-module import lock), so a starved warm-up would delay the map it is for.
+NICE = 10
 _started = threading.Event()
 #: Set when the warm-up has finished (tests and the bench wait on it).
 warmed = threading.Event()
@@ -42,10 +46,11 @@ def umap_kernels_on_disk(folder: Optional[str]) -> bool:
     """Whether numba's cache `folder` holds umap-learn kernels (an earlier start drew UMAP)."""
     if not folder or not os.path.isdir(folder):
         return False
-    for entry in os.scandir(folder):
-        if entry.is_dir() and entry.name.startswith("umap"):
-            if any(name.endswith(".nbi") for name in os.listdir(entry.path)):
-                return True
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_dir() and entry.name.startswith("umap"):
+                if any(name.endswith(".nbi") for name in os.listdir(entry.path)):
+                    return True
     return False
 
 
@@ -66,7 +71,7 @@ def _warm() -> None:
     try:
         if hasattr(os, "setpriority"):  # this thread only (Linux: a thread is a task)
             try:
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
             except OSError:
                 pass
         from tb_embedanalysis.analysis import projection

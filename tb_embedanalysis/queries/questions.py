@@ -125,13 +125,17 @@ def search(embedding: Embedding, pattern: str, *, column: Optional[str] = None, 
 
 def clusters(engine: AnalysisEngine, embedding: Embedding, *, label_column: Optional[str] = None,
              k: Optional[int] = None, metric: Optional[str] = None, wait: bool = False,
-             on_progress=None) -> Union[dict, Pending]:
+             on_progress=None, estimate: bool = True) -> Union[dict, Pending]:
+    """/clusters, or Pending with a sample's estimate meanwhile (queries/quick.py) unless
+    `estimate` is False (/compare asks every step: an estimate for the shown one only)."""
     asked = label_question(engine, embedding, k=k, metric=metric, label_column=label_column)
     metric, choice = resolve_metric(engine, embedding, asked.metric, asked.label_column)
     where = space(embedding, metric)
     column, encoded = labels_of(engine, embedding, asked.label_column, where)
-    report = engine.clusters(where, encoded, k=asked.k, wait=wait, on_progress=on_progress)
+    report = engine.clusters(where, encoded, k=asked.k, wait=wait, on_progress=on_progress, estimate=estimate)
     if isinstance(report, Pending):  # the sample's estimate meanwhile, when there is one
+        if not estimate:
+            return report
         return quick.clusters_pending(engine, where, encoded, asked.k, report, column=column, choice=choice)
     payload = report.to_dict()
     payload["overall"]["label_column"] = column
@@ -238,7 +242,9 @@ def compare(workspace: Workspace, run: str, name: str, *, label_column: Optional
             entry = {"run": ref.run, "step": ref.step}
             try:
                 result = clusters(workspace.engine, workspace.store.load(ref), label_column=label_column,
-                                  k=k, metric=metric)
+                                  k=k, metric=metric,
+                                  # the shown step's job is /clusters' own: it keeps the estimate
+                                  estimate=shown is not None and ref == shown.ref)
             except (QueryError, LogError) as error:  # a broken step must not hide the others
                 entry["error"] = str(error)
             else:

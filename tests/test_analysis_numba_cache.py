@@ -80,6 +80,12 @@ def test_nothing_to_warm_without_umap_kernels_on_disk(tmp_path):
     assert not umap_warmup.umap_kernels_on_disk(str(tmp_path))  # a UMAP never drawn
     (tmp_path / "umap_0a1b" / "layouts.clip-9.py311.nbi").write_bytes(b"")
     assert umap_warmup.umap_kernels_on_disk(str(tmp_path))
+    # numba caching elsewhere (conftest sets the suite's NUMBA_CACHE_DIR): no warm-up, even
+    # though that folder holds UMAP's kernels
+    own = tmp_path / "cache" / numba_cache.SUBDIR / "umap_0a1b"
+    own.mkdir(parents=True)
+    (own / "layouts.clip-9.py311.nbi").write_bytes(b"")
+    assert os.environ.get("NUMBA_CACHE_DIR") and umap_warmup.start(str(tmp_path / "cache")) is None
 
 
 NONE_CHILD = textwrap.dedent("""

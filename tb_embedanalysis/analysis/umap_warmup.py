@@ -10,7 +10,7 @@ folder), so a user who never asks for UMAP never pays — by drawing one tiny ma
 (WARM_ROWS points, the dtypes of a real one, so the same kernels load). The thread runs at
 a lower CPU priority (NICE, Linux), so the server's own work goes first; it is not a daemon
 (a daemon thread inside TensorFlow's import aborts the process at exit), so an exit during
-the warm-up waits for it (seconds).
+the warm-up waits for its `import umap` (seconds), then it stops.
 
 Why not keep TensorFlow out of umap-learn's import: umap/__init__.py imports
 parametric_umap in a try block, and nothing short of hiding tensorflow from sys.modules
@@ -27,7 +27,7 @@ from typing import Optional
 
 import numpy as np
 
-from tb_embedanalysis.analysis import numba_cache
+from tb_embedanalysis.analysis import jobs, numba_cache
 
 logger = logging.getLogger(__name__)
 
@@ -55,10 +55,14 @@ def umap_kernels_on_disk(folder: Optional[str]) -> bool:
 
 
 def start(cache_dir: Optional[str]) -> Optional[threading.Thread]:
-    """Warm UMAP in a background thread if `cache_dir`'s numba folder holds its kernels
-    (numba_cache.use_cache_dir must have chosen the folder: the engine does); the thread,
-    or None when there is nothing to warm or it was started already in this process."""
+    """Warm UMAP in a background thread if `cache_dir`'s own numba folder (`<cache dir>/numba`,
+    numba_cache.SUBDIR) holds its kernels; the thread, or None when there is nothing to warm,
+    it was started already in this process, or numba caches elsewhere (a NUMBA_CACHE_DIR
+    set by the user, or the test suite's shared one: their kernels say nothing about this
+    cache directory's TensorBoard having drawn UMAP)."""
     folder = numba_cache.use_cache_dir(cache_dir)
+    if cache_dir is None or folder != os.path.join(os.path.abspath(cache_dir), numba_cache.SUBDIR):
+        return None
     if not umap_kernels_on_disk(folder) or _started.is_set():
         return None
     _started.set()
@@ -76,6 +80,9 @@ def _warm() -> None:
                 pass
         from tb_embedanalysis.analysis import projection
 
+        import umap  # noqa: F401 - the seconds this thread is for
+        if jobs.exiting():  # TensorBoard is stopping: no map
+            return
         rng = np.random.default_rng(0)
         data = (rng.standard_normal((WARM_ROWS, 8)) + np.repeat(rng.standard_normal((3, 8)) * 4, WARM_ROWS // 3, axis=0)
                 ).astype(np.float32)

@@ -4,6 +4,10 @@ its intervals, under the exact pass's progress bar; the exact table then replace
 Screenshots (light, dark) land in test-artifacts/ (git-ignored).
 """
 
+import time
+import urllib.parse
+import urllib.request
+
 import numpy as np
 import pytest
 
@@ -68,3 +72,18 @@ def test_the_estimate_shows_first_then_the_exact_table_replaces_it(browser, serv
     tab.frame.query_selector(card).screenshot(path=str(ARTIFACTS / ("estimate_replaced_%s.png" % scheme)))
     assert tab.errors == []
     context.close()
+    # Let the tab's other answers finish (hard examples, step comparison) so that TensorBoard
+    # is idle when it is stopped: a loaded machine took longer than the helper waits.
+    for route in ("hard_examples", "compare"):
+        settled(served, route, run="wide", embedding="features", metric="euclidean", k=k)
+
+
+def settled(base, route, **query):
+    deadline = time.monotonic() + 600
+    url = base + "/data/plugin/embedanalysis/" + route + "?" + urllib.parse.urlencode(query)
+    while True:
+        with urllib.request.urlopen(url, timeout=120) as response:
+            if response.status == 200:
+                return
+        assert time.monotonic() < deadline, route
+        time.sleep(0.2)

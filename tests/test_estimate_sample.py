@@ -250,3 +250,25 @@ def test_cli_quick_prints_the_estimate_with_intervals(big_logdir, capsys):
     out = capsys.readouterr().out
     assert "ESTIMATE from the exact neighbours of 500 of 12000 points" in out and "[" in out
     assert cli.main(["analyze", str(big_logdir), "--sample", "500"]) == 2  # --sample needs --quick
+
+
+def test_the_estimate_is_made_once_and_leaves_out_a_confusion_it_cannot_tell():
+    """Above CONFUSION_MAX_LABELS labels the estimate has no confusion (1,000 labels made three
+    million-cell matrices per poll); the dict is made once and the 202s copy what they add."""
+    rng = np.random.default_rng(0)
+    n_labels, m, k = estimate_sample.CONFUSION_MAX_LABELS + 1, 300, 5
+    codes = rng.integers(0, n_labels, m)
+    neighbor_codes = rng.integers(0, n_labels, (m, k))
+    votes = label_codes_vote(neighbor_codes, codes, n_labels)
+    out = estimate_sample.Outcomes(codes, votes.predicted, votes.own, votes.best_other, neighbor_codes)
+    est = estimate_sample.SampleEstimate(tuple("l%d" % i for i in range(n_labels)), np.full(n_labels, 50), k,
+                                         "cosine", np.arange(m), out)
+    first = est.to_dict()
+    assert first["confusion"] is None and len(first["labels"]) == n_labels
+    assert est.to_dict() is first
+
+
+def label_codes_vote(neighbor_codes, codes, n_labels):
+    from tb_embedanalysis.analysis import labels
+
+    return labels.vote(neighbor_codes, codes, n_labels)

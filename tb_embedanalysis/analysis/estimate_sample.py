@@ -28,6 +28,7 @@ least SAMPLE_MIN): 4,000 at 100,000 × 64, 468 at 1,000,000 × 128 (≈ 1 s on t
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 from typing import List, Optional, Tuple
 
@@ -47,6 +48,8 @@ SAMPLE_MIN = 200
 #: Floating-point operations of the sample's products (m × N × D × 2): ≈ 1 s on this
 #: project's 2-core reference machine with BLAS on one thread per core.
 SAMPLE_FLOPS = 1.2e11
+#: The estimate's confusion is given up to this many labels (SampleEstimate.to_dict).
+CONFUSION_MAX_LABELS = 100
 #: Sampled rows per search call (each thread takes calls in turn).
 CHUNK_ROWS = 256
 THREADS = neighbors.GRAPH_THREADS
@@ -158,7 +161,14 @@ class SampleEstimate:
 
     def to_dict(self) -> dict:
         """The `estimate` of a 202 /clusters answer: /clusters' keys where estimated, each with
-        its interval under `intervals`, plus the sample's size."""
+        its interval under `intervals`, plus the sample's size. Made once (every poll of the
+        exact pass shows it); callers copy what they change. The confusion only up to
+        CONFUSION_MAX_LABELS labels (else None): three L × L matrices of 1,000 labels took
+        1.7 s to make and ~20 MB of JSON per poll, for cells a sample cannot tell apart."""
+        return self._dict
+
+    @functools.cached_property
+    def _dict(self) -> dict:
         n_labels, k = len(self.names), self.k
         sample = self.confusion_sample()
         in_label = sample.sum(axis=1)
@@ -195,9 +205,10 @@ class SampleEstimate:
                         "knn_accuracy": hits / self.sample_size, "macro_f1": number(_macro_f1(cells)),
                         "intervals": {"knn_accuracy": [number(accuracy_ci[0]), number(accuracy_ci[1])]}},
             "labels": labels,
-            "confusion": {"labels": list(self.names), "matrix": _rounded(cells),
-                          "low": _rounded(self.counts[:, None] * cell_ci[0]),
-                          "high": _rounded(self.counts[:, None] * cell_ci[1])},
+            "confusion": None if n_labels > CONFUSION_MAX_LABELS else {
+                "labels": list(self.names), "matrix": _rounded(cells),
+                "low": _rounded(self.counts[:, None] * cell_ci[0]),
+                "high": _rounded(self.counts[:, None] * cell_ci[1])},
         }
 
     def hard_page(self, limit: int = 50, *, label: Optional[str] = None, predicted: Optional[str] = None,

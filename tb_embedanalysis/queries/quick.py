@@ -32,9 +32,14 @@ def clusters_pending(engine: AnalysisEngine, where: Space, encoded: EncodedLabel
     found = engine.estimates.early(where, encoded, k=k)
     if found is None:
         return pending
-    estimate = found.to_dict()
-    estimate["overall"].update(label_column=column, metric_choice=choice)
+    estimate = _labelled(found.to_dict(), column, choice)
     return dataclasses.replace(pending, estimate=estimate)
+
+
+def _labelled(estimate: dict, column: str, choice: Optional[dict]) -> dict:
+    """A copy of SampleEstimate.to_dict() (made once, shared by every poll) with the label
+    column and the metric choice in its overall figures."""
+    return dict(estimate, overall=dict(estimate["overall"], label_column=column, metric_choice=choice))
 
 
 def hard_pending(engine: AnalysisEngine, embedding: Embedding, where: Space, encoded: EncodedLabels, k: int,
@@ -68,8 +73,7 @@ def quick_clusters(engine: AnalysisEngine, embedding: Embedding, *, label_column
     found = engine.estimates.run(where, encoded, k=asked.k, size=sample, wait=True, on_progress=on_progress)
     if not isinstance(found, SampleEstimate):  # wait=True blocks until done
         raise RuntimeError("the estimate answered 'pending' although asked to wait")
-    estimate = found.to_dict()
-    estimate["overall"].update(label_column=column, metric_choice=choice)
+    estimate = _labelled(found.to_dict(), column, choice)
     hard = found.hard_page(limit=limit)
     for example in hard["examples"]:
         example["metadata"] = metadata_row(embedding, example["index"])

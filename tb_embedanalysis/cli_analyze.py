@@ -24,6 +24,10 @@ def add_analyze_parser(sub, common) -> None:
                          "by the training-history score over every step up to --step")
     analyze.add_argument("--history", action="store_true",
                          help="per-point training history over every step (up to --step) instead")
+    analyze.add_argument("--quick", action="store_true",
+                         help="estimate the kNN figures from the exact neighbours of a random sample of rows "
+                         "(seconds at any size; each figure with its 95%% Wilson interval) instead of the exact pass")
+    analyze.add_argument("--sample", type=int, help="with --quick: rows to sample (default: as many as ~1 s allows)")
     analyze.add_argument("--limit", type=int, default=20, help="hard examples to list (default 20)")
     analyze.add_argument("--format", choices=("text", "json", "csv"), default="text")
     analyze.set_defaults(func=cmd_analyze)
@@ -45,6 +49,10 @@ def cmd_analyze(args) -> int:
     several = len(matched) > 1  # the output's shape follows what was asked, not what was left
     if args.history:
         return _analyze_history(workspace, candidates, args, several=several)
+    if args.quick:
+        return _analyze_quick(workspace, candidates, args)
+    if args.sample is not None:
+        raise errors.InvalidArgument("--sample goes with --quick")
     if several:
         print("tb-embedanalysis: analysing %d embeddings (choose one with %s)"
               % (len(candidates), cli_common.choice(candidates[0])), file=sys.stderr)
@@ -175,6 +183,73 @@ def _format_text(embedding, clusters, hard) -> str:
         if cut is not None and above and example["score"] < cut:
             lines.append("  ---- the cut: about %d likely label errors above this line ----" % hard["errors"]["cut"])
         above = cut is not None and example["score"] >= cut
+        votes = ", ".join("%s:%d" % item for item in sorted(example["neighbor_labels"].items(), key=lambda kv: -kv[1]))
+        lines.append("  #%-7d label %-8s neighbours say %-8s score %.3f  [%s]" % (
+            example["index"], example["label"], example["predicted_label"], example["score"], votes))
+    return "\n".join(lines)
+
+
+def _analyze_quick(workspace, candidates, args) -> int:
+    """`analyze --quick`: queries.quick_clusters per embedding, as JSON ({"estimate",
+    "hard_examples"}, a list for several) or text with each figure's interval."""
+    if args.format == "csv":
+        raise errors.InvalidArgument("--quick prints text or JSON, not CSV")
+    results = []
+    for series in candidates:
+        try:
+            embedding = cli_common.load(workspace, series, args)
+            bar, update = cli_common.progress_bar("estimating %s/%s" % (series.run, series.name))
+            try:
+                results.append((embedding, queries.quick_clusters(
+                    workspace.engine, embedding, label_column=args.label_column, k=args.k, metric=args.metric,
+                    sample=args.sample, limit=args.limit, on_progress=update)))
+            finally:
+                bar.close()
+        except (errors.QueryError, LogError) as error:
+            if len(candidates) == 1:
+                raise
+            print("tb-embedanalysis: error: %s/%s: %s" % (series.run, series.name, error), file=sys.stderr)
+    if args.format == "json":
+        payload = ([dict(run=e.ref.run, embedding=e.ref.name, step=e.ref.step, **r) for e, r in results]
+                   if len(candidates) > 1 else results[0][1])
+        json.dump(to_jsonable(payload), sys.stdout, ensure_ascii=False, indent=1)
+        print()
+    else:
+        print("\n\n".join(_quick_text(embedding, result) for embedding, result in results))
+    return cli_common.EXIT_BAD_INPUT if len(results) < len(candidates) else 0
+
+
+def _between(value, interval, digits=3) -> str:
+    """'0.912 [0.901, 0.922]', or '-' when unknown."""
+    if value is None:
+        return "-"
+    return "%s [%s, %s]" % (_fmt(float(value), digits), _fmt(interval[0], digits), _fmt(interval[1], digits))
+
+
+def _quick_text(embedding, result: dict) -> str:
+    estimate, hard = result["estimate"], result["hard_examples"]
+    overall = estimate["overall"]
+    ref = embedding.ref
+    lines = [
+        "%s / %s (step %s): ESTIMATE from the exact neighbours of %d of %d points (95%% Wilson intervals), "
+        "labels from %r" % (ref.run, ref.name, ref.step, estimate["sample_size"], overall["n"], overall["label_column"]),
+        "kNN accuracy %s   macro F1 %s   (k=%d, %s)" % (
+            _between(overall["knn_accuracy"], overall["intervals"]["knn_accuracy"]), _fmt(overall["macro_f1"]),
+            overall["k"], overall["metric"]),
+        "",
+    ]
+    header = ["label", "count", "sampled", "purity", "knn_recall", "knn_precision", "hard_count"]
+    table = [header]
+    for row in estimate["labels"]:
+        ci = row["intervals"]
+        table.append([str(row["label"]), str(row["count"]), str(row["sample_count"])]
+                     + [_between(row[key], ci[key]) for key in ("purity", "knn_recall", "knn_precision")]
+                     + [_between(row["hard_count"], ci["hard_count"], 0)])
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    lines += ["  ".join(cell.rjust(width) for cell, width in zip(r, widths)) for r in table]
+    lines += ["", "hardest of the sampled points (%s; %d of the %d sampled are outvoted):"
+              % (hard["method"], hard["hard_total"], hard["sample_size"])]
+    for example in hard["examples"]:
         votes = ", ".join("%s:%d" % item for item in sorted(example["neighbor_labels"].items(), key=lambda kv: -kv[1]))
         lines.append("  #%-7d label %-8s neighbours say %-8s score %.3f  [%s]" % (
             example["index"], example["label"], example["predicted_label"], example["score"], votes))

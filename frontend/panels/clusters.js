@@ -5,7 +5,7 @@
 import * as api from '../api.js';
 import {showClusters} from '../answers.js';
 import {mark} from '../marks.js';
-import {clusterTable, overallFigures} from '../views/clusters.js';
+import {clusterTable, estimateNote, overallFigures} from '../views/clusters.js';
 import {el, replace} from '../views/dom.js';
 import {noLabels} from '../views/notices.js';
 import {Panel} from './panel.js';
@@ -32,6 +32,18 @@ export default class ClustersPanel extends Panel {
     }
     await showClusters(this, isCurrent, {title: 'Cluster statistics',
       errorTitle: 'Could not compute cluster statistics'});
+  }
+
+  /** The sample's estimate (http_api.md /clusters) under the exact pass's progress bar. */
+  renderEstimate(estimate, barNode) {
+    const store = this.store;
+    replace(this.body, barNode, estimateNote(estimate),
+      el('div', {class: 'estimate'},
+        overallFigures(estimate.overall, {askedK: store.sel.k}),
+        clusterTable({labels: estimate.labels, sort: this.sort, focus: store.focus, colourOf: (l) => store.colours.colourOf(l),
+          onSort: (sort) => { this.sort = sort; this.renderEstimate(estimate, barNode); },
+          onLabel: (label) => store.setFocus(label)})));
+    mark('clusters-estimate');
   }
 
   render() {

@@ -35,6 +35,7 @@ from tb_embedanalysis.analysis.disk_cache import DiskCache, array_of
 from tb_embedanalysis.analysis import duplicates as near_duplicates, outliers as outlier_scores
 from tb_embedanalysis.analysis import custom_axes, label_errors, numba_cache, pca
 from tb_embedanalysis.analysis.map_settings import DEFAULT as DEFAULT_MAP, MapSettings
+from tb_embedanalysis.analysis.estimate_jobs import SampleEstimates
 from tb_embedanalysis.analysis.history import PointHistory, point_history
 from tb_embedanalysis.analysis.hardness import DEFAULT_HARDNESS_METHOD, HARDNESS_METHODS  # noqa: F401
 from tb_embedanalysis.analysis.jobs import Job, Jobs
@@ -60,6 +61,8 @@ class AnalysisEngine:
         numba_cache.use_cache_dir(cache_dir if self.disk.enabled else None)
         self.memory = ResultCache(memory_budget_bytes)
         self.jobs = Jobs(workers=workers, sync_seconds=sync_seconds, on_done=self.memory.put)
+        #: The first answer of /clusters and /hard_examples while their exact pass runs.
+        self.estimates = SampleEstimates(self)
 
     # -- shared pieces -------------------------------------------------------------------
     def _cached(self, key: CacheKey, fn, *, message: str, wait: bool, on_progress: ProgressFn):
@@ -191,11 +194,14 @@ class AnalysisEngine:
                             wait=wait, on_progress=on_progress)
 
     def clusters(self, space: Space, encoded: EncodedLabels, *, k: int = 10, wait: bool = True,
-                 on_progress: ProgressFn = None) -> Union[ClusterReport, Pending]:
-        """Per-label statistics and kNN-vote confusion (see clusters.statistics)."""
+                 on_progress: ProgressFn = None, estimate: bool = True) -> Union[ClusterReport, Pending]:
+        """Per-label statistics and kNN-vote confusion (see clusters.statistics); with wait=False
+        and `estimate`, a sample's estimate first (estimate_jobs.py)."""
         key = CacheKey.of("clusters", space.ident, k=k, labels=encoded.digest, silhouette=self.silhouette_exact_max)
 
         def compute(job):
+            if estimate and not wait:  # the tab: a sample's estimate first, for the 202 answers
+                self.estimates.first(job, space, encoded, k)
             ctx = self._context(job, space, encoded, k)
             return clusters.statistics(ctx, silhouette_exact_max=self.silhouette_exact_max)
 
@@ -208,6 +214,8 @@ class AnalysisEngine:
         key = CacheKey.of("hard", space.ident, k=k, labels=encoded.digest, method=method)
 
         def compute(job):
+            if not wait:
+                self.estimates.first(job, space, encoded, k)
             return hardness.hard_examples(self._context(job, space, encoded, k), method=method)
 
         return self._cached(key, compute, message="hard examples", wait=wait, on_progress=on_progress)

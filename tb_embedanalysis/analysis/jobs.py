@@ -62,6 +62,11 @@ if hasattr(threading, "_register_atexit"):
     threading._register_atexit(_on_exit)
 
 
+def exiting() -> bool:
+    """Whether the interpreter has started to exit (a background thread should stop now)."""
+    return _exiting.is_set()
+
+
 class Job:
     """One computation: progress in [0, 1], message, and finally result or error."""
 

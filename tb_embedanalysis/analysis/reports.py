@@ -23,7 +23,8 @@ class Pending:
     /outliers both need), named by an id that is the same for every question waiting on
     it, with that computation's own progress, so two cards never show two percentages for
     one graph; eta_seconds: its remaining time extrapolated from its progress so far (None
-    until that says anything).
+    until that says anything). estimate: a JSON-ready first answer while it runs
+    (estimate_sample.py), when there is one.
     """
 
     progress: float
@@ -32,6 +33,7 @@ class Pending:
     task_progress: Optional[float] = None
     task_message: Optional[str] = None
     eta_seconds: Optional[float] = None
+    estimate: Optional[dict] = None
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

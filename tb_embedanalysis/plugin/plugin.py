@@ -43,14 +43,16 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
 
     def __init__(self, context, *, cache_dir: Optional[str] = None, max_memory_mb: float = 2048.0,
                  result_cache_mb: Optional[float] = None, disk_cache_mb: Optional[float] = None,
-                 work_memory_mb: float = DEFAULT_WORK_MEMORY_MB, allowed_hosts: Optional[AllowedHosts] = None):
+                 work_memory_mb: float = DEFAULT_WORK_MEMORY_MB, allowed_hosts: Optional[AllowedHosts] = None,
+                 warm_maps: bool = False):
         """allowed_hosts: the names requests may use (plugin/hosts.py); default: addresses,
-        localhost and this machine's name."""
+        localhost and this machine's name. warm_maps (the loader, i.e. TensorBoard): UMAP
+        loaded in the background if an earlier start drew one (analysis/umap_warmup.py)."""
         self._hosts = allowed_hosts if allowed_hosts is not None else AllowedHosts.from_flags()
         self._workspace = queries.Workspace.open(
             context.logdir or "", cache_dir=cache_dir, max_memory_mb=max_memory_mb, result_cache_mb=result_cache_mb,
             disk_cache_mb=disk_cache_mb, work_memory_mb=work_memory_mb,
-            tags=TagStore(cache_dir, shown=shown_directory(cache_dir)))
+            tags=TagStore(cache_dir, shown=shown_directory(cache_dir)), warm_maps=warm_maps)
         self._static = StaticFiles()
 
     @property
@@ -162,6 +164,8 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
             if result.task is not None:  # the computation waited on now (reports.Pending)
                 body.update(task=result.task, task_progress=result.task_progress, task_message=result.task_message,
                             eta_seconds=result.eta_seconds)
+            if result.estimate is not None:  # a first answer, marked as an estimate (queries/quick.py)
+                body["estimate"] = result.estimate
             return responses.json_response(request, body, status=202)
         return responses.json_response(request, result)
 

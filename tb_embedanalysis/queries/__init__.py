@@ -18,6 +18,8 @@ The package splits them by subject; import everything from here:
 * ``tags``: tag requests, hiding tagged points, tag and corrected-metadata exports;
 * ``movement``: neighbours marked `still` when their vector barely moved over the steps;
 * ``subsets``: statistics and neighbours of a subset of rows alone (`rows=`).
+* ``quick``: a sample's estimate in the 202 answers while the exact pass runs, and the
+  CLI's ``analyze --quick``.
 """
 
 from tb_embedanalysis.queries.rules import (  # noqa: F401
@@ -41,4 +43,5 @@ from tb_embedanalysis.queries.quality import (  # noqa: F401
 from tb_embedanalysis.queries.changes import aligned, churn  # noqa: F401
 from tb_embedanalysis.queries.movement import mark_still  # noqa: F401
 from tb_embedanalysis.queries import subsets  # noqa: F401 - rows=: a selection isolated (subsets.clusters, .neighbors)
+from tb_embedanalysis.queries.quick import quick_clusters  # noqa: F401
 from tb_embedanalysis.analysis.jobs import Cancelled  # noqa: F401 - a job stopped: the server is exiting

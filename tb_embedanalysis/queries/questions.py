@@ -16,6 +16,7 @@ from tb_embedanalysis.logs.errors import LogError
 from tb_embedanalysis.logs.model import Embedding, EmbeddingSeries
 from tb_embedanalysis.quoting import clipped
 from tb_embedanalysis.queries.provenance import provenance
+from tb_embedanalysis.queries import quick
 from tb_embedanalysis.queries.rules import (
     HISTORY_METHOD, MAX_LIMIT, MAX_OFFSET, MAX_SEARCH_LIMIT, Workspace, _column, check_choice, check_hard_method,
     check_k, check_range, label_question, labels_of, metadata_row, resolve_metric, resolve_query, space,
@@ -133,14 +134,18 @@ def search(embedding: Embedding, pattern: str, *, column: Optional[str] = None, 
 
 def clusters(engine: AnalysisEngine, embedding: Embedding, *, label_column: Optional[str] = None,
              k: Optional[int] = None, metric: Optional[str] = None, wait: bool = False,
-             on_progress=None) -> Union[dict, Pending]:
+             on_progress=None, estimate: bool = True) -> Union[dict, Pending]:
+    """/clusters, or Pending with a sample's estimate meanwhile (queries/quick.py) unless
+    `estimate` is False (/compare asks every step: an estimate for the shown one only)."""
     asked = label_question(engine, embedding, k=k, metric=metric, label_column=label_column)
     metric, choice = resolve_metric(engine, embedding, asked.metric, asked.label_column)
     where = space(embedding, metric)
     column, encoded = labels_of(engine, embedding, asked.label_column, where)
-    report = engine.clusters(where, encoded, k=asked.k, wait=wait, on_progress=on_progress)
-    if isinstance(report, Pending):
-        return report
+    report = engine.clusters(where, encoded, k=asked.k, wait=wait, on_progress=on_progress, estimate=estimate)
+    if isinstance(report, Pending):  # the sample's estimate meanwhile, when there is one
+        if not estimate:
+            return report
+        return quick.clusters_pending(engine, where, encoded, asked.k, report, column=column, choice=choice)
     payload = report.to_dict()
     payload["overall"]["label_column"] = column
     payload["overall"]["metric_choice"] = choice
@@ -171,7 +176,8 @@ def hard_examples(engine: AnalysisEngine, embedding: Embedding, *, label_column:
     report = engine.hard_examples(where, encoded, method=method, k=asked.k, wait=wait,
                                   on_progress=on_progress)
     if isinstance(report, Pending):
-        return report
+        return quick.hard_pending(engine, embedding, where, encoded, asked.k, report, column=column, label=label,
+                                  predicted=predicted, limit=limit, hide_rows=hide_rows)
     payload = _hard_page(report, embedding, column, label=label, predicted=predicted, offset=offset, limit=limit,
                          hide_rows=hide_rows)
     payload.update(metric=metric, metric_choice=choice)
@@ -246,7 +252,9 @@ def compare(workspace: Workspace, run: str, name: str, *, label_column: Optional
             entry = {"run": ref.run, "step": ref.step}
             try:
                 result = clusters(workspace.engine, workspace.store.load(ref), label_column=label_column,
-                                  k=k, metric=metric)
+                                  k=k, metric=metric,
+                                  # the shown step's job is /clusters' own: it keeps the estimate
+                                  estimate=shown is not None and ref == shown.ref)
             except (QueryError, LogError) as error:  # a broken step must not hide the others
                 entry["error"] = str(error)
             else:

@@ -84,7 +84,7 @@ def main():
     args = parser.parse_args()
     if args.smoke:
         args.n, args.gemm_size = min(args.n, 6000), 512
-    from tb_embedanalysis.analysis import certified, certified_graph, neighbors
+    from tb_embedanalysis.analysis import certified, certified_graph, neighbors, propose
 
     threads = neighbors.GRAPH_THREADS
     rate = gemm_rate(args.gemm_size)
@@ -101,12 +101,12 @@ def main():
     after, t_after = _timed(lambda: neighbors.knn_graph(prep, args.k))
     line("after", t_after)
     if not args.no_before:
-        kept = neighbors.SWEEP_MAX_CANDIDATES
-        neighbors.SWEEP_MAX_CANDIDATES = 0  # every proposal by smallest_k over whole key rows
+        kept = propose.SWEEP_MAX_CANDIDATES
+        propose.SWEEP_MAX_CANDIDATES = 0  # every proposal by smallest_k over whole key rows
         try:
             before, t_before = _timed(lambda: neighbors.knn_graph(prep, args.k))
         finally:
-            neighbors.SWEEP_MAX_CANDIDATES = kept
+            propose.SWEEP_MAX_CANDIDATES = kept
         same = np.array_equal(before.indices, after.indices) and np.array_equal(before.distances, after.distances)
         line("before", t_before, "   after == before bit for bit: %s, %.2fx" % (same, t_before / t_after))
         if not same:

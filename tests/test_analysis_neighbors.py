@@ -183,9 +183,3 @@ def test_sweep_proposes_what_whole_rows_propose(metric, kind, monkeypatch):
     for kk in (15, 40):
         swept = propose.propose(prep, queries, kk, exclude)
         assert np.array_equal(swept, propose._propose_whole(prep, queries, kk, exclude))
-
-
-def test_sortable_keys_order_as_floats_with_signed_zeros_equal():
-    keys = np.array([1.0, -0.0, np.inf, 0.0, -1e-45, 1e-45, -np.inf, -0.0, -3.5, 0.0], dtype=np.float32)
-    by_bits = np.argsort(propose._sortable(keys), kind="stable")
-    assert np.array_equal(by_bits, np.lexsort((np.arange(keys.size), keys)))

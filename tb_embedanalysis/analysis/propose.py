@@ -29,14 +29,13 @@ PARTITION_ELEMENTS = 1 << 20
 #: smallest_k sorts at most this many candidate keys per row (more: the row alone, stably).
 TIE_CANDIDATES = 1024
 #: propose() sweeps blocks of SWEEP_ROWS queries over column blocks of SWEEP_COLUMNS rows
-#: (1,024 × 1,024 float32 keys = 4 MB, CACHE_ELEMENTS), for K' up to SWEEP_MAX_CANDIDATES
-#: (beyond, too many keys survive each block to gain). One core, 1,024 queries × 50,000 ×
-#: 128, best of 4: 0.210 s; 256 × 2,048: 0.239 s (4× the merges); the product alone 0.155 s.
-#: 64, not 256: at K' = 250 on rows with 1,000 copies each the sweep's merges peaked at 257 MB
-#: against the working-memory estimate's 105 MB (tests/test_work_memory.py); k ≤ 50 sweeps.
+#: (1,024 × 512 float32 products = 2 MB: they stay in a core's L2 cache until topk_fold has
+#: read them), for K' up to SWEEP_MAX_CANDIDATES (k ≤ 1,000; each query's heap takes any K';
+#: the numpy sweep before it merged survivors and stopped at 64: its merges peaked at 257 MB
+#: at K' = 250 on rows with 1,000 copies).
 SWEEP_ROWS = 1024
-SWEEP_COLUMNS = 1024
-SWEEP_MAX_CANDIDATES = 64
+SWEEP_COLUMNS = 512
+SWEEP_MAX_CANDIDATES = 2048
 
 
 def row_keys(prep: PreparedMatrix, queries: np.ndarray) -> np.ndarray:
@@ -131,48 +130,30 @@ def _propose_whole(prep: PreparedMatrix, wq: np.ndarray, kk: int, exclude: np.nd
 
 def _sweep(prep: PreparedMatrix, wq: np.ndarray, kk: int, exclude: np.ndarray) -> np.ndarray:
     """propose() for one block of queries `wq` (m, D), m ≥ MIN_BLOCK_ROWS, in column blocks of
-    SWEEP_COLUMNS rows: each query keeps its kk best (key, row) so far, and of each new key
-    block only the keys below its current kk-th key survive (a compare and a nonzero, no
-    partition over N: on unclustered data a few per block do). A key equal to the kk-th
-    with a larger row would rank after it, so "below" is exact for (key, row) order. Keys
-    are row_keys()' own bit for bit (each product ≥ MIN_BLOCK_ROWS × SWEEP_COLUMNS). A query
-    left with fewer than kk non-NaN keys is redone by smallest_k (NaN ranks last there)."""
+    SWEEP_COLUMNS rows: the product of each block goes to topk_fold.fold, which keeps each
+    query's kk best (key, row) in a heap and lets in only keys below its current worst (no
+    partition over N, no (m × N) keys: on unclustered data a few per block enter). Keys are
+    row_keys()' own bit for bit (each product ≥ MIN_BLOCK_ROWS × SWEEP_COLUMNS, scaled with
+    the same single rounding). A query left with fewer than kk non-NaN keys is redone by
+    smallest_k (NaN ranks last there)."""
+    from tb_embedanalysis.analysis import topk_fold  # numba: imported when a sweep first runs
+
     m, n = wq.shape[0], prep.work.shape[0]
-    best_idx = np.full((m, kk), n, dtype=np.int64)  # n: a padding row after every real one
-    best_keys = np.full((m, kk), np.inf, dtype=prep.work.dtype)
-    invalid = prep.invalid_rows
+    heap_rows = np.full((m, kk), n, dtype=np.int64)  # n: a padding row after every real one
+    heap_keys = np.full((m, kk), np.inf, dtype=np.float32)
+    invalid = ~prep.valid
+    exclude = np.ascontiguousarray(exclude, dtype=np.int64)
+    wq = np.ascontiguousarray(wq, dtype=np.float32)
+    out = np.empty((m, SWEEP_COLUMNS), dtype=np.float32)
     bounds = list(range(0, n - SWEEP_COLUMNS, SWEEP_COLUMNS))  # the last block takes the rest (≥ SWEEP_COLUMNS)
     for c0, c1 in zip(bounds, bounds[1:] + [n]):
-        keys = wq @ prep.work[c0:c1].T
-        if prep.metric == "cosine":
-            keys *= prep.key_scale[c0:c1]
+        if c1 - c0 == SWEEP_COLUMNS:
+            dots = np.matmul(wq, prep.work[c0:c1].T, out=out)
         else:
-            keys *= -2
-            keys += prep.key_scale[c0:c1]
-        if invalid.size:
-            lo, hi = np.searchsorted(invalid, (c0, c1))
-            keys[:, invalid[lo:hi] - c0] = np.inf
-        mine = np.flatnonzero((exclude >= c0) & (exclude < c1))
-        keys[mine, exclude[mine] - c0] = np.inf
-        if c0 == 0:  # the first block by partition (a sort of all its keys costs more)
-            first = smallest_k(keys, kk)
-            best_keys = np.take_along_axis(keys, first, axis=1)
-            nan = np.isnan(best_keys)  # NaN ranks last: padding instead, so later keys can pass
-            best_idx = np.where(nan, n, first)
-            best_keys[nan] = np.inf
-            continue
-        # Below the kk-th key (strictly: nextafter), or anything but NaN while padding remains.
-        thr = np.nextafter(best_keys[:, -1], -np.inf)
-        thr[(best_idx == n).any(axis=1)] = np.inf
-        # flatnonzero + divmod: 2-D np.nonzero took 0.7 of the product's time on a 256 × 2,048
-        # block where none passed, flatnonzero 0.01.
-        flat = np.flatnonzero(keys <= thr[:, None])
-        if flat.size:
-            r, c = np.divmod(flat, c1 - c0)
-            # Only the queries that have survivors are merged (after a few blocks, most have none).
-            hit, r = np.unique(r, return_inverse=True)
-            best_idx[hit], best_keys[hit] = _merge_after(best_idx[hit], best_keys[hit], r, c + c0,
-                                                         keys[hit[r], c])
+            dots = wq @ prep.work[c0:c1].T
+        topk_fold.fold(dots, prep.key_scale[c0:c1], prep.metric == "euclidean", invalid[c0:c1], exclude, c0,
+                       heap_keys, heap_rows)
+    best_idx = topk_fold.ordered(heap_keys, heap_rows)
     short = np.flatnonzero((best_idx == n).any(axis=1))
     if short.size:  # fewer than kk non-NaN keys: the whole row as smallest_k ranks it, in a
         # product of at least MIN_BLOCK_ROWS rows (the block's first rows fill it) for its bits
@@ -180,29 +161,6 @@ def _sweep(prep: PreparedMatrix, wq: np.ndarray, kk: int, exclude: np.ndarray) -
         found = _propose_whole(prep, wq[redo], kk, exclude[redo])
         best_idx[short] = found[np.searchsorted(redo, short)]
     return best_idx
-
-
-def _sortable(keys: np.ndarray) -> np.ndarray:
-    """uint64 of float32 `keys` (non-NaN) that orders as the floats do, −0.0 equal to +0.0."""
-    bits = (keys + np.float32(0)).view(np.uint32).astype(np.uint64)  # + 0: −0.0 becomes +0.0
-    return np.where(bits >= 1 << 31, (1 << 32) - 1 - bits, bits | (1 << 31))
-
-
-def _merge_after(best_idx, best_keys, rows, idx, keys):
-    """merge_topk where every survivor's row `idx` comes after the real rows of `best` (the
-    sweep's column blocks ascend, and `idx` ascends per query): one stable sort by (query,
-    key) then orders by (query, key, row), in place of merge_topk's three-key lexsort. The
-    padding row n may end before a real +inf key: then the query ends padded and is redone
-    by smallest_k (_sweep's `short`)."""
-    m, k = best_idx.shape
-    q = np.concatenate([np.repeat(np.arange(m, dtype=np.uint64), k), rows.astype(np.uint64)])
-    all_idx = np.concatenate([best_idx.ravel(), idx])
-    all_keys = np.concatenate([best_keys.ravel(), keys])
-    order = np.argsort((q << np.uint64(32)) | _sortable(all_keys), kind="stable")
-    q = q[order].astype(np.int64)
-    rank = np.arange(q.size) - np.searchsorted(q, np.arange(m))[q]
-    keep = order[rank < k]
-    return all_idx[keep].reshape(m, k), all_keys[keep].reshape(m, k)
 
 
 def keys_excluding(prep: PreparedMatrix, wq: np.ndarray, exclude: np.ndarray) -> np.ndarray:

@@ -1,0 +1,94 @@
+"""The column sweep's numba kernel (analysis/topk_fold.py) proposes exactly what smallest_k over
+whole key rows proposes, and the graph it feeds is the float64 oracle's, on the awkward
+inputs of test_exact_oracle.py (offsets, huge and tiny magnitudes, exact ties, duplicates,
+zero rows: −0.0 and +0.0 keys) plus invalid rows, excluded rows and NaN queries.
+
+The sweep only runs on blocks of ≥ MIN_BLOCK_ROWS queries against ≥ 2 · SWEEP_COLUMNS rows,
+so these tests shrink SWEEP_COLUMNS (not MIN_BLOCK_ROWS: a product's bits depend on its
+shape below it) to reach it with a hundred rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from tb_embedanalysis.analysis import neighbors, propose, topk_fold
+from test_exact_oracle import assert_same_knn, matrices
+
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+                    derandomize=True)
+
+
+@contextlib.contextmanager
+def sweep_columns(columns: int):
+    """propose.SWEEP_COLUMNS set for a block (Hypothesis runs many examples per test call)."""
+    kept = propose.SWEEP_COLUMNS
+    propose.SWEEP_COLUMNS = columns
+    try:
+        yield
+    finally:
+        propose.SWEEP_COLUMNS = kept
+
+
+@SETTINGS
+@given(x=matrices(min_rows=64, max_rows=140), metric=st.sampled_from(("cosine", "euclidean")),
+       kk=st.integers(1, 40), columns=st.sampled_from([8, 16, 32]), data=st.data())
+def test_sweep_proposes_what_whole_rows_propose(x, metric, kk, columns, data):
+    n = x.shape[0]
+    rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 31)))
+    valid = rng.random(n) > data.draw(st.sampled_from([0.0, 0.1, 0.6]))
+    prep = neighbors.prepare(x, metric, valid)
+    queries = prep.work[rng.integers(0, n, 70)].copy()
+    if data.draw(st.booleans()):
+        queries[3] = np.nan  # every key NaN: fewer than K' ranked keys, redone whole
+    exclude = rng.integers(-1, n, 70)
+    with sweep_columns(columns):
+        assert n >= 2 * propose.SWEEP_COLUMNS  # the sweep runs
+        swept = propose.propose(prep, queries, kk, exclude)
+    np.testing.assert_array_equal(swept, propose._propose_whole(prep, queries, kk, exclude))
+
+
+@SETTINGS
+@given(x=matrices(min_rows=66, max_rows=120), metric=st.sampled_from(("cosine", "euclidean")),
+       k=st.integers(1, 6))
+def test_graph_through_the_sweep_equals_the_float64_oracle(x, metric, k):
+    with sweep_columns(16):
+        graph = neighbors.knn_graph(neighbors.prepare(x, metric), k, threads=1)
+    assert_same_knn(graph.indices, graph.distances, x, metric, k)
+
+
+def test_fold_keeps_the_smallest_keys_by_key_then_row():
+    """The kernel alone: keys with signed zeros, many ties, +inf and NaN, invalid columns and
+    an excluded column, folded in blocks of uneven width, against a stable sort."""
+    rng = np.random.default_rng(0)
+    m, n, kk = 9, 700, 25
+    dots = np.round(rng.normal(size=(m, n)), 1).astype(np.float32)
+    dots[rng.random((m, n)) < 0.2] = 0.0
+    scale = np.where(rng.random(n) < 0.5, -1.0, 1.0).astype(np.float32)  # −0.0 and +0.0 keys
+    dots[1, ::3] = np.inf
+    dots[2, :] = np.nan
+    dots[2, 5:30] = 1.0  # fewer than kk ranked keys: padding left (row n)
+    invalid = rng.random(n) < 0.1
+    exclude = rng.integers(-1, n, m)
+    for euclidean in (False, True):
+        keys = (scale + np.float32(-2) * dots) if euclidean else dots * scale
+        keys = keys.astype(np.float32)
+        keys[:, invalid] = np.inf
+        keys[np.flatnonzero(exclude >= 0), exclude[exclude >= 0]] = np.inf
+        heap_keys = np.full((m, kk), np.inf, dtype=np.float32)
+        heap_rows = np.full((m, kk), n, dtype=np.int64)
+        for c0, c1 in [(0, 100), (100, 101), (101, 450), (450, 700)]:
+            topk_fold.fold(np.ascontiguousarray(dots[:, c0:c1]), scale[c0:c1], euclidean, invalid[c0:c1],
+                           exclude, c0, heap_keys, heap_rows)
+        got = topk_fold.ordered(heap_keys, heap_rows)
+        want = np.argsort(keys, axis=1, kind="stable")[:, :kk]  # NaN last
+        for r in range(m):
+            ranked = np.count_nonzero(~np.isnan(keys[r]))
+            if ranked >= kk:
+                np.testing.assert_array_equal(got[r], want[r], err_msg="row %d" % r)
+            else:  # the ranked keys, then padding: propose redoes such a row by smallest_k
+                np.testing.assert_array_equal(got[r, :ranked], want[r, :ranked], err_msg="row %d" % r)
+                assert (got[r, ranked:] == n).all()

@@ -172,6 +172,7 @@ def test_sweep_proposes_what_whole_rows_propose(metric, kind, monkeypatch):
     vectors: −0.0 and +0.0 keys), invalid rows, the query's own row, a NaN query."""
     monkeypatch.setattr(propose, "SWEEP_COLUMNS", 64)
     monkeypatch.setattr(propose, "SWEEP_ROWS", 96)
+    monkeypatch.setattr(propose, "SWEEP_MIN_RATIO", 1)
     x = _data(kind, 700, d=16).astype(np.float32)
     valid = np.ones(len(x), dtype=bool)
     valid[5::37] = False
@@ -182,4 +183,4 @@ def test_sweep_proposes_what_whole_rows_propose(metric, kind, monkeypatch):
     exclude[::4] = -1
     for kk in (15, 40):
         swept = propose.propose(prep, queries, kk, exclude)
-        assert np.array_equal(swept, propose._propose_whole(prep, queries, kk, exclude))
+        assert np.array_equal(swept, propose._propose_whole(prep, queries, kk, exclude)[0])

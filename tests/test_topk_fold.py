@@ -4,7 +4,7 @@ inputs of test_exact_oracle.py (offsets, huge and tiny magnitudes, exact ties, d
 zero rows: −0.0 and +0.0 keys) plus invalid rows, excluded rows and NaN queries.
 
 The sweep only runs on blocks of ≥ MIN_BLOCK_ROWS queries against ≥ 2 · SWEEP_COLUMNS rows,
-so these tests shrink SWEEP_COLUMNS (not MIN_BLOCK_ROWS: a product's bits depend on its
+so these tests shrink SWEEP_COLUMNS and SWEEP_MIN_RATIO (not MIN_BLOCK_ROWS: a product's bits depend on its
 shape below it) to reach it with a hundred rows.
 """
 
@@ -15,7 +15,7 @@ import contextlib
 import numpy as np
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from tb_embedanalysis.analysis import neighbors, propose, topk_fold
+from tb_embedanalysis.analysis import exact, neighbors, propose, topk_fold
 from test_exact_oracle import assert_same_knn, matrices
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow],
@@ -24,13 +24,14 @@ SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[Healt
 
 @contextlib.contextmanager
 def sweep_columns(columns: int):
-    """propose.SWEEP_COLUMNS set for a block (Hypothesis runs many examples per test call)."""
-    kept = propose.SWEEP_COLUMNS
-    propose.SWEEP_COLUMNS = columns
+    """propose.SWEEP_COLUMNS set for a block, and the sweep taken whatever N / K' is
+    (Hypothesis runs many examples per test call: no monkeypatch fixture)."""
+    kept = propose.SWEEP_COLUMNS, propose.SWEEP_MIN_RATIO
+    propose.SWEEP_COLUMNS, propose.SWEEP_MIN_RATIO = columns, 1
     try:
         yield
     finally:
-        propose.SWEEP_COLUMNS = kept
+        propose.SWEEP_COLUMNS, propose.SWEEP_MIN_RATIO = kept
 
 
 @SETTINGS
@@ -46,9 +47,14 @@ def test_sweep_proposes_what_whole_rows_propose(x, metric, kk, columns, data):
         queries[3] = np.nan  # every key NaN: fewer than K' ranked keys, redone whole
     exclude = rng.integers(-1, n, 70)
     with sweep_columns(columns):
-        assert n >= 2 * propose.SWEEP_COLUMNS  # the sweep runs
+        assert n >= 2 * propose.SWEEP_COLUMNS and kk <= propose.SWEEP_MAX_CANDIDATES  # the sweep runs
         swept = propose.propose(prep, queries, kk, exclude)
-    np.testing.assert_array_equal(swept, propose._propose_whole(prep, queries, kk, exclude))
+    whole = propose._propose_whole(prep, queries, kk, exclude)
+    with sweep_columns(columns):
+        keyed = propose.propose_keyed(prep, queries, kk, exclude)
+    np.testing.assert_array_equal(swept, whole[0])
+    np.testing.assert_array_equal(keyed[0], whole[0])
+    np.testing.assert_array_equal(keyed[1], whole[1])  # the same keys, bit for bit (NaN where NaN)
 
 
 @SETTINGS
@@ -83,7 +89,9 @@ def test_fold_keeps_the_smallest_keys_by_key_then_row():
         for c0, c1 in [(0, 100), (100, 101), (101, 450), (450, 700)]:
             topk_fold.fold(np.ascontiguousarray(dots[:, c0:c1]), scale[c0:c1], euclidean, invalid[c0:c1],
                            exclude, c0, heap_keys, heap_rows)
-        got = topk_fold.ordered(heap_keys, heap_rows)
+        got, got_keys = topk_fold.ordered(heap_keys, heap_rows)
+        real = got < n
+        np.testing.assert_array_equal(got_keys[real], np.take_along_axis(keys, np.minimum(got, n - 1), axis=1)[real])
         want = np.argsort(keys, axis=1, kind="stable")[:, :kk]  # NaN last
         for r in range(m):
             ranked = np.count_nonzero(~np.isnan(keys[r]))
@@ -92,3 +100,26 @@ def test_fold_keeps_the_smallest_keys_by_key_then_row():
             else:  # the ranked keys, then padding: propose redoes such a row by smallest_k
                 np.testing.assert_array_equal(got[r, :ranked], want[r, :ranked], err_msg="row %d" % r)
                 assert (got[r, ranked:] == n).all()
+
+
+def test_gap_proof_takes_separated_rows_and_leaves_near_ties_to_refine():
+    """exact.gap_proven: on random rows most queries are proven from their float32 keys (the
+    fast path is used), a query whose k-th and (k+1)-th rows are closer than the keys' rounding
+    is not, and either way the graph is the float64 oracle's."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(300, 16)).astype(np.float32)
+    k = 5
+    # row 0's 5th and 6th nearest rows: one direction, and it moved by 1e-7 (their float32
+    # keys one ulp apart, 4.8e-7, inside the rounding bound 1.6e-5: a zero margin would take them)
+    direction = x[0] + 0.05 * rng.normal(size=16).astype(np.float32)
+    x[1:5] = x[0] * np.float32(1.5) + 0.01 * rng.normal(size=(4, 16)).astype(np.float32)
+    x[5] = direction
+    x[6] = direction + np.float32(1e-7) * rng.normal(size=16).astype(np.float32)
+    prep = neighbors.prepare(x, "cosine")
+    cand, keys = propose.propose_keyed(prep, prep.work, neighbors.candidates(k), np.arange(300))
+    proven = exact.gap_proven(prep, prep.work, keys, k)
+    assert proven.mean() > 0.8
+    assert keys[0, k] > keys[0, k - 1] and not proven[0]
+    graph = neighbors.knn_graph(prep, k, threads=1)
+    assert_same_knn(graph.indices, graph.distances, x, "cosine", k)
+    assert exact.gap_proven(neighbors.prepare(x, "euclidean"), prep.work, keys, k).sum() == 0  # cosine only

@@ -209,15 +209,15 @@ class CertifiedIndex:
     def run_blocks(self, blocks: Iterable[np.ndarray], queries_of, exclude_of, k, stats, on_result,
              on_block: Optional[Callable[[int], None]] = None):
         """_block each block (an index array into the caller's W-space queries), then scan
-        every row for the queries that need it in batches of SCAN_BATCH; on_result(where, idx)
-        once per query with its k best rows by (key, row); on_block(rows) after each block."""
+        every row for the queries that need it in batches of SCAN_BATCH; on_result(where, idx, keys)
+        once per query with its k best rows by (key, row) and their keys; on_block(rows) after each block."""
         pending: List[Tuple[np.ndarray, np.ndarray]] = []
 
         def flush():
             where = np.concatenate([w for w, _ in pending])
             cut = np.concatenate([c for _, c in pending])
             q, ex = queries_of(where), exclude_of(where)
-            on_result(where, self._scan(q, ex, k, cut)[0])
+            on_result(where, *self._scan(q, ex, k, cut))
             pending.clear()
 
         for block in blocks:
@@ -226,7 +226,7 @@ class CertifiedIndex:
             done = np.ones(block.size, dtype=bool)
             done[full] = False
             if done.any():
-                on_result(block[done], idx[done])
+                on_result(block[done], idx[done], keys[done])
             if full.size:
                 pending.append((block[full], cut))
                 if sum(w.size for w, _ in pending) >= SCAN_BATCH:
@@ -295,7 +295,7 @@ class CertifiedIndex:
             order = np.argsort(nearest, kind="stable")
             groups = np.split(order, np.flatnonzero(np.diff(nearest[order])) + 1)
 
-        def store(where, i):
+        def store(where, i, _keys):
             cand[where] = i
 
         self.run_blocks([g for g in groups if g.size], lambda w: wq[w], lambda w: exclude[w], kk, stats, store)

@@ -50,9 +50,9 @@ def knn_graph(index: CertifiedIndex, k: int, *, on_progress: ProgressFn = None,
               for start in range(0, rows.size, QUERY_BLOCK)]
     lock, done = threading.Lock(), [0]
 
-    def store(where, cand):  # from every worker thread: the exact answer of these rows
+    def store(where, cand, keys):  # from every worker thread: the exact answer of these rows
         indices[where], distances[where] = neighbors.finish(prep, prep.matrix[where], prep.work[where], cand, k, where,
-                                                            proposer=index.propose)
+                                                            proposer=index.propose, keys=keys)
 
     def on_block(rows):  # from every worker thread
         with lock:

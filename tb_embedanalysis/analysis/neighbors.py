@@ -29,7 +29,7 @@ import numpy as np
 from tb_embedanalysis.analysis import exact, frame as frame_mod
 from tb_embedanalysis.analysis.blas import one_blas_thread, share_out
 from tb_embedanalysis.analysis.progress import ProgressFn
-from tb_embedanalysis.analysis.propose import propose
+from tb_embedanalysis.analysis.propose import propose, propose_keyed
 
 METRICS = ("cosine", "euclidean")
 #: knn_graph searches row chunks of GRAPH_CHUNK_ROWS on up to GRAPH_THREADS threads, BLAS on
@@ -170,14 +170,27 @@ def available(prep: PreparedMatrix, exclude: np.ndarray) -> np.ndarray:
 
 
 def finish(prep: PreparedMatrix, queries: np.ndarray, wq: np.ndarray, cand: np.ndarray, k: int,
-           exclude: np.ndarray, *, proposer=None) -> Tuple[np.ndarray, np.ndarray]:
+           exclude: np.ndarray, *, proposer=None, keys=None) -> Tuple[np.ndarray, np.ndarray]:
     """Exact (indices (m, k) int64, distances (m, k) float64) from proposed candidates `cand`
-    (m, K'): exact.refine; for the queries it cannot prove, a larger float32 proposal (by
-    `proposer(wq, kk, exclude)`, default propose: the certified index passes its own), then
-    a float64 one (exact.propose64), then the float64 scan. queries: stored-space values;
-    wq: the same in W."""
+    (m, K'): with their float32 `keys` (m, K'), the queries exact.gap_proven clears take their
+    first k candidates; the rest exact.refine; for the queries it cannot prove, a larger
+    float32 proposal (by `proposer(wq, kk, exclude)`, default propose: the certified index
+    passes its own), then a float64 one (exact.propose64), then the float64 scan. queries:
+    stored-space values; wq: the same in W."""
     avail = available(prep, exclude)
-    idx, dist, proven = exact.refine(prep, queries, cand, k, cand.shape[1] >= avail)
+    m = cand.shape[0]
+    idx = np.empty((m, k), dtype=np.int64)
+    dist = np.empty((m, k))
+    sure = np.zeros(m, dtype=bool)
+    if keys is not None and cand.shape[1] > k:
+        sure = exact.gap_proven(prep, wq, keys, k)
+        if sure.any():
+            idx[sure], dist[sure] = exact.top_of(prep, queries[sure], cand[sure, :k], k)
+    rest = np.flatnonzero(~sure)
+    proven = np.ones(m, dtype=bool)
+    if rest.size:
+        idx[rest], dist[rest], proven[rest] = exact.refine(prep, queries[rest], cand[rest], k,
+                                                           cand.shape[1] >= avail[rest])
     todo = np.flatnonzero(~proven)
     if todo.size:  # a wider float32 proposal: near-ties, more duplicates than K'
         kk = int(min(avail[todo].min(), max(RETRY_FACTOR * cand.shape[1], RETRY_MIN)))
@@ -222,7 +235,8 @@ def search(prep: PreparedMatrix, queries, k: int, *, exclude=None) -> Tuple[np.n
                          % (int(avail.min(initial=prep.n_valid)), "" if (exclude < 0).all() else " minus the query", k))
     wq = work_queries(prep, queries, exclude)
     kk = int(min(candidates(k), avail.min()))
-    return finish(prep, queries, wq, propose(prep, wq, kk, exclude), k, exclude)
+    cand, keys = propose_keyed(prep, wq, kk, exclude)
+    return finish(prep, queries, wq, cand, k, exclude, keys=keys)
 
 
 def work_queries(prep: PreparedMatrix, queries: np.ndarray, exclude: np.ndarray) -> np.ndarray:
@@ -254,8 +268,8 @@ def knn_graph(prep: PreparedMatrix, k: int, *, on_progress: ProgressFn = None,
         for start in starts:
             block = rows[start:start + GRAPH_CHUNK_ROWS]
             wq = prep.work[block]
-            cand = propose(prep, wq, kk, block)
-            indices[block], distances[block] = finish(prep, prep.matrix[block], wq, cand, k, block)
+            cand, keys = propose_keyed(prep, wq, kk, block)
+            indices[block], distances[block] = finish(prep, prep.matrix[block], wq, cand, k, block, keys=keys)
             with lock:
                 done[0] += block.size
                 if on_progress is not None:

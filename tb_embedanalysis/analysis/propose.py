@@ -10,7 +10,7 @@ blocks of many queries take; merge_topk merges top-k lists by (key, row) for cer
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Tuple
 
 import numpy as np
 
@@ -32,10 +32,13 @@ TIE_CANDIDATES = 1024
 #: (1,024 × 512 float32 products = 2 MB: they stay in a core's L2 cache until topk_fold has
 #: read them), for K' up to SWEEP_MAX_CANDIDATES (k ≤ 1,000; each query's heap takes any K';
 #: the numpy sweep before it merged survivors and stopped at 64: its merges peaked at 257 MB
-#: at K' = 250 on rows with 1,000 copies).
+#: at K' = 250 on rows with 1,000 copies) and N ≥ SWEEP_MIN_RATIO · K': one core, 1,024
+#: queries × 20,000 × 128 unclustered, sweep / whole rows: K' = 250 0.20 / 0.37 s, K' = 1,250
+#: 0.69 / 0.56 s (the heap's pushes grow with K'); half the rows one point: 0.45 / 1.41 s.
 SWEEP_ROWS = 1024
 SWEEP_COLUMNS = 512
 SWEEP_MAX_CANDIDATES = 2048
+SWEEP_MIN_RATIO = 32
 
 
 def row_keys(prep: PreparedMatrix, queries: np.ndarray) -> np.ndarray:
@@ -96,39 +99,50 @@ def block_rows(n: int) -> int:
 
 def propose(prep: PreparedMatrix, wq: np.ndarray, kk: int, exclude: np.ndarray) -> np.ndarray:
     """(m, kk) int64: the kk best rows of each W-space query `wq` (m, D) by float32 key,
-    ascending by (key, row); `exclude` (m,) row left out per query, −1 = none. Memory: one
-    block of at most BLOCK_ELEMENTS keys, so any N works.
+    ascending by (key, row); `exclude` (m,) row left out per query, −1 = none."""
+    return propose_keyed(prep, wq, kk, exclude)[0]
+
+
+def propose_keyed(prep: PreparedMatrix, wq: np.ndarray, kk: int, exclude: np.ndarray
+                  ) -> Tuple[np.ndarray, np.ndarray]:
+    """propose()'s rows (m, kk) int64 and their float32 keys (m, kk). Memory: one block of
+    at most BLOCK_ELEMENTS keys, so any N works.
 
     Blocks of at least MIN_BLOCK_ROWS queries against N ≥ 2·SWEEP_COLUMNS rows go through
     _sweep (a running threshold per query, no partition over N); the rest through smallest_k
     on whole key rows. Both return the same rows in the same order."""
     m, n = wq.shape[0], prep.work.shape[0]
     if (m >= MIN_BLOCK_ROWS and n >= 2 * SWEEP_COLUMNS and kk <= SWEEP_MAX_CANDIDATES
-            and prep.work.dtype == np.float32):
+            and n >= SWEEP_MIN_RATIO * kk and prep.work.dtype == np.float32):
         out = np.empty((m, kk), dtype=np.int64)
+        out_keys = np.empty((m, kk), dtype=prep.work.dtype)
         for start in range(0, m, SWEEP_ROWS):
             stop = min(m, start + SWEEP_ROWS)
             if m - stop < MIN_BLOCK_ROWS:  # no tail block under MIN_BLOCK_ROWS (a product's bits
                 stop = m                   # depend on its shape below that: certified_keys.PAD)
-            out[start:stop] = _sweep(prep, wq[start:stop], kk, exclude[start:stop])
+            out[start:stop], out_keys[start:stop] = _sweep(prep, wq[start:stop], kk, exclude[start:stop])
             if stop == m:
                 break
-        return out
+        return out, out_keys
     return _propose_whole(prep, wq, kk, exclude)
 
 
-def _propose_whole(prep: PreparedMatrix, wq: np.ndarray, kk: int, exclude: np.ndarray) -> np.ndarray:
-    """propose() by smallest_k over whole key rows, in blocks of block_rows(N) queries."""
+def _propose_whole(prep: PreparedMatrix, wq: np.ndarray, kk: int, exclude: np.ndarray
+                   ) -> Tuple[np.ndarray, np.ndarray]:
+    """propose_keyed() by smallest_k over whole key rows, in blocks of block_rows(N) queries."""
     m, n = wq.shape[0], prep.work.shape[0]
     out = np.empty((m, kk), dtype=np.int64)
+    out_keys = np.empty((m, kk), dtype=prep.work.dtype)
     step = block_rows(n)
     for start in range(0, m, step):
         keys = keys_excluding(prep, wq[start:start + step], exclude[start:start + step])
-        out[start:start + step] = smallest_k(keys, kk)
-    return out
+        sel = smallest_k(keys, kk)
+        out[start:start + step] = sel
+        out_keys[start:start + step] = np.take_along_axis(keys, sel, axis=1)
+    return out, out_keys
 
 
-def _sweep(prep: PreparedMatrix, wq: np.ndarray, kk: int, exclude: np.ndarray) -> np.ndarray:
+def _sweep(prep: PreparedMatrix, wq: np.ndarray, kk: int, exclude: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """propose() for one block of queries `wq` (m, D), m ≥ MIN_BLOCK_ROWS, in column blocks of
     SWEEP_COLUMNS rows: the product of each block goes to topk_fold.fold, which keeps each
     query's kk best (key, row) in a heap and lets in only keys below its current worst (no
@@ -153,14 +167,15 @@ def _sweep(prep: PreparedMatrix, wq: np.ndarray, kk: int, exclude: np.ndarray) -
             dots = wq @ prep.work[c0:c1].T
         topk_fold.fold(dots, prep.key_scale[c0:c1], prep.metric == "euclidean", invalid[c0:c1], exclude, c0,
                        heap_keys, heap_rows)
-    best_idx = topk_fold.ordered(heap_keys, heap_rows)
+    best_idx, best_keys = topk_fold.ordered(heap_keys, heap_rows)
     short = np.flatnonzero((best_idx == n).any(axis=1))
     if short.size:  # fewer than kk non-NaN keys: the whole row as smallest_k ranks it, in a
         # product of at least MIN_BLOCK_ROWS rows (the block's first rows fill it) for its bits
         redo = np.union1d(short, np.arange(min(m, MIN_BLOCK_ROWS)))
-        found = _propose_whole(prep, wq[redo], kk, exclude[redo])
+        found, found_keys = _propose_whole(prep, wq[redo], kk, exclude[redo])
         best_idx[short] = found[np.searchsorted(redo, short)]
-    return best_idx
+        best_keys[short] = found_keys[np.searchsorted(redo, short)]
+    return best_idx, best_keys
 
 
 def keys_excluding(prep: PreparedMatrix, wq: np.ndarray, exclude: np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ first use (about 1 s); cached on disk in numba_cache's folder when the engine se
 from __future__ import annotations
 
 import threading
+from typing import Tuple
 
 import numba  # imported by propose only when a sweep runs (~0.5 s the first time)
 import numpy as np
@@ -52,10 +53,10 @@ def fold(dots: np.ndarray, scale: np.ndarray, euclidean: bool, invalid: np.ndarr
     _kernel(dots, scale, euclidean, invalid, exclude, c0, heap_keys, heap_rows)
 
 
-def ordered(heap_keys: np.ndarray, heap_rows: np.ndarray) -> np.ndarray:
-    """The heaps' rows (m, K') in propose's order: ascending by (key, row)."""
+def ordered(heap_keys: np.ndarray, heap_rows: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """The heaps' (rows, keys) (m, K') in propose's order: ascending by (key, row)."""
     order = np.lexsort((heap_rows, heap_keys), axis=1)
-    return np.take_along_axis(heap_rows, order, axis=1)
+    return np.take_along_axis(heap_rows, order, axis=1), np.take_along_axis(heap_keys, order, axis=1)
 
 
 @numba.njit(nogil=True, boundscheck=False, inline="always")

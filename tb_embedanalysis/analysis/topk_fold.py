@@ -53,6 +53,14 @@ def fold(dots: np.ndarray, scale: np.ndarray, euclidean: bool, invalid: np.ndarr
     _kernel(dots, scale, euclidean, invalid, exclude, c0, heap_keys, heap_rows)
 
 
+def warm() -> None:
+    """Compile the kernel now (once per process, ~1 CPU-s and a transient ~25 MB of Python
+    objects that tracemalloc sees: not a computation's working memory)."""
+    heap_keys = np.full((1, 1), np.inf, dtype=np.float32)
+    fold(np.zeros((1, 1), dtype=np.float32), np.zeros(1, dtype=np.float32), False, np.zeros(1, dtype=bool),
+         np.full(1, -1, dtype=np.int64), 0, heap_keys, np.full((1, 1), 1, dtype=np.int64))
+
+
 def ordered(heap_keys: np.ndarray, heap_rows: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """The heaps' (rows, keys) (m, K') in propose's order: ascending by (key, row)."""
     order = np.lexsort((heap_rows, heap_keys), axis=1)

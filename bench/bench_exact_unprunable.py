@@ -1,21 +1,30 @@
-"""The exact pass on unprunable data (issue 25 item 1): our plain graph before and after the
-column sweep, against this machine's float32 GEMM rate and faiss IndexFlatIP, same run.
+"""The exact pass where no bound prunes (issue 25, item 1): our exact kNN graph against this
+machine's float32 GEMM rate, faiss IndexFlatIP (exact) and faiss HNSW (approximate), all in
+the same run, with the machine's load average at each measurement.
 
-    .venv/bin/python bench/bench_exact_unprunable.py                  # 100,000 x 128, k = 10
-    .venv/bin/python bench/bench_exact_unprunable.py --n 50000 --faiss-python /tmp/faissenv/bin/python
+    .venv/bin/python bench/bench_exact_unprunable.py --faiss-python /tmp/faissenv/bin/python
+    .venv/bin/python bench/bench_exact_unprunable.py --n 200000 --cases unclustered
     .venv/bin/python bench/bench_exact_unprunable.py --smoke          # seconds: does it still run?
 
-Data: N × 128 float32 standard normal rows (no clusters: nothing prunes), cosine, k = 10.
-"before" is neighbors.knn_graph with the sweep switched off (smallest_k over whole key rows,
-the code before the sweep), "after" the same call as shipped, run before and after "before";
-both must be equal bit for bit (checked). "certified" is certified_graph.graph_with: its
-partition and pilot, then (unclustered) the plain graph. The graph's arithmetic is the product of all N² pairs, 2·N²·D flops; the GEMM
-rate is numpy's float32 square product (4,096², all threads) measured here, so "fraction"
-is that product's share of the machine's rate. faiss runs in this interpreter when it is
-importable, else in --faiss-python's (a separate venv), else it is skipped with a line.
+Data, N × D float32 (default 100,000 × 128), cosine, k = 10:
+* unclustered: standard normal rows;
+* wide: 50 clusters, centres N(0, 1), each row its centre + 0.8 · N(0, 1): clusters as wide
+  as their distance apart (real features early in training), where no cell bound prunes.
+
+"ours" is certified_graph.knn_graph_exact_fast, what the engine runs (partition, pilot, then
+the certified or the plain blocked graph), checked against the float64 oracle (exact.scan)
+on --check-rows rows. The GEMM rate is numpy's float32 square product (--gemm-size², BLAS
+on every core) measured just before each case; "of GEMM" is 2·N²·D flops / time / that
+rate. faiss runs in this interpreter when importable, else in --faiss-python's (a separate
+venv), else it is skipped with a line; its threads = ours (neighbors.GRAPH_THREADS).
+HNSW: IndexHNSWFlat M 32 (efConstruction 40, faiss's default), efSearch 64, inner product on
+normalised rows; recall@k against ours, its own row left out.
 """
 
+from __future__ import annotations
+
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -27,12 +36,23 @@ import numpy as np
 import _support
 
 FAISS_SNIPPET = """
-import sys, time, numpy as np, faiss
-faiss.omp_set_num_threads(int(sys.argv[3]))
-xn = np.load(sys.argv[1])
+import json, sys, time, numpy as np, faiss
+path, k, threads, kind = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+faiss.omp_set_num_threads(threads)
+xn = np.load(path)
 t = time.perf_counter()
-index = faiss.IndexFlatIP(xn.shape[1]); index.add(xn); index.search(xn, int(sys.argv[2]) + 1)
-print(time.perf_counter() - t)
+if kind == "flat":
+    index = faiss.IndexFlatIP(xn.shape[1])
+else:
+    index = faiss.IndexHNSWFlat(xn.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
+index.add(xn)
+built = time.perf_counter() - t
+if kind == "hnsw":
+    index.hnsw.efSearch = 64
+_, found = index.search(xn, k + 1)
+total = time.perf_counter() - t
+np.save(path + ".found.npy", found)
+print(json.dumps({"build": built, "total": total}))
 """
 
 
@@ -53,13 +73,26 @@ def _timed(fn):
     return out, time.perf_counter() - t
 
 
-def faiss_seconds(xn: np.ndarray, k: int, threads: int, python: str):
-    """faiss IndexFlatIP's search of all rows (k + 1: the row itself), or None when absent."""
+def load() -> str:
+    return "load %.1f" % os.getloadavg()[0]
+
+
+def make_data(kind: str, n: int, d: int) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    if kind == "unclustered":
+        return rng.normal(size=(n, d)).astype(np.float32)
+    centres = rng.normal(size=(50, d))
+    return (centres[rng.integers(0, 50, n)] + 0.8 * rng.normal(size=(n, d))).astype(np.float32)
+
+
+def faiss_run(xn: np.ndarray, k: int, threads: int, python: str, kind: str):
+    """(seconds, build seconds, (N, k + 1) rows found) of faiss `kind` ("flat" or "hnsw") over
+    every row, or None when faiss is not available."""
     try:
         import faiss  # noqa: F401  (only whether it is importable here)
     except ImportError:
         if not python:
-            print("  faiss flat   skipped: faiss is not importable (pip install faiss-cpu, or --faiss-python)")
+            print("  faiss %-6s skipped: faiss is not importable (pip install faiss-cpu, or --faiss-python)" % kind)
             return None
         python_to_use = python
     else:
@@ -67,9 +100,32 @@ def faiss_seconds(xn: np.ndarray, k: int, threads: int, python: str):
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "xn.npy")
         np.save(path, xn)
-        done = subprocess.run([python_to_use, "-c", FAISS_SNIPPET, path, str(k), str(threads)],
+        done = subprocess.run([python_to_use, "-c", FAISS_SNIPPET, path, str(k), str(threads), kind],
                               capture_output=True, text=True, check=True)
-    return float(done.stdout.strip().splitlines()[-1])
+        times = json.loads(done.stdout.strip().splitlines()[-1])
+        found = np.load(path + ".found.npy")
+    return times["total"], times["build"], found
+
+
+def recall(found: np.ndarray, exact: np.ndarray, k: int) -> float:
+    """recall@k of `found` (N, k + 1), each row's own index left out, against `exact` (N, k)."""
+    hits = 0
+    for row, (got, want) in enumerate(zip(found, exact)):
+        got = got[got != row][:k]
+        hits += np.intersect1d(got, want).size
+    return hits / exact.size
+
+
+def check_exact(prep, graph, k: int, rows: int) -> str:
+    """Our graph against the float64 oracle (exact.scan) on `rows` evenly spaced rows."""
+    from tb_embedanalysis.analysis import exact
+
+    sample = np.linspace(0, prep.matrix.shape[0] - 1, rows).astype(np.int64)
+    idx, dist = exact.scan(prep, prep.matrix[sample], k, sample)
+    same = np.array_equal(idx, graph.indices[sample]) and np.array_equal(dist, graph.distances[sample])
+    if not same:
+        raise SystemExit("the graph differs from the float64 oracle")
+    return "= float64 oracle on %d rows" % rows
 
 
 def main():
@@ -77,54 +133,48 @@ def main():
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--d", type=int, default=128)
     parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--cases", default="unclustered,wide")
     parser.add_argument("--gemm-size", type=int, default=4096)
     parser.add_argument("--faiss-python", default="", help="a python with faiss-cpu, when this one has none")
-    parser.add_argument("--no-before", action="store_true", help="skip the graph without the sweep (slow)")
+    parser.add_argument("--no-hnsw", action="store_true")
+    parser.add_argument("--check-rows", type=int, default=100)
     _support.add_smoke_flag(parser)
     args = parser.parse_args()
     if args.smoke:
-        args.n, args.gemm_size = min(args.n, 6000), 512
-    from tb_embedanalysis.analysis import certified, certified_graph, neighbors
+        args.n, args.gemm_size, args.check_rows = min(args.n, 3000), 512, 20
+    from tb_embedanalysis.analysis import neighbors
 
-    threads = neighbors.GRAPH_THREADS
-    rate = gemm_rate(args.gemm_size)
-    x = np.random.default_rng(0).normal(size=(args.n, args.d)).astype(np.float32)
+    for kind in args.cases.split(","):
+        run_case(kind, args, neighbors.GRAPH_THREADS)
+
+
+def run_case(kind: str, args, threads: int) -> None:
+    from tb_embedanalysis.analysis import certified_graph, neighbors
+
     flops = 2.0 * args.n ** 2 * args.d
-    print("unclustered N=%d D=%d cosine k=%d, %d threads; float32 GEMM %d^2: %.1f GFLOPS"
-          % (args.n, args.d, args.k, threads, args.gemm_size, rate))
+    x = make_data(kind, args.n, args.d)
+    rate = gemm_rate(args.gemm_size)
+    print("%s N=%d D=%d cosine k=%d, %d threads; float32 GEMM %d^2: %.1f GFLOPS (%s)"
+          % (kind, args.n, args.d, args.k, threads, args.gemm_size, rate, load()), flush=True)
 
     def line(name, seconds, extra=""):
-        print("  %-13s %7.2f s  %6.1f GFLOPS = %3.0f %% of GEMM%s"
-              % (name, seconds, flops / seconds / 1e9, 100 * flops / seconds / 1e9 / rate, extra), flush=True)
+        print("  %-11s %7.2f s  %6.1f GFLOPS = %3.0f %% of GEMM  (%s)%s"
+              % (name, seconds, flops / seconds / 1e9, 100 * flops / seconds / 1e9 / rate, load(), extra),
+              flush=True)
 
     prep = neighbors.prepare(x, "cosine")
-    after, t_after = _timed(lambda: neighbors.knn_graph(prep, args.k))
-    line("after", t_after)
-    if not args.no_before:
-        kept = neighbors.SWEEP_MAX_CANDIDATES
-        neighbors.SWEEP_MAX_CANDIDATES = 0  # every proposal by smallest_k over whole key rows
-        try:
-            before, t_before = _timed(lambda: neighbors.knn_graph(prep, args.k))
-        finally:
-            neighbors.SWEEP_MAX_CANDIDATES = kept
-        same = np.array_equal(before.indices, after.indices) and np.array_equal(before.distances, after.distances)
-        line("before", t_before, "   after == before bit for bit: %s, %.2fx" % (same, t_before / t_after))
-        if not same:
-            raise SystemExit("the sweep changed the graph")
-        # Again after "before": the first run of a process pays for page faults and thread
-        # start, and a shared machine's load drifts; the two "after" lines show by how much.
-        _, t_again = _timed(lambda: neighbors.knn_graph(prep, args.k))
-        line("after again", t_again, "   before / after again: %.2fx" % (t_before / t_again))
-    index, t_build = _timed(lambda: certified.CertifiedIndex(prep))
-    pilot, t_pilot = _timed(lambda: certified_graph.pilot(index, args.k))
-    ours, t_ours = _timed(lambda: certified_graph.graph_with(index, args.k))
-    line("certified", t_build + t_ours, "   (partition %.2f s, pilot %.2f s: %.1f %% of pairs; == plain: %s)"
-         % (t_build, t_pilot, 100 * pilot.searched_fraction(args.n),
-            np.array_equal(ours.indices, after.indices) and np.array_equal(ours.distances, after.distances)))
+    graph, t_ours = _timed(lambda: certified_graph.knn_graph_exact_fast(prep, args.k))
+    line("ours", t_ours, "   " + check_exact(prep, graph, args.k, args.check_rows))
     xn = x / np.linalg.norm(x, axis=1, keepdims=True)
-    t_faiss = faiss_seconds(xn, args.k, threads, args.faiss_python)
-    if t_faiss is not None:
-        line("faiss flat", t_faiss, "   ours after / faiss: %.2fx" % (t_after / t_faiss))
+    flat = faiss_run(xn, args.k, threads, args.faiss_python, "flat")
+    if flat is not None:
+        line("faiss flat", flat[0], "   ours / faiss flat: %.2fx the time, recall %.4f"
+             % (t_ours / flat[0], recall(flat[2], graph.indices, args.k)))
+    hnsw = None if args.no_hnsw else faiss_run(xn, args.k, threads, args.faiss_python, "hnsw")
+    if hnsw is not None:
+        print("  %-11s %7.2f s  (build %.2f s)  (%s)   recall@%d %.4f; ours / hnsw: %.2fx the time"
+              % ("faiss hnsw", hnsw[0], hnsw[1], load(), args.k, recall(hnsw[2], graph.indices, args.k),
+                 t_ours / hnsw[0]), flush=True)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from sklearn.metrics import (confusion_matrix, davies_bouldin_score, f1_score, p
                              silhouette_samples)
 from sklearn.neighbors import KNeighborsClassifier
 
-from tb_embedanalysis.analysis import clusters, labels as label_codes, neighbors
+from tb_embedanalysis.analysis import clusters, geometry, labels as label_codes, neighbors
 from tb_embedanalysis.analysis.labels import NoClustersError
 
 
@@ -66,7 +66,7 @@ def test_statistics_match_sklearn(metric, n, kind):
         members = y == c
         assert stats["label"] == str(c) and stats["count"] == members.sum()
         centroid = x[members].mean(axis=0, keepdims=True)
-        dist = neighbors.point_distances(x[members], centroid, metric)[:, 0]
+        dist = geometry.point_distances(x[members], centroid, metric)[:, 0]
         assert stats["spread"] == pytest.approx(dist.mean(), abs=1e-6)
         assert stats["radius_p90"] == pytest.approx(np.percentile(dist, 90), abs=1e-6)
         assert stats["purity"] == pytest.approx(np.mean(y[neighbors_idx[members]] == c), abs=1e-12)
@@ -79,7 +79,7 @@ def test_statistics_match_sklearn(metric, n, kind):
         assert stats["hard_count"] == np.sum(vote[members] != c)
         others = [o for o in classes if o != c]
         cents = np.stack([x[y == o].mean(axis=0) for o in others])
-        between = neighbors.point_distances(centroid, cents, metric)[0]
+        between = geometry.point_distances(centroid, cents, metric)[0]
         assert stats["nearest_label"] == str(others[int(np.argmin(between))])
         assert stats["separation"] == pytest.approx(between.min() / dist.mean(), rel=1e-6) if dist.mean() > 0 \
             else stats["separation"] is None

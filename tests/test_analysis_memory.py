@@ -4,7 +4,7 @@ smallest_k against a stable sort, vote() in row blocks against one block."""
 import numpy as np
 import pytest
 
-from tb_embedanalysis.analysis import labels as label_codes, neighbors
+from tb_embedanalysis.analysis import labels as label_codes, neighbors, propose
 
 
 def _keys(kind, rng, m, n):
@@ -28,13 +28,13 @@ def _keys(kind, rng, m, n):
 @pytest.mark.parametrize("kind", ["distinct", "few-values", "inf-columns", "signed-zeros", "nan"])
 @pytest.mark.parametrize("partition_elements", [1, 500, 1 << 20])
 def test_smallest_k_is_the_stable_sort(kind, partition_elements, monkeypatch):
-    monkeypatch.setattr(neighbors, "PARTITION_ELEMENTS", partition_elements)
-    monkeypatch.setattr(neighbors, "TIE_CANDIDATES", 16)
+    monkeypatch.setattr(propose, "PARTITION_ELEMENTS", partition_elements)
+    monkeypatch.setattr(propose, "TIE_CANDIDATES", 16)
     rng = np.random.default_rng(3)
     for m, n, k in [(1, 2, 1), (7, 50, 5), (40, 700, 12), (3, 300, 299)]:
         keys = _keys(kind, rng, m, n)
         expected = np.argsort(keys, axis=1, kind="stable")[:, :k]
-        np.testing.assert_array_equal(neighbors.smallest_k(keys, k), expected)
+        np.testing.assert_array_equal(propose.smallest_k(keys, k), expected)
 
 
 @pytest.mark.parametrize("weighted", [False, True], ids=["uniform", "weighted"])

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.neighbors import NearestNeighbors
 
-from tb_embedanalysis.analysis import neighbors
+from tb_embedanalysis.analysis import neighbors, propose
 
 
 def _data(kind: str, n: int, d: int = 8, seed: int = 0) -> np.ndarray:
@@ -82,7 +82,7 @@ def test_invalid_rows_never_returned_and_indices_are_original(metric):
 def test_small_blocks_give_the_same_graph(metric, monkeypatch):
     x = _data("random", 150)
     expected = neighbors.knn_graph(neighbors.prepare(x, metric), 4)
-    monkeypatch.setattr(neighbors, "BLOCK_ELEMENTS", 300)  # two query rows per block
+    monkeypatch.setattr(propose, "BLOCK_ELEMENTS", 300)  # two query rows per block
     blocked = neighbors.knn_graph(neighbors.prepare(x, metric), 4)
     np.testing.assert_array_equal(blocked.indices, expected.indices)
 
@@ -170,8 +170,9 @@ def test_sweep_proposes_what_whole_rows_propose(metric, kind, monkeypatch):
     """propose()'s column sweep (a running threshold per query) returns the rows, in the
     order, that smallest_k over whole key rows does: ties at the cut (duplicates, zero
     vectors: −0.0 and +0.0 keys), invalid rows, the query's own row, a NaN query."""
-    monkeypatch.setattr(neighbors, "SWEEP_COLUMNS", 64)
-    monkeypatch.setattr(neighbors, "SWEEP_ROWS", 96)
+    monkeypatch.setattr(propose, "SWEEP_COLUMNS", 64)
+    monkeypatch.setattr(propose, "SWEEP_ROWS", 96)
+    monkeypatch.setattr(propose, "SWEEP_MIN_RATIO", 1)
     x = _data(kind, 700, d=16).astype(np.float32)
     valid = np.ones(len(x), dtype=bool)
     valid[5::37] = False
@@ -181,11 +182,5 @@ def test_sweep_proposes_what_whole_rows_propose(metric, kind, monkeypatch):
     exclude = np.arange(230)
     exclude[::4] = -1
     for kk in (15, 40):
-        swept = neighbors.propose(prep, queries, kk, exclude)
-        assert np.array_equal(swept, neighbors._propose_whole(prep, queries, kk, exclude))
-
-
-def test_sortable_keys_order_as_floats_with_signed_zeros_equal():
-    keys = np.array([1.0, -0.0, np.inf, 0.0, -1e-45, 1e-45, -np.inf, -0.0, -3.5, 0.0], dtype=np.float32)
-    by_bits = np.argsort(neighbors._sortable(keys), kind="stable")
-    assert np.array_equal(by_bits, np.lexsort((np.arange(keys.size), keys)))
+        swept = propose.propose(prep, queries, kk, exclude)
+        assert np.array_equal(swept, propose._propose_whole(prep, queries, kk, exclude)[0])

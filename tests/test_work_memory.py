@@ -18,7 +18,7 @@ from tensorboard.plugins import base_plugin
 from werkzeug import test as werkzeug_test
 
 from tb_embedanalysis import cli, queries, write_embedding
-from tb_embedanalysis.analysis import estimates
+from tb_embedanalysis.analysis import estimates, topk_fold
 from tb_embedanalysis.analysis.engine import AnalysisEngine
 from tb_embedanalysis.analysis.space import Space
 from tb_embedanalysis.budget import DEFAULT_WORK_MEMORY_MB, BytesInFlight, fmt_mb
@@ -52,6 +52,10 @@ def space_of(vectors, valid=None, metric="euclidean"):
 
 # -- the estimates hold ------------------------------------------------------------------
 def _peak(fn) -> int:
+    # The sweep's numba kernel compiles once per process, on the first graph of ≥ 1,024 rows:
+    # a transient ~25 MB of Python objects tracemalloc would count against whichever case
+    # came first. It is not a computation's working memory, so it happens before measuring.
+    topk_fold.warm()
     tracemalloc.start()
     try:
         fn()

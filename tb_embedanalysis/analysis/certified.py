@@ -1,7 +1,7 @@
 """Exact kNN at large N: k-means cells propose candidates, a triangle-inequality bound proves
 that nothing outside them can rank, and points the bound cannot clear are searched further.
 
-It proposes the candidates neighbors.propose would (the same float32 ranking keys on the
+It proposes the candidates propose.propose would (the same float32 ranking keys on the
 working matrix W of frame.py, the same tie rule: equal keys ordered by row index), only
 computed on fewer rows; neighbors.finish turns them into the exact float64 answer. For a query
 q and a cell j with centroid c_j and radius r_j (partition.py), every member x satisfies, in
@@ -38,7 +38,7 @@ from typing import Callable, Iterable, List, Optional, Tuple
 
 import numpy as np
 
-from tb_embedanalysis.analysis import neighbors, partition as partition_mod
+from tb_embedanalysis.analysis import neighbors, partition as partition_mod, propose as propose_mod
 from tb_embedanalysis.analysis.certified_keys import PAD, merge_topk, subset_keys
 from tb_embedanalysis.analysis.neighbors import PreparedMatrix, ProgressFn
 
@@ -122,15 +122,15 @@ class CertifiedIndex:
     # -- one block of queries --------------------------------------------------------------
     def _keys_topk(self, queries, exclude, cand, k):
         """Top k (row indices, keys) among the sorted rows `cand` by (key, row), keys
-        computed as neighbors._keys does."""
+        computed as propose.row_keys does."""
         m = queries.shape[0]
         idx = np.empty((m, k), dtype=np.int64)
         keys_out = np.empty((m, k), dtype=self.prep.work.dtype)
         x = self.prep.work[cand]
-        step = max(1, neighbors.BLOCK_ELEMENTS // max(1, cand.size))
+        step = max(1, propose_mod.BLOCK_ELEMENTS // max(1, cand.size))
         for start in range(0, m, step):
             keys = subset_keys(self.prep, queries[start:start + step], x, cand, exclude[start:start + step])
-            sel = neighbors.smallest_k(keys, k)
+            sel = propose_mod.smallest_k(keys, k)
             idx[start:start + step] = cand[sel]
             keys_out[start:start + step] = np.take_along_axis(keys, sel, axis=1)
         return idx, keys_out
@@ -209,15 +209,15 @@ class CertifiedIndex:
     def run_blocks(self, blocks: Iterable[np.ndarray], queries_of, exclude_of, k, stats, on_result,
              on_block: Optional[Callable[[int], None]] = None):
         """_block each block (an index array into the caller's W-space queries), then scan
-        every row for the queries that need it in batches of SCAN_BATCH; on_result(where, idx)
-        once per query with its k best rows by (key, row); on_block(rows) after each block."""
+        every row for the queries that need it in batches of SCAN_BATCH; on_result(where, idx, keys)
+        once per query with its k best rows by (key, row) and their keys; on_block(rows) after each block."""
         pending: List[Tuple[np.ndarray, np.ndarray]] = []
 
         def flush():
             where = np.concatenate([w for w, _ in pending])
             cut = np.concatenate([c for _, c in pending])
             q, ex = queries_of(where), exclude_of(where)
-            on_result(where, self._scan(q, ex, k, cut)[0])
+            on_result(where, *self._scan(q, ex, k, cut))
             pending.clear()
 
         for block in blocks:
@@ -226,7 +226,7 @@ class CertifiedIndex:
             done = np.ones(block.size, dtype=bool)
             done[full] = False
             if done.any():
-                on_result(block[done], idx[done])
+                on_result(block[done], idx[done], keys[done])
             if full.size:
                 pending.append((block[full], cut))
                 if sum(w.size for w, _ in pending) >= SCAN_BATCH:
@@ -239,12 +239,12 @@ class CertifiedIndex:
     def _scan(self, queries, exclude, k, cut):
         """Top k (row indices, keys) of `queries` over every row, in contiguous slices,
         visiting only keys ≤ `cut` (m,): the k-th key of a true candidate set, so the final
-        top k survive the cut, which tightens as the scan goes. Keys as neighbors._keys."""
+        top k survive the cut, which tightens as the scan goes. Keys as propose.row_keys."""
         prep, m = self.prep, queries.shape[0]
         # padding that loses to any real row: key +inf
         best_idx, best_keys = np.full((m, k), -1, dtype=np.int64), np.full((m, k), np.inf, dtype=prep.work.dtype)
         total = prep.work.shape[0]
-        step = max(PAD, min(SCAN_COLUMNS, neighbors.BLOCK_ELEMENTS // max(1, m)))
+        step = max(PAD, min(SCAN_COLUMNS, propose_mod.BLOCK_ELEMENTS // max(1, m)))
         invalid = prep.invalid_rows
         for start in range(0, total, step):
             cols = np.arange(start, min(total, start + step))
@@ -284,7 +284,7 @@ class CertifiedIndex:
     def propose(self, wq: np.ndarray, kk: int, exclude: np.ndarray, stats: Optional[SearchStats] = None
                 ) -> np.ndarray:
         """(m, kk) int64: the kk best rows of each W-space query (m, D) by (float32 key, row),
-        as neighbors.propose gives them; queries are grouped by their nearest cell."""
+        as propose.propose gives them; queries are grouped by their nearest cell."""
         stats = SearchStats() if stats is None else stats
         m = wq.shape[0]
         cand = np.empty((m, kk), dtype=np.int64)
@@ -295,7 +295,7 @@ class CertifiedIndex:
             order = np.argsort(nearest, kind="stable")
             groups = np.split(order, np.flatnonzero(np.diff(nearest[order])) + 1)
 
-        def store(where, i):
+        def store(where, i, _keys):
             cand[where] = i
 
         self.run_blocks([g for g in groups if g.size], lambda w: wq[w], lambda w: exclude[w], kk, stats, store)

@@ -22,6 +22,11 @@ MIN_ROWS = 20_000
 #: when the certified one would still compute more than PILOT_MAX_SEARCHED of all pairs.
 PILOT_QUERIES = 512
 PILOT_MAX_SEARCHED = 0.25
+#: The pilot searches every 4th of its rows first and stops there when they searched more than
+#: PILOT_CLEAR of all pairs: then the rest cannot bring the whole under PILOT_MAX_SEARCHED
+#: (it would need them at ≤ 0.17), and on unclustered data a quarter of the pilot is saved
+#: (about 100 % of pairs per query there: 128 full-row queries instead of 512).
+PILOT_CLEAR = 0.5
 
 
 def knn_graph(index: CertifiedIndex, k: int, *, on_progress: ProgressFn = None,
@@ -45,9 +50,9 @@ def knn_graph(index: CertifiedIndex, k: int, *, on_progress: ProgressFn = None,
               for start in range(0, rows.size, QUERY_BLOCK)]
     lock, done = threading.Lock(), [0]
 
-    def store(where, cand):  # from every worker thread: the exact answer of these rows
+    def store(where, cand, keys):  # from every worker thread: the exact answer of these rows
         indices[where], distances[where] = neighbors.finish(prep, prep.matrix[where], prep.work[where], cand, k, where,
-                                                            proposer=index.propose)
+                                                            proposer=index.propose, keys=keys)
 
     def on_block(rows):  # from every worker thread
         with lock:
@@ -67,12 +72,17 @@ def knn_graph(index: CertifiedIndex, k: int, *, on_progress: ProgressFn = None,
 
 def pilot(index: CertifiedIndex, k: int, *, queries: int = PILOT_QUERIES) -> SearchStats:
     """Search an evenly spaced sample of rows; the fraction of row pairs it had to compute
-    predicts the cost of the whole certified graph (deterministic: counts, not times)."""
+    predicts the cost of the whole certified graph (deterministic: counts, not times). Every
+    4th row first: when those alone searched more than PILOT_CLEAR, the rest are skipped."""
     valid = index.valid_rows
     rows = valid[np.linspace(0, valid.size - 1, min(queries, valid.size)).astype(int)]
     stats = SearchStats()
     with one_blas_thread():
-        index.search(index.prep.matrix[rows], k, exclude=rows, stats=stats)
+        for part in (rows[::4], np.delete(rows, np.s_[::4])):
+            if part.size:
+                index.search(index.prep.matrix[part], k, exclude=part, stats=stats)
+            if stats.searched_fraction(index.prep.matrix.shape[0]) > PILOT_CLEAR:
+                break  # the rest cannot bring it under PILOT_MAX_SEARCHED
     return stats
 
 

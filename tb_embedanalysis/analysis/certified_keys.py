@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tb_embedanalysis.analysis.neighbors import PreparedMatrix, merge_topk  # noqa: F401 (certified.py's import)
+from tb_embedanalysis.analysis.neighbors import PreparedMatrix
+from tb_embedanalysis.analysis.propose import merge_topk  # noqa: F401 (certified.py's import)
 
 #: Products are at least PAD × PAD (repeated rows fill the gap): OpenBLAS computes tiny
 #: products (M·N ≲ 1024) and matrix-vector products with a different summation order, so
@@ -32,7 +33,7 @@ def products(q: np.ndarray, x: np.ndarray) -> np.ndarray:
 def subset_keys(prep: PreparedMatrix, queries: np.ndarray, x: np.ndarray, cols: np.ndarray,
                 exclude: np.ndarray) -> np.ndarray:
     """Ranking keys (m, len(cols)) of `queries` against the rows `cols` (ascending; x is
-    prep.matrix[cols] or a slice view of it), computed as neighbors._keys does; the key of
+    prep.matrix[cols] or a slice view of it), computed as propose.row_keys does; the key of
     each query's `exclude` row (m,) is +inf."""
     keys = products(queries, x)
     if prep.metric == "cosine":

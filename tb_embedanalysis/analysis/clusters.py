@@ -106,7 +106,7 @@ def statistics(ctx: LabelContext, *, silhouette_exact_max: int = SILHOUETTE_EXAC
     spread = np.bincount(codes, weights=ctx.own_dist, minlength=n_labels) / counts
     radius = _per_label_percentile(ctx.own_dist, codes, n_labels, 90)
 
-    between = neighbors.point_distances(ctx.cents, ctx.cents, ctx.prep.metric)
+    between = geometry.point_distances(ctx.cents, ctx.cents, ctx.prep.metric)
     np.fill_diagonal(between, np.inf)
     nearest = np.argmin(between, axis=1) if n_labels > 1 else np.full(n_labels, -1)
 

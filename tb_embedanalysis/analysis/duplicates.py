@@ -36,7 +36,9 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from tb_embedanalysis.analysis.neighbors import BLOCK_ELEMENTS, KnnGraph, PreparedMatrix, point_distances
+from tb_embedanalysis.analysis.geometry import point_distances
+from tb_embedanalysis.analysis.neighbors import KnnGraph, PreparedMatrix
+from tb_embedanalysis.analysis.propose import BLOCK_ELEMENTS
 from tb_embedanalysis.analysis.progress import ProgressFn
 
 #: Neighbours per row of the kNN graph candidates come from (the default k's graph, often cached).

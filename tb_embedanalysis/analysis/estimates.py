@@ -15,7 +15,7 @@ inputs, where the bounded blocks weigh most; within 1.7 × where the graph domin
   CHUNK_ROWS queries with K' = neighbors.candidates(K) candidates each in about
   CANDIDATE_ARRAYS int64/float64 (CHUNK_ROWS, K') arrays (proposal, exact distances,
   orders, the proof's bounds: neighbors.finish retries no wider than that), a key block
-  (neighbors.block_rows × N float32, at most BLOCK_ELEMENTS, with its selection's copies)
+  (propose.block_rows × N float32, at most BLOCK_ELEMENTS, with its selection's copies)
   and exact.py's float64 blocks; per-row arrays (norms, the partition, positions). Not
   counted: the prepared matrix (kept in the result cache, bounded by its own flag; N × D
   float32 when frame.py copies W) and the rows a certified block gathers (the open cells':
@@ -35,7 +35,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable, Dict
 
-from tb_embedanalysis.analysis import clusters, exact, geometry, hardness, labels as labels_mod, neighbors
+from tb_embedanalysis.analysis import clusters, exact, geometry, hardness, labels as labels_mod, neighbors, propose
 from tb_embedanalysis.analysis.duplicates import MAX_PAIRS, SCAN_ELEMENTS
 from tb_embedanalysis.analysis.space import graph_k
 
@@ -91,7 +91,7 @@ def graph_work_bytes(rows: int, valid: int, d: int, k: int, *, threads: int = ne
     docstring). Freed when the graph is done."""
     kk = min(neighbors.candidates(k), max(1, valid - 1))
     chunk_rows = min(CHUNK_ROWS, valid)
-    keys = int(min(min(neighbors.block_rows(rows), valid) * rows, neighbors.BLOCK_ELEMENTS) * 4 * KEY_BLOCK_FACTOR)
+    keys = int(min(min(propose.block_rows(rows), valid) * rows, propose.BLOCK_ELEMENTS) * 4 * KEY_BLOCK_FACTOR)
     exact_rows = min(chunk_rows, max(1, exact.BLOCK_ELEMENTS // max(1, kk * d)))
     return threads * (chunk_rows * kk * 8 * CANDIDATE_ARRAYS + EXACT_BLOCKS * exact_rows * kk * d * 8 + keys)
 

@@ -7,11 +7,15 @@ Every kernel works on the valid rows `rows` (n,) of a PreparedMatrix and label c
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp  # the label indicator of centroid sums
 
-from tb_embedanalysis.analysis.neighbors import PreparedMatrix, point_distances
+from tb_embedanalysis.analysis import exact
+
+if TYPE_CHECKING:  # the type only: neighbors re-exports point_distances from here
+    from tb_embedanalysis.analysis.neighbors import PreparedMatrix
 
 BLOCK = 4096
 #: centroids() sums groups of this many rows from zero (its numbers depend on the grouping).
@@ -192,3 +196,55 @@ def _own_euclidean(prep: PreparedMatrix, rows, codes, cents) -> np.ndarray:
         diff = prep.matrix[rows[sl]].astype(np.float64) - cents[codes[sl]]
         out[sl] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
     return out
+
+
+def point_distances(a: np.ndarray, b: np.ndarray, metric: str, *, dtype=np.float64, centre=None) -> np.ndarray:
+    """Distances (len(a), len(b)) between vectors `a` (m, D) and `b` (n, D), computed and
+    returned in `dtype` (float32 halves the cost of large blocks). Worked in place on the
+    product: one more (m, n) array at most (the cosine denominators, the euclidean sums).
+
+    Euclidean distances are translation invariant: both sides are first moved by `centre`
+    (D,) (default: the mean of `b`), in float64, so ‖a‖² + ‖b‖² − 2 a·b does not cancel on
+    rows that share an offset (logits around +3,000 are 3 apart, not 0 or 5)."""
+    if metric == "euclidean":
+        a64 = np.asarray(a, dtype=np.float64)
+        b64 = np.asarray(b, dtype=np.float64)
+        if centre is None:
+            centre = b64.mean(axis=0) if b64.shape[0] else 0.0
+        a, b = a64 - centre, b64 - centre
+    a = np.asarray(a, dtype=dtype)
+    b = np.asarray(b, dtype=dtype)
+    dots = a @ b.T
+    na = np.einsum("ij,ij->i", a, a)
+    nb = np.einsum("ij,ij->i", b, b)
+    if metric == "cosine":  # 1 − a·b / (‖a‖ ‖b‖), cos = 0 where a denominator is 0
+        denom = np.outer(np.sqrt(na), np.sqrt(nb))
+        zero = ~(denom > 0)
+        denom[zero] = 1.0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            np.divide(dots, denom, out=dots)
+        del denom
+        dots[zero] = 0.0
+        np.subtract(1.0, dots, out=dots)
+        return np.clip(dots, 0.0, 2.0, out=dots)
+    sums = np.add(na[:, None], nb[None, :])  # ‖a‖² + ‖b‖² − 2 a·b, clipped at 0
+    dots *= 2.0
+    sums -= dots
+    del dots
+    np.maximum(sums, 0.0, out=sums)
+    # The expansion errs by ≤ 4 (D + 2) u (‖a‖ + ‖b‖)² in d²: where d² is within 1e8 times
+    # that, d would lose more than ~1e-4 of itself (an exact duplicate comes out at 3e-8,
+    # not 0), so those pairs are recomputed from their differences.
+    u = float(np.finfo(dtype).eps) / 2
+    ra, rb = np.sqrt(na), np.sqrt(nb)
+    close = sums <= 1e8 * 4 * (a.shape[1] + 2) * u * np.square(ra[:, None] + rb[None, :])
+    i, j = np.nonzero(close)
+    del close
+    # exact.BLOCK_ELEMENTS differences at a time: a block of exact duplicates is all close
+    # (2**21 pairs × D = 64 made a 1 GB difference array at once).
+    step = max(1, exact.BLOCK_ELEMENTS // max(1, a.shape[1]))
+    for start in range(0, i.size, step):
+        ii, jj = i[start:start + step], j[start:start + step]
+        diff = a[ii] - b[jj]
+        sums[ii, jj] = np.einsum("ij,ij->i", diff, diff)
+    return np.sqrt(sums, out=sums)

@@ -24,6 +24,7 @@ from tb_embedanalysis.analysis import certified_graph, neighbors
 from tb_embedanalysis.analysis.blas import one_blas_thread
 from tb_embedanalysis.analysis.certified import QUERY_BLOCK, CertifiedIndex, SearchStats
 from tb_embedanalysis.analysis.neighbors import KnnGraph, PreparedMatrix
+from tb_embedanalysis.analysis.propose import propose_keyed
 from tb_embedanalysis.analysis.progress import ProgressFn
 
 #: Rows per task: at 1,000,000 rows about 60 tasks, enough for a scheduler to balance a few
@@ -121,12 +122,12 @@ def run(graph_plan: GraphPlan, task: int) -> TaskResult:
         if index is None:
             for block in blocks:  # neighbors.knn_graph's chunks
                 wq = prep.work[block]
-                cand = neighbors.propose(prep, wq, kk, block)
-                put(block, neighbors.finish(prep, prep.matrix[block], wq, cand, k, block))
+                cand, keys = propose_keyed(prep, wq, kk, block)
+                put(block, neighbors.finish(prep, prep.matrix[block], wq, cand, k, block, keys=keys))
         else:
-            def store(where, cand):  # certified_graph.knn_graph's store
+            def store(where, cand, keys):  # certified_graph.knn_graph's store
                 put(where, neighbors.finish(prep, prep.matrix[where], prep.work[where], cand, k, where,
-                                            proposer=index.propose))
+                                            proposer=index.propose, keys=keys))
 
             index.run_blocks(blocks, lambda r: prep.work[r], lambda r: r, kk, SearchStats(), store)
     return rows, indices, distances

@@ -29,32 +29,13 @@ import numpy as np
 from tb_embedanalysis.analysis import exact, frame as frame_mod
 from tb_embedanalysis.analysis.blas import one_blas_thread, share_out
 from tb_embedanalysis.analysis.progress import ProgressFn
+from tb_embedanalysis.analysis.propose import propose, propose_keyed
 
 METRICS = ("cosine", "euclidean")
-#: Elements of one (query block × N) key matrix at most: 2**24 float32 ≈ 64 MB, whatever N is.
-BLOCK_ELEMENTS = 1 << 24
-#: Elements of a key block when N allows: 2**20 float32 = 4 MB stays in the CPU's caches
-#: through the product, scaling and selection (10,000 × 32 graph: 0.35 CPU-s vs 0.83 CPU-s
-#: with 64 MB blocks), but never fewer than MIN_BLOCK_ROWS rows (fewer make the product slow).
-CACHE_ELEMENTS = 1 << 20
-MIN_BLOCK_ROWS = 64
-#: smallest_k partitions a copy of at most this many keys at a time (4 MB of float32).
-PARTITION_ELEMENTS = 1 << 20
-#: smallest_k sorts at most this many candidate keys per row (more: the row alone, stably).
-TIE_CANDIDATES = 1024
 #: knn_graph searches row chunks of GRAPH_CHUNK_ROWS on up to GRAPH_THREADS threads, BLAS on
 #: one thread each (numpy releases the GIL in the product and the selection).
 GRAPH_THREADS = min(2, os.cpu_count() or 1)
 GRAPH_CHUNK_ROWS = 1024
-#: propose() sweeps blocks of SWEEP_ROWS queries over column blocks of SWEEP_COLUMNS rows
-#: (1,024 × 1,024 float32 keys = 4 MB, CACHE_ELEMENTS), for K' up to SWEEP_MAX_CANDIDATES
-#: (beyond, too many keys survive each block to gain). One core, 1,024 queries × 50,000 ×
-#: 128, best of 4: 0.210 s; 256 × 2,048: 0.239 s (4× the merges); the product alone 0.155 s.
-#: 64, not 256: at K' = 250 on rows with 1,000 copies each the sweep's merges peaked at 257 MB
-#: against the working-memory estimate's 105 MB (tests/test_work_memory.py); k ≤ 50 sweeps.
-SWEEP_ROWS = 1024
-SWEEP_COLUMNS = 1024
-SWEEP_MAX_CANDIDATES = 64
 #: A query exact.refine cannot prove is proposed again with max(RETRY_FACTOR·K', RETRY_MIN)
 #: candidates before it is scanned in float64.
 RETRY_FACTOR = 8
@@ -173,192 +154,12 @@ def prepare(vectors, metric: str, valid=None) -> PreparedMatrix:
     return PreparedMatrix(matrix, metric, valid, scale, np.flatnonzero(~valid), frame)
 
 
-def _keys(prep: PreparedMatrix, queries: np.ndarray) -> np.ndarray:
-    """(m, N) ranking keys of W-space `queries` (m, D) against every row: smaller = nearer."""
-    if queries.shape[0] == 1:  # one matrix-vector product (sgemv), the single-query fast path
-        keys = (prep.work @ queries[0])[None, :]
-    else:
-        keys = queries @ prep.work.T
-    if prep.metric == "cosine":
-        keys *= prep.key_scale  # −cos·‖q‖: ranks like −cos
-    else:
-        keys *= -2
-        keys += prep.key_scale  # ‖x‖² − 2 x·q
-    if prep.invalid_rows.size:
-        keys[:, prep.invalid_rows] = np.inf
-    return keys
 
 
-def smallest_k(keys: np.ndarray, k: int) -> np.ndarray:
-    """(m, k) column indices of the k smallest keys per row of `keys` (m, N), ascending,
-    equal keys ordered by index (NaN counts as the largest key).
-
-    The k-th smallest key of each row comes from np.partition of a copy of a few rows at a
-    time (PARTITION_ELEMENTS: argpartition of the whole block made an (m, N) int64 array,
-    twice the keys' own bytes); the keys ≤ it are then sorted by (key, index). A row where
-    that leaves more than TIE_CANDIDATES keys (many ties at the cut) or fewer than k (NaN)
-    is sorted stably on its own.
-    """
-    m, n = keys.shape
-    if k >= n:
-        return np.argsort(keys, axis=1, kind="stable")[:, :k]
-    out = np.empty((m, k), dtype=np.int64)
-    step = max(1, PARTITION_ELEMENTS // n)
-    limit = max(TIE_CANDIDATES, 4 * k)
-    for start in range(0, m, step):
-        block = keys[start:start + step]
-        kth = np.partition(block, k - 1, axis=1)[:, k - 1]
-        below = block <= kth[:, None]
-        count = np.count_nonzero(below, axis=1)
-        plain = (count >= k) & (count <= limit)
-        rows = np.flatnonzero(plain)
-        if rows.size:
-            r, c = np.nonzero(below[rows])
-            order = np.lexsort((c, block[rows[r], c], r))
-            r, c = r[order], c[order]
-            rank = np.arange(r.size) - np.searchsorted(r, r)
-            out[start + rows] = c[rank < k].reshape(rows.size, k)
-        for row in np.flatnonzero(~plain):  # ties at the cut or NaN: this row stably
-            out[start + row] = np.argsort(block[row], kind="stable")[:k]
-    return out
 
 
-def block_rows(n: int) -> int:
-    """Query rows per block of keys against n rows (see CACHE_ELEMENTS, BLOCK_ELEMENTS)."""
-    rows = max(CACHE_ELEMENTS // max(n, 1), MIN_BLOCK_ROWS)
-    return max(1, min(rows, BLOCK_ELEMENTS // max(n, 1)))
 
 
-def propose(prep: PreparedMatrix, wq: np.ndarray, kk: int, exclude: np.ndarray) -> np.ndarray:
-    """(m, kk) int64: the kk best rows of each W-space query `wq` (m, D) by float32 key,
-    ascending by (key, row); `exclude` (m,) row left out per query, −1 = none. Memory: one
-    block of at most BLOCK_ELEMENTS keys, so any N works.
-
-    Blocks of at least MIN_BLOCK_ROWS queries against N ≥ 2·SWEEP_COLUMNS rows go through
-    _sweep (a running threshold per query, no partition over N); the rest through smallest_k
-    on whole key rows. Both return the same rows in the same order."""
-    m, n = wq.shape[0], prep.work.shape[0]
-    if (m >= MIN_BLOCK_ROWS and n >= 2 * SWEEP_COLUMNS and kk <= SWEEP_MAX_CANDIDATES
-            and prep.work.dtype == np.float32):
-        out = np.empty((m, kk), dtype=np.int64)
-        for start in range(0, m, SWEEP_ROWS):
-            stop = min(m, start + SWEEP_ROWS)
-            if m - stop < MIN_BLOCK_ROWS:  # no tail block under MIN_BLOCK_ROWS (a product's bits
-                stop = m                   # depend on its shape below that: certified_keys.PAD)
-            out[start:stop] = _sweep(prep, wq[start:stop], kk, exclude[start:stop])
-            if stop == m:
-                break
-        return out
-    return _propose_whole(prep, wq, kk, exclude)
-
-
-def _propose_whole(prep: PreparedMatrix, wq: np.ndarray, kk: int, exclude: np.ndarray) -> np.ndarray:
-    """propose() by smallest_k over whole key rows, in blocks of block_rows(N) queries."""
-    m, n = wq.shape[0], prep.work.shape[0]
-    out = np.empty((m, kk), dtype=np.int64)
-    step = block_rows(n)
-    for start in range(0, m, step):
-        keys = _keys_excluding(prep, wq[start:start + step], exclude[start:start + step])
-        out[start:start + step] = smallest_k(keys, kk)
-    return out
-
-
-def _sweep(prep: PreparedMatrix, wq: np.ndarray, kk: int, exclude: np.ndarray) -> np.ndarray:
-    """propose() for one block of queries `wq` (m, D), m ≥ MIN_BLOCK_ROWS, in column blocks of
-    SWEEP_COLUMNS rows: each query keeps its kk best (key, row) so far, and of each new key
-    block only the keys below its current kk-th key survive (a compare and a nonzero, no
-    partition over N: on unclustered data a few per block do). A key equal to the kk-th
-    with a larger row would rank after it, so "below" is exact for (key, row) order. Keys
-    are _keys' own bit for bit (each product ≥ MIN_BLOCK_ROWS × SWEEP_COLUMNS). A query
-    left with fewer than kk non-NaN keys is redone by smallest_k (NaN ranks last there)."""
-    m, n = wq.shape[0], prep.work.shape[0]
-    best_idx = np.full((m, kk), n, dtype=np.int64)  # n: a padding row after every real one
-    best_keys = np.full((m, kk), np.inf, dtype=prep.work.dtype)
-    invalid = prep.invalid_rows
-    bounds = list(range(0, n - SWEEP_COLUMNS, SWEEP_COLUMNS))  # the last block takes the rest (≥ SWEEP_COLUMNS)
-    for c0, c1 in zip(bounds, bounds[1:] + [n]):
-        keys = wq @ prep.work[c0:c1].T
-        if prep.metric == "cosine":
-            keys *= prep.key_scale[c0:c1]
-        else:
-            keys *= -2
-            keys += prep.key_scale[c0:c1]
-        if invalid.size:
-            lo, hi = np.searchsorted(invalid, (c0, c1))
-            keys[:, invalid[lo:hi] - c0] = np.inf
-        mine = np.flatnonzero((exclude >= c0) & (exclude < c1))
-        keys[mine, exclude[mine] - c0] = np.inf
-        if c0 == 0:  # the first block by partition (a sort of all its keys costs more)
-            first = smallest_k(keys, kk)
-            best_keys = np.take_along_axis(keys, first, axis=1)
-            nan = np.isnan(best_keys)  # NaN ranks last: padding instead, so later keys can pass
-            best_idx = np.where(nan, n, first)
-            best_keys[nan] = np.inf
-            continue
-        # Below the kk-th key (strictly: nextafter), or anything but NaN while padding remains.
-        thr = np.nextafter(best_keys[:, -1], -np.inf)
-        thr[(best_idx == n).any(axis=1)] = np.inf
-        # flatnonzero + divmod: 2-D np.nonzero took 0.7 of the product's time on a 256 × 2,048
-        # block where none passed, flatnonzero 0.01.
-        flat = np.flatnonzero(keys <= thr[:, None])
-        if flat.size:
-            r, c = np.divmod(flat, c1 - c0)
-            # Only the queries that have survivors are merged (after a few blocks, most have none).
-            hit, r = np.unique(r, return_inverse=True)
-            best_idx[hit], best_keys[hit] = _merge_after(best_idx[hit], best_keys[hit], r, c + c0,
-                                                         keys[hit[r], c])
-    short = np.flatnonzero((best_idx == n).any(axis=1))
-    if short.size:  # fewer than kk non-NaN keys: the whole row as smallest_k ranks it, in a
-        # product of at least MIN_BLOCK_ROWS rows (the block's first rows fill it) for its bits
-        redo = np.union1d(short, np.arange(min(m, MIN_BLOCK_ROWS)))
-        found = _propose_whole(prep, wq[redo], kk, exclude[redo])
-        best_idx[short] = found[np.searchsorted(redo, short)]
-    return best_idx
-
-
-def _sortable(keys: np.ndarray) -> np.ndarray:
-    """uint64 of float32 `keys` (non-NaN) that orders as the floats do, −0.0 equal to +0.0."""
-    bits = (keys + np.float32(0)).view(np.uint32).astype(np.uint64)  # + 0: −0.0 becomes +0.0
-    return np.where(bits >= 1 << 31, (1 << 32) - 1 - bits, bits | (1 << 31))
-
-
-def _merge_after(best_idx, best_keys, rows, idx, keys):
-    """merge_topk where every survivor's row `idx` comes after the real rows of `best` (the
-    sweep's column blocks ascend, and `idx` ascends per query): one stable sort by (query,
-    key) then orders by (query, key, row), in place of merge_topk's three-key lexsort. The
-    padding row n may end before a real +inf key: then the query ends padded and is redone
-    by smallest_k (_sweep's `short`)."""
-    m, k = best_idx.shape
-    q = np.concatenate([np.repeat(np.arange(m, dtype=np.uint64), k), rows.astype(np.uint64)])
-    all_idx = np.concatenate([best_idx.ravel(), idx])
-    all_keys = np.concatenate([best_keys.ravel(), keys])
-    order = np.argsort((q << np.uint64(32)) | _sortable(all_keys), kind="stable")
-    q = q[order].astype(np.int64)
-    rank = np.arange(q.size) - np.searchsorted(q, np.arange(m))[q]
-    keep = order[rank < k]
-    return all_idx[keep].reshape(m, k), all_keys[keep].reshape(m, k)
-
-
-def _keys_excluding(prep: PreparedMatrix, wq: np.ndarray, exclude: np.ndarray) -> np.ndarray:
-    """_keys with each query's `exclude` row (−1 = none) at +inf."""
-    keys = _keys(prep, wq)
-    rows = np.flatnonzero(exclude >= 0)
-    keys[rows, exclude[rows]] = np.inf
-    return keys
-
-
-def merge_topk(best_idx, best_keys, rows, idx, keys):
-    """The k smallest by (key, row index) per query of `best` (m, k) plus the survivors
-    (query row `rows`, row index `idx`, key `keys`), as (m, k) arrays."""
-    m, k = best_idx.shape
-    q = np.concatenate([np.repeat(np.arange(m), k), rows])
-    all_idx = np.concatenate([best_idx.ravel(), idx])
-    all_keys = np.concatenate([best_keys.ravel(), keys])
-    order = np.lexsort((all_idx, all_keys, q))
-    q, all_idx, all_keys = q[order], all_idx[order], all_keys[order]
-    rank = np.arange(q.size) - np.searchsorted(q, np.arange(m))[q]
-    keep = rank < k  # every query has its k (padded) best entries, so k kept each
-    return all_idx[keep].reshape(m, k), all_keys[keep].reshape(m, k)
 
 
 def available(prep: PreparedMatrix, exclude: np.ndarray) -> np.ndarray:
@@ -369,14 +170,27 @@ def available(prep: PreparedMatrix, exclude: np.ndarray) -> np.ndarray:
 
 
 def finish(prep: PreparedMatrix, queries: np.ndarray, wq: np.ndarray, cand: np.ndarray, k: int,
-           exclude: np.ndarray, *, proposer=None) -> Tuple[np.ndarray, np.ndarray]:
+           exclude: np.ndarray, *, proposer=None, keys=None) -> Tuple[np.ndarray, np.ndarray]:
     """Exact (indices (m, k) int64, distances (m, k) float64) from proposed candidates `cand`
-    (m, K'): exact.refine; for the queries it cannot prove, a larger float32 proposal (by
-    `proposer(wq, kk, exclude)`, default propose: the certified index passes its own), then
-    a float64 one (exact.propose64), then the float64 scan. queries: stored-space values;
-    wq: the same in W."""
+    (m, K'): with their float32 `keys` (m, K'), the queries exact.gap_proven clears take their
+    first k candidates; the rest exact.refine; for the queries it cannot prove, a larger
+    float32 proposal (by `proposer(wq, kk, exclude)`, default propose: the certified index
+    passes its own), then a float64 one (exact.propose64), then the float64 scan. queries:
+    stored-space values; wq: the same in W."""
     avail = available(prep, exclude)
-    idx, dist, proven = exact.refine(prep, queries, cand, k, cand.shape[1] >= avail)
+    m = cand.shape[0]
+    idx = np.empty((m, k), dtype=np.int64)
+    dist = np.empty((m, k))
+    sure = np.zeros(m, dtype=bool)
+    if keys is not None and cand.shape[1] > k:
+        sure = exact.gap_proven(prep, wq, keys, k)
+        if sure.any():
+            idx[sure], dist[sure] = exact.top_of(prep, queries[sure], cand[sure, :k], k)
+    rest = np.flatnonzero(~sure)
+    proven = np.ones(m, dtype=bool)
+    if rest.size:
+        idx[rest], dist[rest], proven[rest] = exact.refine(prep, queries[rest], cand[rest], k,
+                                                           cand.shape[1] >= avail[rest])
     todo = np.flatnonzero(~proven)
     if todo.size:  # a wider float32 proposal: near-ties, more duplicates than K'
         kk = int(min(avail[todo].min(), max(RETRY_FACTOR * cand.shape[1], RETRY_MIN)))
@@ -421,7 +235,8 @@ def search(prep: PreparedMatrix, queries, k: int, *, exclude=None) -> Tuple[np.n
                          % (int(avail.min(initial=prep.n_valid)), "" if (exclude < 0).all() else " minus the query", k))
     wq = work_queries(prep, queries, exclude)
     kk = int(min(candidates(k), avail.min()))
-    return finish(prep, queries, wq, propose(prep, wq, kk, exclude), k, exclude)
+    cand, keys = propose_keyed(prep, wq, kk, exclude)
+    return finish(prep, queries, wq, cand, k, exclude, keys=keys)
 
 
 def work_queries(prep: PreparedMatrix, queries: np.ndarray, exclude: np.ndarray) -> np.ndarray:
@@ -453,8 +268,8 @@ def knn_graph(prep: PreparedMatrix, k: int, *, on_progress: ProgressFn = None,
         for start in starts:
             block = rows[start:start + GRAPH_CHUNK_ROWS]
             wq = prep.work[block]
-            cand = propose(prep, wq, kk, block)
-            indices[block], distances[block] = finish(prep, prep.matrix[block], wq, cand, k, block)
+            cand, keys = propose_keyed(prep, wq, kk, block)
+            indices[block], distances[block] = finish(prep, prep.matrix[block], wq, cand, k, block, keys=keys)
             with lock:
                 done[0] += block.size
                 if on_progress is not None:
@@ -464,55 +279,3 @@ def knn_graph(prep: PreparedMatrix, k: int, *, on_progress: ProgressFn = None,
         share_out(range(0, rows.size, GRAPH_CHUNK_ROWS), chunks, threads if rows.size > GRAPH_CHUNK_ROWS else 1,
                   name="knn-graph")
     return KnnGraph(indices, distances, prep.metric, k, exact=True)
-
-
-def point_distances(a: np.ndarray, b: np.ndarray, metric: str, *, dtype=np.float64, centre=None) -> np.ndarray:
-    """Distances (len(a), len(b)) between vectors `a` (m, D) and `b` (n, D), computed and
-    returned in `dtype` (float32 halves the cost of large blocks). Worked in place on the
-    product: one more (m, n) array at most (the cosine denominators, the euclidean sums).
-
-    Euclidean distances are translation invariant: both sides are first moved by `centre`
-    (D,) (default: the mean of `b`), in float64, so ‖a‖² + ‖b‖² − 2 a·b does not cancel on
-    rows that share an offset (logits around +3,000 are 3 apart, not 0 or 5)."""
-    if metric == "euclidean":
-        a64 = np.asarray(a, dtype=np.float64)
-        b64 = np.asarray(b, dtype=np.float64)
-        if centre is None:
-            centre = b64.mean(axis=0) if b64.shape[0] else 0.0
-        a, b = a64 - centre, b64 - centre
-    a = np.asarray(a, dtype=dtype)
-    b = np.asarray(b, dtype=dtype)
-    dots = a @ b.T
-    na = np.einsum("ij,ij->i", a, a)
-    nb = np.einsum("ij,ij->i", b, b)
-    if metric == "cosine":  # 1 − a·b / (‖a‖ ‖b‖), cos = 0 where a denominator is 0
-        denom = np.outer(np.sqrt(na), np.sqrt(nb))
-        zero = ~(denom > 0)
-        denom[zero] = 1.0
-        with np.errstate(invalid="ignore", divide="ignore"):
-            np.divide(dots, denom, out=dots)
-        del denom
-        dots[zero] = 0.0
-        np.subtract(1.0, dots, out=dots)
-        return np.clip(dots, 0.0, 2.0, out=dots)
-    sums = np.add(na[:, None], nb[None, :])  # ‖a‖² + ‖b‖² − 2 a·b, clipped at 0
-    dots *= 2.0
-    sums -= dots
-    del dots
-    np.maximum(sums, 0.0, out=sums)
-    # The expansion errs by ≤ 4 (D + 2) u (‖a‖ + ‖b‖)² in d²: where d² is within 1e8 times
-    # that, d would lose more than ~1e-4 of itself (an exact duplicate comes out at 3e-8,
-    # not 0), so those pairs are recomputed from their differences.
-    u = float(np.finfo(dtype).eps) / 2
-    ra, rb = np.sqrt(na), np.sqrt(nb)
-    close = sums <= 1e8 * 4 * (a.shape[1] + 2) * u * np.square(ra[:, None] + rb[None, :])
-    i, j = np.nonzero(close)
-    del close
-    # exact.BLOCK_ELEMENTS differences at a time: a block of exact duplicates is all close
-    # (2**21 pairs × D = 64 made a 1 GB difference array at once).
-    step = max(1, exact.BLOCK_ELEMENTS // max(1, a.shape[1]))
-    for start in range(0, i.size, step):
-        ii, jj = i[start:start + step], j[start:start + step]
-        diff = a[ii] - b[jj]
-        sums[ii, jj] = np.einsum("ij,ij->i", diff, diff)
-    return np.sqrt(sums, out=sums)

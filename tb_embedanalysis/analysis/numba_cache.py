@@ -82,6 +82,11 @@ def use_cache_dir(cache_dir: Optional[str]) -> Optional[str]:
         return folder
 
 
+def folder() -> Optional[str]:
+    """The folder use_cache_dir set for this process, or None (kernels compile per start)."""
+    return _folder
+
+
 def cache_umap_kernels() -> None:
     """After ``import umap``: numba's on-disk cache for UMAP_KERNELS, if use_cache_dir set a
     folder. Idempotent; a kernel already compiled in this process is left as it is."""

@@ -1,0 +1,130 @@
+"""The column sweep's inner kernel: fold one block of dot products into each query's running
+K' best (key, row), in one pass over the block, without writing the keys.
+
+Why numba (it comes with umap-learn, a dependency) and not numpy: after the product, numpy
+needs one pass over the (m × c) block per step (scale, mark invalid and excluded rows,
+compare with each query's threshold, nonzero, merge), each as long as reading the block,
+and on unclustered 100,000 × 128 rows those passes and the merges took about half the
+product's own time. Here each query's row of products is read once, in chunks of CHUNK
+columns: a vectorised count of the keys that could enter (≤ the query's current K'-th
+key), and only in a chunk that has one, a scalar pass that computes the key exactly as
+propose.row_keys does (cosine fl32(dot · scale), euclidean fl32(scale + (−2) · dot), both
+one rounding: −2 · dot is exact) and pushes it into a max-heap by (key, row). Indices
+within a chunk run from 0 (slices): numba's wraparound of a possibly negative index kept
+LLVM from vectorising the count (0.9 ms against 0.1 ms per 2^20 keys).
+
+The order is propose's: (key, row) with −0.0 equal to +0.0 (float compares), invalid rows
+and the query's own row at +inf, NaN never entering (it ranks last, so a query left with
+padding is redone by smallest_k, as the numpy sweep did). Compiled once per process on its
+first use (about 1 s); cached on disk in numba_cache's folder when the engine set one.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Tuple
+
+import numba  # imported by propose only when a sweep runs (~0.5 s the first time)
+import numpy as np
+
+from tb_embedanalysis.analysis import numba_cache
+
+#: Columns per check: the count over a chunk is vectorised, a chunk with a candidate is
+#: walked one key at a time (2^20 keys, one core: 64 columns 0.106 ms for the count, 32
+#: columns 0.141 ms; wider chunks walk more keys per candidate).
+CHUNK = 64
+
+_lock = threading.Lock()
+_ready = False
+
+
+def fold(dots: np.ndarray, scale: np.ndarray, euclidean: bool, invalid: np.ndarray, exclude: np.ndarray,
+         c0: int, heap_keys: np.ndarray, heap_rows: np.ndarray) -> None:
+    """Fold dots (m, c) float32 C-contiguous (queries · W rows c0..c0+c) into the max-heaps
+    heap_keys (m, K') float32, heap_rows (m, K') int64 in place (root = worst (key, row)).
+    scale (c,) the rows' key_scale, invalid (c,) bool, exclude (m,) int64 row left out per
+    query (−1: none). Start the heaps at (+inf, n): padding after every real row."""
+    global _ready
+    if not _ready:
+        with _lock:  # numba's cache is switched on before the first compile, once
+            if not _ready and numba_cache.folder() is not None:
+                _kernel.enable_caching()
+            _ready = True
+    _kernel(dots, scale, euclidean, invalid, exclude, c0, heap_keys, heap_rows)
+
+
+def warm() -> None:
+    """Compile the kernel now (once per process, ~1 CPU-s and a transient ~25 MB of Python
+    objects that tracemalloc sees: not a computation's working memory)."""
+    heap_keys = np.full((1, 1), np.inf, dtype=np.float32)
+    fold(np.zeros((1, 1), dtype=np.float32), np.zeros(1, dtype=np.float32), False, np.zeros(1, dtype=bool),
+         np.full(1, -1, dtype=np.int64), 0, heap_keys, np.full((1, 1), 1, dtype=np.int64))
+
+
+def ordered(heap_keys: np.ndarray, heap_rows: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """The heaps' (rows, keys) (m, K') in propose's order: ascending by (key, row)."""
+    order = np.lexsort((heap_rows, heap_keys), axis=1)
+    return np.take_along_axis(heap_rows, order, axis=1), np.take_along_axis(heap_keys, order, axis=1)
+
+
+@numba.njit(nogil=True, boundscheck=False, inline="always")
+def _count_below(row, scale, euclidean, thr):
+    """How many keys of `row` (products, from index 0: see the module docstring) are ≤ thr."""
+    count = 0
+    minus2 = np.float32(-2.0)
+    if euclidean:
+        for j in range(row.size):
+            if scale[j] + minus2 * row[j] <= thr:
+                count += 1
+    else:
+        for j in range(row.size):
+            if row[j] * scale[j] <= thr:
+                count += 1
+    return count
+
+
+@numba.njit(nogil=True, boundscheck=False)
+def _kernel(dots, scale, euclidean, invalid, exclude, c0, heap_keys, heap_rows):
+    m, c = dots.shape
+    kk = heap_keys.shape[1]
+    inf = np.float32(np.inf)
+    minus2 = np.float32(-2.0)
+    for r in range(m):
+        hk = heap_keys[r]
+        hr = heap_rows[r]
+        if hk[0] < inf and _count_below(dots[r], scale, euclidean, hk[0]) == 0:
+            continue  # the common case once the heap is full: one vectorised pass, no chunks
+        ex = exclude[r] - c0
+        for j0 in range(0, c, CHUNK):
+            row = dots[r, j0:j0 + CHUNK]
+            sc = scale[j0:j0 + CHUNK]
+            if hk[0] < inf and _count_below(row, sc, euclidean, hk[0]) == 0:
+                continue  # else a key in this chunk may enter (or padding is left: any may)
+            for j in range(row.size):
+                if euclidean:
+                    key = sc[j] + minus2 * row[j]
+                else:
+                    key = row[j] * sc[j]
+                if not key <= hk[0] and hk[0] < inf:
+                    continue  # cannot enter (NaN neither); +inf at the root: padding, any may
+                if invalid[j0 + j] or j0 + j == ex:
+                    key = inf
+                col = c0 + j0 + j
+                if not (key < hk[0] or (key == hk[0] and col < hr[0])):
+                    continue  # NaN too
+                p = 0  # replace the root, sift down by (key, row)
+                while True:
+                    child = 2 * p + 1
+                    if child >= kk:
+                        break
+                    if child + 1 < kk and (hk[child + 1] > hk[child]
+                                           or (hk[child + 1] == hk[child] and hr[child + 1] > hr[child])):
+                        child += 1
+                    if hk[child] > key or (hk[child] == key and hr[child] > col):
+                        hk[p] = hk[child]
+                        hr[p] = hr[child]
+                        p = child
+                    else:
+                        break
+                hk[p] = key
+                hr[p] = col

@@ -267,19 +267,43 @@ def _mac(secret: bytes, digest: str, *parts) -> bytes:
 
 
 def _secret(directory: str) -> bytes:
-    """The cache's HMAC key, made on first use (mode 0600, never replaced once it exists)."""
+    """The cache's HMAC key, made on first use (mode 0600, never replaced once it exists).
+
+    Made whole in a temporary file and then linked into place, so the key file is never
+    seen half-written. It was created empty and then filled: another process opening the
+    same directory in between (TensorBoard and the CLI, two TensorBoards) read an empty
+    key and ran without a disk cache, and a process killed in between left the empty key
+    behind, which turned the disk cache off for every later start."""
     path = os.path.join(directory, SECRET_NAME)
+    if not os.path.lexists(path):
+        key = secrets.token_bytes(32)
+        fd, made = tempfile.mkstemp(dir=directory, prefix=".tmp-key-")  # mode 0600
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(key)
+                f.flush()
+                os.fsync(f.fileno())
+            try:
+                os.link(made, path)  # never replaces: if another process linked first, theirs is the key
+            except FileExistsError:
+                pass
+            except OSError:  # a filesystem without hard links: created in place, as before
+                _create_key(path, key)
+        finally:
+            _remove(made)
+    secret = _read_regular(path, 1024)
+    if secret is None or len(secret) < 32:
+        raise OSError(errno.EINVAL, "%s is not a readable key file" % SECRET_NAME)
+    return secret
+
+
+def _create_key(path: str, key: bytes) -> None:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
     except FileExistsError:
-        secret = _read_regular(path, 1024)
-        if secret is None or len(secret) < 32:
-            raise OSError(errno.EINVAL, "%s is not a readable key file" % SECRET_NAME) from None
-        return secret
+        return
     with os.fdopen(fd, "wb") as f:
-        secret = secrets.token_bytes(32)
-        f.write(secret)
-    return secret
+        f.write(key)
 
 
 def _open_regular(path: str, limit: int) -> Optional[Tuple[int, int]]:

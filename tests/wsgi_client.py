@@ -31,17 +31,17 @@ def make_client(logdir, cache_dir="none", *, max_memory_mb: float = 64.0, **flag
     return werkzeug_test.Client(application.TensorBoardWSGI([plugin]))
 
 
-def poll(client, route, *, timeout: float = POLL_SECONDS, **query):
+def poll(client, route, **query):
     """The first answer of GET `route` (under PREFIX) that is not a 202, asked every 50 ms;
     every answer is checked not to be a bug of ours and to carry `nosniff`."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + POLL_SECONDS
     while True:
         response = client.get(PREFIX + route, query_string=query)
         assert_not_a_bug(response, (route, query))
         assert response.headers["X-Content-Type-Options"] == "nosniff", (route, query)
         if response.status_code != 202:
             return response
-        assert time.monotonic() < deadline, "%s %s still answered 202 after %.0f s" % (route, query, timeout)
+        assert time.monotonic() < deadline, "%s %s still answered 202 after %.0f s" % (route, query, POLL_SECONDS)
         time.sleep(0.05)
 
 

@@ -19,6 +19,8 @@ os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(tempfile.gettempdir(), "tb
 
 import pytest
 
+from xdist_groups import pytest_collection_modifyitems  # noqa: F401  (the hook: make test's -n 2 groups)
+
 
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config):

@@ -19,7 +19,7 @@ import pytest
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
-from tensorboard_process import free_port, running_tensorboard  # noqa: E402  (tests/ helper)
+from tensorboard_process import running_tensorboard  # noqa: E402  (tests/ helper)
 from test_browser_tab import ARTIFACTS, CHROMIUM, browser_fixture  # noqa: E402,F401  (one Chromium set-up; browser: a fixture)
 
 pytestmark = pytest.mark.browser
@@ -163,7 +163,7 @@ setTimeout(() => document.getElementById('g').submit(), 300);
 def test_a_page_of_another_origin_cannot_tag(page, tensorboard_url):
     before = _tags(tensorboard_url)["tags"]
     _Evil.target = tensorboard_url + ROUTE
-    server = http.server.HTTPServer(("127.0.0.1", free_port()), _Evil)
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Evil)  # port 0: the kernel picks a free one
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -72,3 +72,11 @@ def running_tensorboard(logdir: Union[str, "os.PathLike[str]"], *, extra_args=()
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def serving(root: "os.PathLike[str]"):
+    """running_tensorboard over `root`/logs with its disk cache in `root`/cache: the set-up of
+    every browser test module (each writes its logs into `root`/logs first)."""
+    folder = os.fspath(root)
+    return running_tensorboard(os.path.join(folder, "logs"),
+                               extra_args=["--embedanalysis_cache_dir", os.path.join(folder, "cache")])

@@ -51,9 +51,9 @@ demo: $(VENV)/.installed-tf
 	@echo "== Writing the demo runs into $(DEMO_LOGDIR) (first time ~30 s; existing runs are kept)"
 	@$(VENV)/bin/tb-embedanalysis demo --logdir $(DEMO_LOGDIR) --port $(PORT)
 
-# On two workers (the CI machine's two cores): about half the serial time. A plain
-# `pytest` (targeted runs) stays serial; tests/xdist_groups.py says what may run side by side.
-XDIST := -n 2 --dist loadgroup
+# On two workers (the CI machine's two cores), a module's tests on one worker; a plain
+# `pytest` (targeted runs) stays serial. tests/xdist_groups.py says what never runs side by side.
+XDIST := -n 2 --dist loadfile
 
 test: $(VENV)/.installed-test chromium
 	$(PY) -m pytest -q $(XDIST)

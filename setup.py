@@ -15,8 +15,8 @@ VERSION = re.search(
 TEST_REQUIRES = [
     "pytest>=8",
     # `make test` runs the suite on both cores of the 2-core CI machine (-n 2 --dist
-    # loadgroup; tests/xdist_groups.py says what runs where): serially it had reached the
-    # 15-minute CI aim. 3.5: the xdist_group marks that loadgroup reads, as used here.
+    # loadfile; tests/xdist_groups.py says what runs where): serially it had reached the
+    # 15-minute CI aim. The reference plugin for it; pure Python (execnet too).
     "pytest-xdist>=3.5",
     "hypothesis>=6.84",  # st.characters(exclude_categories=...)
     "playwright>=1.40",

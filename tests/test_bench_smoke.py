@@ -15,8 +15,6 @@ import time
 
 import pytest
 
-pytestmark = pytest.mark.heavy  # the benches keep both cores busy (2-thread graphs, TensorBoard + Chromium) (tests/xdist_groups.py)
-
 REPO = pathlib.Path(__file__).resolve().parent.parent
 SCRIPTS = sorted((REPO / "bench").glob("bench_*.py"))
 CHROMIUM = "/usr/bin/chromium"

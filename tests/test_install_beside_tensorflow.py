@@ -16,8 +16,6 @@ import pytest
 
 from venvs import build_wheel, make_venv, pip_said, run, stand_in_wheel
 
-pytestmark = pytest.mark.heavy  # builds the package in the source tree and installs venvs: never beside another build (tests/xdist_groups.py)
-
 TENSORFLOW_215 = ["numpy>=1.23.5,<2.0.0", "tensorboard>=2.15,<2.16"]
 UNTOUCHABLE = {"tensorflow", "tensorflow-cpu", "tensorflow-gpu", "tensorflow-intel", "tf-keras", "keras", "numpy",
                "tensorboard"}

@@ -26,8 +26,6 @@ from packaging.version import Version
 
 from venvs import build_wheel, make_venv, pip_said, run
 
-pytestmark = pytest.mark.heavy  # builds the package in the source tree (build/, *.egg-info) and installs a venv: never beside another build (tests/xdist_groups.py)
-
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SMOKE = pathlib.Path(__file__).resolve().parent / "floors_smoke.py"
 

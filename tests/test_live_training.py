@@ -20,10 +20,6 @@ from werkzeug import test as werkzeug_test
 
 from live_check import Checker, make_app, run_clients, start_writer, writer_output, written_steps
 
-# A writer trains while clients query, for a minute; the writer must save often enough to
-# test anything: never beside a test using both cores (tests/xdist_groups.py).
-pytestmark = pytest.mark.heavy
-
 CLIENTS = 4
 QUERY_SECONDS = 5.0
 INTERVAL_S = 0.5

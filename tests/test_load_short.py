@@ -5,15 +5,9 @@ figures are in bench/README.md. Here: every answer is a 200 or a 202 (still comp
 never a 5xx, a 4xx, a wrong body or a dropped connection, and the server keeps up.
 """
 
-import pytest
-
 import http_load
 import load_logs
 from tensorboard_process import running_tensorboard
-
-# A load test (8 clients for 5 s against a cold TensorBoard): never beside a test using both
-# cores (tests/xdist_groups.py).
-pytestmark = pytest.mark.heavy
 
 N = 5000
 

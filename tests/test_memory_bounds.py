@@ -16,8 +16,6 @@ from tb_embedanalysis import write_embedding
 from tb_embedanalysis.logs import EmbeddingStore, discover, find_ref
 from tb_embedanalysis.logs.model import Column, Metadata
 
-pytestmark = pytest.mark.heavy  # bounds in seconds and MB, measured in children: not beside a test using both cores (tests/xdist_groups.py)
-
 CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "memory_child.py")
 
 

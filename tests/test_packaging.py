@@ -9,8 +9,6 @@ from typing import Iterator
 
 import pytest
 
-pytestmark = pytest.mark.heavy  # builds wheels in the source tree (build/, *.egg-info): never beside another build (tests/xdist_groups.py)
-
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 

@@ -17,8 +17,6 @@ from packaging.requirements import Requirement
 
 import tb_embedanalysis
 
-pytestmark = pytest.mark.heavy  # builds sdist and wheel in the source tree (build/, *.egg-info): never beside another build (tests/xdist_groups.py)
-
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 

@@ -129,7 +129,6 @@ CHILD = textwrap.dedent("""
 
 
 @pytest.mark.slow
-@pytest.mark.heavy  # a child's RSS against a budget: not beside a test using both cores (tests/xdist_groups.py)
 def test_forty_values_of_k_keep_the_server_within_its_budget(tmp_path):
     child = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path / "logs"), str(tmp_path / "cache")],
                            capture_output=True, text=True, timeout=300, cwd=REPO)

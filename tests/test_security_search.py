@@ -61,7 +61,6 @@ def _get(url, timeout=60.0):
 
 
 @pytest.mark.slow
-@pytest.mark.heavy  # each answer within 1 s and TensorBoard's memory flat: not beside a test using both cores
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc and uses resource.prlimit")
 def test_compile_bombs_answer_400_naming_q_fast_and_memory_stays_flat(tmp_path):
     logdir = tmp_path / "logs"

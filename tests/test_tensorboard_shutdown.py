@@ -16,8 +16,6 @@ from tensorboard_process import running_tensorboard
 
 from tb_embedanalysis import write_embedding
 
-pytestmark = pytest.mark.heavy  # exit within seconds of SIGTERM: not beside a test using both cores (tests/xdist_groups.py)
-
 ROUTE = "/data/plugin/embedanalysis/"
 
 

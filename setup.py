@@ -38,7 +38,11 @@ TEST_REQUIRES = [
 # `make dist`: sdist and wheel, checked as PyPI will render them (README as the long
 # description). Part of [test] too: tests/test_release.py runs the same two commands.
 RELEASE_REQUIRES = ["build>=1.0", "twine>=5.1"]
-TEST_REQUIRES += RELEASE_REQUIRES
+# `tb-embedanalysis precompute --engine dask` (tb_embedanalysis/precompute/dask_runner.py says
+# why Dask rather than Ray); distributed brings dask, and dask fsspec (cache URLs). 2024.8 is
+# the last release line for Python 3.9; tested with 2026.8.
+DASK_REQUIRES = ["distributed>=2024.8", "fsspec>=2024.6"]
+TEST_REQUIRES += RELEASE_REQUIRES + DASK_REQUIRES
 # hnswlib left out: it ships no wheel (a compiler per install); faiss-cpu covers HNSW as a peer.
 BENCH_REQUIRES = ["faiss-cpu", "pynndescent", "usearch", "cleanlab", "psutil", "playwright"]
 
@@ -87,6 +91,7 @@ setuptools.setup(
         # which pip would install over a user's GPU build (and tf_keras pulls `tensorflow`
         # anyway). Its Linux wheel runs on machines without a GPU.
         "tf": ["tensorflow>=2.15"],
+        "dask": DASK_REQUIRES,
         "test": TEST_REQUIRES,
         "bench": BENCH_REQUIRES,
         "release": RELEASE_REQUIRES,

@@ -80,9 +80,13 @@ def aurocs(run: protocol.Run, metric: str, k: int) -> dict:
     spaces = [Space(z, "bench-%d" % i, valid, metric) for i, z in enumerate(run.logits)]
     encoded = label_codes.encode_rows([str(v) for v in run.noisy], np.flatnonzero(valid))
     result = _support.finished(AnalysisEngine().history(spaces, run.steps, encoded, k=k))
-    codes = [run.noisy[neighbors.knn_graph(neighbors.prepare(z, metric), k).indices] for z in run.logits]
+    graphs = [neighbors.knn_graph(neighbors.prepare(z, metric), k).indices for z in run.logits]
+    codes = [run.noisy[graph] for graph in graphs]
     out = protocol.baseline_aurocs(run, codes)
-    out["history score (ours)"] = roc_auc_score(run.flipped, result.score)
+    out["history score (ours)"] = roc_auc_score(run.flipped, result.score)  # label_errors.py's since issue 26
+    from tb_embedanalysis.analysis.history import history_score
+
+    out["issue 16's history score (kNN only)"] = roc_auc_score(run.flipped, history_score(graphs, run.noisy))
     return out
 
 

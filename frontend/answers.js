@@ -19,13 +19,23 @@ export function clusters(store, onProgress = null) {
  * Load the /clusters answer into `panel` (the cluster table and the confusion matrix both
  * show it): a progress bar titled `title`, then panel.answer + panel.render(), or an error
  * box titled `errorTitle`. Answers for a selection left meanwhile (isCurrent() false) are dropped.
+ * While the exact pass runs, a panel with renderEstimate(estimate, barNode) shows the 202s'
+ * sample estimate under the bar (once: the sample is fixed); the exact answer replaces it.
  */
 export async function showClusters(panel, isCurrent, {title, errorTitle}) {
   const store = panel.store;
   const bar = progress(title);
   replace(panel.body, bar.node);
+  let estimated = false;
   try {
-    const answer = await clusters(store, (state) => { if (isCurrent()) bar.update(state); });
+    const answer = await clusters(store, (state) => {
+      if (!isCurrent()) return;
+      bar.update(state);
+      if (state.estimate && !estimated && panel.renderEstimate) {
+        estimated = true;
+        panel.renderEstimate(state.estimate, bar.node);
+      }
+    });
     if (!isCurrent()) return;
     store.colours.assign(countsFromClusters(answer.labels));
     panel.answer = answer;

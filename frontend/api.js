@@ -5,7 +5,10 @@
 // Errors are never turned into null: a non-2xx answer throws an ApiError carrying the
 // server's JSON `error` text (and its other fields as `details`, e.g. `suggestions`), a
 // network failure throws one saying TensorBoard is unreachable (status 0).
-// A 202 answer means "still computing": we poll the same URL, reporting progress.
+// A 202 answer means "still computing": we poll the same URL, reporting progress (the
+// computation it waits on, with its own percentage, see activity.js).
+
+import {activity} from './activity.js';
 
 export class ApiError extends Error {
   /** status: the HTTP status, 0 when TensorBoard could not be reached; details: the error body's other fields. */
@@ -78,12 +81,22 @@ async function errorFrom(response, route) {
 
 /**
  * GET `route` with `params`; polls while the server answers 202.
- * options.onProgress({progress: 0..1|null, message}) is called on every 202.
+ * options.onProgress({progress: 0..1|null, message, estimate}) is called on every 202
+ * (estimate: the answer's sample estimate or null, see http_api.md /clusters).
  * options.as: 'json' (default) | 'arrayBuffer'.
  * Resolves to {body, headers}.
  */
 export async function request(route, params = {}, {signal, onProgress, as = 'json'} = {}) {
   const target = url(route, params);
+  const poll = activity.newPoll();
+  try {
+    return await poll202(target, route, {signal, onProgress, as, poll});
+  } finally {
+    activity.done(poll);
+  }
+}
+
+async function poll202(target, route, {signal, onProgress, as, poll}) {
   let delay = POLL_FIRST_MS;
   for (;;) {
     let response;
@@ -96,9 +109,14 @@ export async function request(route, params = {}, {signal, onProgress, as = 'jso
     if (response.status === 202) {
       let state = {};
       try { state = await response.json(); } catch (_) { /* progress is optional */ }
+      activity.report(poll, route, state);
+      // The computation waited on, with its own percentage (the same in every card that
+      // waits on it), when the server names one; else this question's own progress.
+      const own = typeof state.task_progress === 'number';
       onProgress?.({
-        progress: typeof state.progress === 'number' ? state.progress : null,
-        message: state.message || 'computing',
+        progress: own ? state.task_progress : typeof state.progress === 'number' ? state.progress : null,
+        message: (own ? state.task_message : state.message) || 'computing',
+        estimate: state.estimate || null, // a first answer from a sample, marked as one (/clusters)
       });
       await sleep(delay, signal);
       delay = Math.min(POLL_MAX_MS, Math.round(delay * 1.5));
@@ -161,14 +179,15 @@ function base(sel) {
 }
 
 function analysis(sel) {
-  return {...base(sel), label_column: sel.labelColumn, k: sel.k, metric: sel.metric};
+  return {...base(sel), label_column: sel.labelColumn, k: sel.k, metric: sel.metric, rows: sel.rows};
 }
 
 export const runs = (options) => json('runs', {}, options);
 
 /** by = {index} or {query, column} */
 export const neighbors = (sel, by, options) =>
-  json('neighbors', {...base(sel), k: sel.k, metric: sel.metric, label_column: sel.labelColumn, ...by}, options);
+  json('neighbors', {...base(sel), k: sel.k, metric: sel.metric, label_column: sel.labelColumn,
+    rows: by.index !== undefined ? sel.rows : null, ...by}, options);
 
 /** regex=false: `q` is plain text (literal=1), so "^3$" or "c++" are searched as typed. */
 export const search = (sel, q, {column, limit = 100, regex = false} = {}, options) =>
@@ -176,8 +195,10 @@ export const search = (sel, q, {column, limit = 100, regex = false} = {}, option
 
 export const clusters = (sel, options) => json('clusters', analysis(sel), options);
 
-export const hardExamples = (sel, {label, predicted, method, limit = 24, offset = 0, hideTagged = null} = {}, options) =>
-  json('hard_examples', {...analysis(sel), label, predicted, method, limit, offset, hide_tagged: hideTagged}, options);
+/** rows (a selection's rows=, also sel.rows when isolated) restricts one step's ranking; the history ranks all rows. */
+export const hardExamples = (sel, {label, predicted, method, limit = 24, offset = 0, hideTagged = null, rows = null} = {}, options) =>
+  json('hard_examples', {...analysis(sel), label, predicted, method, limit, offset, hide_tagged: hideTagged,
+    rows: method === 'history' ? null : rows ?? sel.rows}, options);
 
 export const compare = (sel, options) =>
   json('compare', {run: sel.run, embedding: sel.embedding, label_column: sel.labelColumn, k: sel.k, metric: sel.metric}, options);
@@ -199,7 +220,8 @@ export async function projection(sel, method, options) {
 /**
  * One metadata column of every row, for colouring and hover: /metadata answers the column's
  * values as one compact list of strings in row order, shaped here as rows.
- * Resolves to {total, rows: Array(N) of {[column]: value} (undefined beyond the answer)}.
+ * Resolves to {total, rows: Array(N) of {[column]: value} (undefined beyond the answer),
+ * numeric: {min, max, missing, byText: Map text → number|null} or null (http_api.md /metadata)}.
  */
 export async function allMetadata(sel, n, column, options) {
   const answer = await json('metadata', {run: sel.run, embedding: sel.embedding, step: sel.step, column}, options);
@@ -209,7 +231,10 @@ export async function allMetadata(sel, n, column, options) {
   const codes = answer.codes;
   const rows = new Array(n);
   for (let i = 0; i < Math.min(n, codes.length); i++) rows[i] = shared[codes[i]];
-  return {total: codes.length, rows};
+  // A numeric column (the server parsed it): each text's number, and the exact min and max.
+  const numeric = answer.numeric
+    ? {...answer.numeric, byText: new Map(answer.categories.map((c, i) => [c, answer.numeric.values[i]]))} : null;
+  return {total: codes.length, rows, numeric};
 }
 
 export const thumbnailUrl = (sel, index) => url('thumbnail', {...base(sel), index});
@@ -269,3 +294,44 @@ export const outliers = (sel, {limit = 24, offset = 0} = {}, options) =>
 /** Near-duplicate groups within `threshold` (null: the server's default), leaks across `splitColumn` first. */
 export const duplicates = (sel, {threshold = null, splitColumn = null, limit = 20, offset = 0} = {}, options) =>
   json('duplicates', {...base(sel), metric: sel.metric, threshold, split_column: splitColumn, limit, offset}, options);
+
+// -- the map's Projector options (issue 27.4) ----------------------------------------------
+
+/**
+ * A map with settings: route 'projection' (params: method, dims, components, perplexity, …)
+ * or 'custom_projection' (left, right, down, up, column, match). Resolves to
+ * {coords: Float32Array(N·dims), dims: 2|3, info: the X-Projection-Info JSON}.
+ */
+export async function mapCoords(sel, route, params, options) {
+  const {body, headers} = await request(route, {...base(sel), ...params, format: 'bin'}, {...options, as: 'arrayBuffer'});
+  const [n, dims] = (headers.get('X-Projection-Shape') || '').split(',').map(Number);
+  const coords = new Float32Array(body);
+  if (!(dims === 2 || dims === 3) || n * dims !== coords.length) {
+    throw new ApiError(`/${route} answered ${coords.length} numbers for the shape ${n},${dims}`, {route});
+  }
+  let info = {};
+  try { info = JSON.parse(headers.get('X-Projection-Info') || '{}'); } catch (_) { /* optional */ }
+  return {coords, dims, info};
+}
+
+/** The map settings' defaults and bounds (/projection_settings). */
+export const projectionSettings = (options) => json('projection_settings', {}, options);
+
+/** The embedding's bookmarks: {bookmarks: [{name, state, updated}], max, persistent}. */
+export const bookmarks = (sel, options) => json('bookmarks', {run: sel.run, embedding: sel.embedding}, options);
+
+/** Save ({name, state}) or delete ({name, delete: true}) a bookmark; resolves to the list. */
+export async function writeBookmark(sel, fields) {
+  let response;
+  try {
+    response = await fetch('./bookmarks', {
+      method: 'POST', credentials: 'same-origin',
+      headers: {'Content-Type': 'application/json', 'X-Embedanalysis-Request': '1'},
+      body: JSON.stringify({run: sel.run, embedding: sel.embedding, ...fields}),
+    });
+  } catch (error) {
+    throw new ApiError('could not reach TensorBoard; is it still running?', {route: 'bookmarks'});
+  }
+  if (!response.ok) throw await errorFrom(response, 'bookmarks');
+  return response.json();
+}

@@ -10,15 +10,17 @@
 // panels/panel.js) and add <name> to PANELS, in the order the cards appear.
 
 import * as api from './api.js';
+import {Guide} from './guide.js';
 import {debug} from './marks.js';
 import {SelectionStore} from './store.js';
+import {ProgressLine} from './views/activity.js';
 import {followTheme} from './theme.js';
 import {el, replace} from './views/dom.js';
 import {errorBox} from './views/feedback.js';
 import {brokenEmbedding, emptyLogdir} from './views/notices.js';
 import {selectorBar} from './views/selector.js';
 
-const PANELS = ['map', 'neighbors', 'clusters', 'confusion', 'hard', 'quality', 'compare', 'history'];
+const PANELS = ['map', 'review', 'neighbors', 'clusters', 'confusion', 'hard', 'quality', 'compare', 'history', 'bookmarks'];
 
 function ensureStylesheet() {
   if (document.querySelector('link[data-embedanalysis]')) return;
@@ -34,10 +36,11 @@ function buildShell(root) {
   root.classList.add('ea');
   const shell = {
     topbar: el('div', {class: 'topbar-slot'}),
+    progress: new ProgressLine().node, // the computation the view waits on (issue 27.6)
     banner: el('div', {class: 'banner-slot'}),
     grid: el('main', {class: 'grid'}),
   };
-  root.append(shell.topbar, shell.banner, shell.grid);
+  root.append(shell.topbar, shell.progress, shell.banner, shell.grid);
   return shell;
 }
 
@@ -99,6 +102,8 @@ export async function render() {
   const panels = {}; // name → panel, in PANELS order
   debug.app = {store, panels}; // for the browser tests, the paint bench and the console
   const shell = buildShell(document.body);
+  const guide = new Guide(store); // the next step of the label-error workflow, under the top bar
+  shell.banner.after(guide.node);
   store.on('selection', () => showSelection(shell, store)); // before the panels hear it
   store.on('data', ({name}) => { if (name === 'clusters') showSelection(shell, store); }); // names auto's metric
   await start(shell, store, panels, modules);

@@ -43,6 +43,8 @@ export class ScatterPlot {
     this.marks = {hard: null, outliers: null, matches: null, neighbors: null, selected: null, hovered: null};
     this.ringsDrawn = {hard: 0, outliers: 0}; // rings on the last frame (tests read them)
     this.arrows = null; // see setArrows
+    this.painters = []; // (ctx, frame, plot) drawn over the points, under the marks (thumbnails, 3-D axes)
+    this.textGap = null; // CSS px between a point and its words, when a painter covers points (thumbnails)
     this.view = null; // {cx, cy, scale} scale in device px per data unit
     this.fitScale = 1; // the scale that fits every point: zoom is measured against it
     this.dpr = 1;
@@ -215,10 +217,11 @@ export class ScatterPlot {
     if (this.n <= VECTOR_MAX) paintVector(ctx, frame);
     else this.image = paintRaster(ctx, frame, this.image);
     if (this.arrows) paintArrows(ctx, frame, this.arrows, (x, y) => this._toScreen(x, y));
+    for (const painter of this.painters) painter(ctx, frame, this);
     this.ringsDrawn = paintMarks(ctx, frame, this.marks);
     const {selected, neighbors} = this.marks;
     const priority = selected === null || selected === undefined ? [] : [selected, ...(neighbors || [])];
-    if (this.textOf) this.textLabels = paintLabels(ctx, frame, {textOf: this.textOf, priority, inView: this.view.scale >= ZOOM_FOR_TEXT * this.fitScale});
+    if (this.textOf) this.textLabels = paintLabels(ctx, frame, {textOf: this.textOf, priority, inView: this.view.scale >= ZOOM_FOR_TEXT * this.fitScale, gapPx: this.textGap ?? 5});
     this.gridDirty = true;
     this.drawCount += 1;
     this.lastDrawMs = performance.now() - started;

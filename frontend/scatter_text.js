@@ -59,11 +59,12 @@ class Boxes {
 /**
  * Write the labels; returns them as [{index, text, x, y, w, h}] in CSS px (the box of the text).
  * frame: see scatter_paint.js; priority: indices written first (the first one bold);
- * inView: also the points in view; textOf(i) → string ('' or null: no label).
+ * inView: also the points in view; textOf(i) → string ('' or null: no label); gapPx: CSS px
+ * between a point and its words (wider when a thumbnail covers the point).
  */
-export function paintLabels(ctx, frame, {priority = [], inView = false, textOf}) {
+export function paintLabels(ctx, frame, {priority = [], inView = false, textOf, gapPx = 5}) {
   const {sx, sy, dpr, colours} = frame;
-  const size = FONT_PX * dpr, pad = 2 * dpr, gap = 5 * dpr;
+  const size = FONT_PX * dpr, pad = 2 * dpr, gap = gapPx * dpr;
   const boxes = new Boxes();
   const placed = [];
   const seen = new Set();

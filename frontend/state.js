@@ -8,11 +8,17 @@
 // serves us, and reading it throws otherwise) and only with replaceState, so TensorBoard's
 // router sees no navigation. On start the iframe hash wins, then the parent's `ea=`.
 
+import {MAP_KEYS, MAP_NUMERIC} from './map_options.js';
+
 const KEYS = {
   run: 'run', embedding: 'emb', step: 'step', labelColumn: 'col', k: 'k', metric: 'metric',
   point: 'point', projection: 'proj', search: 'q', searchRegex: 're', focus: 'focus',
+  // The hard-example ranking (issue 27.1): score, label filter, confusion cell (label →
+  // predicted), "hide ok"; and the review queue (open, its length).
+  hardMethod: 'score', hardLabel: 'hl', hardPredicted: 'hp', hideOk: 'hideok', review: 'review', reviewSize: 'rn',
+  ...MAP_KEYS, // the map's options (map_options.js)
 };
-const NUMERIC = new Set(['step', 'k', 'point']);
+const NUMERIC = new Set(['step', 'k', 'point', 'reviewSize', ...MAP_NUMERIC]);
 const PARENT_KEY = 'ea';
 
 function encode(state) {

@@ -4,7 +4,8 @@
 //
 // State: the /runs answer; the selection the server is asked about (run, embedding, step,
 // label column, k, metric); the selected point, the map's projection, the highlight search,
-// the focused label (these four and the selection are in the URL); the hard-example filter;
+// the focused label (these four and the selection are in the URL); the hard-example filter
+// and the review queue (in the URL too: a shared link shows the same ranking);
 // the answers that several panels draw (`data`: neighbors, search, clusters) and the label
 // colours (colours.js). Requests shared between panels go through `requests` (answers.js).
 //
@@ -14,18 +15,30 @@
 //   point       {load}      the selected point; load=false when it came with its neighbours
 //   focus       {}          the emphasised label
 //   search      {}          the search text (plain or regex) and column
-//   projection  {}          PCA / t-SNE / UMAP
+//   projection  {}          PCA / t-SNE / UMAP / custom
+//   mapOptions  {fields}    the map's options (store.map, map_options.js) changed
+//   bookmark    {}          the user wants to name this view (the Bookmarks card)
 //   hardFilter  {reveal}    the hard-example filter; reveal: bring the gallery into view
+//   review      {}          the review queue opened, closed or resized
 //   data        {name}      a shared answer arrived (or was dropped) in `data[name]`
 //   colours     {kind}      see colours.js
 //   tags        {indices, fields}  tags changed (tags.js); indices null: all were (re)loaded
+//   chosen      {}          the chosen points (chosen.js: store.chosen) or their isolation changed
 
 import * as api from './api.js';
+import {Chosen} from './chosen.js';
 import {Colours} from './colours.js';
+import {SCORES} from './scores.js';
+import {readMapOptions} from './map_options.js';
 import {readState, writeState} from './state.js';
 import {Tags} from './tags.js';
 
 const DEFAULTS = {k: 10, metric: 'auto', projection: 'pca'};
+
+/** How many numbered steps a /runs entry has (a history needs two). */
+export function numberedSteps(entry) {
+  return (entry?.steps || []).filter(Number.isInteger).length;
+}
 const METRICS = ['auto', 'cosine', 'euclidean'];
 const MAX_K = 1000;
 const CACHED_ANSWERS = 24;
@@ -38,19 +51,24 @@ export class SelectionStore {
       run: saved.run ?? null, embedding: saved.embedding ?? null, step: saved.step ?? null,
       labelColumn: saved.labelColumn ?? null, k: saved.k ?? DEFAULTS.k,
       metric: METRICS.includes(saved.metric) ? saved.metric : DEFAULTS.metric,
+      rows: null, // rows= of the isolated selection (chosen.js); not in the URL
     };
     this.point = saved.point ?? null;
-    this.projection = ['tsne', 'umap'].includes(saved.projection) ? saved.projection : DEFAULTS.projection;
+    this.projection = ['tsne', 'umap', 'custom'].includes(saved.projection) ? saved.projection : DEFAULTS.projection;
+    this.map = readMapOptions(saved); // the map's options (map_options.js): colours, words, 3-D, settings
     this.search = saved.search ?? null;
     this.searchColumn = '';
     this.searchRegex = saved.searchRegex === '1'; // off: the search text is plain text
     this.focus = saved.focus ?? null;
-    this.hard = {label: null, predicted: null, method: null, offset: 0, hideOk: false};
+    this.hard = {label: saved.hardLabel ?? null, predicted: saved.hardPredicted ?? null, method: Object.hasOwn(SCORES, saved.hardMethod ?? '') ? saved.hardMethod : null,
+      offset: 0, hideOk: saved.hideOk === '1'};
+    this.review = {open: saved.review === '1', size: saved.reviewSize ?? null}; // the review queue (panels/review.js)
     this.data = {};
     this.requests = new api.SharedRequests(CACHED_ANSWERS);
     this.colours = new Colours(this);
     this.listeners = new Map();
     this.tags = new Tags(this); // tags of the selected embedding (tags.js); hears 'selection' first
+    this.chosen = new Chosen(this); // the chosen points and their isolation (chosen.js)
   }
 
   // -- events --------------------------------------------------------------------------
@@ -123,7 +141,10 @@ export class SelectionStore {
   // -- changes -------------------------------------------------------------------------
   save() {
     writeState({...this.sel, point: this.point, projection: this.projection, search: this.search,
-      searchRegex: this.searchRegex ? '1' : null, focus: this.focus});
+      searchRegex: this.searchRegex ? '1' : null, focus: this.focus, hardMethod: this.hard.method,
+      hardLabel: this.hard.label, hardPredicted: this.hard.label === null ? null : this.hard.predicted,
+      hideOk: this.hard.hideOk ? '1' : null, review: this.review.open ? '1' : null,
+      reviewSize: this.review.open ? this.review.size : null, ...this.map});
   }
 
   /** Fix up a selection against /runs: unknown names fall back to the first available. */
@@ -150,19 +171,24 @@ export class SelectionStore {
     this.select({}, {initial: true});
   }
 
-  /** patch: {run, embedding, step, labelColumn, k, metric, point}. */
-  select(patch, {initial = false} = {}) {
+  /** patch: {run, embedding, step, labelColumn, k, metric, point, rows}; force: reload even if unchanged. */
+  select(patch, {initial = false, force = false} = {}) {
     const before = JSON.stringify(this.query());
     const beforeKey = this.dataKey();
     Object.assign(this.sel, patch);
     if ('point' in patch) { this.point = patch.point; delete this.sel.point; }
     this.normalise();
-    if (!initial && JSON.stringify(this.query()) === before) return;
+    if (!initial && !force && JSON.stringify(this.query()) === before) return;
     if (!initial && this.dataKey() !== beforeKey) {
       this.search = null;
       this.focus = null;
+      this.hard.method = null; // another embedding may not have the score (history needs steps)
+      this.review = {open: false, size: null};
+      this.sel.rows = null; // another embedding's rows
     }
-    this.hard = {...this.hard, label: null, predicted: null, offset: 0};
+    // A link or a reload keeps the label filter and the confusion cell; a new selection starts afresh.
+    this.hard = initial ? {...this.hard, offset: 0} : {...this.hard, label: null, predicted: null, offset: 0};
+    if (this.hard.method === 'history' && numberedSteps(this.entry()) < 2) this.hard.method = null;
     this.save();
     this.data = {};
     const entry = this.usableEntry();
@@ -200,10 +226,25 @@ export class SelectionStore {
     this.emit('projection');
   }
 
+  /** patch: map options (map_options.js); `mapOptions` {fields} says which changed. */
+  setMap(patch) {
+    Object.assign(this.map, patch);
+    this.save();
+    this.emit('mapOptions', {fields: Object.keys(patch)});
+  }
+
   /** patch: {label, predicted, method, offset, hideOk}. */
   setHardFilter(patch, {reveal = false} = {}) {
     this.hard = {...this.hard, ...patch};
+    this.save();
     this.emit('hardFilter', {reveal});
+  }
+
+  /** patch: {open, size} of the review queue (panels/review.js). */
+  setReview(patch) {
+    this.review = {...this.review, ...patch};
+    this.save();
+    this.emit('review');
   }
 
   /** A panel's answer that others draw too (the map draws neighbours and matches). */

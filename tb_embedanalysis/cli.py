@@ -26,6 +26,7 @@ from tb_embedanalysis.cli_common import (
     EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_BUG, EXIT_INTERRUPTED, common_arguments, printable_output,
 )
 from tb_embedanalysis.cli_neighbors import add_neighbors_parser
+from tb_embedanalysis.cli_precompute import add_precompute_parser
 from tb_embedanalysis.cli_quality import add_quality_parser
 from tb_embedanalysis.cli_tags import add_tags_parser
 from tb_embedanalysis.logs.errors import LogError
@@ -84,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
     add_tags_parser(sub)  # cli_tags.py
     add_quality_parser(sub, common_arguments)  # cli_quality.py
+    add_precompute_parser(sub)  # cli_precompute.py
     return parser
 
 

@@ -2,7 +2,8 @@
 training history (--history), as text, the routes' JSON, or CSV.
 
 Without --run/--embedding it analyses every embedding of the logdir (each at its latest
-step); one that cannot be analysed is reported on stderr and the others still are.
+step): one without labels (`add_embedding(mat)` writes no metadata) is skipped with a note,
+one that cannot be analysed for another reason is reported on stderr and the others still are.
 """
 
 import csv
@@ -23,6 +24,10 @@ def add_analyze_parser(sub, common) -> None:
                          "by the training-history score over every step up to --step")
     analyze.add_argument("--history", action="store_true",
                          help="per-point training history over every step (up to --step) instead")
+    analyze.add_argument("--quick", action="store_true",
+                         help="estimate the kNN figures from the exact neighbours of a random sample of rows "
+                         "(seconds at any size; each figure with its 95%% Wilson interval) instead of the exact pass")
+    analyze.add_argument("--sample", type=int, help="with --quick: rows to sample (default: as many as ~1 s allows)")
     analyze.add_argument("--limit", type=int, default=20, help="hard examples to list (default 20)")
     analyze.add_argument("--format", choices=("text", "json", "csv"), default="text")
     analyze.set_defaults(func=cmd_analyze)
@@ -34,14 +39,20 @@ def cmd_analyze(args) -> int:
     One embedding: the routes' JSON object, the clusters CSV, or the text report (as ever).
     Several: text reports one after the other; JSON a list of {run, embedding, step,
     clusters, hard_examples}; CSV one table with run and embedding columns in front. One
-    that cannot be analysed (no labels, ...) is reported on stderr and the others still
-    are; the exit status is then 2.
+    without labels is skipped with a note (exit 0, unless none is left); one that cannot be
+    analysed for another reason is reported on stderr and the others still are; the exit
+    status is then 2.
     """
     workspace = cli_common.open_workspace(args)
-    candidates = cli_common.matching_series(workspace, args)
+    matched = cli_common.matching_series(workspace, args)
+    candidates = _labelled(workspace, matched, args)
+    several = len(matched) > 1  # the output's shape follows what was asked, not what was left
     if args.history:
-        return _analyze_history(workspace, candidates, args)
-    several = len(candidates) > 1
+        return _analyze_history(workspace, candidates, args, several=several)
+    if args.quick:
+        return _analyze_quick(workspace, candidates, args)
+    if args.sample is not None:
+        raise errors.InvalidArgument("--sample goes with --quick")
     if several:
         print("tb-embedanalysis: analysing %d embeddings (choose one with %s)"
               % (len(candidates), cli_common.choice(candidates[0])), file=sys.stderr)
@@ -69,6 +80,45 @@ def cmd_analyze(args) -> int:
     else:
         print("\n\n".join(_format_text(*result) for result in results))
     return cli_common.EXIT_BAD_INPUT if failed else 0
+
+
+def _labelled(workspace, candidates: list, args) -> list:
+    """The candidates to analyse: with several, those without labels are left out with a note
+    on stderr (a logdir of `add_embedding(mat)` logs is normal, not an error). NotFound when
+    that leaves none; one embedding named is analysed as asked (its error says what is missing)."""
+    if len(candidates) < 2:
+        return candidates
+    kept, skipped = [], []
+    for series in candidates:
+        reason = _no_labels(workspace, series, args)
+        if reason is None:
+            kept.append(series)
+        else:
+            skipped.append("%s/%s" % (series.run, series.name))
+            print("tb-embedanalysis: note: skipping %s/%s: %s" % (series.run, series.name, reason), file=sys.stderr)
+    if not kept:
+        raise errors.NotFound("none of the %d embeddings in %s has labels to analyse (%s); give --label-column, "
+                              "or look at neighbours with `tb-embedanalysis neighbors`"
+                              % (len(candidates), args.logdir, ", ".join(skipped)))
+    return kept
+
+
+def _no_labels(workspace, series, args):
+    """Why `series` has no labels to analyse (at --step), or None when it has some or when
+    loading it fails (then its analysis reports the error as before)."""
+    if args.label_column:
+        return None  # asked for a column by name: a series without it is an error, not a skip
+    try:
+        embedding = workspace.load(series.run, series.name, args.step)
+    except (errors.QueryError, LogError):
+        return None
+    if embedding.metadata is None:
+        if any(warning.startswith("metadata") for warning in embedding.warnings):
+            return None  # a metadata file was refused: that is a problem to report, not a skip
+        return "no metadata, so no labels"
+    if embedding.label_column is None:
+        return "no label column among %s (choose one with --label-column)" % ", ".join(embedding.metadata.columns)
+    return None
 
 
 def _analyze_one(workspace, embedding, args):
@@ -126,6 +176,79 @@ def _format_text(embedding, clusters, hard) -> str:
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     lines += ["  ".join(cell.rjust(width) for cell, width in zip(r, widths)) for r in table]
     lines += ["", "hardest examples (%s, %d in all):" % (hard["method"], hard["total"])]
+    lines += _error_lines(hard)
+    cut = (hard.get("errors") or {}).get("cut_score")
+    above = False
+    for example in hard["examples"]:
+        if cut is not None and above and example["score"] < cut:
+            lines.append("  ---- the cut: about %d likely label errors above this line ----" % hard["errors"]["cut"])
+        above = cut is not None and example["score"] >= cut
+        votes = ", ".join("%s:%d" % item for item in sorted(example["neighbor_labels"].items(), key=lambda kv: -kv[1]))
+        lines.append("  #%-7d label %-8s neighbours say %-8s score %.3f  [%s]" % (
+            example["index"], example["label"], example["predicted_label"], example["score"], votes))
+    return "\n".join(lines)
+
+
+def _analyze_quick(workspace, candidates, args) -> int:
+    """`analyze --quick`: queries.quick_clusters per embedding, as JSON ({"estimate",
+    "hard_examples"}, a list for several) or text with each figure's interval."""
+    if args.format == "csv":
+        raise errors.InvalidArgument("--quick prints text or JSON, not CSV")
+    results = []
+    for series in candidates:
+        try:
+            embedding = cli_common.load(workspace, series, args)
+            bar, update = cli_common.progress_bar("estimating %s/%s" % (series.run, series.name))
+            try:
+                results.append((embedding, queries.quick_clusters(
+                    workspace.engine, embedding, label_column=args.label_column, k=args.k, metric=args.metric,
+                    sample=args.sample, limit=args.limit, on_progress=update)))
+            finally:
+                bar.close()
+        except (errors.QueryError, LogError) as error:
+            if len(candidates) == 1:
+                raise
+            print("tb-embedanalysis: error: %s/%s: %s" % (series.run, series.name, error), file=sys.stderr)
+    if args.format == "json":
+        payload = ([dict(run=e.ref.run, embedding=e.ref.name, step=e.ref.step, **r) for e, r in results]
+                   if len(candidates) > 1 else results[0][1])
+        json.dump(to_jsonable(payload), sys.stdout, ensure_ascii=False, indent=1)
+        print()
+    else:
+        print("\n\n".join(_quick_text(embedding, result) for embedding, result in results))
+    return cli_common.EXIT_BAD_INPUT if len(results) < len(candidates) else 0
+
+
+def _between(value, interval, digits=3) -> str:
+    """'0.912 [0.901, 0.922]', or '-' when unknown."""
+    if value is None:
+        return "-"
+    return "%s [%s, %s]" % (_fmt(float(value), digits), _fmt(interval[0], digits), _fmt(interval[1], digits))
+
+
+def _quick_text(embedding, result: dict) -> str:
+    estimate, hard = result["estimate"], result["hard_examples"]
+    overall = estimate["overall"]
+    ref = embedding.ref
+    lines = [
+        "%s / %s (step %s): ESTIMATE from the exact neighbours of %d of %d points (95%% Wilson intervals), "
+        "labels from %r" % (ref.run, ref.name, ref.step, estimate["sample_size"], overall["n"], overall["label_column"]),
+        "kNN accuracy %s   macro F1 %s   (k=%d, %s)" % (
+            _between(overall["knn_accuracy"], overall["intervals"]["knn_accuracy"]), _fmt(overall["macro_f1"]),
+            overall["k"], overall["metric"]),
+        "",
+    ]
+    header = ["label", "count", "sampled", "purity", "knn_recall", "knn_precision", "hard_count"]
+    table = [header]
+    for row in estimate["labels"]:
+        ci = row["intervals"]
+        table.append([str(row["label"]), str(row["count"]), str(row["sample_count"])]
+                     + [_between(row[key], ci[key]) for key in ("purity", "knn_recall", "knn_precision")]
+                     + [_between(row["hard_count"], ci["hard_count"], 0)])
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    lines += ["  ".join(cell.rjust(width) for cell, width in zip(r, widths)) for r in table]
+    lines += ["", "hardest of the sampled points (%s; %d of the %d sampled are outvoted):"
+              % (hard["method"], hard["hard_total"], hard["sample_size"])]
     for example in hard["examples"]:
         votes = ", ".join("%s:%d" % item for item in sorted(example["neighbor_labels"].items(), key=lambda kv: -kv[1]))
         lines.append("  #%-7d label %-8s neighbours say %-8s score %.3f  [%s]" % (
@@ -133,7 +256,7 @@ def _format_text(embedding, clusters, hard) -> str:
     return "\n".join(lines)
 
 
-def _analyze_history(workspace, candidates, args) -> int:
+def _analyze_history(workspace, candidates, args, *, several: bool) -> int:
     """`analyze --history`: /history's JSON ({"history": ...}, a list for several embeddings),
     a per-point CSV, or a text summary (steps, what was left out, the most suspicious points)."""
     results: List[dict] = []
@@ -146,13 +269,13 @@ def _analyze_history(workspace, candidates, args) -> int:
                 raise RuntimeError("the history answered 'pending' although asked to wait")
             results.append(result)
         except (errors.QueryError, LogError) as error:
-            if len(candidates) == 1:
+            if not several:
                 raise
             print("tb-embedanalysis: error: %s/%s: %s" % (series.run, series.name, error), file=sys.stderr)
         finally:
             bar.close()
     if args.format == "json":
-        payload = results if len(candidates) > 1 else {"history": results[0]}
+        payload = results if several else {"history": results[0]}
         json.dump(to_jsonable(payload), sys.stdout, ensure_ascii=False, indent=1)
         print()
     elif args.format == "csv":
@@ -177,9 +300,13 @@ def _history_text(result: dict, limit: int) -> str:
     lines += ["  left out step %s: %s" % (entry["step"], entry["reason"]) for entry in result["left_out"]]
     lines += ["  step %-8s kNN accuracy %.3f  mean margin %+.3f" % (s["step"], s["knn_accuracy"], s["mean_margin"])
               for s in result["per_step"]]
+    lines += _error_lines(result)
     lines += ["", "most likely label errors (history score, higher = more suspicious):"]
     order = sorted(range(result["n"]), key=lambda i: (-points["score"][i], points["index"][i]))[:limit]
-    for i in order:
+    cut = (result.get("errors") or {}).get("cut")
+    for rank, i in enumerate(order):
+        if rank == cut:
+            lines.append("  ---- the cut: about %d likely label errors above this line ----" % cut)
         learned = points["learned_at"][i]
         learned = "never" if points["never_learned"][i] else ("not yet" if learned is None else learned)
         lines.append("  #%-7d label %-8s score %.3f  mean margin %+.3f  variability %.3f  learned at %s  "
@@ -188,3 +315,19 @@ def _history_text(result: dict, limit: int) -> str:
                                         learned,
                                         points["forgetting"][i]))
     return "\n".join(lines)
+
+
+def _error_lines(answer: dict) -> List[str]:
+    """The history's method, estimated label errors (per label, per pair) and memorisation."""
+    errors, found, score = answer.get("errors"), answer.get("memorisation"), answer.get("score") or {}
+    lines = ["  score: %s" % score["method"]] if score.get("method") else []
+    if errors:
+        lines.append("  %s" % errors["message"])
+        lines += ["    given %s: about %.0f [%.0f, %.0f]" % (c["label"], c["estimate"], c["low"], c["high"])
+                  for c in errors["per_label"][:10]]
+        lines += ["    given %s, likely %s: about %.0f [%.0f, %.0f]" % (p["label"], p["likely"], p["estimate"], p["low"],
+                                                                          p["high"])
+                  for p in errors["pairs"][:10]]
+    if found:
+        lines.append("  memorisation (%s): %s" % (found["verdict"], found["message"]))
+    return lines

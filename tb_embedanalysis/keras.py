@@ -62,11 +62,16 @@ class EmbeddingCallback(tf.keras.callbacks.Callback):
     layer: None (the model's output), a layer name, or a layer object of the model.
     images: N thumbnails for the sprite (see `write_embedding`), with `image_shape` for
       flat images and `invert_images` for dark-on-white digits.
-    every_n_epochs: write after epochs every_n_epochs, 2*every_n_epochs, ... (1-based).
+    every_n_epochs: write after epochs every_n_epochs, 2*every_n_epochs, ... (1-based). For
+      label errors from the history, pass the training rows and a callable `step` at doubling
+      points from early on (see `write_embedding`'s `step`): memorisation often starts within
+      the first epochs, and steps logged after it say little.
     step: "epoch" (epoch + 1), "iterations" (optimizer iterations) or a callable
       ``step(epoch) -> int``.
     log_scalars, k, metric: cluster-quality scalars (kNN accuracy, silhouette, per-label
       purity) with k neighbours under `metric`; needs `labels`.
+    precompute: True (or a cache dir) starts `tb-embedanalysis precompute` for each step
+      written, in the background, at most one at a time (see `write_embedding`); off by default.
     Everything that can be checked is checked here, before training starts.
     """
 
@@ -91,6 +96,7 @@ class EmbeddingCallback(tf.keras.callbacks.Callback):
         batch_size: int = 256,
         allow_nonfinite: bool = False,
         downscale_sprite: bool = False,
+        precompute: Union[bool, str] = False,
     ):
         super().__init__()
         self.logdir = os.fspath(logdir)
@@ -132,6 +138,9 @@ class EmbeddingCallback(tf.keras.callbacks.Callback):
         self.images = None if images is None else as_images(images, n, image_shape=image_shape)
         self.invert_images = invert_images
         self.downscale_sprite = downscale_sprite
+        if not isinstance(precompute, (bool, str)):
+            raise TypeError("precompute must be True, False or a cache directory, got %r" % (precompute,))
+        self.precompute = precompute
         self.layer = layer
         self.every_n_epochs = every_n_epochs
         self.log_scalars = log_scalars
@@ -170,6 +179,7 @@ class EmbeddingCallback(tf.keras.callbacks.Callback):
             step=step,
             allow_nonfinite=self.allow_nonfinite,
             downscale_sprite=self.downscale_sprite,
+            precompute=self.precompute,
         )
         if scalars_writer is not None:
             self._write_scalars(scalars_writer, vectors, step)

@@ -224,8 +224,6 @@ class TagStore:
         clears; TagStoreError when the file cannot take it (nothing written then)."""
         if tag is KEEP and corrected_label is KEEP:
             return 0
-        if self._read_only:
-            raise TagStoreUnwritable("the tag database %s was opened for reading only" % self._where)
         clearing = tag in (KEEP, None) and corrected_label in (KEEP, None)
         now = time.time() if now is None else now
         params = [(fingerprint, int(row), None if tag is KEEP else tag,
@@ -237,6 +235,25 @@ class TagStore:
             updates.append("corrected_label = excluded.corrected_label")
         statement = ("INSERT INTO tags (fingerprint, row, tag, corrected_label, updated) VALUES (?, ?, ?, ?, ?) "
                      "ON CONFLICT (fingerprint, row) DO UPDATE SET " + ", ".join(updates))
+
+        def apply(db: sqlite3.Connection) -> int:
+            db.executemany(statement, params)
+            db.execute("DELETE FROM tags WHERE fingerprint = ? AND tag IS NULL AND corrected_label IS NULL",
+                       (fingerprint,))
+            return len(params)
+        return self.transact(apply, clearing=clearing)
+
+    def read_with(self, query: Callable[[sqlite3.Connection], T]) -> T:
+        """query(connection) on the database now at the path, under the lock: another table
+        in the same file (bookmarks.py) reads with the same checks and errors as the tags."""
+        return self._read(query)
+
+    def transact(self, apply: Callable[[sqlite3.Connection], T], *, clearing: bool = False) -> T:
+        """apply(connection) as one transaction in the file at the path, checkpointed before it
+        returns and redone once if the file was replaced meanwhile (the module doc). Refused
+        with TagStoreFull past the size cap unless `clearing` (it only removes)."""
+        if self._read_only:
+            raise TagStoreUnwritable("the tag database %s was opened for reading only" % self._where)
         with self._lock:
             # Twice at most: a file replaced during the first write is written again in the new one.
             for _ in range(2):
@@ -248,14 +265,12 @@ class TagStore:
                             "or keep them (tb-embedanalysis tags --export csv) and %s"
                             % (self._where, self._size(db) / 1024 ** 2, self.max_bytes / 1024 ** 2, move_away()))
                     with db:  # one transaction: all rows or none
-                        db.executemany(statement, params)
-                        db.execute("DELETE FROM tags WHERE fingerprint = ? AND tag IS NULL AND corrected_label IS "
-                                   "NULL", (fingerprint,))
+                        result = apply(db)
                     if self._identity is not None and not checkpoint(db):
                         logger.info("embedanalysis: a reader kept the tag database's log from being checkpointed; "
                                     "the next write or the exit will")
                 if self._still_there():
-                    return len(params)
+                    return result
             raise TagStoreUnwritable("the tag database %s was deleted or replaced twice while these tags were written; "
                                      "they may not be on disk: write them again" % self._where)
 

@@ -180,3 +180,29 @@ def test_cosine_silhouette_without_pairwise_distances_matches_sklearn_in_any_blo
     np.testing.assert_allclose(whole, expected, atol=1e-6)
     monkeypatch.setattr(geometry, "COSINE_SILHOUETTE_BLOCK_ELEMENTS", 5 * 12)  # five rows per block
     np.testing.assert_array_equal(geometry.silhouette_samples(prep, np.arange(900), y, 12), whole)
+
+
+@pytest.mark.parametrize("n_labels,k", [(3, 1), (5, 10), (50, 1000), (40, 10)], ids=["k1", "few", "k1000", "sorted"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["counts", "weights"])
+def test_vote_dense_table_equals_the_sorted_keys(n_labels, k, weighted):
+    """vote()'s two ways (a dense per-block table when L ≤ 4k, sorted keys otherwise) give
+    the same Votes bit for bit: ties, labels absent from a row, zero weights."""
+    from tb_embedanalysis.analysis import labels as label_codes
+
+    rng = np.random.default_rng(n_labels * 1000 + k)
+    n = 700
+    neighbor_codes = rng.integers(0, n_labels, (n, k)).astype(np.int32)
+    own = rng.integers(0, n_labels, n)
+    weights = rng.random((n, k)) * (rng.random((n, k)) > 0.1) if weighted else None
+    args = (neighbor_codes, own, n_labels, weights)
+    results = []
+    for per_k in (10 ** 9, 0):  # every block dense, then every block sorted
+        old = label_codes.DENSE_LABELS_PER_K
+        label_codes.DENSE_LABELS_PER_K = per_k
+        try:
+            results.append(label_codes.vote(*args))
+        finally:
+            label_codes.DENSE_LABELS_PER_K = old
+    dense, sparse = results
+    for field in ("rows", "classes", "sums", "own", "best_other", "best_other_class", "predicted", "total"):
+        assert np.array_equal(getattr(dense, field), getattr(sparse, field)), field

@@ -50,15 +50,15 @@ def test_every_step_equals_sklearn_leave_one_out(small_runs, metric):
 
 
 def test_history_score_ranks_memorised_flips_first(small_runs):
-    """AUROC of the flipped points at least 0.002 above cleanlab's kNN normalized margin at
+    """history.history_score (the kNN part of the engine's score, label_errors.py): AUROC of the flipped points at least 0.002 above cleanlab's kNN normalized margin at
     the last step, AUM and the plain mean margin, on each seed (0.004-0.006 measured). The best single step chosen in hindsight
     is a max over 8 noisy estimates (100 flips) and so biased upwards here: it must not be
     beaten by more than 0.005 (the full-size bench compares with it on held-out seeds)."""
     for run in small_runs:
         assert np.mean(run.logits[-1].argmax(axis=1) == run.noisy) == 1.0  # the flips are memorised
-        result = _history(run, "euclidean")
-        ours = roc_auc_score(run.flipped, result.score)
-        baselines = protocol.baseline_aurocs(run, [run.noisy[idx] for idx in _neighbors(run)])
+        graphs = _neighbors(run)
+        ours = roc_auc_score(run.flipped, history.history_score(graphs, run.noisy))
+        baselines = protocol.baseline_aurocs(run, [run.noisy[idx] for idx in graphs])
         hindsight = baselines.pop("cleanlab normalized margin, kNN, best step (hindsight)")
         for name, auroc in baselines.items():
             assert ours >= auroc + 0.002, (name, auroc, ours)

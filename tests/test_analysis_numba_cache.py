@@ -29,6 +29,12 @@ CHILD = textwrap.dedent("""
     from tb_embedanalysis.analysis import projection
     from tb_embedanalysis.analysis.engine import AnalysisEngine
     AnalysisEngine(cache_dir=None if sys.argv[1] == "none" else sys.argv[1], workers=1)
+    if len(sys.argv) > 2 and sys.argv[2] == "warm":  # as the plugin starts: UMAP warmed meanwhile
+        from tb_embedanalysis.analysis import umap_warmup
+        thread = umap_warmup.start(sys.argv[1])
+        assert thread is not None, "nothing to warm"
+        thread.join()
+        assert "umap" in sys.modules
     rng = np.random.default_rng(0)
     centres = np.repeat(rng.normal(size=(10, 32)) * 4, 250, axis=0)
     vectors = (rng.normal(size=(2500, 32)) + centres).astype(np.float32)
@@ -39,10 +45,11 @@ CHILD = textwrap.dedent("""
 """)
 
 
-def start(cache_dir):
-    """One fresh process's UMAP: {"seconds", "finite", "numba_cache_dir"}."""
+def start(cache_dir, *extra):
+    """One fresh process's UMAP: {"seconds", "finite", "numba_cache_dir"}; extra "warm":
+    after the plugin's background warm-up (analysis/umap_warmup.py) has finished."""
     env = {name: value for name, value in os.environ.items() if name != "NUMBA_CACHE_DIR"}
-    done = subprocess.run([sys.executable, "-c", CHILD, str(cache_dir)], env=env, capture_output=True,
+    done = subprocess.run([sys.executable, "-c", CHILD, str(cache_dir), *extra], env=env, capture_output=True,
                           text=True, timeout=600, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -57,6 +64,28 @@ def test_second_start_loads_umap_kernels_from_our_cache_dir(tmp_path):
     assert {"umap", "pynndescent"} <= saved, saved
     # Measured on 2 shared cores: 25-31 s, then 4-5 s (compute ~2.5 s of it).
     assert second["seconds"] < 0.4 * first["seconds"], (first, second)
+    # Issue 25.5: a start whose warm-up has run (the plugin starts it) only lays out the map.
+    warm = start(cache_dir, "warm")
+    assert warm["finite"] and warm["seconds"] < 0.75 * second["seconds"], (second, warm)
+
+
+def test_nothing_to_warm_without_umap_kernels_on_disk(tmp_path):
+    from tb_embedanalysis.analysis import umap_warmup
+
+    assert not umap_warmup.umap_kernels_on_disk(str(tmp_path))
+    assert not umap_warmup.umap_kernels_on_disk(None)
+    (tmp_path / "pynndescent_0a1b").mkdir()
+    (tmp_path / "pynndescent_0a1b" / "x.nbi").write_bytes(b"")
+    (tmp_path / "umap_0a1b").mkdir()
+    assert not umap_warmup.umap_kernels_on_disk(str(tmp_path))  # a UMAP never drawn
+    (tmp_path / "umap_0a1b" / "layouts.clip-9.py311.nbi").write_bytes(b"")
+    assert umap_warmup.umap_kernels_on_disk(str(tmp_path))
+    # numba caching elsewhere (conftest sets the suite's NUMBA_CACHE_DIR): no warm-up, even
+    # though that folder holds UMAP's kernels
+    own = tmp_path / "cache" / numba_cache.SUBDIR / "umap_0a1b"
+    own.mkdir(parents=True)
+    (own / "layouts.clip-9.py311.nbi").write_bytes(b"")
+    assert os.environ.get("NUMBA_CACHE_DIR") and umap_warmup.start(str(tmp_path / "cache")) is None
 
 
 NONE_CHILD = textwrap.dedent("""

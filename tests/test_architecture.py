@@ -81,6 +81,8 @@ NEVER = {
     "keras": {"logs", "queries", "plugin", "cli", "catalog", "tags"},
     "plugin": {"analysis", "catalog", "cache", "cli", "writer"},
     "cli": {"analysis", "catalog", "cache", "plugin", "writer", "third-party werkzeug"},
+    # precompute/ asks the tab's questions through queries and cuts graphs with analysis/.
+    "precompute": {"plugin", "cli", "catalog", "writer", "third-party werkzeug", "third-party tensorboard"},
 }
 # plugin/ and cli*.py may name the logs layer only for its error types (mapped to 4xx / exit 2).
 LOGS_ALLOWED_ABOVE = {"tb_embedanalysis.logs.errors"}
@@ -102,7 +104,7 @@ def test_imports_follow_the_layers(layer):
 
 
 # -- ARCHITECTURE.md's module table is the tree ----------------------------------------------
-ROOTS = {"analysis", "logs", "queries", "plugin", "writer", "frontend", "demo"}  # top folders the table names
+ROOTS = {"analysis", "logs", "queries", "plugin", "writer", "frontend", "demo", "precompute"}  # top folders the table names
 
 
 def tree_files():

@@ -16,11 +16,16 @@ import pytest
 
 from test_browser_tab import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, Tab, browser_fixture, checked_page  # noqa: F401 (skips without Chromium; browser: a fixture)
 from tensorboard_process import serving
+from threadpoolctl import threadpool_limits
+
+import label_error_protocol
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.browser
 
 STEPS = (100, 400, 1600, 6400)
+MEMO_STEPS = (50, 100, 200, 400, 800, 1600)
+STATE_MEMO = "run%3Dmemo%26embedding%3Dlogits%26metric%3Deuclidean"
 FLIPS = 40
 STATE = "run%3Dtrain%26embedding%3Dlogits%26metric%3Deuclidean"
 SHOTS = pathlib.Path("/tmp/shots")
@@ -53,6 +58,13 @@ def write_logs(root: pathlib.Path):
     with pytest.warns(Warning, match="step 50"):  # the writer says the rows changed (issue 16.6)
         write_embedding(root / "train", early[:-1].astype(np.float32), name="logits", step=50, metadata=short)
     write_embedding(root / "single", lda.astype(np.float32), name="logits", step=1, metadata=metadata)
+    # A network that memorises its label errors (issue 26): the count, the cut, the marker.
+    with threadpool_limits(1):
+        run = label_error_protocol.make_run("digits", "confusable", "mlp256", 100, rows=400, last=MEMO_STEPS[-1],
+                                            count=len(MEMO_STEPS), folds=0)
+    labels = {"Index": [str(i) for i in range(run.noisy.size)], "Label": [str(v) for v in run.noisy]}
+    for step, logits in zip(run.steps, run.logits):
+        write_embedding(root / "memo", logits, name="logits", step=step, metadata=labels)
     return set(flipped.tolist())
 
 
@@ -70,10 +82,10 @@ def tab(browser, served):
         yield Tab(page, served[0])
 
 
-def history_answer(base, **extra):
-    query = "run=train&embedding=logits&metric=euclidean" + "".join("&%s=%s" % kv for kv in extra.items())
+def history_answer(base, run="train", route="history", **extra):
+    query = "run=%s&embedding=logits&metric=euclidean" % run + "".join("&%s=%s" % kv for kv in extra.items())
     for _ in range(600):
-        with urllib.request.urlopen(base + "/data/plugin/embedanalysis/history?" + query, timeout=60) as response:
+        with urllib.request.urlopen(base + "/data/plugin/embedanalysis/%s?" % route + query, timeout=60) as response:
             body = json.loads(response.read())
             if response.status == 200:
                 return body
@@ -120,7 +132,7 @@ def test_panel_draws_every_point_and_rings_the_planted_flips(tab, served):
     left_out = tab.frame.locator(".card-history .left-out-list li[data-step='50']")
     assert "1796 rows" in left_out.inner_text()
     accuracy = tab.frame.locator(".history-accuracy svg.step-chart circle")
-    assert accuracy.count() == len(STEPS)
+    assert accuracy.count() == 2 * len(STEPS)  # kNN accuracy, and the likely errors' fit (issue 26)
     # A single step has no history: no panel.
     tab.choose("single", "logits")
     tab.frame.wait_for_function("() => window.__embedanalysis.app.panels.history.node.hidden")
@@ -236,6 +248,51 @@ def test_screenshots(tab, theme):
         tab.page.screenshot(path=str(folder / ("history_tab_%s.png" % theme)))
         tab.frame.locator(".card-history").screenshot(path=str(folder / ("history_%s.png" % theme)))
         tab.frame.locator(".card-hard").screenshot(path=str(folder / ("history_hard_%s.png" % theme)))
+
+
+def test_count_cut_line_and_memorisation_marker(tab, served):
+    """Issue 26: the History card says how many label errors and marks where memorisation
+    starts; the gallery ranked by history draws the cut line after the estimated count."""
+    base = served[0]
+    answer = history_answer(base, run="memo")
+    memo, errors = answer["memorisation"], answer["errors"]
+    assert memo["verdict"] == "ok" and memo["onset_step"] in MEMO_STEPS[2:]
+    tab.open(STATE_MEMO)
+    tab.frame.wait_for_function("window.__embedanalysis.marks.history", timeout=120_000)
+    summary = tab.frame.locator(".card-history .history-summary .errors-estimate")
+    assert summary.inner_text() == errors["message"] and ("about %d likely label errors" % errors["cut"]) in errors["message"]
+    assert tab.frame.locator(".card-history .memorisation-note").inner_text() == memo["message"]
+    marker = tab.frame.locator(".history-accuracy svg.step-chart .chart-marker")
+    assert marker.count() == 1 and "memorisation %d" % memo["onset_step"] in marker.text_content()
+    # The marker stands at the onset step: the x of that step's dot.
+    at = tab.frame.evaluate("""(i) => { const svg = document.querySelector('.history-accuracy svg.step-chart');
+        const line = svg.querySelector('.chart-marker-line').getAttribute('d');
+        return [Number(line.slice(1).split(',')[0]), Number(svg.querySelectorAll('circle')[i].getAttribute('cx'))]; }""",
+                            MEMO_STEPS.index(memo["onset_step"]))
+    assert abs(at[0] - at[1]) < 0.5
+    # The gallery by history, on the page holding the cut: the line after exactly the examples
+    # scoring at least the cut's score.
+    offset = max(0, errors["cut"] - 12)
+    page = history_answer(base, run="memo", route="hard_examples", method="history", offset=offset, limit=24)
+    above = sum(ex["score"] >= errors["cut_score"] for ex in page["examples"])
+    assert 0 < above < len(page["examples"])
+    tab.frame.evaluate("(o) => window.__embedanalysis.app.panels.hard.store.setHardFilter({method: 'history', offset: o})",
+                       offset)
+    line = tab.frame.locator(".card-hard .hard-grid .hard-cut")
+    line.wait_for()
+    assert "about %d likely label errors above this line" % errors["cut"] in line.inner_text()
+    assert tab.frame.evaluate("""() => { const line = document.querySelector('.card-hard .hard-grid .hard-cut');
+        return [...line.parentElement.children].indexOf(line); }""") == above
+    assert tab.frame.locator(".card-hard .errors-estimate").inner_text() == errors["message"]
+    for theme in ("light", "dark"):
+        if theme == "dark":
+            tab.page.evaluate("document.body.classList.add('dark-mode')")
+            tab.frame.wait_for_function("document.documentElement.dataset.theme === 'dark'")
+            tab.page.wait_for_timeout(300)
+        for folder in (ARTIFACTS, SHOTS):
+            folder.mkdir(exist_ok=True)
+            tab.frame.locator(".card-history").screenshot(path=str(folder / ("label_errors_history_%s.png" % theme)))
+            tab.frame.locator(".card-hard").screenshot(path=str(folder / ("label_errors_hard_%s.png" % theme)))
 
 
 def post_tags(base, body):

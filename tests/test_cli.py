@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 from tensorboard.backend import application
 from tensorboard.plugins import base_plugin
@@ -72,15 +73,66 @@ def test_neighbors_has_no_exact_option(logdir, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["analyze", "{logdir}/nowhere"], "does not exist"),
-    (["analyze", "{logdir}"], "words/embedding: embedding 'embedding' has no label column"),  # every run analysed but words
-    (["analyze", "{logdir}", "--run", "words"], "no label column"),
+    (["analyze", "{logdir}", "--run", "words"], "no label column"),  # named: analysed as asked
+    (["analyze", "{logdir}", "--label-column", "Label"], "words/embedding: unknown column 'Label'"),
     (["neighbors", "{logdir}", "--run", "words", "--query", "zebra"], "'zebra'"),
     (["analyze", "{logdir}", "--run", "digits", "--k", "5000"], "k must be between"),
-], ids=["missing-logdir", "several-runs-one-unlabelled", "no-labels", "unknown-word", "k-too-big"])
+], ids=["missing-logdir", "no-labels", "column-named-but-missing", "unknown-word", "k-too-big"])
 def test_bad_input_exits_2_with_a_message(logdir, capsys, argv, message):
     code = cli.main([arg.format(logdir=logdir) for arg in argv])
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+def test_analyze_every_embedding_skips_the_unlabelled_with_a_note(logdir, capsys):
+    """issue 27.8: `add_embedding(mat)` logs have no labels; analysing a whole logdir is not
+    an error because of them."""
+    assert cli.main(["analyze", str(logdir), "--format", "json", "--limit", "3"]) == 0
+    captured = capsys.readouterr()
+    assert "note: skipping words/embedding: no label column" in captured.err
+    assert "error" not in captured.err
+    analysed = json.loads(captured.out)
+    assert [(entry["run"], entry["embedding"]) for entry in analysed] == [("digits", "logits")]
+    assert len(analysed[0]["hard_examples"]["examples"]) == 3
+
+
+def test_analyze_a_logdir_with_no_labels_at_all_says_so(tmp_path, capsys):
+    from tb_embedanalysis import write_embedding
+
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):  # what add_embedding(mat) writes: vectors, no metadata
+        write_embedding(tmp_path / "run", rng.normal(size=(20, 4)).astype(np.float32), name=name)
+    assert cli.main(["analyze", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "skipping run/a: no metadata" in err and "none of the 2 embeddings" in err
+
+
+def test_neighbors_of_a_word_finds_the_embedding_that_has_it(logdir, capsys):
+    """issue 27.8: without --run, the word is looked up in every embedding (digits/logits,
+    listed first, has no 'comedy')."""
+    assert cli.main(["neighbors", str(logdir), "--query", "comedy", "--k", "2", "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["query"]["metadata"] == {"label": "comedy"}
+    assert "'comedy' is in 1 of 2 embeddings; answering from words/embedding" in captured.err
+
+
+def test_neighbors_of_a_misspelled_word_offers_spellings_from_every_embedding(logdir, capsys):
+    assert cli.main(["neighbors", str(logdir), "--query", "comdy"]) == 2
+    err = capsys.readouterr().err
+    assert "no embedding has 'comdy' (looked in 2: digits/logits, words/embedding)" in err
+    assert "did you mean 'comedy' (words/embedding)?" in err
+
+
+def test_neighbors_of_a_value_several_embeddings_have_names_the_others(tmp_path, capsys):
+    from tb_embedanalysis import write_embedding
+
+    rng = np.random.default_rng(0)
+    for name in ("first", "second"):
+        write_embedding(tmp_path / "run", rng.normal(size=(6, 3)).astype(np.float32), name=name,
+                        metadata=["w%d" % i for i in range(6)])
+    assert cli.main(["neighbors", str(tmp_path), "--query", "w3", "--k", "2"]) == 0
+    err = capsys.readouterr().err
+    assert "is in 2 of 2 embeddings; answering from run/first. Also in: --run run --embedding second" in err
 
 
 def test_console_script_is_installed(logdir):

@@ -2,6 +2,7 @@
 tiny embeddings, several runs. Logs are written by our writer (no TensorFlow needed)."""
 
 import json
+import pathlib
 
 import pytest
 from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
@@ -11,7 +12,7 @@ from tb_embedanalysis import cli, write_embedding
 
 
 def _labelled(logdir, name, n, seed):
-    write_embedding(str(logdir), vectors(n, 3, seed=seed), name=name, metadata=[str(i % 2) for i in range(n)])
+    return write_embedding(str(logdir), vectors(n, 3, seed=seed), name=name, metadata=[str(i % 2) for i in range(n)])
 
 
 def test_config_problems_are_printed_instead_of_no_projector_config(tmp_path, capsys):
@@ -50,11 +51,15 @@ def test_analyze_on_several_runs_analyses_every_one(tmp_path, capsys):
 def test_analyze_goes_on_past_an_embedding_it_cannot_analyse(tmp_path, capsys):
     _labelled(tmp_path / "a", "emb", 30, seed=2)
     write_embedding(str(tmp_path / "b"), vectors(10, 3, seed=4), name="unlabelled")
+    written = _labelled(tmp_path / "c", "broken", 20, seed=5)
+    tensor = pathlib.Path(written.tensor_path)
+    tensor.write_bytes(tensor.read_bytes()[:-4])  # a truncated tensor: an error, not a skip
     assert cli.main(["analyze", str(tmp_path), "--format", "csv"]) == 2
     out, err = capsys.readouterr()
     assert out.splitlines()[0].startswith("run,embedding,label")
     assert {line.split(",")[0] for line in out.splitlines()[1:]} == {"a"}
-    assert "b/unlabelled" in err and "label" in err
+    assert "note: skipping b/unlabelled: no metadata" in err  # issue 27.8: unlabelled is normal
+    assert "error: c/broken" in err
 
 
 def test_neighbors_on_several_runs_says_which_it_used_and_how_to_pick_another(tmp_path, capsys):

@@ -94,6 +94,32 @@ def test_hard_examples_by_history_have_the_usual_shape(client, logdir):
     assert export.status_code == 200 and len(export.get_data(as_text=True).strip().splitlines()) == 4
 
 
+def test_history_counts_label_errors_and_names_its_method(client, logdir, capsys):
+    """Issue 26: the method, the estimated count with its cut, memorisation, in /history,
+    /hard_examples?method=history and the CLI alike."""
+    root, run = logdir
+    body = wait_json(client, "/history", run=RUN, embedding=NAME, metric="euclidean")
+    assert "logit margins" in body["score"]["method"] and len(body["score"]["step_weights"]) == len(run.steps)
+    errors, memo = body["errors"], body["memorisation"]
+    assert errors["low"] <= errors["estimate"] <= errors["high"] and errors["cut"] == round(errors["estimate"])
+    assert sum(c["estimate"] for c in errors["per_label"]) == pytest.approx(errors["estimate"], abs=0.1 * len(errors["per_label"]))
+    assert abs(errors["estimate"] - run.flipped.sum()) <= 0.35 * run.flipped.sum()  # 4 steps of 300 rows: rough
+    scores = np.sort(body["points"]["score"])[::-1]
+    assert errors["cut_score"] == pytest.approx(scores[errors["cut"] - 1], abs=1e-4)
+    assert "about %d likely label errors" % errors["cut"] in errors["message"]
+    assert all(p["label"] != p["likely"] and p["low"] <= p["high"] for p in errors["pairs"])
+    assert errors["pairs"][0]["low"] <= errors["pairs"][0]["estimate"] <= errors["pairs"][0]["high"]
+    assert len(memo["suspect_fit"]) == len(run.steps)
+    assert memo["verdict"] == "ok" and memo["onset_step"] in run.steps[2:]  # memorised at the end, seen before
+    hard = wait_json(client, "/hard_examples", run=RUN, embedding=NAME, method="history", metric="euclidean")
+    assert hard["errors"] == errors and hard["memorisation"] == memo and hard["score"] == body["score"]
+    assert cli.main(["analyze", str(root), "--run", RUN, "--method", "history", "--metric", "euclidean",
+                     "--limit", str(errors["cut"] + 2)]) == 0
+    text = capsys.readouterr().out
+    assert errors["message"] in text and "the cut: about %d likely label errors" % errors["cut"] in text
+    assert memo["message"] in text
+
+
 def test_step_limits_the_history(client, logdir):
     _, run = logdir
     body = wait_json(client, "/hard_examples", run=RUN, embedding=NAME, method="history", step=run.steps[1])

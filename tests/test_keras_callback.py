@@ -148,3 +148,20 @@ def test_tf_tensors_and_variables_are_accepted(tmp_path):
         written = write_embedding(tmp_path, vectors, name=kind, step=tf.constant(5))
         assert written.tensor_name == f"{kind}:00005"
         np.testing.assert_array_equal(np.fromfile(written.tensor_path, "<f4").reshape(4, 3), values)
+
+
+def test_precompute_leaves_the_step_warm_for_the_tab(tmp_path, dataset):
+    from tb_embedanalysis import queries
+    from tb_embedanalysis.writer import precompute_launch
+
+    x, labels, _ = dataset
+    cache = str(tmp_path / "cache")
+    callback = EmbeddingCallback(tmp_path / "run", data=x, labels=labels, layer="hidden", name="hidden",
+                                 log_scalars=False, precompute=cache)
+    _model().fit(x, labels, epochs=1, batch_size=30, verbose=0, callbacks=[callback])
+    child = precompute_launch.running()
+    assert child is not None, "fit returned before the precompute finished: it runs in the background"
+    assert child.wait(timeout=120) == 0, open(precompute_launch.log_path()).read()[-2000:]
+    workspace = queries.Workspace.open(str(tmp_path / "run"), cache_dir=cache)
+    answer = queries.clusters(workspace.engine, workspace.load(".", "hidden", 1), wait=True)
+    assert isinstance(answer, dict) and answer["provenance"]["engine"] == "local"

@@ -78,6 +78,20 @@ def test_literal_search_finds_the_text_as_typed(client):
     assert sorted(int(m["metadata"]["Index"]) for m in plain["matches"]) == [19] + list(range(119, 200, 100)) + list(range(190, 200))
 
 
+def test_an_invalid_regex_is_searched_as_text_and_the_answer_says_so(client):
+    """issue 27.5: "(1" is no regex; the rows holding those two characters are found, and the
+    answer says it searched the text as typed, with RE2's reason."""
+    status, body = get(client, "/search", run="digits", embedding="logits", q="(1", column="Index", limit=500)
+    assert status == 200 and body["total"] == 0
+    assert body["as_text"] is True and "missing )" in body["regex_error"]
+    _, typed = get(client, "/search", run="words", embedding="embedding", q="comedy|", limit=5)
+    assert typed["as_text"] is False and typed["regex_error"] is None  # a valid regex: searched as one
+    _, long = get(client, "/search", run="digits", embedding="logits", q="(" + "x" * 999, column="Index")
+    assert long["as_text"] is True and len(long["regex_error"]) <= 130  # RE2 quotes the pattern: bounded
+    _, literal = get(client, "/search", run="digits", embedding="logits", q="(1", column="Index", literal=1)
+    assert literal["as_text"] is False and literal["regex_error"] is None  # plain text asked for: nothing to say
+
+
 def test_suggestions_on_a_million_distinct_values_stay_bounded():
     words = np.char.add("w", np.arange(1_000_000).astype(str)).tolist()
     column = Column.from_values(words)

@@ -152,7 +152,8 @@ def test_k_1000_on_100000_rows_is_refused_at_once_saying_what_fits(big_logdir):
     assert time.perf_counter() - start < 30
     body = response.get_json()
     largest = body["largest_k"]
-    assert body["work_memory_mb"] == 1536 and body["needed_mb"] > 2048 and largest == 500  # k ≤ 500: one graph
+    # needs ~1.9 GB (2.6 GB before the default score voted in row blocks): the graph alone is 1.1 GB
+    assert body["work_memory_mb"] == 1536 and body["needed_mb"] > 1536 and largest == 500  # k ≤ 500: one graph
     assert body["error"] == (
         "k = 1000 on 100,000 rows × 64 needs about {} of working memory (its kNN graph, for k = 1000, alone "
         "1,145 MB), more than the budget of 1,536 MB: ask for k ≤ {}, or raise the budget (TensorBoard: "

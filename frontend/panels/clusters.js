@@ -5,7 +5,7 @@
 import * as api from '../api.js';
 import {showClusters} from '../answers.js';
 import {mark} from '../marks.js';
-import {clusterTable, overallFigures} from '../views/clusters.js';
+import {clusterTable, estimateNote, overallFigures} from '../views/clusters.js';
 import {el, replace} from '../views/dom.js';
 import {noLabels} from '../views/notices.js';
 import {Panel} from './panel.js';
@@ -34,6 +34,18 @@ export default class ClustersPanel extends Panel {
       errorTitle: 'Could not compute cluster statistics'});
   }
 
+  /** The sample's estimate (http_api.md /clusters) under the exact pass's progress bar. */
+  renderEstimate(estimate, barNode) {
+    const store = this.store;
+    replace(this.body, barNode, estimateNote(estimate),
+      el('div', {class: 'estimate'},
+        overallFigures(estimate.overall, {askedK: store.sel.k}),
+        clusterTable({labels: estimate.labels, sort: this.sort, focus: store.focus, colourOf: (l) => store.colours.colourOf(l),
+          onSort: (sort) => { this.sort = sort; this.renderEstimate(estimate, barNode); },
+          onLabel: (label) => store.setFocus(label)})));
+    mark('clusters-estimate');
+  }
+
   render() {
     const store = this.store;
     const q = store.query();
@@ -41,7 +53,7 @@ export default class ClustersPanel extends Panel {
       el('a', {class: 'export-link', href: api.exportUrl(q, 'clusters', 'csv'), download: ''}, 'CSV'), ' · ',
       el('a', {class: 'export-link', href: api.exportUrl(q, 'clusters', 'json'), download: ''}, 'JSON')));
     replace(this.body,
-      overallFigures(this.answer.overall, {askedK: store.sel.k}),
+      overallFigures(this.answer.overall, {askedK: store.sel.k, provenance: this.answer.provenance}),
       clusterTable({labels: this.answer.labels, sort: this.sort, focus: store.focus, colourOf: (l) => store.colours.colourOf(l),
         onSort: (sort) => { this.sort = sort; this.render(); },
         onLabel: (label) => {

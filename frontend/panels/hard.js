@@ -28,6 +28,7 @@ export default class HardPanel extends Panel {
     });
     store.on('data', ({name}) => { if (name === 'clusters' && this.toolbarSlot) this.renderToolbar(); });
     store.on('tags', (detail) => this.onTags(detail));
+    store.on('review', () => { if (this.toolbarSlot && !this.node.hidden) this.renderToolbar(); });
   }
 
   /** Tags changed: redraw the cards' chips; with "hide ok" on, a point just tagged ok leaves the queue. */
@@ -152,6 +153,7 @@ export default class HardPanel extends Panel {
       exportUrl: (format) => api.exportUrl(q, 'hard_examples', format,
         {label: filter.label, predicted: filter.predicted, method: filter.method, limit: EXPORT_LIMIT}),
       hidden, tagAll, tagsExportUrl: (format) => api.exportUrl(q, 'tags', format),
+      onReview: this.store.review.open ? null : () => this.store.setReview({open: true}),
     }));
   }
 }

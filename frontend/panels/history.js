@@ -16,8 +16,8 @@ import {mapColours, onThemeChange} from '../theme.js';
 import {CartographyChart} from '../views/cartography.js';
 import {el, fmt, replace} from '../views/dom.js';
 import {loadInto, notice, settle} from '../views/feedback.js';
-import {cartographyCaption, cartographyTooltip, churnPickers, churnView, leftOutList, pointHistoryView, stepChart,
-  timelinePair} from '../views/history.js';
+import {accuracyView, cartographyCaption, cartographyTooltip, churnPickers, churnView, labelErrorsSummary, leftOutList,
+  pointHistoryView, timelinePair} from '../views/history.js';
 import {Panel} from './panel.js';
 
 const RINGED = 50; // at most this many likely label errors ringed on the chart…
@@ -147,7 +147,7 @@ export default class HistoryPanel extends Panel {
       el('p', {class: 'muted small'}, `${fmt(a.n)} points followed over ${a.steps.length} steps (${a.steps[0]} to ${a.steps[a.steps.length - 1]}), `
         + `${a.k} nearest neighbours by ${a.metric} distance, labels from “${a.label_column}”. `
         + 'Per point and step, the kNN margin is the share of its neighbours voting for its label minus the largest share voting for another, in [−1, 1].'),
-      leftOutList(a.left_out));
+      leftOutList(a.left_out), labelErrorsSummary(a));
   }
 
   renderChart() {
@@ -188,12 +188,7 @@ export default class HistoryPanel extends Panel {
   }
 
   renderAccuracy() {
-    const a = this.answer;
-    replace(this.slots.accuracy,
-      stepChart(a.steps, [{name: 'kNN accuracy', values: a.per_step.map((s) => s.knn_accuracy), colour: 'var(--accent)'}],
-        {yRange: null, format: (v) => `${(100 * v).toFixed(1)}%`, width: 340, height: 110,
-          label: `leave-one-out kNN accuracy per step: ${a.per_step.map((s) => `${s.step}: ${(100 * s.knn_accuracy).toFixed(1)}%`).join(', ')}`}),
-      el('p', {class: 'muted small'}, 'the share of points whose neighbours vote for their own label, at each step'));
+    replace(this.slots.accuracy, accuracyView(this.answer));
   }
 
   updateSelected() {

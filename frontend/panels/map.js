@@ -12,8 +12,19 @@ import {mark} from '../marks.js';
 import {mapColours, onThemeChange} from '../theme.js';
 import {fmt, metadataText} from '../views/dom.js';
 import {MapView, PROJECTIONS} from '../views/map.js';
+import {MapKeys} from './map_keys.js';
 import {MapLasso} from './map_lasso.js';
+import {MapSelection} from './map_selection.js';
+import {MapProjector} from './map_projector.js';
 import {Panel} from './panel.js';
+
+/** coords with every point not chosen hidden (NaN) while the chosen points are isolated (chosen.js). */
+function isolated(coords, chosen) {
+  if (!chosen.isolated || !chosen.mask) return coords;
+  const shown = coords.slice();
+  for (let i = 0; i < chosen.mask.length; i++) if (!chosen.mask[i]) { shown[2 * i] = NaN; shown[2 * i + 1] = NaN; }
+  return shown;
+}
 
 const TEXT_COLUMN_MAX = 200000; // beyond this many points the map writes labels, not another column
 const MOVED_ARROWS = 100; // arrows drawn for "moved since step"
@@ -40,6 +51,10 @@ export default class MapPanel extends Panel {
     });
     this.body.appendChild(this.view.node);
     this.lasso = new MapLasso(store, this.view); // select points by drawing around them, tag them
+    this.chosen = new MapSelection(store, this.view); // the chosen points: gallery, isolate, tag all (issue 27.3)
+    this.keys = new MapKeys(store, this.view); // arrows, Enter, Space on the map (issue 27.7)
+    store.on('chosen', () => this.updateEmphasis());
+    this.projector = new MapProjector(store, this); // colour/words by any column, 3-D, settings, thumbnails
     this.view.setTheme(mapColours());
     onThemeChange(() => this.view.setTheme(mapColours()));
     store.on('projection', () => { this.loadMap(); this.showMovedControl(); this.loadMoved(); });
@@ -69,6 +84,7 @@ export default class MapPanel extends Panel {
     this.texts = null;
     this.view.setHardAvailable(Boolean(labelColumn));
     this.view.setNote(null);
+    this.projector.reset();
     this.showLegend(); // the colours were reset: empty until the new assignment
     this.updateEmphasis();
     this.updateMarks();
@@ -89,7 +105,7 @@ export default class MapPanel extends Panel {
   showMovedControl() {
     const steps = this.movedSteps();
     if (!steps.includes(this.moved.step)) this.moved = {...this.moved, step: steps[0] ?? null};
-    const disabled = this.store.projection !== 'pca' ? 'only the PCA map is aligned between steps' : null;
+    const disabled = !this.projector.plainPca() ? 'only the 2-D PCA map is aligned between steps' : null;
     this.view.setMovedSteps(steps.length ? steps : null, {...this.moved, disabled});
   }
 
@@ -99,7 +115,7 @@ export default class MapPanel extends Panel {
     this.view.setArrows(null);
     const {on, step} = this.moved;
     const store = this.store;
-    if (!on || step === null || store.projection !== 'pca' || !store.usableEntry()) {
+    if (!on || step === null || !this.projector.plainPca() || !store.usableEntry()) {
       if (store.projection === 'pca') this.view.setMovedInfo('');
       return;
     }
@@ -137,6 +153,8 @@ export default class MapPanel extends Panel {
 
   /** The words written next to point `index` on the map. */
   textOf(index) {
+    const chosen = this.projector.textOf(index); // a column chosen under "Words" (or none)
+    if (chosen !== undefined) return chosen;
     const row = this.texts?.[index] ?? this.store.colours.labels.metadata(index);
     return metadataText(row, {index});
   }
@@ -148,27 +166,40 @@ export default class MapPanel extends Panel {
     const entry = store.entry();
     const method = store.projection;
     this.view.setMethod(method);
+    if (this.projector.waitingForQueries(method)) {
+      this.view.clear();
+      this.view.showNotice('Custom projection', 'Give its axis two queries under Settings: the rows at its left end '
+        + 'and those at its right (e.g. bad → good, or two labels); optionally a second axis the same way.');
+      return;
+    }
     const bar = this.view.showProgress(`Computing the ${PROJECTIONS[method]} map`);
     try {
-      const key = `proj|${q.run}|${q.embedding}|${q.step}|${method}`;
-      const coords = await store.requests.get(key, (progress) => api.projection(q, method, {onProgress: progress}),
-        (state) => { if (isCurrent()) bar.update(state); });
+      const {key, fetch} = this.projector.request(q, method);
+      const result = await store.requests.get(key, fetch, (state) => { if (isCurrent()) bar.update(state); });
       if (!isCurrent()) return;
-      if (coords.length / 2 !== entry.shape[0]) {
-        throw new api.ApiError(`the map has ${coords.length / 2} points but the embedding has ${entry.shape[0]} rows; the logs changed while loading`, {status: 409});
+      if (result.coords.length / result.dims !== entry.shape[0]) {
+        throw new api.ApiError(`the map has ${result.coords.length / result.dims} points but the embedding has ${entry.shape[0]} rows; the logs changed while loading`, {status: 409});
       }
+      const coords = this.projector.arrived(result); // 2-D positions (a 3-D map's projection)
       this.coords = coords;
-      const labels = store.colours.labels;
+      const {classes, palette} = this.projector.colouringShown() ?? store.colours.labels;
       this.view.hideOverlay();
-      this.view.setData(coords, labels.classes, labels.palette);
+      this.view.setData(isolated(coords, store.chosen), classes, palette);
+      if (store.chosen.isolated) { // not "NaN/Inf not shown": the others are hidden on purpose
+        this.view.count = `${fmt(store.chosen.count)} of ${fmt(entry.shape[0])} points (the chosen ones, isolated)`;
+        this.view._info();
+      }
+      this.projector.shown();
       this.updateEmphasis();
       this.updateMarks();
       requestAnimationFrame(() => {
         mark('map');
-        if (labels.coloured) mark('mapLabels');
+        if (store.colours.labels.coloured) mark('mapLabels');
       });
     } catch (error) {
-      if (isCurrent()) this.view.showError(error, {retry: () => this.loadMap()});
+      if (!isCurrent()) return;
+      const custom = this.projector.failed(error); // the custom projection's form says it too
+      this.view.showError(error, custom ? {title: 'Could not compute the custom projection'} : {retry: () => this.loadMap()});
     }
   }
 
@@ -189,7 +220,7 @@ export default class MapPanel extends Panel {
     if (kind === 'legend') {
       this.showLegend();
     } else if (kind === 'points') {
-      this.view.setColours(labels.classes, labels.palette);
+      if (!this.projector.colouringShown()) this.view.setColours(labels.classes, labels.palette);
       this.updateEmphasis();
       if (this.coords) requestAnimationFrame(() => mark('mapLabels'));
     } else if (kind === 'error') {
@@ -197,7 +228,16 @@ export default class MapPanel extends Panel {
     }
   }
 
+  /** The projector's colouring changed (another column, or back to the labels). */
+  coloursChanged() {
+    const {classes, palette} = this.projector.colouringShown() ?? this.store.colours.labels;
+    this.view.setColours(classes, palette);
+    this.showLegend();
+  }
+
   showLegend() {
+    const own = this.projector.legend(); // colouring by another column: its legend
+    if (own) { this.view.setColumnLegend(own); return; }
     const {legend, other} = this.store.colours.labels.legend();
     this.view.setLegend(legend, other, this.store.focus);
   }
@@ -217,6 +257,8 @@ export default class MapPanel extends Panel {
       const mask = new Uint8Array(n);
       for (const m of data.search.matches) mask[m.index] = 1;
       this.view.setEmphasis(mask);
+    } else if (this.store.chosen.mask && !this.store.chosen.isolated) {
+      this.view.setEmphasis(this.store.chosen.mask); // the chosen points stand out until isolated
     } else if (focus !== null && colours.labels.labelled) {
       this.view.setEmphasis(colours.labels.maskOf(focus));
     } else {

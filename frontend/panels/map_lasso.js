@@ -1,6 +1,7 @@
-// The map panel's lasso (issue 18.3): the "Lasso" toggle in the map's toolbar, the lasso on
-// the plot (lasso.js) and the bar under the map that tags the points inside it through the
-// store's tags (tags.js → api.setTags), at most ROWS_PER_REQUEST rows per request.
+// The map panel's lasso (issue 18.3): the "Lasso" toggle in the map's toolbar and the lasso
+// on the plot (lasso.js); its points become the chosen points (chosen.js, issue 27.3), which
+// the bar under the map (map_selection.js) tags through the store's tags (tags.js →
+// api.setTags), at most ROWS_PER_REQUEST rows per request (tagInChunks).
 // Owned by the map panel (panels/map.js); cleared when the selection or projection changes,
 // since its rows and polygon belong to the map it was drawn on.
 
@@ -27,13 +28,14 @@ export class MapLasso {
     this.toggle = lassoToggle((on) => this.lasso.setActive(on));
     view.toolbar.insertBefore(this.toggle.node, view.toolbar.querySelector('.spacer'));
     this.lasso = new Lasso(view.plot, view.stage, {
-      onSelect: (selection) => this.show(selection),
+      onSelect: (selection) => this.choose(selection),
       onPick: (index) => store.selectPoint(index),
       onMode: (on) => this.toggle.set(on),
     });
     store.on('selection', () => this.lasso.clear());
     store.on('projection', () => this.lasso.clear());
     store.on('tags', () => this.bar?.setTagged(this.tagged()));
+    store.on('chosen', () => { if (!store.chosen.current && this.lasso.polygon) this.lasso.clear(); }); // forgotten: erase it
   }
 
   /** How many of the lasso's points have a tag or a corrected label. */
@@ -42,6 +44,22 @@ export class MapLasso {
     let count = 0;
     if (indices) for (const i of indices) if (this.store.tags.of(i)) count++;
     return count;
+  }
+
+  /**
+   * The lasso's points become the chosen points (chosen.js): one selection whatever made it,
+   * tagged and listed by the bar under the map (panels/map_selection.js). A cleared lasso
+   * forgets them, unless the view is isolated to them (isolating clears the lasso too).
+   */
+  choose(selection) {
+    const chosen = this.store.chosen;
+    if (selection?.indices.length) {
+      replace(this.slot);
+      chosen.set(selection.indices, {source: 'lasso', title: 'drawn with the lasso'});
+      return;
+    }
+    if (chosen.current?.source === 'lasso' && !chosen.isolated) chosen.clear();
+    this.show(selection);
   }
 
   show(selection) {
@@ -53,33 +71,38 @@ export class MapLasso {
     replace(this.slot, this.bar.node);
   }
 
-  /**
-   * Tag `indices` with `fields`, ROWS_PER_REQUEST rows per request, saying how far it got.
-   * A corrected label also tags "label error" the rows that have no tag (as the single-point
-   * field does). Resolves to the words to show; rejects with words saying what was saved.
-   */
-  async tag(indices, fields) {
-    const tags = this.store.tags;
-    const generation = tags.generation; // the embedding the lasso was drawn on
-    const rows = Array.from(indices);
-    let groups = [[rows, fields]];
-    if (fields.corrected_label && !('tag' in fields)) {
-      groups = [[rows.filter((i) => !tags.of(i)?.tag), {...fields, tag: 'label error'}], [rows.filter((i) => tags.of(i)?.tag), fields]];
-    }
-    let saved = 0;
-    for (const [group, groupFields] of groups) {
-      for (let start = 0; start < group.length; start += ROWS_PER_REQUEST) {
-        if (tags.generation !== generation) throw new Error(`Stopped after ${fmt(saved)} of ${fmt(rows.length)}: another embedding was chosen.`);
-        if (rows.length > ROWS_PER_REQUEST) this.bar?.status(`saving ${fmt(saved)} of ${fmt(rows.length)}…`);
-        const chunk = group.slice(start, start + ROWS_PER_REQUEST);
-        try {
-          await tags.set(chunk, groupFields);
-        } catch (error) {
-          throw new Error(saved ? `Saved ${fmt(saved)} of ${fmt(rows.length)}; the rest not: ${error.message}` : `Not saved: ${error.message}`);
-        }
-        saved += chunk.length;
-      }
-    }
-    return done(fields, rows.length);
+  /** Tag the lasso's points (tagInChunks), saying how far it got in the bar. */
+  tag(indices, fields) {
+    return tagInChunks(this.store.tags, indices, fields, (text) => this.bar?.status(text));
   }
+}
+
+/**
+ * Tag `indices` with `fields` through `tags` (tags.js), ROWS_PER_REQUEST rows per request,
+ * telling status(text) how far it got. A corrected label also tags "label error" the rows
+ * that have no tag (as the single-point field does). Resolves to the words to show; rejects
+ * with words saying what was saved. The lasso's bar and the chosen points' bar use it.
+ */
+export async function tagInChunks(tags, indices, fields, status = () => {}) {
+  const generation = tags.generation; // the embedding the points were chosen on
+  const rows = Array.from(indices);
+  let groups = [[rows, fields]];
+  if (fields.corrected_label && !('tag' in fields)) {
+    groups = [[rows.filter((i) => !tags.of(i)?.tag), {...fields, tag: 'label error'}], [rows.filter((i) => tags.of(i)?.tag), fields]];
+  }
+  let saved = 0;
+  for (const [group, groupFields] of groups) {
+    for (let start = 0; start < group.length; start += ROWS_PER_REQUEST) {
+      if (tags.generation !== generation) throw new Error(`Stopped after ${fmt(saved)} of ${fmt(rows.length)}: another embedding was chosen.`);
+      if (rows.length > ROWS_PER_REQUEST) status(`saving ${fmt(saved)} of ${fmt(rows.length)}…`);
+      const chunk = group.slice(start, start + ROWS_PER_REQUEST);
+      try {
+        await tags.set(chunk, groupFields);
+      } catch (error) {
+        throw new Error(saved ? `Saved ${fmt(saved)} of ${fmt(rows.length)}; the rest not: ${error.message}` : `Not saved: ${error.message}`);
+      }
+      saved += chunk.length;
+    }
+  }
+  return done(fields, rows.length);
 }

@@ -8,7 +8,7 @@ import * as api from '../api.js';
 import {hardest} from '../answers.js';
 import {el, replace} from '../views/dom.js';
 import {loadInto, settle} from '../views/feedback.js';
-import {neighborList, notFound, pointRow, queryForm, searchList} from '../views/neighbors.js';
+import {labelNote, neighborList, notFound, pointRow, queryForm, quoted, searchList} from '../views/neighbors.js';
 import {labelChip} from '../views/point.js';
 import {tagChip, tagControls} from '../views/tags.js';
 import {Panel} from './panel.js';
@@ -33,15 +33,19 @@ export default class NeighborsPanel extends Panel {
       this.reveal();
     });
     store.on('search', () => this.loadSearch());
+    store.on('focus', () => { if (this.noted !== null && this.store.focus !== this.noted) this.dropNote(); });
+    this.missed = null; // the text of a lookup no row had, while its "No row has …" is shown
+    this.noted = null; // the label a label note is shown for
     store.on('tags', ({indices}) => {
       const shown = this.neighborSlot.querySelector('.point-tags');
       if (shown && (!indices || indices.includes(Number(shown.dataset.index)))) shown.replaceWith(this.pointTags(Number(shown.dataset.index)));
     });
   }
 
-  /** The selected point's tag chip and the buttons to tag it (issue 18.3). */
+  /** The selected point's tag chip and the buttons to tag it (issue 18.3); nothing without labels (issue 27.5). */
   pointTags(index) {
     const tags = this.store.tags;
+    if (!this.store.labelColumn()) return el('div', {class: 'point-tags', hidden: true, dataset: {index: String(index)}});
     const entry = tags.of(index);
     return el('div', {class: 'point-tags', dataset: {index: String(index)}},
       el('div', {class: 'point-tags-head small'}, el('strong', null, 'Tag'), ' ', tagChip(entry) || el('span', {class: 'muted'}, 'not tagged'),
@@ -61,6 +65,8 @@ export default class NeighborsPanel extends Panel {
       columns: store.entry().columns || [], text: store.search || '', column: store.searchColumn, regex: store.searchRegex,
       onType: (text, column, regex) => {
         clearTimeout(this.typingTimer);
+        // "No row has “zzz”" belongs to zzz: once the text changes (or is emptied), it goes.
+        if (this.missed !== null && text !== this.missed) this.loadNeighbors();
         this.typingTimer = setTimeout(() => store.setSearch(text || null, column, {regex}), TYPING_PAUSE_MS);
       },
       onSubmit: (text, column, regex) => this.submit(text, column, regex),
@@ -76,11 +82,37 @@ export default class NeighborsPanel extends Panel {
     return label === null ? null : {label, count: colours.labels.counts().get(label), colour: colours.colourOf(label)};
   }
 
-  selectLabel(label) {
+  /** Emphasise `label`; say so, with `alternative` ({column, value, index}: a row whose other column is the text typed). */
+  selectLabel(label, alternative = null) {
     const store = this.store;
+    if (this.missed !== null) this.loadNeighbors(); // the old "No row has …" is not about this
     store.setSearch(null); // the search's emphasis would hide the label's
     store.setFocus(label);
     store.setHardFilter({label, predicted: null, offset: 0});
+    const {colours} = store;
+    this.noted = label;
+    settle(this.searchSlot, labelNote({label, count: colours.labels.counts().get(label), colour: colours.colourOf(label),
+      alternative, onAlternative: () => { this.dropNote(); store.setFocus(null); store.selectPoint(alternative.index); },
+      onClear: () => store.setFocus(null)}));
+  }
+
+  dropNote() {
+    this.noted = null;
+    if (this.searchSlot.querySelector('.label-note')) settle(this.searchSlot);
+  }
+
+  /** A row whose column other than the label column holds exactly `text` (from the search's matches), or null. */
+  async alternativeRow(text, column) {
+    const store = this.store;
+    if (store.search !== text || store.searchRegex) store.setSearch(text, column, {regex: false});
+    const result = await this.searching;
+    const labelColumn = store.labelColumn();
+    for (const match of result?.matches || []) {
+      for (const [name, value] of Object.entries(match.metadata || {})) {
+        if (name !== labelColumn && value === text) return {column: name, value, index: match.index};
+      }
+    }
+    return null;
   }
 
   /** Enter: a label value selects its label; else the one match's neighbours, else the exact value's. */
@@ -89,7 +121,8 @@ export default class NeighborsPanel extends Panel {
     const store = this.store;
     const label = this.labelMatch(text, column, regex);
     if (label) {
-      this.selectLabel(label.label);
+      const alternative = await this.alternativeRow(text, column);
+      this.selectLabel(label.label, alternative);
       return;
     }
     if (store.search !== text || store.searchColumn !== column || store.searchRegex !== regex) store.setSearch(text, column, {regex});
@@ -122,6 +155,7 @@ export default class NeighborsPanel extends Panel {
   async loadNeighbors(by = null) {
     const isCurrent = this.begin('neighbors');
     const store = this.store;
+    this.missed = null;
     if (!by && store.point === null) {
       store.publish('neighbors', null);
       this.showHint(isCurrent);
@@ -130,11 +164,13 @@ export default class NeighborsPanel extends Panel {
     const q = store.query();
     const column = store.labelColumn();
     await loadInto(this.neighborSlot, {
-      isCurrent, label: 'Finding neighbours', errorTitle: by ? `No neighbours for “${by.query}”` : 'Could not find neighbours',
+      isCurrent, label: 'Finding neighbours', errorTitle: by ? `No neighbours for ${quoted(by.query)}` : 'Could not find neighbours',
       load: (onProgress) => store.withColours(api.neighbors(q, by || {index: store.point}, {onProgress})),
-      explain: (error) => (by && error?.status === 404 && Array.isArray(error.details?.suggestions)
-        ? notFound({text: by.query, column: by.column, suggestions: error.details.suggestions, onPick: (w) => this.pick(w, by.column)})
-        : null),
+      explain: (error) => {
+        if (!(by && error?.status === 404 && Array.isArray(error.details?.suggestions))) return null;
+        this.missed = by.query;
+        return notFound({text: by.query, column: by.column, suggestions: error.details.suggestions, onPick: (w) => this.pick(w, by.column)});
+      },
       show: (result) => {
         store.publish('neighbors', result);
         if (store.point !== result.query.index) store.selectPoint(result.query.index, {load: false});
@@ -190,7 +226,7 @@ export default class NeighborsPanel extends Panel {
     const n = store.entry().shape[0];
     const abort = (this.searchAbort = new AbortController());
     this.searching = loadInto(this.searchSlot, {
-      isCurrent, label: 'Searching', errorTitle: `Search for “${text}” failed`,
+      isCurrent, label: 'Searching', errorTitle: `Search for ${quoted(text)} failed`,
       load: (onProgress) => store.withColours(api.search(q, text, {column, limit: Math.min(n, SEARCH_LIMIT), regex},
         {onProgress, signal: abort.signal})),
       show: (result) => {

@@ -46,16 +46,67 @@ function kNotes(overall, askedK) {
   return {note, warning};
 }
 
-/** The headline figures; askedK: the k typed in the top bar. */
-export function overallFigures(overall, {askedK = null} = {}) {
+/**
+ * Where these results came from when `tb-embedanalysis precompute` computed them ahead
+ * (/clusters `provenance`), else null: "precomputed by tb-embedanalysis precompute at
+ * 2026-12-06 23:41 UTC, in 41 s on 4 workers (dask)".
+ */
+export function provenanceLine(provenance) {
+  const seconds = (s) => (s < 10 ? Number(s).toFixed(1) : fmt(Math.round(s)));
+  if (!provenance) return null;
+  const when = String(provenance.finished_at || '').replace('T', ' ').replace(/(:\d\d)?\+00:00$/, ' UTC');
+  const workers = provenance.workers === 1 ? '1 worker' : `${fmt(provenance.workers)} workers`;
+  return el('div', {class: 'muted small provenance', role: 'status'}, 'precomputed by ',
+    el('code', null, 'tb-embedanalysis precompute'),
+    ` at ${when}, in ${seconds(provenance.seconds)} s on ${workers} (${provenance.engine})`);
+}
+
+
+/** An estimate's interval [low, high] of a `kind` figure as text ("90.1–92.0%"), or null. */
+function intervalText(kind, interval) {
+  if (!interval || interval[0] === null || interval[1] === null) return null;
+  if (kind === 'frac') return `${(100 * interval[0]).toFixed(1)}–${pct(interval[1])}`;
+  return `${fmt(Math.round(interval[0]))}–${fmt(Math.round(interval[1]))}`;
+}
+
+/**
+ * A figure, with "≈" and its interval under it when it is an estimate's (`interval`, or
+ * `estimated` for one given without: macro F1).
+ */
+function valueWithInterval(kind, value, interval, estimated = false) {
+  const text = intervalText(kind, interval);
+  const shown = formatValue(kind, value);
+  if (text === null) return estimated && value !== null && value !== undefined ? `≈ ${shown}` : shown;
+  return [`≈ ${shown}`, el('span', {class: 'interval'}, text)];
+}
+
+// An estimate's overall figures that are estimated (the others, n and labels, are exact).
+const ESTIMATED_OVERALL = new Set(['knn_accuracy', 'macro_f1']);
+
+/** What an estimate is: the banner above its figures (http_api.md /clusters, `estimate`). */
+export function estimateNote(estimate) {
+  return el('div', {class: 'estimate-note', role: 'note'},
+    el('strong', null, 'Estimate'),
+    ` from the exact neighbours of ${fmt(estimate.sample_size)} of ${fmt(estimate.overall.n)} points, ` +
+    'with 95% intervals (Wilson). The exact figures replace it when the full pass ends.');
+}
+
+/**
+ * The headline figures; askedK: the k typed in the top bar; provenance: /clusters
+ * `provenance`. An estimate's show their intervals.
+ */
+export function overallFigures(overall, {askedK = null, provenance = null} = {}) {
+  const intervals = overall.intervals || {};
   const tiles = OVERALL.filter((f) => f.key in overall).map((f) =>
     el('div', {class: 'figure', title: f.help || ''},
-      el('div', {class: 'figure-value'}, formatValue(f.kind, overall[f.key])),
+      el('div', {class: 'figure-value'},
+        valueWithInterval(f.kind, overall[f.key], intervals[f.key], Boolean(overall.intervals) && ESTIMATED_OVERALL.has(f.key))),
       el('div', {class: 'figure-label'}, f.title)));
   const {note, warning} = kNotes(overall, askedK);
   const notes = [`${note}, ${overall.metric}`, `label column “${overall.label_column}”`];
   if (overall.silhouette_sample_size) notes.push(`silhouette on a sample of ${fmt(overall.silhouette_sample_size)}`);
-  return el('div', {class: 'overall'}, el('div', {class: 'figures'}, tiles), el('div', {class: 'muted small'}, notes.join(' · ')), warning);
+  return el('div', {class: 'overall'}, el('div', {class: 'figures'}, tiles), el('div', {class: 'muted small'}, notes.join(' · ')),
+    provenanceLine(provenance), warning);
 }
 
 function compareRows(key, kind) {
@@ -88,15 +139,16 @@ export function clusterTable({labels, sort, onSort, onLabel, colourOf, focus}) {
       title: `show the hard examples of “${row.label}”`},
     present.map((c) => {
       const value = row[c.key];
+      const interval = row.intervals?.[c.key]; // an estimate's row
       if (c.kind === 'label') return el('td', {class: 'label'}, labelChip(value, colourOf(value)));
       if (c.kind === 'frac') {
         const bad = typeof value === 'number' && value < 0.8;
         return el('td', {class: 'num' + (bad ? ' bad' : '')},
           el('span', {class: 'cell-bar'}, el('span', {class: 'cell-fill', style: {width: `${Math.round(100 * Math.max(0, value || 0))}%`}})),
-          formatValue(c.kind, value));
+          valueWithInterval(c.kind, value, interval));
       }
       if (c.kind === 'text') return el('td', {class: 'text'}, value === null || value === undefined ? '–' : String(value));
-      return el('td', {class: 'num' + (c.key === 'hard_count' && value > 0 ? ' warn' : '')}, formatValue(c.kind, value));
+      return el('td', {class: 'num' + (c.key === 'hard_count' && value > 0 ? ' warn' : '')}, valueWithInterval(c.kind, value, interval));
     }));
     tr.addEventListener('click', () => onLabel(row.label));
     tr.addEventListener('keydown', (event) => { if (event.key === 'Enter') onLabel(row.label); });

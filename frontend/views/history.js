@@ -43,7 +43,7 @@ export function marginSparkline(margins, {votes = null, steps = null, label = nu
  * format(v) for the y labels and dot titles.
  */
 export function stepChart(steps, series, {yRange = null, format = (v) => fmt(v), width = 360, height = 120,
-  cls = 'step-chart', label = ''} = {}) {
+  cls = 'step-chart', label = '', marker = null} = {}) {
   const left = 44, right = 10, top = 8, bottom = 20;
   const root = svg('svg', {width, height, viewBox: `0 0 ${width} ${height}`, class: cls, role: 'img', 'aria-label': label});
   const all = series.flatMap((s) => s.values).filter(Number.isFinite);
@@ -63,6 +63,19 @@ export function stepChart(steps, series, {yRange = null, format = (v) => fmt(v),
     const t = svg('text', {x: x(i), y: height - 4, class: 'chart-text', 'text-anchor': 'middle'});
     t.textContent = String(steps[i]);
     root.appendChild(t);
+  }
+  if (marker && marker.index >= 0 && marker.index < steps.length) { // e.g. where memorisation starts
+    const mx = x(marker.index);
+    const g = svg('g', {class: 'chart-marker'});
+    g.appendChild(svg('path', {d: `M${mx},${top}V${height - bottom}`, class: 'chart-marker-line'}));
+    const t = svg('text', {x: mx + (marker.index > steps.length / 2 ? -3 : 3), y: top + 8, class: 'chart-text chart-marker-text',
+      'text-anchor': marker.index > steps.length / 2 ? 'end' : 'start'});
+    t.textContent = marker.label;
+    g.appendChild(t);
+    const title = svg('title', {});
+    title.textContent = marker.title || marker.label;
+    g.appendChild(title);
+    root.appendChild(g);
   }
   for (const s of series) {
     let d = '';
@@ -218,4 +231,40 @@ export function cartographyTooltip(points, p, rank, colourOf) {
     el('div', {class: 'muted small'}, `mean margin ${fmt(points.mean_margin[p], 3)} · variability ${fmt(points.variability[p], 3)}`),
     el('div', {class: 'muted small'}, points.never_learned[p] ? 'never learned'
       : points.learned_at[p] === null ? 'not learned at the last step' : `learned at step ${points.learned_at[p]}`));
+}
+
+/**
+ * What the history says about label errors (issue 26): the score's method, the estimated
+ * count, and whether the logged steps let the history help (memorisation's verdict).
+ */
+export function labelErrorsSummary({score, errors, memorisation}) {
+  const parts = [];
+  if (errors) parts.push(el('p', {class: 'errors-estimate small'}, errors.message));
+  if (memorisation) {
+    const warn = memorisation.verdict === 'too_late' || memorisation.verdict === 'too_few';
+    parts.push(el('p', {class: `memorisation-note small${warn ? ' warn' : ''}`, dataset: {verdict: memorisation.verdict}},
+      memorisation.message));
+  }
+  if (score?.method) parts.push(el('p', {class: 'muted small'}, `score: ${score.method}`));
+  return parts;
+}
+
+/**
+ * kNN accuracy per step of a /history answer and, with its `memorisation`, the share of the
+ * likely label errors fitted to their given label, with a marker where memorisation starts.
+ */
+export function accuracyView(a) {
+  const series = [{name: 'kNN accuracy', values: a.per_step.map((s) => s.knn_accuracy), colour: 'var(--accent)'}];
+  const m = a.memorisation;
+  if (m) series.push({name: 'likely label errors fitting their label', values: m.suspect_fit, colour: 'var(--bad)'});
+  const onset = m && m.onset_step !== null ? a.steps.indexOf(m.onset_step) : -1;
+  const marker = onset >= 0 ? {index: onset, label: `memorisation ${m.onset_step}`, title: m.message} : null;
+  const label = `leave-one-out kNN accuracy per step: ${a.per_step.map((s) => `${s.step}: ${(100 * s.knn_accuracy).toFixed(1)}%`).join(', ')}`
+    + (marker ? `; memorisation starts at step ${m.onset_step}` : '');
+  return [
+    stepChart(a.steps, series, {yRange: m ? [0, 1] : null, format: (v) => `${(100 * v).toFixed(1)}%`, width: 340, height: 110,
+      marker, label}),
+    el('p', {class: 'muted small'}, 'the share of points whose neighbours vote for their own label, at each step',
+      m ? '; in red, the share of the likely label errors fitted to their given label (the network memorising them)' : ''),
+  ];
 }

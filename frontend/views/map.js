@@ -3,13 +3,13 @@
 // canvas keeps its zoom across updates), so it is an object with setters.
 
 import {el, fmt, metadataText, replace} from './dom.js';
-import {errorBox, progress} from './feedback.js';
+import {errorBox, notice, progress} from './feedback.js';
 import {labelChip, thumbnail} from './point.js';
 import {ScatterPlot} from '../scatter.js';
 import {OTHER} from '../palette.js';
 
-/** The server's projection methods (analysis/projection.py PROJECTIONS) → button text. */
-export const PROJECTIONS = {pca: 'PCA', tsne: 't-SNE', umap: 'UMAP'};
+/** The server's projection methods (analysis/projection.py PROJECTIONS) and the custom projection → button text. */
+export const PROJECTIONS = {pca: 'PCA', tsne: 't-SNE', umap: 'UMAP', custom: 'Custom'};
 
 /**
  * onSelect(index), onProjection(method), onFocusLabel(label|null), onToggleHard(bool), onToggleOutliers(bool),
@@ -89,6 +89,12 @@ export class MapView {
     this.overlay.hidden = false;
   }
 
+  /** Words instead of a map (nothing to compute yet). */
+  showNotice(title, ...lines) {
+    replace(this.overlay, notice(title, ...lines));
+    this.overlay.hidden = false;
+  }
+
   hideOverlay() {
     this.overlay.hidden = true;
     replace(this.overlay);
@@ -153,6 +159,11 @@ export class MapView {
         el('span', {class: 'swatch', style: {background: OTHER}}), el('span', {class: 'legend-text'}, `other (${other.labels} labels)`),
         el('span', {class: 'legend-count'}, fmt(other.count))));
     }
+    replace(this.legend, items);
+  }
+
+  /** A legend built elsewhere (colouring by another column: views/map_options.js). */
+  setColumnLegend(items) {
     replace(this.legend, items);
   }
 

@@ -54,8 +54,10 @@ export function selectorBar({runs, sel, entry, usedK = null, metricChoice = null
       `using ${fmt(usedK.k)} (${fmt(usedK.points)} points)`) : null)));
   // auto: the server chooses per embedding (the one under which the labels are most
   // predictable from the neighbours); once the statistics say which, the option names it.
-  const chosen = metricChoice?.chosen;
-  const autoTitle = metricChoice?.accuracy
+  // Without a label column there is nothing to choose by: the server uses cosine (issue 27.5).
+  const unlabelled = entry && !entry.error && !sel.labelColumn;
+  const chosen = metricChoice?.chosen ?? (unlabelled ? 'cosine' : null);
+  const autoTitle = unlabelled ? 'no label column to choose by: auto uses cosine' : metricChoice?.accuracy
     ? `leave-one-out kNN accuracy (k = ${metricChoice.k}, ${fmt(metricChoice.sample)} of ${fmt(metricChoice.n)} points): ` +
       Object.entries(metricChoice.accuracy).map(([m, a]) => `${m} ${(100 * a).toFixed(1)} %`).join(', ')
     : 'chosen per embedding: the metric under which the labels are most predictable from the neighbours';

@@ -42,6 +42,7 @@ from tb_embedanalysis.analysis import cache_files
 logger = logging.getLogger(__name__)
 MAGIC = b"tb-embedanalysis-cache-v2\n"
 SUFFIX = ".entry"
+SECRET_NAME = cache_files.SECRET_NAME  # the HMAC key file in the cache dir (made in cache_files.py)
 #: Bump when the meaning of cached arrays changes; it is part of every key.
 VERSION = 3  # 3: graphs and maps from the float64 oracle (exact.py); 2 ranked by float32 keys
 DEFAULT_MAX_BYTES = 4 * 1024 ** 3

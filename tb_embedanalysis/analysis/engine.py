@@ -33,7 +33,9 @@ from tb_embedanalysis.budget import DEFAULT_WORK_MEMORY_MB, budget_bytes
 from tb_embedanalysis.cache import DEFAULT_BUDGET_BYTES, CacheKey, ResultCache
 from tb_embedanalysis.analysis.disk_cache import DiskCache, array_of
 from tb_embedanalysis.analysis import duplicates as near_duplicates, outliers as outlier_scores
-from tb_embedanalysis.analysis import numba_cache
+from tb_embedanalysis.analysis import custom_axes, label_errors, numba_cache, pca
+from tb_embedanalysis.analysis.map_settings import DEFAULT as DEFAULT_MAP, MapSettings
+from tb_embedanalysis.analysis.estimate_jobs import SampleEstimates
 from tb_embedanalysis.analysis.history import PointHistory, point_history
 from tb_embedanalysis.analysis.hardness import DEFAULT_HARDNESS_METHOD, HARDNESS_METHODS  # noqa: F401
 from tb_embedanalysis.analysis.jobs import Job, Jobs
@@ -59,6 +61,8 @@ class AnalysisEngine:
         numba_cache.use_cache_dir(cache_dir if self.disk.enabled else None)
         self.memory = ResultCache(memory_budget_bytes)
         self.jobs = Jobs(workers=workers, sync_seconds=sync_seconds, on_done=self.memory.put)
+        #: The first answer of /clusters and /hard_examples while their exact pass runs.
+        self.estimates = SampleEstimates(self)
 
     # -- shared pieces -------------------------------------------------------------------
     def _cached(self, key: CacheKey, fn, *, message: str, wait: bool, on_progress: ProgressFn):
@@ -103,10 +107,25 @@ class AnalysisEngine:
             self.memory.put(key, encoded)
         return encoded
 
+    @staticmethod
+    def graph_key(space: Space, k: int) -> CacheKey:
+        """The key of the graph a k-neighbour analysis of `space` reads: its bucket's (GRAPH_KS),
+        in memory and on disk (precompute/ writes graphs built elsewhere under it)."""
+        return CacheKey.of("graph", space.ident, k=graph_k(k, space.n_valid), method="exact")
+
+    def keep_graph(self, space: Space, graph: KnnGraph) -> None:
+        """A bucket's exact graph of `space` built elsewhere (precompute/): signed to disk
+        under graph_key, as _build_graph stores its own, and held in memory."""
+        key = self.graph_key(space, graph.k)
+        if key.params != (("k", graph.k), ("method", "exact")) or not graph.exact:
+            raise ValueError("only the exact graph of a k bucket is kept, got k = %d" % graph.k)
+        self.disk.put(key.as_dict(), {"indices": graph.indices, "distances": graph.distances})
+        self.memory.put(key, graph)
+
     def _graph(self, job: Reporter, space: Space, k: int, *, width: float) -> KnnGraph:
         """The kNN graph with k neighbours, sliced from its bucket's graph."""
+        key = self.graph_key(space, k)
         size = graph_k(k, space.n_valid)
-        key = CacheKey.of("graph", space.ident, k=size, method="exact")
         graph = self._sub(job, key, lambda child: self._build_graph(child, space, key, size),
                           start=0.0, width=width, message="kNN graph")
         if graph.k == k:
@@ -161,7 +180,7 @@ class AnalysisEngine:
         if not space.valid[index]:
             return None
         for size in sorted({graph_k(k, space.n_valid), *(s for s in GRAPH_KS if s >= k)}):
-            graph = self.memory.get(CacheKey.of("graph", space.ident, k=size, method="exact"))
+            graph = self.memory.get(self.graph_key(space, size))
             if graph is not None and graph.k >= k:
                 return NeighborResult(graph.indices[index, :k].astype(np.int64), graph.distances[index, :k].copy(),
                                       exact=True)
@@ -175,11 +194,14 @@ class AnalysisEngine:
                             wait=wait, on_progress=on_progress)
 
     def clusters(self, space: Space, encoded: EncodedLabels, *, k: int = 10, wait: bool = True,
-                 on_progress: ProgressFn = None) -> Union[ClusterReport, Pending]:
-        """Per-label statistics and kNN-vote confusion (see clusters.statistics)."""
+                 on_progress: ProgressFn = None, estimate: bool = True) -> Union[ClusterReport, Pending]:
+        """Per-label statistics and kNN-vote confusion (see clusters.statistics); with wait=False
+        and `estimate`, a sample's estimate first (estimate_jobs.py)."""
         key = CacheKey.of("clusters", space.ident, k=k, labels=encoded.digest, silhouette=self.silhouette_exact_max)
 
         def compute(job):
+            if estimate and not wait:  # the tab: a sample's estimate first, for the 202 answers
+                self.estimates.first(job, space, encoded, k)
             ctx = self._context(job, space, encoded, k)
             return clusters.statistics(ctx, silhouette_exact_max=self.silhouette_exact_max)
 
@@ -192,6 +214,8 @@ class AnalysisEngine:
         key = CacheKey.of("hard", space.ident, k=k, labels=encoded.digest, method=method)
 
         def compute(job):
+            if not wait:
+                self.estimates.first(job, space, encoded, k)
             return hardness.hard_examples(self._context(job, space, encoded, k), method=method)
 
         return self._cached(key, compute, message="hard examples", wait=wait, on_progress=on_progress)
@@ -226,21 +250,45 @@ class AnalysisEngine:
         return self._cached(key, compute, message="near-duplicates", wait=wait, on_progress=on_progress)
 
     def projection(self, space: Space, *, method: str = "pca", seed: int = 0, wait: bool = True,
-                   on_progress: ProgressFn = None) -> Union[ProjectionResult, Pending]:
-        """2-D map of all valid rows (projection.PROJECTIONS), NaN rows for invalid ones."""
+                   on_progress: ProgressFn = None, settings: MapSettings = DEFAULT_MAP) -> Union[ProjectionResult, Pending]:
+        """2-D or 3-D map of all valid rows (projection.PROJECTIONS), NaN rows for invalid
+        ones; cached per the settings `method` uses (map_settings.py)."""
         space = space.with_metric("euclidean")  # maps ignore the metric: one per embedding
-        key = CacheKey.of("projection", space.ident, method=method, seed=int(seed))
+        extra = {} if settings.is_default(method) else settings.key(method)  # default maps keep their old key
+        key = CacheKey.of("projection", space.ident, method=method, seed=int(seed), **extra)
         n = space.vectors.shape[0]
+        dims = len(settings.components) if method == "pca" else settings.dims
+        expect = {"coords": array_of(np.float32, (n, dims))}
+        if method == "pca":
+            expect["variance"] = array_of(np.float64, (pca.MAX_COMPONENTS,))
 
         def compute(job):
-            stored = self.disk.get(key.as_dict(), expect={"coords": array_of(np.float32, (n, 2))})
+            stored = self.disk.get(key.as_dict(), expect=expect)
             if stored is not None:
-                return ProjectionResult(stored["coords"], method, sampled=False, n_embedded=space.n_valid)
-            result = projection.PROJECTIONS[method](space.vectors, space.valid, seed=seed, on_progress=job.report)
-            self.disk.put(key.as_dict(), {"coords": result.coords})
+                return ProjectionResult(stored["coords"], method, sampled=False, n_embedded=space.n_valid,
+                                        variance=stored.get("variance"))
+            result = projection.PROJECTIONS[method](space.vectors, space.valid, seed=seed, on_progress=job.report,
+                                                    settings=settings)
+            arrays = {"coords": result.coords}
+            if result.variance is not None:
+                arrays["variance"] = result.variance
+            self.disk.put(key.as_dict(), arrays)
             return result
 
         return self._cached(key, compute, message="%s projection" % method, wait=wait, on_progress=on_progress)
+
+    def custom_map(self, space: Space, x_ends, y_ends=None, *, ident: str, wait: bool = True,
+                   on_progress: ProgressFn = None) -> Union[custom_axes.CustomMap, Pending]:
+        """custom_axes.custom_map of the valid rows (x_ends, y_ends: (from rows, to rows));
+        `ident` names the row sets (their hash), the result's cache key with the vectors'."""
+        space = space.with_metric("euclidean")
+        key = CacheKey.of("custom-map", space.ident, ends=ident)
+
+        def compute(job):
+            job.report(0.0, "custom projection")
+            return custom_axes.custom_map(space.vectors, space.valid, x_ends, y_ends)
+
+        return self._cached(key, compute, message="custom projection", wait=wait, on_progress=on_progress)
 
     def metric_choice(self, space: Space, encoded: EncodedLabels) -> MetricChoice:
         """The metric the label analyses of `space`'s vectors use when none is asked for
@@ -296,6 +344,9 @@ class AnalysisEngine:
                 votes.append(ctx.votes)
                 neighbors_at.append(position[ctx.graph.indices[rows]])
             job.report(0.9, "history score")
-            return point_history(steps, encoded.names, rows, encoded.codes, votes, neighbors_at, k)
+            errors = label_errors.analyse(neighbors_at, encoded.codes, len(encoded.names),
+                                          np.stack([v.predicted for v in votes]),
+                                          [space.vectors[rows] for space in spaces])
+            return point_history(steps, encoded.names, rows, encoded.codes, votes, neighbors_at, k, errors)
 
         return self._cached(key, compute, message="training history", wait=wait, on_progress=on_progress)

@@ -35,7 +35,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable, Dict
 
-from tb_embedanalysis.analysis import clusters, exact, geometry, labels as labels_mod, neighbors
+from tb_embedanalysis.analysis import clusters, exact, geometry, hardness, labels as labels_mod, neighbors
 from tb_embedanalysis.analysis.duplicates import MAX_PAIRS, SCAN_ELEMENTS
 from tb_embedanalysis.analysis.space import graph_k
 
@@ -51,7 +51,7 @@ EXACT_BLOCKS = 3
 ROW_ARRAYS = 16
 #: float64 arrays of one block of the label statistics (silhouette, centroid distances).
 LABEL_BLOCK_ARRAYS = 2
-#: (4,096 rows, k) float64 arrays hardness.cleaned_knn_margin's weights make at once.
+#: (hardness.HARDNESS_BLOCK_ROWS, k) float64 arrays one block of cleaned_knn_margin holds.
 HARDNESS_BLOCK_ARRAYS = 4
 #: For what the model leaves out (small arrays, Python objects): 10 % on top.
 MARGIN = 1.1
@@ -115,10 +115,12 @@ def _labels_bytes(shape: Shape) -> int:
     block = min(geometry.BLOCK, shape.valid)
     centroids = 8 * block * (LABEL_BLOCK_ARRAYS * max(1, shape.n_labels) + 2 * shape.d)
     vote_block = min(labels_mod.VOTE_BLOCK_ELEMENTS, shape.valid * shape.k) * 8 * 6
-    # hardness.cleaned_knn_margin (the default score): a weight per neighbour, the chain
-    # that makes them (HARDNESS_BLOCK_ARRAYS arrays of 4,096 rows × k), a weighted vote.
-    weighted = (shape.valid * shape.k * 8 + HARDNESS_BLOCK_ARRAYS * 8 * min(4096, shape.valid) * shape.k
-                + _votes_bytes(shape))
+    # hardness.cleaned_knn_margin (the default score), one block of HARDNESS_BLOCK_ROWS at a
+    # time: its weights and the chain that makes them (HARDNESS_BLOCK_ARRAYS arrays of rows × k),
+    # the block's weighted vote; the margins of every row.
+    block_rows = min(hardness.HARDNESS_BLOCK_ROWS, shape.valid)
+    weighted = (HARDNESS_BLOCK_ARRAYS * 8 * block_rows * shape.k
+                + _votes_bytes(dataclasses.replace(shape, valid=block_rows)) + shape.valid * 8)
     # One vote's sums exist twice while its blocks are joined (the context's, or the weighted one).
     context = shape.valid * shape.k * (4 + copy) + 2 * _votes_bytes(shape) + vote_block
     return context + max(silhouette, centroids, weighted)
@@ -140,11 +142,20 @@ def labels(shape: Shape) -> Estimate:
     return _with_graph(shape, after=_labels_bytes(shape))
 
 
+#: label_errors.analyse's transients of one step: confident_labels' sparse (row, label)
+#: pairs, N × k × 8 bytes each (keys, their sort, counts, rows, labels, shares, order, mask).
+LABEL_ERROR_PAIR_ARRAYS = 8
+
+
 def history(shape: Shape) -> Estimate:
     """/history and the history ranking: one step's graph and labels at a time, and every
-    step's neighbours (N × k int64) and votes held until the score is computed."""
-    per_step = shape.valid * shape.k * 8 + _votes_bytes(shape)  # neighbours as positions, int64
-    return _with_graph(shape, after=_labels_bytes(shape), held=shape.steps * per_step)
+    step's neighbours (N × k int64) and votes held until the score is computed; then the
+    label-error analysis (label_errors.py): per step a fit, a logit margin and a confident
+    label per row held, and one step's sparse label pairs or two float64 copies of its
+    logits (N × L) at a time."""
+    per_step = shape.valid * shape.k * 8 + _votes_bytes(shape) + shape.valid * 20  # + fitted, margin, likely
+    transient = max(LABEL_ERROR_PAIR_ARRAYS * shape.valid * shape.k * 8, 2 * shape.valid * shape.n_labels * 8)
+    return _with_graph(shape, after=max(_labels_bytes(shape), transient), held=shape.steps * per_step)
 
 
 def churn(shape: Shape) -> Estimate:

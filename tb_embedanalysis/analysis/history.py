@@ -22,11 +22,14 @@ numbers) index neighbours, so the kernels know nothing about invalid rows.
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Optional, Sequence, Tuple
 
 import numpy as np
 
 from tb_embedanalysis.analysis.labels import Votes
+
+if TYPE_CHECKING:  # label_errors builds on history_score here: a type only, no import circle
+    from tb_embedanalysis.analysis.label_errors import LabelErrors
 
 #: Rounds of trust re-weighting in history_score (3: tuned on held-in protocol seeds; more
 #: rounds move the AUROC by < 0.0002, see bench/README.md).
@@ -43,7 +46,8 @@ class PointHistory:
     codes (n,) label codes. agreement / margin (S, n) float64; predicted (S, n) int64 vote
     codes. mean_margin / variability (n,) float64; learned_at (n,) int64 index into steps,
     −1 when not learned at the last step; forgetting (n,) int64; never_learned (n,) bool;
-    score (n,) float64 history_score, higher = more likely mislabelled.
+    score (n,) float64, higher = more likely mislabelled: errors.score when given, else
+    history_score; errors: label_errors.LabelErrors (method, step weights, count) or None.
     """
 
     steps: Tuple[Optional[int], ...]
@@ -60,6 +64,7 @@ class PointHistory:
     forgetting: np.ndarray
     never_learned: np.ndarray
     score: np.ndarray
+    errors: Optional["LabelErrors"] = None
 
 
 def step_figures(votes: Votes, k: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -141,7 +146,14 @@ def weighted_margin(neighbor_codes: np.ndarray, codes: np.ndarray, weights: np.n
     return _Tally.of(neighbor_codes, codes).margin(weights)
 
 
-def history_score(neighbors: Sequence[np.ndarray], codes: np.ndarray, *, rounds: int = TRUST_ROUNDS) -> np.ndarray:
+def tallies_of(neighbors: Sequence[np.ndarray], codes: np.ndarray) -> list:
+    """Each step's neighbour-label grouping, for history_score calls on the same history."""
+    codes = np.asarray(codes, dtype=np.int64)
+    return [_Tally.of(codes[nb], codes) for nb in neighbors]
+
+
+def history_score(neighbors: Sequence[np.ndarray], codes: np.ndarray, *, rounds: int = TRUST_ROUNDS,
+                  step_weights: Optional[np.ndarray] = None, tallies: Optional[list] = None) -> np.ndarray:
     """Label-error score of every point from its neighbourhoods at every step.
 
     neighbors: S arrays (n, k) int, each step's k nearest other points as positions into
@@ -156,23 +168,30 @@ def history_score(neighbors: Sequence[np.ndarray], codes: np.ndarray, *, rounds:
     flipped point pulls its neighbours' plain margins down, and once the network memorises
     it, it joins its wrong class and votes there. Its trust is its whole history's margin,
     low because its early neighbourhoods disagreed, so its late votes count for little:
-    clean points beside errors stop looking hard, errors keep looking hard.
+    clean points beside errors stop looking hard, errors keep looking hard. step_weights
+    (S,) ≥ 0, not all 0: the means over steps are weighted so (label_errors.py); None: equal.
+    tallies: tallies_of(neighbors, codes), when several scores of one history are wanted.
     """
     codes = np.asarray(codes, dtype=np.int64)
     k = neighbors[0].shape[1]
-    tallies = [_Tally.of(codes[nb], codes) for nb in neighbors]
+    if tallies is None:
+        tallies = tallies_of(neighbors, codes)
     ones = np.ones(neighbors[0].shape)
-    mean = np.mean([tally.margin(ones) for tally in tallies], axis=0)
+    w = np.ones(len(tallies)) if step_weights is None else np.asarray(step_weights, dtype=np.float64)
+    mean = np.average([tally.margin(ones) for tally in tallies], axis=0, weights=w)
     for _ in range(rounds):
         trust = (1.0 + mean) / 2.0
-        mean = np.mean([tally.margin(trust[nb] + 1.0 / k) for tally, nb in zip(tallies, neighbors)], axis=0)
+        mean = np.average([tally.margin(trust[nb] + 1.0 / k) for tally, nb in zip(tallies, neighbors)], axis=0,
+                          weights=w)
     return (1.0 - mean) / 2.0
 
 
 def point_history(steps: Sequence[Optional[int]], names: Sequence[str], rows: np.ndarray, codes: np.ndarray,
-                  votes: Sequence[Votes], neighbors: Sequence[np.ndarray], k: int) -> PointHistory:
+                  votes: Sequence[Votes], neighbors: Sequence[np.ndarray], k: int,
+                  errors: Optional["LabelErrors"] = None) -> PointHistory:
     """PointHistory of n rows labelled `codes` from each step's LOO kNN `votes` and
-    `neighbors` (n, k) positions (the same rows at every step, oldest step first)."""
+    `neighbors` (n, k) positions (the same rows at every step, oldest step first); its score
+    is `errors`' (label_errors.analyse) when given, else history_score's."""
     if not len(steps) == len(votes) == len(neighbors) or len(steps) < 1:
         raise ValueError("%d steps, %d votes, %d neighbour arrays" % (len(steps), len(votes), len(neighbors)))
     figures = [step_figures(v, k) for v in votes]
@@ -181,4 +200,5 @@ def point_history(steps: Sequence[Optional[int]], names: Sequence[str], rows: np
     margin = np.stack([f[2] for f in figures])
     mean, variability, learned_at, forgetting, never = point_summary(margin, predicted == codes[None, :])
     return PointHistory(tuple(steps), tuple(names), int(k), rows, codes, agreement, predicted, margin, mean,
-                        variability, learned_at, forgetting, never, history_score(neighbors, codes))
+                        variability, learned_at, forgetting, never,
+                        history_score(neighbors, codes) if errors is None else errors.score, errors)

@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import concurrent.futures.thread  # registers its exit join now: see _on_exit
+import hashlib
 import threading
+import time
 from typing import Callable, Dict, Hashable, List, Optional, Union
 
 from tb_embedanalysis.analysis import heap
@@ -34,6 +36,10 @@ from tb_embedanalysis.analysis.progress import ProgressFn
 from tb_embedanalysis.analysis.reports import Pending
 
 QUEUED = "queued"
+#: An ETA is extrapolated only once the computation has run this long and got this far:
+#: before, its rate says nothing (and the first blocks of a graph are the slowest).
+ETA_MIN_SECONDS = 1.0
+ETA_MIN_PROGRESS = 0.02
 
 
 class Cancelled(Exception):
@@ -56,6 +62,11 @@ if hasattr(threading, "_register_atexit"):
     threading._register_atexit(_on_exit)
 
 
+def exiting() -> bool:
+    """Whether the interpreter has started to exit (a background thread should stop now)."""
+    return _exiting.is_set()
+
+
 class Job:
     """One computation: progress in [0, 1], message, and finally result or error."""
 
@@ -68,6 +79,9 @@ class Job:
         self.error: Optional[BaseException] = None
         self.done = threading.Event()
         self.started = False  # guarded by Jobs._lock
+        self.started_at: Optional[float] = None  # monotonic time it got its permit
+        #: The sub-computation this job computes or waits for right now (Jobs.compute).
+        self.stage: Optional[Job] = None
         self._listeners: List[Callable[[float, str], None]] = []
 
     def report(self, progress: float, message: Optional[str] = None) -> None:
@@ -78,6 +92,37 @@ class Job:
             self.message = message
         for listener in list(self._listeners):
             listener(self.progress, self.message)
+
+    def waited_on(self) -> "Job":
+        """The innermost computation this job is in: itself, or its stage's (recursively)."""
+        job, seen = self, set()
+        while job.stage is not None and id(job) not in seen:
+            seen.add(id(job))
+            job = job.stage
+        return job
+
+    @property
+    def task(self) -> str:
+        """A short id of this computation, the same for every question that waits on it."""
+        return hashlib.sha256(repr(self.key).encode("utf-8")).hexdigest()[:12]
+
+    def eta(self, now: Optional[float] = None) -> Optional[float]:
+        """Seconds left, extrapolated linearly from the progress so far; None while queued,
+        too early, or done."""
+        if self.started_at is None or self.progress >= 1.0:
+            return None
+        elapsed = (time.monotonic() if now is None else now) - self.started_at
+        if elapsed < ETA_MIN_SECONDS or self.progress < ETA_MIN_PROGRESS:
+            return None
+        return elapsed * (1.0 - self.progress) / self.progress
+
+    def pending(self) -> Pending:
+        """What a caller waiting on this job is told (reports.Pending)."""
+        inner = self.waited_on()
+        # A queued computation is named by what it will compute: "outlier scores (queued)".
+        said = inner.message if inner.message != QUEUED or not inner.title else "%s (%s)" % (inner.title, QUEUED)
+        return Pending(progress=float(self.progress), message=self.message, task=inner.task,
+                       task_progress=float(inner.progress), task_message=said, eta_seconds=inner.eta())
 
     def follow(self, listener: Callable[[float, str], None]) -> None:
         """Call listener(progress, message) on every report (a parent mirroring a child)."""
@@ -126,7 +171,7 @@ class Jobs:
             return job.wait(on_progress)
         if job.done.wait(self.sync_seconds):
             return job.wait()
-        return Pending(progress=float(job.progress), message=job.message)
+        return job.pending()
 
     def compute(self, key: Hashable, fn: Callable[[Job], object], *, message: str = "",
                 on_progress: ProgressFn = None):
@@ -135,14 +180,21 @@ class Jobs:
         job, _ = self._job(key, message)
         if on_progress is not None:
             job.follow(on_progress)
-        holding = getattr(self._local, "holding", False)
-        if not self._execute(job, fn, not holding) and not job.done.is_set() and holding:
-            self._permits.release()  # waiting is not computing: let a queued job run
-            self._local.holding = False
-            job.done.wait()
-            self._permits.acquire()
-            self._local.holding = True
-        return job.wait()
+        parent: Optional[Job] = getattr(self._local, "job", None)
+        if parent is not None:
+            parent.stage = job  # what the parent's waiters are told about (Job.pending)
+        try:
+            holding = getattr(self._local, "holding", False)
+            if not self._execute(job, fn, not holding) and not job.done.is_set() and holding:
+                self._permits.release()  # waiting is not computing: let a queued job run
+                self._local.holding = False
+                job.done.wait()
+                self._permits.acquire()
+                self._local.holding = True
+            return job.wait()
+        finally:
+            if parent is not None:
+                parent.stage = None
 
     def _job(self, key, message):
         with self._lock:
@@ -161,6 +213,9 @@ class Jobs:
         if need_permit:
             self._permits.acquire()  # the job says "queued" until here
             self._local.holding = True
+        outer: Optional[Job] = getattr(self._local, "job", None)
+        self._local.job = job
+        job.started_at = time.monotonic()
         try:
             job.report(0.0, job.title)
             job.result = fn(job)
@@ -170,6 +225,7 @@ class Jobs:
         except BaseException as error:  # noqa: BLE001 - handed to whoever waits for it
             job.error = error
         finally:
+            self._local.job = outer
             if need_permit:
                 self._local.holding = False
                 self._permits.release()

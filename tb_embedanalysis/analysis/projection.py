@@ -1,4 +1,4 @@
-"""2-D maps of all valid points: PCA (instant, deterministic), t-SNE (openTSNE) and UMAP.
+"""2-D and 3-D maps of all valid points: PCA (instant, deterministic), t-SNE (openTSNE) and UMAP.
 
 No sampling: every valid row is placed; invalid rows are NaN. Why openTSNE over
 scikit-learn's TSNE — measured here on 10,000 × 128 clustered float32, 2 shared cores:
@@ -17,11 +17,11 @@ from typing import Callable, Dict
 
 import numpy as np
 
-from tb_embedanalysis.analysis import certified_graph, neighbors, numba_cache
+from tb_embedanalysis.analysis import certified_graph, neighbors, numba_cache, pca
+from tb_embedanalysis.analysis.map_settings import DEFAULT, MapSettings
 from tb_embedanalysis.analysis.progress import ProgressFn
 from tb_embedanalysis.analysis.reports import ProjectionResult
 
-BLOCK = 65536
 #: t-SNE schedule (openTSNE's defaults): early exaggeration then the main phase.
 TSNE_EXAGGERATION_ITERS = 250
 TSNE_ITERS = 500
@@ -29,10 +29,14 @@ TSNE_ITERS = 500
 #: iterations: on the 719 demo digits, 2.7 s instead of 11.6 s (threads cost more than they
 #: give on small inputs; fft's grid dominates), trustworthiness(10) unchanged at 0.9936.
 TSNE_SMALL = 5000
-#: UMAP's neighbourhood size (umap-learn's default) and the fewest valid rows it is run on:
-#: below that a 15-neighbour graph would join nearly every pair of points, and the map
-#: would say nothing PCA does not (so PCA places them, as for t-SNE below 4 rows).
-UMAP_NEIGHBOURS = 15
+#: t-SNE's progress bar: the kNN graph up to TSNE_GRAPH_SHARE (reported block by block),
+#: the perplexity calibration up to TSNE_AFFINITY_END (seconds at 100,000 points), then the
+#: optimisation from 0.2 (its callbacks, every 10 iterations).
+TSNE_GRAPH_SHARE = 0.15
+TSNE_AFFINITY_END = 0.18
+#: The fewest valid rows UMAP is run on: below that a 15-neighbour graph (umap-learn's
+#: default size, map_settings.NEIGHBOURS) would join nearly every pair of points, and the
+#: map would say nothing PCA does not (so PCA places them, as for t-SNE below 4 rows).
 UMAP_MIN_ROWS = 16
 #: UMAP's progress bar: the exact kNN graph up to UMAP_GRAPH_SHARE, umap-learn's fuzzy
 #: graph and spectral initialisation up to UMAP_LAYOUT_START, layout epochs to 1.
@@ -45,66 +49,55 @@ UMAP_GRAPH_SHARE = 0.1
 UMAP_LAYOUT_START = 0.2
 
 
-def pca_2d(vectors, valid: np.ndarray, *, seed: int = 0, on_progress: ProgressFn = None) -> ProjectionResult:
-    """Coordinates (N, 2) float32 on the top two principal axes of the valid rows.
-
-    y_i = (x_i − μ) · [v₁ v₂], v the eigenvectors of the covariance with the largest
-    eigenvalues; each axis' sign is fixed so that its largest-magnitude component is
-    positive, so the map never flips between runs. Memory: O(D² + BLOCK·D).
-    """
-    matrix = np.asarray(vectors)
-    rows = np.flatnonzero(valid)
-    d = matrix.shape[1]
-    mean = np.zeros(d)
-    for start in range(0, rows.size, BLOCK):
-        mean += matrix[rows[start:start + BLOCK]].sum(axis=0, dtype=np.float64)
-    mean /= max(rows.size, 1)
-    scatter = np.zeros((d, d))
-    for start in range(0, rows.size, BLOCK):
-        centered = matrix[rows[start:start + BLOCK]].astype(np.float64) - mean
-        scatter += centered.T @ centered
-    values, vecs = np.linalg.eigh(scatter)
-    axes = vecs[:, np.argsort(values)[::-1][:2]]
-    if axes.shape[1] < 2:  # D = 1: a flat second axis
-        axes = np.hstack([axes, np.zeros((d, 2 - axes.shape[1]))])
-    signs = np.sign(axes[np.argmax(np.abs(axes), axis=0), np.arange(2)])
-    axes *= np.where(signs == 0, 1.0, signs)
-    coords = np.full((matrix.shape[0], 2), np.nan)
-    for start in range(0, rows.size, BLOCK):
-        block = rows[start:start + BLOCK]
-        coords[block] = (matrix[block].astype(np.float64) - mean) @ axes
-    # A map is float32; coordinates past float32's range (rows near 3e38 spread over 16
-    # dimensions reach 1e39) are shown scaled by a power of two, which changes no shape.
-    largest = float(np.nanmax(np.abs(coords), initial=0.0))
-    if largest > 2.0 ** 100:
-        coords = np.ldexp(coords, -int(np.ceil(np.log2(largest))) + 100)
-    return ProjectionResult(coords.astype(np.float32), "pca", sampled=False, n_embedded=int(rows.size))
+def pca_2d(vectors, valid: np.ndarray, *, seed: int = 0, on_progress: ProgressFn = None,
+           settings: MapSettings = DEFAULT) -> ProjectionResult:
+    """Coordinates (N, m) float32 on the chosen principal components (settings.components,
+    1-based; default the top two) of the valid rows, and the variance ratio of the top ten
+    (pca.py: exact, float64, signs fixed so the map never flips)."""
+    coords, ratios = pca.pca_map(vectors, valid, settings.components)
+    return ProjectionResult(coords, "pca", sampled=False, n_embedded=int(np.count_nonzero(valid)), variance=ratios)
 
 
 def tsne_2d(vectors, valid: np.ndarray, *, seed: int = 0, on_progress: ProgressFn = None,
-            perplexity: float = 30.0, n_jobs: int = -1) -> ProjectionResult:
-    """openTSNE t-SNE (euclidean, PCA initialisation, seeded) of all valid rows.
+            settings: MapSettings = DEFAULT, n_jobs: int = -1) -> ProjectionResult:
+    """openTSNE t-SNE (euclidean, PCA initialisation, seeded) of all valid rows, in
+    settings.dims dimensions with its perplexity and learning rate (None: openTSNE's auto).
+    3-D maps use Barnes-Hut (openTSNE's FFT gradients are 2-D only).
 
-    Progress: 0–0.2 affinities, 0.2–0.45 early exaggeration, 0.45–1 main phase. Fewer than
+    Progress: 0–TSNE_GRAPH_SHARE the exact kNN graph (by blocks), then affinities up to
+    TSNE_AFFINITY_END, 0.2–0.45 early exaggeration, 0.45–1 main phase. Fewer than
     4 valid rows are placed by PCA instead (t-SNE needs neighbours).
     """
     import openTSNE
+    from openTSNE.nearest_neighbors import PrecomputedNeighbors
 
     rows = np.flatnonzero(valid)
+    dims = settings.dims
     if rows.size < 4:
-        result = pca_2d(vectors, valid)
+        result = pca_2d(vectors, valid, settings=MapSettings(dims=dims, components=tuple(range(1, dims + 1))))
         return ProjectionResult(result.coords, "tsne", sampled=False, n_embedded=result.n_embedded)
     report = on_progress or (lambda fraction, message: None)
     data = np.ascontiguousarray(np.asarray(vectors)[rows], dtype=np.float64)
-    perplexity = min(perplexity, (rows.size - 1) / 3.0)
+    perplexity = min(settings.perplexity, (rows.size - 1) / 3.0)
     small = rows.size <= TSNE_SMALL
-    n_jobs, gradient = (1, "bh") if small else (n_jobs, "auto")
+    n_jobs, gradient = (1, "bh") if small else (n_jobs, "auto" if dims == 2 else "bh")
     early, main = (TSNE_EXAGGERATION_ITERS // 2, TSNE_ITERS // 2) if small else (TSNE_EXAGGERATION_ITERS, TSNE_ITERS)
-    report(0.0, "t-SNE affinities")
-    affinities = openTSNE.affinity.PerplexityBasedNN(data, perplexity=perplexity, n_jobs=n_jobs,
-                                                      method="exact" if small else "auto",
-                                                      random_state=seed, verbose=False)
-    init = openTSNE.initialization.pca(data, random_state=seed)
+    report(0.0, "t-SNE neighbours")
+    # The affinities start from our exact kNN graph (3 × perplexity neighbours, openTSNE's
+    # own choice of k) instead of openTSNE's Annoy / BallTree search: that search reports no
+    # progress (the map sat at 0 % for 80 % of a 100,000-point run), and the exact graph is
+    # the one the other panels show. openTSNE takes it through its public PrecomputedNeighbors.
+    k = min(rows.size - 1, int(3 * perplexity))
+    graph = certified_graph.knn_graph_exact_fast(
+        neighbors.prepare(np.ascontiguousarray(data, dtype=np.float32), "euclidean"), k,
+        on_progress=lambda f, m=None: report(TSNE_GRAPH_SHARE * f, "t-SNE neighbours (exact kNN graph)"))
+    report(TSNE_GRAPH_SHARE, "t-SNE affinities")
+    affinities = openTSNE.affinity.PerplexityBasedNN(
+        perplexity=perplexity, n_jobs=n_jobs, random_state=seed, verbose=False,
+        knn_index=PrecomputedNeighbors(graph.indices, graph.distances))
+    del graph
+    report(TSNE_AFFINITY_END, "t-SNE initial layout")
+    init = openTSNE.initialization.pca(data, n_components=dims, random_state=seed)
     del data
 
     def phase(start: float, width: float, total: int, message: str):
@@ -112,14 +105,15 @@ def tsne_2d(vectors, valid: np.ndarray, *, seed: int = 0, on_progress: ProgressF
             report(start + width * min(1.0, iteration / total), message)
         return callback
 
+    rate = "auto" if settings.learning_rate is None else settings.learning_rate
     embedding = openTSNE.TSNEEmbedding(init, affinities, n_jobs=n_jobs, random_state=seed, verbose=False,
-                                       negative_gradient_method=gradient)
+                                       negative_gradient_method=gradient, learning_rate=rate)
     embedding = embedding.optimize(early, exaggeration=12, momentum=0.5,
                                    callbacks=phase(0.2, 0.25, early, "t-SNE early exaggeration"),
                                    callbacks_every_iters=10)
     embedding = embedding.optimize(main, momentum=0.8,
                                    callbacks=phase(0.45, 0.55, main, "t-SNE"), callbacks_every_iters=10)
-    coords = np.full((np.asarray(vectors).shape[0], 2), np.nan, dtype=np.float32)
+    coords = np.full((np.asarray(vectors).shape[0], dims), np.nan, dtype=np.float32)
     coords[rows] = np.asarray(embedding, dtype=np.float32)
     return ProjectionResult(coords, "tsne", sampled=False, n_embedded=int(rows.size))
 
@@ -145,8 +139,9 @@ _umap_used = threading.Event()  # set after the first UMAP of this process (numb
 
 
 def umap_2d(vectors, valid: np.ndarray, *, seed: int = 0, on_progress: ProgressFn = None,
-            n_neighbors: int = UMAP_NEIGHBOURS, min_dist: float = 0.1) -> ProjectionResult:
-    """umap-learn UMAP (euclidean, spectral initialisation, seeded) of all valid rows.
+            settings: MapSettings = DEFAULT) -> ProjectionResult:
+    """umap-learn UMAP (euclidean, spectral initialisation, seeded) of all valid rows, in
+    settings.dims dimensions with its n_neighbors and min_dist.
 
     The neighbour graph UMAP starts from is the exact one (certified_graph.knn_graph_exact_fast)
     rather than umap-learn's NN-descent: the same neighbours the other panels show, progress
@@ -159,13 +154,14 @@ def umap_2d(vectors, valid: np.ndarray, *, seed: int = 0, on_progress: ProgressF
     """
     rows = np.flatnonzero(valid)
     report = on_progress or (lambda fraction, message=None: None)
+    dims = settings.dims
     if rows.size < UMAP_MIN_ROWS:
-        result = pca_2d(vectors, valid)
+        result = pca_2d(vectors, valid, settings=MapSettings(dims=dims, components=tuple(range(1, dims + 1))))
         report(1.0, "UMAP needs %d points; %d placed by PCA" % (UMAP_MIN_ROWS, rows.size))
         return ProjectionResult(result.coords, "umap", sampled=False, n_embedded=result.n_embedded)
     report(0.0, "UMAP neighbour graph")
     data = np.ascontiguousarray(np.asarray(vectors)[rows], dtype=np.float32)
-    k = min(n_neighbors, rows.size - 1)
+    k = min(settings.n_neighbors, rows.size - 1)
     graph = certified_graph.knn_graph_exact_fast(neighbors.prepare(data, "euclidean"), k - 1,
                                            on_progress=lambda f: report(UMAP_GRAPH_SHARE * f, "UMAP neighbour graph"))
     # umap-learn's graphs list each point as its own first neighbour (distance 0).
@@ -191,20 +187,20 @@ def umap_2d(vectors, valid: np.ndarray, *, seed: int = 0, on_progress: ProgressF
                "UMAP layout, epoch %d of %d" % (done, total))
 
     reducer = umap.UMAP(
-        n_components=2, n_neighbors=k, min_dist=min_dist, metric="euclidean",
+        n_components=dims, n_neighbors=k, min_dist=settings.min_dist, metric="euclidean",
         precomputed_knn=(knn_indices, knn_dists, None), random_state=seed, n_jobs=1, verbose=False,
         tqdm_kwds={"disable": False, "file": _EpochCounter(on_epoch), "bar_format": "{n} {total}",
                    "mininterval": 0.25, "ascii": True})
     layout = reducer.fit_transform(data)
     _umap_used.set()
     del data, reducer
-    coords = np.full((np.asarray(vectors).shape[0], 2), np.nan, dtype=np.float32)
+    coords = np.full((np.asarray(vectors).shape[0], dims), np.nan, dtype=np.float32)
     coords[rows] = np.asarray(layout, dtype=np.float32)
     report(1.0, "UMAP layout")
     return ProjectionResult(coords, "umap", sampled=False, n_embedded=int(rows.size))
 
 
-#: name → function(vectors (N, D), valid (N,) bool, *, seed, on_progress) -> ProjectionResult.
+#: name → function(vectors (N, D), valid (N,) bool, *, seed, on_progress, settings) -> ProjectionResult.
 PROJECTIONS: Dict[str, Callable[..., ProjectionResult]] = {"pca": pca_2d, "tsne": tsne_2d, "umap": umap_2d}
 
 

@@ -16,10 +16,24 @@ from tb_embedanalysis.jsonable import number
 
 @dataclasses.dataclass(frozen=True)
 class Pending:
-    """A computation still running: progress in [0, 1] and what it is doing."""
+    """A computation still running: progress in [0, 1] and what it is doing.
+
+    task, task_progress, task_message, eta_seconds: the computation it waits on *now* (the
+    innermost running job, jobs.Job.waited_on: e.g. the kNN graph that /clusters and
+    /outliers both need), named by an id that is the same for every question waiting on
+    it, with that computation's own progress, so two cards never show two percentages for
+    one graph; eta_seconds: its remaining time extrapolated from its progress so far (None
+    until that says anything). estimate: a JSON-ready first answer while it runs
+    (estimate_sample.py), when there is one.
+    """
 
     progress: float
     message: str
+    task: Optional[str] = None
+    task_progress: Optional[float] = None
+    task_message: Optional[str] = None
+    eta_seconds: Optional[float] = None
+    estimate: Optional[dict] = None
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -129,14 +143,16 @@ class HardnessReport:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class ProjectionResult:
-    """coords (N, 2) float32, NaN rows for invalid points; sampled: True if only some points
-    were embedded (then the others are NaN too and n_embedded says how many were)."""
+    """coords (N, 2 or 3) float32, NaN rows for invalid points; sampled: True if only some
+    points were embedded (then the others are NaN too and n_embedded says how many were);
+    variance: PCA's explained variance ratio of its top components (pca.py), else None."""
 
     coords: np.ndarray
     method: str
     sampled: bool = False
     n_embedded: int = 0
+    variance: Optional[np.ndarray] = None
 
     def to_dict(self) -> dict:
         return {"method": self.method, "n": int(self.coords.shape[0]), "sampled": bool(self.sampled),
-                "coords": [[number(x), number(y)] for x, y in self.coords.tolist()]}
+                "coords": [[number(x) for x in row] for row in self.coords.tolist()]}

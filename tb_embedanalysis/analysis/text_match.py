@@ -31,7 +31,7 @@ like every invalid pattern, are searched as plain text), and `\w`, `\d`, `\b` ar
 import difflib
 import heapq
 import time
-from typing import Dict, Iterable, List, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import re2
@@ -142,6 +142,21 @@ def compile_pattern(pattern: str, *, literal: bool = False):
                 "are limited to 1000, nested repeats multiplied" % (pattern[:80], reason[:80])
             ) from None
     return _compile(pattern, literal=True)  # "c++", "(": searched as typed
+
+
+def regex_error(pattern: str) -> Optional[str]:
+    """Why `pattern` is not a regex RE2 accepts (RE2's words, e.g. "missing ): (abc"), so
+    that a search can say it looked for the text as typed; None when it is a regex. A pattern
+    too costly to compile raises SearchTooCostly, as the search itself would."""
+    try:
+        _compile(pattern, literal=False)
+    except re2.error as error:
+        reason = error.args[0] if error.args else ""
+        reason = reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
+        if reason.startswith(_TOO_COSTLY):
+            compile_pattern(pattern)  # raises SearchTooCostly with the parameter's name
+        return reason or "not a regular expression"
+    return None
 
 
 def search(columns: Sequence[Sequence[str]], pattern: str, *, limit: int, literal: bool = False,

@@ -105,4 +105,5 @@ class EmbedAnalysisLoader(base_plugin.TBLoader):
                                                   bind_all=bool(getattr(flags, "bind_all", False)),
                                                   added=getattr(flags, "embedanalysis_allowed_hosts", "") or ""),
             work_memory_mb=getattr(flags, "embedanalysis_work_memory_mb", DEFAULT_WORK_MEMORY_MB),
+            warm_maps=True,
         )

@@ -2,7 +2,7 @@
 parameter and the value it got. What values are allowed (k's range, metrics, limits) is a
 rule of the question asked, and lives in tb_embedanalysis.queries."""
 
-from typing import List, Literal, Optional, overload
+from typing import List, Literal, Optional, Tuple, overload
 
 from tb_embedanalysis.errors import InvalidArgument as BadRequest
 from tb_embedanalysis.quoting import excerpt
@@ -85,3 +85,29 @@ def integer_list(request, name: str) -> Optional[List[int]]:
     except ValueError:
         raise BadRequest("parameter %r must be comma-separated integers, got %s" % (name, excerpt(value))) from None
     return list(dict.fromkeys(numbers))
+
+
+_MAX_ROWS = 48_000  # the tab's GET stays under 64 KB (http.server's request-line limit)
+
+
+def row_ranges(request, name: str) -> Optional[List[Tuple[int, int]]]:
+    """`rows=3,5,10-19` → [(3, 3), (5, 5), (10, 19)] (inclusive ranges, as written); absent
+    → None. Syntax only: which rows exist is the question's rule (queries/subsets.py)."""
+    value = request.args.get(name)
+    if value is None or value == "":
+        return None
+    if len(value) > _MAX_ROWS:
+        raise BadRequest("parameter %r is too long (%d characters, at most %d)" % (name, len(value), _MAX_ROWS))
+    ranges = []
+    for part in value.split(","):
+        first, dash, last = part.strip().partition("-")
+        try:
+            low = int(first)
+            high = int(last) if dash else low
+        except ValueError:
+            raise BadRequest("parameter %r must be row numbers and ranges like 3,5,10-19, got %s"
+                             % (name, excerpt(part))) from None
+        if low < 0 or high < low:
+            raise BadRequest("parameter %r: %s is not a row number or an ascending range" % (name, excerpt(part)))
+        ranges.append((low, high))
+    return ranges

@@ -10,7 +10,6 @@ import functools
 import os
 from typing import Optional
 
-import numpy as np
 from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
@@ -19,6 +18,7 @@ from tb_embedanalysis.budget import DEFAULT_WORK_MEMORY_MB
 from tb_embedanalysis.plugin import http_errors, params, responses, writes
 from tb_embedanalysis.plugin.hosts import AllowedHosts
 from tb_embedanalysis.plugin.http_errors import json_errors
+from tb_embedanalysis.plugin.map_routes import MapRoutes
 from tb_embedanalysis.plugin.static import StaticFiles
 from tb_embedanalysis.quoting import excerpt
 from tb_embedanalysis.tags import TagStore
@@ -43,14 +43,16 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
 
     def __init__(self, context, *, cache_dir: Optional[str] = None, max_memory_mb: float = 2048.0,
                  result_cache_mb: Optional[float] = None, disk_cache_mb: Optional[float] = None,
-                 work_memory_mb: float = DEFAULT_WORK_MEMORY_MB, allowed_hosts: Optional[AllowedHosts] = None):
+                 work_memory_mb: float = DEFAULT_WORK_MEMORY_MB, allowed_hosts: Optional[AllowedHosts] = None,
+                 warm_maps: bool = False):
         """allowed_hosts: the names requests may use (plugin/hosts.py); default: addresses,
-        localhost and this machine's name."""
+        localhost and this machine's name. warm_maps (the loader, i.e. TensorBoard): UMAP
+        loaded in the background if an earlier start drew one (analysis/umap_warmup.py)."""
         self._hosts = allowed_hosts if allowed_hosts is not None else AllowedHosts.from_flags()
         self._workspace = queries.Workspace.open(
             context.logdir or "", cache_dir=cache_dir, max_memory_mb=max_memory_mb, result_cache_mb=result_cache_mb,
             disk_cache_mb=disk_cache_mb, work_memory_mb=work_memory_mb,
-            tags=TagStore(cache_dir, shown=shown_directory(cache_dir)))
+            tags=TagStore(cache_dir, shown=shown_directory(cache_dir)), warm_maps=warm_maps)
         self._static = StaticFiles()
 
     @property
@@ -70,7 +72,6 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
             "/metadata": self._serve_metadata,
             "/clusters": self._serve_clusters,
             "/hard_examples": self._serve_hard_examples,
-            "/projection": self._serve_projection,
             "/thumbnail": self._serve_thumbnail,
             "/export": self._serve_export,
             "/compare": self._serve_compare,
@@ -80,6 +81,7 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
             "/aligned": self._serve_aligned,
             "/outliers": self._serve_outliers,
             "/duplicates": self._serve_duplicates,
+            **MapRoutes(self._workspace, self._hosts).routes(),  # /projection, /custom_projection, /bookmarks…
         }
         # Every data route and write answers only requests for a name this server has
         # (DNS rebinding, plugin/hosts.py); static files are the same for everyone.
@@ -117,16 +119,36 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
                 "label_column": params.text(request, "label_column")}
 
     def _neighbors(self, request) -> dict:
-        return queries.neighbors(
-            self._workspace.engine, self._embedding(request), index=params.integer(request, "index"),
-            query=params.text(request, "query"), column=params.text(request, "column"),
-            k=params.integer(request, "k"), metric=params.text(request, "metric"),
-            label_column=params.text(request, "label_column"))
+        embedding = self._embedding(request)
+        rows = params.row_ranges(request, "rows")
+        if rows is not None:  # among a selection's rows alone (queries/subsets.py)
+            answer = queries.subsets.neighbors(
+                self._workspace.engine, embedding, rows=rows,
+                index=params.integer(request, "index", required=True), k=params.integer(request, "k"),
+                metric=params.text(request, "metric"), label_column=params.text(request, "label_column"))
+        else:
+            answer = queries.neighbors(
+                self._workspace.engine, embedding, index=params.integer(request, "index"),
+                query=params.text(request, "query"), column=params.text(request, "column"),
+                k=params.integer(request, "k"), metric=params.text(request, "metric"),
+                label_column=params.text(request, "label_column"))
+        return queries.mark_still(self._workspace, embedding, answer)  # rows that barely moved
 
     def _clusters(self, request):
+        rows = params.row_ranges(request, "rows")
+        if rows is not None:  # a selection's rows alone (queries/subsets.py)
+            return queries.subsets.clusters(self._workspace.engine, self._embedding(request), rows=rows,
+                                            **self._analysis(request))
         return queries.clusters(self._workspace.engine, self._embedding(request), **self._analysis(request))
 
     def _hard_examples(self, request):
+        rows = params.row_ranges(request, "rows")
+        if rows is not None:  # the ranking restricted to a selection's rows (queries/subsets.py)
+            return queries.subsets.hard_examples(
+                self._workspace.engine, self._embedding(request), rows=rows, method=params.text(request, "method"),
+                label=params.text(request, "label"), predicted=params.text(request, "predicted"),
+                offset=params.integer(request, "offset"), limit=params.integer(request, "limit"),
+                **self._analysis(request))
         return queries.ranked_examples(
             self._workspace, params.text(request, "run", required=True),
             params.text(request, "embedding", required=True), step=params.integer(request, "step"),
@@ -139,6 +161,11 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
     def _json_or_pending(request, result):
         if isinstance(result, queries.Pending):
             body = {"status": "running", "progress": result.progress, "message": result.message}
+            if result.task is not None:  # the computation waited on now (reports.Pending)
+                body.update(task=result.task, task_progress=result.task_progress, task_message=result.task_message,
+                            eta_seconds=result.eta_seconds)
+            if result.estimate is not None:  # a first answer, marked as an estimate (queries/quick.py)
+                body["estimate"] = result.estimate
             return responses.json_response(request, body, status=202)
         return responses.json_response(request, result)
 
@@ -177,19 +204,6 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
     @json_errors
     def _serve_hard_examples(self, request):
         return self._json_or_pending(request, self._hard_examples(request))
-
-    @wrappers.Request.application
-    @json_errors
-    def _serve_projection(self, request):
-        fmt = queries.check_choice("format", params.text(request, "format"), ("bin", "json"))
-        result = queries.projection(self._workspace.engine, self._embedding(request),
-                                    method=params.text(request, "method"))
-        if isinstance(result, queries.Pending) or fmt == "json":
-            return self._json_or_pending(request, result if isinstance(result, queries.Pending)
-                                         else queries.projection_json(result))
-        coords = np.ascontiguousarray(result.coords, dtype="<f4")
-        headers = [("X-Projection-Shape", "%d,2" % coords.shape[0]), ("X-Projection-Method", result.method)]
-        return responses.bytes_response(request, coords.tobytes(), "application/octet-stream", headers=headers)
 
     @wrappers.Request.application
     @json_errors

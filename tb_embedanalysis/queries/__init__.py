@@ -15,7 +15,11 @@ The package splits them by subject; import everything from here:
 * ``history``: what each point did across the training steps, and the history ranking;
 * ``changes``: what changed between two embeddings of the same rows (churn, aligned maps);
 * ``quality``: outliers and near-duplicates;
-* ``tags``: tag requests, hiding tagged points, tag and corrected-metadata exports.
+* ``tags``: tag requests, hiding tagged points, tag and corrected-metadata exports;
+* ``movement``: neighbours marked `still` when their vector barely moved over the steps;
+* ``subsets``: statistics and neighbours of a subset of rows alone (`rows=`).
+* ``quick``: a sample's estimate in the 202 answers while the exact pass runs, and the
+  CLI's ``analyze --quick``.
 """
 
 from tb_embedanalysis.queries.rules import (  # noqa: F401
@@ -28,7 +32,7 @@ from tb_embedanalysis.queries.questions import (  # noqa: F401
     thumbnail,
 )
 from tb_embedanalysis.queries.history import (  # noqa: F401
-    history, history_hard_examples, ranked_examples,
+    history, history_hard_examples, history_spaces, ranked_examples,
 )
 from tb_embedanalysis.queries.tags import (  # noqa: F401
     check_hide, corrected_metadata, tags, tags_table, write_tags,
@@ -37,4 +41,7 @@ from tb_embedanalysis.queries.quality import (  # noqa: F401
     check_threshold, duplicates, outliers,
 )
 from tb_embedanalysis.queries.changes import aligned, churn  # noqa: F401
+from tb_embedanalysis.queries.movement import mark_still  # noqa: F401
+from tb_embedanalysis.queries import subsets  # noqa: F401 - rows=: a selection isolated (subsets.clusters, .neighbors)
+from tb_embedanalysis.queries.quick import quick_clusters  # noqa: F401
 from tb_embedanalysis.analysis.jobs import Cancelled  # noqa: F401 - a job stopped: the server is exiting

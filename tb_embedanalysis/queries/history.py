@@ -18,6 +18,7 @@ from tb_embedanalysis.queries.rules import (
     check_work_memory, labels_of, metadata_row, resolve_metric,
 )
 from tb_embedanalysis.analysis import changes
+from tb_embedanalysis.queries import label_errors
 from tb_embedanalysis.queries.tags import check_hide, hidden_rows
 
 
@@ -87,6 +88,14 @@ def _history_inputs(workspace: Workspace, run: str, name: str, *, label_column: 
                           choice)
 
 
+def history_spaces(workspace: Workspace, run: str, name: str, *, label_column: Optional[str] = None,
+                   k: Optional[int] = None, metric: Optional[str] = None) -> Tuple[Tuple[Space, ...], int]:
+    """(the Space of every step the history over all steps reads, oldest first; its k): what
+    `tb-embedanalysis precompute` builds the graphs of before it asks for the history."""
+    inputs = _history_inputs(workspace, run, name, label_column=label_column, k=k, metric=metric, step=None)
+    return inputs.spaces, inputs.k
+
+
 def _position(inputs: _HistoryInputs, index: int) -> int:
     """Where row `index` is among the history's rows (404 / 422 for a row it has not)."""
     valid = inputs.spaces[-1].valid
@@ -144,7 +153,7 @@ def history(workspace: Workspace, run: str, name: str, *, label_column: Optional
         "run": run, "embedding": name, "label_column": inputs.column, "metric": inputs.spaces[0].metric,
         "metric_choice": inputs.metric_choice,
         "k": result.k, "steps": steps, "left_out": list(inputs.left_out), "n": int(result.rows.size),
-        "score": {"name": HISTORY_METHOD, "range": [0.0, 1.0], "direction": "higher = more likely mislabelled"},
+        "score": label_errors.score_block(result),
         "per_step": [{"step": s, "knn_accuracy": float(correct[t].mean()),
                       "mean_margin": float(result.margin[t].mean())} for t, s in enumerate(steps)],
     }
@@ -154,6 +163,8 @@ def history(workspace: Workspace, run: str, name: str, *, label_column: Optional
                             "agreement": _round(result.agreement[:, p]),
                             "vote": [names[c] for c in result.predicted[:, p].tolist()]} for p in positions]
         return payload
+    payload["errors"] = label_errors.count_block(result)
+    payload["memorisation"] = label_errors.memorisation_block(result)
     if index is None or position is None:  # (both or neither)
         payload["points"] = {
             "index": result.rows, "label": [names[c] for c in result.codes.tolist()],
@@ -202,14 +213,16 @@ def history_hard_examples(workspace: Workspace, run: str, name: str, *, label_co
                                 on_progress=on_progress)
     if isinstance(last, Pending):
         return last
-    report = dataclasses.replace(last, method=HISTORY_METHOD, scores=result.score,
-                                 order=np.lexsort((result.rows, -result.score)))
+    order = np.lexsort((result.rows, -result.score))
+    report = dataclasses.replace(last, method=HISTORY_METHOD, scores=result.score, order=order)
     payload = _hard_page(report, inputs.embeddings[-1], inputs.column, label=label, predicted=predicted,
                          offset=offset, limit=limit,
                          hide_rows=hidden_rows(workspace.tags, inputs.embeddings[-1], hide) if hide else None)
     payload.update(metric=inputs.spaces[0].metric, metric_choice=inputs.metric_choice,
                    methods=list(HARD_EXAMPLE_METHODS), steps=list(result.steps),
-                   left_out=list(inputs.left_out))
+                   left_out=list(inputs.left_out), score=label_errors.score_block(result),
+                   errors=label_errors.count_block(result, order),
+                   memorisation=label_errors.memorisation_block(result))
     return payload
 
 

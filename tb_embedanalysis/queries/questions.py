@@ -7,13 +7,16 @@ from typing import Any, Dict, List, Optional, Union
 
 import numpy as np
 
-from tb_embedanalysis.analysis import text_match
+from tb_embedanalysis.analysis import column_values, text_match
 from tb_embedanalysis.analysis.engine import HARDNESS_METHODS, AnalysisEngine, Pending
 from tb_embedanalysis.analysis.projection import PROJECTIONS
 from tb_embedanalysis.errors import InvalidArgument, NotFound, QueryError, bug_message, new_error_id
 from tb_embedanalysis.logs import EmbeddingStore
 from tb_embedanalysis.logs.errors import LogError
 from tb_embedanalysis.logs.model import Embedding, EmbeddingSeries
+from tb_embedanalysis.quoting import clipped
+from tb_embedanalysis.queries.provenance import provenance
+from tb_embedanalysis.queries import quick
 from tb_embedanalysis.queries.rules import (
     HISTORY_METHOD, MAX_LIMIT, MAX_OFFSET, MAX_SEARCH_LIMIT, Workspace, _column, check_choice, check_hard_method,
     check_k, check_range, label_question, labels_of, metadata_row, resolve_metric, resolve_query, space,
@@ -104,37 +107,49 @@ def metadata_column(embedding: Embedding, column: Optional[str]) -> dict:
         raise NotFound("embedding %r has no metadata" % embedding.ref.name)
     column = _column(embedding, column or embedding.label_column or embedding.metadata.columns[0])
     values = embedding.metadata.values[column]
-    return {"column": column, "categories": list(values.categories), "codes": values.codes}
+    # numeric: each category's number, exact min and max (column_values.py), or None.
+    return {"column": column, "categories": list(values.categories), "codes": values.codes,
+            "numeric": column_values.summary(values.categories, values.codes)}
 
 
 def search(embedding: Embedding, pattern: str, *, column: Optional[str] = None, limit: Optional[int] = None,
            literal: bool = False) -> dict:
-    """Rows whose metadata matches `pattern` (a regex; with literal=True, plain text)."""
+    """Rows whose metadata matches `pattern` (a regex; with literal=True, plain text).
+    `as_text`: the pattern was searched as plain text because it is not a valid regex
+    (`regex_error` says why), so the tab can say so instead of a bare "0 matches"."""
     limit = check_range("limit", limit, default=100, minimum=1, maximum=MAX_SEARCH_LIMIT)
-    if embedding.metadata is None:
-        return {"total": 0, "matches": []}
-    columns = [_column(embedding, column)] if column else list(embedding.metadata.columns)
     try:
+        problem = None if literal else text_match.regex_error(pattern)
+        problem = None if problem is None else clipped(problem, 120)  # RE2 quotes the pattern: bound the echo
+        if embedding.metadata is None:
+            return {"total": 0, "matches": [], "as_text": problem is not None, "regex_error": problem}
+        columns = [_column(embedding, column)] if column else list(embedding.metadata.columns)
         total, rows = text_match.search([embedding.metadata.values[c] for c in columns], pattern, limit=limit,
                                          literal=literal)
     except text_match.SearchTimeout as error:  # its message names the parameter q
         raise InvalidArgument(str(error)) from None
-    return {"total": total, "matches": [{"index": row, "metadata": metadata_row(embedding, row)} for row in rows]}
+    return {"total": total, "matches": [{"index": row, "metadata": metadata_row(embedding, row)} for row in rows],
+            "as_text": problem is not None, "regex_error": problem}
 
 
 def clusters(engine: AnalysisEngine, embedding: Embedding, *, label_column: Optional[str] = None,
              k: Optional[int] = None, metric: Optional[str] = None, wait: bool = False,
-             on_progress=None) -> Union[dict, Pending]:
+             on_progress=None, estimate: bool = True) -> Union[dict, Pending]:
+    """/clusters, or Pending with a sample's estimate meanwhile (queries/quick.py) unless
+    `estimate` is False (/compare asks every step: an estimate for the shown one only)."""
     asked = label_question(engine, embedding, k=k, metric=metric, label_column=label_column)
     metric, choice = resolve_metric(engine, embedding, asked.metric, asked.label_column)
     where = space(embedding, metric)
     column, encoded = labels_of(engine, embedding, asked.label_column, where)
-    report = engine.clusters(where, encoded, k=asked.k, wait=wait, on_progress=on_progress)
-    if isinstance(report, Pending):
-        return report
+    report = engine.clusters(where, encoded, k=asked.k, wait=wait, on_progress=on_progress, estimate=estimate)
+    if isinstance(report, Pending):  # the sample's estimate meanwhile, when there is one
+        if not estimate:
+            return report
+        return quick.clusters_pending(engine, where, encoded, asked.k, report, column=column, choice=choice)
     payload = report.to_dict()
     payload["overall"]["label_column"] = column
     payload["overall"]["metric_choice"] = choice
+    payload["provenance"] = provenance(engine, where)  # precomputed ahead: by what, when
     return payload
 
 
@@ -161,7 +176,8 @@ def hard_examples(engine: AnalysisEngine, embedding: Embedding, *, label_column:
     report = engine.hard_examples(where, encoded, method=method, k=asked.k, wait=wait,
                                   on_progress=on_progress)
     if isinstance(report, Pending):
-        return report
+        return quick.hard_pending(engine, embedding, where, encoded, asked.k, report, column=column, label=label,
+                                  predicted=predicted, limit=limit, hide_rows=hide_rows)
     payload = _hard_page(report, embedding, column, label=label, predicted=predicted, offset=offset, limit=limit,
                          hide_rows=hide_rows)
     payload.update(metric=metric, metric_choice=choice)
@@ -236,7 +252,9 @@ def compare(workspace: Workspace, run: str, name: str, *, label_column: Optional
             entry = {"run": ref.run, "step": ref.step}
             try:
                 result = clusters(workspace.engine, workspace.store.load(ref), label_column=label_column,
-                                  k=k, metric=metric)
+                                  k=k, metric=metric,
+                                  # the shown step's job is /clusters' own: it keeps the estimate
+                                  estimate=shown is not None and ref == shown.ref)
             except (QueryError, LogError) as error:  # a broken step must not hide the others
                 entry["error"] = str(error)
             else:

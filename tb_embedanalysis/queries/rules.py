@@ -7,7 +7,7 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
-from tb_embedanalysis.analysis import estimates, text_match
+from tb_embedanalysis.analysis import estimates, text_match, umap_warmup
 from tb_embedanalysis.analysis.engine import (  # noqa: F401  (Pending: re-exported for the routes)
     DEFAULT_HARDNESS_METHOD, HARDNESS_METHODS, AnalysisEngine, Pending, Space,
 )
@@ -47,18 +47,23 @@ class Workspace:
     @classmethod
     def open(cls, logdir: str, *, cache_dir: Optional[str] = None, max_memory_mb: float = 2048.0,
              result_cache_mb: Optional[float] = None, disk_cache_mb: Optional[float] = None,
-             work_memory_mb: float = DEFAULT_WORK_MEMORY_MB, tags: Optional[TagStore] = None) -> "Workspace":
+             work_memory_mb: float = DEFAULT_WORK_MEMORY_MB, tags: Optional[TagStore] = None,
+             warm_maps: bool = False) -> "Workspace":
         """The workspace of one logdir, for the plugin and the CLI alike: embeddings held up
         to max_memory_mb, results up to result_cache_mb (None: cache.py's default), kNN
         graphs and maps also on disk in cache_dir up to disk_cache_mb (cache_dir None:
         memory only; disk_cache_mb None: disk_cache.py's default); one computation, and the
-        sprite decodes in flight together, within work_memory_mb (check_work_memory)."""
+        sprite decodes in flight together, within work_memory_mb (check_work_memory).
+        warm_maps (the plugin): UMAP loaded in the background if an earlier start drew one
+        (analysis/umap_warmup.py)."""
         engine = AnalysisEngine(
             cache_dir=cache_dir,
             memory_budget_bytes=DEFAULT_BUDGET_BYTES if result_cache_mb is None else int(result_cache_mb * MB),
             disk_budget_bytes=None if disk_cache_mb is None else int(disk_cache_mb * MB),
             work_memory_bytes=budget_bytes(work_memory_mb))
         store = EmbeddingStore(max_memory_mb=max_memory_mb, work_memory_mb=work_memory_mb)
+        if warm_maps and engine.disk.enabled:
+            umap_warmup.start(cache_dir)
         return cls(Catalog(logdir), store, engine, tags)
 
     def load(self, run: str, name: str, step: Optional[int] = None) -> Embedding:

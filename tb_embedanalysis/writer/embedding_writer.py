@@ -50,12 +50,12 @@ import math
 import os
 import re
 import warnings
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from tensorboard.plugins.projector.projector_config_pb2 import EmbeddingInfo
 
-from tb_embedanalysis.writer import config_file, step_rows
+from tb_embedanalysis.writer import config_file, precompute_launch, step_rows
 from tb_embedanalysis.writer.errors import MetadataValueError, ShapeError
 from tb_embedanalysis.writer.events import ensure_events_file
 from tb_embedanalysis.writer.files import (
@@ -120,6 +120,7 @@ def write_embedding(
     allow_nonfinite: bool = False,
     escape_metadata: bool = False,
     downscale_sprite: bool = False,
+    precompute: Union[bool, str] = False,
 ) -> WrittenEmbedding:
     """Write one embedding (optionally at a training step) for the Projector and our tab.
 
@@ -137,7 +138,15 @@ def write_embedding(
       Writing the same name and step again replaces that entry. A step whose row count
       or metadata differs from the nearest earlier step's is written, with a
       `StepRowsWarning` (a training history needs the same rows at every step).
+      To find label errors from the history (the tab's Training history card, issue 26),
+      log the *training* rows at doubling steps from early on, e.g. 50, 100, 200, …, to the
+      end: at least 4 steps before the network memorises its errors (the card marks where
+      that starts, and says "too late" / "too few" with a schedule when the steps missed it).
     allow_nonfinite: write rows with NaN/Inf instead of raising NonFiniteError.
+    precompute: True starts `tb-embedanalysis precompute` for this step in the background
+      (into the tab's default cache dir; a string: that cache dir or fsspec URL), so the tab
+      opens on finished results; at most one runs at a time, a step written meanwhile is
+      left to the tab (writer/precompute_launch.py). Off by default.
 
     Everything is validated before the first byte is written (errors derive from
     `WriterError`); files are replaced atomically, assets first and the config last, so a
@@ -157,10 +166,14 @@ def write_embedding(
         escape_metadata=escape_metadata,
         downscale_sprite=downscale_sprite,
     )
+    if not isinstance(precompute, (bool, str)):
+        raise TypeError("precompute must be True, False or a cache directory, got %r" % (precompute,))
     check_directories(logdir, assets.relative_dir)  # a file where a directory must be: WriterError
     config_path = config_file.config_path(logdir)
     config_file.read_config(config_path)  # refuse a broken config before writing assets
-    return _write(logdir, config_path, assets)
+    written = _write(logdir, config_path, assets)
+    precompute_launch.start(logdir, assets.name, assets.step, precompute)
+    return written
 
 
 @dataclasses.dataclass(frozen=True)

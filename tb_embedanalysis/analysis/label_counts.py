@@ -1,0 +1,175 @@
+"""How many label errors, and where (issue 26, item 2): cleanlab's confident joint, with
+class probabilities taken from the training history instead of a retrained model.
+
+A point's probabilities P_i^t (L,) at step t are its leave-one-out kNN vote shares. The
+steps that carry weight (label_errors.step_weights) are those before memorisation, where
+P_i^t reflects where the point sits before the network learnt its given label.
+
+Confident joint (Northcutt et al. 2021, cleanlab's `compute_confident_joint`): per class
+the threshold t_c = mean of P_i(c) over the points labelled c; a point counts in
+C[y_i, j] for j = argmax over the classes with P_i(j) ≥ t_j (not at all when none
+reaches its threshold); each row of C is rescaled to the number of points with that given
+label (calibration). The joints of the steps are averaged with weights w_t² (count_errors).
+The estimated errors are the off-diagonal sum; per class, its row's; per pair (given,
+likely true), its cell. The interval is a Poisson bootstrap over points (BOOTSTRAPS draws,
+seeded: the same interval every run), 5th to 95th percentile.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional, Sequence
+
+import numpy as np
+
+BOOTSTRAPS = 100
+#: The (given, likely) pairs an ErrorCount lists with an interval, largest first, at most.
+PAIRS = 50
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ErrorCount:
+    """count / low / high: the estimated number of label errors and its 90 % interval;
+    per_class (L, 3) float64 (estimate, low, high) of the errors among points given each
+    label; joint (L, L) float64 calibrated confident joint (rows: given, columns: likely
+    true); pairs (m, 5) float64 (given code, likely code, estimate, low, high) of the at
+    most PAIRS largest off-diagonal cells of at least 0.5, largest first; own_probability
+    (n,) float64 the w²-weighted mean over steps of P_i^t(y_i), so 1 − it is the point's
+    chance of being an error by its own history."""
+
+    count: float
+    low: float
+    high: float
+    per_class: np.ndarray
+    joint: np.ndarray
+    pairs: np.ndarray
+    own_probability: np.ndarray
+
+    def expected_found(self, order: np.ndarray, cut: int) -> float:
+        """The fraction of the estimated errors that the first `cut` rows of `order` hold,
+        counting each row as 1 − P_i(y_i) of an error (0 when nothing is estimated)."""
+        if self.count <= 0 or cut <= 0:
+            return 0.0
+        return float(min(1.0, np.sum(1.0 - self.own_probability[order[:cut]]) / self.count))
+
+
+#: cleanlab's floor of a class's threshold (CONFIDENT_THRESHOLDS_LOWER_BOUND) and tolerance.
+_THRESHOLD_FLOOR, _TOLERANCE = 2e-6, 1e-6
+
+
+def confident_labels(neighbor_codes: np.ndarray, codes: np.ndarray, n_labels: int) -> np.ndarray:
+    """(n,) int64 each row's confident label at one step (−1: none), from its k neighbours'
+    labels neighbor_codes (n, k), by cleanlab's `compute_confident_joint` rule on the vote
+    shares P_i(c) = |{j : y_j = c}| / k: t_c = max(mean of P_i(c) over rows labelled c, 2e-6);
+    the classes with P_i(c) ≥ t_c − 1e-6 are confident; one → that one, several →
+    argmax_c P_i(c) (ties: the smallest label). Sparse: only the (row, label) pairs present
+    are formed, never an (n, L) matrix (an absent pair has P = 0, below every t_c − 1e-6)."""
+    n, k = neighbor_codes.shape
+    pairs, counts = np.unique((np.arange(n)[:, None] * n_labels + neighbor_codes).ravel(), return_counts=True)
+    rows, labels = pairs // n_labels, pairs % n_labels
+    share = counts / k
+    own = np.zeros(n)
+    mine = labels == codes[rows]
+    own[rows[mine]] = share[mine]
+    thresholds = np.maximum(np.bincount(codes, weights=own, minlength=n_labels) / np.maximum(
+        np.bincount(codes, minlength=n_labels), 1), _THRESHOLD_FLOOR)
+    above = share >= thresholds[labels] - _TOLERANCE
+    confident = np.bincount(rows[above], minlength=n)
+    order = np.lexsort((labels, -share, rows))  # per row: the largest share first, ties to the smallest label
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = rows[order][1:] != rows[order][:-1]
+    argmax = np.full(n, -1, dtype=np.int64)
+    argmax[rows[order][first]] = labels[order][first]
+    single = np.full(n, -1, dtype=np.int64)  # the confident class of rows with exactly one
+    single[rows[above]] = labels[above]
+    return np.where(confident > 1, argmax, np.where(confident == 1, single, -1))
+
+
+class StepJoints:
+    """Each step's confident labels, found once: step weights only combine them, so the
+    rounds of label_errors.analyse cost a few bincounts each, not a pass over the graphs.
+
+    likely (S of (n,) int32, −1: none): the confident label of every point at each step.
+    """
+
+    def __init__(self, neighbors: Sequence[np.ndarray], codes: np.ndarray, n_labels: int):
+        self.neighbors, self.codes, self.n_labels = neighbors, np.asarray(codes, dtype=np.int64), n_labels
+        steps = len(neighbors)
+        self.likely = [confident_labels(self.codes[neighbors[t]], self.codes, n_labels).astype(np.int32)
+                       for t in range(steps)]
+        self.per_label = np.bincount(self.codes, minlength=n_labels).astype(np.float64)
+
+    def _shares(self, weights: np.ndarray) -> np.ndarray:
+        w = np.asarray(weights, dtype=np.float64) ** 2
+        return w / w.sum()
+
+    def joint(self, weights: np.ndarray, draw: Optional[np.ndarray] = None) -> np.ndarray:
+        """Σ_t w_t² C_t / Σ_t w_t² (L, L); `draw` (n,): bootstrap weights of the points."""
+        w = self._shares(weights)
+        per_label = self.per_label if draw is None else np.bincount(self.codes, weights=draw, minlength=self.n_labels)
+        out = np.zeros((self.n_labels, self.n_labels))
+        for t in np.flatnonzero(w > 0):
+            sure = self.likely[t] >= 0
+            point_weights = np.ones(int(sure.sum())) if draw is None else draw[sure]
+            out += w[t] * _calibrated(self.codes[sure], self.likely[t][sure].astype(np.int64), self.n_labels,
+                                      point_weights, per_label)
+        return out
+
+    def estimate(self, weights: np.ndarray) -> float:
+        """The estimated number of label errors: the off-diagonal sum of joint(weights)."""
+        joint = self.joint(weights)
+        return float(joint.sum() - np.trace(joint))
+
+    def count(self, weights: np.ndarray) -> ErrorCount:
+        """ErrorCount for step weights (S,) ≥ 0, not all 0 (see count_errors)."""
+        joint = self.joint(weights)
+        off = joint.copy()
+        np.fill_diagonal(off, 0.0)
+        per_class = off.sum(axis=1)
+        cells = np.argsort(-off, axis=None, kind="stable")[:PAIRS]
+        cells = cells[off.flat[cells] >= 0.5]
+        classes = np.zeros((BOOTSTRAPS, self.n_labels))
+        pair_draws = np.zeros((BOOTSTRAPS, cells.size))
+        rng = np.random.default_rng(0)  # seeded: the same interval every run
+        for b in range(BOOTSTRAPS):
+            boot = self.joint(weights, rng.poisson(1.0, self.codes.size).astype(np.float64))
+            np.fill_diagonal(boot, 0.0)
+            classes[b] = boot.sum(axis=1)
+            pair_draws[b] = boot.flat[cells]
+        totals = classes.sum(axis=1)
+        pairs = np.column_stack([cells // self.n_labels, cells % self.n_labels, off.flat[cells],
+                                 np.percentile(pair_draws, 5, axis=0), np.percentile(pair_draws, 95, axis=0)]
+                                ) if cells.size else np.zeros((0, 5))
+        w = self._shares(weights)
+        own = np.zeros(self.codes.size)  # Σ_t w_t P_i^t(y_i), the w²-weighted share of votes for the label
+        for t in np.flatnonzero(w > 0):
+            own += w[t] * np.mean(self.codes[self.neighbors[int(t)]] == self.codes[:, None], axis=1)
+        return ErrorCount(float(per_class.sum()), float(np.percentile(totals, 5)), float(np.percentile(totals, 95)),
+                          np.column_stack([per_class, np.percentile(classes, 5, axis=0),
+                                           np.percentile(classes, 95, axis=0)]), joint, pairs, own)
+
+
+def count_errors(neighbors: Sequence[np.ndarray], codes: np.ndarray, n_labels: int,
+                 weights: np.ndarray) -> ErrorCount:
+    """ErrorCount of n rows labelled `codes` (n,) int64 from each step's neighbours (n, k)
+    positions and the step weights (S,) ≥ 0 (not all 0).
+
+    The count is Σ_t w_t² C_t / Σ_t w_t², C_t the calibrated confident joint of step t's
+    kNN vote shares alone: a joint of probabilities averaged over steps counted 0.7-0.8 of
+    the planted flips on the tuning runs (a point memorised at later steps falls below its
+    likely label's threshold), per-step joints weighted by w² 0.93-1.11 (bench/README.md).
+    Intervals (overall, per class, per listed pair): module docstring.
+    """
+    return StepJoints(neighbors, codes, n_labels).count(weights)
+
+
+def _calibrated(given: np.ndarray, likely: np.ndarray, n_labels: int, weights: np.ndarray,
+                per_label: np.ndarray) -> np.ndarray:
+    """The calibrated confident joint (L, L) of confident (given, likely) pairs: diagonal
+    cells at least 1, then each row rescaled to the (weighted) number of points with that
+    given label (cleanlab's calibrate_confident_joint, before its rounding to integers)."""
+    joint = np.bincount(given * n_labels + likely, weights=weights, minlength=n_labels * n_labels)
+    joint = joint.reshape(n_labels, n_labels)
+    np.fill_diagonal(joint, np.maximum(joint.diagonal(), 1.0))  # cleanlab's: every class keeps one clean point
+    rows = joint.sum(axis=1)
+    return joint * (per_label / np.where(rows > 0, rows, 1.0))[:, None]

@@ -51,12 +51,16 @@ demo: $(VENV)/.installed-tf
 	@echo "== Writing the demo runs into $(DEMO_LOGDIR) (first time ~30 s; existing runs are kept)"
 	@$(VENV)/bin/tb-embedanalysis demo --logdir $(DEMO_LOGDIR) --port $(PORT)
 
+# On two workers (the CI machine's two cores), a module's tests on one worker; a plain
+# `pytest` (targeted runs) stays serial. tests/xdist_groups.py says what never runs side by side.
+XDIST := -n 2 --dist loadfile
+
 test: $(VENV)/.installed-test chromium
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(XDIST)
 
 # Everything except the real-browser tests (no Chromium needed).
 test-fast: $(VENV)/.installed-test
-	$(PY) -m pytest -q -m "not browser"
+	$(PY) -m pytest -q -m "not browser" $(XDIST)
 
 bench: $(VENV)/.installed-test
 	@echo "== Installing the bench peers (faiss-cpu, pynndescent, usearch, ...)"

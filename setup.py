@@ -14,6 +14,10 @@ VERSION = re.search(
 
 TEST_REQUIRES = [
     "pytest>=8",
+    # `make test` runs the suite on both cores of the 2-core CI machine (-n 2 --dist
+    # loadfile; tests/xdist_groups.py says what runs where): serially it had reached the
+    # 15-minute CI aim. The reference plugin for it; pure Python (execnet too).
+    "pytest-xdist>=3.5",
     "hypothesis>=6.84",  # st.characters(exclude_categories=...)
     "playwright>=1.40",
     "tensorboardX>=2.6",

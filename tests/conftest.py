@@ -19,6 +19,8 @@ os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(tempfile.gettempdir(), "tb
 
 import pytest
 
+from xdist_groups import pytest_xdist_make_scheduler  # noqa: F401  (the hook: what make test's 2 workers share)
+
 
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config):

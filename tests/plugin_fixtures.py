@@ -7,6 +7,7 @@ from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
+import history_protocol
 from tb_embedanalysis import write_embedding
 
 
@@ -34,6 +35,21 @@ def write_digits_run(logdir: str, *, n: int = 600):
             images=images, invert_images=True,
         )
     return {"early": early[:n], "late": late[:n], "labels": labels, "images": images}
+
+
+def write_history_run(run_dir, *, seed: int, name: str = "logits"):
+    """The small memorisation protocol (history_protocol.digits_run: 300 rows, 4 log-spaced
+    steps up to 1,600, planted label flips) logged by write_embedding into `run_dir`;
+    returns (the protocol's Run, the metadata written with every step)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        run = history_protocol.digits_run(seed=seed, rows=300, last=1600, count=4)
+    labels = [str(v) for v in run.noisy]
+    metadata = {"Index": [str(i) for i in range(len(labels))], "Label": labels}
+    for step, logits in zip(run.steps, run.logits):
+        write_embedding(run_dir, logits, name=name, step=step, metadata=metadata)
+    return run, metadata
 
 
 WORD_GROUPS = {

@@ -6,42 +6,25 @@ NUL bytes gave a 67 MB error, 84 MB /runs and data-route bodies and +587 MB of s
 memory (64 MiB: 335 MB bodies, +1.8 GB).
 """
 
-import argparse
 import json
 import os
 import tracemalloc
 
 import pytest
 from google.protobuf import text_format
-from tensorboard.backend import application
-from tensorboard.plugins import base_plugin
 from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
-from werkzeug import test as werkzeug_test
 
 from logs_fixtures import vectors, write_bytes_run, write_config, write_tsv
-from no_bugs import assert_not_a_bug
 from tb_embedanalysis.logs.model import TensorSource
 from tb_embedanalysis.logs.tensor_files import read_tsv
-from tb_embedanalysis.plugin.loader import EmbedAnalysisLoader
 from tb_embedanalysis.quoting import EXCERPT_CHARS, clipped, excerpt, printable
+from wsgi_client import make_client
+from wsgi_client import poll
 
-PREFIX = "/data/plugin/embedanalysis"
 MIB = 1024 * 1024
 # The longest message a quoted value may produce: its words, a path, ~80 quoted characters
 # (escapes included) and the "… (N characters)" note.
 MESSAGE_BOUND = 600
-
-
-def make_client(logdir):
-    flags = argparse.Namespace(embedanalysis_cache_dir="none", embedanalysis_max_memory_mb=64.0)
-    plugin = EmbedAnalysisLoader().load(base_plugin.TBContext(logdir=str(logdir), flags=flags))
-    return werkzeug_test.Client(application.TensorBoardWSGI([plugin]))
-
-
-def get(client, route, **query):
-    response = client.get(PREFIX + route, query_string=query)
-    assert_not_a_bug(response, route)
-    return response
 
 
 def write_nul_tsv(run_dir, size):
@@ -57,14 +40,14 @@ def write_nul_tsv(run_dir, size):
 def test_a_16_mib_tsv_of_nul_bytes_gives_small_answers(tmp_path):
     write_nul_tsv(str(tmp_path / "run"), 16 * MIB)
     client = make_client(tmp_path)
-    runs = get(client, "/runs")
+    runs = poll(client, "/runs")
     assert runs.status_code == 200 and len(runs.get_data()) < 2000  # was 83,886,358 bytes
     (entry,) = runs.get_json()["runs"][0]["embeddings"]
     assert entry["error"].startswith("run/tensors.tsv: line 1 column 1 is '\\x00\\x00")
     assert entry["error"].endswith("… (16,777,216 characters), not a number")
     assert len(entry["error"]) < MESSAGE_BOUND
     for route, query in (("/neighbors", {"index": "0"}), ("/clusters", {}), ("/metadata", {})):
-        response = get(client, route, run="run", embedding="nul", **query)
+        response = poll(client, route, run="run", embedding="nul", **query)
         assert response.status_code == 422 and len(response.get_data()) < 1000  # was 83,886,144 bytes
         assert response.get_json()["error"] == entry["error"]
 
@@ -91,7 +74,7 @@ def test_a_long_cell_that_is_a_number_still_reads(tmp_path):
     config = ProjectorConfig()
     config.embeddings.add(tensor_name="t", tensor_path="t.tsv")
     write_config(str(run_dir), config)
-    entry = get(make_client(tmp_path), "/runs").get_json()["runs"][0]["embeddings"][0]
+    entry = poll(make_client(tmp_path), "/runs").get_json()["runs"][0]["embeddings"][0]
     assert entry["error"] is None and entry["shape"] == [2, 2]
 
 
@@ -138,7 +121,7 @@ def huge_nul_path(run_dir):
                                    huge_tensor_name, huge_nul_path], ids=lambda f: f.__name__)
 def test_a_huge_value_in_a_file_is_quoted_short(tmp_path, write):
     expected = write(str(tmp_path / "run"))
-    body = get(make_client(tmp_path), "/runs")
+    body = poll(make_client(tmp_path), "/runs")
     listed = body.get_json()
     messages = [p["error"] for p in listed["problems"]]
     messages += [m for run in listed["runs"] for e in run["embeddings"] for m in e["warnings"] + [e["error"]] if m]
@@ -154,7 +137,7 @@ def test_a_huge_value_in_a_file_is_quoted_short(tmp_path, write):
 ], ids=["integer", "number", "integer-list", "tag-names"])
 def test_a_long_parameter_is_quoted_short(tmp_path, route, query, words):
     write_bytes_run(str(tmp_path / "run"), vectors(5, 2), name="emb", metadata_rows=[(str(i % 2),) for i in range(5)])
-    response = get(make_client(tmp_path), route, run="run", embedding="emb", **query)
+    response = poll(make_client(tmp_path), route, run="run", embedding="emb", **query)
     error = response.get_json()["error"]
     assert response.status_code == 400 and words in error, error
     assert len(error) < MESSAGE_BOUND and "characters)" in error

@@ -14,8 +14,8 @@ import urllib.request
 import numpy as np
 import pytest
 
-from test_browser_tab import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, Tab, browser_fixture  # noqa: F401 (skips without Chromium; browser: a fixture)
-from tensorboard_process import running_tensorboard
+from test_browser_tab import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, Tab, browser_fixture, checked_page  # noqa: F401 (skips without Chromium; browser: a fixture)
+from tensorboard_process import serving
 from threadpoolctl import threadpool_limits
 
 import label_error_protocol
@@ -72,19 +72,14 @@ def write_logs(root: pathlib.Path):
 def served(tmp_path_factory):
     root = tmp_path_factory.mktemp("history_browser")
     flipped = write_logs(root / "logs")
-    with running_tensorboard(root / "logs", extra_args=["--embedanalysis_cache_dir", str(root / "cache")]) as base:
+    with serving(root) as base:
         yield base, flipped
 
 
 @pytest.fixture
 def tab(browser, served):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    tab = Tab(page, served[0])
-    yield tab
-    assert tab.errors == []
-    context.close()
+    with checked_page(browser) as page:
+        yield Tab(page, served[0])
 
 
 def history_answer(base, run="train", route="history", **extra):

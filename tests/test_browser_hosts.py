@@ -15,7 +15,7 @@ import pytest
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
-from tensorboard_process import running_tensorboard  # noqa: E402  (tests/ helper)
+from tensorboard_process import serving  # noqa: E402  (tests/ helper)
 from test_browser_tab import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS  # noqa: E402  (one Chromium set-up)
 
 pytestmark = pytest.mark.browser
@@ -35,7 +35,7 @@ def tensorboard_url(tmp_path_factory):
     rng = np.random.default_rng(3)
     write_embedding(str(root / "logs" / "run"), rng.normal(size=(60, 4)).astype(np.float32), name="emb",
                     metadata={"label": [str(i % 3) for i in range(60)], "id": [str(i) for i in range(60)]})
-    with running_tensorboard(root / "logs", extra_args=["--embedanalysis_cache_dir", str(root / "cache")]) as base:
+    with serving(root) as base:
         yield base
 
 

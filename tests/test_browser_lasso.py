@@ -22,8 +22,8 @@ import pytest
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
-from tensorboard_process import running_tensorboard  # noqa: E402  (tests/ helper)
-from test_browser_tab import ARTIFACTS, CHROMIUM, browser_fixture  # noqa: E402,F401  (one Chromium set-up; browser: a fixture)
+from tensorboard_process import serving  # noqa: E402  (tests/ helper)
+from test_browser_tab import ARTIFACTS, CHROMIUM, browser_fixture, checked_page  # noqa: E402,F401  (one Chromium set-up; browser: a fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -64,20 +64,14 @@ def _write_logs(logdir: pathlib.Path):
 def tensorboard_url(tmp_path_factory):
     root = tmp_path_factory.mktemp("browser_lasso")
     _write_logs(root / "logs")
-    with running_tensorboard(root / "logs", extra_args=["--embedanalysis_cache_dir", str(root / "cache")]) as base:
+    with serving(root) as base:
         yield base
 
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, has_touch=True)
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
-    assert errors == []
+    with checked_page(browser, timeout_ms=TIMEOUT_MS, has_touch=True) as page:
+        yield page
 
 
 def _tags(base):

@@ -12,8 +12,8 @@ import urllib.request
 import numpy as np
 import pytest
 
-from test_browser_tab import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, Tab, browser_fixture, playwright_sync  # noqa: F401 (browser: a fixture)
-from tensorboard_process import running_tensorboard
+from test_browser_tab import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, Tab, browser_fixture, checked_page, playwright_sync  # noqa: F401 (browser: a fixture)
+from tensorboard_process import serving
 
 pytestmark = pytest.mark.browser
 
@@ -51,18 +51,15 @@ def write_logs(root):
 def served(tmp_path_factory):
     root = tmp_path_factory.mktemp("quality_browser")
     far_rows = write_logs(root / "logs")
-    with running_tensorboard(root / "logs", extra_args=["--embedanalysis_cache_dir", str(root / "cache")]) as base:
+    with serving(root) as base:
         yield base, far_rows
 
 
 @pytest.fixture
 def tab(browser, served):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
     ARTIFACTS.mkdir(exist_ok=True)
-    yield Tab(page, served[0])
-    context.close()
+    with checked_page(browser) as page:
+        yield Tab(page, served[0])
 
 
 def route(base, path, **query):

@@ -9,6 +9,7 @@ Chromium is Debian's (/usr/bin/chromium), driven by playwright's sync API; we ne
 `playwright install`.
 """
 
+import contextlib
 import json
 import os
 import pathlib
@@ -20,7 +21,7 @@ import pytest
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
-from tensorboard_process import running_tensorboard  # noqa: E402  (tests/ helper)
+from tensorboard_process import running_tensorboard, serving  # noqa: E402  (tests/ helper)
 
 pytestmark = pytest.mark.browser
 
@@ -101,9 +102,8 @@ def write_logs(root: pathlib.Path):
 @pytest.fixture(scope="module", name="tensorboard_url")
 def tensorboard_url_fixture(tmp_path_factory):
     root = tmp_path_factory.mktemp("browser")
-    logdir = root / "logs"
-    write_logs(logdir)
-    with running_tensorboard(logdir, extra_args=["--embedanalysis_cache_dir", str(root / "cache")]) as base:
+    write_logs(root / "logs")
+    with serving(root) as base:
         yield base
 
 
@@ -161,6 +161,20 @@ class Tab:
         self.page.wait_for_timeout(400)
         self.page.screenshot(path=str(ARTIFACTS / ("%s.png" % name)))
         self.page.set_viewport_size(size)
+
+
+@contextlib.contextmanager
+def checked_page(browser, *, timeout_ms=TIMEOUT_MS, **context_options):
+    """A page in a context of its own (1400 x 1000 unless said otherwise); an uncaught error
+    in it fails the test when the page closes."""
+    context = browser.new_context(**{"viewport": {"width": 1400, "height": 1000}, **context_options})
+    page = context.new_page()
+    page.set_default_timeout(timeout_ms)
+    errors: List[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert errors == []
 
 
 @pytest.fixture(name="tab")

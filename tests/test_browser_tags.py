@@ -19,8 +19,8 @@ import pytest
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
-from tensorboard_process import free_port, running_tensorboard  # noqa: E402  (tests/ helper)
-from test_browser_tab import ARTIFACTS, CHROMIUM, browser_fixture  # noqa: E402,F401  (one Chromium set-up; browser: a fixture)
+from tensorboard_process import serving  # noqa: E402  (tests/ helper)
+from test_browser_tab import ARTIFACTS, CHROMIUM, browser_fixture, checked_page  # noqa: E402,F401  (one Chromium set-up; browser: a fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -50,20 +50,14 @@ def _write_logs(logdir: pathlib.Path):
 def tensorboard_url(tmp_path_factory):
     root = tmp_path_factory.mktemp("browser_tags")
     _write_logs(root / "logs")
-    with running_tensorboard(root / "logs", extra_args=["--embedanalysis_cache_dir", str(root / "cache")]) as base:
+    with serving(root) as base:
         yield base
 
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
-    assert errors == []
+    with checked_page(browser) as page:
+        yield page
 
 
 def _tags(base):
@@ -163,7 +157,7 @@ setTimeout(() => document.getElementById('g').submit(), 300);
 def test_a_page_of_another_origin_cannot_tag(page, tensorboard_url):
     before = _tags(tensorboard_url)["tags"]
     _Evil.target = tensorboard_url + ROUTE
-    server = http.server.HTTPServer(("127.0.0.1", free_port()), _Evil)
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Evil)  # port 0: the kernel picks a free one
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

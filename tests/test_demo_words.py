@@ -1,8 +1,6 @@
 """The word demo end to end: an aclImdb-layout fixture and the synthetic corpus, read back
 through the plugin's routes."""
 
-import argparse
-import json
 import os
 import pathlib
 import re
@@ -10,14 +8,9 @@ from typing import List
 
 import numpy as np
 import pytest
-from tensorboard.backend import application
-from tensorboard.plugins import base_plugin
-from werkzeug import test as werkzeug_test
 
 from tb_embedanalysis.demo import english_words, imdb_words, reviews, run_demos
-from tb_embedanalysis.plugin.loader import EmbedAnalysisLoader
-
-PREFIX = "/data/plugin/embedanalysis"
+from wsgi_client import get, make_client
 
 _POSITIVE_REVIEWS = ["A wonderful film.<br /><br />The acting was superb!",
                      "Brilliant and moving; I loved every minute.", "Great cast, great story."]
@@ -39,16 +32,9 @@ def write_aclimdb(root: pathlib.Path, per_class: int = 30) -> str:
     return str(root / "aclImdb")
 
 
-def make_client(logdir):
-    flags = argparse.Namespace(embedanalysis_cache_dir="none", embedanalysis_max_memory_mb=256.0)
-    plugin = EmbedAnalysisLoader().load(base_plugin.TBContext(logdir=str(logdir), flags=flags))
-    return werkzeug_test.Client(application.TensorBoardWSGI([plugin]))
-
-
 def get_json(client, path, **query):
-    response = client.get(PREFIX + path, query_string=query)
-    body = json.loads(response.get_data(as_text=True))
-    assert response.status_code == 200, body
+    status, body = get(client, path, **query)
+    assert status == 200, body
     return body
 
 
@@ -60,7 +46,7 @@ def logs(tmp_path_factory):
     logdir = root / "logs"
     imdb = imdb_words.run(str(logdir), data=aclimdb, threads=1, progress=lambda m: None)
     synthetic = imdb_words.run(str(logdir), data="synthetic", threads=1, progress=lambda m: None)
-    return logdir, imdb, synthetic, make_client(logdir)
+    return logdir, imdb, synthetic, make_client(logdir, max_memory_mb=256.0)
 
 
 def test_aclimdb_reader_interleaves_and_ignores_unsup(tmp_path):

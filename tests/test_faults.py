@@ -7,33 +7,29 @@ never read). Permission denial is real: tests run as root, for whom chmod denies
 so that test drops to uid `nobody` in a subprocess after start-up.
 """
 
-import argparse
 import json
 import logging
 import os
+import pathlib
+import queue
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from typing import List
 
 import numpy as np
 import pytest
-from tensorboard.backend import application
-from tensorboard.plugins import base_plugin
-from werkzeug import test as werkzeug_test
 
-from no_bugs import assert_not_a_bug
 from tb_embedanalysis import write_embedding
 from tb_embedanalysis.analysis.disk_cache import DiskCache
 from tb_embedanalysis.logs import metadata as metadata_io
 from tb_embedanalysis.logs import EmbeddingStore, discover
-from tb_embedanalysis.plugin.loader import EmbedAnalysisLoader
+from wsgi_client import get, make_client
 
-PREFIX = "/data/plugin/embedanalysis"
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 N = 120
 
@@ -50,28 +46,6 @@ def write_run(logdir, run, seed, *, images=True):
     return vectors, write_embedding(os.path.join(str(logdir), run), vectors, name="emb",
                                     metadata={"Index": [str(i) for i in range(N)], "Label": labels},
                                     images=thumbnails)
-
-
-def make_client(logdir, cache_dir="none"):
-    flags = argparse.Namespace(embedanalysis_cache_dir=str(cache_dir), embedanalysis_max_memory_mb=64.0)
-    plugin = EmbedAnalysisLoader().load(base_plugin.TBContext(logdir=str(logdir), flags=flags))
-    return werkzeug_test.Client(application.TensorBoardWSGI([plugin]))
-
-
-def get(client, route, **query):
-    """(status, JSON body or raw bytes); polls 202 answers for a bounded time."""
-    deadline = time.monotonic() + 60
-    while True:
-        response = client.get(PREFIX + route, query_string=query)
-        assert response.headers["X-Content-Type-Options"] == "nosniff"
-        assert_not_a_bug(response, (route, query))
-        if response.status_code != 202 or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    body = response.get_data()
-    if response.headers["Content-Type"].startswith("application/json"):
-        body = json.loads(body)
-    return response.status_code, body
 
 
 def neighbours(client, run, index=0):
@@ -320,50 +294,185 @@ def test_unwritable_cache_dir_falls_back_to_memory(tmp_path, caplog, when):
     assert len(warnings) == 1 and str(cache) in warnings[0]
 
 
-CACHE_WRITER = textwrap.dedent("""
-    import sys
-    import numpy as np
-    from tb_embedanalysis.analysis.disk_cache import DiskCache
+# Both sides of the cache run in fresh processes importing the package from disk: the
+# writers (killed) and the reader. The reader once ran in the test process instead, with the
+# package it imported when the suite started; a commit during a long run bumped the cache
+# VERSION, so the writers' entries had other key digests, the reader found none, and the
+# test failed ("no complete entry") with nothing wrong in the cache. Each child now prints
+# the code it runs (MAGIC and a key's digest), and the test checks they all agree.
+CACHE_CODE = """
+import json, logging, os, sys, time
+import numpy as np
+from tb_embedanalysis.analysis import disk_cache
 
-    cache = DiskCache(sys.argv[1])
-    for i in range(1000):
-        arrays = {"values": np.full(1_500_000, i, dtype=np.float64), "index": np.arange(1000) + i}
-        print("writing", i, flush=True)
-        cache.put({"kind": "test", "i": i}, arrays)
+def arrays(i):
+    return {"values": np.full(1_500_000, i, dtype=np.float64), "index": np.arange(1000) + i}
+
+print(json.dumps(["code", disk_cache.MAGIC.decode("ascii"), disk_cache.key_digest({"kind": "test", "i": 0})]),
+      flush=True)
+"""
+
+CACHE_WRITER = CACHE_CODE + textwrap.dedent("""
+    cache = disk_cache.DiskCache(sys.argv[1])
+    stop_at = int(sys.argv[2])
+    for i in range(stop_at):
+        assert cache.put({"kind": "test", "i": i}, arrays(i))
+        print(json.dumps(["written", i]), flush=True)
+
+    class HalfWritten:
+        # The entry's temporary file: its first write goes through, the array data only
+        # half-way; then the writer says so and waits to be killed (SIGKILL: no clean-up).
+        def __init__(self, f):
+            self.f, self.writes = f, 0
+        def __enter__(self):
+            return self
+        def __exit__(self, *exc):
+            self.f.close()
+        def write(self, data):
+            self.writes += 1
+            if self.writes == 1:
+                return self.f.write(data)
+            self.f.write(data[:len(data) // 2])
+            self.f.flush()
+            print(json.dumps(["mid-write", stop_at]), flush=True)
+            time.sleep(600)
+
+    real_fdopen = os.fdopen
+    os.fdopen = lambda fd, *args, **kwargs: HalfWritten(real_fdopen(fd, *args, **kwargs))
+    cache.put({"kind": "test", "i": stop_at}, arrays(stop_at))
+    print(json.dumps(["finished the entry it should have been killed in", stop_at]), flush=True)
+""")
+
+CACHE_READER = CACHE_CODE + textwrap.dedent("""
+    warned = []
+
+    class Recorder(logging.Handler):
+        def emit(self, record):
+            warned.append(record.getMessage())  # "damaged cache entry ...": a half-written file was read
+
+    logging.getLogger("tb_embedanalysis").addHandler(Recorder())
+    cache = disk_cache.DiskCache(sys.argv[1])
+    found = {}
+    for i in range(4):
+        got = cache.get({"kind": "test", "i": i})
+        if got is None:
+            found[i] = "missing"
+        else:
+            expected = arrays(i)
+            same = set(got) == set(expected) and all(np.array_equal(got[k], expected[k]) for k in expected)
+            found[i] = "complete" if same else "wrong"
+    print(json.dumps(["read", found, warned]), flush=True)
 """)
 
 
-def test_process_killed_while_writing_the_cache_leaves_nothing_half_written(tmp_path):
+CACHE_KEY_MAKER = CACHE_CODE + textwrap.dedent("""
+    import secrets
+    real_token_bytes = secrets.token_bytes
+
+    def paused(n):  # the key being made: wait for the test's word (or its SIGKILL)
+        print(json.dumps(["making the key"]), flush=True)
+        sys.stdin.readline()
+        return real_token_bytes(n)
+
+    secrets.token_bytes = paused
+    cache = disk_cache.DiskCache(sys.argv[1])
+    print(json.dumps(["enabled", cache.enabled]), flush=True)
+    print(json.dumps(["written", cache.put({"kind": "test", "i": 0}, arrays(0))]), flush=True)
+""")
+
+
+def cache_child(script, errors, *args, stdin=None):
+    """A child running `script` (stderr into the file `errors`); (Popen, a queue of its JSON
+    lines as they come, read by a thread so that a child that never says what the test
+    waits for fails the test after a bounded time instead of hanging it)."""
+    with open(errors, "w") as stderr:
+        child = subprocess.Popen([sys.executable, "-c", script, *map(str, args)], stdin=stdin,
+                                 stdout=subprocess.PIPE, stderr=stderr, text=True, cwd=REPO)
+    lines: "queue.Queue[list]" = queue.Queue()
+
+    def read(stdout):
+        with stdout:  # closed at the child's end (the test kills or waits for every child)
+            for line in stdout:
+                try:
+                    lines.put(json.loads(line))
+                except ValueError:
+                    lines.put(["not JSON", line])
+        lines.put(["exited"])
+
+    threading.Thread(target=read, args=(child.stdout,), daemon=True).start()
+    return child, lines
+
+
+def next_line(child, lines, errors, seconds=120.0):
+    """The child's next line; a child silent for `seconds` (a hang, not a slow machine: each
+    line takes well under a second) is killed and fails the test with its stderr."""
+    try:
+        return lines.get(timeout=seconds)
+    except queue.Empty:
+        child.kill()
+        child.wait()
+        raise AssertionError("the cache child said nothing for %.0f s; stderr: %s" % (
+            seconds, pathlib.Path(errors).read_text()[-2000:])) from None
+
+
+@pytest.mark.parametrize("stop_at", [2, 1], ids=["new-entry", "entry-being-replaced"])
+def test_process_killed_while_writing_the_cache_leaves_nothing_half_written(tmp_path, stop_at):
+    """A writer finishes entries 0 and 1 and is SIGKILLed half-way through entry 2's arrays;
+    with stop_at=1 a second writer then rewrites entry 0 and is killed half-way through
+    replacing entry 1. A fresh reader gets every finished entry intact (the replaced one as
+    it was), nothing for the half-written one, and never meets a damaged file."""
     cache = tmp_path / "cache"
-    killed_mid_write = 0
-    seen = []  # what the writers said, for the failure message
-    for attempt in range(6):
-        errors = open(tmp_path / ("writer-%d.err" % attempt), "w")
-        writer = subprocess.Popen([sys.executable, "-c", CACHE_WRITER, str(cache)], stdout=subprocess.PIPE,
-                                  stderr=errors, text=True, cwd=REPO)
-        errors.close()
-        assert writer.stdout is not None
-        try:
-            for _ in range(2 + attempt):  # let it finish a few entries, then kill it inside the next
-                seen.append(writer.stdout.readline().strip())
-            time.sleep(0.01 * attempt)
-        finally:
-            writer.send_signal(signal.SIGKILL)
-            writer.wait()
-            writer.stdout.close()
-        killed_mid_write += bool(list(cache.glob(".tmp-*")))
-        for leftover in cache.glob(".tmp-*"):
-            leftover.unlink()  # keep the evidence count per attempt
-        if killed_mid_write >= 2:
-            break
-    assert killed_mid_write, "never killed the writer mid-write; the test proved nothing"
-    reader = DiskCache(str(cache))
-    found = 0
-    for i in range(20):
-        arrays = reader.get({"kind": "test", "i": i})
-        if arrays is not None:
-            found += 1
-            assert (arrays["values"] == i).all() and (arrays["index"] == np.arange(1000) + i).all()
-    assert found >= 1, "no complete entry; writers said %s; cache holds %s; stderr: %s" % (
-        seen, sorted(p.name for p in cache.iterdir()) if cache.exists() else None,
-        [(tmp_path / ("writer-%d.err" % a)).read_text()[-500:] for a in range(6) if (tmp_path / ("writer-%d.err" % a)).exists()])
+    codes = []
+    for stop in sorted({2, stop_at}, reverse=True):
+        before = set(cache.glob(".tmp-*"))
+        errors = tmp_path / ("writer-%d.err" % stop)
+        writer, lines = cache_child(CACHE_WRITER, errors, cache, stop)
+        codes.append(next_line(writer, lines, errors))
+        said = [next_line(writer, lines, errors) for _ in range(stop + 1)]
+        writer.kill()  # SIGKILL: no clean-up of any kind
+        writer.wait()
+        assert said == [["written", i] for i in range(stop)] + [["mid-write", stop]], (said, errors.read_text()[-2000:])
+        left = set(cache.glob(".tmp-*")) - before
+        whole = {p.stat().st_size for p in cache.glob("*.entry") if not p.name.startswith(".")}
+        assert len(left) == 1 and len(whole) == 1, (left, whole)
+        assert 0 < next(iter(left)).stat().st_size < min(whole), "the kill must land inside the write"
+    errors = tmp_path / "reader.err"
+    reader, lines = cache_child(CACHE_READER, errors, cache)
+    codes.append(next_line(reader, lines, errors))
+    kind, found, warned = next_line(reader, lines, errors)
+    assert reader.wait(timeout=60) == 0, errors.read_text()[-2000:]
+    assert all(code == codes[0] for code in codes), ("the package changed on disk while the test ran", codes)
+    assert kind == "read" and warned == [], (kind, warned)
+    assert found == {"0": "complete", "1": "complete", "2": "missing", "3": "missing"}, found
+
+
+@pytest.mark.parametrize("maker_is", ["killed", "slow"])
+def test_a_process_stopped_while_making_the_cache_key_never_turns_the_cache_off(tmp_path, caplog, maker_is):
+    """The first process to use a cache dir makes its key. Another process opening the dir
+    meanwhile, or any later one after the maker was killed, must get a working cache: before,
+    they read a key file created but not yet filled, and ran without a disk cache (and the
+    empty file stayed, so every later start did too)."""
+    cache, errors = tmp_path / "cache", tmp_path / "maker.err"
+    maker, lines = cache_child(CACHE_KEY_MAKER, errors, cache, stdin=subprocess.PIPE)
+    assert maker.stdin is not None
+    code = next_line(maker, lines, errors)
+    assert next_line(maker, lines, errors) == ["making the key"]
+    if maker_is == "killed":
+        maker.kill()
+        maker.wait()
+        maker.stdin.close()
+    caplog.set_level(logging.WARNING)
+    other = DiskCache(str(cache))  # another process's first use of the same dir, meanwhile
+    assert other.enabled and [r.getMessage() for r in caplog.records] == []
+    if maker_is == "slow":
+        maker.stdin.write("go on\n")
+        maker.stdin.close()
+        assert [next_line(maker, lines, errors) for _ in range(2)] == [["enabled", True], ["written", True]]
+        assert maker.wait(timeout=60) == 0, errors.read_text()[-2000:]
+        # The maker kept the key that was linked first (the other's): a fresh reader, with
+        # the key on disk, gets the maker's entry.
+        errors = tmp_path / "reader.err"
+        reader, lines = cache_child(CACHE_READER, errors, cache)
+        assert next_line(reader, lines, errors) == code
+        assert next_line(reader, lines, errors)[1]["0"] == "complete"
+        assert reader.wait(timeout=60) == 0, errors.read_text()[-2000:]

@@ -7,10 +7,9 @@ import pytest
 from scipy.linalg import orthogonal_procrustes
 from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
 from tensorboard.backend import application
-from threadpoolctl import threadpool_limits
 from werkzeug import test as werkzeug_test
 
-import history_protocol as protocol
+import plugin_fixtures
 from test_plugin_routes import get_json, make_plugin, wait_json
 from tb_embedanalysis import write_embedding
 from tb_embedanalysis.analysis import changes
@@ -21,12 +20,8 @@ RUN, NAME = "train", "logits"
 @pytest.fixture(scope="module")
 def logdir(tmp_path_factory):
     root = tmp_path_factory.mktemp("changes")
-    with threadpool_limits(1):
-        run = protocol.digits_run(seed=1, rows=300, last=1600, count=4)
-    labels = [str(v) for v in run.noisy]
-    metadata = {"Index": [str(i) for i in range(len(labels))], "Label": labels}
-    for step, logits in zip(run.steps, run.logits):
-        write_embedding(root / RUN, logits, name=NAME, step=step, metadata=metadata)
+    run, metadata = plugin_fixtures.write_history_run(root / RUN, seed=1, name=NAME)
+    labels = metadata["Label"]
     # A second "layer" of the same rows, and an embedding of other rows.
     write_embedding(root / RUN, run.logits[-1][:, ::-1] * 2.0, name="layer2", step=run.steps[-1], metadata=metadata)
     write_embedding(root / RUN, run.logits[-1][:-1], name="fewer", step=1, metadata=labels[:-1])

@@ -10,10 +10,9 @@ import pytest
 from sklearn.metrics import roc_auc_score
 from sklearn.neighbors import KNeighborsClassifier
 from tensorboard.backend import application
-from threadpoolctl import threadpool_limits
 from werkzeug import test as werkzeug_test
 
-import history_protocol as protocol
+import plugin_fixtures
 from test_plugin_routes import get_json, make_plugin, wait_json
 from tb_embedanalysis import cli, write_embedding
 
@@ -23,12 +22,8 @@ RUN, NAME = "train", "logits"
 @pytest.fixture(scope="module")
 def logdir(tmp_path_factory):
     root = tmp_path_factory.mktemp("history")
-    with threadpool_limits(1):
-        run = protocol.digits_run(seed=0, rows=300, last=1600, count=4)
-    labels = [str(v) for v in run.noisy]
-    metadata = {"Index": [str(i) for i in range(len(labels))], "Label": labels}
-    for step, logits in zip(run.steps, run.logits):
-        write_embedding(root / RUN, logits, name=NAME, step=step, metadata=metadata)
+    run, metadata = plugin_fixtures.write_history_run(root / RUN, seed=0, name=NAME)
+    labels = metadata["Label"]
     # Not the same rows: one row fewer, then the same rows under other metadata (each write
     # warns: tests/test_writer_step_rows.py).
     with pytest.warns(UserWarning, match="step 5 has 299 rows but step %d has 300" % run.steps[0]):

@@ -1,4 +1,5 @@
-"""Every error path of the store and the sprite reader, on both sides of the listing threshold.
+"""Every error path of the logs layer as the plugin answers it, on both sides of the listing
+threshold. The store's own error paths, called directly: tests/test_logs_store_errors.py.
 
 /runs describes an embedding whose files total at most `listing.LOAD_BELOW_BYTES` (16 MB) by
 loading it, and a bigger one from cheap facts (logs/listing.py): two code paths, so each broken
@@ -10,30 +11,20 @@ relative to the logdir), the healthy embedding beside it is listed as before, a 
 answers a 4xx JSON naming the file, and nothing answers 500.
 """
 
-import argparse
-import json
 import os
 import pathlib
-import threading
-import time
 
 import numpy as np
 import pytest
 from google.protobuf import text_format
 from PIL import Image
-from tensorboard.backend import application
-from tensorboard.plugins import base_plugin
 from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
-from werkzeug import test as werkzeug_test
 
 from logs_fixtures import write_bytes_run, write_sprite, write_tsv
-from no_bugs import assert_not_a_bug
-from tb_embedanalysis.logs import EmbeddingStore, LogError, TensorFormatError, discover, find_ref, listing
-from tb_embedanalysis.logs import sprites, tensors
-from tb_embedanalysis.logs import store as store_module
-from tb_embedanalysis.plugin.loader import EmbedAnalysisLoader
+from tb_embedanalysis.logs import discover, find_ref, listing, sprites
+import wsgi_client
+from wsgi_client import get
 
-PREFIX = "/data/plugin/embedanalysis"
 D = 256
 # Rows of D float32 just past the threshold: 16,448 x 256 x 4 = 16.8 MB.
 BIG_ROWS = listing.LOAD_BELOW_BYTES // (D * 4) + 64
@@ -41,24 +32,7 @@ SIZES = {"small": (60, 8), "big": (BIG_ROWS, D)}
 
 
 def make_client(logdir):
-    flags = argparse.Namespace(embedanalysis_cache_dir="none", embedanalysis_max_memory_mb=256.0)
-    plugin = EmbedAnalysisLoader().load(base_plugin.TBContext(logdir=str(logdir), flags=flags))
-    return werkzeug_test.Client(application.TensorBoardWSGI([plugin]))
-
-
-def get(client, route, **query):
-    """(status, JSON body or bytes), polling 202s for a bounded time."""
-    deadline = time.monotonic() + 60
-    while True:
-        response = client.get(PREFIX + route, query_string=query)
-        assert_not_a_bug(response, (route, query))
-        if response.status_code != 202 or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    body = response.get_data()
-    if response.headers["Content-Type"].startswith("application/json"):
-        body = json.loads(body)
-    return response.status_code, body
+    return wsgi_client.make_client(logdir, max_memory_mb=256.0)  # room for the 17 MB embeddings
 
 
 def matrix(size):
@@ -104,11 +78,14 @@ def write_noise_sprite(path, rows, size):
 
 # -- the broken logs, each beside a healthy embedding ----------------------------------------
 def truncated_tensor(run_dir, size):
+    rows, columns = SIZES[size]
     write_bytes_run(run_dir, matrix(size), name="broken")
     path = os.path.join(run_dir, "broken", "tensor.bytes")
     with open(path, "r+b") as handle:
-        handle.truncate(os.path.getsize(path) - 100)
-    return "broken/tensor.bytes is", "truncated, or a wrong shape?"
+        handle.truncate(rows * columns * 4 - 100)  # issue 23's repro: 100 bytes short
+    return ("broken/tensor.bytes is %s bytes but tensor_shape [%d, %d] needs %s" % (
+        format(rows * columns * 4 - 100, ","), rows, columns, format(rows * columns * 4, ",")),
+        "truncated, or a wrong shape?")
 
 
 def wrong_tensor_shape(run_dir, size):
@@ -285,71 +262,3 @@ def test_a_missing_or_too_small_sprite_is_a_warning(tmp_path, size):
     for name in ("gone", "small_grid"):
         status, body = get(client, "/thumbnail", run="run", embedding=name, index="0")
         assert status == 404 and "no sprite" in body["error"], body
-
-
-# -- the store's own error paths ----------------------------------------------------------------
-def small_ref(tmp_path, **kwargs):
-    write_bytes_run(str(tmp_path), matrix("small"), name="emb", **kwargs)
-    return find_ref(discover(str(tmp_path)), ".", "emb")
-
-
-def test_a_bug_while_loading_is_raised_and_not_cached(tmp_path, monkeypatch):
-    ref, store = small_ref(tmp_path), EmbeddingStore()
-    real, calls = tensors.read_vectors, []
-
-    def fails_once(source):
-        calls.append(source)
-        if len(calls) == 1:
-            raise ZeroDivisionError("a bug")
-        return real(source)
-
-    monkeypatch.setattr(tensors, "read_vectors", fails_once)
-    with pytest.raises(ZeroDivisionError):
-        store.load(ref)
-    assert store.load(ref).shape == SIZES["small"] and len(calls) == 2  # not cached: read again
-
-
-def test_files_that_keep_changing_while_read_are_a_log_error(tmp_path, monkeypatch):
-    ref, store = small_ref(tmp_path), EmbeddingStore()
-    ticks = iter(range(1000))
-    monkeypatch.setattr(store_module, "_signature", lambda _ref: next(ticks))
-    with pytest.raises(TensorFormatError, match=r"files of embedding 'emb' \(emb/tensor.bytes\) kept changing while "
-                                                r"they were read, 3 times"):
-        store.load(ref)
-
-
-def test_a_bug_while_decoding_a_sprite_is_a_bug_for_every_waiting_request(tmp_path, monkeypatch):
-    """Not a SpriteError (a 4xx: "your file is bad") for the requests that waited for the
-    decode: theirs is the same bug. And nothing is cached: the next request decodes again."""
-    ref, store = small_ref(tmp_path, sprite=2), EmbeddingStore()
-    embedding = store.load(ref)
-    real, started, calls = sprites.open_sprite, threading.Event(), []
-
-    def buggy(path, **options):
-        calls.append(path)
-        if len(calls) == 1:
-            started.set()
-            time.sleep(0.3)  # the other threads ask meanwhile, and wait for this decode
-            raise ZeroDivisionError("a bug")
-        return real(path, **options)
-
-    monkeypatch.setattr(sprites, "open_sprite", buggy)
-    raised = []
-
-    def thumbnail():
-        try:
-            store.thumbnail_png(embedding, 0)
-        except Exception as error:  # noqa: BLE001 - collected for the assertions
-            raised.append(error)
-
-    leader = threading.Thread(target=thumbnail)
-    leader.start()
-    started.wait(5)
-    waiters = [threading.Thread(target=thumbnail) for _ in range(3)]
-    for thread in waiters:
-        thread.start()
-    for thread in [leader] + waiters:
-        thread.join()
-    assert sorted(type(e).__name__ for e in raised) == ["RuntimeError"] * 3 + ["ZeroDivisionError"]
-    assert not any(isinstance(e, LogError) for e in raised)
-    assert store.thumbnail_png(embedding, 0).startswith(b"\x89PNG") and len(calls) == 2

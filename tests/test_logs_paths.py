@@ -1,6 +1,7 @@
 """Paths from configs: relative or absolute, but never outside the config's (run's) directory."""
 
 import os
+import re
 
 import pytest
 from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
@@ -8,6 +9,7 @@ from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
 from logs_fixtures import PROJECTOR_ASSETS, vectors, write_bytes_run, write_config, write_tsv
 from tb_embedanalysis.logs import EmbeddingStore, UnsafePathError, discover
 from tb_embedanalysis.logs.paths import resolve
+from tb_embedanalysis.quoting import excerpt
 
 
 @pytest.fixture
@@ -23,7 +25,10 @@ def run_dir(tmp_path):
                          ids=["dotdot", "symlink-out", "absolute-out", "home"])
 def test_paths_leaving_the_config_directory_are_refused(run_dir, tmp_path, path):
     path = path.format(tmp=tmp_path)
-    with pytest.raises(UnsafePathError, match=r"projector_config\.pbtxt: path '%s' resolves to .* outside" % path):
+    # The path as messages quote it: cut after ~80 characters, which an absolute one under
+    # a long temporary directory is (pytest-xdist's add popen-gwN/).
+    with pytest.raises(UnsafePathError, match=r"projector_config\.pbtxt: path %s resolves to .* outside" % re.escape(
+            excerpt(path))):
         resolve(path, base_dirs=[str(run_dir)], root=str(run_dir), config_path=str(run_dir / "projector_config.pbtxt"))
 
 

@@ -105,15 +105,24 @@ def test_missing_metadata_loads_with_a_warning(tmp_path):
     assert any("metadata.tsv is missing: no labels" in w for w in embedding.warnings)
 
 
-def test_lru_eviction_keeps_held_bytes_under_the_bound(tmp_path, monkeypatch):
-    for name in "abc":
-        write_bytes_run(str(tmp_path), vectors(256, 256), name=name)  # 256 KiB each
+EMBEDDING_BYTES = 256 * 256 * 4 + 256  # vectors + finite-row mask, no metadata
+
+
+def store_of(tmp_path, monkeypatch, names, max_memory_mb):
+    """A store bounded to `max_memory_mb` over one 256 KiB embedding per name; (load by
+    name, the read counter, the store)."""
+    for name in names:
+        write_bytes_run(str(tmp_path), vectors(256, 256), name=name)
     reads = CountingReads(monkeypatch)
-    store = EmbeddingStore(max_memory_mb=0.6)  # room for two
+    store = EmbeddingStore(max_memory_mb=max_memory_mb)
     runs = discover(str(tmp_path))
-    load = lambda name: store.load(find_ref(runs, ".", name))  # noqa: E731
+    return (lambda name: store.load(find_ref(runs, ".", name))), reads, store
+
+
+def test_lru_eviction_keeps_held_bytes_under_the_bound(tmp_path, monkeypatch):
+    load, reads, store = store_of(tmp_path, monkeypatch, "abc", max_memory_mb=0.6)  # room for two
     load("a"), load("b"), load("a"), load("c")  # b is least recently used when c arrives
-    assert store.held_bytes == 2 * (256 * 256 * 4 + 256)  # vectors + finite-row mask, no metadata
+    assert store.held_bytes == 2 * EMBEDDING_BYTES
     calls = reads.calls
     load("a"), load("c")
     assert reads.calls == calls  # still cached
@@ -122,16 +131,11 @@ def test_lru_eviction_keeps_held_bytes_under_the_bound(tmp_path, monkeypatch):
 
 
 def test_an_embedding_larger_than_the_bound_is_held_until_the_next_load(tmp_path, monkeypatch):
-    for name in "ab":
-        write_bytes_run(str(tmp_path), vectors(256, 256), name=name)  # 256 KiB each
-    reads = CountingReads(monkeypatch)
-    store = EmbeddingStore(max_memory_mb=0.1)  # smaller than either
-    runs = discover(str(tmp_path))
-    load = lambda name: store.load(find_ref(runs, ".", name))  # noqa: E731
+    load, reads, store = store_of(tmp_path, monkeypatch, "ab", max_memory_mb=0.1)  # smaller than either
     load("a"), load("a")
-    assert reads.calls == 1 and store.held_bytes == 256 * 256 * 4 + 256  # served from memory, not re-read
+    assert reads.calls == 1 and store.held_bytes == EMBEDDING_BYTES  # served from memory, not re-read
     load("b"), load("a")
-    assert reads.calls == 3 and store.held_bytes == 256 * 256 * 4 + 256  # b evicted a, then a evicted b
+    assert reads.calls == 3 and store.held_bytes == EMBEDDING_BYTES  # b evicted a, then a evicted b
 
 
 def test_concurrent_loads_of_one_ref_read_once(tmp_path, monkeypatch):

@@ -1,36 +1,29 @@
-"""Every error path of the store and the sprite reader, on both sides of the listing threshold.
+"""Every error path of the store and the sprite reader, called directly (EmbeddingStore), on
+both sides of the listing threshold. As the plugin answers them (/runs, the data routes, real
+files over 16 MB): tests/test_logs_error_paths.py.
 
 Below `listing.LOAD_BELOW_BYTES` (16 MB) a listing loads the embedding; above it, a listing
 is made of cheap facts (listing.summarize) and only the data routes load. Issue 23: the
 "above" side called a renamed helper on its error path, so one broken big embedding turned
 /runs into an internal error for the whole logdir, and a broken sprite did the same to
 /thumbnail. Each case runs on both sides: "loaded" (the real threshold, small files) and
-"listed" (threshold 0, so every file counts as big), plus one real 17 MB embedding through
-the plugin.
-
-Undecodable sprites and bugs while decoding one are tests/test_logs_error_paths.py's (they
-are found when listed, and a bug is a bug for every waiting request).
+"listed" (threshold 0, so every file counts as big).
 """
 
-import argparse
 import os
 import re
 import threading
-from typing import List, Optional
+import time
 
 import pytest
 from google.protobuf import text_format
 from PIL import Image
-from tensorboard.backend import application
-from tensorboard.plugins import base_plugin
 from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
-from werkzeug import test as werkzeug_test
 
 from logs_fixtures import vectors, write_bytes_run, write_config, write_sprite, write_tsv
-from tb_embedanalysis.logs import EmbeddingStore, SpriteError, TensorFormatError, discover, find_ref
-from tb_embedanalysis.logs import listing, store as store_module
+from tb_embedanalysis.logs import EmbeddingStore, LogError, SpriteError, TensorFormatError, discover, find_ref
+from tb_embedanalysis.logs import listing, sprites, tensors, store as store_module
 from tb_embedanalysis.logs.errors import TensorNotFoundError
-from tb_embedanalysis.plugin.loader import EmbedAnalysisLoader
 
 N, D = 10, 3
 
@@ -114,9 +107,27 @@ def test_files_that_keep_changing_while_read_give_up_with_a_log_error(tmp_path, 
         return loaded
 
     monkeypatch.setattr(store_module, "load_embedding", load_then_touch)
-    with pytest.raises(TensorFormatError, match=r"kept changing while they were read, 3 times") as raised:
+    with pytest.raises(TensorFormatError, match=r"files of embedding 'emb' \(emb/tensor\.bytes\) kept changing while "
+                                                r"they were read, 3 times") as raised:
         EmbeddingStore().load(ref_of(tmp_path, "emb"))
     assert str(tmp_path) not in str(raised.value)
+
+
+def test_a_bug_while_loading_is_raised_and_not_cached(tmp_path, monkeypatch):
+    write_bytes_run(str(tmp_path), vectors(N, D), name="emb")
+    ref, store = ref_of(tmp_path, "emb"), EmbeddingStore()
+    real, calls = tensors.read_vectors, []
+
+    def fails_once(source):
+        calls.append(source)
+        if len(calls) == 1:
+            raise ZeroDivisionError("a bug")
+        return real(source)
+
+    monkeypatch.setattr(tensors, "read_vectors", fails_once)
+    with pytest.raises(ZeroDivisionError):
+        store.load(ref)
+    assert store.load(ref).shape == (N, D) and len(calls) == 2  # not cached: read again
 
 
 def test_peek_raises_the_held_error_and_never_reads(tmp_path):
@@ -131,12 +142,6 @@ def test_peek_raises_the_held_error_and_never_reads(tmp_path):
 
 
 # -- sprites -----------------------------------------------------------------------------------
-def truncated_png(path):
-    """A PNG whose header is whole (so listing checks pass) but whose pixel data is cut."""
-    data = path.read_bytes()
-    path.write_bytes(data[:len(data) // 2])
-
-
 def not_an_image(path):
     path.write_bytes(b"not a png at all")
 
@@ -209,50 +214,42 @@ def test_a_sprite_swapped_for_an_outside_symlink_after_discovery_is_refused(tmp_
     assert not any(str(outside) in w for w in summary.warnings)
 
 
-class WaitedFlights:
-    """Makes the store's sprite decode wait until `waiters` other threads wait for it (each
-    asking thread but the first waits on the flight's `done`), then run `decode`."""
+def test_a_bug_while_decoding_a_sprite_is_a_bug_for_every_waiting_request(tmp_path, monkeypatch):
+    """Not a SpriteError (a 4xx: "your file is bad") for the requests that waited for the
+    decode: theirs is the same bug. And nothing is cached: the next request decodes again."""
+    write_bytes_run(str(tmp_path), vectors(N, D), name="emb", sprite=2)
+    store = EmbeddingStore()
+    embedding = store.load(ref_of(tmp_path, "emb"))
+    real, started, calls = sprites.open_sprite, threading.Event(), []
 
-    def __init__(self, monkeypatch, waiters, decode):
-        self.waiting = threading.Semaphore(0)
-        waiting = self.waiting
+    def buggy(path, **options):
+        calls.append(path)
+        if len(calls) == 1:
+            started.set()
+            time.sleep(0.3)  # the other threads ask meanwhile, and wait for this decode
+            raise ZeroDivisionError("a bug")
+        return real(path, **options)
 
-        class CountedEvent(threading.Event):
-            def wait(self, timeout=None):
-                waiting.release()
-                return super().wait(timeout)
+    monkeypatch.setattr(sprites, "open_sprite", buggy)
+    raised = []
 
-        class Flight(store_module._SpriteFlight):
-            def __init__(self):
-                super().__init__()
-                self.done = CountedEvent()
-
-        def decode_when_all_wait(path, **options):  # options: the store's reserve=
-            for _ in range(waiters):
-                assert waiting.acquire(timeout=10)
-            return decode(path, **options)
-
-        monkeypatch.setattr(store_module, "_SpriteFlight", Flight)
-        monkeypatch.setattr(store_module.sprites, "open_sprite", decode_when_all_wait)
-
-
-def thumbnails_in_threads(store, embedding, threads=4):
-    """What each of `threads` concurrent thumbnail_png calls raised (None: a PNG)."""
-    outcomes: List[Optional[BaseException]] = []
-
-    def worker():
+    def thumbnail():
         try:
-            store.thumbnail_png(embedding, 1)
-            outcomes.append(None)
-        except BaseException as error:  # noqa: BLE001 - the outcomes are what is asserted
-            outcomes.append(error)
+            store.thumbnail_png(embedding, 0)
+        except Exception as error:  # noqa: BLE001 - collected for the assertions
+            raised.append(error)
 
-    workers = [threading.Thread(target=worker) for _ in range(threads)]
-    for thread in workers:
+    leader = threading.Thread(target=thumbnail)
+    leader.start()
+    started.wait(5)
+    waiters = [threading.Thread(target=thumbnail) for _ in range(3)]
+    for thread in waiters:
         thread.start()
-    for thread in workers:
-        thread.join(timeout=20)
-    return outcomes
+    for thread in [leader] + waiters:
+        thread.join()
+    assert sorted(type(e).__name__ for e in raised) == ["RuntimeError"] * 3 + ["ZeroDivisionError"]
+    assert not any(isinstance(e, LogError) for e in raised)
+    assert store.thumbnail_png(embedding, 0).startswith(b"\x89PNG") and len(calls) == 2
 
 
 def test_thumbnail_index_out_of_range(tmp_path):
@@ -261,41 +258,3 @@ def test_thumbnail_index_out_of_range(tmp_path):
     embedding = store.load(ref_of(tmp_path, "emb"))
     with pytest.raises(IndexError, match=r"index 10 is out of range: embedding 'emb' has 10 rows"):
         store.thumbnail_png(embedding, N)
-
-
-# -- through the plugin, with a real embedding over 16 MB ---------------------------------------
-BIG_ROWS, BIG_DIM = 66_000, 64  # 16.9 MB of float32: above listing.LOAD_BELOW_BYTES
-
-
-@pytest.fixture(scope="module")
-def big_logdir(tmp_path_factory):
-    assert BIG_ROWS * BIG_DIM * 4 > listing.LOAD_BELOW_BYTES
-    logdir = tmp_path_factory.mktemp("big_broken")
-    run = logdir / "run"
-    write_bytes_run(str(run), vectors(N, D), name="small", sprite=4)
-    write_bytes_run(str(run), vectors(BIG_ROWS, BIG_DIM), name="big_truncated")
-    path = run / "big_truncated" / "tensor.bytes"
-    with open(path, "r+b") as handle:
-        handle.truncate(BIG_ROWS * BIG_DIM * 4 - 100)  # the issue's repro: 100 bytes short
-    write_sprite(str(run / "small" / "sprite.png"), N, size=4)
-    truncated_png(run / "small" / "sprite.png")
-    return logdir
-
-
-@pytest.fixture(scope="module")
-def client(big_logdir):
-    flags = argparse.Namespace(embedanalysis_cache_dir="none", embedanalysis_max_memory_mb=64.0)
-    plugin = EmbedAnalysisLoader().load(base_plugin.TBContext(logdir=str(big_logdir), flags=flags))
-    return werkzeug_test.Client(application.TensorBoardWSGI([plugin]))
-
-
-def test_runs_lists_a_broken_big_embedding_with_its_error_and_keeps_the_rest(client, big_logdir):
-    response = client.get("/data/plugin/embedanalysis/runs")
-    assert response.status_code == 200, response.get_data(as_text=True)
-    (run,) = response.get_json()["runs"]
-    by_name = {entry["name"]: entry for entry in run["embeddings"]}
-    assert by_name["small"]["error"] is None and by_name["small"]["shape"] == [N, D]
-    error = by_name["big_truncated"]["error"]
-    assert re.search(r"big_truncated/tensor\.bytes is 16,?895,?900 bytes but tensor_shape \[66000, 64\] needs "
-                     r"16,?896,?000", error), error
-    assert str(big_logdir) not in error

@@ -24,7 +24,6 @@ disk, a removed directory) loses only that entry: the next one is tried again.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import hmac
 import io
@@ -32,18 +31,18 @@ import json
 import logging
 import math
 import os
-import secrets
-import stat
 import tempfile
 import threading
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, Optional
 
 import numpy as np
+
+from tb_embedanalysis.analysis import cache_files
 
 logger = logging.getLogger(__name__)
 MAGIC = b"tb-embedanalysis-cache-v2\n"
 SUFFIX = ".entry"
-SECRET_NAME = "secret.key"
+SECRET_NAME = cache_files.SECRET_NAME  # the HMAC key file in the cache dir (made in cache_files.py)
 #: Bump when the meaning of cached arrays changes; it is part of every key.
 VERSION = 3  # 3: graphs and maps from the float64 oracle (exact.py); 2 ranked by float32 keys
 DEFAULT_MAX_BYTES = 4 * 1024 ** 3
@@ -87,7 +86,7 @@ class DiskCache:
     def _open(self, directory: str) -> Optional[bytes]:
         try:
             os.makedirs(directory, mode=0o700, exist_ok=True)
-            return _secret(directory)
+            return cache_files.secret(directory)
         except OSError as error:
             logger.warning("embedanalysis: cache dir %s is not usable (%s); caching in memory only",
                            directory, error.strerror or error)
@@ -108,7 +107,7 @@ class DiskCache:
         if not self.enabled:
             return None
         path = self.path(key)
-        found = _open_regular(path, self.max_entry_bytes + len(MAGIC) + 36 + _HEADER_MAX)
+        found = cache_files.open_regular(path, self.max_entry_bytes + len(MAGIC) + 36 + _HEADER_MAX)
         if found is None:
             return None
         fd, size = found
@@ -124,7 +123,7 @@ class DiskCache:
                 arrays = None
         if arrays is None:
             logger.warning("embedanalysis: damaged cache entry %s; recomputing", os.path.basename(path))
-            _remove(path)
+            cache_files.remove(path)
             return None
         try:
             os.utime(path)  # most recently used: evicted last
@@ -216,7 +215,7 @@ class DiskCache:
                     os.fsync(f.fileno())
                 os.replace(tmp, self.path(key))
             except BaseException:
-                _remove(tmp)
+                cache_files.remove(tmp)
                 raise
         except OSError as error:
             with self._lock:
@@ -244,7 +243,7 @@ class DiskCache:
         for _, size, path in sorted(entries):
             if total + incoming <= self.max_bytes:
                 break
-            _remove(path)
+            cache_files.remove(path)
             total -= size
 
     def size_bytes(self) -> int:
@@ -264,61 +263,3 @@ def _mac(secret: bytes, digest: str, *parts) -> bytes:
     for part in parts:
         mac.update(part)
     return mac.digest()
-
-
-def _secret(directory: str) -> bytes:
-    """The cache's HMAC key, made on first use (mode 0600, never replaced once it exists)."""
-    path = os.path.join(directory, SECRET_NAME)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-    except FileExistsError:
-        secret = _read_regular(path, 1024)
-        if secret is None or len(secret) < 32:
-            raise OSError(errno.EINVAL, "%s is not a readable key file" % SECRET_NAME) from None
-        return secret
-    with os.fdopen(fd, "wb") as f:
-        secret = secrets.token_bytes(32)
-        f.write(secret)
-    return secret
-
-
-def _open_regular(path: str, limit: int) -> Optional[Tuple[int, int]]:
-    """(descriptor, size) of `path` if it is a regular file (not a symlink) of at most
-    `limit` bytes, else None; the caller closes the descriptor."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError:
-        return None
-    try:
-        info = os.fstat(fd)
-    except OSError:
-        os.close(fd)
-        return None
-    if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
-        os.close(fd)
-        return None
-    return fd, int(info.st_size)
-
-
-def _read_regular(path: str, limit: int) -> Optional[bytes]:
-    """The bytes of `path` if it is a regular file (not a symlink) of at most `limit` bytes
-    (read to its size: never a buffer of `limit` bytes)."""
-    found = _open_regular(path, limit)
-    if found is None:
-        return None
-    fd, size = found
-    try:
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            return f.read(size)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-
-
-def _remove(path: str) -> None:
-    try:
-        os.remove(path)
-    except OSError:
-        pass

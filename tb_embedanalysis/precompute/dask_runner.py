@@ -75,7 +75,7 @@ class DaskRunner:
             # Processes, one thread each: the tasks are numpy products that run with BLAS on
             # one thread (graph_tasks.run), so a worker per core keeps every core busy.
             self._cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                                     dashboard_address=None, silence_logs=logging.ERROR)
+                                                     dashboard_address=":0", silence_logs=logging.ERROR)
             self.client = distributed.Client(self._cluster)
         self.shipped = Shipped()
 

@@ -195,11 +195,29 @@ def test_pca_components_and_the_3d_view(page, served):
     turned = plot_coords(frame)
     assert frame.evaluate("() => %s.rotation.rotations" % PROJECTOR) > 0
     assert np.abs(turned - before).max() > 0.05
+    # In 3-D the plain arrows turn the map and leave the focused point; Shift+arrows move
+    # between points (panels/map_keys.js) and leave the map as it is.
     frame.focus(".scatter-canvas")
+    focused = frame.evaluate("() => document.querySelector('.scatter-canvas').dataset.focused")
+    assert focused != ""
     page.keyboard.press("ArrowRight")
     assert np.abs(plot_coords(frame) - turned).max() > 0.01
+    assert frame.evaluate("() => document.querySelector('.scatter-canvas').dataset.focused") == focused
+    assert "Shift+arrows move between points" in frame.get_attribute(".scatter-canvas", "aria-label")
+    still = plot_coords(frame)
+    rotations = frame.evaluate("() => %s.rotation.rotations" % PROJECTOR)
+    for key in ("Shift+ArrowRight", "Shift+ArrowLeft", "Shift+ArrowUp", "Shift+ArrowDown"):
+        page.keyboard.press(key)
+        if frame.evaluate("() => document.querySelector('.scatter-canvas').dataset.focused") != focused:
+            break
+    assert frame.evaluate("() => document.querySelector('.scatter-canvas').dataset.focused") != focused
+    assert frame.evaluate("() => %s.rotation.rotations" % PROJECTOR) == rotations
+    np.testing.assert_array_equal(plot_coords(frame), still)
     frame.evaluate("() => { %s.resetView(); }" % PLOT)
     page.wait_for_timeout(200)
+    # Focusing the canvas may have scrolled the page: where it is now, not where it was.
+    frame.locator(".scatter-canvas").scroll_into_view_if_needed()
+    box = frame.locator(".scatter-canvas").bounding_box()
     target = frame.evaluate("() => { const p = %s.screenPosition(7); return [p.x, p.y]; }" % PLOT)
     frame.evaluate("() => %s.requestDraw()" % PLOT)
     page.wait_for_timeout(200)

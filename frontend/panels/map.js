@@ -52,7 +52,8 @@ export default class MapPanel extends Panel {
     this.body.appendChild(this.view.node);
     this.lasso = new MapLasso(store, this.view); // select points by drawing around them, tag them
     this.chosen = new MapSelection(store, this.view); // the chosen points: gallery, isolate, tag all (issue 27.3)
-    this.keys = new MapKeys(store, this.view); // arrows, Enter, Space on the map (issue 27.7)
+    // arrows, Enter, Space on the map (issue 27.7); on a 3-D map plain arrows turn it, Shift+arrows move
+    this.keys = new MapKeys(store, this.view, {turns: () => this.projector?.dims === 3});
     store.on('chosen', () => this.updateEmphasis());
     this.projector = new MapProjector(store, this); // colour/words by any column, 3-D, settings, thumbnails
     this.view.setTheme(mapColours());

@@ -5,9 +5,17 @@
 // lasso's keyboard equivalent, chosen.js); Esc lets go of it. The focused point is ringed
 // as a hovered one and described by the map's tooltip; a point outside the view is brought
 // into it. Owned by the map panel (panels/map.js).
+//
+// One rule with the 3-D view (map_projector.js): on a 3-D map the plain arrows turn the map,
+// so Shift+arrows move between points there; Shift+arrows move between points on the 2-D map
+// as well, so they work the same in both.
 
 const HINT = '2-D map of the embedding; scroll to zoom, drag to pan, click a point to see its neighbours. '
-  + 'Keyboard: arrows move between points, Enter shows a point’s neighbours, Space adds it to the selection, Esc lets go.';
+  + 'Keyboard: arrows (or Shift+arrows) move between points, Enter shows a point’s neighbours, '
+  + 'Space adds it to the selection, Esc lets go.';
+const HINT_3D = '3-D map of the embedding; scroll to zoom, drag to rotate, Alt+drag to pan, click a point to see its '
+  + 'neighbours. Keyboard: arrows turn the map, Shift+arrows move between points, Enter shows a point’s neighbours, '
+  + 'Space adds it to the selection, Esc lets go.';
 
 /**
  * The point to go to from screen position (x0, y0) in direction (dx, dy) (unit, device px,
@@ -33,11 +41,13 @@ export function nextInDirection(sx, sy, from, dx, dy) {
 const DIRECTIONS = {ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1]};
 
 export class MapKeys {
-  constructor(store, view) {
+  /** turns(): whether the map is 3-D now (its plain arrows then turn it, map_projector.js). */
+  constructor(store, view, {turns = () => false} = {}) {
     this.store = store;
     this.view = view;
     this.plot = view.plot;
     this.current = null;
+    this.turns = turns;
     const canvas = this.plot.canvas;
     canvas.tabIndex = 0;
     canvas.setAttribute('aria-label', HINT);
@@ -47,6 +57,20 @@ export class MapKeys {
     canvas.addEventListener('blur', () => view._hover(null));
     canvas.addEventListener('keydown', (event) => this.onKey(event));
     store.on('selection', () => { this.current = null; });
+  }
+
+  /** The map became 2-D or 3-D: say which keys do what there. */
+  setDims(dims) {
+    this.plot.canvas.setAttribute('aria-label', dims === 3 ? HINT_3D : HINT);
+  }
+
+  /** The 3-D map turned: the focused point's ring moved with it, its tooltip follows. */
+  turned() {
+    if (this.current === null || document.activeElement !== this.plot.canvas) return;
+    const at = this.plot.screenPosition(this.current);
+    if (!at) return;
+    const rect = this.plot.canvas.getBoundingClientRect();
+    this.view._hover(this.current, rect.left + at.x, rect.top + at.y);
   }
 
   _shown(i) {
@@ -72,6 +96,7 @@ export class MapKeys {
   onKey(event) {
     if (event.altKey || event.ctrlKey || event.metaKey) return;
     const direction = DIRECTIONS[event.key];
+    if (direction && !event.shiftKey && this.turns()) return; // the 3-D map turns (map_projector.js)
     if (direction) {
       event.preventDefault();
       if (this.current === null) { this.go(this.start()); return; }

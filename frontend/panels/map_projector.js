@@ -78,6 +78,7 @@ export class MapProjector {
     this.info = result.info;
     this.error = null;
     this.dims = result.dims;
+    this.panel.keys?.setDims(result.dims);
     this.showSettings();
     return result.dims === 3 ? this.rotation.setData(result.coords) : result.coords;
   }
@@ -218,8 +219,9 @@ export class MapProjector {
     }, {capture: true});
     this.plot.canvas.tabIndex = this.plot.canvas.tabIndex >= 0 ? this.plot.canvas.tabIndex : 0;
     this.plot.canvas.addEventListener('keydown', (event) => {
-      if (this.dims !== 3 || event.altKey || event.ctrlKey || event.metaKey) return;
-      if (this.rotation.key(event.key)) event.preventDefault();
+      // Plain arrows turn the map; Shift+arrows move between points (panels/map_keys.js).
+      if (this.dims !== 3 || event.shiftKey || event.altKey || event.ctrlKey || event.metaKey) return;
+      if (this.rotation.key(event.key)) { event.preventDefault(); this.panel.keys?.turned(); }
     });
   }
 }

@@ -132,7 +132,9 @@ export function clusterTable({labels, sort, onSort, onLabel, colourOf, focus}) {
     const button = el('button', {type: 'button', class: 'sort', title: c.help,
       onclick: () => onSort({key: c.key, dir: active ? -sort.dir : (c.kind === 'label' || c.kind === 'text' ? 1 : -1)})},
     c.title, el('span', {class: 'sort-mark'}, active ? (sort.dir > 0 ? '▲' : '▼') : ''));
-    return el('th', {scope: 'col', class: c.kind, 'aria-sort': active ? (sort.dir > 0 ? 'ascending' : 'descending') : 'none', dataset: {key: c.key}}, button);
+    // A number column's heading stands over its right-aligned figures (td.num), not at the far left.
+    const numeric = c.kind !== 'label' && c.kind !== 'text';
+    return el('th', {scope: 'col', class: numeric ? `${c.kind} num` : c.kind, 'aria-sort': active ? (sort.dir > 0 ? 'ascending' : 'descending') : 'none', dataset: {key: c.key}}, button);
   }));
   const body = rows.map((row) => {
     const tr = el('tr', {class: row.label === focus ? 'focus' : null, tabindex: 0, dataset: {label: String(row.label)},

@@ -26,7 +26,7 @@ export class MapOptionsView {
     this.wordsSlot = el('span', {class: 'map-option'});
     this.dimsToggle = el('input', {type: 'checkbox', name: 'map_3d'});
     this.dimsToggle.addEventListener('change', () => onChange({dims: this.dimsToggle.checked ? 3 : null}));
-    this.dimsLabel = el('label', {class: 'check', title: 'a 3-D map: drag to rotate, arrow keys turn it, Alt+drag pans'},
+    this.dimsLabel = el('label', {class: 'check', title: 'a 3-D map: drag to rotate, arrow keys turn it, Shift+arrows move between points, Alt+drag pans'},
       this.dimsToggle, '3-D');
     this.spritesToggle = el('input', {type: 'checkbox', name: 'map_sprites', checked: true});
     this.spritesLabel = el('label', {class: 'check', hidden: true, title: 'draw the points’ images when zoomed in'},
@@ -64,8 +64,8 @@ export class MapOptionsView {
   setDims(dims, {disabled = null} = {}) {
     this.dimsToggle.checked = dims === 3 && !disabled;
     this.dimsToggle.disabled = Boolean(disabled);
-    this.dimsLabel.title = disabled || 'a 3-D map: drag to rotate, arrow keys turn it, Alt+drag pans';
-    this.hint.textContent = dims === 3 && !disabled ? 'drag to rotate · arrow keys turn it · Alt+drag pans' : '';
+    this.dimsLabel.title = disabled || 'a 3-D map: drag to rotate, arrow keys turn it, Shift+arrows move between points, Alt+drag pans';
+    this.hint.textContent = dims === 3 && !disabled ? 'drag to rotate · arrow keys turn it · Shift+arrows move between points · Alt+drag pans' : '';
   }
 
   setSpritesAvailable(available, onToggle) {

@@ -296,6 +296,10 @@ def test_without_labels_no_tags_auto_says_cosine_and_a_tie_is_a_tie(browser, ser
         frame.wait_for_selector(".neighbor-list .point-row")
         assert frame.locator(".point-tags:not([hidden])").count() == 0
         assert frame.locator(".guide").count() == 0 and frame.locator(".card-review:not([hidden])").count() == 0
+        # Chosen points without labels: their bar and gallery, but no tag bar (tags judge labels).
+        frame.evaluate("window.__embedanalysis.app.store.chosen.set([0, 1, 2], {source: 'lasso', title: 'lasso'})")
+        frame.wait_for_selector(".selection-bar")
+        assert frame.locator(".selection-tag-bar").count() == 0
         assert tab.errors == []
     finally:
         context.close()

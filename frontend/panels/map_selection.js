@@ -96,12 +96,14 @@ export class MapSelection {
       const {indices, title} = chosen.current;
       parts.unshift(selectionHead({count: indices.length, title, isolated: chosen.isolated, tooLong: chosen.rows() === null,
         onIsolate: () => chosen.isolate(), onShowAll: () => chosen.showAll(), onClear: () => chosen.clear()}));
-      const tagged = Array.from(indices).filter((i) => store.tags.of(i)).length;
-      const bar = lassoBar({count: indices.length, tagged, onTag: (fields) => tagInChunks(store.tags, indices, fields, bar.status),
-        onClose: () => chosen.clear()});
-      bar.node.classList.add('selection-tag-bar');
-      this.bar = bar;
-      parts.push(bar.node);
+      if (store.labelColumn()) { // tags say what is wrong with a label: none without labels (issue 27.5)
+        const tagged = Array.from(indices).filter((i) => store.tags.of(i)).length;
+        const bar = lassoBar({count: indices.length, tagged, onTag: (fields) => tagInChunks(store.tags, indices, fields, bar.status),
+          onClose: () => chosen.clear()});
+        bar.node.classList.add('selection-tag-bar');
+        this.bar = bar;
+        parts.push(bar.node);
+      }
       this.galleryNode = el('div', {class: 'selection-gallery-slot'});
       parts.push(this.galleryNode);
     }

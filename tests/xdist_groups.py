@@ -30,6 +30,7 @@ HEAVY: Dict[str, str] = {
     "tests/test_bench_smoke.py": "the benches keep both cores busy (2-thread graphs, TensorBoard + Chromium)",
     "tests/test_analysis_numba_cache.py": "a second start must take under 40 % of the first",
     "tests/test_memory_bounds.py": "bounds in seconds and MB, measured in children",
+    "tests/test_analysis_heap.py": "pages returned to the OS, measured in a child's RSS",
     "tests/test_result_bounds.py": "a server child's RSS against its budget",
     "tests/test_security_search.py": "each compile bomb refused within 1 s, TensorBoard's memory flat",
     "tests/test_tensorboard_shutdown.py": "TensorBoard exits within seconds of SIGTERM",

@@ -92,7 +92,14 @@ def _open(page, base):
     frame.locator(".card-map").scroll_into_view_if_needed()
     # Zoomed out a little: the clusters at the map's edges leave room for a lasso around them.
     frame.evaluate("() => { const p = window.__embedanalysis.app.panels.map.plot; p.zoomAt(p.width / p.dpr / 2, p.height / p.dpr / 2, 0.6); }")
-    frame.wait_for_timeout(100)
+    # Lines above the map (the guide line, the progress line) come and go as answers arrive
+    # and move the map down or up: draw only once it has stayed put for 1.5 s with nothing
+    # being computed (a lasso drawn while the map moves lands off its mark).
+    frame.wait_for_function("""() => {
+        const top = document.querySelector('.scatter-canvas').getBoundingClientRect().top + window.scrollY;
+        const now = performance.now(), s = window.__settle || (window.__settle = {top, since: now});
+        if (s.top !== top || document.querySelector('.activity-line')?.hidden === false) Object.assign(s, {top, since: now});
+        return now - s.since > 1500; }""", polling=100)
     return frame
 
 

@@ -8,8 +8,8 @@ here knows about HTTP: failures raise `tb_embedanalysis.errors` types that calle
 
 The package splits them by subject; import everything from here:
 
-* ``rules``: the Workspace (catalog, store, engine, tags; `Workspace.open` builds one) and
-  every parameter rule;
+* ``workspace``: the Workspace (catalog, store, engine, tags; `Workspace.open` builds one);
+* ``rules``: every parameter rule;
 * ``questions``: listing, neighbours, search, metadata, clusters, hard examples, maps,
   thumbnails, comparing steps;
 * ``history``: what each point did across the training steps, and the history ranking;
@@ -24,9 +24,10 @@ The package splits them by subject; import everything from here:
 
 from tb_embedanalysis.queries.rules import (  # noqa: F401
     AUTO_METRIC, DEFAULT_K, HARD_EXAMPLE_METHODS, HISTORY_METHOD, MAX_K, MAX_LIMIT, MAX_OFFSET, MAX_SEARCH_LIMIT,
-    METRIC_CHOICES, WORK_MEMORY_FLAGS, LabelQuestion, Pending, Workspace, check_choice, check_hard_method, check_k,
+    METRIC_CHOICES, WORK_MEMORY_FLAGS, LabelQuestion, Pending, check_choice, check_hard_method, check_k,
     check_metric, check_range, check_work_memory, label_question, labels_of, metadata_row, resolve_metric, resolve_query, space, text_column, valid_count,
 )
+from tb_embedanalysis.queries.workspace import Workspace  # noqa: F401
 from tb_embedanalysis.queries.questions import (  # noqa: F401
     clusters, compare, hard_examples, metadata_column, neighbors, projection, projection_json, runs, search,
     thumbnail,

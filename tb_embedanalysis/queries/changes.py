@@ -12,9 +12,10 @@ from tb_embedanalysis.errors import Unanalysable
 from tb_embedanalysis.logs.model import Embedding
 from tb_embedanalysis.analysis.projection import PROJECTIONS
 from tb_embedanalysis.queries.rules import (
-    MAX_LIMIT, Workspace, check_choice, check_k, check_range, check_work_memory, labels_of, metadata_row,
+    MAX_LIMIT, check_choice, check_k, check_range, check_work_memory, labels_of, metadata_row,
     resolve_metric,
 )
+from tb_embedanalysis.queries.workspace import Workspace
 
 
 def _pair(workspace: Workspace, run: str, name: str, step_a: Optional[int], step_b: Optional[int],

@@ -14,9 +14,10 @@ from tb_embedanalysis.logs.errors import LogError
 from tb_embedanalysis.logs.model import Embedding
 from tb_embedanalysis.queries.questions import _hard_page, hard_examples
 from tb_embedanalysis.queries.rules import (
-    HARD_EXAMPLE_METHODS, HISTORY_METHOD, MAX_LIMIT, MAX_OFFSET, Workspace, check_hard_method, check_k, check_range,
+    HARD_EXAMPLE_METHODS, HISTORY_METHOD, MAX_LIMIT, MAX_OFFSET, check_hard_method, check_k, check_range,
     check_work_memory, labels_of, metadata_row, resolve_metric,
 )
+from tb_embedanalysis.queries.workspace import Workspace
 from tb_embedanalysis.analysis import changes
 from tb_embedanalysis.queries import label_errors
 from tb_embedanalysis.queries.tags import check_hide, hidden_rows

@@ -13,7 +13,7 @@ from tb_embedanalysis.cache import CacheKey
 from tb_embedanalysis.errors import QueryError
 from tb_embedanalysis.logs.errors import LogError
 from tb_embedanalysis.logs.model import Embedding
-from tb_embedanalysis.queries.rules import Workspace
+from tb_embedanalysis.queries.workspace import Workspace
 
 #: Above this many values (N × D) per step no movement is computed: a click's /neighbors
 #: would first read a second step of that size (256 MB of float32), where the word

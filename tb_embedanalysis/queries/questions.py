@@ -18,9 +18,10 @@ from tb_embedanalysis.quoting import clipped
 from tb_embedanalysis.queries.provenance import provenance
 from tb_embedanalysis.queries import quick
 from tb_embedanalysis.queries.rules import (
-    HISTORY_METHOD, MAX_LIMIT, MAX_OFFSET, MAX_SEARCH_LIMIT, Workspace, _column, check_choice, check_hard_method,
+    HISTORY_METHOD, MAX_LIMIT, MAX_OFFSET, MAX_SEARCH_LIMIT, _column, check_choice, check_hard_method,
     check_k, check_range, label_question, labels_of, metadata_row, resolve_metric, resolve_query, space,
 )
+from tb_embedanalysis.queries.workspace import Workspace
 
 logger = logging.getLogger(__name__)
 

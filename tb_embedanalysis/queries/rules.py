@@ -1,4 +1,4 @@
-"""Every rule about a question's parameters, once, and the Workspace questions run in."""
+"""Every rule about a question's parameters, once (the Workspace questions run in: workspace.py)."""
 
 from __future__ import annotations
 
@@ -7,20 +7,15 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
-from tb_embedanalysis.analysis import estimates, text_match, umap_warmup
+from tb_embedanalysis.analysis import estimates, text_match
 from tb_embedanalysis.analysis.engine import (  # noqa: F401  (Pending: re-exported for the routes)
     DEFAULT_HARDNESS_METHOD, HARDNESS_METHODS, AnalysisEngine, Pending, Space,
 )
 from tb_embedanalysis.analysis.labels import EncodedLabels, NoClustersError
 from tb_embedanalysis.analysis.neighbors import METRICS
-from tb_embedanalysis.budget import DEFAULT_WORK_MEMORY_MB, budget_bytes, fmt_mb, mb
-from tb_embedanalysis.cache import DEFAULT_BUDGET_BYTES
-from tb_embedanalysis.catalog import Catalog
+from tb_embedanalysis.budget import fmt_mb, mb
 from tb_embedanalysis.errors import InvalidArgument, NotFound, QueryError, Unanalysable
-from tb_embedanalysis.logs import EmbeddingStore
-from tb_embedanalysis.logs.errors import LogError
-from tb_embedanalysis.logs.model import Embedding, EmbeddingSummary
-from tb_embedanalysis.tags import TagStore
+from tb_embedanalysis.logs.model import Embedding
 
 AUTO_METRIC = "auto"  # the metric parameter's default: chosen per embedding from its labels
 METRIC_CHOICES = (AUTO_METRIC,) + tuple(METRICS)  # what metric= accepts
@@ -29,69 +24,9 @@ DEFAULT_K = 10
 MAX_LIMIT = 1000
 MAX_SEARCH_LIMIT = 100_000
 MAX_OFFSET = 10 ** 9
-MB = 1024 * 1024
 HISTORY_METHOD = "history"  # /hard_examples ranked by the training-history score (queries/history.py)
 #: What /hard_examples ranks by: one step's hardness scores, or the history over every step.
 HARD_EXAMPLE_METHODS = tuple(HARDNESS_METHODS) + (HISTORY_METHOD,)
-
-
-@dataclasses.dataclass(frozen=True)
-class Workspace:
-    """What answering needs: the logdir's catalog, the loaded embeddings, the engine, the tags."""
-
-    catalog: Catalog
-    store: EmbeddingStore
-    engine: AnalysisEngine
-    tags: Optional[TagStore] = None  # tags and corrected labels (tb_embedanalysis/tags.py)
-
-    @classmethod
-    def open(cls, logdir: str, *, cache_dir: Optional[str] = None, max_memory_mb: float = 2048.0,
-             result_cache_mb: Optional[float] = None, disk_cache_mb: Optional[float] = None,
-             work_memory_mb: float = DEFAULT_WORK_MEMORY_MB, tags: Optional[TagStore] = None,
-             warm_maps: bool = False) -> "Workspace":
-        """The workspace of one logdir, for the plugin and the CLI alike: embeddings held up
-        to max_memory_mb, results up to result_cache_mb (None: cache.py's default), kNN
-        graphs and maps also on disk in cache_dir up to disk_cache_mb (cache_dir None:
-        memory only; disk_cache_mb None: disk_cache.py's default); one computation, and the
-        sprite decodes in flight together, within work_memory_mb (check_work_memory).
-        warm_maps (the plugin): UMAP loaded in the background if an earlier start drew one
-        (analysis/umap_warmup.py)."""
-        engine = AnalysisEngine(
-            cache_dir=cache_dir,
-            memory_budget_bytes=DEFAULT_BUDGET_BYTES if result_cache_mb is None else int(result_cache_mb * MB),
-            disk_budget_bytes=None if disk_cache_mb is None else int(disk_cache_mb * MB),
-            work_memory_bytes=budget_bytes(work_memory_mb))
-        store = EmbeddingStore(max_memory_mb=max_memory_mb, work_memory_mb=work_memory_mb)
-        if warm_maps and engine.disk.enabled:
-            umap_warmup.start(cache_dir)
-        return cls(Catalog(logdir), store, engine, tags)
-
-    def load(self, run: str, name: str, step: Optional[int] = None) -> Embedding:
-        """The embedding at `step` (None: latest) as the logdir holds it now."""
-        return self._current(run, name, step, self.store.load)
-
-    def summary(self, run: str, name: str) -> EmbeddingSummary:
-        """Cheap facts about the latest step (EmbeddingStore.summary), for listing."""
-        return self._current(run, name, None, self.store.summary)
-
-    def _current(self, run: str, name: str, step: Optional[int], read):
-        """read(ref) of the ref at `step`, looking at the logdir again if it fails.
-
-        Training may delete or add files between discovery and loading (max_to_keep deletes
-        old checkpoints; the first checkpoint read imports TensorFlow, which takes seconds):
-        when reading fails, look at the logdir again. A step that is gone is a 404 saying
-        so; a "latest" that moved is read instead; an unchanged ref keeps its error.
-        """
-        ref = self.catalog.ref(run, name, step)
-        for _ in range(2):
-            try:
-                return read(ref)
-            except LogError:
-                current = self.catalog.ref(run, name, step, check_now=True)
-                if current == ref:
-                    raise
-                ref = current
-        return read(ref)
 
 
 # -- rules ------------------------------------------------------------------------------

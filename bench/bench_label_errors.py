@@ -12,7 +12,7 @@ training set's logits at 8 doubling steps 50 … 6,400; tuning seeds 100-101, he
 * the mean over steps of the kNN normalized margin;
 * the best single step in hindsight: max over steps and over (kNN margin, logit margin);
 * the previous `method=history` score (history.history_score, equal step weights);
-* ours: `AnalysisEngine.history(...).score` (analysis/label_errors.py), as /history serves it,
+* ours: `AnalysisEngine.steps.history(...).score` (analysis/label_errors.py), as /history serves it,
   and its estimated count against the true number of flips.
 
 kNN graphs use k = 10 and the metric `metric=auto` picks on the last step, as the tab does.
@@ -75,7 +75,7 @@ def evaluate(run: protocol.Run) -> Dict[str, Any]:
     metric = metric_choice.choose_for(run.logits[-1], valid, run.noisy, n_labels).metric
     spaces = [Space(z, "bench-%d" % i, valid, metric) for i, z in enumerate(run.logits)]
     encoded = label_codes.encode_rows([str(v) for v in run.noisy], np.flatnonzero(valid))
-    result = _support.finished(AnalysisEngine().history(spaces, run.steps, encoded, k=K))
+    result = _support.finished(AnalysisEngine().steps.history(spaces, run.steps, encoded, k=K))
     graphs = [neighbors.knn_graph(neighbors.prepare(z, metric), K).indices for z in run.logits]
     knn_margins = []
     for graph in graphs:

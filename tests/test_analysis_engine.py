@@ -156,7 +156,7 @@ def test_pca_matches_sklearn_up_to_sign_and_marks_invalid_rows(engine, data):
     x, _ = data
     valid = np.ones(300, dtype=bool)
     valid[7] = False
-    result = engine.projection(space(x, valid=valid), method="pca")
+    result = engine.maps.projection(space(x, valid=valid), method="pca")
     assert result.coords.dtype == np.float32 and result.coords.shape == (300, 2)
     assert np.isnan(result.coords[7]).all() and not result.sampled
     expected = PCA(2).fit_transform(x[valid].astype(np.float64))

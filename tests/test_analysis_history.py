@@ -21,7 +21,7 @@ def _history(run, metric, k=K, engine=None):
     valid = np.ones(run.noisy.size, dtype=bool)
     spaces = [Space(z, "protocol-step-%d" % step, valid, metric) for z, step in zip(run.logits, run.steps)]
     encoded = label_codes.encode_rows([str(v) for v in run.noisy], np.flatnonzero(valid))
-    return engine.history(spaces, run.steps, encoded, k=k)
+    return engine.steps.history(spaces, run.steps, encoded, k=k)
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ def small_run():
     valid = np.ones(run.noisy.size, dtype=bool)
     spaces = [Space(z, "label-errors-%d" % i, valid, "euclidean") for i, z in enumerate(run.logits)]
     encoded = label_codes.encode_rows([str(v) for v in run.noisy], np.flatnonzero(valid))
-    return run, AnalysisEngine().history(spaces, run.steps, encoded, k=K)
+    return run, AnalysisEngine().steps.history(spaces, run.steps, encoded, k=K)
 
 
 def test_flips_rank_first_and_are_counted(small_run):

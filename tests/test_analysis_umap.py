@@ -87,7 +87,7 @@ def test_umap_runs_at_the_smallest_size_it_accepts():
 def test_engine_caches_umap_on_disk(tmp_path, blobs):
     x, _ = blobs
     space = Space(x, "fp-umap", np.isfinite(x).all(axis=1), "cosine")
-    first = AnalysisEngine(cache_dir=str(tmp_path)).projection(space, method="umap")
+    first = AnalysisEngine(cache_dir=str(tmp_path)).maps.projection(space, method="umap")
     calls = []
     original = projection.PROJECTIONS["umap"]
 
@@ -97,7 +97,7 @@ def test_engine_caches_umap_on_disk(tmp_path, blobs):
 
     try:  # a fresh engine (empty memory cache) must answer from disk without computing
         projection.PROJECTIONS["umap"] = counted
-        again = AnalysisEngine(cache_dir=str(tmp_path)).projection(space, method="umap")
+        again = AnalysisEngine(cache_dir=str(tmp_path)).maps.projection(space, method="umap")
     finally:
         projection.PROJECTIONS["umap"] = original
     assert not isinstance(first, Pending) and not isinstance(again, Pending)

@@ -112,9 +112,9 @@ def test_graph_questions_stay_within_their_estimates(question):
         if question == "outliers":
             engine.outliers(spaces[0], k=k)
         elif question == "history":
-            engine.history(spaces, [1, 2, 3], engine.labels(spaces[0], labels), k=k)
+            engine.steps.history(spaces, [1, 2, 3], engine.labels(spaces[0], labels), k=k)
         elif question == "churn":
-            engine.overlap(spaces[0], spaces[1], k=k)
+            engine.steps.overlap(spaces[0], spaces[1], k=k)
         else:
             engine.duplicates(spaces[0], threshold=1.0)
 

@@ -3,25 +3,13 @@ that nothing outside them can rank, and points the bound cannot clear are search
 
 It proposes the candidates propose.propose would (the same float32 ranking keys on the
 working matrix W of frame.py, the same tie rule: equal keys ordered by row index), only
-computed on fewer rows; neighbors.finish turns them into the exact float64 answer. For a query
-q and a cell j with centroid c_j and radius r_j (partition.py), every member x satisfies, in
-the working space W (euclidean: x itself; cosine: x/‖x‖),
-
-    ‖w_x − w_q‖ ≥ L_j(q) = max(0, ‖w_q − c_j‖ − r_j)
-
-which bounds the ranking key from below (neighbors.py: smaller key = nearer):
-
-    euclidean  key = ‖x‖² − 2 x·q = ‖x − q‖² − ‖q‖²     ≥ L_j² − ‖q‖²         − E_j(q)
-    cosine     key = −(x·q)/‖x‖   = −(1 − ‖û_x − û_q‖²/2) ‖q‖ ≥ −(1 − L_j²/2) ‖q‖ − E(q)
-
-(all in W, the rows keys are computed on: prep.work). E bounds the rounding of the key as
-numpy computes it in float32 (u = eps/2,
-γ = (D + 2) u; a dot product of any summation order errs by ≤ γ ‖x‖ ‖q‖):
-euclidean E_j(q) = 4γ (R_j + ‖q‖)², R_j = max ‖x‖ in cell j; cosine E(q) = 4γ ‖q‖; both plus a
-float64 allowance of 1e-9 relative. If that bound exceeds the k-th smallest key found so far
-(strictly: an equal key with a smaller index would still win its tie), no member of cell j can
-be among the k nearest, and the answer is *certified*. Otherwise the cell is searched too;
-a query for which that would mean most of the matrix is searched by neighbors.search itself.
+computed on fewer rows; neighbors.finish turns them into the exact float64 answer. For each
+query and cell, certified_bounds.py bounds from below the key any member of the cell can have
+(triangle inequality, float32 rounding allowed for). If that bound exceeds the k-th smallest
+key found so far (strictly: an equal key with a smaller index would still win its tie), no
+member of the cell can be among the k nearest, and the answer is *certified*. Otherwise the
+cell is searched too; a query for which that would mean most of the matrix is searched by
+neighbors.search itself.
 
 Exactness therefore never depends on the data; the cost does: on clustered data a query
 searches a few cells, on structureless data (uniform noise in 128-D) every bound fails, and
@@ -38,7 +26,7 @@ from typing import Callable, Iterable, List, Optional, Tuple
 
 import numpy as np
 
-from tb_embedanalysis.analysis import neighbors, partition as partition_mod, propose as propose_mod
+from tb_embedanalysis.analysis import certified_bounds, neighbors, partition as partition_mod, propose as propose_mod
 from tb_embedanalysis.analysis.certified_keys import PAD, merge_topk, subset_keys
 from tb_embedanalysis.analysis.neighbors import PreparedMatrix, ProgressFn
 
@@ -86,8 +74,7 @@ class CertifiedIndex:
         self.prep = prep
         self.part = partition_mod.build(prep, seed=seed, n_cells=n_cells, on_progress=on_progress)
         self.valid_rows = np.flatnonzero(prep.valid)
-        eps = float(np.finfo(prep.work.dtype).eps) / 2
-        self._gamma = 4 * (prep.matrix.shape[1] + 2) * eps + 1e-9
+        self._gamma = certified_bounds.rounding_factor(prep)
         self._mean_cell = max(1.0, self.part.rows.size / max(1, self.part.n_cells))
 
     @property
@@ -97,27 +84,9 @@ class CertifiedIndex:
 
     # -- bounds ----------------------------------------------------------------------------
     def key_lower_bounds(self, queries: np.ndarray) -> np.ndarray:
-        """(m, C) float64: no member of cell j has a computed key below [i, j] for query i."""
-        p = self.part
-        q = queries.astype(np.float64)
-        qnorm = np.sqrt(np.einsum("ij,ij->i", q, q))
-        if self.prep.metric == "cosine":
-            w = q / np.where(qnorm > 0, qnorm, 1.0)[:, None]
-        else:
-            w = q
-        wsq = np.einsum("ij,ij->i", w, w)
-        dist = np.sqrt(np.maximum(wsq[:, None] + p.centroid_sq[None, :] - 2.0 * (w @ p.centroids.T), 0.0))
-        lower = dist - p.radii
-        if self.prep.metric == "cosine":
-            lower -= 1e-9  # float64 rounding of the normalised rows, centroids and radii
-            np.maximum(lower, 0.0, out=lower)
-            bound = -(1.0 - 0.5 * lower * lower) * qnorm[:, None] - self._gamma * qnorm[:, None]
-            bound[qnorm == 0] = -np.inf  # every key is 0: nothing to prove, see _candidates
-            return bound
-        span = p.max_norms[None, :] + qnorm[:, None]
-        lower -= 1e-9 * span
-        np.maximum(lower, 0.0, out=lower)
-        return lower * lower - (qnorm * qnorm)[:, None] - self._gamma * span * span
+        """(m, C) float64: no member of cell j has a computed key below [i, j] for query i
+        (certified_bounds.key_lower_bounds)."""
+        return certified_bounds.key_lower_bounds(self.prep, self.part, queries, self._gamma)
 
     # -- one block of queries --------------------------------------------------------------
     def _keys_topk(self, queries, exclude, cand, k):

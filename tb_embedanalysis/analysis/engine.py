@@ -9,6 +9,10 @@ kernels' results. Two collaborators do the bookkeeping:
 * `Jobs` (jobs.py): single-flight background computations, a bounded number at a time;
   with wait=False an unfinished one answers `Pending(progress, message)`.
 
+Three more sets of jobs use them: `engine.estimates` (estimate_jobs.py), `engine.maps`
+(map_jobs.py: projections, the custom map) and `engine.steps` (step_jobs.py: neighbourhood
+changes and the training history across steps, from the graphs and contexts here).
+
 Everything is exact at every N, and the same on every run. kNN graphs come from
 certified_graph.knn_graph_exact_fast (k-means cells propose, a triangle-inequality bound proves
 each row, the rest is scanned; plain blocked search when cells don't pay off), built for
@@ -20,30 +24,29 @@ matrix-vector product (15–20 ms at 1,000,000 × 128, memory bound).
 
 from __future__ import annotations
 
-import hashlib
 from typing import Optional, Sequence, Union
 
 import numpy as np
 
 from tb_embedanalysis.analysis import (
-    certified_graph, changes, clusters, hardness, labels as label_codes, metric_choice, neighbors, projection,
+    certified_graph, clusters, hardness, labels as label_codes, metric_choice, neighbors,
 )
 from tb_embedanalysis.analysis.metric_choice import MetricChoice
 from tb_embedanalysis.budget import DEFAULT_WORK_MEMORY_MB, budget_bytes
 from tb_embedanalysis.cache import DEFAULT_BUDGET_BYTES, CacheKey, ResultCache
 from tb_embedanalysis.analysis.disk_cache import DiskCache, array_of
 from tb_embedanalysis.analysis import duplicates as near_duplicates, outliers as outlier_scores
-from tb_embedanalysis.analysis import custom_axes, label_errors, numba_cache, pca
-from tb_embedanalysis.analysis.map_settings import DEFAULT as DEFAULT_MAP, MapSettings
+from tb_embedanalysis.analysis import numba_cache
+from tb_embedanalysis.analysis.map_jobs import MapJobs
 from tb_embedanalysis.analysis.estimate_jobs import SampleEstimates
-from tb_embedanalysis.analysis.history import PointHistory, point_history
 from tb_embedanalysis.analysis.hardness import DEFAULT_HARDNESS_METHOD, HARDNESS_METHODS  # noqa: F401
 from tb_embedanalysis.analysis.jobs import Job, Jobs
 from tb_embedanalysis.analysis.labels import EncodedLabels
 from tb_embedanalysis.analysis.neighbors import METRICS, KnnGraph, NeighborResult  # noqa: F401
-from tb_embedanalysis.analysis.progress import ProgressFn, Reporter, Share
-from tb_embedanalysis.analysis.reports import ClusterReport, HardnessReport, Pending, ProjectionResult
+from tb_embedanalysis.analysis.progress import ProgressFn, Reporter
+from tb_embedanalysis.analysis.reports import ClusterReport, HardnessReport, Pending
 from tb_embedanalysis.analysis.space import GRAPH_KS, Space, graph_k
+from tb_embedanalysis.analysis.step_jobs import StepJobs
 
 class AnalysisEngine:
     """Thread-safe; see the module docstring."""
@@ -63,6 +66,9 @@ class AnalysisEngine:
         self.jobs = Jobs(workers=workers, sync_seconds=sync_seconds, on_done=self.memory.put)
         #: The first answer of /clusters and /hard_examples while their exact pass runs.
         self.estimates = SampleEstimates(self)
+        #: Maps (projections, the custom map: map_jobs.py) and jobs across steps (step_jobs.py).
+        self.maps = MapJobs(self)
+        self.steps = StepJobs(self)
 
     # -- shared pieces -------------------------------------------------------------------
     def _cached(self, key: CacheKey, fn, *, message: str, wait: bool, on_progress: ProgressFn):
@@ -249,47 +255,6 @@ class AnalysisEngine:
 
         return self._cached(key, compute, message="near-duplicates", wait=wait, on_progress=on_progress)
 
-    def projection(self, space: Space, *, method: str = "pca", seed: int = 0, wait: bool = True,
-                   on_progress: ProgressFn = None, settings: MapSettings = DEFAULT_MAP) -> Union[ProjectionResult, Pending]:
-        """2-D or 3-D map of all valid rows (projection.PROJECTIONS), NaN rows for invalid
-        ones; cached per the settings `method` uses (map_settings.py)."""
-        space = space.with_metric("euclidean")  # maps ignore the metric: one per embedding
-        extra = {} if settings.is_default(method) else settings.key(method)  # default maps keep their old key
-        key = CacheKey.of("projection", space.ident, method=method, seed=int(seed), **extra)
-        n = space.vectors.shape[0]
-        dims = len(settings.components) if method == "pca" else settings.dims
-        expect = {"coords": array_of(np.float32, (n, dims))}
-        if method == "pca":
-            expect["variance"] = array_of(np.float64, (pca.MAX_COMPONENTS,))
-
-        def compute(job):
-            stored = self.disk.get(key.as_dict(), expect=expect)
-            if stored is not None:
-                return ProjectionResult(stored["coords"], method, sampled=False, n_embedded=space.n_valid,
-                                        variance=stored.get("variance"))
-            result = projection.PROJECTIONS[method](space.vectors, space.valid, seed=seed, on_progress=job.report,
-                                                    settings=settings)
-            arrays = {"coords": result.coords}
-            if result.variance is not None:
-                arrays["variance"] = result.variance
-            self.disk.put(key.as_dict(), arrays)
-            return result
-
-        return self._cached(key, compute, message="%s projection" % method, wait=wait, on_progress=on_progress)
-
-    def custom_map(self, space: Space, x_ends, y_ends=None, *, ident: str, wait: bool = True,
-                   on_progress: ProgressFn = None) -> Union[custom_axes.CustomMap, Pending]:
-        """custom_axes.custom_map of the valid rows (x_ends, y_ends: (from rows, to rows));
-        `ident` names the row sets (their hash), the result's cache key with the vectors'."""
-        space = space.with_metric("euclidean")
-        key = CacheKey.of("custom-map", space.ident, ends=ident)
-
-        def compute(job):
-            job.report(0.0, "custom projection")
-            return custom_axes.custom_map(space.vectors, space.valid, x_ends, y_ends)
-
-        return self._cached(key, compute, message="custom projection", wait=wait, on_progress=on_progress)
-
     def metric_choice(self, space: Space, encoded: EncodedLabels) -> MetricChoice:
         """The metric the label analyses of `space`'s vectors use when none is asked for
         (metric_choice.py), from `encoded` (labels of space's valid rows). Synchronous and
@@ -300,53 +265,3 @@ class AnalysisEngine:
         # The tab's first /clusters and /hard_examples requests all ask at once: one computes.
         return self.memory.once(key, lambda: metric_choice.choose_for(space.vectors, space.valid, encoded.codes,
                                                                  len(encoded.names)))
-
-    def overlap(self, first: Space, second: Space, *, k: int = 10, wait: bool = True,
-                on_progress: ProgressFn = None) -> Union[np.ndarray, Pending]:
-        """(n,) int64 per valid row (in row order): how many of its k nearest neighbours in
-        `first` are among its k nearest in `second` (changes.knn_overlap). The two spaces hold
-        the same rows with the same valid rows; each graph is the cached one."""
-        if first.valid.shape != second.valid.shape or not np.array_equal(first.valid, second.valid):
-            raise ValueError("overlap needs the same valid rows in both spaces")
-        data = hashlib.sha256((first.ident + "\0" + second.ident).encode("ascii")).hexdigest()[:32]
-        key = CacheKey.of("overlap", data, k=k)
-
-        def compute(job):
-            rows = np.flatnonzero(first.valid)
-            graphs = []
-            for i, space in enumerate((first, second)):
-                part = Share(job, i / 2, 1 / 2)
-                graphs.append(self._graph(part, space, k, width=1.0).indices[rows])
-            return changes.knn_overlap(*graphs)
-
-        return self._cached(key, compute, message="neighbourhood changes", wait=wait, on_progress=on_progress)
-
-    def history(self, spaces: Sequence[Space], steps: Sequence[Optional[int]], encoded: EncodedLabels, *,
-                k: int = 10, wait: bool = True, on_progress: ProgressFn = None) -> Union[PointHistory, Pending]:
-        """history.PointHistory of the same rows over `spaces`, one per step (oldest first),
-        all with the same valid rows and metric, labelled by `encoded` (of those rows). Each
-        step's graph and label context are the cached ones /clusters and /hard_examples use."""
-        if len({space.metric for space in spaces}) != 1 or any(
-                not np.array_equal(space.valid, spaces[0].valid) for space in spaces):
-            raise ValueError("history needs one metric and the same valid rows at every step")
-        data = hashlib.sha256("\0".join(space.ident for space in spaces).encode("ascii")).hexdigest()[:32]
-        key = CacheKey.of("history", data, k=k, labels=encoded.digest, steps=tuple(steps))
-
-        def compute(job):
-            rows = np.flatnonzero(spaces[0].valid)
-            position = np.full(spaces[0].valid.shape[0], -1, dtype=np.int64)
-            position[rows] = np.arange(rows.size)
-            votes, neighbors_at = [], []
-            for i, space in enumerate(spaces):
-                # This step's share of the job's progress: [i / S, (i + 1) / S].
-                part = Share(job, i / len(spaces), 0.9 / len(spaces))
-                ctx = self._context(part, space, encoded, k)
-                votes.append(ctx.votes)
-                neighbors_at.append(position[ctx.graph.indices[rows]])
-            job.report(0.9, "history score")
-            errors = label_errors.analyse(neighbors_at, encoded.codes, len(encoded.names),
-                                          np.stack([v.predicted for v in votes]),
-                                          [space.vectors[rows] for space in spaces])
-            return point_history(steps, encoded.names, rows, encoded.codes, votes, neighbors_at, k, errors)
-
-        return self._cached(key, compute, message="training history", wait=wait, on_progress=on_progress)

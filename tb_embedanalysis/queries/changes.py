@@ -66,7 +66,7 @@ def churn(workspace: Workspace, run: str, name: str, *, step_a: Optional[int] = 
     if labelled:
         column, encoded = labels_of(workspace.engine, second, label_column, spaces[1])
         codes, names = encoded.codes, encoded.names
-    overlap = workspace.engine.overlap(spaces[0], spaces[1], k=k, wait=wait, on_progress=on_progress)
+    overlap = workspace.engine.steps.overlap(spaces[0], spaces[1], k=k, wait=wait, on_progress=on_progress)
     if isinstance(overlap, Pending):
         return overlap
     rows = np.flatnonzero(valid)
@@ -96,7 +96,7 @@ def aligned(workspace: Workspace, run: str, name: str, *, step_a: Optional[int] 
     maps = []
     for embedding in (first, second):
         space = Space(embedding.vectors, embedding.fingerprint, embedding.finite, "euclidean")
-        maps.append(workspace.engine.projection(space, method=method, wait=wait, on_progress=on_progress))
+        maps.append(workspace.engine.maps.projection(space, method=method, wait=wait, on_progress=on_progress))
     pending = [m.progress for m in maps if isinstance(m, Pending)]
     if pending:
         done = len(maps) - len(pending)

@@ -144,7 +144,7 @@ def history(workspace: Workspace, run: str, name: str, *, label_column: Optional
     reference = inputs.embeddings[-1]
     position = None if index is None else _position(inputs, index)
     positions = None if indices is None else [_position(inputs, i) for i in indices]
-    result = workspace.engine.history(inputs.spaces, inputs.steps, inputs.encoded, k=inputs.k, wait=wait,
+    result = workspace.engine.steps.history(inputs.spaces, inputs.steps, inputs.encoded, k=inputs.k, wait=wait,
                                       on_progress=on_progress)
     if isinstance(result, Pending):
         return result
@@ -204,7 +204,7 @@ def history_hard_examples(workspace: Workspace, run: str, name: str, *, label_co
         if value is not None and value not in inputs.encoded.names:
             raise NotFound("unknown %s %r in column %r" % (what, value, inputs.column))
     engine = workspace.engine
-    result = engine.history(inputs.spaces, inputs.steps, inputs.encoded, k=inputs.k, wait=wait,
+    result = engine.steps.history(inputs.spaces, inputs.steps, inputs.encoded, k=inputs.k, wait=wait,
                             on_progress=on_progress)
     if isinstance(result, Pending):
         return result

@@ -80,7 +80,7 @@ def projection(engine: AnalysisEngine, embedding: Embedding, *, method: Optional
         # starts when it would pass the working-memory budget, as every graph question is.
         check_work_memory(engine, embedding, "outliers", k=settings.n_neighbors,
                           what="a UMAP map with n_neighbors = %d" % settings.n_neighbors)
-    return engine.projection(space(embedding), method=method, settings=settings, wait=wait, on_progress=on_progress)
+    return engine.maps.projection(space(embedding), method=method, settings=settings, wait=wait, on_progress=on_progress)
 
 
 def settings_json() -> dict:
@@ -138,7 +138,7 @@ def custom_projection(engine: AnalysisEngine, embedding: Embedding, *, left: Opt
                                                      error)) from None
     digest = hashlib.sha256(b"".join(np.ascontiguousarray(ends[n], dtype="<i8").tobytes() + b"|"
                                      for n in ("left", "right", "down", "up") if n in ends)).hexdigest()[:32]
-    result = engine.custom_map(space(embedding), x_ends, y_ends, ident=digest, wait=wait, on_progress=on_progress)
+    result = engine.maps.custom_map(space(embedding), x_ends, y_ends, ident=digest, wait=wait, on_progress=on_progress)
     if isinstance(result, Pending):
         return result
     return {"coords": result.coords, "cosine": result.cosine, "y_from": result.y_from,

@@ -212,7 +212,7 @@ def projection(engine: AnalysisEngine, embedding: Embedding, *, method: Optional
                wait: bool = False, on_progress=None):
     """The 2-D map (a ProjectionResult) or Pending."""
     method = check_choice("method", method, tuple(PROJECTIONS))
-    return engine.projection(space(embedding), method=method, wait=wait, on_progress=on_progress)
+    return engine.maps.projection(space(embedding), method=method, wait=wait, on_progress=on_progress)
 
 
 def projection_json(result) -> dict:

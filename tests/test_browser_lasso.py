@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
+PlaywrightTimeout = playwright_sync.TimeoutError
 
 from tensorboard_process import serving  # noqa: E402  (tests/ helper)
 from test_browser_tab import ARTIFACTS, CHROMIUM, browser_fixture, checked_page  # noqa: E402,F401  (one Chromium set-up; browser: a fixture)
@@ -199,7 +200,14 @@ def test_mouse_lasso_tags_exactly_the_cluster_in_requests_of_10000(page, tensorb
     view = _view(frame)
     rows = [int(i) for i in clusters["a"]]
     _drag(page, _lasso_around(page, frame, rows))
-    frame.wait_for_selector('.lasso-bar[data-count="%d"]' % len(rows))
+    try:
+        frame.wait_for_selector('.lasso-bar[data-count="%d"]' % len(rows))
+    except PlaywrightTimeout as timeout:  # what the lasso chose instead, and where the map was (the xfail above)
+        state = frame.evaluate("""() => ({bar: document.querySelector('.lasso-bar')?.dataset.count ?? null,
+            chosen: window.__embedanalysis.app.store.chosen.current?.indices?.length ?? null,
+            canvasTop: document.querySelector('.scatter-canvas').getBoundingClientRect().top, scrollY: window.scrollY,
+            view: {...window.__embedanalysis.app.panels.map.plot.view}})""")
+        raise AssertionError("the lasso did not choose the %d rows: %r (view before %r)" % (len(rows), state, view)) from timeout
     assert "10,200 points selected" in frame.inner_text(".lasso-bar")
     assert _view(frame) == view  # drawing a lasso does not pan the map
     _shot(page, frame, "lasso_light")

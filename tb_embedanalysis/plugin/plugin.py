@@ -15,11 +15,12 @@ from werkzeug import wrappers
 
 from tb_embedanalysis import errors, exports, queries
 from tb_embedanalysis.budget import DEFAULT_WORK_MEMORY_MB
-from tb_embedanalysis.plugin import http_errors, params, responses, writes
+from tb_embedanalysis.plugin import http_errors, params, responses
 from tb_embedanalysis.plugin.hosts import AllowedHosts
 from tb_embedanalysis.plugin.http_errors import json_errors
 from tb_embedanalysis.plugin.map_routes import MapRoutes
 from tb_embedanalysis.plugin.static import StaticFiles
+from tb_embedanalysis.plugin.tag_routes import TagRoutes
 from tb_embedanalysis.quoting import excerpt
 from tb_embedanalysis.tags import TagStore
 
@@ -54,14 +55,7 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
             disk_cache_mb=disk_cache_mb, work_memory_mb=work_memory_mb,
             tags=TagStore(cache_dir, shown=shown_directory(cache_dir)), warm_maps=warm_maps)
         self._static = StaticFiles()
-
-    @property
-    def _tags(self) -> TagStore:
-        """The workspace's tag store: the plugin's always has one (the CLI's may not)."""
-        tags = self._workspace.tags
-        if tags is None:
-            raise RuntimeError("the plugin's workspace has no tag store")
-        return tags
+        self._tag_routes = TagRoutes(lambda: self._workspace, self._hosts, self._embedding)
 
     # -- TensorBoard's plugin interface -----------------------------------------------
     def get_plugin_apps(self):
@@ -76,7 +70,7 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
             "/export": self._serve_export,
             "/compare": self._serve_compare,
             "/history": self._serve_history,
-            "/tags": self._serve_tags,
+            **self._tag_routes.routes(),  # /tags (plugin/tag_routes.py)
             "/churn": self._serve_churn,
             "/aligned": self._serve_aligned,
             "/outliers": self._serve_outliers,
@@ -217,10 +211,10 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
     def _serve_export(self, request):
         what = queries.check_choice("what", params.text(request, "what"), exports.KINDS + ("metadata",))
         if what == "metadata" or (what == "tags" and params.text(request, "format") == "metadata"):
-            return self._export_metadata(request)
+            return self._tag_routes.export_metadata(request)
         fmt = queries.check_choice("format", params.text(request, "format"), ("csv", "json"))
         producer = {"hard_examples": self._hard_examples, "neighbors": self._neighbors,
-                    "clusters": self._clusters, "tags": self._tags_table}[what]
+                    "clusters": self._clusters, "tags": self._tag_routes.table}[what]
         payload = producer(request)
         if isinstance(payload, queries.Pending):
             return self._json_or_pending(request, payload)
@@ -281,38 +275,6 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
                                     metric=params.text(request, "metric"), offset=params.integer(request, "offset"),
                                     limit=params.integer(request, "limit"))
         return self._json_or_pending(request, result)
-
-    def _tags_table(self, request):
-        return queries.tags_table(self._tags, self._embedding(request), params.text(request, "label_column"))
-
-    def _export_metadata(self, request):
-        """metadata.tsv with the corrected labels as one more column (what=metadata, or
-        what=tags&format=metadata)."""
-        body = queries.corrected_metadata(self._tags, self._embedding(request),
-                                          params.text(request, "label_column"))
-        filename = exports.filename(params.text(request, "embedding", default="embedding"), "metadata-corrected", "tsv")
-        headers = [("Content-Disposition", 'attachment; filename="%s"' % filename)]
-        return responses.bytes_response(request, body.encode("utf-8"), "text/tab-separated-values; charset=utf-8",
-                                        headers=headers)
-
-    @wrappers.Request.application
-    @json_errors
-    def _serve_tags(self, request):
-        """GET (and HEAD): the embedding's tags (never writes). POST (guarded, plugin/writes.py): set them."""
-        if request.method in ("GET", "HEAD"):
-            return responses.json_response(request, queries.tags(self._tags, self._embedding(request)))
-        body = writes.json_body(request, self._hosts)  # 403 without the guard headers or from another origin
-        if not isinstance(body, dict):
-            raise errors.InvalidArgument("the body must be a JSON object")
-        run, name, step = body.get("run"), body.get("embedding"), body.get("step")
-        if not isinstance(run, str) or not run:
-            raise errors.InvalidArgument("field 'run' must be a non-empty string")
-        if not isinstance(name, str) or not name:
-            raise errors.InvalidArgument("field 'embedding' must be a non-empty string")
-        if step is not None and (isinstance(step, bool) or not isinstance(step, int)):
-            raise errors.InvalidArgument("field 'step' must be an integer or null")
-        embedding = self._workspace.load(run, name, step)
-        return responses.json_response(request, queries.write_tags(self._tags, embedding, body))
 
     # werkzeug's Request.application wraps methods too (the request is the last argument);
     # its annotation only describes plain functions.

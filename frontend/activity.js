@@ -1,7 +1,7 @@
 // The computations the tab is waiting for (issue 27.6), as the server names them: every 202
 // answer says which computation its question waits on now (`task`: the same id for
 // /clusters, /hard_examples and /outliers waiting on one kNN graph), that computation's own
-// progress and its ETA (tb_embedanalysis/http_api.md). api.js reports each poll here; the
+// progress and its ETA (tb_embedanalysis/http_api.md). transport.js reports each poll here; the
 // progress line at the top of the tab (views/activity.js) draws one line per computation,
 // not one bar per card.
 

@@ -35,6 +35,17 @@ def log_steps(last: int, count: int) -> tuple:
     return tuple(int(round(last / 2 ** (count - 1 - i))) for i in range(count))
 
 
+def minibatches(rng: np.random.Generator, n: int, batch: int, iterations: int):
+    """(iteration, rows) for iterations 1 … `iterations`: `batch` of the n rows drawn without
+    replacement, a new permutation (rng's) each epoch; a short last batch is never drawn."""
+    order, cursor = rng.permutation(n), 0
+    for it in range(1, iterations + 1):
+        if cursor + batch > n:
+            order, cursor = rng.permutation(n), 0
+        yield it, order[cursor:cursor + batch]
+        cursor += batch
+
+
 def train_logits(x: np.ndarray, labels: np.ndarray, *, steps: Sequence[int], seed: int, hidden: int = 256,
                  batch: int = 64, lr: float = 1e-3) -> np.ndarray:
     """(len(steps), N, L) float32 logits of the training set after each of `steps` iterations
@@ -48,13 +59,9 @@ def train_logits(x: np.ndarray, labels: np.ndarray, *, steps: Sequence[int], see
     first = [np.zeros_like(p) for p in params]
     second = [np.zeros_like(p) for p in params]
     onehot = np.eye(n_labels)[labels]
-    out, order, cursor = [], rng.permutation(n), 0
+    out = []
     wanted = set(int(s) for s in steps)
-    for it in range(1, max(wanted) + 1):
-        if cursor + batch > n:
-            order, cursor = rng.permutation(n), 0
-        rows = order[cursor:cursor + batch]
-        cursor += batch
+    for it, rows in minibatches(rng, n, batch, max(wanted)):
         w1, b1, w2, b2 = params
         h = np.maximum(x[rows] @ w1 + b1, 0.0)
         z = h @ w2 + b2

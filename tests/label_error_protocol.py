@@ -36,7 +36,7 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from history_protocol import log_steps, plant_confusable
+from history_protocol import log_steps, minibatches, plant_confusable
 
 # One tuning and two held-out seeds per configuration (16 × 24 trainings in all, CV folds
 # included): on 2 cores shared with 7 other sessions a run took 45-90 s. Cut from 2 + 3
@@ -134,13 +134,9 @@ def train(x: np.ndarray, labels: np.ndarray, *, hidden: Sequence[int], steps: Se
     net = _MLP(x.shape[1], hidden, n_labels, rng)
     onehot = np.eye(n_labels)[labels]
     target = x if predict is None else predict
-    out, order, cursor = [], rng.permutation(n), 0
+    out = []
     wanted = set(int(s) for s in steps)
-    for it in range(1, max(wanted) + 1):
-        if cursor + batch > n:
-            order, cursor = rng.permutation(n), 0
-        rows = order[cursor:cursor + batch]
-        cursor += batch
+    for it, rows in minibatches(rng, n, batch, max(wanted)):
         net.step(x[rows], onehot[rows])
         if it in wanted:
             out.append(net.logits(target).astype(np.float32))

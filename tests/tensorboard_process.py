@@ -13,7 +13,9 @@ import socket
 import subprocess
 import sys
 import tempfile
+import json
 import time
+import urllib.parse
 import urllib.request
 from typing import Union
 
@@ -23,6 +25,18 @@ SERVING = re.compile(r"TensorBoard \S+ at (http://127\.0\.0\.1:\d+)/ \(Press CTR
 #: 5-15 s on an idle 2-core machine and over a minute on one shared by a whole team. This
 #: bounds a TensorBoard that never comes up, not a slow start.
 START_SECONDS = 240.0
+
+
+def settled_json(base: str, route: str, **query) -> dict:
+    """The 200 JSON answer of the plugin's `route` at `base` (a TensorBoard's URL), asking
+    again every 0.2 s while it answers 202 (computing), for at most 600 tries."""
+    url = "%s/data/plugin/embedanalysis/%s?%s" % (base, route, urllib.parse.urlencode(query))
+    for _ in range(600):
+        with urllib.request.urlopen(url, timeout=60) as response:
+            if response.status == 200:
+                return json.loads(response.read())
+        time.sleep(0.2)
+    raise AssertionError("%s kept computing" % route)
 
 
 def free_port() -> int:

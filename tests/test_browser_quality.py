@@ -5,15 +5,12 @@ copies of some digits, half of them in another split (leaks). Screenshots, light
 land in test-artifacts/ (git-ignored).
 """
 
-import json
-import urllib.parse
-import urllib.request
 
 import numpy as np
 import pytest
 
 from test_browser_tab import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, Tab, browser_fixture, checked_page, playwright_sync  # noqa: F401 (browser: a fixture)
-from tensorboard_process import serving
+from tensorboard_process import serving, settled_json
 
 pytestmark = pytest.mark.browser
 
@@ -62,17 +59,6 @@ def tab(browser, served):
         yield Tab(page, served[0])
 
 
-def route(base, path, **query):
-    url = base + "/data/plugin/embedanalysis/" + path + "?" + urllib.parse.urlencode(query)
-    for _ in range(600):
-        with urllib.request.urlopen(url, timeout=60) as response:
-            if response.status == 200:
-                return json.loads(response.read())
-        import time
-        time.sleep(0.1)
-    raise AssertionError("%s never finished" % path)
-
-
 def wait_thumbnails(frame, selector):
     """The first card's thumbnail has arrived (images are lazy: only those near the view load),
     and none that finished loading is broken."""
@@ -93,7 +79,7 @@ def test_outlier_gallery_ranks_the_planted_points_first_and_selects_on_click(tab
     shown = [int(i) for i in cards.evaluate_all("cards => cards.map(c => c.dataset.index)")]
     assert sorted(shown[:N_FAR]) == far_rows
     metric = tab.frame.evaluate("window.__embedanalysis.app.store.query().metric")
-    answer = route(base, "outliers", run="digits", embedding="pixels", limit=24, metric=metric)
+    answer = settled_json(base, "outliers", run="digits", embedding="pixels", limit=24, metric=metric)
     assert shown == [e["index"] for e in answer["examples"]]  # the page the route serves, in its order
     assert tab.frame.evaluate("window.__embedanalysis.app.store.data.outliers") == shown
     cards.nth(1).click()

@@ -12,16 +12,13 @@ write_embedding, and check what the search box says. Screenshots, light and dark
 
 import csv
 import io
-import json
 import time
-import urllib.parse
-import urllib.request
 
 import numpy as np
 import pytest
 
 from test_browser_tab import ARTIFACTS, CHROMIUM, TIMEOUT_MS, Tab, browser_fixture  # noqa: F401 (skips without Chromium; browser: a fixture)
-from tensorboard_process import running_tensorboard
+from tensorboard_process import running_tensorboard, settled_json
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.browser
@@ -29,7 +26,6 @@ pytestmark = pytest.mark.browser
 STEPS = (100, 800, 6400)
 N = 600
 FLIPS = 60
-PREFIX = "/data/plugin/embedanalysis"
 TRAIN = "run%3Dtrain%26emb%3Dlogits"
 
 
@@ -80,16 +76,6 @@ def open_tab(browser, served, state, *, width=1280, height=800, scheme="light"):
     tab = Tab(page, served["base"])
     tab.open(state)
     return tab, context
-
-
-def api(base, route, **query):
-    url = "%s%s/%s?%s" % (base, PREFIX, route, urllib.parse.urlencode(query))
-    for _ in range(600):
-        with urllib.request.urlopen(url, timeout=60) as response:
-            if response.status == 200:
-                return json.loads(response.read())
-        time.sleep(0.2)
-    raise AssertionError("%s kept computing" % route)
 
 
 def shot(tab, name):
@@ -160,7 +146,7 @@ def test_review_queue_from_the_keyboard_to_corrected_metadata(browser, served, t
         frame, keys = tab.frame, tab.page.keyboard
         frame.click("button[name=guide_review]")
         frame.wait_for_selector(".review-item")
-        ranking = api(base, "hard_examples", run="train", embedding="logits", method="history", limit=1000)
+        ranking = settled_json(base, "hard_examples", run="train", embedding="logits", method="history", limit=1000)
         queue = [ex["index"] for ex in ranking["examples"][:ranking["hard_total"]]]
         assert frame.locator(".review-count").inner_text().startswith("0 of %d reviewed" % len(queue))
         assert sum(i in served["flipped"] for i in queue[:FLIPS]) >= 0.7 * FLIPS  # the queue starts with the flips
@@ -196,7 +182,7 @@ def test_review_queue_from_the_keyboard_to_corrected_metadata(browser, served, t
         wait_for(3)
         shot(tab, "review_queue_1280x800_light")
 
-        tags = {t["index"]: t for t in api(base, "tags", run="train", embedding="logits")["tags"]}
+        tags = {t["index"]: t for t in settled_json(base, "tags", run="train", embedding="logits")["tags"]}
         assert tags[queue[0]]["tag"] == "label error" and tags[queue[0]]["corrected_label"] is None
         assert tags[queue[1]] == {**tags[queue[1]], "tag": "label error", "corrected_label": vote}
         assert tags[queue[2]]["tag"] == "ok"
@@ -250,7 +236,7 @@ def test_search_says_what_it_did(browser, served):
         frame.fill(box, "3")
         frame.press(box, "Enter")
         note = frame.wait_for_selector(".label-note")
-        labels = api(served["base"], "metadata", run="train", embedding="logits", column="Label")
+        labels = settled_json(served["base"], "metadata", run="train", embedding="logits", column="Label")
         threes = sum(1 for code in labels["codes"] if labels["categories"][code] == "3")
         said = "".join(note.inner_text().split())
         assert "label3:%dpointsemphasisedonthemap" % threes in said and "orrowIndex=3" in said, said

@@ -72,3 +72,31 @@ def test_no_movement_above_the_size_bound(client, monkeypatch):
     monkeypatch.setattr(moves, "MAX_ELEMENTS", 120 * 8 - 1)  # one value fewer than the 120 × 8 steps hold
     body = get_json(client, "/neighbors", run="words", embedding="embedding", index=100, k=3)
     assert body["movement"] is None
+
+
+def test_a_cached_movement_is_found_without_loading_the_steps_again(tmp_path):
+    """A store that holds one embedding at a time: once the movement of steps 1 → 30 is
+    known, marking the middle step's neighbours reads neither step again (the middle one
+    stays held), until a step's file changes."""
+    from tb_embedanalysis.queries import Workspace, mark_still
+    from tb_embedanalysis.queries.movement import movement_of
+
+    rng = np.random.default_rng(2)
+    words = ["w%d" % i for i in range(50)]
+    start = rng.uniform(-0.05, 0.05, size=(50, 4)).astype(np.float32)
+    steps = {1: start, 10: start + 0.5, 30: start + np.float32(1.0)}
+    for step, vectors in steps.items():
+        write_embedding(str(tmp_path / "words"), vectors, name="embedding", step=step, metadata=words)
+    workspace = Workspace.open(str(tmp_path), cache_dir=None, max_memory_mb=1e-6)  # holds the newest only
+    middle = workspace.load("words", "embedding", 10)
+    found = movement_of(workspace, middle)
+    assert found is not None and found[1:] == (1, 30)
+    moved = found[0]
+    middle = workspace.load("words", "embedding", 10)
+    assert (movement_of(workspace, middle) or (None,))[0] is moved
+    assert workspace.store.peek(middle.ref) is middle  # nothing else was loaded
+    answer = mark_still(workspace, middle, {"query": {"index": 0}, "neighbors": []})
+    assert answer["movement"]["first_step"] == 1 and workspace.store.peek(middle.ref) is middle
+    write_embedding(str(tmp_path / "words"), start, name="embedding", step=30, metadata=words)  # nothing moved now
+    again = (movement_of(workspace, workspace.load("words", "embedding", 10)) or (None,))[0]
+    assert again is not None and again is not moved and again.threshold is None and moved.threshold is not None

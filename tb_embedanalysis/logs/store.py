@@ -30,6 +30,8 @@ _SPRITE_CACHE_BYTES = 256 * 1024 * 1024  # decoded sprites kept for cropping
 _DECODES_IN_FLIGHT_BYTES = 2 * sprites.MAX_SPRITE_PIXELS ** 2 * 4
 _SUMMARIES_KEPT = 1024  # listing facts of embeddings not loaded...
 _SUMMARY_BYTES = 4096  # ...counted at a generous 4 kB each
+_FINGERPRINTS_KEPT = 4096  # content fingerprints of loaded versions (ref, file signature)...
+_FINGERPRINT_BYTES = 1024  # ...counted at a generous 1 kB each (the key's paths included)
 
 
 class EmbeddingStore:
@@ -60,6 +62,8 @@ class EmbeddingStore:
         self._decodes = BytesInFlight(min(budget_bytes(work_memory_mb), _DECODES_IN_FLIGHT_BYTES))
         # Cheap listing facts by (ref, file signature): /runs is asked often, files rarely change.
         self._summaries = ResultCache(_SUMMARIES_KEPT * _SUMMARY_BYTES)
+        # (ref, file signature) -> the vectors' fingerprint, kept after the embedding is evicted.
+        self._fingerprints = ResultCache(_FINGERPRINTS_KEPT * _FINGERPRINT_BYTES)
 
     def load(self, ref: EmbeddingRef) -> Embedding:
         """The embedding `ref` points at; raises a LogError naming the file and the problem."""
@@ -89,6 +93,8 @@ class EmbeddingStore:
                 if outcome.error is None or isinstance(outcome.error, LogError):
                     entry = _Entry(signature, outcome)
                     self._entries.put(ref, entry, nbytes=entry.nbytes)
+                if outcome.embedding is not None:
+                    self._fingerprints.put((ref, signature), outcome.embedding.fingerprint, nbytes=_FINGERPRINT_BYTES)
             flight.done.set()
         return outcome.result()
 
@@ -101,6 +107,13 @@ class EmbeddingStore:
             if entry is None or entry.signature != signature:
                 return None
         return entry.outcome.result()
+
+    def fingerprint(self, ref: EmbeddingRef) -> Optional[str]:
+        """The content fingerprint of `ref`'s vectors as the store last loaded them, if its
+        files have not changed since (a few stat calls, nothing read; kept after the embedding
+        itself is evicted), else None: lets a result cached by fingerprint be found without
+        loading the embedding again."""
+        return self._fingerprints.get((ref, _signature(ref)))
 
     def summary(self, ref: EmbeddingRef) -> EmbeddingSummary:
         """What a listing shows of `ref`: from the embedding if the store holds it or its files

@@ -24,7 +24,9 @@ MAX_ELEMENTS = 64 * 1024 * 1024
 def movement_of(workspace: Workspace, embedding: Embedding) -> Optional[tuple]:
     """(Movement, first step, last step) of `embedding`'s series, or None when it has fewer
     than two numbered steps, or its first and last steps do not hold the same rows (their
-    own answers say why). Cached in the engine's result cache per pair of contents."""
+    own answers say why). Cached in the engine's result cache per pair of contents; while
+    neither step's files changed, a cached one is found without loading the two steps (a
+    click's /neighbors then reads nothing more, and holds no two more steps in the store)."""
     try:
         steps = sorted(s for s in workspace.catalog.series(embedding.ref.run, embedding.ref.name).steps
                        if s is not None)
@@ -32,17 +34,38 @@ def movement_of(workspace: Workspace, embedding: Embedding) -> Optional[tuple]:
         return None
     if len(steps) < 2 or embedding.shape[0] * embedding.shape[1] > MAX_ELEMENTS:
         return None
-    try:
-        first = workspace.load(embedding.ref.run, embedding.ref.name, steps[0])
-        last = workspace.load(embedding.ref.run, embedding.ref.name, steps[-1])
-    except (QueryError, LogError):
+    moved = _cached(workspace, embedding, steps[0], steps[-1])
+    if moved is None:
+        try:
+            first = workspace.load(embedding.ref.run, embedding.ref.name, steps[0])
+            last = workspace.load(embedding.ref.run, embedding.ref.name, steps[-1])
+        except (QueryError, LogError):
+            return None
+        if first.shape != last.shape or first.shape[0] != embedding.shape[0]:
+            return None
+        moved = workspace.engine.memory.once(
+            _key(first.fingerprint, last.fingerprint),
+            lambda: row_moves.row_movement(first.vectors, last.vectors, first.finite & last.finite))
+    if moved.distances.shape[0] != embedding.shape[0]:
         return None
-    if first.shape != last.shape or first.shape[0] != embedding.shape[0]:
-        return None
-    key = CacheKey.of("movement", first.fingerprint, last=last.fingerprint)
-    moved = workspace.engine.memory.once(
-        key, lambda: row_moves.row_movement(first.vectors, last.vectors, first.finite & last.finite))
     return moved, steps[0], steps[-1]
+
+
+def _key(first: str, last: str) -> CacheKey:
+    return CacheKey.of("movement", first, last=last)
+
+
+def _cached(workspace: Workspace, embedding: Embedding, first_step: int, last_step: int):
+    """The cached Movement between the two steps' contents as the store last loaded them, if
+    neither step's files changed since, else None."""
+    try:
+        refs = [workspace.catalog.ref(embedding.ref.run, embedding.ref.name, step) for step in (first_step, last_step)]
+    except QueryError:
+        return None
+    first, last = (workspace.store.fingerprint(ref) for ref in refs)
+    if first is None or last is None:
+        return None
+    return workspace.engine.memory.get(_key(first, last))
 
 
 def mark_still(workspace: Workspace, embedding: Embedding, answer: dict) -> dict:

@@ -17,7 +17,7 @@ from tb_embedanalysis.analysis.jobs import Cancelled
 from tb_embedanalysis.analysis.labels import EncodedLabels
 from tb_embedanalysis.analysis.progress import ProgressFn, Reporter
 from tb_embedanalysis.analysis.reports import Pending
-from tb_embedanalysis.analysis.space import Space, graph_k
+from tb_embedanalysis.analysis.space import Space
 from tb_embedanalysis.cache import CacheKey
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -70,7 +70,7 @@ class SampleEstimates:
         if space.n_valid < estimate_sample.QUICK_MIN_ROWS:
             return False
         engine = self._engine
-        graph_key = CacheKey.of("graph", space.ident, k=graph_k(k, space.n_valid), method="exact")
+        graph_key = engine.graph_key(space, k)
         if engine.memory.get(graph_key) is not None:
             return False
         return not (engine.disk.enabled and os.path.exists(engine.disk.path(graph_key.as_dict())))

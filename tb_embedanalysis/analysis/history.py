@@ -48,6 +48,8 @@ class PointHistory:
     −1 when not learned at the last step; forgetting (n,) int64; never_learned (n,) bool;
     score (n,) float64, higher = more likely mislabelled: errors.score when given, else
     history_score; errors: label_errors.LabelErrors (method, step weights, count) or None.
+    order (n,) int64: positions by score, highest first, ties by row; made once with the
+    result (the /history error count and every page of the history ranking read it).
     """
 
     steps: Tuple[Optional[int], ...]
@@ -65,6 +67,12 @@ class PointHistory:
     never_learned: np.ndarray
     score: np.ndarray
     errors: Optional["LabelErrors"] = None
+    order: np.ndarray = dataclasses.field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        order = np.lexsort((self.rows, -self.score))
+        order.flags.writeable = False  # shared by every request on the cached result
+        object.__setattr__(self, "order", order)
 
 
 def step_figures(votes: Votes, k: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:

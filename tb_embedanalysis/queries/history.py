@@ -214,15 +214,14 @@ def history_hard_examples(workspace: Workspace, run: str, name: str, *, label_co
                                 on_progress=on_progress)
     if isinstance(last, Pending):
         return last
-    order = np.lexsort((result.rows, -result.score))
-    report = dataclasses.replace(last, method=HISTORY_METHOD, scores=result.score, order=order)
+    report = dataclasses.replace(last, method=HISTORY_METHOD, scores=result.score, order=result.order)
     payload = _hard_page(report, inputs.embeddings[-1], inputs.column, label=label, predicted=predicted,
                          offset=offset, limit=limit,
                          hide_rows=hidden_rows(workspace.tags, inputs.embeddings[-1], hide) if hide else None)
     payload.update(metric=inputs.spaces[0].metric, metric_choice=inputs.metric_choice,
                    methods=list(HARD_EXAMPLE_METHODS), steps=list(result.steps),
                    left_out=list(inputs.left_out), score=label_errors.score_block(result),
-                   errors=label_errors.count_block(result, order),
+                   errors=label_errors.count_block(result),
                    memorisation=label_errors.memorisation_block(result))
     return payload
 

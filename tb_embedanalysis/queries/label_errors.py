@@ -20,16 +20,15 @@ def score_block(result) -> dict:
             "step_weights": None if errors is None else [round(float(w), 4) for w in errors.weights]}
 
 
-def count_block(result, order: Optional[np.ndarray] = None) -> Optional[dict]:
+def count_block(result) -> Optional[dict]:
     """`errors`: the estimated number of label errors with its 90 % interval, per label, per
     (given label, likely true label) pair, the cut (rank) and what reviewing up to it should
-    find; `order`: the ranking's rows (positions), default by score then row."""
+    find (the ranking: result.order, by score then row)."""
     errors = result.errors
     if errors is None:
         return None
     count = errors.count
-    if order is None:
-        order = np.lexsort((result.rows, -result.score))
+    order = result.order
     cut = int(round(count.count))
     found = count.expected_found(order, cut)
     names = result.names

@@ -38,6 +38,7 @@ from tb_embedanalysis.analysis import labels as label_codes, neighbors
 from tb_embedanalysis.analysis.blas import one_blas_thread, share_out
 from tb_embedanalysis.analysis.intervals import NAME as INTERVAL, wilson
 from tb_embedanalysis.analysis.labels import EncodedLabels
+from tb_embedanalysis.analysis.metric_choice import sample_positions  # the one seeded row sample
 from tb_embedanalysis.analysis.progress import ProgressFn
 from tb_embedanalysis.jsonable import number
 
@@ -64,11 +65,6 @@ def sample_size(n_valid: int, d: int) -> int:
 def seed_of(fingerprint: str) -> int:
     """The sample's seed: 64 bits of the content fingerprint (same data, same sample)."""
     return int.from_bytes(hashlib.sha256(fingerprint.encode("utf-8")).digest()[:8], "little")
-
-
-def sample_positions(n_valid: int, size: int, seed: int) -> np.ndarray:
-    """(size,) sorted positions into the valid rows: a simple random sample without replacement."""
-    return np.sort(np.random.default_rng(seed).choice(n_valid, size=min(size, n_valid), replace=False))
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

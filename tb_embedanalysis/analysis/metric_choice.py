@@ -57,11 +57,13 @@ def sample_size(n_valid: int, dims: int) -> int:
     return min(n_valid, SAMPLE_MAX, max(500, bound))
 
 
-def sample_positions(n_valid: int, size: int) -> np.ndarray:
-    """Sorted positions (into the valid rows) of the compared rows: all, or a seeded sample."""
+def sample_positions(n_valid: int, size: int, seed: int = SAMPLE_SEED) -> np.ndarray:
+    """(min(size, n_valid),) sorted positions into the valid rows: all of them, or a simple
+    random sample without replacement drawn with `seed` (the metric choice's compared rows;
+    estimate_sample's sample)."""
     if size >= n_valid:
         return np.arange(n_valid)
-    return np.sort(np.random.default_rng(SAMPLE_SEED).choice(n_valid, size=size, replace=False))
+    return np.sort(np.random.default_rng(seed).choice(n_valid, size=size, replace=False))
 
 
 def loo_accuracy(neighbor_positions: np.ndarray, codes: np.ndarray, n_labels: int) -> float:

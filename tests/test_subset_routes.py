@@ -105,3 +105,24 @@ def test_subset_hard_examples_are_the_whole_rankings_rows(data):
     assert "hidden" not in part
     refused = get_json(client, "/hard_examples", status=400, run="run", embedding="emb", rows="1-5", method="history")
     assert refused["error"] == "parameter 'rows' works with one step's scores, not method 'history'"
+
+
+
+def test_a_subsets_compact_copy_is_made_once_per_content(tmp_path):
+    """Every request on the same rows reads one cached copy (not m × D copied per click); other
+    rows, or the same rows of other vectors, get their own."""
+    from tb_embedanalysis.queries import Workspace
+
+    x = np.random.default_rng(4).normal(size=(300, 8)).astype(np.float32)
+    write_embedding(str(tmp_path / "a"), x, name="emb")
+    write_embedding(str(tmp_path / "b"), x + np.float32(1), name="emb")
+    workspace = Workspace.open(str(tmp_path), cache_dir=None)
+    embedding, shifted = workspace.load("a", "emb"), workspace.load("b", "emb")
+    first = subsets.check_rows(embedding, [(100, 299)]).space(workspace.engine, "cosine")
+    again = subsets.check_rows(embedding, [(100, 199), (200, 299)]).space(workspace.engine, "euclidean")
+    assert again.vectors is first.vectors and first.vectors.shape == (200, 8)
+    np.testing.assert_array_equal(first.vectors, x[100:300])
+    other = subsets.check_rows(embedding, [(100, 298)]).space(workspace.engine, "cosine")
+    assert other.vectors is not first.vectors and other.vectors.shape == (199, 8)
+    moved = subsets.check_rows(shifted, [(100, 299)]).space(workspace.engine, "cosine")
+    np.testing.assert_array_equal(moved.vectors, x[100:300] + np.float32(1))

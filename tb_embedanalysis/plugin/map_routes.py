@@ -19,11 +19,6 @@ from tb_embedanalysis.plugin.http_errors import json_errors
 from tb_embedanalysis.queries import bookmarks as bookmark_queries, maps
 
 
-def _pending(request, result: queries.Pending):
-    body = {"status": "running", "progress": result.progress, "message": result.message}
-    return responses.json_response(request, body, status=202)
-
-
 def _coords_response(request, coords: np.ndarray, method: str, info: dict):
     """float32 little-endian (N, d) coordinates; shape, method and the JSON `info` in headers."""
     coords = np.ascontiguousarray(coords, dtype="<f4")
@@ -65,7 +60,7 @@ class MapRoutes:
             n_neighbors=params.integer(request, "n_neighbors"), min_dist=params.number(request, "min_dist"))
         result = maps.projection(self._workspace.engine, self._embedding(request), method=method, settings=settings)
         if isinstance(result, queries.Pending):
-            return _pending(request, result)
+            return responses.pending_response(request, result)
         info: dict = {"settings": settings.key(method)}
         if result.variance is not None:
             info["variance"] = [round(float(v), 6) for v in result.variance]
@@ -83,7 +78,7 @@ class MapRoutes:
             right=params.text(request, "right"), down=params.text(request, "down"), up=params.text(request, "up"),
             column=params.text(request, "column"), match=params.text(request, "match"))
         if isinstance(result, queries.Pending):
-            return _pending(request, result)
+            return responses.pending_response(request, result)
         info = {"cosine": round(result["cosine"], 6), "y_from": result["y_from"], "matched": result["matched"]}
         if fmt == "json":
             coords = np.round(result["coords"].astype(np.float64), 5)

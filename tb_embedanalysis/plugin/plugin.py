@@ -154,13 +154,7 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
     @staticmethod
     def _json_or_pending(request, result):
         if isinstance(result, queries.Pending):
-            body = {"status": "running", "progress": result.progress, "message": result.message}
-            if result.task is not None:  # the computation waited on now (reports.Pending)
-                body.update(task=result.task, task_progress=result.task_progress, task_message=result.task_message,
-                            eta_seconds=result.eta_seconds)
-            if result.estimate is not None:  # a first answer, marked as an estimate (queries/quick.py)
-                body["estimate"] = result.estimate
-            return responses.json_response(request, body, status=202)
+            return responses.pending_response(request, result)
         return responses.json_response(request, result)
 
     # -- routes ------------------------------------------------------------------------

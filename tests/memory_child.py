@@ -243,7 +243,25 @@ def clusters_k(root: str, *, n: int = 100_000, k: int = 1000, address_space_mb: 
     return result
 
 
-CASES = {"thumbnails": thumbnails, "big_metadata_runs": big_metadata_runs, "parse": parse,
+def subset_bombs(root: str, *, address_space_mb: float = 256.0, **flags) -> dict:
+    """`rows=` asking for 10^8 rows, and 56,000 characters of rows, on a 500-row embedding:
+    each must be refused from its text, before any row list is built (statuses, errors,
+    growth of the peak)."""
+    rng = np.random.default_rng(0)
+    write_vectors_run(os.path.join(root, "run"), rng.normal(size=(500, 8)).astype(np.float32),
+                      [str(v) for v in rng.integers(0, 3, 500)])
+    client = client_for(root, **flags)
+    poll(client, "/clusters?run=run&embedding=emb&k=5")  # warm: the embedding loaded, the routes imported
+    limit_address_space(address_space_mb)
+    base = reset_peak()
+    answers = []
+    for rows in ("0-99999999", ",".join(["123456"] * 8000)):
+        response = client.get(PREFIX + "/clusters?run=run&embedding=emb&rows=" + rows)
+        answers.append({"status": response.status_code, "error": response.get_json()["error"]})
+    return {"answers": answers, "growth_mb": status_mb("VmHWM") - base}
+
+
+CASES = {"subset_bombs": subset_bombs, "thumbnails": thumbnails, "big_metadata_runs": big_metadata_runs, "parse": parse,
          "distinct_thumbnails": distinct_thumbnails, "duplicates_refusal": duplicates_refusal,
          "clusters_k": clusters_k}
 

@@ -138,3 +138,13 @@ def test_metadata_from_tuples_keeps_working():
     assert isinstance(metadata.values["y"], Column) and metadata.values["y"].categories == ("a",)
     assert metadata.row(1) == {"x": "2", "y": "a"} and len(metadata) == 2
     assert metadata.column("x").tolist() == ["1", "2"]
+
+
+def test_rows_asking_for_too_many_rows_are_refused_from_their_text(tmp_path):
+    """A 10^8-row range and 56,000 characters of rows (the subsets' 400s, tests/test_subset_routes.py
+    has the others) in a child under RLIMIT_AS: refused before any row list is built."""
+    result = run_child("subset_bombs", tmp_path, timeout=120)
+    assert [a["status"] for a in result["answers"]] == [400, 400], result
+    assert result["answers"][0]["error"] == "parameter 'rows' names 100000000 rows; a subset may hold at most 200000"
+    assert result["answers"][1]["error"] == "parameter 'rows' is too long (55999 characters, at most 48000)"
+    assert result["growth_mb"] < 32, result

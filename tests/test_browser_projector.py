@@ -237,6 +237,12 @@ def test_tsne_settings_are_sent_and_refused_out_of_bounds(page, served):
     page.on("request", lambda r: asked.append(r.url) if "/projection?" in r.url else None)
     frame.fill("input[name=perplexity]", "12")
     frame.fill("input[name=learning_rate]", "80")
+    # The row is rebuilt when a map or the defaults arrive (what showSettings does then):
+    # what was typed and not yet applied stays, and so does the focus.
+    frame.evaluate("() => %s.showSettings()" % PROJECTOR)
+    assert frame.input_value("input[name=perplexity]") == "12"
+    assert frame.input_value("input[name=learning_rate]") == "80"
+    assert frame.evaluate("() => document.activeElement.name") == "learning_rate"
     frame.click("button[name=apply_settings]")
     wait_map(frame)
     frame.wait_for_function("() => location.hash.includes('perp=12')")

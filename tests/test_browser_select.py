@@ -62,6 +62,9 @@ def _page(browser, width=1400, height=1000):
         new MutationObserver(() => {
           const line = document.querySelector('.activity-line');
           if (line && !line.hidden && window.__lines[window.__lines.length - 1] !== line.textContent) window.__lines.push(line.textContent);
+          // Where the map's card is while the line shows (it must not move when the line comes and goes).
+          const map = document.querySelector('.card-map');
+          if (line && !line.hidden && map) (window.__mapTops = window.__mapTops || []).push(map.getBoundingClientRect().top + window.scrollY);
         }).observe(document, {subtree: true, childList: true, characterData: true, attributes: true});
     """)
     return context, page, errors
@@ -168,7 +171,10 @@ def test_the_progress_line_names_the_computation_with_its_percentage(page, tenso
     tsne = [line for line in lines if "t-SNE" in line]
     assert tsne, lines
     assert all(re.match(r"Computing .+ — \d+ %", line) for line in tsne), tsne
-    assert frame.locator(".activity-line").is_hidden()  # nothing left to wait for
+    frame.wait_for_selector(".activity-line", state="hidden")  # once the statistics and the rest are done too
+    # Its row stays when it hides: the cards never jump (a lasso drawn as it went landed off its mark).
+    top = frame.evaluate("document.querySelector('.card-map').getBoundingClientRect().top + window.scrollY")
+    assert set(frame.evaluate("window.__mapTops")) == {top}
 
 
 def test_untrained_neighbours_are_marked_and_the_map_works_from_the_keyboard(page, tensorboard_url):

@@ -11,6 +11,31 @@ import {OTHER} from '../palette.js';
 const LABELLED = {perplexity: 'perplexity', learningRate: 'learning rate', nNeighbors: 'neighbours', minDist: 'min_dist'};
 const SERVER = {perplexity: 'perplexity', learningRate: 'learning_rate', nNeighbors: 'n_neighbors', minDist: 'min_dist'};
 
+/** Rebuild the settings row with `nodes`, keeping what the user typed and has not applied
+ * (and the focused field, caret included): the row is rebuilt when a map or the defaults
+ * arrive, which must not erase a perplexity typed while t-SNE computes. */
+function rebuildKeepingTyped(container, ...nodes) {
+  const typed = new Map([...container.querySelectorAll('[data-typed]')].map((field) => [field.name, field.value]));
+  const active = container.contains(document.activeElement) ? document.activeElement : null;
+  replace(container, ...nodes);
+  for (const field of container.querySelectorAll('input[name], select[name]')) {
+    field.addEventListener('input', () => { field.dataset.typed = ''; });
+    if (typed.has(field.name)) {
+      field.value = typed.get(field.name);
+      field.dataset.typed = '';
+    }
+    if (active && field.name === active.name) {
+      field.focus();
+      if (field.setSelectionRange && typeof active.selectionStart === 'number') field.setSelectionRange(active.selectionStart, active.selectionEnd);
+    }
+  }
+}
+
+/** Applied (or reset): the row's fields hold nothing unapplied any more. */
+function applied(container) {
+  for (const field of container.querySelectorAll('[data-typed]')) delete field.dataset.typed;
+}
+
 function select(name, label, options, value, onchange) {
   const node = el('select', {name, 'aria-label': label},
     options.map(([v, text]) => el('option', {value: v, selected: v === value}, text)));
@@ -99,13 +124,18 @@ export class MapOptionsView {
         value: map[field] ?? '', placeholder: String(b.default ?? ''), 'aria-label': LABELLED[field]});
       return el('label', {class: 'small', title: b.min !== undefined ? `${b.min} to ${b.max}` : ''}, `${LABELLED[field]} `, inputs[field]);
     });
-    const apply = () => this.onChange(Object.fromEntries(fields.map((f) => [f, inputs[f].value.trim() || null])));
+    const apply = () => {
+      const patch = Object.fromEntries(fields.map((f) => [f, inputs[f].value.trim() || null]));
+      applied(this.settings);
+      this.onChange(patch);
+    };
     for (const input of Object.values(inputs)) input.addEventListener('keydown', (e) => { if (e.key === 'Enter') apply(); });
     const defaults = fields.map((f) => `${LABELLED[f]} ${bounds?.[SERVER[f]]?.default ?? '…'}`).join(', ');
     const ranges = fields.map((f) => { const b = bounds?.[SERVER[f]]; return b ? `${LABELLED[f]} ${b.min}–${fmt(b.max)}` : null; }).filter(Boolean).join(', ');
-    replace(this.settings, el('div', {class: 'toolbar'}, el('span', {class: 'small strong'}, method === 'tsne' ? 't-SNE' : 'UMAP'), row,
+    const reset = () => { applied(this.settings); this.onChange(Object.fromEntries(fields.map((f) => [f, null]))); };
+    rebuildKeepingTyped(this.settings, el('div', {class: 'toolbar'}, el('span', {class: 'small strong'}, method === 'tsne' ? 't-SNE' : 'UMAP'), row,
       el('button', {type: 'button', class: 'button small', name: 'apply_settings', onclick: apply}, 'Apply'),
-      el('button', {type: 'button', class: 'button small subtle', onclick: () => this.onChange(Object.fromEntries(fields.map((f) => [f, null])))}, 'Defaults')),
+      el('button', {type: 'button', class: 'button small subtle', onclick: reset}, 'Defaults')),
     el('div', {class: 'muted small'}, `defaults: ${defaults}${method === 'tsne' ? ' (auto: N ÷ exaggeration, openTSNE’s)' : ''}; ranges: ${ranges}`));
   }
 
@@ -119,14 +149,18 @@ export class MapOptionsView {
     };
     const column = select('custom_column', 'the column the queries match', [['', 'any column'], ...columns.map((c) => [c, c])], map.customColumn ?? '', () => {});
     const match = select('custom_match', 'how the queries match', [['', 'exact value'], ['regex', 'regex']], map.customMatch ?? '', () => {});
-    const apply = () => this.onChange({left: inputs.left.value.trim() || null, right: inputs.right.value.trim() || null,
-      down: inputs.down.value.trim() || null, up: inputs.up.value.trim() || null, customColumn: column.value || null, customMatch: match.value || null});
+    const apply = () => {
+      const patch = {left: inputs.left.value.trim() || null, right: inputs.right.value.trim() || null,
+        down: inputs.down.value.trim() || null, up: inputs.up.value.trim() || null, customColumn: column.value || null, customMatch: match.value || null};
+      applied(this.settings);
+      this.onChange(patch);
+    };
     let status = 'x runs from the mean vector of the rows matching the first query to the mean of those matching the second; y likewise, or the widest spread x leaves when empty';
     if (info) {
       const m = info.matched || {};
       status = `x: ${fmt(m.left)} → ${fmt(m.right)} rows; y: ${info.y_from === 'pca' ? 'PCA of the rest' : `${fmt(m.down)} → ${fmt(m.up)} rows`}; cosine between the axes ${fmt(info.cosine, 2)}`;
     }
-    replace(this.settings,
+    rebuildKeepingTyped(this.settings,
       el('div', {class: 'toolbar'}, el('span', {class: 'small strong'}, 'x'), field('left', 'left, e.g. bad'), '→', field('right', 'right, e.g. good'),
         el('span', {class: 'small strong'}, 'y'), field('down', 'down (optional)'), '→', field('up', 'up (optional)')),
       el('div', {class: 'toolbar'}, el('label', {class: 'small'}, 'in ', column), el('label', {class: 'small'}, 'match ', match),

@@ -85,6 +85,10 @@ setuptools.setup(
         # llvmlite and pynndescent, all with wheels for Linux, macOS (arm64: macOS >= 12)
         # and Windows; the neighbour graph it starts from is our exact one (projection.py).
         "umap-learn>=0.5.12",  # the release tested (precomputed_knn without an index, tqdm_kwds)
+        # numba compiles the exact search's top-k fold (analysis/topk_fold.py); umap-learn
+        # brings it too, but we import it ourselves, so we declare it: 0.57 is the first
+        # release with wheels for Python 3.11, and it has them for Linux, macOS and Windows.
+        "numba>=0.57",
     ],
     extras_require={
         # `tensorflow`, never `tensorflow-cpu`: a different distribution of the same files,

@@ -106,13 +106,33 @@ def check_routes(logdir, cache_dir):
     check("frontend served", page.status_code == 200 and b"import" in page.get_data())
 
 
+def check_fold():
+    """The exact search's numba kernel (analysis/topk_fold.py) at numba's floor: the 5 smallest
+    keys of each row, folded over uneven column blocks, are a stable sort's first 5."""
+    from tb_embedanalysis.analysis import topk_fold
+
+    rng = np.random.default_rng(1)
+    m, n, kk = 7, 300, 5
+    dots = np.round(rng.normal(size=(m, n)), 1).astype(np.float32)
+    scale = np.ones(n, dtype=np.float32)
+    heap_keys = np.full((m, kk), np.inf, dtype=np.float32)
+    heap_rows = np.full((m, kk), n, dtype=np.int64)
+    for c0, c1 in ((0, 70), (70, 71), (71, n)):
+        topk_fold.fold(np.ascontiguousarray(dots[:, c0:c1]), scale[c0:c1], False, np.zeros(c1 - c0, dtype=bool),
+                       np.full(m, -1, dtype=np.int64), c0, heap_keys, heap_rows)
+    rows, _ = topk_fold.ordered(heap_keys, heap_rows)
+    want = np.argsort(dots, axis=1, kind="stable")[:, :kk]
+    check("topk_fold's numba kernel (numba %s)" % metadata.version("numba"), np.array_equal(rows, want), (rows, want))
+
+
 def main():
     workdir = sys.argv[1]
+    check_fold()
     logdir = os.path.join(workdir, "logs", "run")
     write_logs(logdir)
     check_cli(os.path.dirname(logdir))
     check_routes(os.path.dirname(logdir), os.path.join(workdir, "cache"))
-    versions = {name: metadata.version(name) for name in ("tb-embedanalysis", "tensorboard", "numpy", "scikit-learn")}
+    versions = {name: metadata.version(name) for name in ("tb-embedanalysis", "tensorboard", "numpy", "scikit-learn", "numba")}
     print("smoke test passed with", versions, flush=True)
 
 

@@ -47,9 +47,7 @@ class MapRoutes:
         return {path: _app(handler) for path, handler in handlers.items()}
 
     def _embedding(self, request):
-        return self._workspace.load(params.text(request, "run", required=True),
-                                    params.text(request, "embedding", required=True),
-                                    params.integer(request, "step"))
+        return self._workspace.load(*params.embedding_address(request))
 
     def _serve_projection(self, request):
         fmt = queries.check_choice("format", params.text(request, "format"), ("bin", "json"))
@@ -92,7 +90,7 @@ class MapRoutes:
             raise RuntimeError("the plugin's workspace has no tag store")
         store = BookmarkStore(tags)
         if request.method in ("GET", "HEAD"):
-            asked = params.text(request, "run", required=True), params.text(request, "embedding", required=True)
+            asked = params.series_address(request)
             self._workspace.catalog.series(*asked)  # 404 for an unknown run or embedding
             return responses.json_response(request, bookmark_queries.bookmarks(store, *asked))
         body = writes.json_body(request, self._hosts)

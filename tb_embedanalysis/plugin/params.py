@@ -43,6 +43,16 @@ def integer(request, name: str, *, required: bool = False) -> Optional[int]:
         raise BadRequest("parameter %r must be an integer, got %s" % (name, excerpt(raw))) from None
 
 
+def series_address(request) -> Tuple[str, str]:
+    """The series a request names: run and embedding, both required."""
+    return text(request, "run", required=True), text(request, "embedding", required=True)
+
+
+def embedding_address(request) -> Tuple[str, str, Optional[int]]:
+    """The embedding a request names: its series and step (None: the latest)."""
+    return (*series_address(request), integer(request, "step"))
+
+
 def boolean(request, name: str) -> Optional[bool]:
     """`literal=1|true|yes|on` → True, `0|false|no|off` → False, absent → None."""
     raw = text(request, name)

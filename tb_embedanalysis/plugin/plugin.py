@@ -103,9 +103,7 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
 
     # -- parameters shared by the routes -----------------------------------------------
     def _embedding(self, request):
-        return self._workspace.load(params.text(request, "run", required=True),
-                                    params.text(request, "embedding", required=True),
-                                    params.integer(request, "step"))
+        return self._workspace.load(*params.embedding_address(request))
 
     @staticmethod
     def _analysis(request) -> dict:
@@ -144,8 +142,7 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
                 offset=params.integer(request, "offset"), limit=params.integer(request, "limit"),
                 **self._analysis(request))
         return queries.ranked_examples(
-            self._workspace, params.text(request, "run", required=True),
-            params.text(request, "embedding", required=True), step=params.integer(request, "step"),
+            self._workspace, *params.series_address(request), step=params.integer(request, "step"),
             method=params.text(request, "method"), label=params.text(request, "label"),
             predicted=params.text(request, "predicted"), offset=params.integer(request, "offset"),
             limit=params.integer(request, "limit"), hide_tagged=params.text(request, "hide_tagged"),
@@ -220,15 +217,13 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
     @wrappers.Request.application
     @json_errors
     def _serve_compare(self, request):
-        result = queries.compare(self._workspace, params.text(request, "run", required=True),
-                                 params.text(request, "embedding", required=True), **self._analysis(request))
+        result = queries.compare(self._workspace, *params.series_address(request), **self._analysis(request))
         return self._json_or_pending(request, result)
 
     @wrappers.Request.application
     @json_errors
     def _serve_history(self, request):
-        result = queries.history(self._workspace, params.text(request, "run", required=True),
-                                 params.text(request, "embedding", required=True),
+        result = queries.history(self._workspace, *params.series_address(request),
                                  index=params.integer(request, "index"), step=params.integer(request, "step"),
                                  indices=params.integer_list(request, "indices"), **self._analysis(request))
         return self._json_or_pending(request, result)
@@ -236,8 +231,7 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
     @wrappers.Request.application
     @json_errors
     def _serve_churn(self, request):
-        result = queries.churn(self._workspace, params.text(request, "run", required=True),
-                               params.text(request, "embedding", required=True),
+        result = queries.churn(self._workspace, *params.series_address(request),
                                step_a=params.integer(request, "step_a"), step_b=params.integer(request, "step_b"),
                                run_b=params.text(request, "run_b"), embedding_b=params.text(request, "embedding_b"),
                                limit=params.integer(request, "limit"), **self._analysis(request))
@@ -246,8 +240,7 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
     @wrappers.Request.application
     @json_errors
     def _serve_aligned(self, request):
-        result = queries.aligned(self._workspace, params.text(request, "run", required=True),
-                                 params.text(request, "embedding", required=True),
+        result = queries.aligned(self._workspace, *params.series_address(request),
                                  step_a=params.integer(request, "step_a"), step_b=params.integer(request, "step_b"),
                                  method=params.text(request, "method"), limit=params.integer(request, "limit"))
         return self._json_or_pending(request, result)

@@ -95,7 +95,7 @@ def test_planted_label_errors_rank_first(digits, noise):
             encoded = label_codes.encode_rows([str(v) for v in noisy], np.arange(len(noisy)))
             ctx = clusters.label_context(prep, neighbors.knn_graph(prep, K), encoded)
             row = {m: roc_auc_score(mask, f(ctx)) for m, f in hardness.HARDNESS_METHODS.items()}
-            row.update(cleanlab_aurocs(embedding, noisy, mask, ctx.neighbor_codes))
+            row.update(cleanlab_aurocs(embedding, noisy, mask, np.asarray(ctx.neighbor_codes)))
             for key, value in row.items():
                 figures.setdefault(name, {}).setdefault(key, []).append(value)
     for name, table in figures.items():

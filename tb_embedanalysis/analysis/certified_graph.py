@@ -44,7 +44,7 @@ def knn_graph(index: CertifiedIndex, k: int, *, on_progress: ProgressFn = None,
     if not 1 <= k <= total - 1:
         raise ValueError("k must be between 1 and %d (valid rows − 1), got %d" % (total - 1, k))
     indices = np.full((n, k), -1, dtype=neighbors.graph_index_dtype(n))
-    distances = np.full((n, k), np.nan)
+    distances = np.full((n, k), np.nan, dtype=neighbors.graph_distance_dtype(n, k))
     kk = min(neighbors.candidates(k), total - 1)
     blocks = [rows[start:start + QUERY_BLOCK] for rows in [p.zero_rows] + [p.members(j) for j in range(p.n_cells)]
               for start in range(0, rows.size, QUERY_BLOCK)]

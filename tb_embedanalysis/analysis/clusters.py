@@ -26,13 +26,35 @@ SILHOUETTE_EXACT_MAX = 20000
 SILHOUETTE_SAMPLE = 10000
 
 
+class NeighborCodes:
+    """(n, k) label codes of the valid rows' graph neighbours, computed from the graph for
+    the rows asked (`codes[sl]`, a row, or np.asarray for all), never held whole: at
+    k = 1,000 on 100,000 rows they were 400 MB beside the graph (issue 25.3). The shape and
+    indexing label_codes.vote and the hardness scores read, in row blocks."""
+
+    def __init__(self, graph: KnnGraph, rows: np.ndarray, code_of: np.ndarray):
+        self._indices, self._rows, self._code_of = graph.indices, rows, code_of
+        self.shape = (rows.size, graph.k)
+
+    def __getitem__(self, key) -> np.ndarray:
+        return self._code_of[self._indices[self._rows[key]]]
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = np.empty(self.shape, dtype=self._code_of.dtype)
+        for start in range(0, self.shape[0], geometry.BLOCK):
+            out[start:start + geometry.BLOCK] = self[start:start + geometry.BLOCK]
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class LabelContext:
     """What statistics and hardness scores share, on the n valid rows only.
 
-    rows (n,) original indices; codes (n,) label codes; neighbor_codes (n, k) int32 and
-    neighbor_dist (n, k) of the kNN graph; votes: uniform kNN vote; cents (L, D) float64;
-    own_dist (n,) d(x, own centroid); other_dist / other_label (n,) nearest other centroid.
+    rows (n,) original indices; codes (n,) label codes; code_of (N,) the label code of every
+    row (−1 for invalid ones); votes: uniform kNN vote; cents (L, D) float64; own_dist (n,)
+    d(x, own centroid); other_dist / other_label (n,) nearest other centroid. The graph's
+    (n, k) neighbour codes and distances are read from the graph by row blocks
+    (neighbor_codes, neighbor_distances), not copied: the context adds O(N + L) to the graph.
     """
 
     prep: PreparedMatrix
@@ -40,8 +62,7 @@ class LabelContext:
     encoded: EncodedLabels
     rows: np.ndarray
     codes: np.ndarray
-    neighbor_codes: np.ndarray
-    neighbor_dist: np.ndarray
+    code_of: np.ndarray
     votes: Votes
     cents: np.ndarray
     own_dist: np.ndarray
@@ -52,6 +73,15 @@ class LabelContext:
     def n_labels(self) -> int:
         return len(self.encoded.names)
 
+    @property
+    def neighbor_codes(self) -> NeighborCodes:
+        """(n, k) label codes of each valid row's neighbours, by row blocks (NeighborCodes)."""
+        return NeighborCodes(self.graph, self.rows, self.code_of)
+
+    def neighbor_distances(self, sl: slice) -> np.ndarray:
+        """(rows in sl, k) float64 distances of the valid rows `sl` (positions) to their neighbours."""
+        return self.graph.distances[self.rows[sl]].astype(np.float64, copy=False)
+
 
 def label_context(prep: PreparedMatrix, graph: KnnGraph, encoded: EncodedLabels) -> LabelContext:
     """The shared arrays of the valid rows, labelled by `encoded` (codes of the valid rows,
@@ -60,23 +90,14 @@ def label_context(prep: PreparedMatrix, graph: KnnGraph, encoded: EncodedLabels)
     if encoded.codes.shape != rows.shape:
         raise ValueError("%d label codes for %d valid rows" % (encoded.codes.size, rows.size))
     codes = encoded.codes
-    position = np.full(prep.matrix.shape[0], -1, dtype=np.int64)
-    position[rows] = np.arange(rows.size)
-    # In row blocks: graph.indices[rows] and position[...] were two more (n, k) int64 arrays.
-    # int32: the context stays cached beside the graph; half the bytes of int64 codes.
     n_labels = len(encoded.names)
-    neighbor_codes = np.empty((rows.size, graph.k), dtype=np.int32 if n_labels < 2 ** 31 else np.int64)
-    for start in range(0, rows.size, geometry.BLOCK):
-        neighbor_codes[start:start + geometry.BLOCK] = codes[position[graph.indices[rows[start:start + geometry.BLOCK]]]]
-    if rows.size == prep.matrix.shape[0]:  # every row valid: the graph's distances, not a copy
-        neighbor_dist = graph.distances.view()
-        neighbor_dist.flags.writeable = False
-    else:
-        neighbor_dist = graph.distances[rows]
+    # int32: the codes a vote block gathers from the graph, half the bytes of int64.
+    code_of = np.full(prep.matrix.shape[0], -1, dtype=np.int32 if n_labels < 2 ** 31 else np.int64)
+    code_of[rows] = codes
     cents = geometry.centroids(prep, rows, codes, n_labels)
     own, other, other_label = geometry.centroid_distances(prep, rows, codes, cents, prep.metric)
-    return LabelContext(prep, graph, encoded, rows, codes, neighbor_codes, neighbor_dist,
-                        label_codes.vote(neighbor_codes, codes, n_labels), cents, own, other, other_label)
+    votes = label_codes.vote(NeighborCodes(graph, rows, code_of), codes, n_labels)
+    return LabelContext(prep, graph, encoded, rows, codes, code_of, votes, cents, own, other, other_label)
 
 
 def statistics(ctx: LabelContext, *, silhouette_exact_max: int = SILHOUETTE_EXACT_MAX, seed: int = 0) -> ClusterReport:

@@ -124,12 +124,15 @@ def find_duplicates(prep: PreparedMatrix, graph: KnnGraph, *, threshold: Optiona
     n, k = prep.matrix.shape[0], graph.k
     rows = np.flatnonzero(prep.valid)
     loose = threshold + _slack(prep, threshold)
-    saturated = rows[graph.distances[rows, k - 1] <= loose]
+    # Compared in the graph's dtype: a big graph's float32 distances are the exact ones
+    # rounded (monotone), so d <= loose implies rounded(d) <= rounded(loose): no pair missed.
+    graph_loose = graph.distances.dtype.type(loose)
+    saturated = rows[graph.distances[rows, k - 1] <= graph_loose]
     if saturated.size * k / 2 > max_pairs:
         raise _too_many(max_pairs, threshold, "{:,} points have all {} nearest neighbours within it"
                         .format(saturated.size, k))
     # Candidates from the graph: (row, neighbour) within the loose threshold, as i < j.
-    near = graph.distances[rows] <= loose
+    near = graph.distances[rows] <= graph_loose
     a = np.repeat(rows, near.sum(axis=1))
     b = graph.indices[rows][near]
     candidates = [np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1)]

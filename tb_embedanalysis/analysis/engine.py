@@ -29,7 +29,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from tb_embedanalysis.analysis import (
-    certified_graph, clusters, hardness, labels as label_codes, metric_choice, neighbors,
+    certified_graph, clusters, exact, hardness, labels as label_codes, metric_choice, neighbors,
 )
 from tb_embedanalysis.analysis.metric_choice import MetricChoice
 from tb_embedanalysis.budget import DEFAULT_WORK_MEMORY_MB, budget_bytes
@@ -125,6 +125,9 @@ class AnalysisEngine:
         key = self.graph_key(space, graph.k)
         if key.params != (("k", graph.k), ("method", "exact")) or not graph.exact:
             raise ValueError("only the exact graph of a k bucket is kept, got k = %d" % graph.k)
+        dtype = neighbors.graph_distance_dtype(*graph.indices.shape)
+        if graph.distances.dtype != dtype:  # a graph from an older builder: the dtype this size has
+            graph = KnnGraph(graph.indices, graph.distances.astype(dtype), graph.metric, graph.k, exact=True)
         self.disk.put(key.as_dict(), {"indices": graph.indices, "distances": graph.distances})
         self.memory.put(key, graph)
 
@@ -143,7 +146,7 @@ class AnalysisEngine:
         n = prep.matrix.shape[0]
         # int32 indices since the cold-pass memory work: an older int64 entry is refused
         expect = {"indices": array_of(neighbors.graph_index_dtype(n), (n, k), index_below=n),
-                  "distances": array_of(np.float64, (n, k))}
+                  "distances": array_of(neighbors.graph_distance_dtype(n, k), (n, k))}
         stored = self.disk.get(key.as_dict(), expect=expect)
         if stored is not None:
             return KnnGraph(stored["indices"], stored["distances"], prep.metric, k, exact=True)
@@ -153,9 +156,15 @@ class AnalysisEngine:
         return graph
 
     def _context(self, job: Reporter, space: Space, encoded: EncodedLabels, k: int, *, span: float = 0.8):
+        key = CacheKey.of("context", space.ident, k=k, labels=encoded.digest, exact=True)
+        # The context first: it holds its graph, which the result cache may have evicted
+        # meanwhile (k = 1,000 at 100,000 rows: the context counts the graph's 800 MB too);
+        # asking for the graph first rebuilt it, minutes, for a context already in memory.
+        held = self.memory.get(key)
+        if held is not None:
+            return held
         graph = self._graph(job, space, k, width=span)
         job.report(span, "label statistics")
-        key = CacheKey.of("context", space.ident, k=k, labels=encoded.digest, exact=graph.exact)
         return self._sub(job, key, lambda _: clusters.label_context(self.prepared(space), graph, encoded),
                          start=span, width=0.0, message="label statistics")
 
@@ -188,8 +197,11 @@ class AnalysisEngine:
         for size in sorted({graph_k(k, space.n_valid), *(s for s in GRAPH_KS if s >= k)}):
             graph = self.memory.get(self.graph_key(space, size))
             if graph is not None and graph.k >= k:
-                return NeighborResult(graph.indices[index, :k].astype(np.int64), graph.distances[index, :k].copy(),
-                                      exact=True)
+                indices, distances = graph.indices[index, :k].astype(np.int64), graph.distances[index, :k]
+                if distances.dtype != np.float64:  # a big graph's rounded values: the float64 ones again
+                    prep = self.prepared(space)
+                    distances = exact.distances(prep.matrix, prep.metric, prep.matrix[index:index + 1], indices[None])[0]
+                return NeighborResult(indices, distances.copy(), exact=True)
         return None
 
     def knn_graph(self, space: Space, *, k: int = 10, wait: bool = True,

@@ -11,7 +11,8 @@ kernels measured stay below it (tests/test_work_memory.py: 1.2-2.7 × below on s
 inputs, where the bounded blocks weigh most; within 1.7 × where the graph dominates):
 
 * the kNN graph for k (built for its bucket K = space.graph_k(k, n)): the graph itself,
-  N × K × (index + 8) bytes; per worker thread (neighbors.GRAPH_THREADS) one chunk of
+  N × K × (index + distance) bytes (neighbors.graph_distance_dtype: float64, float32 above
+  256 MB of distances; 800 MB at 100,000 × 1,000, not 1.2 GB); per worker thread (neighbors.GRAPH_THREADS) one chunk of
   CHUNK_ROWS queries with K' = neighbors.candidates(K) candidates each in about
   CANDIDATE_ARRAYS int64/float64 (CHUNK_ROWS, K') arrays (proposal, exact distances,
   orders, the proof's bounds: neighbors.finish retries no wider than that), a key block
@@ -20,9 +21,10 @@ inputs, where the bounded blocks weigh most; within 1.7 × where the graph domin
   counted: the prepared matrix (kept in the result cache, bounded by its own flag; N × D
   float32 when frame.py copies W) and the rows a certified block gathers (the open cells':
   about 1 % of the rows at 1,000,000 × 128);
-* the label analysis on top (clusters.label_context, statistics, hardness): neighbour
-  codes N × k int32, their distances N × k float64 (a copy when some rows are invalid),
-  the vote's (row, label) sums N × min(k, L) × 24 bytes, and per-row arrays;
+* the label analysis on top (clusters.label_context, statistics, hardness): no (N, k)
+  array of its own since issue 25.3 (neighbour codes and distances are read from the graph
+  by row blocks): the vote's (row, label) sums N × min(k, L) × 24 bytes, one vote block,
+  and per-row arrays;
 * a history holds every step's neighbours (N × k int64) and votes; churn two graphs'
   indices; duplicates the graph for k = 10 and at most MAX_PAIRS pairs.
 
@@ -53,6 +55,8 @@ ROW_ARRAYS = 16
 LABEL_BLOCK_ARRAYS = 2
 #: (hardness.HARDNESS_BLOCK_ROWS, k) float64 arrays one block of cleaned_knn_margin holds.
 HARDNESS_BLOCK_ARRAYS = 4
+#: 8-byte arrays of one vote block (its keys, weights, order, sums; the gathered neighbour rows and codes).
+VOTE_BLOCK_ARRAYS = 7
 #: For what the model leaves out (small arrays, Python objects): 10 % on top.
 MARGIN = 1.1
 
@@ -81,8 +85,8 @@ class Shape:
 
 
 def graph_bytes(rows: int, k: int) -> int:
-    """The kNN graph of `rows` rows with k neighbours each: indices + float64 distances."""
-    return rows * k * (neighbors.graph_index_dtype(rows).itemsize + 8)
+    """The kNN graph of `rows` rows with k neighbours each: indices + distances."""
+    return rows * k * (neighbors.graph_index_dtype(rows).itemsize + neighbors.graph_distance_dtype(rows, k).itemsize)
 
 
 def graph_work_bytes(rows: int, valid: int, d: int, k: int, *, threads: int = neighbors.GRAPH_THREADS) -> int:
@@ -103,18 +107,17 @@ def _votes_bytes(shape: Shape) -> int:
 
 
 def _labels_bytes(shape: Shape) -> int:
-    """The label context over a graph of k neighbours (clusters.py: codes, distances (a copy
-    when some rows are invalid), votes and the vote's sort, a block of VOTE_BLOCK_ELEMENTS
-    keys, weights and orders), then the larger of the statistics' blocks (silhouette: at
+    """The label context over a graph of k neighbours (clusters.py: every row's code, the
+    votes and the vote's sort, a block of VOTE_BLOCK_ELEMENTS keys, weights and orders with
+    the neighbour codes gathered for it), then the larger of the statistics' blocks (silhouette: at
     most SILHOUETTE_BLOCK_ELEMENTS distances of the rows it takes; centroid distances:
     geometry.BLOCK rows × labels) and the default hardness score's weighted vote."""
-    copy = 8 if shape.valid < shape.rows else 0
     sampled = shape.valid if shape.valid <= clusters.SILHOUETTE_EXACT_MAX else clusters.SILHOUETTE_SAMPLE
     silhouette = 8 * (LABEL_BLOCK_ARRAYS * min(geometry.SILHOUETTE_BLOCK_ELEMENTS, sampled * sampled)
                       + 2 * sampled * shape.d)  # the block's distances; the rows in float64, centred
     block = min(geometry.BLOCK, shape.valid)
     centroids = 8 * block * (LABEL_BLOCK_ARRAYS * max(1, shape.n_labels) + 2 * shape.d)
-    vote_block = min(labels_mod.VOTE_BLOCK_ELEMENTS, shape.valid * shape.k) * 8 * 6
+    vote_block = min(labels_mod.VOTE_BLOCK_ELEMENTS, shape.valid * shape.k) * 8 * VOTE_BLOCK_ARRAYS
     # hardness.cleaned_knn_margin (the default score), one block of HARDNESS_BLOCK_ROWS at a
     # time: its weights and the chain that makes them (HARDNESS_BLOCK_ARRAYS arrays of rows × k),
     # the block's weighted vote; the margins of every row.
@@ -122,7 +125,7 @@ def _labels_bytes(shape: Shape) -> int:
     weighted = (HARDNESS_BLOCK_ARRAYS * 8 * block_rows * shape.k
                 + _votes_bytes(dataclasses.replace(shape, valid=block_rows)) + shape.valid * 8)
     # One vote's sums exist twice while its blocks are joined (the context's, or the weighted one).
-    context = shape.valid * shape.k * (4 + copy) + 2 * _votes_bytes(shape) + vote_block
+    context = shape.rows * 4 + 2 * _votes_bytes(shape) + vote_block
     return context + max(silhouette, centroids, weighted)
 
 

@@ -138,7 +138,7 @@ def assemble(graph_plan: GraphPlan, results: Iterable[TaskResult]) -> KnnGraph:
     prep, k = graph_plan.prep, graph_plan.k
     n = prep.matrix.shape[0]
     indices = np.full((n, k), -1, dtype=neighbors.graph_index_dtype(n))
-    distances = np.full((n, k), np.nan)
+    distances = np.full((n, k), np.nan, dtype=neighbors.graph_distance_dtype(n, k))
     filled = np.zeros(n, dtype=bool)
     for rows, idx, dist in results:
         indices[rows], distances[rows] = idx, dist

@@ -60,12 +60,13 @@ def cleaned_knn_margin(ctx: LabelContext) -> np.ndarray:
     # Row blocks, each voted on its own (rows are independent: the same numbers): no (n, k)
     # weights at once (800 MB at k = 1,000 on 100,000 rows), nor the chain's four more.
     step = HARDNESS_BLOCK_ROWS
+    neighbor_codes = ctx.neighbor_codes
     for start in range(0, ctx.rows.size, step):
         sl = slice(start, start + step)
-        dist = ctx.neighbor_dist[sl]
+        dist = ctx.neighbor_distances(sl)
         scale = dist[:, -1:] + 1e-12
         weights = trust[position[ctx.graph.indices[ctx.rows[sl]]]] * np.exp(-(dist / scale) ** 2)
-        votes = label_codes.vote(ctx.neighbor_codes[sl], ctx.codes[sl], ctx.n_labels, weights=weights)
+        votes = label_codes.vote(neighbor_codes[sl], ctx.codes[sl], ctx.n_labels, weights=weights)
         margin[sl] = (votes.best_other - votes.own) / votes.total
     return (1.0 + margin) / 2.0 + 0.05 * np.tanh(_scaled_centroid_margin(ctx) / 3.0)
 
@@ -110,4 +111,4 @@ def hard_examples(ctx: LabelContext, *, method: Optional[str] = None) -> Hardnes
     scores = np.asarray(HARDNESS_METHODS[method](ctx), dtype=np.float64)
     order = np.lexsort((ctx.rows, -scores))
     return HardnessReport(method, ctx.encoded.names, ctx.rows, ctx.codes, ctx.votes.predicted, scores,
-                          centroid_margin(ctx), ctx.neighbor_codes, order)
+                          centroid_margin(ctx), ctx.votes, order)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 
@@ -118,7 +118,17 @@ class Votes:
 VOTE_BLOCK_ELEMENTS = 1 << 18
 
 
-def vote(neighbor_codes: np.ndarray, own_codes: np.ndarray, n_labels: int, weights=None) -> Votes:
+class RowBlocks(Protocol):
+    """An (n, k) array read by row slices: an ndarray, or clusters.NeighborCodes (computed
+    per block from the graph, never held whole)."""
+
+    @property
+    def shape(self) -> Tuple[int, ...]: ...
+
+    def __getitem__(self, key: slice) -> np.ndarray: ...
+
+
+def vote(neighbor_codes: RowBlocks, own_codes: np.ndarray, n_labels: int, weights=None) -> Votes:
     """Vote of `neighbor_codes` (n, k) int for each row; `weights` (n, k) float or None (=1).
     Rows are independent: computed in blocks of rows, the same numbers as all at once.
 

@@ -55,6 +55,21 @@ def graph_index_dtype(n: int) -> np.dtype:
     return np.dtype(np.int32) if n < 2 ** 31 else np.dtype(np.int64)
 
 
+#: A kNN graph keeps float64 distances up to this many bytes of them, float32 above.
+GRAPH_FLOAT64_MAX_BYTES = 256 * 2 ** 20
+
+
+def graph_distance_dtype(n: int, k: int) -> np.dtype:
+    """dtype of a kNN graph's distances over n rows and k neighbours (issue 25.3): float64
+    up to GRAPH_FLOAT64_MAX_BYTES (k ≤ 335 at 100,000 rows, k ≤ 33 at 1,000,000), else
+    float32. Each row's order is the exact float64 one either way (finish() proves it);
+    float32 only rounds the values, to within 2^-24 relative (monotone, so rows stay
+    ascending). k = 1,000 at 100,000 rows then holds 800 MB, not 1.2 GB: with its building
+    chunks it fits the default working-memory budget. Where a distance is shown as exact
+    (a /neighbors row read from the graph) it is recomputed in float64 (exact.distances)."""
+    return np.dtype(np.float64) if n * k * 8 <= GRAPH_FLOAT64_MAX_BYTES else np.dtype(np.float32)
+
+
 def check_metric(metric: str) -> str:
     if metric not in METRICS:
         raise ValueError("unknown metric %r; metrics: %s" % (metric, ", ".join(METRICS)))
@@ -87,7 +102,8 @@ class KnnGraph:
 
     indices: (N, k) graph_index_dtype(N) (int32 below 2**31 rows: half the bytes of int64
     in memory and in the disk cache) into the original matrix, rows of invalid points are −1.
-    distances: (N, k) float64, ascending per row; NaN on invalid rows.
+    distances: (N, k) graph_distance_dtype(N, k) (float64, or float32 for big graphs: the
+    exact values rounded), ascending per row; NaN on invalid rows.
     """
 
     indices: np.ndarray
@@ -260,7 +276,7 @@ def knn_graph(prep: PreparedMatrix, k: int, *, on_progress: ProgressFn = None,
     if not 1 <= k <= rows.size - 1:
         raise ValueError("k must be between 1 and %d (valid rows − 1), got %d" % (rows.size - 1, k))
     indices = np.full((n, k), -1, dtype=graph_index_dtype(n))
-    distances = np.full((n, k), np.nan)
+    distances = np.full((n, k), np.nan, dtype=graph_distance_dtype(n, k))
     kk = min(candidates(k), rows.size - 1)
     lock, done = threading.Lock(), [0]
 

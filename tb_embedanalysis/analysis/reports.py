@@ -11,6 +11,7 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
+from tb_embedanalysis.analysis.labels import Votes
 from tb_embedanalysis.jsonable import number
 
 
@@ -87,7 +88,8 @@ class HardnessReport:
 
     method: registry name. rows (n,) original indices; codes / predicted (n,) label codes;
     scores (n,) higher = harder; margins (n,) centroid margin; order (n,) ranking
-    (score descending, ties by index); neighbor_codes (n, k); names: label names.
+    (score descending, ties by index); votes: the uniform kNN vote (labels.Votes: its
+    (row, label) counts are each row's neighbour labels); names: label names.
     """
 
     method: str
@@ -97,7 +99,7 @@ class HardnessReport:
     predicted: np.ndarray
     scores: np.ndarray
     margins: np.ndarray
-    neighbor_codes: np.ndarray
+    votes: Votes
     order: np.ndarray
 
     def _code(self, label: Optional[str]) -> Optional[int]:
@@ -125,7 +127,9 @@ class HardnessReport:
         return int(order.size), [self.example(int(pos)) for pos in order[offset:offset + limit]]
 
     def example(self, pos: int) -> dict:
-        codes, counts = np.unique(self.neighbor_codes[pos], return_counts=True)
+        # the vote's triplets are sorted by (row, label): this row's are one run of them
+        first, last = np.searchsorted(self.votes.rows, [pos, pos + 1])
+        codes, counts = self.votes.classes[first:last], np.rint(self.votes.sums[first:last]).astype(np.int64)
         ranked = sorted(zip(codes.tolist(), counts.tolist()), key=lambda cc: (-cc[1], cc[0]))
         return {
             "index": int(self.rows[pos]),

@@ -7,7 +7,8 @@ given and written under the engine's own key (AnalysisEngine.graph_key), signed 
 cache's DiskCache; without a runner the engine builds them itself, in this process. Then the
 tab's questions through `queries`, the same functions the routes call (cluster statistics,
 hard examples, outliers, near-duplicates, the PCA map): they read those graphs from the
-cache, and what the cache keeps on disk (graphs, maps) is then what the tab reads. Last a
+cache, and the engine keeps their results on disk under its own keys (graphs, maps, and the
+results of result_entries.py), which is then what the tab reads, computing nothing. Last a
 provenance record (analysis/provenance.py) that the tab shows. With every step chosen, the
 history ranking over all of them (it reads each step's graph).
 """

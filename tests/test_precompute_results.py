@@ -9,6 +9,7 @@ import dataclasses
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 
@@ -19,6 +20,7 @@ import plugin_fixtures
 from no_bugs import assert_not_a_bug
 from wsgi_client import PREFIX, get, make_client, plugin_and_client
 from tb_embedanalysis.analysis import result_entries
+from tb_embedanalysis.analysis.disk_cache import SUFFIX, DiskCache
 from tb_embedanalysis.analysis.engine import AnalysisEngine, Space
 from tb_embedanalysis.analysis.history import PointHistory
 from tb_embedanalysis.cache import CacheKey
@@ -73,6 +75,30 @@ def test_a_fresh_plugin_answers_the_first_questions_at_once_without_computing(lo
         if route == "/clusters":  # the one difference: where the warm answer came from
             assert body.pop("provenance")["engine"] == "local" and cold.pop("provenance") is None
         assert body == cold, route
+
+
+def test_the_provenance_line_stays_while_the_answer_comes_from_the_precomputed_entry(logdir, precomputed, tmp_path):
+    """The cluster card says where its figures came from: with the graphs evicted (the disk
+    cache's LRU drops the big entries) the statistics still come from precompute's entry and
+    say so; with that entry gone too, they are computed here and say nothing."""
+    cache = tmp_path / "cache"
+    shutil.copytree(precomputed, cache)
+    reader = DiskCache(str(cache))
+    for path in cache.glob("*" + SUFFIX):
+        arrays = reader.decode(path.read_bytes(), path.name[:-len(SUFFIX)])
+        if arrays is not None and "indices" in arrays:
+            path.unlink()  # a kNN graph, evicted
+    query = dict(run=RUN, embedding=NAME)
+    plugin, client = plugin_and_client(logdir, str(cache))
+    response = client.get(PREFIX + "/clusters", query_string=query)
+    assert response.status_code == 200 and plugin._workspace.engine.jobs.started == 0
+    assert json.loads(response.get_data())["provenance"]["engine"] == "local"
+    key = next(key for key in plugin._workspace.engine.memory._items if getattr(key, "kind", None) == "clusters")
+    os.unlink(plugin._workspace.engine.disk.path(key.as_dict()))  # the statistics' entry evicted too
+    plugin, client = plugin_and_client(logdir, str(cache))
+    status, body = get(client, "/clusters", **query)
+    assert status == 200 and plugin._workspace.engine.jobs.started > 0  # computed here...
+    assert body["provenance"] is None  # ...and not claimed otherwise
 
 
 def test_the_tabs_first_computation_persists_for_the_next_start(logdir, tmp_path):

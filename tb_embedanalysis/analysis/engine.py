@@ -72,6 +72,9 @@ class AnalysisEngine:
         #: Maps (projections, the custom map: map_jobs.py) and jobs across steps (step_jobs.py).
         self.maps = MapJobs(self)
         self.steps = StepJobs(self)
+        #: Who computes through this engine: a precompute pass's id (precompute/passes.py),
+        #: written into each result entry, or None (TensorBoard, the CLI's other commands).
+        self.origin: Optional[str] = None
 
     # -- shared pieces -------------------------------------------------------------------
     def _cached(self, key: CacheKey, fn, *, message: str, wait: bool, on_progress: ProgressFn,
@@ -94,7 +97,7 @@ class AnalysisEngine:
 
     def _persisted(self, key: CacheKey, fn, job: Job):
         result = fn(job)
-        result_entries.write(self.disk, key, result)
+        result_entries.write(self.disk, key, result, origin=self.origin)
         return result
 
     def _get_or(self, key: CacheKey, fn, job: Job):

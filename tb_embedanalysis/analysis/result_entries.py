@@ -7,7 +7,7 @@ An entry is plain arrays plus one JSON document, never a pickle (unpickling a fi
 directory would run whatever it says). The document, stored as the uint8 array `doc`, says::
 
     {"format": FORMAT, "version": the package's, "key": the CacheKey as a dict,
-     "value": the result, encoded as below}
+     "origin": the precompute pass that wrote it (its id), or null, "value": the result}
 
 A result is a frozen dataclass of an allowed type (TYPES, by name: no other class is ever made),
 its init fields encoded recursively: numbers, strings, None and booleans as JSON; a numpy
@@ -27,7 +27,7 @@ import dataclasses
 import json
 import logging
 import os
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -55,9 +55,10 @@ class Unstorable(TypeError):
     """A value with a part this encoding has no form for: kept in memory only."""
 
 
-def write(disk: DiskCache, key: CacheKey, value: Any) -> bool:
-    """Store `value` under `key` (signed, within the disk cache's bounds); False when the
-    cache is off, full or failing, or the value has a part with no stored form."""
+def write(disk: DiskCache, key: CacheKey, value: Any, *, origin: Optional[str] = None) -> bool:
+    """Store `value` under `key` (signed, within the disk cache's bounds), computed by `origin`
+    (a precompute pass's id, or None); False when the cache is off, full or failing, or the
+    value has a part with no stored form."""
     if not disk.enabled:
         return False
     arrays: Dict[str, np.ndarray] = {}
@@ -66,7 +67,7 @@ def write(disk: DiskCache, key: CacheKey, value: Any) -> bool:
     except Unstorable as why:
         logger.debug("embedanalysis: %s result kept in memory only (%s)", key.kind, why)
         return False
-    doc = {"format": FORMAT, "version": __version__, "key": key.as_dict(), "value": encoded}
+    doc = {"format": FORMAT, "version": __version__, "key": key.as_dict(), "origin": origin, "value": encoded}
     arrays[DOC] = np.frombuffer(json.dumps(doc, sort_keys=True).encode("utf-8"), dtype=np.uint8)
     return disk.put(key.as_dict(), arrays)
 
@@ -74,6 +75,31 @@ def write(disk: DiskCache, key: CacheKey, value: Any) -> bool:
 def read(disk: DiskCache, key: CacheKey) -> Optional[Any]:
     """The result stored under `key`, or None: none, not authentic (disk_cache warns and removes
     it), or written by another format or version, or for another key (a warning here)."""
+    found = _entry(disk, key)
+    if found is None:
+        return None
+    doc, stored = found
+    try:
+        used: set = set()
+        value = _decode(doc["value"], stored, used)
+        if used != set(stored):
+            raise ValueError("arrays %s are not part of the result" % sorted(set(stored) - used))
+    except (ValueError, KeyError, TypeError) as why:
+        _ignored(disk, key, why)
+        return None
+    return value
+
+
+def origin(disk: DiskCache, key: CacheKey) -> Optional[str]:
+    """The id of the precompute pass that wrote the entry of `key` (None: none there, not
+    valid, or computed by TensorBoard itself)."""
+    found = _entry(disk, key)
+    return None if found is None or not isinstance(found[0].get("origin"), str) else found[0]["origin"]
+
+
+def _entry(disk: DiskCache, key: CacheKey) -> Optional[Tuple[dict, Dict[str, np.ndarray]]]:
+    """(the document, the other arrays) of the entry of `key`, checked; else None (with
+    disk_cache's warning, or one here)."""
     stored = disk.get(key.as_dict())
     if stored is None:
         return None
@@ -85,15 +111,15 @@ def read(disk: DiskCache, key: CacheKey) -> Optional[Any]:
             raise ValueError("written by version %s, this is %s" % (doc.get("version"), __version__))
         if doc.get("key") != json.loads(json.dumps(key.as_dict())):
             raise ValueError("written for another key (other vectors or parameters)")
-        used: set = set()
-        value = _decode(doc["value"], stored, used)
-        if used != set(stored):
-            raise ValueError("arrays %s are not part of the result" % sorted(set(stored) - used))
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as why:
-        logger.warning("embedanalysis: ignoring the cached %s result %s (%s); recomputing",
-                       key.kind, os.path.basename(disk.path(key.as_dict())), why)
+    except (ValueError, UnicodeDecodeError) as why:
+        _ignored(disk, key, why)
         return None
-    return value
+    return doc, stored
+
+
+def _ignored(disk: DiskCache, key: CacheKey, why: Exception) -> None:
+    logger.warning("embedanalysis: ignoring the cached %s result %s (%s); recomputing",
+                   key.kind, os.path.basename(disk.path(key.as_dict())), why)
 
 
 def _encode(value: Any, arrays: Dict[str, np.ndarray]) -> Any:

@@ -61,12 +61,13 @@ class PeakRss:
 
 
 def worker_rss():
-    """(current RSS, peak RSS since start, CPU seconds so far) of a worker process (bytes;
-    Linux: ru_maxrss in KB). CPU time says what the work cost whatever else the cores ran."""
+    """(current RSS, peak RSS since start, CPU seconds so far, minor page faults so far) of a
+    worker process (bytes; Linux: ru_maxrss in KB). CPU time says what the work cost whatever
+    else the cores ran; the faults say whether temporaries were reused (heap.reusing)."""
     import psutil
 
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return psutil.Process().memory_info().rss, usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime
+    return psutil.Process().memory_info().rss, usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime, usage.ru_minflt
 
 
 def main():
@@ -118,6 +119,9 @@ def main():
         print("  worker %s: RSS %.0f MB before the plan, peak %.0f MB (+%.0f MB)"
               % (address, before[address][0] / 1e6, after[address][1] / 1e6,
                  (after[address][1] - before[address][0]) / 1e6))
+    print("  minor page faults in the workers: %d (%d per task)"
+          % (sum(after[a][3] - before[a][3] for a in after),
+             sum(after[a][3] - before[a][3] for a in after) // max(1, shipped.tasks)))
     print("  shipped: plan %.0f MB (%.0f MB x %d workers), answers %.0f MB"
           % (shipped.plan_bytes / 1e6, plan.nbytes / 1e6, args.workers, shipped.result_bytes / 1e6))
     print("  ratio dask / in-process wall: %.2f" % (t_dask / t_local))

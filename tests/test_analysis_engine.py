@@ -118,16 +118,18 @@ def test_graph_is_read_back_from_disk_and_damage_is_detected(tmp_path, data):
     cache = str(tmp_path / "c")
     first = _clusters(AnalysisEngine(cache_dir=cache), x, labels)
     entries = [f for f in os.listdir(cache) if f.endswith(".entry")]
-    assert len(entries) == 1
-    assert _clusters(AnalysisEngine(cache_dir=cache), x, labels) == first
-    path = os.path.join(cache, entries[0])
-    with open(path, "r+b") as f:
-        f.seek(-10, os.SEEK_END)
-        byte = f.read(1)
-        f.seek(-10, os.SEEK_END)
-        f.write(bytes([byte[0] ^ 0xFF]))
+    assert len(entries) == 2  # the kNN graph and the statistics (result_entries.py)
+    again = AnalysisEngine(cache_dir=cache)
+    assert _clusters(again, x, labels) == first and again.jobs.started == 0
+    for name in entries:  # both damaged: neither is served, both are recomputed
+        with open(os.path.join(cache, name), "r+b") as f:
+            f.seek(-10, os.SEEK_END)
+            byte = f.read(1)
+            f.seek(-10, os.SEEK_END)
+            f.write(bytes([byte[0] ^ 0xFF]))
     assert DiskCache(cache).get({"anything": 1}) is None
-    assert _clusters(AnalysisEngine(cache_dir=cache), x, labels) == first
+    recomputed = AnalysisEngine(cache_dir=cache)
+    assert _clusters(recomputed, x, labels) == first and recomputed.jobs.started > 0
 
 
 def test_damaged_entry_is_a_miss_and_deleted(tmp_path):

@@ -25,10 +25,15 @@ POLL_SECONDS = 120.0
 def make_client(logdir, cache_dir="none", *, max_memory_mb: float = 64.0, **flags) -> werkzeug_test.Client:
     """A test client of the plugin as TensorBoard's loader builds it for `logdir`; `flags`
     are the other `--embedanalysis_*` flags without the prefix (e.g. work_memory_mb=100)."""
+    return plugin_and_client(logdir, cache_dir, max_memory_mb=max_memory_mb, **flags)[1]
+
+
+def plugin_and_client(logdir, cache_dir="none", *, max_memory_mb: float = 64.0, **flags):
+    """(the plugin, a test client of it): make_client's, with the plugin to look into."""
     namespace = argparse.Namespace(embedanalysis_cache_dir=str(cache_dir), embedanalysis_max_memory_mb=max_memory_mb,
                                    **{"embedanalysis_" + name: value for name, value in flags.items()})
     plugin = EmbedAnalysisLoader().load(base_plugin.TBContext(logdir=str(logdir), flags=namespace))
-    return werkzeug_test.Client(application.TensorBoardWSGI([plugin]))
+    return plugin, werkzeug_test.Client(application.TensorBoardWSGI([plugin]))
 
 
 def poll(client, route, **query):

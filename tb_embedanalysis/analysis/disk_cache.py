@@ -196,7 +196,8 @@ class DiskCache:
             if array.dtype.str not in _DTYPES:
                 raise TypeError("cannot cache %s arrays (%s)" % (array.dtype, name))
             header.append([name, array.dtype.str, list(array.shape)])
-            chunks.append(array.data.cast("B"))  # contiguous: its bytes, no copy
+            # contiguous: its bytes, no copy (an empty array, e.g. no duplicate pairs: none)
+            chunks.append(array.data.cast("B") if array.size else memoryview(b""))
         head = json.dumps(header).encode("utf-8")
         body_size = 4 + len(head) + sum(len(c) for c in chunks)
         if body_size > self.max_entry_bytes:

@@ -5,7 +5,9 @@ validated by the caller (tb_embedanalysis.queries owns every rule), and answers 
 kernels' results. Two collaborators do the bookkeeping:
 
 * `ResultCache` (cache.py): every result held in memory, under one `CacheKey` type, in
-  one byte budget; kNN graphs and projections also go to the authenticated `DiskCache`.
+  one byte budget; kNN graphs, projections and the results the tab asks first (statistics,
+  hard examples, outliers, duplicates, history: result_entries.py) also go to the
+  authenticated `DiskCache`, under the same key.
 * `Jobs` (jobs.py): single-flight background computations, a bounded number at a time;
   with wait=False an unfinished one answers `Pending(progress, message)`.
 
@@ -24,6 +26,7 @@ matrix-vector product (15–20 ms at 1,000,000 × 128, memory bound).
 
 from __future__ import annotations
 
+import functools
 from typing import Optional, Sequence, Union
 
 import numpy as np
@@ -36,7 +39,7 @@ from tb_embedanalysis.budget import DEFAULT_WORK_MEMORY_MB, budget_bytes
 from tb_embedanalysis.cache import DEFAULT_BUDGET_BYTES, CacheKey, ResultCache
 from tb_embedanalysis.analysis.disk_cache import DiskCache, array_of
 from tb_embedanalysis.analysis import duplicates as near_duplicates, outliers as outlier_scores
-from tb_embedanalysis.analysis import numba_cache
+from tb_embedanalysis.analysis import numba_cache, result_entries
 from tb_embedanalysis.analysis.map_jobs import MapJobs
 from tb_embedanalysis.analysis.estimate_jobs import SampleEstimates
 from tb_embedanalysis.analysis.hardness import DEFAULT_HARDNESS_METHOD, HARDNESS_METHODS  # noqa: F401
@@ -69,15 +72,33 @@ class AnalysisEngine:
         #: Maps (projections, the custom map: map_jobs.py) and jobs across steps (step_jobs.py).
         self.maps = MapJobs(self)
         self.steps = StepJobs(self)
+        #: Who computes through this engine: a precompute pass's id (precompute/passes.py),
+        #: written into each result entry, or None (TensorBoard, the CLI's other commands).
+        self.origin: Optional[str] = None
 
     # -- shared pieces -------------------------------------------------------------------
-    def _cached(self, key: CacheKey, fn, *, message: str, wait: bool, on_progress: ProgressFn):
-        """The result for `key`: from memory, else from (or as) a background job."""
+    def _cached(self, key: CacheKey, fn, *, message: str, wait: bool, on_progress: ProgressFn,
+                persist: bool = False):
+        """The result for `key`: from memory, else from (or as) a background job. `persist`:
+        a result the tab asks for first, also kept in the disk cache under the same key
+        (result_entries.py), and read from there here, in the caller's thread, before any
+        job: a TensorBoard started after `precompute` (or after an earlier start) answers it
+        at once. Its job writes what it computes, so the tab's first computation persists too."""
         hit = self.memory.get(key)
         if hit is not None:
             return hit
+        if persist:
+            stored = result_entries.read(self.disk, key)
+            if stored is not None:
+                return self.memory.put(key, stored)
+            fn = functools.partial(self._persisted, key, fn)
         return self.jobs.run(key, lambda job: self._get_or(key, fn, job), message=message, wait=wait,
                              on_progress=on_progress)
+
+    def _persisted(self, key: CacheKey, fn, job: Job):
+        result = fn(job)
+        result_entries.write(self.disk, key, result, origin=self.origin)
+        return result
 
     def _get_or(self, key: CacheKey, fn, job: Job):
         # A job that finished between our cache check and this start stored its result.
@@ -215,7 +236,7 @@ class AnalysisEngine:
                  on_progress: ProgressFn = None, estimate: bool = True) -> Union[ClusterReport, Pending]:
         """Per-label statistics and kNN-vote confusion (see clusters.statistics); with wait=False
         and `estimate`, a sample's estimate first (estimate_jobs.py)."""
-        key = CacheKey.of("clusters", space.ident, k=k, labels=encoded.digest, silhouette=self.silhouette_exact_max)
+        key = self.clusters_key(space, encoded, k)
 
         def compute(job):
             if estimate and not wait:  # the tab: a sample's estimate first, for the 202 answers
@@ -223,7 +244,13 @@ class AnalysisEngine:
             ctx = self._context(job, space, encoded, k)
             return clusters.statistics(ctx, silhouette_exact_max=self.silhouette_exact_max)
 
-        return self._cached(key, compute, message="cluster statistics", wait=wait, on_progress=on_progress)
+        return self._cached(key, compute, message="cluster statistics", wait=wait, on_progress=on_progress,
+                            persist=True)
+
+    def clusters_key(self, space: Space, encoded: EncodedLabels, k: int) -> CacheKey:
+        """The key of the cluster statistics (memory and disk; queries/provenance.py asks
+        whether their entry is on disk)."""
+        return CacheKey.of("clusters", space.ident, k=k, labels=encoded.digest, silhouette=self.silhouette_exact_max)
 
     def hard_examples(self, space: Space, encoded: EncodedLabels, *, method: str = DEFAULT_HARDNESS_METHOD,
                       k: int = 10, wait: bool = True, on_progress: ProgressFn = None
@@ -236,7 +263,8 @@ class AnalysisEngine:
                 self.estimates.first(job, space, encoded, k)
             return hardness.hard_examples(self._context(job, space, encoded, k), method=method)
 
-        return self._cached(key, compute, message="hard examples", wait=wait, on_progress=on_progress)
+        return self._cached(key, compute, message="hard examples", wait=wait, on_progress=on_progress,
+                            persist=True)
 
     def outliers(self, space: Space, *, k: int = 10, wait: bool = True,
                  on_progress: ProgressFn = None) -> Union[outlier_scores.OutlierReport, Pending]:
@@ -246,7 +274,8 @@ class AnalysisEngine:
         def compute(job):
             return outlier_scores.outlier_scores(self._graph(job, space, k, width=1.0), space.valid)
 
-        return self._cached(key, compute, message="outlier scores", wait=wait, on_progress=on_progress)
+        return self._cached(key, compute, message="outlier scores", wait=wait, on_progress=on_progress,
+                            persist=True)
 
     def duplicates(self, space: Space, *, threshold: Optional[float] = None, wait: bool = True,
                    on_progress: ProgressFn = None) -> Union[near_duplicates.DuplicateReport, Pending]:
@@ -265,7 +294,8 @@ class AnalysisEngine:
             return near_duplicates.find_duplicates(self.prepared(space), graph, threshold=threshold,
                                                    on_progress=lambda f, m=None: job.report(0.6 + 0.4 * f, m))
 
-        return self._cached(key, compute, message="near-duplicates", wait=wait, on_progress=on_progress)
+        return self._cached(key, compute, message="near-duplicates", wait=wait, on_progress=on_progress,
+                            persist=True)
 
     def metric_choice(self, space: Space, encoded: EncodedLabels) -> MetricChoice:
         """The metric the label analyses of `space`'s vectors use when none is asked for

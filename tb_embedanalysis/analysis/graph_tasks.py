@@ -21,6 +21,7 @@ from typing import Iterable, List, Optional, Tuple
 import numpy as np
 
 from tb_embedanalysis.analysis import certified_graph, neighbors
+from tb_embedanalysis.analysis import heap
 from tb_embedanalysis.analysis.blas import one_blas_thread
 from tb_embedanalysis.analysis.certified import QUERY_BLOCK, CertifiedIndex, SearchStats
 from tb_embedanalysis.analysis.neighbors import KnnGraph, PreparedMatrix
@@ -118,7 +119,7 @@ def run(graph_plan: GraphPlan, task: int) -> TaskResult:
         indices[at], distances[at] = found
 
     index = graph_plan.index
-    with one_blas_thread():
+    with one_blas_thread(), heap.reusing():  # in a Dask worker: temporaries reused, not faulted in anew
         if index is None:
             for block in blocks:  # neighbors.knn_graph's chunks
                 wq = prep.work[block]

@@ -153,6 +153,8 @@ class Jobs:
         self._on_done = on_done
         self._lock = threading.Lock()
         self._jobs: Dict[Hashable, Job] = {}
+        #: Computations started so far, jobs and sub-results alike: what a warm start did not do.
+        self.started = 0
         self._permits = threading.Semaphore(workers)
         self._local = threading.local()  # .holding: this thread holds a permit
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(8, 4 * workers),
@@ -210,6 +212,7 @@ class Jobs:
             if job.started:
                 return False
             job.started = True
+            self.started += 1
         if need_permit:
             self._permits.acquire()  # the job says "queued" until here
             self._local.holding = True

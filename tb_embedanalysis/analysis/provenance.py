@@ -8,7 +8,8 @@ one array is the record's UTF-8 JSON as uint8, at most MAX_BYTES:
 
     {"tool": "tb-embedanalysis precompute", "version": "0.x", "finished_at": ISO 8601 UTC,
      "seconds": wall time of this embedding's pass, "engine": "dask" | "local",
-     "workers": int, "fingerprint": the vectors' content hash, "graph_ks": [10, 20]}
+     "workers": int, "fingerprint": the vectors' content hash, "graph_ks": [10, 20],
+     "pass": the pass's id, also in every result entry it wrote (result_entries.py)}
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from tb_embedanalysis.analysis.space import Space
 logger = logging.getLogger(__name__)
 MAX_BYTES = 4096
 TOOL = "tb-embedanalysis precompute"
-FIELDS = ("tool", "version", "finished_at", "seconds", "engine", "workers", "fingerprint", "graph_ks")
+FIELDS = ("tool", "version", "finished_at", "seconds", "engine", "workers", "fingerprint", "graph_ks", "pass")
 
 
 def key(space: Space) -> dict:

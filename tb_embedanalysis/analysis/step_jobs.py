@@ -78,4 +78,5 @@ class StepJobs:
                                           [space.vectors[rows] for space in spaces])
             return point_history(steps, encoded.names, rows, encoded.codes, votes, neighbors_at, k, errors)
 
-        return engine._cached(key, compute, message="training history", wait=wait, on_progress=on_progress)
+        return engine._cached(key, compute, message="training history", wait=wait, on_progress=on_progress,
+                              persist=True)

@@ -7,7 +7,8 @@ given and written under the engine's own key (AnalysisEngine.graph_key), signed 
 cache's DiskCache; without a runner the engine builds them itself, in this process. Then the
 tab's questions through `queries`, the same functions the routes call (cluster statistics,
 hard examples, outliers, near-duplicates, the PCA map): they read those graphs from the
-cache, and what the cache keeps on disk (graphs, maps) is then what the tab reads. Last a
+cache, and the engine keeps their results on disk under its own keys (graphs, maps, and the
+results of result_entries.py), which is then what the tab reads, computing nothing. Last a
 provenance record (analysis/provenance.py) that the tab shows. With every step chosen, the
 history ranking over all of them (it reads each step's graph).
 """
@@ -19,6 +20,7 @@ import datetime
 import functools
 import os
 import time
+import uuid
 from typing import Callable, List, Optional, Sequence, Tuple
 
 from tb_embedanalysis import __version__, queries
@@ -74,6 +76,8 @@ def run_series(workspace: queries.Workspace, series, options: Options, *, runner
     """Precompute every chosen step of `series` (and its history when every step is chosen);
     on_step(description) gives the progress callback of one step's bar."""
     done = []
+    if workspace.engine.origin is None:  # this pass's id: in its records and every result entry it writes
+        workspace.engine.origin = uuid.uuid4().hex[:16]
     for step in chosen_steps(series, options):
         report = on_step("%s/%s step %s" % (series.run, series.name, step))
         done.append(run_step(workspace, series, step, options, runner=runner, report=report,
@@ -139,7 +143,7 @@ def run_step(workspace: queries.Workspace, series, step: Optional[int], options:
     record = {"tool": provenance.TOOL, "version": __version__, "seconds": round(done.seconds, 1),
               "finished_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "engine": engine_name, "workers": int(workers), "fingerprint": embedding.fingerprint,
-              "graph_ks": [size for size, _ in done.graphs]}
+              "graph_ks": [size for size, _ in done.graphs], "pass": engine.origin}
     provenance.write(engine.disk, where, record)
     report(1.0, "done")
     return done

@@ -150,7 +150,8 @@ def clusters(engine: AnalysisEngine, embedding: Embedding, *, label_column: Opti
     payload = report.to_dict()
     payload["overall"]["label_column"] = column
     payload["overall"]["metric_choice"] = choice
-    payload["provenance"] = provenance(engine, where)  # precomputed ahead: by what, when
+    # precomputed ahead: by what, when (while this report's entry or its graphs are on disk)
+    payload["provenance"] = provenance(engine, where, engine.clusters_key(where, encoded, asked.k))
     return payload
 
 

@@ -37,6 +37,7 @@ from tb_embedanalysis.analysis.duplicates import DuplicateReport
 from tb_embedanalysis.analysis.history import PointHistory
 from tb_embedanalysis.analysis.label_counts import ErrorCount
 from tb_embedanalysis.analysis.label_errors import LabelErrors
+from tb_embedanalysis.analysis.labels import Votes
 from tb_embedanalysis.analysis.outliers import OutlierReport
 from tb_embedanalysis.analysis.reports import ClusterReport, HardnessReport, LabelStats
 from tb_embedanalysis.cache import CacheKey
@@ -47,7 +48,7 @@ FORMAT = 1
 DOC = "doc"
 #: The classes an entry may make, by name: the results the engine persists and their parts.
 TYPES = {cls.__name__: cls for cls in (ClusterReport, LabelStats, HardnessReport, OutlierReport, DuplicateReport,
-                                       PointHistory, LabelErrors, ErrorCount)}
+                                       PointHistory, LabelErrors, ErrorCount, Votes)}
 _SCALARS = ("<f8", "<f4", "<i8", "<i4", "|b1", "|u1")
 
 

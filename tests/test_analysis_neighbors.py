@@ -173,6 +173,7 @@ def test_sweep_proposes_what_whole_rows_propose(metric, kind, monkeypatch):
     monkeypatch.setattr(propose, "SWEEP_COLUMNS", 64)
     monkeypatch.setattr(propose, "SWEEP_ROWS", 96)
     monkeypatch.setattr(propose, "SWEEP_MIN_RATIO", 1)
+    monkeypatch.setattr(propose, "SWEEP_COLD_MIN_ROWS", 0)  # the sweep even before its kernel is compiled
     x = _data(kind, 700, d=16).astype(np.float32)
     valid = np.ones(len(x), dtype=bool)
     valid[5::37] = False

@@ -173,6 +173,7 @@ def test_sweep_proposes_what_whole_rows_propose(metric, kind, monkeypatch):
     monkeypatch.setattr(propose, "SWEEP_COLUMNS", 64)
     monkeypatch.setattr(propose, "SWEEP_ROWS", 96)
     monkeypatch.setattr(propose, "SWEEP_MIN_RATIO", 1)
+    monkeypatch.setattr(propose, "SWEEP_COLD_MIN_ROWS", 0)  # the sweep even before its kernel is compiled
     x = _data(kind, 700, d=16).astype(np.float32)
     valid = np.ones(len(x), dtype=bool)
     valid[5::37] = False
@@ -184,3 +185,31 @@ def test_sweep_proposes_what_whole_rows_propose(metric, kind, monkeypatch):
     for kk in (15, 40):
         swept = propose.propose(prep, queries, kk, exclude)
         assert np.array_equal(swept, propose._propose_whole(prep, queries, kk, exclude)[0])
+
+
+def test_prepare_decides_the_cosine_frame_from_its_own_norms_as_float64_does():
+    """neighbors.prepare hands frame.build the rows' float32 squared norms (one pass instead of
+    a float64 one): the frame chosen, and so every key, is the float64 check's, at norms near
+    both ends of the range, with tiny elements that underflow when squared, and zero rows."""
+    from tb_embedanalysis.analysis import frame
+
+    rng = np.random.default_rng(3)
+    base = rng.normal(size=(200, 16))
+    cases = {"plain": base, "zero row": np.vstack([base, np.zeros((1, 16))])}
+    for exponent in (-41, -40, -39, -38, 38, 39, 40, 41):
+        x = base.copy()
+        x[7] *= 2.0 ** exponent / np.linalg.norm(x[7])
+        cases["norm 2^%d" % exponent] = x
+    tiny = base.copy()
+    tiny[3] = 0.0
+    tiny[3, :2] = 2.0 ** -70  # squares underflow float32 (2^-140): float32 sees a zero row
+    cases["tiny elements"] = tiny
+    for name, x64 in cases.items():
+        x = x64.astype(np.float32)
+        valid = np.ones(len(x), dtype=bool)
+        prep = neighbors.prepare(x, "cosine", valid)
+        alone = frame.build(x, valid, "cosine")
+        assert prep.frame.copied == alone.copied, name
+        np.testing.assert_array_equal(prep.work, alone.work, err_msg=name)
+    assert frame.build(cases["norm 2^41"].astype(np.float32), np.ones(200, dtype=bool), "cosine").copied
+    assert not frame.build(base.astype(np.float32), np.ones(200, dtype=bool), "cosine").copied

@@ -11,6 +11,9 @@ shape below it) to reach it with a hundred rows.
 from __future__ import annotations
 
 import contextlib
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -26,12 +29,12 @@ SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[Healt
 def sweep_columns(columns: int):
     """propose.SWEEP_COLUMNS set for a block, and the sweep taken whatever N / K' is
     (Hypothesis runs many examples per test call: no monkeypatch fixture)."""
-    kept = propose.SWEEP_COLUMNS, propose.SWEEP_MIN_RATIO
-    propose.SWEEP_COLUMNS, propose.SWEEP_MIN_RATIO = columns, 1
+    kept = propose.SWEEP_COLUMNS, propose.SWEEP_MIN_RATIO, propose.SWEEP_COLD_MIN_ROWS
+    propose.SWEEP_COLUMNS, propose.SWEEP_MIN_RATIO, propose.SWEEP_COLD_MIN_ROWS = columns, 1, 0
     try:
         yield
     finally:
-        propose.SWEEP_COLUMNS, propose.SWEEP_MIN_RATIO = kept
+        propose.SWEEP_COLUMNS, propose.SWEEP_MIN_RATIO, propose.SWEEP_COLD_MIN_ROWS = kept
 
 
 @SETTINGS
@@ -123,3 +126,30 @@ def test_gap_proof_takes_separated_rows_and_leaves_near_ties_to_refine():
     graph = neighbors.knn_graph(prep, k, threads=1)
     assert_same_knn(graph.indices, graph.distances, x, "cosine", k)
     assert exact.gap_proven(neighbors.prepare(x, "euclidean"), prep.work, keys, k).sum() == 0  # cosine only
+
+
+def test_small_graphs_never_wait_for_the_kernels_compile():
+    """Below SWEEP_COLD_MIN_ROWS a fresh process answers from whole key rows without importing
+    numba (its compile cost a cold tab 1.2 s at 10,000 points); once the kernel is compiled,
+    the same graph goes through the sweep, and both graphs are the same."""
+    child = textwrap.dedent("""
+        import sys
+        import numpy as np
+        from tb_embedanalysis.analysis import metric_choice, neighbors, propose
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(3000, 16)).astype(np.float32)
+        assert 3000 < propose.SWEEP_COLD_MIN_ROWS
+        before = neighbors.knn_graph(neighbors.prepare(x, "cosine"), 10)
+        metric_choice.choose_for(x, np.ones(3000, dtype=bool), rng.integers(0, 4, 3000), 4)
+        print("numba" in sys.modules)
+        from tb_embedanalysis.analysis import topk_fold
+        topk_fold.warm()
+        calls = []
+        fold = topk_fold.fold
+        topk_fold.fold = lambda *args: calls.append(1) or fold(*args)
+        after = neighbors.knn_graph(neighbors.prepare(x, "cosine"), 10)
+        print(len(calls) > 0, np.array_equal(before.indices, after.indices),
+              np.array_equal(before.distances, after.distances))
+    """)
+    out = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=300, check=True)
+    assert out.stdout.split() == ["False", "True", "True", "True"], out.stdout + out.stderr

@@ -154,13 +154,13 @@ def prepare(vectors, metric: str, valid=None) -> PreparedMatrix:
     valid = np.ones(n, dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
     if valid.shape != (n,):
         raise ValueError("valid must have shape (%d,), got %s" % (n, valid.shape))
-    frame = frame_mod.build(matrix, valid, metric)
+    # cosine: the stored rows' squared norms first; they decide the frame (frame.build's
+    # shortcut) and are W's own when W is the stored matrix: one pass over N × D, not two
+    sq = _squared_norms(matrix) if metric == "cosine" else None
+    frame = frame_mod.build(matrix, valid, metric, sq=sq)
     work = frame.work
-    sq = np.zeros(n, dtype=work.dtype)
-    with np.errstate(over="ignore", under="ignore"):  # invalid rows (NaN, Inf) when W is the stored matrix
-        for start in range(0, n, 65536):  # blocks: no (N, D) temporary
-            block = work[start:start + 65536]
-            sq[start:start + 65536] = np.einsum("ij,ij->i", block, block)
+    if sq is None or frame.copied:
+        sq = _squared_norms(work)
     sq[~valid] = 0
     if metric == "cosine":
         with np.errstate(divide="ignore"):
@@ -176,6 +176,16 @@ def prepare(vectors, metric: str, valid=None) -> PreparedMatrix:
 
 
 
+
+
+def _squared_norms(work: np.ndarray) -> np.ndarray:
+    """(N,) squared norms of the rows of `work` in its own dtype, in blocks (no (N, D) temporary)."""
+    sq = np.zeros(work.shape[0], dtype=work.dtype)
+    with np.errstate(over="ignore", under="ignore"):  # invalid rows (NaN, Inf) when W is the stored matrix
+        for start in range(0, work.shape[0], 65536):
+            block = work[start:start + 65536]
+            sq[start:start + 65536] = np.einsum("ij,ij->i", block, block)
+    return sq
 
 
 def available(prep: PreparedMatrix, exclude: np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@ blocks of many queries take; merge_topk merges top-k lists by (key, row) for cer
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Tuple
 
 import numpy as np
@@ -39,6 +40,13 @@ SWEEP_ROWS = 1024
 SWEEP_COLUMNS = 512
 SWEEP_MAX_CANDIDATES = 2048
 SWEEP_MIN_RATIO = 32
+#: Against fewer rows than this the sweep is taken only once its numba kernel has been compiled
+#: in this process (topk_fold.compiled): `import numba` and the compile cost ~1.5 CPU-s, more
+#: than the sweep saves at small N (10,000 × 32 graph, one core: sweep 0.33 CPU-s, whole rows
+#: 0.8; the metric choice's 2,000-row graphs 0.05 s against 0.08 s), and a cold tab paid them
+#: on its critical path: 1.2 s of a 2.4 s cold cluster table at 10,000 points (issue 25.4).
+#: From here on the pass is long enough to pay for the compile (certified_graph.MIN_ROWS).
+SWEEP_COLD_MIN_ROWS = 20_000
 
 
 def row_keys(prep: PreparedMatrix, queries: np.ndarray) -> np.ndarray:
@@ -109,11 +117,12 @@ def propose_keyed(prep: PreparedMatrix, wq: np.ndarray, kk: int, exclude: np.nda
     at most BLOCK_ELEMENTS keys, so any N works.
 
     Blocks of at least MIN_BLOCK_ROWS queries against N ≥ 2·SWEEP_COLUMNS rows go through
-    _sweep (a running threshold per query, no partition over N); the rest through smallest_k
-    on whole key rows. Both return the same rows in the same order."""
+    _sweep (a running threshold per query, no partition over N) when N ≥ SWEEP_COLD_MIN_ROWS
+    or its kernel is compiled already; the rest through smallest_k on whole key rows. Both
+    return the same rows in the same order."""
     m, n = wq.shape[0], prep.work.shape[0]
     if (m >= MIN_BLOCK_ROWS and n >= 2 * SWEEP_COLUMNS and kk <= SWEEP_MAX_CANDIDATES
-            and n >= SWEEP_MIN_RATIO * kk and prep.work.dtype == np.float32):
+            and n >= SWEEP_MIN_RATIO * kk and prep.work.dtype == np.float32 and _sweep_pays(n)):
         out = np.empty((m, kk), dtype=np.int64)
         out_keys = np.empty((m, kk), dtype=prep.work.dtype)
         for start in range(0, m, SWEEP_ROWS):
@@ -125,6 +134,14 @@ def propose_keyed(prep: PreparedMatrix, wq: np.ndarray, kk: int, exclude: np.nda
                 break
         return out, out_keys
     return _propose_whole(prep, wq, kk, exclude)
+
+
+def _sweep_pays(n: int) -> bool:
+    """Whether a sweep against n rows pays (SWEEP_COLD_MIN_ROWS): without importing numba."""
+    if n >= SWEEP_COLD_MIN_ROWS:
+        return True
+    fold = sys.modules.get(__name__.rpartition(".")[0] + ".topk_fold")
+    return fold is not None and fold.compiled()
 
 
 def _propose_whole(prep: PreparedMatrix, wq: np.ndarray, kk: int, exclude: np.ndarray

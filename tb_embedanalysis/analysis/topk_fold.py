@@ -58,6 +58,12 @@ def fold(dots: np.ndarray, scale: np.ndarray, euclidean: bool, invalid: np.ndarr
     _kernel(dots, scale, euclidean, invalid, exclude, c0, heap_keys, heap_rows)
 
 
+def compiled() -> bool:
+    """Whether the kernel is compiled (or loaded from numba's cache) in this process; False
+    while another thread is compiling it."""
+    return bool(_kernel.signatures)
+
+
 def warm() -> None:
     """Compile the kernel now (once per process, ~1 CPU-s and a transient ~25 MB of Python
     objects that tracemalloc sees: not a computation's working memory)."""

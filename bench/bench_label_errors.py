@@ -163,6 +163,8 @@ def main():
     ratios = [r["count ratio"] for rows in results.values() for r in rows]
     summary = ("\nestimated / true count: %s; within ±15 %%: %d of %d runs" % (
         ", ".join("%.2f" % v for v in ratios), sum(abs(v - 1) <= 0.15 for v in ratios), len(ratios)))
+    covered = [r["low"] <= r["true errors"] <= r["high"] for rows in results.values() for r in rows]
+    summary += "\n90 %% interval holds the true count: %d of %d runs" % (sum(covered), len(covered))
     recall = [(r["recall promised at the cut"], r["recall at the estimated cut"]) for rows in results.values()
               for r in rows]
     summary += "\nrecall at the cut, promised vs found: %s" % ", ".join("%.2f/%.2f" % p for p in recall)

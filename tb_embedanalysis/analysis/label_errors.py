@@ -204,7 +204,7 @@ def analyse(neighbors: Sequence[np.ndarray], codes: np.ndarray, n_labels: int, p
     tallies = tallies_of(neighbors, codes)  # built once for every round's score
     weights = np.ones(len(neighbors))
     plain = history_score(neighbors, codes, tallies=tallies)
-    if logits is None:
+    if evidence.logit_margin is None:
         score = plain
     else:  # the first ranking: kNN history and AUM by rank (equal steps, equal views)
         score = (_ranks(plain) + _ranks(-evidence.logit_margin.mean(axis=0))) / 2.0

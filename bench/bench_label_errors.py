@@ -3,8 +3,8 @@ on held-out runs only.
 
 Protocol (tests/label_error_protocol.py, fixed before any result was seen): scikit-learn's
 digits and `make_classification`, 20 % uniform or confusable flips, two numpy MLPs, the
-training set's logits at 8 doubling steps 50 … 6,400; tuning seeds 100-101, held-out seeds
-200-202. Per run, in the same process, every detector ranks the same points:
+training set's logits at 8 doubling steps 50 … 6,400; tuning seeds 100-109, held-out seeds
+200-201. Per run, in the same process, every detector ranks the same points:
 
 * cleanlab `get_label_quality_scores` (self-confidence) on 5-fold cross-validated
   probabilities of the same network trained as long, and on the last step's in-sample ones;
@@ -18,7 +18,7 @@ training set's logits at 8 doubling steps 50 … 6,400; tuning seeds 100-101, he
 kNN graphs use k = 10 and the metric `metric=auto` picks on the last step, as the tab does.
 
     .venv/bin/python bench/bench_label_errors.py --cache /tmp/runs            # held-out, ~25 min
-    .venv/bin/python bench/bench_label_errors.py --seeds 100,101 --cache ...   # the tuning seeds
+    .venv/bin/python bench/bench_label_errors.py --seeds 100,101 --cache ...   # tuning seeds
     .venv/bin/python bench/bench_label_errors.py --write-readme                # + the table into bench/README.md
     .venv/bin/python bench/bench_label_errors.py --smoke                       # seconds: does it still run?
 """
@@ -163,6 +163,8 @@ def main():
     ratios = [r["count ratio"] for rows in results.values() for r in rows]
     summary = ("\nestimated / true count: %s; within ±15 %%: %d of %d runs" % (
         ", ".join("%.2f" % v for v in ratios), sum(abs(v - 1) <= 0.15 for v in ratios), len(ratios)))
+    covered = [r["low"] <= r["true errors"] <= r["high"] for rows in results.values() for r in rows]
+    summary += "\n90 %% interval holds the true count: %d of %d runs" % (sum(covered), len(covered))
     recall = [(r["recall promised at the cut"], r["recall at the estimated cut"]) for rows in results.values()
               for r in rows]
     summary += "\nrecall at the cut, promised vs found: %s" % ", ".join("%.2f/%.2f" % p for p in recall)

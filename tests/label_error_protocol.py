@@ -38,10 +38,13 @@ import numpy as np
 
 from history_protocol import log_steps, minibatches, plant_confusable
 
-# One tuning and two held-out seeds per configuration (16 × 24 trainings in all, CV folds
-# included): on 2 cores shared with 7 other sessions a run took 45-90 s. Cut from 2 + 3
-# seeds before any result was seen.
-TUNING_SEEDS = (100,)
+# Two held-out seeds per configuration (16 × 6 trainings, CV folds included): on 2 cores
+# shared with 7 other sessions a run took 45-90 s. Cut from 3 before any result was seen.
+# Tuning: seed 100 chose the first score and count, and one seed overfitted (its count was
+# within 0.93-1.11 of the truth, the held-out runs' up to 1.39); seeds 101-109 were added,
+# and declared here, before any result on them was looked at. Tuning runs need no CV folds
+# (the choices are measured against the anchors read from the history itself).
+TUNING_SEEDS = tuple(range(100, 110))
 HELD_OUT_SEEDS = (200, 201)
 DATASETS = ("digits", "classification")
 NOISES = ("uniform", "confusable")

@@ -16,20 +16,24 @@ from tb_embedanalysis.analysis.engine import AnalysisEngine, Space
 K = 10
 
 
-@pytest.fixture(scope="module")
-def small_run():
-    """Digits, 20 % confusable flips, the 256-wide MLP, 400 rows, 6 doubling steps to 1,600
-    (memorised: it fits every noisy label at the end); no cross-validation (not needed here)."""
+def _history_of(rows: int, last: int, count: int):
     with threadpool_limits(1):
-        run = protocol.make_run("digits", "confusable", "mlp256", protocol.TUNING_SEEDS[0], rows=400, last=1600,
-                                count=6, folds=0)
+        run = protocol.make_run("digits", "confusable", "mlp256", protocol.TUNING_SEEDS[0], rows=rows, last=last,
+                                count=count, folds=0)
     valid = np.ones(run.noisy.size, dtype=bool)
-    spaces = [Space(z, "label-errors-%d" % i, valid, "euclidean") for i, z in enumerate(run.logits)]
+    spaces = [Space(z, "label-errors-%d-%d" % (rows, i), valid, "euclidean") for i, z in enumerate(run.logits)]
     encoded = label_codes.encode_rows([str(v) for v in run.noisy], np.flatnonzero(valid))
     return run, AnalysisEngine().steps.history(spaces, run.steps, encoded, k=K)
 
 
-def test_flips_rank_first_and_are_counted(small_run):
+@pytest.fixture(scope="module")
+def small_run():
+    """Digits, 20 % confusable flips, the 256-wide MLP, 400 rows, 6 doubling steps to 1,600
+    (memorised: it fits every noisy label at the end); no cross-validation (not needed here)."""
+    return _history_of(400, 1600, 6)
+
+
+def test_flips_rank_first(small_run):
     run, result = small_run
     assert np.mean(run.logits[-1].argmax(axis=1) == run.noisy) == 1.0  # memorised
     assert result.errors.method == label_errors.METHOD_LOGITS
@@ -37,10 +41,20 @@ def test_flips_rank_first_and_are_counted(small_run):
     knn_margin = result.margin.mean(axis=0)  # per step = scikit-learn's LOO vote (test_analysis_history.py)
     assert ours > roc_auc_score(run.flipped, -aum(run.logits, run.noisy))
     assert ours > roc_auc_score(run.flipped, -knn_margin)
-    assert ours > 0.96  # 0.968 measured
+    assert ours > 0.96  # 0.970 measured
+
+
+def test_flips_are_counted():
+    """The count on 800 rows, 7 steps to 3,200 (0.92 of the flips measured). Not on the
+    400-row run: with 40 points a class the count, which removes the flags of the points
+    the score trusts, found 0.70 of them (the errors the top of the score misses are a
+    larger share of the trusted there; bench/README.md)."""
+    run, result = _history_of(800, 3200, 7)
     true = int(run.flipped.sum())
-    assert abs(result.errors.count.count - true) <= 0.2 * true, (result.errors.count.count, true)
-    assert result.errors.count.low <= result.errors.count.count <= result.errors.count.high
+    count = result.errors.count
+    assert abs(count.count - true) <= 0.15 * true, (count.count, true)
+    assert count.low <= count.count <= count.high
+    assert count.low <= true <= count.high
 
 
 def test_features_use_neighbourhoods_only(small_run):

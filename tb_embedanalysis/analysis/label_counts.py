@@ -12,7 +12,10 @@ reaches its threshold); each row of C is rescaled to the number of points with t
 label (calibration). The joints of the steps are averaged with weights w_t² (count_errors).
 The estimated errors are the off-diagonal sum; per class, its row's; per pair (given,
 likely true), its cell. The interval is a Poisson bootstrap over points (BOOTSTRAPS draws,
-seeded: the same interval every run), 5th to 95th percentile.
+seeded: the same interval every run), 5th to 95th percentile, widened to hold the steps'
+disagreement (± 1.645 × the standard error of the w²-weighted mean of the per-step counts,
+the steps taken as independent estimates): which steps to trust is itself uncertain, and
+sampling alone does not measure that.
 """
 
 from __future__ import annotations
@@ -103,26 +106,38 @@ class StepJoints:
         w = np.asarray(weights, dtype=np.float64) ** 2
         return w / w.sum()
 
-    def joint(self, weights: np.ndarray, draw: Optional[np.ndarray] = None) -> np.ndarray:
-        """Σ_t w_t² C_t / Σ_t w_t² (L, L); `draw` (n,): bootstrap weights of the points."""
-        w = self._shares(weights)
+    def step_joint(self, t: int, draw: Optional[np.ndarray] = None, trusted: Optional[np.ndarray] = None) -> np.ndarray:
+        """Step t's calibrated confident joint (L, L); `draw` (n,): bootstrap weights of the
+        points; `trusted` (n,) bool: their off-diagonal flags removed (module docstring)."""
         per_label = self.per_label if draw is None else np.bincount(self.codes, weights=draw, minlength=self.n_labels)
+        sure = self.likely[t] >= 0
+        point_weights = np.ones(int(sure.sum())) if draw is None else draw[sure]
+        given, likely = self.codes[sure], self.likely[t][sure].astype(np.int64)
+        out = _calibrated(given, likely, self.n_labels, point_weights, per_label)
+        if trusted is not None:
+            flagged = trusted[sure] & (likely != given)
+            false = np.bincount(given[flagged] * self.n_labels + likely[flagged], weights=point_weights[flagged],
+                                minlength=self.n_labels ** 2).reshape(self.n_labels, self.n_labels)
+            out = np.maximum(out - false, 0.0)
+        return out
+
+    def joint(self, weights: np.ndarray, draw: Optional[np.ndarray] = None,
+              trusted: Optional[np.ndarray] = None) -> np.ndarray:
+        """Σ_t w_t² C_t / Σ_t w_t² (L, L) of step_joint's C_t (`draw`, `trusted`: its)."""
+        w = self._shares(weights)
         out = np.zeros((self.n_labels, self.n_labels))
         for t in np.flatnonzero(w > 0):
-            sure = self.likely[t] >= 0
-            point_weights = np.ones(int(sure.sum())) if draw is None else draw[sure]
-            out += w[t] * _calibrated(self.codes[sure], self.likely[t][sure].astype(np.int64), self.n_labels,
-                                      point_weights, per_label)
+            out += w[t] * self.step_joint(int(t), draw, trusted)
         return out
 
     def estimate(self, weights: np.ndarray) -> float:
         """The estimated number of label errors: the off-diagonal sum of joint(weights)."""
-        joint = self.joint(weights)
-        return float(joint.sum() - np.trace(joint))
+        return _off_diagonal(self.joint(weights))
 
-    def count(self, weights: np.ndarray) -> ErrorCount:
-        """ErrorCount for step weights (S,) ≥ 0, not all 0 (see count_errors)."""
-        joint = self.joint(weights)
+    def count(self, weights: np.ndarray, trusted: Optional[np.ndarray] = None) -> ErrorCount:
+        """ErrorCount for step weights (S,) ≥ 0, not all 0, and the trusted rows (n,) bool
+        (None: no trusted flags removed); see count_errors."""
+        joint = self.joint(weights, trusted=trusted)
         off = joint.copy()
         np.fill_diagonal(off, 0.0)
         per_class = off.sum(axis=1)
@@ -132,7 +147,7 @@ class StepJoints:
         pair_draws = np.zeros((BOOTSTRAPS, cells.size))
         rng = np.random.default_rng(0)  # seeded: the same interval every run
         for b in range(BOOTSTRAPS):
-            boot = self.joint(weights, rng.poisson(1.0, self.codes.size).astype(np.float64))
+            boot = self.joint(weights, rng.poisson(1.0, self.codes.size).astype(np.float64), trusted)
             np.fill_diagonal(boot, 0.0)
             classes[b] = boot.sum(axis=1)
             pair_draws[b] = boot.flat[cells]
@@ -141,16 +156,27 @@ class StepJoints:
                                  np.percentile(pair_draws, 5, axis=0), np.percentile(pair_draws, 95, axis=0)]
                                 ) if cells.size else np.zeros((0, 5))
         w = self._shares(weights)
+        estimate = float(per_class.sum())
+        steps = np.array([_off_diagonal(self.step_joint(int(t), trusted=trusted)) if w[t] > 0 else 0.0
+                          for t in range(w.size)])
+        # The steps' disagreement: the standard error of their weighted mean, as if each step
+        # were an independent estimate (1 / Σ w² of them: the effective number of steps).
+        spread = 1.645 * float(np.sqrt(np.sum(w * (steps - estimate) ** 2) * np.sum(w ** 2)))
         own = np.zeros(self.codes.size)  # Σ_t w_t P_i^t(y_i), the w²-weighted share of votes for the label
         for t in np.flatnonzero(w > 0):
             own += w[t] * np.mean(self.codes[self.neighbors[int(t)]] == self.codes[:, None], axis=1)
-        return ErrorCount(float(per_class.sum()), float(np.percentile(totals, 5)), float(np.percentile(totals, 95)),
+        return ErrorCount(estimate, min(float(np.percentile(totals, 5)), max(0.0, estimate - spread)),
+                          max(float(np.percentile(totals, 95)), estimate + spread),
                           np.column_stack([per_class, np.percentile(classes, 5, axis=0),
                                            np.percentile(classes, 95, axis=0)]), joint, pairs, own)
 
 
+def _off_diagonal(joint: np.ndarray) -> float:
+    return float(joint.sum() - np.trace(joint))
+
+
 def count_errors(neighbors: Sequence[np.ndarray], codes: np.ndarray, n_labels: int,
-                 weights: np.ndarray) -> ErrorCount:
+                 weights: np.ndarray, trusted: Optional[np.ndarray] = None) -> ErrorCount:
     """ErrorCount of n rows labelled `codes` (n,) int64 from each step's neighbours (n, k)
     positions and the step weights (S,) ≥ 0 (not all 0).
 
@@ -158,9 +184,11 @@ def count_errors(neighbors: Sequence[np.ndarray], codes: np.ndarray, n_labels: i
     kNN vote shares alone: a joint of probabilities averaged over steps counted 0.7-0.8 of
     the planted flips on the tuning runs (a point memorised at later steps falls below its
     likely label's threshold), per-step joints weighted by w² 0.93-1.11 (bench/README.md).
-    Intervals (overall, per class, per listed pair): module docstring.
+    `trusted` (n,) bool: the rows the score does not suspect, whose flags are removed
+    (module docstring; None: none). Intervals (overall, per class, per listed pair): the
+    module docstring.
     """
-    return StepJoints(neighbors, codes, n_labels).count(weights)
+    return StepJoints(neighbors, codes, n_labels).count(weights, trusted)
 
 
 def _calibrated(given: np.ndarray, likely: np.ndarray, n_labels: int, weights: np.ndarray,

@@ -27,7 +27,7 @@ from typing import Optional
 
 import numpy as np
 
-from tb_embedanalysis.analysis import jobs, numba_cache
+from tb_embedanalysis.analysis import jobs, kernel_warmup, numba_cache
 
 logger = logging.getLogger(__name__)
 
@@ -73,11 +73,7 @@ def start(cache_dir: Optional[str]) -> Optional[threading.Thread]:
 
 def _warm() -> None:
     try:
-        if hasattr(os, "setpriority"):  # this thread only (Linux: a thread is a task)
-            try:
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
-            except OSError:
-                pass
+        kernel_warmup.lower_priority(NICE)
         from tb_embedanalysis.analysis import projection
 
         import umap  # noqa: F401 - the seconds this thread is for

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Optional
 
-from tb_embedanalysis.analysis import umap_warmup
+from tb_embedanalysis.analysis import kernel_warmup, umap_warmup
 from tb_embedanalysis.analysis.engine import AnalysisEngine
 from tb_embedanalysis.budget import DEFAULT_WORK_MEMORY_MB, budget_bytes
 from tb_embedanalysis.cache import DEFAULT_BUDGET_BYTES
@@ -38,8 +38,8 @@ class Workspace:
         graphs and maps also on disk in cache_dir up to disk_cache_mb (cache_dir None:
         memory only; disk_cache_mb None: disk_cache.py's default); one computation, and the
         sprite decodes in flight together, within work_memory_mb (check_work_memory).
-        warm_maps (the plugin): UMAP loaded in the background if an earlier start drew one
-        (analysis/umap_warmup.py)."""
+        warm_maps (the plugin): the exact search's kernel compiled or loaded in the background
+        (analysis/kernel_warmup.py), and UMAP if an earlier start drew one (umap_warmup.py)."""
         engine = AnalysisEngine(
             cache_dir=cache_dir,
             memory_budget_bytes=DEFAULT_BUDGET_BYTES if result_cache_mb is None else int(result_cache_mb * MB),
@@ -47,6 +47,7 @@ class Workspace:
             work_memory_bytes=budget_bytes(work_memory_mb))
         store = EmbeddingStore(max_memory_mb=max_memory_mb, work_memory_mb=work_memory_mb)
         if warm_maps and engine.disk.enabled:
+            kernel_warmup.start(cache_dir)  # the exact search's numba kernel
             umap_warmup.start(cache_dir)
         return cls(Catalog(logdir), store, engine, tags)
 

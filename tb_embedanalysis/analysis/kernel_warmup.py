@@ -1,0 +1,65 @@
+"""The exact search's numba kernel made ready while TensorBoard starts (issue 25, items 2 and 4).
+
+Every table the tab shows starts from an exact kNN graph, and above a few thousand rows that
+graph goes through topk_fold's kernel. Its first call in a process imports numba (~0.5 s)
+and compiles the kernel (~1.5 CPU-s), or loads it from numba's cache in our cache directory
+(numba_cache; a fraction of a second once an earlier start compiled it). Paid inside the
+first request, that was most of a cold 10,000-point table and the difference between a first
+answer at 1,000,000 rows in 1.5 s or in 2.4 s (bench/README.md). `start` pays it in a
+background thread at a lower CPU priority as the plugin starts, before a person can ask.
+
+Only where numba caches in this cache directory (as umap_warmup: a NUMBA_CACHE_DIR of the
+user's or the test suite's says nothing about this TensorBoard, and a memory-only cache
+writes nothing); the thread is not a daemon, so an exit waits for a compile in flight (about
+a second) instead of tearing numba down under it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Optional
+
+from tb_embedanalysis.analysis import jobs, numba_cache
+
+logger = logging.getLogger(__name__)
+
+#: The warm-up threads' niceness (Linux): the tab's first requests go first.
+NICE = 10
+_started = threading.Event()
+
+
+def lower_priority(nice: int = NICE) -> None:
+    """Lower the calling thread's CPU priority (Linux: a thread is a task); elsewhere nothing."""
+    if hasattr(os, "setpriority"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+        except OSError:
+            pass
+
+
+def start(cache_dir: Optional[str]) -> Optional[threading.Thread]:
+    """Compile or load topk_fold's kernel in a background thread; the thread, or None when numba
+    does not cache in `cache_dir`'s own folder or a warm-up started already in this process."""
+    folder = numba_cache.use_cache_dir(cache_dir)
+    if cache_dir is None or folder != os.path.join(os.path.abspath(cache_dir), numba_cache.SUBDIR):
+        return None
+    if _started.is_set():
+        return None
+    _started.set()
+    thread = threading.Thread(target=_warm, name="embedanalysis-kernel-warmup")
+    thread.start()
+    return thread
+
+
+def _warm() -> None:
+    try:
+        lower_priority()
+        if jobs.exiting():
+            return
+        from tb_embedanalysis.analysis import topk_fold
+
+        topk_fold.warm()
+    except Exception:  # a failed warm-up only means the first graph compiles it, as before
+        logger.exception("embedanalysis: compiling the exact search's kernel failed; the first graph will")

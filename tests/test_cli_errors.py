@@ -155,9 +155,13 @@ def test_a_reader_that_goes_away_ends_it_quietly(tagged, tmp_path):
 
 
 def test_ctrl_c_exits_130_in_one_line(tmp_path):
+    # Unclustered rows: the exact graph cannot prune, seconds of work at 80,000 rows, so the
+    # signal lands inside it (at 20,000 rows, since the kernel warm-up and the faster cold
+    # path, the analysis could end before the signal arrived: exit 0).
     rng = np.random.default_rng(0)
-    write_embedding(str(tmp_path / "logs" / "r"), rng.normal(size=(20_000, 32)).astype(np.float32), name="emb",
-                    metadata=[str(i % 10) for i in range(20_000)])
+    n = 80_000
+    write_embedding(str(tmp_path / "logs" / "r"), rng.normal(size=(n, 32)).astype(np.float32), name="emb",
+                    metadata=[str(i % 10) for i in range(n)])
     environment = environment_for(tmp_path)
     process = subprocess.Popen([sys.executable, "-m", "tb_embedanalysis.cli", "analyze", str(tmp_path / "logs"),
                                 "--metric", "euclidean"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,

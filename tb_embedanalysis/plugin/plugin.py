@@ -47,8 +47,9 @@ class EmbedAnalysisPlugin(base_plugin.TBPlugin):
                  work_memory_mb: float = DEFAULT_WORK_MEMORY_MB, allowed_hosts: Optional[AllowedHosts] = None,
                  warm_maps: bool = False):
         """allowed_hosts: the names requests may use (plugin/hosts.py); default: addresses,
-        localhost and this machine's name. warm_maps (the loader, i.e. TensorBoard): UMAP
-        loaded in the background if an earlier start drew one (analysis/umap_warmup.py)."""
+        localhost and this machine's name. warm_maps (the loader, i.e. TensorBoard): the exact
+        search's kernel compiled or loaded in the background (analysis/kernel_warmup.py), and
+        UMAP if an earlier start drew one (analysis/umap_warmup.py)."""
         self._hosts = allowed_hosts if allowed_hosts is not None else AllowedHosts.from_flags()
         self._workspace = queries.Workspace.open(
             context.logdir or "", cache_dir=cache_dir, max_memory_mb=max_memory_mb, result_cache_mb=result_cache_mb,

@@ -39,18 +39,31 @@ def lower_priority(nice: int = NICE) -> None:
             pass
 
 
-def start(cache_dir: Optional[str]) -> Optional[threading.Thread]:
-    """Compile or load topk_fold's kernel in a background thread; the thread, or None when numba
-    does not cache in `cache_dir`'s own folder or a warm-up started already in this process."""
+def own_numba_folder(cache_dir: Optional[str]) -> Optional[str]:
+    """numba's cache folder when it is `cache_dir`'s own (`<cache dir>/numba`), else None: a
+    memory-only cache, or a NUMBA_CACHE_DIR of the user's or the test suite's."""
     folder = numba_cache.use_cache_dir(cache_dir)
     if cache_dir is None or folder != os.path.join(os.path.abspath(cache_dir), numba_cache.SUBDIR):
         return None
-    if _started.is_set():
+    return folder
+
+
+def start_once(started: threading.Event, target, name: str) -> Optional[threading.Thread]:
+    """`target` in a new (non-daemon) thread unless `started` is set already; sets it."""
+    if started.is_set():
         return None
-    _started.set()
-    thread = threading.Thread(target=_warm, name="embedanalysis-kernel-warmup")
+    started.set()
+    thread = threading.Thread(target=target, name=name)
     thread.start()
     return thread
+
+
+def start(cache_dir: Optional[str]) -> Optional[threading.Thread]:
+    """Compile or load topk_fold's kernel in a background thread; the thread, or None when numba
+    does not cache in `cache_dir`'s own folder or a warm-up started already in this process."""
+    if own_numba_folder(cache_dir) is None:
+        return None
+    return start_once(_started, _warm, "embedanalysis-kernel-warmup")
 
 
 def _warm() -> None:

@@ -27,7 +27,7 @@ from typing import Optional
 
 import numpy as np
 
-from tb_embedanalysis.analysis import jobs, kernel_warmup, numba_cache
+from tb_embedanalysis.analysis import jobs, kernel_warmup
 
 logger = logging.getLogger(__name__)
 
@@ -60,15 +60,10 @@ def start(cache_dir: Optional[str]) -> Optional[threading.Thread]:
     it was started already in this process, or numba caches elsewhere (a NUMBA_CACHE_DIR
     set by the user, or the test suite's shared one: their kernels say nothing about this
     cache directory's TensorBoard having drawn UMAP)."""
-    folder = numba_cache.use_cache_dir(cache_dir)
-    if cache_dir is None or folder != os.path.join(os.path.abspath(cache_dir), numba_cache.SUBDIR):
+    folder = kernel_warmup.own_numba_folder(cache_dir)
+    if folder is None or not umap_kernels_on_disk(folder):
         return None
-    if not umap_kernels_on_disk(folder) or _started.is_set():
-        return None
-    _started.set()
-    thread = threading.Thread(target=_warm, name="embedanalysis-umap-warmup")
-    thread.start()
-    return thread
+    return kernel_warmup.start_once(_started, _warm, "embedanalysis-umap-warmup")
 
 
 def _warm() -> None:

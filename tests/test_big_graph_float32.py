@@ -11,7 +11,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from tb_embedanalysis.analysis import exact, neighbors
+from tb_embedanalysis.analysis import exact, graph_form, neighbors
 from tb_embedanalysis.analysis.engine import AnalysisEngine
 from tb_embedanalysis.analysis.space import Space
 
@@ -43,7 +43,7 @@ def test_a_float32_graph_gives_the_float64_answers(tmp_path, monkeypatch, metric
     x, labels = blobs()
     k = 40
     _, wide, _ = answers(tmp_path, "float64", x, labels, metric, k)
-    monkeypatch.setattr(neighbors, "GRAPH_FLOAT64_MAX_BYTES", 0)
+    monkeypatch.setattr(graph_form, "GRAPH_FLOAT64_MAX_BYTES", 0)
     space, small, again = answers(tmp_path, "float32", x, labels, metric, k)
     assert wide["graph"].distances.dtype == np.float64 and small["graph"].distances.dtype == np.float32
     # the same neighbours in the same (exact float64) order; the distances rounded once

@@ -15,13 +15,11 @@ Three more sets of jobs use them: `engine.estimates` (estimate_jobs.py), `engine
 (map_jobs.py: projections, the custom map) and `engine.steps` (step_jobs.py: neighbourhood
 changes and the training history across steps, from the graphs and contexts here).
 
-Everything is exact at every N, and the same on every run. kNN graphs come from
-certified_graph.knn_graph_exact_fast (k-means cells propose, a triangle-inequality bound proves
-each row, the rest is scanned; plain blocked search when cells don't pay off), built for
-a bucket of k (GRAPH_KS) and sliced: asking for k = 1 … 40 builds at most three graphs,
-and the graph for k is always the same slice whatever else is cached. A row's neighbours
-are read from a graph in memory when there is one, else they are one exact
-matrix-vector product (15–20 ms at 1,000,000 × 128, memory bound).
+Everything is exact at every N, and the same on every run. kNN graphs (certified_graph:
+cells proven by a bound, or the plain blocked search) are built per bucket of k (GRAPH_KS)
+and sliced: k = 1 … 40 builds at most three, and the graph for k is the same slice whatever
+else is cached. A row's neighbours come from a graph in memory (graph_form.exact_row), else
+from one exact matrix-vector product (15–20 ms at 1,000,000 × 128).
 """
 
 from __future__ import annotations
@@ -32,14 +30,13 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from tb_embedanalysis.analysis import (
-    certified_graph, clusters, exact, hardness, labels as label_codes, metric_choice, neighbors,
+    certified_graph, clusters, graph_form, hardness, labels as label_codes, metric_choice, neighbors,
 )
 from tb_embedanalysis.analysis.metric_choice import MetricChoice
 from tb_embedanalysis.budget import DEFAULT_WORK_MEMORY_MB, budget_bytes
 from tb_embedanalysis.cache import DEFAULT_BUDGET_BYTES, CacheKey, ResultCache
 from tb_embedanalysis.analysis.disk_cache import DiskCache, array_of
-from tb_embedanalysis.analysis import duplicates as near_duplicates, outliers as outlier_scores
-from tb_embedanalysis.analysis import numba_cache, result_entries
+from tb_embedanalysis.analysis import duplicates as near_duplicates, numba_cache, outliers as outlier_scores, result_entries
 from tb_embedanalysis.analysis.map_jobs import MapJobs
 from tb_embedanalysis.analysis.estimate_jobs import SampleEstimates
 from tb_embedanalysis.analysis.hardness import DEFAULT_HARDNESS_METHOD, HARDNESS_METHODS  # noqa: F401
@@ -209,20 +206,14 @@ class AnalysisEngine:
         return NeighborResult(idx[0], dist[0], exact=True)
 
     def _graph_row(self, space: Space, index: int, k: int) -> Optional[NeighborResult]:
-        """Row `index` of an exact kNN graph of `space` already in memory (any bucket ≥ k,
-        sliced: the graph for k is the same slice of every bigger one), else None. The
-        same answer a search gives, and the very row the statistics and hard examples of
-        the tab were computed from; at 1,000,000 × 128 it spares a 488 MB scan per click."""
+        """Row `index` of an exact kNN graph of `space` in memory (any bucket ≥ k, sliced), else
+        None: a search's answer, the row the tab's statistics used; spares a 488 MB scan at 1M × 128."""
         if not space.valid[index]:
             return None
         for size in sorted({graph_k(k, space.n_valid), *(s for s in GRAPH_KS if s >= k)}):
             graph = self.memory.get(self.graph_key(space, size))
             if graph is not None and graph.k >= k:
-                indices, distances = graph.indices[index, :k].astype(np.int64), graph.distances[index, :k]
-                if distances.dtype != np.float64:  # a big graph's rounded values: the float64 ones again
-                    prep = self.prepared(space)
-                    distances = exact.distances(prep.matrix, prep.metric, prep.matrix[index:index + 1], indices[None])[0]
-                return NeighborResult(indices, distances.copy(), exact=True)
+                return NeighborResult(*graph_form.exact_row(graph, index, k, lambda: self.prepared(space)), exact=True)
         return None
 
     def knn_graph(self, space: Space, *, k: int = 10, wait: bool = True,

@@ -28,6 +28,7 @@ import numpy as np
 
 from tb_embedanalysis.analysis import exact, frame as frame_mod
 from tb_embedanalysis.analysis.blas import one_blas_thread, share_out
+from tb_embedanalysis.analysis.graph_form import graph_distance_dtype, graph_index_dtype  # home: graph_form
 from tb_embedanalysis.analysis.progress import ProgressFn
 from tb_embedanalysis.analysis.propose import propose, propose_keyed
 
@@ -48,26 +49,6 @@ def candidates(k: int) -> int:
     100,000 × 64 in tight clusters K' = 12 for k = 10 proved 85-92 % of the rows (the rest
     need a wider proposal), K' = 15 99.9-100 %."""
     return k + max(5, k // 4)
-
-
-def graph_index_dtype(n: int) -> np.dtype:
-    """dtype of a kNN graph's indices over n rows: int32 while every index and −1 fit."""
-    return np.dtype(np.int32) if n < 2 ** 31 else np.dtype(np.int64)
-
-
-#: A kNN graph keeps float64 distances up to this many bytes of them, float32 above.
-GRAPH_FLOAT64_MAX_BYTES = 256 * 2 ** 20
-
-
-def graph_distance_dtype(n: int, k: int) -> np.dtype:
-    """dtype of a kNN graph's distances over n rows and k neighbours (issue 25.3): float64
-    up to GRAPH_FLOAT64_MAX_BYTES (k ≤ 335 at 100,000 rows, k ≤ 33 at 1,000,000), else
-    float32. Each row's order is the exact float64 one either way (finish() proves it);
-    float32 only rounds the values, to within 2^-24 relative (monotone, so rows stay
-    ascending). k = 1,000 at 100,000 rows then holds 800 MB, not 1.2 GB: with its building
-    chunks it fits the default working-memory budget. Where a distance is shown as exact
-    (a /neighbors row read from the graph) it is recomputed in float64 (exact.distances)."""
-    return np.dtype(np.float64) if n * k * 8 <= GRAPH_FLOAT64_MAX_BYTES else np.dtype(np.float32)
 
 
 def check_metric(metric: str) -> str:

@@ -9,25 +9,18 @@ big TSV), so the store caches by ref, checks the files' (mtime, size) on every c
 from __future__ import annotations
 
 import dataclasses
-import os
 import threading
 from typing import Dict, Optional, Tuple
 
-
-from tb_embedanalysis.budget import DEFAULT_WORK_MEMORY_MB, BytesInFlight, budget_bytes, fmt_mb
+from tb_embedanalysis.budget import DEFAULT_WORK_MEMORY_MB
 from tb_embedanalysis.cache import ResultCache
-from tb_embedanalysis.logs import listing, paths, sprites
+from tb_embedanalysis.logs import listing, paths
 from tb_embedanalysis.logs.checkpoint_reader import checkpoint_files
-from tb_embedanalysis.logs.errors import LogError, SpriteError, TensorFormatError
 from tb_embedanalysis.logs.embedding_reader import load_embedding, relative_error
-from tb_embedanalysis.logs.model import Embedding, EmbeddingRef, EmbeddingSummary, SpriteInfo
+from tb_embedanalysis.logs.errors import LogError, TensorFormatError
+from tb_embedanalysis.logs.model import Embedding, EmbeddingRef, EmbeddingSummary
+from tb_embedanalysis.logs.sprite_cache import SpriteCache
 
-_SPRITE_CACHE_BYTES = 256 * 1024 * 1024  # decoded sprites kept for cropping
-#: Sprite decodes in flight hold at most this (or the working-memory budget, if smaller):
-#: two of the largest RGB sprites accepted (8192², 4 bytes a pixel as Pillow holds them),
-#: or one whose mode is converted to RGBA (up to 8 bytes a pixel): 512 MB. Two cores decode
-#: no faster with more at once; more only cost memory.
-_DECODES_IN_FLIGHT_BYTES = 2 * sprites.MAX_SPRITE_PIXELS ** 2 * 4
 _SUMMARIES_KEPT = 1024  # listing facts of embeddings not loaded...
 _SUMMARY_BYTES = 4096  # ...counted at a generous 4 kB each
 _FINGERPRINTS_KEPT = 4096  # content fingerprints of loaded versions (ref, file signature)...
@@ -38,11 +31,9 @@ class EmbeddingStore:
     """Thread-safe, single-flight, LRU cache of loaded embeddings, bounded in MB.
 
     What is bounded (`held_bytes` <= max_memory_mb) is what each embedding holds: vectors,
-    the finite-row mask and the metadata columns (codes + distinct strings). Decoded sprites
-    have their own bound (_SPRITE_CACHE_BYTES). All three are cache.ResultCache LRUs. The
-    sprite decodes in flight, which concurrent thumbnail requests on distinct sprites start
-    together, hold at most min(work_memory_mb, _DECODES_IN_FLIGHT_BYTES) between them
-    (budget.py; a sprite that alone needs more is refused).
+    the finite-row mask and the metadata columns (codes + distinct strings); listing facts
+    and fingerprints are bounded LRUs (cache.ResultCache) too. Decoded sprites and their
+    decodes in flight have their own bounds (logs/sprite_cache.py, within work_memory_mb).
 
     An embedding larger than the bound alone is still served (and held until the next
     load evicts it): refusing it would make the tab useless, not safer.
@@ -55,11 +46,7 @@ class EmbeddingStore:
         # ref -> _Entry (the embedding or its LogError, and the files' signature it was read at)
         self._entries = ResultCache(max(1, int(max_memory_mb * 1024 * 1024)), hold_newest=True)
         self._flights: Dict[EmbeddingRef, _Flight] = {}
-        self._sprite_lock = threading.Lock()
-        # 256 MiB = one 8192² RGBA sprite, the largest we accept: it always fits.
-        self._sprites = ResultCache(_SPRITE_CACHE_BYTES)
-        self._sprite_flights: Dict[tuple, _SpriteFlight] = {}
-        self._decodes = BytesInFlight(min(budget_bytes(work_memory_mb), _DECODES_IN_FLIGHT_BYTES))
+        self._sprites = SpriteCache(work_memory_mb)
         # Cheap listing facts by (ref, file signature): /runs is asked often, files rarely change.
         self._summaries = ResultCache(_SUMMARIES_KEPT * _SUMMARY_BYTES)
         # (ref, file signature) -> the vectors' fingerprint, kept after the embedding is evicted.
@@ -124,11 +111,10 @@ class EmbeddingStore:
         summary = self._summary(ref)
         if summary.sprite is None:
             return summary
-        path = summary.sprite.path
-        failure = self._sprites.get((path, paths.signature(path)))
-        if not isinstance(failure, _SpriteFailure):
+        failure = self._sprites.failure(summary.sprite.path)
+        if failure is None:
             return summary
-        return dataclasses.replace(summary, sprite=None, warnings=summary.warnings + (str(failure.error),))
+        return dataclasses.replace(summary, sprite=None, warnings=summary.warnings + (str(failure),))
 
     def _summary(self, ref: EmbeddingRef) -> EmbeddingSummary:
         embedding = self.peek(ref)
@@ -154,80 +140,8 @@ class EmbeddingStore:
         return self._entries.held_bytes
 
     def thumbnail_png(self, embedding: Embedding, index: int) -> bytes:
-        """PNG bytes of point `index`'s thumbnail, cropped from the (cached) sprite image."""
-        if embedding.sprite is None:
-            raise SpriteError("embedding %r has no usable sprite, so no thumbnails" % embedding.ref.name)
-        if not 0 <= index < embedding.shape[0]:
-            raise IndexError("index %d is out of range: embedding %r has %d rows"
-                             % (index, embedding.ref.name, embedding.shape[0]))
-        image = self._sprite_image(embedding.sprite, embedding.ref)
-        with self._sprite_lock:
-            # Pillow does not promise thread-safe reads of one image; a crop is microseconds.
-            thumbnail = sprites.crop(image, embedding.sprite, index)
-        return sprites.png_bytes(thumbnail)
-
-    def _sprite_image(self, sprite: SpriteInfo, ref: EmbeddingRef):
-        """The decoded `sprite` of embedding `ref`: one decode per file version, shared.
-
-        An 8192² RGB sprite decodes to 256 MB; eight cold requests each decoding it (and
-        copying it) took 4 GB. So the first request decodes while the others wait for it
-        (single-flight), older versions of the file are dropped before decoding, and the
-        cache makes room for the new image first, so sprites hold at most about
-        max(_SPRITE_CACHE_BYTES, one sprite). Eight requests on eight *distinct* sprites took
-        +1.9 GB at once: decodes of different files hold at most _DECODES_IN_FLIGHT_BYTES (or
-        the working-memory budget) between them (`_reserve`), the others wait their turn.
-        """
-        path = sprite.path
-        key = (path, paths.signature(path))
-        with self._sprite_lock:
-            image = self._sprites.get(key)
-            if isinstance(image, _SpriteFailure):  # this version does not decode: say so again, quickly
-                raise type(image.error)(*image.error.args)
-            if image is not None:
-                return image
-            flight = self._sprite_flights.get(key)
-            leader = flight is None
-            if flight is None:
-                flight = self._sprite_flights[key] = _SpriteFlight()
-                width, height = sprite.image_size
-                # Another version of this file is never served again; room for the new one first.
-                self._sprites.discard(lambda old: old[0] == path)
-                self._sprites.make_room(width * height * 4)  # 4 bytes/px: Pillow's RGB(A) layout
-        if not leader:
-            flight.done.wait()
-            if flight.error is not None:
-                raise type(flight.error)(*flight.error.args)  # a fresh exception per waiting thread
-            return flight.image
-        try:
-            flight.image = sprites.open_sprite(path, reserve=lambda nbytes: self._reserve(nbytes, path))
-        except LogError as error:
-            flight.error = relative_error(error, ref)
-            raise flight.error from None
-        except BaseException as error:  # a bug: waiters must not hang, nor get a stale image,
-            # nor a LogError (a 4xx): theirs is the same bug, the leader's traceback is logged.
-            flight.error = RuntimeError("decoding sprite %s failed in another request (%s)"
-                                        % (os.path.basename(path), type(error).__name__))
-            raise
-        finally:
-            with self._sprite_lock:
-                del self._sprite_flights[key]
-                if flight.image is not None:
-                    self._sprites.put(key, flight.image, nbytes=_image_bytes(flight.image))
-                elif isinstance(flight.error, LogError):  # kept like an image: decoded once per version
-                    self._sprites.put(key, _SpriteFailure(flight.error), nbytes=_SUMMARY_BYTES)
-            flight.done.set()
-        return flight.image
-
-    def _reserve(self, nbytes: int, path: str):
-        """Hold `nbytes` of the decode budget while sprite `path` decodes (waiting for others
-        to finish if need be); a sprite that alone needs more than the budget is refused."""
-        if not self._decodes.fits(nbytes):
-            raise SpriteError(
-                "sprite %s takes %s to decode, more than the working-memory budget of %s: no thumbnails; "
-                "raise it (--embedanalysis_work_memory_mb) or write a smaller sprite"
-                % (path, fmt_mb(nbytes), fmt_mb(self._decodes.capacity)))
-        return self._decodes.hold(nbytes)
-
+        """PNG bytes of point `index`'s thumbnail, cropped from its (cached) sprite image."""
+        return self._sprites.thumbnail_png(embedding, index)
 
 def _load_stable(ref: EmbeddingRef, signature: Tuple, attempts: int = 3) -> Tuple[Embedding, Tuple]:
     """load_embedding, again if a file changed while it was read (vectors of one write with
@@ -241,11 +155,6 @@ def _load_stable(ref: EmbeddingRef, signature: Tuple, attempts: int = 3) -> Tupl
     raise relative_error(TensorFormatError(
         "the files of embedding %r (%s) kept changing while they were read, %d times; is something rewriting "
         "them in place?" % (ref.name, ref.tensor.path, attempts)), ref)
-
-
-def _image_bytes(image) -> int:
-    # Pillow keeps 8-bit multi-band images (LA, RGB, RGBA) at 4 bytes a pixel, L and P at one.
-    return image.width * image.height * (1 if image.mode in ("1", "L", "P") else 4)
 
 
 def _signature(ref: EmbeddingRef) -> Tuple:
@@ -281,23 +190,6 @@ class _Flight:
     def __init__(self):
         self.done = threading.Event()
         self.outcome = _Outcome()
-
-
-class _SpriteFlight:
-    """A sprite decode in progress; other threads wanting the same version wait on `done`."""
-
-    def __init__(self):
-        self.done = threading.Event()
-        self.image = None
-        self.error: Optional[Exception] = None
-
-
-@dataclasses.dataclass(frozen=True)
-class _SpriteFailure:
-    """A sprite version that does not decode, kept in the sprite cache where its image would
-    be: thumbnails answer its error without decoding the file again, listings warn."""
-
-    error: LogError
 
 
 class _Entry:

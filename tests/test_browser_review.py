@@ -121,10 +121,20 @@ def test_guide_line_ranks_by_history_and_a_reload_keeps_the_view(browser, served
         assert "score%3Dhistory" in shared and "step%3D800" in shared and "point%%3D%d" % point in shared
         page = context.new_page()  # the shared link, in a new page
         page.set_default_timeout(TIMEOUT_MS)
+        held, released = [], []  # its rankings held back until the picker is checked; the server answers them after
+        page.route("**/hard_examples?*", lambda route: route.continue_() if released else held.append(route))
         page.goto(shared)
         again = Tab(page, served["base"])
         again.frame = again._find_frame()
         again.frame.wait_for_selector(".card-hard .filter-chip")
+        # While the ranking computes, the picker already says which score (disabled: the scores
+        # offered are not known yet); it used to appear only with the answer.
+        picker = again.frame.wait_for_selector("select[name=hard_method]")
+        assert picker.evaluate("s => [s.value, s.disabled]") == ["history", True]
+        assert held and again.frame.locator(".card-hard .hard-card").count() == 0
+        released.append(True)
+        for route in held:
+            route.continue_()
         restored = store(again, "({method: s.hard.method, label: s.hard.label, predicted: s.hard.predicted, "
                                 "point: s.point, step: s.sel.step})")
         assert restored == {"method": "history", "label": label, "predicted": predicted, "point": point, "step": 800}

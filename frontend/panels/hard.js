@@ -75,8 +75,12 @@ export default class HardPanel extends Panel {
     this.heading.textContent = filter.predicted !== null
       ? `Points given “${filter.label}”, voted “${filter.predicted}”`
       : filter.label !== null ? `Hard examples of “${filter.label}”` : 'Hard examples';
-    // What the toolbar shows: this load's filter and query, the scores the server offers.
-    this.shown = {q, filter, methods: [], method: filter.method};
+    // What the toolbar shows: this load's filter and query, the scores the server offers (as
+    // its last answer for this embedding said, until this one arrives: a ranking by history
+    // can take a while, and a picker that vanishes meanwhile hides what is being computed).
+    const offerKey = JSON.stringify([q.run, q.embedding, q.labelColumn, q.k, q.metric]);
+    const known = this.offered?.key === offerKey ? this.offered.methods : [];
+    this.shown = {q, filter, methods: known, method: filter.method, pending: true};
     this.toolbarSlot = el('div');
     const gallerySlot = el('div', {class: 'gallery-slot'});
     this.gallerySlot = gallerySlot;
@@ -96,7 +100,9 @@ export default class HardPanel extends Panel {
           answer = {...answer, examples: answer.examples.filter((ex) => ex.predicted_label === filter.predicted)};
         }
         this.shown.methods = answer.methods || [];
+        this.offered = {key: offerKey, methods: this.shown.methods};
         this.shown.method = answer.method;
+        this.shown.pending = false;
         this.shown.hidden = answer.hidden ?? null;
         this.shown.total = answer.total;
         this.renderToolbar();
@@ -140,7 +146,7 @@ export default class HardPanel extends Panel {
   }
 
   renderToolbar() {
-    const {q, filter, methods, method} = this.shown;
+    const {q, filter, methods, method, pending} = this.shown;
     const clusters = this.store.data.clusters;
     const labels = clusters ? clusters.labels.map((l) => l.label).sort(naturalCompare) : [];
     if (filter.label !== null && !labels.includes(filter.label)) labels.push(filter.label);
@@ -149,7 +155,7 @@ export default class HardPanel extends Panel {
     const tagAll = filter.predicted !== null && total !== null
       ? tagAllControl({count: total, max: TAG_ALL_MAX, onTag: (tag) => this.tagCell(q, filter, total, tag)}) : null;
     replace(this.toolbarSlot, hardToolbar({
-      filter: {...filter, method}, labels, methods, onFilter: (patch) => this.store.setHardFilter(patch),
+      filter: {...filter, method}, labels, methods, pending, onFilter: (patch) => this.store.setHardFilter(patch),
       exportUrl: (format) => api.exportUrl(q, 'hard_examples', format,
         {label: filter.label, predicted: filter.predicted, method: filter.method, limit: EXPORT_LIMIT}),
       hidden, tagAll, tagsExportUrl: (format) => api.exportUrl(q, 'tags', format),

@@ -9,21 +9,26 @@ import {scoreHelp, scoreName} from '../scores.js';
 
 /**
  * filter: {label, predicted, method}; labels: every label (for the filter select);
- * methods: from the server; onFilter(patch); exportUrl(format).
+ * methods: from the server; pending: the ranking is still computing, so a score chosen (a
+ * shared link's) shows before the server has said which it offers; onFilter(patch); exportUrl(format).
  * Tags: filter.hideOk hides points tagged "ok" (hidden: how many were); tagAll: the
  * "tag all N in this cell" control, or null; tagsExportUrl(format): 'csv' | 'metadata'; onReview():
  * open the review queue on this ranking (null: no button).
  */
 export function hardToolbar({filter, labels, methods, onFilter, exportUrl, hidden = null, tagAll = null, tagsExportUrl = null,
-  onReview = null}) {
+  onReview = null, pending = false}) {
   const labelSelect = el('select', {name: 'hard_label', 'aria-label': 'label to list hard examples of'},
     el('option', {value: ''}, 'all labels'),
     labels.map((l) => el('option', {value: l, selected: l === filter.label}, l)));
   labelSelect.addEventListener('change', () => onFilter({label: labelSelect.value || null, predicted: null, offset: 0}));
   const parts = [el('label', {class: 'field inline'}, el('span', {class: 'field-label'}, 'Label'), labelSelect)];
-  if (methods && methods.length > 1) {
-    const methodSelect = el('select', {name: 'hard_method', 'aria-label': 'hardness score', title: scoreHelp(filter.method)},
-      methods.map((m) => el('option', {value: m, selected: m === filter.method, title: scoreHelp(m)}, scoreName(m))));
+  // Until the first answer names the scores offered, the one chosen shows alone, disabled.
+  const unknown = Boolean(pending && filter.method && !(methods || []).includes(filter.method));
+  if ((methods && methods.length > 1) || unknown) {
+    const offered = unknown ? [filter.method] : methods;
+    const methodSelect = el('select', {name: 'hard_method', 'aria-label': 'hardness score', title: scoreHelp(filter.method),
+      disabled: unknown, 'aria-busy': pending ? 'true' : null},
+    offered.map((m) => el('option', {value: m, selected: m === filter.method, title: scoreHelp(m)}, scoreName(m))));
     methodSelect.addEventListener('change', () => onFilter({method: methodSelect.value, offset: 0}));
     parts.push(el('label', {class: 'field inline'}, el('span', {class: 'field-label'}, 'Score'), methodSelect));
   }

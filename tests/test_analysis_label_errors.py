@@ -168,3 +168,9 @@ def test_expected_found_is_the_cuts_share_of_each_steps_flags():
             expected += shares[t] * np.isin(flagged, order[:cut]).mean()
         assert count.expected_found(order, cut) == pytest.approx(expected if cut else 0.0)
     assert count.expected_found(order, n) == pytest.approx(1.0)
+    cut = int(round(count.count))
+    bound = count.count / count.expected_found(order, cut)  # the truth if every suspect's flag were an error
+    widened = count.widened(order)
+    assert widened.high == pytest.approx(max(count.high, bound)) and widened.low == count.low
+    best_first = np.argsort(-count.flag_share, kind="stable")  # a ranking whose cut holds the flags: r near 1
+    assert widened.high > count.widened(best_first).high >= count.high  # a random ranking may hide many more

@@ -15,7 +15,8 @@ likely true), its cell. The interval is a Poisson bootstrap over points (BOOTSTR
 seeded: the same interval every run), 5th to 95th percentile, widened to hold the steps'
 disagreement (± 1.645 × the standard error of the w²-weighted mean of the per-step counts,
 the steps taken as independent estimates): which steps to trust is itself uncertain, and
-sampling alone does not measure that.
+sampling alone does not measure that; and its upper end to hold the errors the trusted
+rows may hide (ErrorCount.widened, once the ranking is known).
 """
 
 from __future__ import annotations
@@ -61,6 +62,19 @@ class ErrorCount:
         if self.count <= 0 or cut <= 0 or total <= 0:
             return 0.0
         return float(min(1.0, np.sum(self.flag_share[order[:cut]]) / total))
+
+    def widened(self, order: np.ndarray) -> "ErrorCount":
+        """This count with `high` at least count / r, r = expected_found at the cut
+        round(count) of `order` (n,) (the ranking, most suspect first). Why: the count drops
+        every flag of the trusted rows, as if all errors were among the suspects; r says a
+        share 1 − r of them is not, and if every flag among the suspects is an error the
+        truth is count / r. The 90 % interval holds that case too (tuning runs: the truth
+        inside 85 of 96, was 76: digits counted 0.87-0.92 of it, the interval ending below).
+        The per-class and per-pair intervals stay the bootstrap's."""
+        found = self.expected_found(order, int(round(self.count)))
+        if found <= 0:
+            return self
+        return dataclasses.replace(self, high=max(self.high, self.count / found))
 
 
 #: cleanlab's floor of a class's threshold (CONFIDENT_THRESHOLDS_LOWER_BOUND) and tolerance.

@@ -220,5 +220,6 @@ def analyse(neighbors: Sequence[np.ndarray], codes: np.ndarray, n_labels: int, p
         suspects = top(score, int(round(joints.estimate(weights))))
     if logits is not None:  # the final score, from the last round's weights and suspects
         score = combined_score(neighbors, codes, evidence, weights, tallies, suspects=suspects, knn_plain=plain)
+    order = np.lexsort((np.arange(score.size), -score))  # PointHistory.order's: by score, then row
     return LabelErrors(METHOD_LOGITS if logits is not None else METHOD_KNN, score, weights, evidence.fitted,
-                       joints.count(weights, trusted=~suspects), suspects)
+                       joints.count(weights, trusted=~suspects).widened(order), suspects)

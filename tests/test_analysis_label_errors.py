@@ -174,3 +174,25 @@ def test_expected_found_is_the_cuts_share_of_each_steps_flags():
     assert widened.high == pytest.approx(max(count.high, bound)) and widened.low == count.low
     best_first = np.argsort(-count.flag_share, kind="stable")  # a ranking whose cut holds the flags: r near 1
     assert widened.high > count.widened(best_first).high >= count.high  # a random ranking may hide many more
+
+
+@pytest.mark.parametrize("block", [1 << 22, 70], ids=["one-block", "blocks-of-7-rows"])
+def test_confident_labels_from_the_tallies_equal_the_sorted_pairs(monkeypatch, block):
+    """The row-grouped path (history's tallies, label_errors.analyse) gives the same labels
+    as the global sort of (row, label) pairs: ties between labels, a label no neighbour has,
+    rows with one, several or no confident label; in one block and in many."""
+    from tb_embedanalysis.analysis.history import tallies_of
+
+    monkeypatch.setattr(label_counts, "_BLOCK_ELEMENTS", block)
+    rng = np.random.default_rng(11)
+    n, k, n_labels = 403, 10, 6
+    codes = rng.integers(0, n_labels - 1, n)  # label 5: nobody's
+    graph = rng.integers(0, n, (n, k))
+    near = np.arange(n) >= 150  # their own label only: thresholds high, random rows below them
+    graph[near] = np.stack([rng.choice(np.flatnonzero(codes == codes[i]), k) for i in np.flatnonzero(near)])
+    graph[:100, :5] = graph[:100, :1]  # five neighbours of one label: ties of 5 against 5 and clear winners
+    (tally,) = tallies_of([graph], codes)
+    plain = label_counts.confident_labels(codes[graph], codes, n_labels)
+    grouped = label_counts.confident_labels(codes[graph], codes, n_labels, slot=tally.slot)
+    np.testing.assert_array_equal(grouped, plain)
+    assert (plain == -1).any() and (plain >= 0).any() and (plain != codes).any()

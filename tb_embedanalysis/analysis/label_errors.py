@@ -70,11 +70,15 @@ def step_evidence(predicted: np.ndarray, codes: np.ndarray, logits: Optional[Seq
     n = codes.size
     margins = []
     for z in logits:
-        z = np.asarray(z, dtype=np.float64)
-        own = z[np.arange(n), codes]
+        z = np.asarray(z)
+        if z.dtype not in (np.float32, np.float64):
+            z = z.astype(np.float64)
+        # max and argmax are exact in the logged dtype: only the two (n,) terms become float64
+        # (the same margins, bit for bit, as converting all of z first, at half the copying)
+        own = z[np.arange(n), codes].astype(np.float64)
         other = z.copy()
         other[np.arange(n), codes] = -np.inf
-        margins.append(own - other.max(axis=1))
+        margins.append(own - other.max(axis=1).astype(np.float64))
         fitted[len(margins) - 1] = (fitted[len(margins) - 1] + (np.argmax(z, axis=1) == codes)) / 2.0
     return StepEvidence(fitted, np.stack(margins))
 
@@ -204,8 +208,8 @@ def analyse(neighbors: Sequence[np.ndarray], codes: np.ndarray, n_labels: int, p
     codes = np.asarray(codes, dtype=np.int64)
     logits = vectors if vectors is not None and usable_logits(vectors, codes, n_labels) else None
     evidence = step_evidence(predicted, codes, logits)
-    joints = StepJoints(neighbors, codes, n_labels)
-    tallies = tallies_of(neighbors, codes)  # built once for every round's score
+    tallies = tallies_of(neighbors, codes)  # built once for every round's score and the joints
+    joints = StepJoints(neighbors, codes, n_labels, [tally.slot for tally in tallies])
     weights = np.ones(len(neighbors))
     plain = history_score(neighbors, codes, tallies=tallies)
     if evidence.logit_margin is None:

@@ -13,8 +13,8 @@ left out: see combined_score.)
 
 The score (combined_score) ranks by the kNN history over weighted steps and, with logits,
 by the logit margin at the step that best confirms the neighbourhoods' suspects, each view
-weighted by how cleanly it fits the points it trusts; the count (label_counts.py) and
-memorisation.py use the step weights.
+weighted by how few of the points the history trusts it ranks among its suspects; the count
+(label_counts.py) and memorisation.py use the step weights.
 
 **Step weights.** A step carries evidence while the network fits the points it trusts but
 not the suspects: before that nothing is learned, after it (memorisation) every point agrees
@@ -41,7 +41,7 @@ from tb_embedanalysis.analysis.label_counts import ErrorCount, StepJoints
 LOGITS_AGREEMENT = 0.5
 METHOD_KNN = "history (kNN margins over weighted steps)"
 METHOD_LOGITS = ("history (kNN margins over weighted steps and logit margins at the step that best confirms "
-                 "them, by rank, each view weighted by its fit of the trusted points)")
+                 "them, by rank, each view weighted by how few trusted points it ranks among the suspects)")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

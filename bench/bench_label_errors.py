@@ -3,8 +3,8 @@ on held-out runs only.
 
 Protocol (tests/label_error_protocol.py, fixed before any result was seen): scikit-learn's
 digits and `make_classification`, 20 % uniform or confusable flips, two numpy MLPs, the
-training set's logits at 8 doubling steps 50 … 6,400; tuning seeds 100-109, held-out seeds
-200-201. Per run, in the same process, every detector ranks the same points:
+training set's logits at 8 doubling steps 50 … 6,400; tuning seeds 100-109 and 200-201, held-out
+seeds 300-301. Per run, in the same process, every detector ranks the same points:
 
 * cleanlab `get_label_quality_scores` (self-confidence) on 5-fold cross-validated
   probabilities of the same network trained as long, and on the last step's in-sample ones;
@@ -20,6 +20,7 @@ kNN graphs use k = 10 and the metric `metric=auto` picks on the last step, as th
     .venv/bin/python bench/bench_label_errors.py --cache /tmp/runs            # held-out, ~25 min
     .venv/bin/python bench/bench_label_errors.py --seeds 100,101 --cache ...   # tuning seeds
     .venv/bin/python bench/bench_label_errors.py --write-readme                # + the table into bench/README.md
+    .venv/bin/python bench/bench_label_errors.py --cost                        # the score's time at 100,000 × 10 steps
     .venv/bin/python bench/bench_label_errors.py --smoke                       # seconds: does it still run?
 """
 
@@ -132,6 +133,34 @@ def table(results: Dict[tuple, List[Dict[str, Any]]], seeds: str) -> str:
     return "\n".join(lines)
 
 
+def cost(n: int, steps: int, *, labels: int = 100, repeats: int = 3) -> Dict[str, float]:
+    """Seconds (best of `repeats`) of issue 16's score (history.history_score) and of ours
+    (label_errors.analyse, without and with logits) on the same n points × `steps` random
+    k = 10 graphs: the graphs are cached in the tab, so this is what a /history costs on top."""
+    from scipy import stats  # noqa: F401  (imported once by the server: not part of a request)
+
+    from tb_embedanalysis.analysis import history, label_errors
+
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, labels, n)
+    graphs = [rng.integers(0, n, (n, K)) for _ in range(steps)]
+    predicted = np.stack([codes[g[:, 0]] for g in graphs])
+    logits = [np.eye(labels, dtype=np.float32)[codes] * 3 + rng.normal(0, 1, (n, labels)).astype(np.float32)
+              for _ in range(steps)]
+    runs = {"issue 16's score": lambda: history.history_score(graphs, codes),
+            "ours, no logits": lambda: label_errors.analyse(graphs, codes, labels, predicted),
+            "ours, logits": lambda: label_errors.analyse(graphs, codes, labels, predicted, logits)}
+    out = {}
+    for name, run in runs.items():
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - start)
+        out[name] = min(times)
+    return out
+
+
 def seeds_of(text: str) -> List[int]:
     return [int(s) for s in text.split(",")]
 
@@ -141,9 +170,20 @@ def main():
     parser.add_argument("--seeds", default=",".join(map(str, protocol.HELD_OUT_SEEDS)))
     parser.add_argument("--cache", default="", help="directory to keep and reuse the trained runs in")
     parser.add_argument("--write-readme", action="store_true", help="put the table into bench/README.md")
+    parser.add_argument("--cost", action="store_true", help="only time the score at --cost-n points × 10 steps")
+    parser.add_argument("--cost-n", type=int, default=100_000)
     _support.add_smoke_flag(parser)
     args = parser.parse_args()
     from threadpoolctl import threadpool_limits
+
+    if args.cost or args.smoke:
+        seconds = cost(2000 if args.smoke else args.cost_n, 10, repeats=1 if args.smoke else 3)
+        base = seconds["issue 16's score"]
+        print("%d points × 10 steps, best of %d: %s; load average %.1f" % (
+            2000 if args.smoke else args.cost_n, 1 if args.smoke else 3, ", ".join(
+                "%s %.2f s (%.1f×)" % (name, t, t / base) for name, t in seconds.items()), os.getloadavg()[0]))
+        if args.cost:
+            return
 
     configs = [(d, noise, a) for d in protocol.DATASETS for noise in protocol.NOISES for a in protocol.ARCHITECTURES]
     if args.smoke:

@@ -44,8 +44,12 @@ from history_protocol import log_steps, minibatches, plant_confusable
 # within 0.93-1.11 of the truth, the held-out runs' up to 1.39); seeds 101-109 were added,
 # and declared here, before any result on them was looked at. Tuning runs need no CV folds
 # (the choices are measured against the anchors read from the history itself).
-TUNING_SEEDS = tuple(range(100, 110))
-HELD_OUT_SEEDS = (200, 201)
+# Seeds 200 and 201 were held out for two methods (each run once after it was frozen): seen
+# twice, they are no longer held out and join the tuning seeds. Held out since: 300 and 301,
+# declared here (committed alone) before any change or any run of the third method; two, not
+# three, so that the single held-out run (~25 min on the shared cores) fits the session.
+TUNING_SEEDS = tuple(range(100, 110)) + (200, 201)
+HELD_OUT_SEEDS = (300, 301)
 DATASETS = ("digits", "classification")
 NOISES = ("uniform", "confusable")
 ARCHITECTURES = {"mlp256": (256,), "mlp64x64": (64, 64)}

@@ -118,3 +118,81 @@ def test_memorisation_verdicts():
     never = fitted.copy()
     never[:, :20] = 0.0
     assert memorisation.detect(steps, never, suspects, weights).verdict == "not_memorised"
+
+
+def test_view_weight_leans_on_the_view_that_puts_fewer_trusted_rows_on_top():
+    """α from the views' top m: the kNN view's top 20 is the 20 suspects but for 2 trusted
+    rows, the logits' holds 8 trusted rows; α = (2/20)⁻² / ((2/20)⁻² + (8/20)⁻²) = 16/17.
+    A view whose top m is exactly the suspects counts as one row off (no infinite weight)."""
+    n, m = 200, 20
+    suspects = np.zeros(n, dtype=bool)
+    suspects[:m] = True
+    knn = np.arange(n, 0, -1, dtype=np.float64)  # rows 0..19 on top
+    knn[[18, 19]], knn[[50, 51]] = knn[[50, 51]], knn[[18, 19]].copy()
+    logits = np.arange(n, 0, -1, dtype=np.float64)
+    logits[12:20], logits[100:108] = logits[100:108], logits[12:20].copy()
+    assert label_errors.view_weight(knn, logits, suspects) == pytest.approx(16 / 17)
+    assert label_errors.view_weight(logits, knn, suspects) == pytest.approx(1 / 17)
+    exact = np.arange(n, 0, -1, dtype=np.float64)
+    one_off = exact.copy()
+    one_off[[19, 50]] = one_off[[50, 19]]
+    assert label_errors.view_weight(exact, one_off, suspects) == pytest.approx(0.5)  # 0 off counts as 1 off
+
+
+def test_expected_found_is_the_cuts_share_of_each_steps_flags():
+    """The promise at a cut: the w²-weighted mean over steps of the share of the step's
+    flagged rows (confident label ≠ given) that the cut holds, from the flags themselves."""
+    rng = np.random.default_rng(7)
+    n, k, n_labels = 500, 10, 4
+    codes = rng.integers(0, n_labels, n)
+    graphs = []
+    for _ in range(3):
+        graph = np.stack([rng.choice(np.delete(np.arange(n), i), k, replace=False) for i in range(n)])
+        near = rng.random(n) < 0.8
+        graph[near] = np.stack([rng.choice(np.flatnonzero((codes == codes[i]) & (np.arange(n) != i)), k)
+                                for i in np.flatnonzero(near)])
+        elsewhere = ~near & (rng.random(n) < 0.5)  # neighbours all of the next label: flagged rows
+        graph[elsewhere] = np.stack([rng.choice(np.flatnonzero(codes == (codes[i] + 1) % n_labels), k)
+                                     for i in np.flatnonzero(elsewhere)])
+        graphs.append(graph)
+    weights = np.array([0.2, 1.0, 0.5])
+    count = label_counts.count_errors(graphs, codes, n_labels, weights)
+    order = rng.permutation(n)
+    shares = weights ** 2 / np.sum(weights ** 2)
+    for cut in (0, 40, 130, n):
+        expected = 0.0
+        for t, graph in enumerate(graphs):
+            likely = label_counts.confident_labels(codes[graph], codes, n_labels)
+            flagged = np.flatnonzero((likely >= 0) & (likely != codes))
+            assert flagged.size > 0
+            expected += shares[t] * np.isin(flagged, order[:cut]).mean()
+        assert count.expected_found(order, cut) == pytest.approx(expected if cut else 0.0)
+    assert count.expected_found(order, n) == pytest.approx(1.0)
+    cut = int(round(count.count))
+    bound = count.count / count.expected_found(order, cut)  # the truth if every suspect's flag were an error
+    widened = count.widened(order)
+    assert widened.high == pytest.approx(max(count.high, bound)) and widened.low == count.low
+    best_first = np.argsort(-count.flag_share, kind="stable")  # a ranking whose cut holds the flags: r near 1
+    assert widened.high > count.widened(best_first).high >= count.high  # a random ranking may hide many more
+
+
+@pytest.mark.parametrize("block", [1 << 22, 70], ids=["one-block", "blocks-of-7-rows"])
+def test_confident_labels_from_the_tallies_equal_the_sorted_pairs(monkeypatch, block):
+    """The row-grouped path (history's tallies, label_errors.analyse) gives the same labels
+    as the global sort of (row, label) pairs: ties between labels, a label no neighbour has,
+    rows with one, several or no confident label; in one block and in many."""
+    from tb_embedanalysis.analysis.history import tallies_of
+
+    monkeypatch.setattr(label_counts, "_BLOCK_ELEMENTS", block)
+    rng = np.random.default_rng(11)
+    n, k, n_labels = 403, 10, 6
+    codes = rng.integers(0, n_labels - 1, n)  # label 5: nobody's
+    graph = rng.integers(0, n, (n, k))
+    near = np.arange(n) >= 150  # their own label only: thresholds high, random rows below them
+    graph[near] = np.stack([rng.choice(np.flatnonzero(codes == codes[i]), k) for i in np.flatnonzero(near)])
+    graph[:100, :5] = graph[:100, :1]  # five neighbours of one label: ties of 5 against 5 and clear winners
+    (tally,) = tallies_of([graph], codes)
+    plain = label_counts.confident_labels(codes[graph], codes, n_labels)
+    grouped = label_counts.confident_labels(codes[graph], codes, n_labels, slot=tally.slot)
+    np.testing.assert_array_equal(grouped, plain)
+    assert (plain == -1).any() and (plain >= 0).any() and (plain != codes).any()

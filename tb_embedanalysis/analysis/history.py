@@ -101,6 +101,14 @@ class _Tally:
 
     slot: np.ndarray
     own: np.ndarray
+    _plain: list = dataclasses.field(default_factory=list, repr=False)
+
+    def plain_margin(self) -> np.ndarray:
+        """margin() with every weight 1, made once: every history_score on these tallies
+        (plain and step-weighted) starts from it."""
+        if not self._plain:
+            self._plain.append(self.margin(np.ones(self.slot.shape)))
+        return self._plain[0]
 
     @classmethod
     def of(cls, neighbor_codes: np.ndarray, codes: np.ndarray) -> "_Tally":
@@ -184,9 +192,8 @@ def history_score(neighbors: Sequence[np.ndarray], codes: np.ndarray, *, rounds:
     k = neighbors[0].shape[1]
     if tallies is None:
         tallies = tallies_of(neighbors, codes)
-    ones = np.ones(neighbors[0].shape)
     w = np.ones(len(tallies)) if step_weights is None else np.asarray(step_weights, dtype=np.float64)
-    mean = np.average([tally.margin(ones) for tally in tallies], axis=0, weights=w)
+    mean = np.average([tally.plain_margin() for tally in tallies], axis=0, weights=w)
     for _ in range(rounds):
         trust = (1.0 + mean) / 2.0
         mean = np.average([tally.margin(trust[nb] + 1.0 / k) for tally, nb in zip(tallies, neighbors)], axis=0,

@@ -13,8 +13,8 @@ left out: see combined_score.)
 
 The score (combined_score) ranks by the kNN history over weighted steps and, with logits,
 by the logit margin at the step that best confirms the neighbourhoods' suspects, each view
-weighted by how cleanly it fits the points it trusts; the count (label_counts.py) and
-memorisation.py use the step weights.
+weighted by how few of the points the history trusts it ranks among its suspects; the count
+(label_counts.py) and memorisation.py use the step weights.
 
 **Step weights.** A step carries evidence while the network fits the points it trusts but
 not the suspects: before that nothing is learned, after it (memorisation) every point agrees
@@ -41,20 +41,17 @@ from tb_embedanalysis.analysis.label_counts import ErrorCount, StepJoints
 LOGITS_AGREEMENT = 0.5
 METHOD_KNN = "history (kNN margins over weighted steps)"
 METHOD_LOGITS = ("history (kNN margins over weighted steps and logit margins at the step that best confirms "
-                 "them, by rank, each view weighted by its fit of the trusted points)")
+                 "them, by rank, each view weighted by how few trusted points it ranks among the suspects)")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class StepEvidence:
     """Per step and point: fitted (S, n) float, the prediction equals the given label (kNN
     vote; with logits, the kNN vote and the logits' argmax both count, as halves);
-    logit_margin (S, n) float64, or None without logits; knn_fitted / logit_fitted (S, n)
-    bool, each view's own (logit_fitted None without logits)."""
+    logit_margin (S, n) float64, or None without logits."""
 
     fitted: np.ndarray
     logit_margin: Optional[np.ndarray]
-    knn_fitted: Optional[np.ndarray] = None
-    logit_fitted: Optional[np.ndarray] = None
 
 
 def usable_logits(vectors: Sequence[np.ndarray], codes: np.ndarray, n_labels: int) -> bool:
@@ -67,21 +64,23 @@ def usable_logits(vectors: Sequence[np.ndarray], codes: np.ndarray, n_labels: in
 
 def step_evidence(predicted: np.ndarray, codes: np.ndarray, logits: Optional[Sequence[np.ndarray]]) -> StepEvidence:
     """StepEvidence from the kNN votes predicted (S, n) and, when not None, logits (S of (n, L))."""
-    knn_fitted = predicted == codes[None, :]
-    fitted = knn_fitted.astype(np.float64)
+    fitted = (predicted == codes[None, :]).astype(np.float64)
     if logits is None:
-        return StepEvidence(fitted, None, knn_fitted)
+        return StepEvidence(fitted, None)
     n = codes.size
-    margins, argmax_fitted = [], []
+    margins = []
     for z in logits:
-        z = np.asarray(z, dtype=np.float64)
-        own = z[np.arange(n), codes]
+        z = np.asarray(z)
+        if z.dtype not in (np.float32, np.float64):
+            z = z.astype(np.float64)
+        # max and argmax are exact in the logged dtype: only the two (n,) terms become float64
+        # (the same margins, bit for bit, as converting all of z first, at half the copying)
+        own = z[np.arange(n), codes].astype(np.float64)
         other = z.copy()
         other[np.arange(n), codes] = -np.inf
-        margins.append(own - other.max(axis=1))
-        argmax_fitted.append(np.argmax(z, axis=1) == codes)
-        fitted[len(margins) - 1] = (fitted[len(margins) - 1] + argmax_fitted[-1]) / 2.0
-    return StepEvidence(fitted, np.stack(margins), knn_fitted, np.stack(argmax_fitted))
+        margins.append(own - other.max(axis=1).astype(np.float64))
+        fitted[len(margins) - 1] = (fitted[len(margins) - 1] + (np.argmax(z, axis=1) == codes)) / 2.0
+    return StepEvidence(fitted, np.stack(margins))
 
 
 def step_weights(fitted: np.ndarray, suspects: np.ndarray) -> np.ndarray:
@@ -111,11 +110,22 @@ def _separation(ranks: np.ndarray, suspects: np.ndarray) -> float:
     return (total - m * (m + 1) / 2.0) / (m * (ranks.size - m))
 
 
-def _misfit(fitted: np.ndarray, trusted: np.ndarray, shares: np.ndarray) -> float:
-    """The share-weighted mean over steps of the trusted rows' misfit (1 − fitted), at least
-    one row's worth (a view that fits every trusted row is not given infinite weight)."""
-    misfit = float(shares @ (1.0 - fitted[:, trusted].mean(axis=1))) if trusted.any() else 1.0
-    return max(misfit, 1.0 / max(int(trusted.sum()), 1))
+def _misfit(ranks: np.ndarray, suspects: np.ndarray) -> float:
+    """The share of a view's top m (ranks (n,), m = the suspects' number) taken by trusted
+    rows (not `suspects`), at least one row's worth (a view whose top m is exactly the
+    suspects is not given infinite weight); 1 without suspects."""
+    m = int(suspects.sum())
+    if m == 0:
+        return 1.0
+    return max(int(np.sum(top(ranks, m) & ~suspects)), 1) / m
+
+
+def view_weight(knn_ranks: np.ndarray, logit_ranks: np.ndarray, suspects: np.ndarray) -> float:
+    """α = e_k⁻² / (e_k⁻² + e_l⁻²) in (0, 1), the kNN view's weight, e_v = _misfit of the
+    view's ranks (n,) against the suspects (n,) bool: inverse-variance weights, the view
+    that puts fewer trusted rows among its top m is the less noisy one."""
+    knn_noise, logit_noise = _misfit(knn_ranks, suspects) ** -2, _misfit(logit_ranks, suspects) ** -2
+    return knn_noise / (knn_noise + logit_noise)
 
 
 def combined_score(neighbors: Sequence[np.ndarray], codes: np.ndarray, evidence: StepEvidence,
@@ -134,11 +144,13 @@ def combined_score(neighbors: Sequence[np.ndarray], codes: np.ndarray, evidence:
       view picks the step, so the logits are read where they confirm the neighbourhoods
       and not where they only agree with themselves (after memorisation every margin is
       positive; before learning none carries anything).
-    * α = e_l⁻² / (e_k⁻² + e_l⁻²), e_v the view's misfit of the trusted rows (not
-      `suspects`), mean over steps weighted by w_t²: inverse-variance weights, the view that
-      contradicts fewer labels the history trusts is the less noisy one. (On digits the
-      neighbourhoods fit clean points almost perfectly and α ≈ 0.6-0.7; on the multi-modal
-      classification data the logits fit them better and α ≈ 0.4.)
+    * α = e_k⁻² / (e_k⁻² + e_l⁻²) (view_weight), e_v the share of the view's own top m
+      (as ranked, the very quantity combined) taken by rows the history trusts (not
+      `suspects`): inverse-variance weights, the view that contradicts fewer of the trusted
+      points is the less noisy one. (Each view's prediction, vote or argmax, disagreeing
+      with trusted labels was the misfit before: a proxy of what the ranks say, it gave
+      the logits as much weight on digits with confusable flips, where they add nothing,
+      as on classification, where they add most.)
 
     Why: on the protocol's ten tuning seeds (tests/label_error_protocol.py) a fixed rank
     mean of the kNN history and AUM was below the kNN history alone on digits with
@@ -151,18 +163,14 @@ def combined_score(neighbors: Sequence[np.ndarray], codes: np.ndarray, evidence:
     weighted = history_score(neighbors, codes, step_weights=weights, tallies=tallies)
     if evidence.logit_margin is None:
         return weighted
-    if suspects is None or knn_plain is None or evidence.knn_fitted is None or evidence.logit_fitted is None:
+    if suspects is None or knn_plain is None:
         raise ValueError("with logits the score needs the suspects and the plain kNN history score")
     knn_top = top(knn_plain, int(suspects.sum()))
     step_ranks = [_ranks(-margin) for margin in evidence.logit_margin]
     best = int(np.argmax([_separation(r, knn_top) for r in step_ranks]))
-    shares = np.asarray(weights, dtype=np.float64) ** 2
-    shares = shares / shares.sum()
-    trusted = ~suspects
-    knn_noise = _misfit(evidence.knn_fitted.astype(np.float64), trusted, shares) ** -2
-    logit_noise = _misfit(evidence.logit_fitted.astype(np.float64), trusted, shares) ** -2
-    alpha = knn_noise / (knn_noise + logit_noise)
-    return alpha * _ranks(weighted) + (1.0 - alpha) * step_ranks[best]
+    knn_ranks = _ranks(weighted)
+    alpha = view_weight(knn_ranks, step_ranks[best], suspects)
+    return alpha * knn_ranks + (1.0 - alpha) * step_ranks[best]
 
 
 #: Rounds of (suspects → step weights → score and count); 2: tuned on the protocol's tuning seeds.
@@ -200,8 +208,8 @@ def analyse(neighbors: Sequence[np.ndarray], codes: np.ndarray, n_labels: int, p
     codes = np.asarray(codes, dtype=np.int64)
     logits = vectors if vectors is not None and usable_logits(vectors, codes, n_labels) else None
     evidence = step_evidence(predicted, codes, logits)
-    joints = StepJoints(neighbors, codes, n_labels)
-    tallies = tallies_of(neighbors, codes)  # built once for every round's score
+    tallies = tallies_of(neighbors, codes)  # built once for every round's score and the joints
+    joints = StepJoints(neighbors, codes, n_labels, [tally.slot for tally in tallies])
     weights = np.ones(len(neighbors))
     plain = history_score(neighbors, codes, tallies=tallies)
     if evidence.logit_margin is None:
@@ -216,5 +224,6 @@ def analyse(neighbors: Sequence[np.ndarray], codes: np.ndarray, n_labels: int, p
         suspects = top(score, int(round(joints.estimate(weights))))
     if logits is not None:  # the final score, from the last round's weights and suspects
         score = combined_score(neighbors, codes, evidence, weights, tallies, suspects=suspects, knn_plain=plain)
+    order = np.lexsort((np.arange(score.size), -score))  # PointHistory.order's: by score, then row
     return LabelErrors(METHOD_LOGITS if logits is not None else METHOD_KNN, score, weights, evidence.fitted,
-                       joints.count(weights, trusted=~suspects), suspects)
+                       joints.count(weights, trusted=~suspects).widened(order), suspects)

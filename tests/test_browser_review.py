@@ -121,7 +121,9 @@ def test_guide_line_ranks_by_history_and_a_reload_keeps_the_view(browser, served
         assert "score%3Dhistory" in shared and "step%3D800" in shared and "point%%3D%d" % point in shared
         page = context.new_page()  # the shared link, in a new page
         page.set_default_timeout(TIMEOUT_MS)
-        held, released = [], []  # its rankings held back until the picker is checked; the server answers them after
+        # Its rankings are held back until the picker is checked; the server answers them after.
+        held: list = []
+        released: list = []
         page.route("**/hard_examples?*", lambda route: route.continue_() if released else held.append(route))
         page.goto(shared)
         again = Tab(page, served["base"])

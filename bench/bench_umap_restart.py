@@ -6,10 +6,11 @@ a TensorBoard that has it; then `projection.umap_2d` of 2,500 × 32 points in 10
 default settings): a first start (empty cache directory: every kernel compiles), a second
 (kernels from `<cache dir>/numba`), and a second after the plugin's warm-up thread
 (umap_warmup.start) has finished, which is what a user who opens the map after TensorBoard has
-started waits for. The code timed is whatever PYTHONPATH imports, so two commits are compared
-by running this twice.
+started waits for; --n-epochs N adds warmed second starts with the map setting n_epochs = N. The
+code timed is whatever PYTHONPATH imports (run it from outside a checkout: the child's `-c`
+imports a package in the cwd first), so two commits are compared by running this twice.
 
-    PYTHONPATH=. .venv/bin/python bench/bench_umap_restart.py [--repeat 2]
+    PYTHONPATH=. .venv/bin/python bench/bench_umap_restart.py [--repeat 2] [--n-epochs 200]
     .venv/bin/python bench/bench_umap_restart.py --smoke     # the first two starts only
 """
 
@@ -32,6 +33,7 @@ from test_analysis_numba_cache import start
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=1, help="warmed second starts to time")
+    parser.add_argument("--n-epochs", type=int, help="also time warmed second starts with this n_epochs setting")
     _support.add_smoke_flag(parser)
     args = parser.parse_args(argv)
     print("load average %.1f %.1f %.1f" % os.getloadavg(), flush=True)
@@ -40,6 +42,8 @@ def main(argv=None) -> int:
         runs: List[Tuple[str, Tuple[str, ...]]] = [("first start (compiles)", ()), ("second start", ())]
         if not args.smoke:
             runs += [("second start, after the warm-up", ("warm",))] * args.repeat
+            if args.n_epochs:
+                runs += [("same, n_epochs %d" % args.n_epochs, ("warm", str(args.n_epochs)))] * args.repeat
         for what, extra in runs:
             result = start(cache, *extra)
             assert result["finite"], result

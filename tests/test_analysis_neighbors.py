@@ -240,7 +240,7 @@ def test_prepare_decides_the_euclidean_frame_from_its_own_norms_as_float64_does(
     taken = []
     for name, x64 in cases.items():
         x = x64.astype(np.float32)
-        valid = np.isfinite(x).all(axis=1)
+        valid = np.asarray(np.isfinite(x).all(axis=1))
         prep = neighbors.prepare(x, "euclidean", valid)
         alone = frame.build(x, valid, "euclidean")
         assert prep.frame.copied == alone.copied, name

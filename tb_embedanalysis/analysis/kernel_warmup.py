@@ -61,9 +61,8 @@ def start_once(started: threading.Event, target, name: str) -> Optional[threadin
 def start(cache_dir: Optional[str], *, yield_cpu: bool = True) -> Optional[threading.Thread]:
     """Compile or load topk_fold's kernel in a background thread; the thread, or None when numba
     does not cache in `cache_dir`'s own folder or a warm-up started already in this process.
-    yield_cpu: at a lower priority (TensorBoard: its requests first). The CLI says False: it
-    has nothing to yield to, and a process whose kernel was loaded in a niced thread ran its
-    first 1,000,000-row estimate 4-7x slower in a measurement (bench/README.md; not understood)."""
+    yield_cpu: at a lower priority (TensorBoard: its requests first). The CLI says False: the
+    warm-up competes only with the same command's own loading, which needs the kernel next."""
     if own_numba_folder(cache_dir) is None:
         return None
     return start_once(_started, lambda: _warm(yield_cpu), "embedanalysis-kernel-warmup")

@@ -24,6 +24,15 @@ for this flag).
 
     .venv/bin/python bench/bench_tab_paint.py [--sizes 10000 100000] [--keep DIR] [--timeline]
     .venv/bin/python bench/bench_tab_paint.py --smoke    # 500 points, with --timeline: does it still run?
+
+Issue 25's unprunable cases (--data; each label one Gaussian cluster around an N(0, 1)
+centre, no k-means cell inside a cluster prunes): `tight` spread 0.3 (bench_exact_large.py's),
+`typical` 0.5 (bench_memory.py's), `wide` 0.8 (as wide as the centres' distance apart), with
+--dim, --labels, the tab's --k and --cold-only (one cold opening per size, no warm one):
+
+    .venv/bin/python bench/bench_tab_paint.py --sizes 200000 --data tight --dim 64 --labels 10 --cold-only
+    .venv/bin/python bench/bench_tab_paint.py --sizes 100000 --data wide --dim 64 --labels 50 --cold-only
+    .venv/bin/python bench/bench_tab_paint.py --sizes 100000 --data typical --dim 64 --labels 10 --k 1000 --cold-only
 """
 
 import argparse
@@ -50,13 +59,20 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-c
 TARGET_WARM_S = 1.5
 
 
-def write_logdir(root: pathlib.Path, n: int) -> None:
+#: --data: the spread of each label's cluster around its N(0, 1) centre (see the docstring).
+SPREADS = {"tight": 0.3, "typical": 0.5, "wide": 0.8}
+
+
+def write_logdir(root: pathlib.Path, n: int, *, data: str = "default", dim: int = 32, n_labels: int = 20) -> None:
     from tb_embedanalysis import write_embedding
 
     rng = np.random.default_rng(n)
-    labels = rng.integers(0, 20, size=n)
-    centres = rng.normal(size=(20, 32)) * 3.0
-    vectors = (centres[labels] + rng.normal(size=(n, 32))).astype(np.float32)
+    labels = rng.integers(0, n_labels, size=n)
+    if data == "default":  # 20 labels, 32-d, centres N(0, 9), spread 1: the first figures' data
+        vectors = (rng.normal(size=(n_labels, dim))[labels] * 3.0 + rng.normal(size=(n, dim))).astype(np.float32)
+    else:
+        vectors = rng.normal(size=(n_labels, dim)).astype(np.float32)[labels]
+        vectors += np.float32(SPREADS[data]) * rng.standard_normal((n, dim), dtype=np.float32)
     write_embedding(root / ("n%d" % n), vectors, name="points",
                     metadata={"Id": ["p%d" % i for i in range(n)], "Label": ["class%02d" % c for c in labels]})
 
@@ -94,7 +110,7 @@ def print_timeline(opened_ms: float, resources, server_log: pathlib.Path, since_
         print("  %7.3f  %s" % (t, text))
 
 
-def open_tab(browser, base: str, run: str, timeout_s: float, timeline=None):
+def open_tab(browser, base: str, run: str, timeout_s: float, timeline=None, k=None):
     """Opens the tab in a fresh page.
 
     Returns ({map, mapLabels, clusters: s}, TensorBoard shell s, redraw ms). Times count from the
@@ -106,7 +122,7 @@ def open_tab(browser, base: str, run: str, timeout_s: float, timeline=None):
     page = context.new_page()
     page.set_default_timeout(timeout_s * 1000)
     try:
-        page.goto(base + "/#embedanalysis&ea=" + "run%3D" + run)
+        page.goto(base + "/#embedanalysis&ea=" + "run%3D" + run + ("" if k is None else "%26k%3D" + str(k)))
         frame = page.wait_for_selector('iframe[src*="plugin_entry.html?name=embedanalysis"]',
                                        state="attached").content_frame()
         # Recolouring needs every row's label; if that request fails the map says so
@@ -128,7 +144,7 @@ def open_tab(browser, base: str, run: str, timeout_s: float, timeline=None):
             return times;
         }""")
         seconds = {name: (marks[name] - opened) / 1000 if name in marks else float("nan")
-                   for name in ("map", "mapLabels", "clusters")}
+                   for name in ("map", "mapLabels", "clusters", "clusters-estimate")}
         if timeline is not None:
             server_log, since_s = timeline
             print_timeline(opened, frame.evaluate(RESOURCES), server_log, since_s, marks)
@@ -143,6 +159,11 @@ def main(argv=None):
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for a cold paint")
     parser.add_argument("--keep", help="write the logdir here instead of a temporary directory")
     parser.add_argument("--timeline", action="store_true", help="print each opening's requests and jobs")
+    parser.add_argument("--data", choices=["default", *SPREADS], default="default", help="see the docstring")
+    parser.add_argument("--dim", type=int, default=32)
+    parser.add_argument("--labels", type=int, default=20)
+    parser.add_argument("--k", type=int, help="the tab's k (default: the tab's own, 10)")
+    parser.add_argument("--cold-only", action="store_true", help="open each size once, cold")
     _support.add_smoke_flag(parser)
     args = parser.parse_args(argv)
     if args.smoke:
@@ -154,7 +175,7 @@ def main(argv=None):
         logdir = root / "logs"
         for n in args.sizes:
             if not (logdir / ("n%d" % n)).exists():
-                write_logdir(logdir, n)
+                write_logdir(logdir, n, data=args.data, dim=args.dim, n_labels=args.labels)
         rows = []
         cache = pathlib.Path(tmp) / "cache"  # always fresh: "cold" must mean cold
         server_log = pathlib.Path(tmp) / "timeline.jsonl"
@@ -166,15 +187,16 @@ def main(argv=None):
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
                 for n in args.sizes:
-                    for kind in ("cold", "warm"):
+                    for kind in ("cold",) if args.cold_only else ("cold", "warm"):
                         if args.timeline:
                             print("N=%d %s: timeline (s from opening the tab)" % (n, kind))
                         t, shell, redraw = open_tab(browser, base, "n%d" % n, args.timeout,
-                                                    (server_log, time.time()) if args.timeline else None)
+                                                    (server_log, time.time()) if args.timeline else None, args.k)
                         rows.append((n, kind, t["map"], t["mapLabels"], t["clusters"], redraw))
-                        print("N=%7d %-4s  map %6.2f s (coloured %.2f s)   cluster table %6.2f s   redraw %5.1f ms"
-                              "   (TensorBoard's own page before the tab: %.2f s)"
-                              % (n, kind, t["map"], t["mapLabels"], t["clusters"], redraw, shell), flush=True)
+                        print("N=%7d %-4s  map %6.2f s (coloured %.2f s)   cluster table %6.2f s (estimate %.2f s)"
+                              "   redraw %5.1f ms   (TensorBoard's own page before the tab: %.2f s)   load %.1f"
+                              % (n, kind, t["map"], t["mapLabels"], t["clusters"], t["clusters-estimate"], redraw,
+                                 shell, os.getloadavg()[0]), flush=True)
             finally:
                 browser.close()
     print()

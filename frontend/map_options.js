@@ -9,7 +9,7 @@
 /** URL key per option (state.js merges these into its own). */
 export const MAP_KEYS = {
   colourBy: 'colour', labelBy: 'words', dims: 'dims', components: 'pc', perplexity: 'perp',
-  learningRate: 'lr', nNeighbors: 'nn', minDist: 'md', left: 'xl', right: 'xr', down: 'yd', up: 'yu',
+  learningRate: 'lr', nNeighbors: 'nn', minDist: 'md', epochs: 'ep', left: 'xl', right: 'xr', down: 'yd', up: 'yu',
   customColumn: 'xcol', customMatch: 'xmatch',
 };
 export const MAP_NUMERIC = new Set(['dims']);
@@ -43,7 +43,7 @@ export function projectionParams(method, map) {
     return {};
   }
   if (method === 'tsne') return {...params, perplexity: map.perplexity, learning_rate: map.learningRate};
-  if (method === 'umap') return {...params, n_neighbors: map.nNeighbors, min_dist: map.minDist};
+  if (method === 'umap') return {...params, n_neighbors: map.nNeighbors, min_dist: map.minDist, n_epochs: map.epochs};
   return params;
 }
 

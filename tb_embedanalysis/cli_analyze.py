@@ -43,7 +43,7 @@ def cmd_analyze(args) -> int:
     analysed for another reason is reported on stderr and the others still are; the exit
     status is then 2.
     """
-    workspace = cli_common.open_workspace(args)
+    workspace = cli_common.open_workspace(args, warm_kernel=True)
     matched = cli_common.matching_series(workspace, args)
     candidates = _labelled(workspace, matched, args)
     several = len(matched) > 1  # the output's shape follows what was asked, not what was left

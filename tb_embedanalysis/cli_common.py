@@ -9,6 +9,7 @@ import sys
 from tb_embedanalysis import errors, queries
 from tb_embedanalysis.budget import DEFAULT_WORK_MEMORY_MB
 from tb_embedanalysis.quoting import printable
+from tb_embedanalysis.tags import default_cache_dir
 
 EXIT_BUG = 1  # a bug of ours: one line with an error id, the traceback saved
 EXIT_BAD_INPUT = 2  # what the user can fix (arguments, logs), as argparse's usage errors
@@ -25,18 +26,34 @@ def common_arguments(p) -> None:
     p.add_argument("--k", type=int, help="neighbours per point (default 10, fewer for tiny embeddings)")
     p.add_argument("--metric", choices=queries.METRIC_CHOICES, default=queries.AUTO_METRIC,
                    help="distance (default auto: the one under which the labels are most predictable)")
-    p.add_argument("--cache-dir", help="where to cache kNN graphs (default: no disk cache)")
+    p.add_argument("--cache-dir", help="where to cache kNN graphs and compiled kernels (default: no disk cache, "
+                                       "compiled kernels in the tab's default cache directory, %s; "
+                                       "'none': nothing on disk)" % default_cache_dir())
     p.add_argument("--work-memory-mb", type=float, default=DEFAULT_WORK_MEMORY_MB, metavar="MB",
                    help="working memory one computation may take; a larger one is refused before it starts, "
                         "saying what fits (default %(default)s, as the tab's --embedanalysis_work_memory_mb)")
 
 
-def open_workspace(args) -> queries.Workspace:
+def check_arguments(args) -> None:
+    """The logdir exists and --work-memory-mb is positive."""
     if not os.path.isdir(args.logdir):
         raise errors.NotFound("logdir %s does not exist" % args.logdir)
     if not args.work_memory_mb > 0:
         raise errors.InvalidArgument("--work-memory-mb must be positive, got %s" % args.work_memory_mb)
-    return queries.Workspace.open(args.logdir, cache_dir=args.cache_dir or None, work_memory_mb=args.work_memory_mb)
+
+
+def open_workspace(args, *, warm_kernel: bool = False) -> queries.Workspace:
+    """The logdir's workspace. Without --cache-dir nothing is cached on disk but numba's
+    compiled kernels, in the tab's own cache directory (numba_cache.py: a few MB, shared with
+    TensorBoard's): before, every `analyze` compiled the exact search's kernel (~1 s of a
+    1,000,000-row --quick estimate). warm_kernel (the analyses): that kernel compiled or
+    loaded in a background thread while the embedding loads (analysis/kernel_warmup.py)."""
+    check_arguments(args)
+    cache_dir = args.cache_dir or None
+    if cache_dir is not None and cache_dir.lower() == "none":  # as the tab's flag: memory only
+        return queries.Workspace.open(args.logdir, work_memory_mb=args.work_memory_mb)
+    return queries.Workspace.open(args.logdir, cache_dir=cache_dir, work_memory_mb=args.work_memory_mb,
+                                  kernel_cache_dir=default_cache_dir(), warm_kernel=warm_kernel)
 
 
 def matching_series(workspace: queries.Workspace, args) -> list:

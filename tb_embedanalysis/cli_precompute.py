@@ -3,7 +3,6 @@ graphs, statistics, hard examples, outliers, near-duplicates, the PCA map, the h
 every step), computed ahead, in this process or on a Dask cluster, into the cache the tab
 reads (tb_embedanalysis/precompute/). Dask is imported only with --engine dask."""
 
-import argparse
 import sys
 
 from tb_embedanalysis import cli_common, errors, queries
@@ -84,8 +83,7 @@ def cmd_precompute(args) -> int:
 
 def _workspace(args, cache_dir: str) -> queries.Workspace:
     """cli_common.open_workspace's checks, with the disk cache's bound (--disk-cache-mb)."""
-    cli_common.open_workspace(argparse.Namespace(logdir=args.logdir, work_memory_mb=args.work_memory_mb,
-                                                 cache_dir=None))  # checks the logdir and the budget
+    cli_common.check_arguments(args)  # the logdir and the budget
     return queries.Workspace.open(args.logdir, cache_dir=cache_dir, work_memory_mb=args.work_memory_mb,
                                   disk_cache_mb=args.disk_cache_mb)
 

@@ -29,7 +29,7 @@ def add_quality_parser(sub, common) -> None:
 
 def cmd_quality(args) -> int:
     which = [name for name in ("outliers", "duplicates") if getattr(args, name)] or ["outliers", "duplicates"]
-    workspace = cli_common.open_workspace(args)
+    workspace = cli_common.open_workspace(args, warm_kernel=True)
     candidates = cli_common.matching_series(workspace, args)
     results, failed = [], 0
     for series in candidates:

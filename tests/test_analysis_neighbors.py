@@ -213,3 +213,43 @@ def test_prepare_decides_the_cosine_frame_from_its_own_norms_as_float64_does():
         np.testing.assert_array_equal(prep.work, alone.work, err_msg=name)
     assert frame.build(cases["norm 2^41"].astype(np.float32), np.ones(200, dtype=bool), "cosine").copied
     assert not frame.build(base.astype(np.float32), np.ones(200, dtype=bool), "cosine").copied
+
+
+def test_prepare_decides_the_euclidean_frame_from_its_own_norms_as_float64_does():
+    """Euclidean likewise: the float32 squared norms and the float64 mean decide when the offset
+    is certainly small and the norms well inside the range (frame._small_offset); every other
+    case goes to the float64 pass. The frame, and so every key, is the float64 pass's: offsets
+    on both sides of OFFSET_RATIO × the spread and at the shortcut's own edge, norms near both
+    ends, tiny elements, invalid rows (NaN) among the valid ones."""
+    from tb_embedanalysis.analysis import frame
+
+    rng = np.random.default_rng(4)
+    base = rng.normal(size=(300, 16))
+    spread = np.sqrt(((base - base.mean(axis=0)) ** 2).sum(axis=1).mean())
+    direction = np.eye(16)[0]
+    cases = {"plain": base}
+    for ratio in (0.5, 0.69, 0.71, 1.0, 1.9, 2.1, 50.0):  # ‖c‖ / spread (the shortcut's edge ≈ 1)
+        cases["offset %.2f spread" % ratio] = base + ratio * spread * direction
+    for exponent in (-41, -40, -39, -38, 38, 39, 40, 41):
+        cases["scaled to 2^%d" % exponent] = base * 2.0 ** exponent / np.abs(base).max()
+    tiny = base * 2.0 ** -70  # squares underflow float32
+    cases["tiny elements"] = tiny
+    with_nan = base.copy()
+    with_nan[[5, 77]] = np.nan
+    cases["invalid rows"] = with_nan
+    taken = []
+    for name, x64 in cases.items():
+        x = x64.astype(np.float32)
+        valid = np.asarray(np.isfinite(x).all(axis=1))
+        prep = neighbors.prepare(x, "euclidean", valid)
+        alone = frame.build(x, valid, "euclidean")
+        assert prep.frame.copied == alone.copied, name
+        np.testing.assert_array_equal(prep.work, alone.work, err_msg=name)
+        if not alone.copied:
+            rows = np.flatnonzero(valid)
+            sq = neighbors._squared_norms(x)
+            taken.append((name, frame._small_offset(rows, sq, frame._mean(x, rows))))
+    shortcut = dict(taken)
+    assert shortcut["plain"] and shortcut["offset 0.50 spread"] and shortcut["invalid rows"], taken
+    assert not shortcut["offset 1.90 spread"]  # kept by the float64 pass, not by the shortcut
+    assert frame.build(cases["offset 50.00 spread"].astype(np.float32), np.ones(300, dtype=bool), "euclidean").copied

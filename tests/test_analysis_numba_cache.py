@@ -38,8 +38,12 @@ CHILD = textwrap.dedent("""
     rng = np.random.default_rng(0)
     centres = np.repeat(rng.normal(size=(10, 32)) * 4, 250, axis=0)
     vectors = (rng.normal(size=(2500, 32)) + centres).astype(np.float32)
+    settings = {}
+    if len(sys.argv) > 3:  # the bench's n_epochs (bench/bench_umap_restart.py)
+        from tb_embedanalysis.analysis.map_settings import MapSettings
+        settings = {"settings": MapSettings(epochs=int(sys.argv[3]))}
     start = time.perf_counter()
-    result = projection.umap_2d(vectors, np.ones(2500, bool))
+    result = projection.umap_2d(vectors, np.ones(2500, bool), **settings)
     print(json.dumps({"seconds": time.perf_counter() - start, "finite": bool(np.isfinite(result.coords).all()),
                       "numba_cache_dir": os.environ.get("NUMBA_CACHE_DIR")}))
 """)

@@ -55,6 +55,21 @@ def test_umap_is_seeded_reports_progress_and_keeps_the_blobs_apart(blobs):
     assert (nearest == y[valid]).mean() == 1.0
 
 
+def test_the_epoch_count_is_the_layouts_and_a_seed_still_gives_one_map(blobs):
+    from tb_embedanalysis.analysis.map_settings import MapSettings
+
+    x, _ = blobs
+    valid = np.isfinite(x).all(axis=1)
+    seen = []
+    short = MapSettings(epochs=60)
+    a = projection.umap_2d(x, valid, seed=3, settings=short, on_progress=lambda f, m=None: seen.append(m))
+    np.testing.assert_array_equal(a.coords, projection.umap_2d(x, valid, seed=3, settings=short).coords)
+    assert "UMAP layout, epoch 60 of 60" in seen, seen[-5:]
+    assert not np.array_equal(a.coords, projection.umap_2d(x, valid, seed=3).coords)  # the default: 500
+    assert short.key("umap")["n_epochs"] == 60 and "n_epochs" not in MapSettings().key("umap")
+    assert MapSettings().is_default("umap") and not short.is_default("umap")
+
+
 def test_another_seed_gives_another_map(blobs):
     x, _ = blobs
     valid = np.isfinite(x).all(axis=1)

@@ -256,6 +256,7 @@ def test_tsne_settings_are_sent_and_refused_out_of_bounds(page, served):
     frame.click("button.seg[data-method=umap]")
     frame.wait_for_selector("input[name=n_neighbors][placeholder='15']")
     assert frame.get_attribute("input[name=min_dist]", "placeholder") == "0.1"
+    assert frame.get_attribute("input[name=n_epochs]", "placeholder") == "auto"
     wait_map(frame)  # UMAP with its defaults (not left computing while TensorBoard stops)
     shot(page, "settings", "dark")
 

@@ -131,6 +131,9 @@ def test_umap_in_three_dimensions_with_its_settings(client):
     ({"method": "umap", "n_neighbors": "100000"}, "n_neighbors"),
     ({"method": "umap", "min_dist": "1.5"}, "min_dist"),
     ({"method": "umap", "min_dist": "nan"}, "min_dist"),
+    ({"method": "umap", "n_epochs": "10"}, "n_epochs"),
+    ({"method": "umap", "n_epochs": "5000"}, "n_epochs"),
+    ({"method": "umap", "n_epochs": "120.5"}, "n_epochs"),
     ({"method": "pca", "dims": "4"}, "dims"),
     ({"method": "pca", "components": "1,11"}, "components"),
     ({"method": "pca", "components": "1"}, "components"),
@@ -162,6 +165,21 @@ def test_settings_route_shows_the_defaults(client):
     assert body["settings"]["perplexity"]["default"] == 30.0
     assert body["settings"]["n_neighbors"]["default"] == 15 and body["settings"]["min_dist"]["default"] == 0.1
     assert body["settings"]["learning_rate"]["default"] == "auto" and body["methods"] == ["pca", "tsne", "umap"]
+    assert body["settings"]["n_epochs"] == {"default": "auto", "min": 50, "max": 1000}
+
+
+def test_umap_epochs_are_a_setting_of_their_own_map(client):
+    """n_epochs: a map of its own (its own cache key, echoed), seeded, laid out in that many
+    epochs (the progress says so); the default stays umap-learn's (500 at 240 points)."""
+    default = get(client, "/projection", run="table", embedding="points", method="umap")
+    assert default.status_code == 200 and coords_of(default)[1]["settings"] == {"dims": 2, "n_neighbors": 15,
+                                                                              "min_dist": 0.1}
+    query = dict(run="table", embedding="points", method="umap", n_epochs="60")
+    first = get(client, "/projection", **query)
+    assert first.status_code == 200, first.get_data(as_text=True)
+    coords, info = coords_of(first)
+    assert info["settings"] == {"dims": 2, "n_neighbors": 15, "min_dist": 0.1, "n_epochs": 60}
+    assert not np.array_equal(coords, coords_of(default)[0])
 
 
 def _expected_custom(vectors, left, right):

@@ -153,3 +153,23 @@ def test_small_graphs_never_wait_for_the_kernels_compile():
     """)
     out = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=300, check=True)
     assert out.stdout.split() == ["False", "True", "True", "True"], out.stdout + out.stderr
+
+
+def test_a_kernel_module_still_being_imported_is_not_compiled(monkeypatch):
+    """The warm-up thread (kernel_warmup) imports topk_fold while a request or the CLI may
+    already search: `_sweep_pays` must read a partly initialised module (what sys.modules holds
+    during `import numba`, before `compiled` or `_kernel` exist) as "not compiled", not raise
+    (it raised AttributeError: a CLI bug exit, found by bench_cli_quick.py --smoke)."""
+    import types
+
+    from tb_embedanalysis.analysis import propose, topk_fold
+
+    name = topk_fold.__name__
+    monkeypatch.setitem(sys.modules, name, types.ModuleType(name))  # before `compiled` is defined
+    assert propose._sweep_pays(propose.SWEEP_COLD_MIN_ROWS - 1) is False
+    partial = types.ModuleType(name)
+    # `compiled` defined, `_kernel` not yet: the function itself, bound to that module's globals
+    vars(partial)["compiled"] = types.FunctionType(topk_fold.compiled.__code__, vars(partial))
+    monkeypatch.setitem(sys.modules, name, partial)
+    assert propose._sweep_pays(propose.SWEEP_COLD_MIN_ROWS - 1) is False
+    assert propose._sweep_pays(propose.SWEEP_COLD_MIN_ROWS) is True  # large: the sweep regardless

@@ -12,7 +12,7 @@ import {Rotation3D, axesPainter} from '../scatter3d.js';
 import {SpriteLayer} from '../scatter_sprites.js';
 import {MapOptionsView, columnLegend} from '../views/map_options.js';
 
-const RELOAD = new Set(['dims', 'components', 'perplexity', 'learningRate', 'nNeighbors', 'minDist', 'left', 'right',
+const RELOAD = new Set(['dims', 'components', 'perplexity', 'learningRate', 'nNeighbors', 'minDist', 'epochs', 'left', 'right',
   'down', 'up', 'customColumn', 'customMatch']);
 const DRAG_RADIANS_PER_PX = 0.01;
 

@@ -8,8 +8,10 @@ import {el, fmt, pct, replace} from './dom.js';
 import {GRADIENT_CSS, MISSING} from '../map_colouring.js';
 import {OTHER} from '../palette.js';
 
-const LABELLED = {perplexity: 'perplexity', learningRate: 'learning rate', nNeighbors: 'neighbours', minDist: 'min_dist'};
-const SERVER = {perplexity: 'perplexity', learningRate: 'learning_rate', nNeighbors: 'n_neighbors', minDist: 'min_dist'};
+const LABELLED = {perplexity: 'perplexity', learningRate: 'learning rate', nNeighbors: 'neighbours', minDist: 'min_dist',
+  epochs: 'epochs'};
+const SERVER = {perplexity: 'perplexity', learningRate: 'learning_rate', nNeighbors: 'n_neighbors', minDist: 'min_dist',
+  epochs: 'n_epochs'};
 
 /** Rebuild the settings row with `nodes`, keeping what the user typed and has not applied
  * (and the focused field, caret included): the row is rebuilt when a map or the defaults
@@ -116,7 +118,7 @@ export class MapOptionsView {
 
   /** t-SNE or UMAP: number fields with the defaults as placeholders; Apply sends them. */
   numberSettings(method, map, bounds) {
-    const fields = method === 'tsne' ? ['perplexity', 'learningRate'] : ['nNeighbors', 'minDist'];
+    const fields = method === 'tsne' ? ['perplexity', 'learningRate'] : ['nNeighbors', 'minDist', 'epochs'];
     const inputs = {};
     const row = fields.map((field) => {
       const b = bounds?.[SERVER[field]] ?? {};
@@ -133,10 +135,12 @@ export class MapOptionsView {
     const defaults = fields.map((f) => `${LABELLED[f]} ${bounds?.[SERVER[f]]?.default ?? '…'}`).join(', ');
     const ranges = fields.map((f) => { const b = bounds?.[SERVER[f]]; return b ? `${LABELLED[f]} ${b.min}–${fmt(b.max)}` : null; }).filter(Boolean).join(', ');
     const reset = () => { applied(this.settings); this.onChange(Object.fromEntries(fields.map((f) => [f, null]))); };
+    const auto = method === 'tsne' ? ' (auto: N ÷ exaggeration, openTSNE’s)'
+      : ' (auto: umap-learn’s, 500 below 10,000 points, 200 above; fewer draw sooner and keep fewer true neighbours)';
     rebuildKeepingTyped(this.settings, el('div', {class: 'toolbar'}, el('span', {class: 'small strong'}, method === 'tsne' ? 't-SNE' : 'UMAP'), row,
       el('button', {type: 'button', class: 'button small', name: 'apply_settings', onclick: apply}, 'Apply'),
       el('button', {type: 'button', class: 'button small subtle', onclick: reset}, 'Defaults')),
-    el('div', {class: 'muted small'}, `defaults: ${defaults}${method === 'tsne' ? ' (auto: N ÷ exaggeration, openTSNE’s)' : ''}; ranges: ${ranges}`));
+    el('div', {class: 'muted small'}, `defaults: ${defaults}${auto}; ranges: ${ranges}`));
   }
 
   /** The custom projection: x from left to right, y from down to up (empty: PCA), column, match. */

@@ -58,17 +58,20 @@ def start_once(started: threading.Event, target, name: str) -> Optional[threadin
     return thread
 
 
-def start(cache_dir: Optional[str]) -> Optional[threading.Thread]:
+def start(cache_dir: Optional[str], *, yield_cpu: bool = True) -> Optional[threading.Thread]:
     """Compile or load topk_fold's kernel in a background thread; the thread, or None when numba
-    does not cache in `cache_dir`'s own folder or a warm-up started already in this process."""
+    does not cache in `cache_dir`'s own folder or a warm-up started already in this process.
+    yield_cpu: at a lower priority (TensorBoard: its requests first). The CLI says False: the
+    warm-up competes only with the same command's own loading, which needs the kernel next."""
     if own_numba_folder(cache_dir) is None:
         return None
-    return start_once(_started, _warm, "embedanalysis-kernel-warmup")
+    return start_once(_started, lambda: _warm(yield_cpu), "embedanalysis-kernel-warmup")
 
 
-def _warm() -> None:
+def _warm(yield_cpu: bool = True) -> None:
     try:
-        lower_priority()
+        if yield_cpu:
+            lower_priority()
         if jobs.exiting():
             return
         from tb_embedanalysis.analysis import topk_fold

@@ -135,9 +135,9 @@ def prepare(vectors, metric: str, valid=None) -> PreparedMatrix:
     valid = np.ones(n, dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
     if valid.shape != (n,):
         raise ValueError("valid must have shape (%d,), got %s" % (n, valid.shape))
-    # cosine: the stored rows' squared norms first; they decide the frame (frame.build's
-    # shortcut) and are W's own when W is the stored matrix: one pass over N × D, not two
-    sq = _squared_norms(matrix) if metric == "cosine" else None
+    # the stored rows' squared norms first; they decide the frame (frame.build's shortcuts)
+    # and are W's own when W is the stored matrix: one pass over N × D, not two
+    sq = _squared_norms(matrix)
     frame = frame_mod.build(matrix, valid, metric, sq=sq)
     work = frame.work
     if sq is None or frame.copied:

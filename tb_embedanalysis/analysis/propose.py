@@ -141,7 +141,10 @@ def _sweep_pays(n: int) -> bool:
     if n >= SWEEP_COLD_MIN_ROWS:
         return True
     fold = sys.modules.get(__name__.rpartition(".")[0] + ".topk_fold")
-    return fold is not None and fold.compiled()
+    # A warm-up thread (kernel_warmup) may be importing it right now: a partly initialised
+    # module has no `compiled` yet (an AttributeError here was a 500 / a CLI bug).
+    compiled = getattr(fold, "compiled", None)
+    return compiled is not None and compiled()
 
 
 def _propose_whole(prep: PreparedMatrix, wq: np.ndarray, kk: int, exclude: np.ndarray

@@ -60,8 +60,9 @@ def fold(dots: np.ndarray, scale: np.ndarray, euclidean: bool, invalid: np.ndarr
 
 def compiled() -> bool:
     """Whether the kernel is compiled (or loaded from numba's cache) in this process; False
-    while another thread is compiling it."""
-    return bool(_kernel.signatures)
+    while another thread is compiling it, or still importing this module (no _kernel yet)."""
+    kernel = globals().get("_kernel")
+    return kernel is not None and bool(kernel.signatures)
 
 
 def warm() -> None:

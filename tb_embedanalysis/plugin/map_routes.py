@@ -55,7 +55,8 @@ class MapRoutes:
         settings = maps.check_settings(
             method, dims=params.integer(request, "dims"), components=params.integer_list(request, "components"),
             perplexity=params.number(request, "perplexity"), learning_rate=params.text(request, "learning_rate"),
-            n_neighbors=params.integer(request, "n_neighbors"), min_dist=params.number(request, "min_dist"))
+            n_neighbors=params.integer(request, "n_neighbors"), min_dist=params.number(request, "min_dist"),
+            n_epochs=params.integer(request, "n_epochs"))
         result = maps.projection(self._workspace.engine, self._embedding(request), method=method, settings=settings)
         if isinstance(result, queries.Pending):
             return responses.pending_response(request, result)

@@ -37,7 +37,8 @@ def _bounded(name: str, value, bounds, *, integer: bool = False):
 
 def check_settings(method: str, *, dims: Optional[int] = None, components: Optional[Sequence[int]] = None,
                    perplexity: Optional[float] = None, learning_rate: Optional[str] = None,
-                   n_neighbors: Optional[int] = None, min_dist: Optional[float] = None) -> MapSettings:
+                   n_neighbors: Optional[int] = None, min_dist: Optional[float] = None,
+                   n_epochs: Optional[int] = None) -> MapSettings:
     """The map's settings from a request's values (None: the default); 400 naming the
     parameter for a value out of its bounds (map_settings.py) or one the method cannot use."""
     if dims is not None and dims not in map_settings.DIMENSIONS:
@@ -68,7 +69,8 @@ def check_settings(method: str, *, dims: Optional[int] = None, components: Optio
         perplexity=_bounded("perplexity", perplexity, map_settings.PERPLEXITY),
         learning_rate=rate,
         n_neighbors=_bounded("n_neighbors", n_neighbors, map_settings.NEIGHBOURS, integer=True),
-        min_dist=_bounded("min_dist", min_dist, map_settings.MIN_DIST))
+        min_dist=_bounded("min_dist", min_dist, map_settings.MIN_DIST),
+        epochs=_bounded("n_epochs", n_epochs, map_settings.EPOCHS, integer=True))
 
 
 def projection(engine: AnalysisEngine, embedding: Embedding, *, method: Optional[str] = None,

@@ -96,7 +96,10 @@ def test_guide_line_ranks_by_history_and_a_reload_keeps_the_view(browser, served
         guide = frame.wait_for_selector(".guide")
         assert "This embedding has 3 steps" in guide.inner_text()
         frame.click("button[name=guide_history]")
-        frame.wait_for_function("document.querySelector('select[name=hard_method]')?.value === 'history'")
+        # The picker shows the chosen score alone (disabled) while the ranking computes; the
+        # whole list once the answer is drawn.
+        frame.wait_for_function("(s => s?.value === 'history' && !s.disabled)"
+                                "(document.querySelector('select[name=hard_method]'))", timeout=120_000)
         help_line = frame.wait_for_selector(".score-help")
         assert help_line.inner_text().startswith("history:") and "several steps" in help_line.inner_text()
         titles = frame.eval_on_selector_all("select[name=hard_method] option", "os => os.map(o => [o.value, o.title])")

@@ -176,6 +176,40 @@ def test_expected_found_is_the_cuts_share_of_each_steps_flags():
     assert widened.high > count.widened(best_first).high >= count.high  # a random ranking may hide many more
 
 
+def test_found_range_low_end_counts_the_cuts_flags_by_their_steps_over_the_estimate():
+    """The promise's low end: Σ over the cut of the w²-weighted share of steps flagging the
+    row, over the estimated count, never above the high end (expected_found); a cut that
+    holds the rows most steps flag has the higher low end."""
+    rng = np.random.default_rng(11)
+    n, k, n_labels = 400, 10, 4
+    codes = rng.integers(0, n_labels, n)
+    graphs = []
+    for _ in range(3):
+        graph = np.stack([rng.choice(np.flatnonzero((codes == codes[i]) & (np.arange(n) != i)), k)
+                          for i in range(n)])
+        elsewhere = rng.random(n) < 0.15  # neighbours all of the next label: flagged rows
+        graph[elsewhere] = np.stack([rng.choice(np.flatnonzero(codes == (codes[i] + 1) % n_labels), k)
+                                     for i in np.flatnonzero(elsewhere)])
+        graphs.append(graph)
+    weights = np.array([1.0, 0.5, 0.8])
+    count = label_counts.count_errors(graphs, codes, n_labels, weights)
+    shares = weights ** 2 / np.sum(weights ** 2)
+    rate = np.zeros(n)
+    for t, graph in enumerate(graphs):
+        likely = label_counts.confident_labels(codes[graph], codes, n_labels)
+        rate += shares[t] * ((likely >= 0) & (likely != codes))
+    cut = int(round(count.count))
+    for order in (rng.permutation(n), np.argsort(-rate, kind="stable")):
+        low, high = count.found_range(order, cut)
+        assert high == pytest.approx(count.expected_found(order, cut))
+        assert low == pytest.approx(min(high, rate[order[:cut]].sum() / count.count))
+    random_low, random_high = count.found_range(rng.permutation(n), cut)
+    best_low, best_high = count.found_range(np.argsort(-rate, kind="stable"), cut)
+    assert random_low <= random_high and best_low < best_high <= 1.0  # a range, not one number
+    assert random_low < best_low
+    assert count.found_range(np.arange(n), 0) == (0.0, 0.0)
+
+
 @pytest.mark.parametrize("block", [1 << 22, 70], ids=["one-block", "blocks-of-7-rows"])
 def test_confident_labels_from_the_tallies_equal_the_sorted_pairs(monkeypatch, block):
     """The row-grouped path (history's tallies, label_errors.analyse) gives the same labels

@@ -281,6 +281,8 @@ def test_count_cut_line_and_memorisation_marker(tab, served):
     line = tab.frame.locator(".card-hard .hard-grid .hard-cut")
     line.wait_for()
     assert "about %d likely label errors above this line" % errors["cut"] in line.inner_text()
+    low, high = round(100 * errors["expected_found_low"]), round(100 * errors["expected_found"])
+    assert line.inner_text().endswith("should find about %s %%" % ("%d–%d" % (low, high) if low < high else high))
     assert tab.frame.evaluate("""() => { const line = document.querySelector('.card-hard .hard-grid .hard-cut');
         return [...line.parentElement.children].indexOf(line); }""") == above
     assert tab.frame.locator(".card-hard .errors-estimate").inner_text() == errors["message"]

@@ -107,6 +107,9 @@ def test_history_counts_label_errors_and_names_its_method(client, logdir, capsys
     scores = np.sort(body["points"]["score"])[::-1]
     assert errors["cut_score"] == pytest.approx(scores[errors["cut"] - 1], abs=1e-4)
     assert "about %d likely label errors" % errors["cut"] in errors["message"]
+    low, high = round(100 * errors["expected_found_low"]), round(100 * errors["expected_found"])
+    assert 0 < errors["expected_found_low"] <= errors["expected_found"] <= 1  # the promise: a range, its ends
+    assert ("should find about %s %% of them" % ("%d–%d" % (low, high) if low < high else high)) in errors["message"]
     assert all(p["label"] != p["likely"] and p["low"] <= p["high"] for p in errors["pairs"])
     assert errors["pairs"][0]["low"] <= errors["pairs"][0]["estimate"] <= errors["pairs"][0]["high"]
     assert len(memo["suspect_fit"]) == len(run.steps)

@@ -146,8 +146,16 @@ function withCutLine(cards, examples, errors) {
   const at = examples.findIndex((ex, i) => i > 0 && ex.score < errors.cut_score && examples[i - 1].score >= errors.cut_score);
   if (at < 0) return cards;
   const line = el('div', {class: 'hard-cut', role: 'separator', 'aria-label': 'estimated number of label errors'},
-    el('span', null, `▲ about ${fmt(errors.cut)} likely label errors above this line · reviewing them should find about ${Math.round(100 * errors.expected_found)} %`));
+    el('span', null, `▲ about ${fmt(errors.cut)} likely label errors above this line · reviewing them should find about ${foundText(errors)} %`));
   return [...cards.slice(0, at), line, ...cards.slice(at)];
+}
+
+/** What reviewing up to the cut should find, in %: a range "65–78" (the answer's
+ *  expected_found_low to expected_found), one number when they round alike. */
+function foundText(errors) {
+  const high = Math.round(100 * errors.expected_found);
+  const low = Math.round(100 * (errors.expected_found_low ?? errors.expected_found));
+  return low < high ? `${low}–${high}` : `${high}`;
 }
 
 function errorsTitle(errors) {

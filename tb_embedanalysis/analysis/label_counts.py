@@ -22,7 +22,7 @@ rows may hide (ErrorCount.widened, once the ranking is known).
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -40,7 +40,8 @@ class ErrorCount:
     most PAIRS largest off-diagonal cells of at least 0.5, largest first; flag_share (n,)
     float64 Σ_t s_t [i ∈ F_t] / |F_t|, F_t step t's flagged rows (a confident label other
     than the given one), s_t = w_t² / Σ w², the steps with no flag left out: each step's
-    flagged set taken as an estimate of where the errors are."""
+    flagged set taken as an estimate of where the errors are; flag_rate (n,) float64
+    Σ_t s_t [i ∈ F_t], the weighted share of the steps that flag the row."""
 
     count: float
     low: float
@@ -49,19 +50,30 @@ class ErrorCount:
     joint: np.ndarray
     pairs: np.ndarray
     flag_share: np.ndarray
+    flag_rate: np.ndarray
 
     def expected_found(self, order: np.ndarray, cut: int) -> float:
         """The fraction of the errors that the first `cut` rows of `order` should hold: the
         s_t-weighted mean over steps of the share of F_t they hold (0 when nothing is
         flagged or estimated). Why: each step's flagged set is an estimate of the error set;
-        how much of it the cut holds is the recall it would have if that step were right.
-        The count's denominator (Σ of 1 − P_i(y_i) over the cut, over the count) promised
-        0.15-0.19 too much where clean points' vote shares are low too (classification,
-        confusable flips; bench/README.md), this 0.10 at most on average on the tuning runs."""
+        how much of it the cut holds is the recall it would have if that step were right."""
         total = float(self.flag_share.sum())
         if self.count <= 0 or cut <= 0 or total <= 0:
             return 0.0
         return float(min(1.0, np.sum(self.flag_share[order[:cut]]) / total))
+
+    def found_range(self, order: np.ndarray, cut: int) -> Tuple[float, float]:
+        """(low, high): what reviewing the first `cut` rows of `order` should find, as a
+        range. high = expected_found (the flagged rows' share, as if the errors were spread
+        like them); low = min(high, Σ over the cut of flag_rate / count): every flag in the
+        cut an error and every error no step flags below the cut. Why a range: where clean
+        points sit among the errors (classification, confusable flips) the flags miss errors
+        that rank below the cut and high promised 0.08-0.13 too much on average; low is
+        within 0.05 of the truth there (tuning runs, bench/README.md)."""
+        high = self.expected_found(order, cut)
+        if high <= 0:
+            return 0.0, 0.0
+        return min(high, float(np.sum(self.flag_rate[order[:cut]]) / self.count)), high
 
     def widened(self, order: np.ndarray) -> "ErrorCount":
         """This count with `high` at least count / r, r = expected_found at the cut
@@ -244,16 +256,17 @@ class StepJoints:
         return ErrorCount(estimate, min(float(np.percentile(totals, 5)), max(0.0, estimate - spread)),
                           max(float(np.percentile(totals, 95)), estimate + spread),
                           np.column_stack([per_class, np.percentile(classes, 5, axis=0),
-                                           np.percentile(classes, 95, axis=0)]), joint, pairs, self.flag_share(w))
+                                           np.percentile(classes, 95, axis=0)]), joint, pairs, *self.flags(w))
 
-    def flag_share(self, shares: np.ndarray) -> np.ndarray:
-        """ErrorCount.flag_share (n,) for step shares s (S,) summing to 1."""
-        out = np.zeros(self.codes.size)
+    def flags(self, shares: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """ErrorCount's (flag_share, flag_rate), each (n,), for step shares s (S,) summing to 1."""
+        share, rate = np.zeros(self.codes.size), np.zeros(self.codes.size)
         for t in np.flatnonzero(shares > 0):
             rows, _, off = self._step(int(t))
             if off.any():
-                out[rows[off]] += shares[t] / int(off.sum())
-        return out
+                share[rows[off]] += shares[t] / int(off.sum())
+                rate[rows[off]] += shares[t]
+        return share, rate
 
 
 def _off_diagonal(joint: np.ndarray) -> float:

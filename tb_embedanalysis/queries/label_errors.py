@@ -23,14 +23,14 @@ def score_block(result) -> dict:
 def count_block(result) -> Optional[dict]:
     """`errors`: the estimated number of label errors with its 90 % interval, per label, per
     (given label, likely true label) pair, the cut (rank) and what reviewing up to it should
-    find (the ranking: result.order, by score then row)."""
+    find, a range (ErrorCount.found_range; the ranking: result.order, by score then row)."""
     errors = result.errors
     if errors is None:
         return None
     count = errors.count
     order = result.order
     cut = int(round(count.count))
-    found = count.expected_found(order, cut)
+    low, found = count.found_range(order, cut)
     names = result.names
     per_class = [{"label": names[c], "estimate": round(float(row[0]), 1), "low": round(float(row[1]), 1),
                   "high": round(float(row[2]), 1)} for c, row in enumerate(count.per_class) if row[2] > 0]
@@ -38,15 +38,17 @@ def count_block(result) -> Optional[dict]:
     pairs = [{"label": names[int(given)], "likely": names[int(likely)], "estimate": round(float(estimate), 1),
               "low": round(float(low), 1), "high": round(float(high), 1)}
              for given, likely, estimate, low, high in count.pairs.tolist()]
-    message = ("about %d likely label errors (90 %% interval %d–%d); reviewing the top %d should find about %d %% "
-               "of them" % (cut, int(np.floor(count.low)), int(np.ceil(count.high)), cut, round(100 * found))
+    share = ("%d–%d" % (round(100 * low), round(100 * found)) if round(100 * low) < round(100 * found)
+             else "%d" % round(100 * found))
+    message = ("about %d likely label errors (90 %% interval %d–%d); reviewing the top %d should find about %s %% "
+               "of them" % (cut, int(np.floor(count.low)), int(np.ceil(count.high)), cut, share)
                if cut else "no likely label errors: the history's confident joint has nothing off its diagonal")
     # The cut as a score too: a filtered or paged list draws its line before the first point
     # scoring below it (ties at the cut stay above).
     cut_score = float(result.score[order[cut - 1]]) if 0 < cut <= order.size else None
     return {"estimate": round(float(count.count), 1), "low": round(float(count.low), 1),
             "high": round(float(count.high), 1), "cut": cut, "cut_score": cut_score,
-            "expected_found": round(found, 4), "message": message,
+            "expected_found": round(found, 4), "expected_found_low": round(low, 4), "message": message,
             "per_label": per_class, "pairs": pairs}
 
 

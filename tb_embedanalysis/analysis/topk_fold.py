@@ -11,14 +11,16 @@ scalar walk that stops at the last of them, computing each key exactly as propos
 does (cosine fl32(dot · scale), euclidean fl32(scale + (−2) · dot), both one rounding: −2 · dot
 is exact) and pushing it into a max-heap by (key, row). Strictly below, because blocks come in
 column order: a full heap's rows all precede the block, so an equal key cannot win its tie
-(with `≤`, rows of many duplicates walked every block). The walk and the heap's fill are
-separate functions, so the count's loop compiles as tightly as a count alone. The count is
-kept per CHUNK columns (all chunks counted first, then only the chunks holding a key < thr
-walked, each to its last such key): one core, 1,024 queries × 100,000 unclustered rows ×
-128, blocks of 512 columns, product then fold as the sweep runs them: fold 36.6 ms against
-41.5 ms counting whole rows and walking each from its start (48.7 ms before that), products
-≈ 215 ms. Indices are unsigned or run from 0 (views): numba's wraparound of a possibly
-negative index kept LLVM from vectorising the count (0.9 ms against 0.1 ms per 2^20 keys).
+(with `≤`, rows of many duplicates walked every block). The heap's fill is a function of its
+own, so the first pass over a full heap's row compiles as tightly as possible: it marks
+the keys < thr in a byte per column (a compare and a store, no reduction: full-width vectors,
+where a count's int64 accumulator held LLVM to 4 floats a compare), then ORs the marks as
+words; only a row with a mark is walked, and only its marked columns. One core, 1,024
+queries × 100,000 unclustered rows × 128, blocks of 512 columns, product then fold as the
+sweep runs them: fold 31.3 ms against 36.6 ms counting per 64-column chunk and walking the
+chunks with a count, 41.5 ms counting whole rows and walking each from its start, 48.7 ms
+before that; products ≈ 215 ms. Indices run from 0: numba's wraparound of a possibly negative
+index kept LLVM from vectorising (0.9 ms against 0.1 ms per 2^20 keys).
 
 The order is propose's: (key, row) with −0.0 equal to +0.0 (float compares), invalid rows
 and the query's own row at +inf, NaN never entering (it ranks last, so a query left with
@@ -36,9 +38,8 @@ import numpy as np
 
 from tb_embedanalysis.analysis import numba_cache
 
-#: Columns per count: a full heap's row is counted chunk by chunk and only chunks holding a key
-#: < its root are walked (32 columns: 40.5 ms, 64: 36.6, 128: 37.2, whole rows: 41.5); a
-#: query's first block (its heap still holding padding) skips chunks with no such key too.
+#: Columns per check while a heap still holds padding (a query's first block): a chunk with no
+#: key < the root is skipped once the heap is full. Later blocks mark keys (the module docstring).
 CHUNK = 64
 
 _lock = threading.Lock()
@@ -142,61 +143,44 @@ def _fill_row(row, scale, euclidean, invalid, ex, c0, hk, hr):
                 _replace_root(hk, hr, key, col)
 
 
-@numba.njit(nogil=True, boundscheck=False, inline="always")
-def _count_chunks(row, scale, euclidean, thr, counts):
-    """counts[c] = how many keys of `row` in columns [c·CHUNK, (c + 1)·CHUNK) are < thr; the
-    total. Unsigned indices: no wraparound test, so each chunk's loop vectorises."""
-    total = 0
-    minus2 = np.float32(-2.0)
-    n = row.size
-    for c in range(counts.size):
-        base = np.uint64(c * CHUNK)
-        stop = np.uint64(min(n, c * CHUNK + CHUNK))
-        count = 0
-        if euclidean:
-            for j in range(base, stop):
-                if scale[j] + minus2 * row[j] < thr:
-                    count += 1
-        else:
-            for j in range(base, stop):
-                if row[j] * scale[j] < thr:
-                    count += 1
-        counts[c] = count
-        total += count
-    return total
-
-
-@numba.njit(nogil=True, boundscheck=False)
-def _walk_chunks(row, scale, euclidean, invalid, ex, c0, hk, hr, thr, counts):
-    """Push the keys < thr of one query's row that beat the root, walking only the chunks
-    that hold some (counts[c] of them: each walk stops at its chunk's last)."""
-    minus2 = np.float32(-2.0)
-    for c in range(counts.size):
-        left = counts[c]
-        j = np.uint64(c * CHUNK)
-        while left > 0:
-            if euclidean:
-                key = scale[j] + minus2 * row[j]
-            else:
-                key = row[j] * scale[j]
-            if key < thr:
-                left -= 1
-                if key < hk[0] and not invalid[j] and np.int64(j) != ex:
-                    _replace_root(hk, hr, key, c0 + np.int64(j))
-            j += np.uint64(1)
-
-
 @numba.njit(nogil=True, boundscheck=False)
 def _kernel(dots, scale, euclidean, invalid, exclude, c0, heap_keys, heap_rows):
     inf = np.float32(np.inf)
-    counts = np.zeros((dots.shape[1] + CHUNK - 1) // CHUNK, dtype=np.int64)
+    minus2 = np.float32(-2.0)
+    n = dots.shape[1]
+    marks = np.zeros((n + 7) // 8 * 8, dtype=np.uint8)  # the tail stays 0
+    words = marks.view(np.uint64)
     for r in range(dots.shape[0]):
         hk = heap_keys[r]
+        row = dots[r]
         if not hk[0] < inf:
-            _fill_row(dots[r], scale, euclidean, invalid, exclude[r] - c0, c0, hk, heap_rows[r])
+            _fill_row(row, scale, euclidean, invalid, exclude[r] - c0, c0, hk, heap_rows[r])
             continue
         # A full heap: its rows are all < c0 (blocks come in column order), so a key equal to
         # the root's comes after it and cannot enter; only keys < thr (the root on entry) may.
+        # Marked in one compare-and-store pass (full-width vectors), then ORed as words.
         thr = hk[0]
-        if _count_chunks(dots[r], scale, euclidean, thr, counts):  # the common case: 0, vectorised passes
-            _walk_chunks(dots[r], scale, euclidean, invalid, exclude[r] - c0, c0, hk, heap_rows[r], thr, counts)
+        if euclidean:
+            for j in range(n):
+                marks[j] = scale[j] + minus2 * row[j] < thr
+        else:
+            for j in range(n):
+                marks[j] = row[j] * scale[j] < thr
+        seen = np.uint64(0)
+        for w in range(words.size):
+            seen |= words[w]
+        if seen == 0:
+            continue  # the common case
+        ex = exclude[r] - c0
+        hr = heap_rows[r]
+        for w in range(words.size):  # only the marked columns, 8 marks a word
+            if words[w] == 0:
+                continue
+            for j in range(w * 8, w * 8 + 8):
+                if marks[j]:
+                    if euclidean:
+                        key = scale[j] + minus2 * row[j]
+                    else:
+                        key = row[j] * scale[j]
+                    if key < hk[0] and not invalid[j] and j != ex:
+                        _replace_root(hk, hr, key, c0 + j)

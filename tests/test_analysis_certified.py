@@ -129,9 +129,14 @@ def test_the_sample_says_plain_on_unclustered_data_and_never_on_clusters(metric,
     """The early verdict: above PILOT_CLEAR on uniform noise (then no more Lloyd steps and no
     cells of all rows), far below on clusters; euclidean rows far from the origin, so that W
     is a translated copy and the sample's keys must come from its frame."""
-    steps = []
+    steps: list = []
     real_step = partition.Lloyd.step
-    monkeypatch.setattr(partition.Lloyd, "step", lambda self, count: (steps.append(count), real_step(self, count)))
+
+    def counted_step(self, count):
+        steps.append(count)
+        real_step(self, count)
+
+    monkeypatch.setattr(partition.Lloyd, "step", counted_step)
     monkeypatch.setattr(certified_graph, "MIN_ROWS", 1000)
     uniform = np.random.default_rng(3).random((20000, 32), dtype=np.float32)
     clustered, _, _ = planted(20000, 32, centers=40, spread=0.3, flips=0)
@@ -147,5 +152,6 @@ def test_the_sample_says_plain_on_unclustered_data_and_never_on_clusters(metric,
         index = certified_graph.certified_index(prep, 10)
         assert (index is None) == plain
         assert sum(steps) == (certified_graph.EARLY_STEPS if plain else partition.ITERATIONS)
-    graph = certified_graph.knn_graph_exact_fast(prep, 10)  # the clustered rows, certified
-    assert np.array_equal(graph.indices, neighbors.knn_graph(prep, 10).indices)
+    clustered_prep = neighbors.prepare(clustered + offset, metric)
+    graph = certified_graph.knn_graph_exact_fast(clustered_prep, 10)  # certified
+    assert np.array_equal(graph.indices, neighbors.knn_graph(clustered_prep, 10).indices)

@@ -4,7 +4,8 @@ and the figures built on it (hard examples) are the planted truth at 60,000 poin
 import numpy as np
 import pytest
 
-from tb_embedanalysis.analysis import certified, certified_graph, certified_keys, clusters, hardness, labels, neighbors
+from tb_embedanalysis.analysis import (certified, certified_graph, certified_keys, clusters, hardness, labels, neighbors,
+                                       partition)
 
 
 def planted(n, d, *, centers, spread, flips, seed=0):
@@ -107,3 +108,50 @@ def test_exact_fast_falls_back_to_plain_on_unclustered_data(monkeypatch):
     index = certified.CertifiedIndex(prep)
     assert certified_graph.pilot(index, 10).searched_fraction(3000) > certified_graph.PILOT_MAX_SEARCHED
     assert np.array_equal(certified_graph.knn_graph_exact_fast(prep, 10).indices, neighbors.knn_graph(prep, 10).indices)
+
+
+def test_lloyd_resumed_after_the_early_verdict_gives_the_built_partition():
+    """certified_index stops after EARLY_STEPS steps to ask the sample, then finishes: the cells
+    must be partition.build's own (one partition, however it was reached)."""
+    x, _, _ = planted(5000, 16, centers=20, spread=0.3, flips=0)
+    prep = neighbors.prepare(with_corner_rows(x)[0], "cosine", valid=with_corner_rows(x)[1])
+    lloyd = partition.Lloyd(prep)
+    lloyd.step(certified_graph.EARLY_STEPS)
+    certified_graph.sample_pilot(lloyd, 10)  # reads the sample's assignment; must not move anything
+    lloyd.step(partition.ITERATIONS - certified_graph.EARLY_STEPS)
+    resumed, built = lloyd.partition(), partition.build(prep)
+    for field in ("rows", "starts", "centroids", "radii", "max_norms", "zero_rows"):
+        assert np.array_equal(getattr(resumed, field), getattr(built, field)), field
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_the_sample_says_plain_on_unclustered_data_and_never_on_clusters(metric, monkeypatch):
+    """The early verdict: above PILOT_CLEAR on uniform noise (then no more Lloyd steps and no
+    cells of all rows), far below on clusters; euclidean rows far from the origin, so that W
+    is a translated copy and the sample's keys must come from its frame."""
+    steps: list = []
+    real_step = partition.Lloyd.step
+
+    def counted_step(self, count):
+        steps.append(count)
+        real_step(self, count)
+
+    monkeypatch.setattr(partition.Lloyd, "step", counted_step)
+    monkeypatch.setattr(certified_graph, "MIN_ROWS", 1000)
+    uniform = np.random.default_rng(3).random((20000, 32), dtype=np.float32)
+    clustered, _, _ = planted(20000, 32, centers=40, spread=0.3, flips=0)
+    offset = np.float32(1e4 if metric == "euclidean" else 0)  # cosine: an offset would merge the directions
+    for x, plain in ((uniform, True), (clustered + offset, False)):
+        prep = neighbors.prepare(x, metric)
+        assert prep.frame.copied == (offset > 0 and not plain)
+        lloyd = partition.Lloyd(prep)
+        lloyd.step(certified_graph.EARLY_STEPS)
+        fraction = certified_graph.sample_pilot(lloyd, 10)
+        assert (fraction > certified_graph.PILOT_CLEAR) == plain, fraction
+        steps.clear()
+        index = certified_graph.certified_index(prep, 10)
+        assert (index is None) == plain
+        assert sum(steps) == (certified_graph.EARLY_STEPS if plain else partition.ITERATIONS)
+    clustered_prep = neighbors.prepare(clustered + offset, metric)
+    graph = certified_graph.knn_graph_exact_fast(clustered_prep, 10)  # certified
+    assert np.array_equal(graph.indices, neighbors.knn_graph(clustered_prep, 10).indices)

@@ -70,9 +70,12 @@ class CertifiedIndex:
     keys. Thread-safe: nothing is mutated after construction.
     """
 
-    def __init__(self, prep: PreparedMatrix, *, seed: int = 0, n_cells: int = 0, on_progress: ProgressFn = None):
+    def __init__(self, prep: PreparedMatrix, *, seed: int = 0, n_cells: int = 0, on_progress: ProgressFn = None,
+                 part: Optional[partition_mod.Partition] = None):
+        """`part`: cells built already (partition.Lloyd), else partition.build's of `prep`."""
         self.prep = prep
-        self.part = partition_mod.build(prep, seed=seed, n_cells=n_cells, on_progress=on_progress)
+        self.part = part if part is not None else partition_mod.build(prep, seed=seed, n_cells=n_cells,
+                                                                       on_progress=on_progress)
         self.valid_rows = np.flatnonzero(prep.valid)
         self._gamma = certified_bounds.rounding_factor(prep)
         self._mean_cell = max(1.0, self.part.rows.size / max(1, self.part.n_cells))

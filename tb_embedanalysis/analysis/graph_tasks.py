@@ -72,9 +72,7 @@ def plan(prep: PreparedMatrix, k: int, *, on_progress: ProgressFn = None) -> Gra
         raise ValueError("k must be between 1 and %d (valid rows − 1), got %d" % (rows.size - 1, k))
     index: Optional[CertifiedIndex] = None
     if prep.n_valid >= certified_graph.MIN_ROWS:
-        index = CertifiedIndex(prep, on_progress=on_progress)
-        if certified_graph.pilot(index, k).searched_fraction(prep.matrix.shape[0]) > certified_graph.PILOT_MAX_SEARCHED:
-            index = None
+        index = certified_graph.certified_index(prep, k, on_progress=on_progress)
     if index is None:
         blocks = [rows[start:start + neighbors.GRAPH_CHUNK_ROWS]
                   for start in range(0, rows.size, neighbors.GRAPH_CHUNK_ROWS)]

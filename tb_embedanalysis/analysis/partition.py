@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Optional
 
 import numpy as np
+import scipy.sparse
 
 from tb_embedanalysis.analysis.neighbors import PreparedMatrix, ProgressFn
 
@@ -88,60 +90,97 @@ def _nearest(w: np.ndarray, centroids: np.ndarray, centroid_sq: np.ndarray) -> n
     depends on it), SCORE_ELEMENTS scores at a time."""
     out = np.empty(w.shape[0], dtype=np.int64)
     step = max(64, SCORE_ELEMENTS // max(1, centroids.shape[0]))
+    minus2 = -2 * centroids.T  # exact (a power of two): one pass less over each score block
     for start in range(0, w.shape[0], step):
-        scores = w[start:start + step] @ centroids.T
-        scores *= -2
+        scores = w[start:start + step] @ minus2
         scores += centroid_sq
         out[start:start + step] = np.argmin(scores, axis=1)
     return out
 
 
-def _segment_sums(w: np.ndarray, order: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """(len(sizes), D) float64 sums of the rows w[order] in consecutive segments of `sizes`
-    rows: np.add.reduceat of the float64 rows, a few segments (≈ BLOCK_ROWS rows) at a time
-    instead of a float64 copy of the whole sample; each segment's sum is the same."""
-    ends = np.cumsum(sizes)
-    starts = ends - sizes
-    out = np.empty((sizes.size, w.shape[1]))
-    j = 0
-    while j < sizes.size:
-        stop = max(j + 1, int(np.searchsorted(ends, starts[j] + BLOCK_ROWS, side="right")))
-        first = starts[j]
-        out[j:stop] = np.add.reduceat(w[order[first:ends[stop - 1]]].astype(np.float64), starts[j:stop] - first, axis=0)
-        j = stop
+def _cell_sums(w: np.ndarray, assign: np.ndarray, c: int) -> np.ndarray:
+    """(c, D) float64 sums of the rows of `w` (S, D) float32 in each cell `assign` (S,): a
+    sparse one-hot product over BLOCK_ROWS rows at a time (no float64 copy of the whole sample).
+    The centroids only decide speed, never a result (the module docstring). Why scipy.sparse: 4x faster than the reduceat of gathered float64 segments it replaces
+    (7.5 against 32 ms per Lloyd step at 30,000 × 128 sample rows, 632 cells)."""
+    out = np.zeros((c, w.shape[1]))
+    for start in range(0, w.shape[0], BLOCK_ROWS):
+        block = assign[start:start + BLOCK_ROWS]
+        onehot = scipy.sparse.csr_matrix((np.ones(block.size), (block, np.arange(block.size))), shape=(c, block.size))
+        out += onehot @ w[start:start + BLOCK_ROWS].astype(np.float64)
     return out
+
+
+class Lloyd:
+    """k-means on a seeded sample of the searchable rows of `prep`, stepped on demand, so that
+    certified_graph can ask after a few steps whether cells can pay at all (on unclustered data
+    they cannot, and the remaining steps are never paid) and finish the same deterministic steps
+    otherwise: step(a) then step(b) gives the centroids step(a + b) gives.
+
+    rows: (S,) the searchable rows, ascending; zero_rows: cosine rows with ‖x‖ = 0; sample:
+    (≤ SAMPLE_PER_CELL · C,) ascending rows the centroids train on; centroids (C, D) float32."""
+
+    def __init__(self, prep: PreparedMatrix, *, seed: int = 0, n_cells: int = 0):
+        self.prep = prep
+        searchable = prep.valid.copy()
+        self.zero_rows = np.empty(0, dtype=np.int64)
+        if prep.metric == "cosine":
+            zero = prep.valid & (prep.key_scale == 0)
+            self.zero_rows = np.flatnonzero(zero)
+            searchable &= ~zero
+        self.rows = np.flatnonzero(searchable)
+        s = self.rows.size
+        c = n_cells or int(min(s, max(1, round(CELLS_PER_SQRT_N * math.sqrt(s)))))
+        rng = np.random.default_rng(seed)
+        self.sample = np.sort(rng.choice(self.rows, min(s, SAMPLE_PER_CELL * c), replace=False))
+        self._w = working_rows(prep, self.sample, np.float32)
+        self.centroids = self._w[np.sort(rng.choice(self._w.shape[0], c, replace=False))].copy()
+        self.steps = 0
+        self._assign: Optional[np.ndarray] = None
+
+    def assignment(self) -> np.ndarray:
+        """(len(sample),) each sample row's nearest current centroid (kept for the next step)."""
+        if self._assign is None:
+            self._assign = _nearest(self._w, self.centroids, np.einsum("ij,ij->i", self.centroids, self.centroids))
+        return self._assign
+
+    def step(self, count: int) -> None:
+        """`count` Lloyd steps on the sample; empty cells keep their centroid."""
+        w, c = self._w, self.centroids.shape[0]
+        for _ in range(count if w.shape[0] else 0):
+            assign = self.assignment()
+            self._assign = None  # the centroids move
+            counts = np.bincount(assign, minlength=c)
+            filled = np.flatnonzero(counts)
+            sums = _cell_sums(w, assign, c)[filled]
+            self.centroids[filled] = (sums / counts[filled, None]).astype(np.float32)
+        self.steps += count
+
+    def partition(self, *, on_progress: ProgressFn = None) -> Partition:
+        """Every searchable row in the cell of its nearest centroid, with exact radii."""
+        return cells(self.prep, self.rows, self.zero_rows, self.centroids, on_progress=on_progress)
 
 
 def build(prep: PreparedMatrix, *, seed: int = 0, n_cells: int = 0, on_progress: ProgressFn = None) -> Partition:
     """k-means partition of the searchable rows of `prep`; n_cells = 0 picks ≈ 2 √S."""
-    searchable = prep.valid.copy()
-    zero_rows = np.empty(0, dtype=np.int64)
-    if prep.metric == "cosine":
-        zero = prep.valid & (prep.key_scale == 0)
-        zero_rows = np.flatnonzero(zero)
-        searchable &= ~zero
-    rows = np.flatnonzero(searchable)
+    lloyd = Lloyd(prep, seed=seed, n_cells=n_cells)
+    lloyd.step(ITERATIONS)
+    return lloyd.partition(on_progress=on_progress)
+
+
+def cells(prep: PreparedMatrix, rows: np.ndarray, zero_rows: np.ndarray, centroids: np.ndarray, *,
+          nearest: Optional[np.ndarray] = None, on_progress: ProgressFn = None) -> Partition:
+    """The partition of `rows` (ascending searchable rows of `prep`) into the cells of their
+    nearest `centroids` (C, D) float32 (`nearest` (len(rows),) when known already), empty
+    cells dropped, radii exact in float64."""
     s, d = rows.size, prep.work.shape[1]
     if s == 0:
         empty = np.empty(0)
         return Partition(rows, np.zeros(1, dtype=np.int64), np.empty((0, d)), empty, empty, empty, zero_rows)
-    c = n_cells or int(min(s, max(1, round(CELLS_PER_SQRT_N * math.sqrt(s)))))
-    rng = np.random.default_rng(seed)
-    sample = np.sort(rng.choice(rows, min(s, SAMPLE_PER_CELL * c), replace=False))
-    w = working_rows(prep, sample, np.float32)
-    centroids = w[np.sort(rng.choice(w.shape[0], c, replace=False))].copy()
-    for _ in range(ITERATIONS):  # Lloyd steps on the sample; empty cells keep their centroid
-        assign = _nearest(w, centroids, np.einsum("ij,ij->i", centroids, centroids))
-        counts = np.bincount(assign, minlength=c)
-        filled = np.flatnonzero(counts)
-        order = np.argsort(assign, kind="stable")  # sums by sorted segments: np.add.at is 100x slower
-        sums = _segment_sums(w, order, counts[filled])
-        centroids[filled] = (sums / counts[filled, None]).astype(np.float32)
-    del w  # the sample (48 rows per cell): not needed past here
     centroid_sq32 = np.einsum("ij,ij->i", centroids, centroids)
-    cell = np.empty(s, dtype=np.int64)
+    cell = np.empty(s, dtype=np.int64) if nearest is None else nearest
     assign_rows = 4 * BLOCK_ROWS  # progress granularity; _nearest bounds its own scores
-    for start in range(0, s, assign_rows):
+    for start in range(0, s if nearest is None else 0, assign_rows):
         block = rows[start:start + assign_rows]
         cell[start:start + assign_rows] = _nearest(working_rows(prep, block, np.float32), centroids, centroid_sq32)
         if on_progress is not None:

@@ -11,12 +11,16 @@ scalar walk that stops at the last of them, computing each key exactly as propos
 does (cosine fl32(dot · scale), euclidean fl32(scale + (−2) · dot), both one rounding: −2 · dot
 is exact) and pushing it into a max-heap by (key, row). Strictly below, because blocks come in
 column order: a full heap's rows all precede the block, so an equal key cannot win its tie
-(with `≤`, rows of many duplicates walked every block). The walk and the heap's fill are
-separate functions, so the count's loop compiles as tightly as a count alone. One core,
-1,024 queries × 100,000 unclustered rows × 128, blocks of 512 columns: fold 40.9 ms against
-48.7 ms before (chunks of 64 columns counted and walked), products 207 ms. Indices within a
-row run from 0 (views): numba's wraparound of a possibly negative index kept LLVM from
-vectorising the count (0.9 ms against 0.1 ms per 2^20 keys).
+(with `≤`, rows of many duplicates walked every block). The heap's fill is a function of its
+own, so the first pass over a full heap's row compiles as tightly as possible: it marks
+the keys < thr in a byte per column (a compare and a store, no reduction: full-width vectors,
+where a count's int64 accumulator held LLVM to 4 floats a compare), then ORs the marks as
+words; only a row with a mark is walked, and only its marked columns. One core, 1,024
+queries × 100,000 unclustered rows × 128, blocks of 512 columns, product then fold as the
+sweep runs them: fold 31.3 ms against 36.6 ms counting per 64-column chunk and walking the
+chunks with a count, 41.5 ms counting whole rows and walking each from its start, 48.7 ms
+before that; products ≈ 215 ms. Indices run from 0: numba's wraparound of a possibly negative
+index kept LLVM from vectorising (0.9 ms against 0.1 ms per 2^20 keys).
 
 The order is propose's: (key, row) with −0.0 equal to +0.0 (float compares), invalid rows
 and the query's own row at +inf, NaN never entering (it ranks last, so a query left with
@@ -35,8 +39,7 @@ import numpy as np
 from tb_embedanalysis.analysis import numba_cache
 
 #: Columns per check while a heap still holds padding (a query's first block): a chunk with no
-#: key < the root is skipped once the heap is full. Later blocks count whole rows (chunked
-#: walks measured slower there: 48.6 ms at 64 columns, 59.5 at 32, 78.1 at 16, vs 40.9 whole).
+#: key < the root is skipped once the heap is full. Later blocks mark keys (the module docstring).
 CHUNK = 64
 
 _lock = threading.Lock()
@@ -142,33 +145,43 @@ def _fill_row(row, scale, euclidean, invalid, ex, c0, hk, hr):
 
 
 @numba.njit(nogil=True, boundscheck=False)
-def _walk_row(row, scale, euclidean, invalid, ex, c0, hk, hr, thr, left):
-    """Push the keys < thr of one query's row (`left` of them, counted) that beat the root."""
-    minus2 = np.float32(-2.0)
-    j = 0
-    while left > 0 and j < row.size:  # scalar: chunked counts cost more here (slices do not vectorise)
-        if euclidean:
-            key = scale[j] + minus2 * row[j]
-        else:
-            key = row[j] * scale[j]
-        if key < thr:
-            left -= 1
-            if key < hk[0] and not invalid[j] and j != ex:
-                _replace_root(hk, hr, key, c0 + j)
-        j += 1
-
-
-@numba.njit(nogil=True, boundscheck=False)
 def _kernel(dots, scale, euclidean, invalid, exclude, c0, heap_keys, heap_rows):
     inf = np.float32(np.inf)
+    minus2 = np.float32(-2.0)
+    n = dots.shape[1]
+    marks = np.zeros((n + 7) // 8 * 8, dtype=np.uint8)  # the tail stays 0
+    words = marks.view(np.uint64)
     for r in range(dots.shape[0]):
         hk = heap_keys[r]
+        row = dots[r]
         if not hk[0] < inf:
-            _fill_row(dots[r], scale, euclidean, invalid, exclude[r] - c0, c0, hk, heap_rows[r])
+            _fill_row(row, scale, euclidean, invalid, exclude[r] - c0, c0, hk, heap_rows[r])
             continue
         # A full heap: its rows are all < c0 (blocks come in column order), so a key equal to
         # the root's comes after it and cannot enter; only keys < thr (the root on entry) may.
+        # Marked in one compare-and-store pass (full-width vectors), then ORed as words.
         thr = hk[0]
-        left = _count_below(dots[r], scale, euclidean, thr)  # the common case: 0, one vectorised pass
-        if left:
-            _walk_row(dots[r], scale, euclidean, invalid, exclude[r] - c0, c0, hk, heap_rows[r], thr, left)
+        if euclidean:
+            for j in range(n):
+                marks[j] = scale[j] + minus2 * row[j] < thr
+        else:
+            for j in range(n):
+                marks[j] = row[j] * scale[j] < thr
+        seen = np.uint64(0)
+        for w in range(words.size):
+            seen |= words[w]
+        if seen == 0:
+            continue  # the common case
+        ex = exclude[r] - c0
+        hr = heap_rows[r]
+        for w in range(words.size):  # only the marked columns, 8 marks a word
+            if words[w] == 0:
+                continue
+            for j in range(w * 8, w * 8 + 8):
+                if marks[j]:
+                    if euclidean:
+                        key = scale[j] + minus2 * row[j]
+                    else:
+                        key = row[j] * scale[j]
+                    if key < hk[0] and not invalid[j] and j != ex:
+                        _replace_root(hk, hr, key, c0 + j)

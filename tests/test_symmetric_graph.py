@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from tb_embedanalysis.analysis import estimates, neighbors, pair_fold, symmetric_graph
+from tb_embedanalysis.analysis import certified_graph, estimates, neighbors, pair_fold, symmetric_graph
 from test_exact_oracle import assert_same_knn, matrices
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow],
@@ -109,3 +109,37 @@ def test_working_memory_counts_every_rows_heap():
         for k in (10, 50, 60):
             if symmetric_graph.fits(rows, rows, k):
                 assert symmetric_graph.heaps_bound(rows, rows, k) == symmetric_graph.heap_bytes(rows, k)
+
+
+def test_unprunable_rows_take_it_through_the_engines_path(monkeypatch):
+    """knn_graph_exact_fast on unclustered rows (the pilot says "plain") takes this graph
+    once its kernels are compiled, from MIN_ROWS rows; the answer is neighbors.knn_graph's."""
+    pair_fold.warm()
+    x = np.random.default_rng(3).normal(size=(symmetric_graph.MIN_ROWS, 8)).astype(np.float32)
+    prep = neighbors.prepare(x, "cosine")
+    taken = []
+    real = symmetric_graph.knn_graph
+    monkeypatch.setattr(symmetric_graph, "knn_graph", lambda *a, **kw: taken.append(1) or real(*a, **kw))
+    graph = certified_graph.knn_graph_exact_fast(prep, 5)
+    assert taken == [1]
+    want = neighbors.knn_graph(prep, 5)
+    np.testing.assert_array_equal(graph.indices, want.indices)
+    np.testing.assert_array_equal(graph.distances, want.distances)
+
+
+def test_progress_rises_to_one_and_a_raise_stops_the_graph():
+    x = np.random.default_rng(4).normal(size=(300, 4)).astype(np.float32)
+    prep = neighbors.prepare(x, "euclidean")
+    seen = []
+    with tiles_of(32, 16):
+        symmetric_graph.knn_graph(prep, 3, on_progress=seen.append)
+    assert seen == sorted(seen) and seen[-1] == pytest.approx(1.0) and len(seen) > 10
+
+    class Stop(Exception):
+        pass
+
+    def stop(fraction):
+        if fraction > 0.3:
+            raise Stop
+    with tiles_of(32, 16), pytest.raises(Stop):
+        symmetric_graph.knn_graph(prep, 3, on_progress=stop)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+from typing import List
 
 import numpy as np
 import pytest
@@ -117,9 +118,13 @@ def test_unprunable_rows_take_it_through_the_engines_path(monkeypatch):
     pair_fold.warm()
     x = np.random.default_rng(3).normal(size=(symmetric_graph.MIN_ROWS, 8)).astype(np.float32)
     prep = neighbors.prepare(x, "cosine")
-    taken = []
+    taken: List[int] = []
     real = symmetric_graph.knn_graph
-    monkeypatch.setattr(symmetric_graph, "knn_graph", lambda *a, **kw: taken.append(1) or real(*a, **kw))
+
+    def spy(*args, **kwargs):
+        taken.append(1)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(symmetric_graph, "knn_graph", spy)
     graph = certified_graph.knn_graph_exact_fast(prep, 5)
     assert taken == [1]
     want = neighbors.knn_graph(prep, 5)
@@ -130,7 +135,7 @@ def test_unprunable_rows_take_it_through_the_engines_path(monkeypatch):
 def test_progress_rises_to_one_and_a_raise_stops_the_graph():
     x = np.random.default_rng(4).normal(size=(300, 4)).astype(np.float32)
     prep = neighbors.prepare(x, "euclidean")
-    seen = []
+    seen: List[float] = []
     with tiles_of(32, 16):
         symmetric_graph.knn_graph(prep, 3, on_progress=seen.append)
     assert seen == sorted(seen) and seen[-1] == pytest.approx(1.0) and len(seen) > 10

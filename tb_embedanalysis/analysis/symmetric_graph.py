@@ -120,7 +120,10 @@ def knn_graph(prep: PreparedMatrix, k: int, *, on_progress: ProgressFn = None,
             c_stop = min(n, c_start + CHUNK_ROWS)
             for c0 in range(c_start, c_stop, BLOCK_COLUMNS):
                 c1 = min(c_stop, c0 + BLOCK_COLUMNS)
-                dots = np.matmul(wq, prep.work[c0:c1].T, out=out[:wq.shape[0], :c1 - c0])
+                if c1 - c0 == BLOCK_COLUMNS:  # C-contiguous either way: the kernels' one compiled layout
+                    dots = np.matmul(wq, prep.work[c0:c1].T, out=out[:wq.shape[0]])
+                else:
+                    dots = wq @ prep.work[c0:c1].T
                 pair_fold.fold_block(dots, prep.key_scale, euclidean, invalid, r0, c0, heap_keys, heap_rows,
                                      both=a != b)
 

@@ -14,7 +14,7 @@ used only where that stays under MAX_HEAP_BYTES, K' ≤ MAX_CANDIDATES (large k:
 pushes grow with K'), the working matrix in float32 and at least MIN_ROWS valid rows, or
 COLD_MIN_ROWS until pair_fold's kernels are compiled in this process (their compile, ~1.5
 CPU-s once per process or a load from numba's cache, pays from there). Unclustered
-100,000 × 128, k = 10, 2 threads: 9.6 s against 14.0 s (bench/README.md).
+100,000 × 128, k = 10, 2 threads: 9.1 s against 13.6 s (bench/README.md).
 """
 
 from __future__ import annotations

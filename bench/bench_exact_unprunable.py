@@ -16,9 +16,10 @@ Data, N × D float32 (default 100,000 × 128), cosine, k = 10:
   certified search prunes (checks the pruning path did not get slower).
 
 "ours" is certified_graph.knn_graph_exact_fast, what the engine runs (partition, pilot, then
-the certified or the plain blocked graph), checked against the float64 oracle (exact.scan)
-on --check-rows rows (the sweep's numba kernel compiled before the clock starts, as the
-engine's on-disk numba cache has it). The GEMM rate is numpy's float32 square product (--gemm-size², BLAS
+the certified or the plain blocked graph: symmetric_graph's, each pair's product once, where
+it applies), checked against the float64 oracle (exact.scan) on --check-rows rows (the numba
+kernels compiled before the clock starts, as the engine's on-disk numba cache has them).
+--plain-peer also times neighbors.knn_graph (every pair's product twice) in the same case. The GEMM rate is numpy's float32 square product (--gemm-size², BLAS
 on every core) measured just before each case and again right after ours; "of GEMM" is
 2·N²·D flops / time / the higher of the two (this VM's rate moved by up to 25 % between runs). faiss runs in this interpreter when importable, else in --faiss-python's (a separate
 venv), else it is skipped with a line; its threads = ours (neighbors.GRAPH_THREADS).
@@ -158,10 +159,12 @@ def main():
     parser.add_argument("--no-hnsw", action="store_true")
     parser.add_argument("--no-faiss", action="store_true", help="ours and the GEMM rate only")
     parser.add_argument("--check-rows", type=int, default=100)
+    parser.add_argument("--plain-peer", action="store_true", help="time neighbors.knn_graph too (the graph before symmetric_graph)")
     _support.add_smoke_flag(parser)
     args = parser.parse_args()
     if args.smoke:
         args.n, args.gemm_size, args.check_rows = min(args.n, 3000), 512, 20
+        args.plain_peer = True  # its comparison runs in the test suite too
     from tb_embedanalysis.analysis import neighbors
 
     for kind in args.cases.split(","):
@@ -183,14 +186,20 @@ def run_case(kind: str, args, threads: int) -> None:
               flush=True)
 
     prep = neighbors.prepare(x, "cosine")
-    from tb_embedanalysis.analysis import topk_fold
+    from tb_embedanalysis.analysis import pair_fold, topk_fold
     topk_fold.warm()  # compiled once per cache dir in the engine (numba_cache), not per graph
+    pair_fold.warm()
     graph, t_ours = _timed(lambda: certified_graph.knn_graph_exact_fast(prep, args.k))
     after = gemm_rate(args.gemm_size)  # this VM's rate moves between minutes: the higher one is the reference
     print("  float32 GEMM again after ours: %.1f GFLOPS; %% of GEMM below against %.1f (the higher)"
           % (after, max(rate, after)), flush=True)
     rate = max(rate, after)
     line("ours", t_ours, "   " + check_exact(prep, graph, args.k, args.check_rows))
+    if args.plain_peer:
+        plain, t_plain = _timed(lambda: neighbors.knn_graph(prep, args.k))
+        same = np.array_equal(plain.indices, graph.indices) and np.array_equal(plain.distances, graph.distances)
+        line("plain", t_plain, "   neighbors.knn_graph: ours %.2fx its time, graphs %s"
+             % (t_ours / t_plain, "equal" if same else "DIFFER"))
     xn = x / np.linalg.norm(x, axis=1, keepdims=True)
     if args.no_faiss:
         return

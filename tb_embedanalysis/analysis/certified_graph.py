@@ -12,7 +12,7 @@ from typing import Optional
 
 import numpy as np
 
-from tb_embedanalysis.analysis import neighbors, partition
+from tb_embedanalysis.analysis import neighbors, partition, symmetric_graph
 from tb_embedanalysis.analysis.blas import one_blas_thread, share_out
 from tb_embedanalysis.analysis.certified import QUERY_BLOCK, CertifiedIndex, SearchStats
 from tb_embedanalysis.analysis.neighbors import KnnGraph, PreparedMatrix, ProgressFn
@@ -99,7 +99,8 @@ def knn_graph_exact_fast(prep: PreparedMatrix, k: int, *, on_progress: ProgressF
 
     Below MIN_ROWS valid rows, or when a pilot of PILOT_QUERIES rows shows that the cells
     would leave more than PILOT_MAX_SEARCHED of all row pairs to compute (unclustered data,
-    or clusters as wide as their distance apart), the plain blocked search; otherwise the
+    or clusters as wide as their distance apart), the plain blocked search (each pair's
+    product once where symmetric_graph applies); otherwise the
     certified search, with BLAS on one thread. The partition is built here and dropped; keep
     a CertifiedIndex to reuse it for single queries.
     """
@@ -108,7 +109,7 @@ def knn_graph_exact_fast(prep: PreparedMatrix, k: int, *, on_progress: ProgressF
     report = (lambda f: on_progress(0.1 * f)) if on_progress is not None else None
     index = certified_index(prep, k, on_progress=report)
     if index is None:
-        return neighbors.knn_graph(prep, k, on_progress=on_progress)
+        return symmetric_graph.plain_graph(prep, k, on_progress=on_progress)
     report = (lambda f: on_progress(0.1 + 0.9 * f)) if on_progress is not None else None
     with one_blas_thread():
         return knn_graph(index, k, on_progress=report)
@@ -153,6 +154,6 @@ def sample_pilot(lloyd: partition.Lloyd, k: int) -> float:
 def graph_with(index: CertifiedIndex, k: int, *, on_progress: ProgressFn = None) -> KnnGraph:
     """The exact kNN graph of index.prep: certified if the pilot says it pays, else plain."""
     if pilot(index, k).searched_fraction(index.prep.matrix.shape[0]) > PILOT_MAX_SEARCHED:
-        return neighbors.knn_graph(index.prep, k, on_progress=on_progress)
+        return symmetric_graph.plain_graph(index.prep, k, on_progress=on_progress)
     with one_blas_thread():
         return knn_graph(index, k, on_progress=on_progress)

@@ -17,7 +17,9 @@ inputs, where the bounded blocks weigh most; within 1.7 × where the graph domin
   CANDIDATE_ARRAYS int64/float64 (CHUNK_ROWS, K') arrays (proposal, exact distances,
   orders, the proof's bounds: neighbors.finish retries no wider than that), a key block
   (propose.block_rows × N float32, at most BLOCK_ELEMENTS, with its selection's copies)
-  and exact.py's float64 blocks; per-row arrays (norms, the partition, positions). Not
+  and exact.py's float64 blocks; from symmetric_graph.MIN_ROWS valid rows every row's heap
+  for the plain graph (N × K' × 12 bytes, counted at its cap where it does not apply: the
+  estimate grows with k); per-row arrays (norms, the partition, positions). Not
   counted: the prepared matrix (kept in the result cache, bounded by its own flag; N × D
   float32 when frame.py copies W) and the rows a certified block gathers (the open cells':
   about 1 % of the rows at 1,000,000 × 128);
@@ -37,7 +39,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable, Dict
 
-from tb_embedanalysis.analysis import clusters, exact, geometry, hardness, labels as labels_mod, neighbors, propose
+from tb_embedanalysis.analysis import (clusters, exact, geometry, hardness, labels as labels_mod, neighbors, propose,
+                                       symmetric_graph)
 from tb_embedanalysis.analysis.duplicates import MAX_PAIRS, SCAN_ELEMENTS
 from tb_embedanalysis.analysis.space import graph_k
 
@@ -92,12 +95,14 @@ def graph_bytes(rows: int, k: int) -> int:
 def graph_work_bytes(rows: int, valid: int, d: int, k: int, *, threads: int = neighbors.GRAPH_THREADS) -> int:
     """What building the exact kNN graph with k (its bucket) neighbours per valid row of a
     rows × d matrix holds beside the graph itself: each worker thread's chunk (module
-    docstring). Freed when the graph is done."""
+    docstring), and every row's heap of symmetric_graph (its bound). Freed when the graph is
+    done."""
     kk = min(neighbors.candidates(k), max(1, valid - 1))
+    heaps = symmetric_graph.heaps_bound(rows, valid, k)
     chunk_rows = min(CHUNK_ROWS, valid)
     keys = int(min(min(propose.block_rows(rows), valid) * rows, propose.BLOCK_ELEMENTS) * 4 * KEY_BLOCK_FACTOR)
     exact_rows = min(chunk_rows, max(1, exact.BLOCK_ELEMENTS // max(1, kk * d)))
-    return threads * (chunk_rows * kk * 8 * CANDIDATE_ARRAYS + EXACT_BLOCKS * exact_rows * kk * d * 8 + keys)
+    return heaps + threads * (chunk_rows * kk * 8 * CANDIDATE_ARRAYS + EXACT_BLOCKS * exact_rows * kk * d * 8 + keys)
 
 
 def _votes_bytes(shape: Shape) -> int:

@@ -77,5 +77,10 @@ def _warm(yield_cpu: bool = True) -> None:
         from tb_embedanalysis.analysis import topk_fold
 
         topk_fold.warm()
+        if jobs.exiting():
+            return
+        from tb_embedanalysis.analysis import pair_fold  # the plain graph's, after the sweep's
+
+        pair_fold.warm()
     except Exception:  # a failed warm-up only means the first graph compiles it, as before
         logger.exception("embedanalysis: compiling the exact search's kernel failed; the first graph will")

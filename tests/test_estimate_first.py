@@ -7,6 +7,7 @@ import threading
 import time
 
 import numpy as np
+import pytest
 
 from tb_embedanalysis.analysis import clusters, estimate_sample, neighbors
 from tb_embedanalysis.analysis.engine import AnalysisEngine
@@ -90,9 +91,11 @@ def test_the_smaller_sample_of_a_large_k_keeps_honest_intervals():
     assert min(coverage.values()) >= 0.92, coverage
 
 
-def test_a_graph_waits_while_an_estimate_computes():
+@pytest.mark.parametrize("graph_first", [True, False], ids=["graph-running", "graph-starting"])
+def test_a_graph_waits_while_an_estimate_computes(graph_first):
     """A graph job running when an estimate starts makes no progress until the estimate ends
-    (its threads wait at their next report), then goes on."""
+    (its threads wait at their next report), and one that starts meanwhile waits before its
+    first step (its pilot, its first chunk); then it goes on."""
     rng = np.random.default_rng(5)
     n = 25_000
     x = rng.standard_normal((n, 32)).astype(np.float32)  # unclustered: the plain blocked search
@@ -106,13 +109,13 @@ def test_a_graph_waits_while_an_estimate_computes():
 
     try:
         deadline = time.monotonic() + 120
-        while graph_progress() <= 0.0:  # the graph is under way
+        while graph_first and graph_progress() <= 0.0:  # the graph is under way
             assert time.monotonic() < deadline
             time.sleep(0.01)
         done = threading.Event()
 
         def estimate():
-            engine.estimates.run(space, encoded, k=100, size=8000)
+            engine.estimates.run(space, encoded, k=100, size=8000 if graph_first else 16_000)
             done.set()
 
         thread = threading.Thread(target=estimate)
@@ -120,7 +123,7 @@ def test_a_graph_waits_while_an_estimate_computes():
         while engine.estimates.computing == 0 and not done.is_set():
             time.sleep(0.002)
         time.sleep(0.05)  # a report already past the check when the estimate started
-        first = graph_progress()
+        first = graph_progress()  # graph-starting: the graph's job starts here
         start, last, window = time.monotonic(), first, 0.0
         while True:
             seen = graph_progress()

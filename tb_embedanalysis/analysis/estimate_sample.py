@@ -23,8 +23,8 @@ list: every row in it is right, but rows outside the sample are missing from it.
 
 Size: as many rows as SAMPLE_FLOPS of work allow (at most SAMPLE_MAX, at least SAMPLE_MIN),
 a row's work being its product against N × D plus its K' candidates' (row_work): 4,000 at
-100,000 × 64 for k = 10 and 899 for k = 1,000, 460 at 1,000,000 × 128 for k = 10 and 246 for
-k = 1,000 (≈ 1 s on two cores). A function of (N, D, k) only: same data and k, same sample.
+100,000 × 64 for k = 10 and 749 for k = 1,000, 383 at 1,000,000 × 128 for k = 10 and 205 for
+k = 1,000 (≈ 0.8 s on two cores). A function of (N, D, k) only: same data and k, same sample.
 """
 
 from __future__ import annotations
@@ -48,9 +48,11 @@ from tb_embedanalysis.jsonable import number
 QUICK_MIN_ROWS = 20_000
 SAMPLE_MAX = 4000
 SAMPLE_MIN = 200
-#: The sample's work in flops of products (m × row_work): ≈ 1 s on this project's 2-core
-#: reference machine with BLAS on one thread per core.
-SAMPLE_FLOPS = 1.2e11
+#: The sample's work in flops of products (m × row_work): ≈ 0.8 s on this project's 2-core
+#: reference machine with BLAS on one thread per core. 1.2e11 left `analyze --quick` at
+#: 1,000,000 × 128 at 1.75-2.17 s (its search took 1.1-1.5 s there, 0.8-1.0 s in a bare
+#: script); 1.0e11 (383 rows, intervals ≈ 10 % wider) 1.32-1.87 s in the same minutes.
+SAMPLE_FLOPS = 1.0e11
 #: What one of a row's K' candidates costs, in flops of products: CANDIDATE_FLOPS ×
 #: (D + CANDIDATE_DIMS) × ln(N / K') (its heap entries in the sweep, about ln(N / K') per
 #: candidate for columns in random order, and its float64 distance, a gather of D values).

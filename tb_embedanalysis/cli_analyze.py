@@ -27,7 +27,7 @@ def add_analyze_parser(sub, common) -> None:
     analyze.add_argument("--quick", action="store_true",
                          help="estimate the kNN figures from the exact neighbours of a random sample of rows "
                          "(seconds at any size; each figure with its 95%% Wilson interval) instead of the exact pass")
-    analyze.add_argument("--sample", type=int, help="with --quick: rows to sample (default: as many as ~1 s allows)")
+    analyze.add_argument("--sample", type=int, help="with --quick: rows to sample (default: as many as ~0.8 s allows)")
     analyze.add_argument("--limit", type=int, default=20, help="hard examples to list (default 20)")
     analyze.add_argument("--format", choices=("text", "json", "csv"), default="text")
     analyze.set_defaults(func=cmd_analyze)

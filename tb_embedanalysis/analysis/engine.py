@@ -168,8 +168,9 @@ class AnalysisEngine:
         stored = self.disk.get(key.as_dict(), expect=expect)
         if stored is not None:
             return KnnGraph(stored["indices"], stored["distances"], prep.metric, k, exact=True)
-        job.report(0.0, "kNN graph")
-        graph = certified_graph.knn_graph_exact_fast(prep, k, on_progress=job.report)
+        report = self.estimates.pausing(job.report)  # an estimate the tab waits for has the cores first
+        report(0.0, "kNN graph")
+        graph = certified_graph.knn_graph_exact_fast(prep, k, on_progress=report)
         self.disk.put(key.as_dict(), {"indices": graph.indices, "distances": graph.distances})
         return graph
 

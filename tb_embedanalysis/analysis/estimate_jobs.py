@@ -3,13 +3,17 @@
 exact pass runs, or asked for on their own (the CLI's --quick).
 
 Made *before* the exact pass in the same job, not beside it: on two cores a concurrent
-estimate would slow the pass and take several times longer itself.
+estimate would slow the pass and take several times longer itself. Another job's graph (the
+tab's /outliers asks for the same graph at the same moment) waits at its next progress
+report while an estimate computes (`pausing`): beside a k = 1,000 graph the tab's estimate at
+100,000 × 64 took 19.5 s, against 3.2 s alone.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 from typing import TYPE_CHECKING, Optional, Union
 
 from tb_embedanalysis.analysis import estimate_sample
@@ -32,6 +36,8 @@ class SampleEstimates:
 
     def __init__(self, engine: "AnalysisEngine"):
         self._engine = engine
+        self._idle = threading.Condition()
+        self._computing = 0  # estimates computing now (any embedding)
 
     @staticmethod
     def key(space: Space, encoded: EncodedLabels, k: int, size: Optional[int] = None) -> CacheKey:
@@ -40,9 +46,33 @@ class SampleEstimates:
 
     def _compute(self, reporter: Reporter, space: Space, encoded: EncodedLabels, k: int,
                  size: Optional[int]) -> estimate_sample.SampleEstimate:
-        return estimate_sample.estimate(self._engine.prepared(space), encoded, k,
-                                        seed=estimate_sample.seed_of(space.fingerprint), size=size,
-                                        on_progress=reporter.report)
+        with self._idle:
+            self._computing += 1
+        try:
+            return estimate_sample.estimate(self._engine.prepared(space), encoded, k,
+                                            seed=estimate_sample.seed_of(space.fingerprint), size=size,
+                                            on_progress=reporter.report)
+        finally:
+            with self._idle:
+                self._computing -= 1
+                self._idle.notify_all()
+
+    @property
+    def computing(self) -> int:
+        """How many estimates are computing now."""
+        with self._idle:
+            return self._computing
+
+    def pausing(self, report: ProgressFn) -> ProgressFn:
+        """`report` that first waits while any estimate computes: a graph's progress callback,
+        so the graph's threads stop at their next chunk and the estimate (a few seconds at
+        most, SAMPLE_FLOPS) has the cores. Only the timing changes, never a result."""
+        def paused(*args, **kwargs):
+            with self._idle:
+                self._idle.wait_for(lambda: self._computing == 0)
+            if report is not None:
+                report(*args, **kwargs)
+        return paused
 
     def run(self, space: Space, encoded: EncodedLabels, *, k: int = 10, size: Optional[int] = None,
             wait: bool = True, on_progress: ProgressFn = None) -> Union[estimate_sample.SampleEstimate, Pending]:

@@ -21,8 +21,10 @@ estimated: it needs every row's centroid distance, which the exact pass computes
 The sample's hard examples (ranked by knn_margin, exact for every row listed) are a first
 list: every row in it is right, but rows outside the sample are missing from it.
 
-Size: as many rows as SAMPLE_FLOPS of products allow against N × D (at most SAMPLE_MAX, at
-least SAMPLE_MIN): 4,000 at 100,000 × 64, 468 at 1,000,000 × 128 (≈ 1 s on two cores).
+Size: as many rows as SAMPLE_FLOPS of work allow (at most SAMPLE_MAX, at least SAMPLE_MIN),
+a row's work being its product against N × D plus its K' candidates' (row_work): 4,000 at
+100,000 × 64 for k = 10 and 749 for k = 1,000, 383 at 1,000,000 × 128 for k = 10 and 205 for
+k = 1,000 (≈ 0.8 s on two cores). A function of (N, D, k) only: same data and k, same sample.
 """
 
 from __future__ import annotations
@@ -46,9 +48,19 @@ from tb_embedanalysis.jsonable import number
 QUICK_MIN_ROWS = 20_000
 SAMPLE_MAX = 4000
 SAMPLE_MIN = 200
-#: Floating-point operations of the sample's products (m × N × D × 2): ≈ 1 s on this
-#: project's 2-core reference machine with BLAS on one thread per core.
-SAMPLE_FLOPS = 1.2e11
+#: The sample's work in flops of products (m × row_work): ≈ 0.8 s on this project's 2-core
+#: reference machine with BLAS on one thread per core. 1.2e11 left `analyze --quick` at
+#: 1,000,000 × 128 at 1.75-2.17 s (its search took 1.1-1.5 s there, 0.8-1.0 s in a bare
+#: script); 1.0e11 (383 rows, intervals ≈ 10 % wider) 1.32-1.87 s in the same minutes.
+SAMPLE_FLOPS = 1.0e11
+#: What one of a row's K' candidates costs, in flops of products: CANDIDATE_FLOPS ×
+#: (D + CANDIDATE_DIMS) × ln(N / K') (its heap entries in the sweep, about ln(N / K') per
+#: candidate for columns in random order, and its float64 distance, a gather of D values).
+#: Fitted at k = 1,000 on one core, wide blobs (centres N(0, 1), spread 0.8), 100,000 × 64
+#: and × 256, 1,000,000 × 128, 300,000 × 32 (per row beyond the product: 1.29, 2.28, 2.53,
+#: 1.43 ms; the products ran at ≈ 93 GFLOPS); bench/README.md has the held-out check.
+CANDIDATE_FLOPS = 87.0
+CANDIDATE_DIMS = 189.0
 #: The estimate's confusion is given up to this many labels (SampleEstimate.to_dict).
 CONFUSION_MAX_LABELS = 100
 #: Sampled rows per search call (each thread takes calls in turn).
@@ -56,9 +68,19 @@ CHUNK_ROWS = 256
 THREADS = neighbors.GRAPH_THREADS
 
 
-def sample_size(n_valid: int, d: int) -> int:
-    """How many rows to sample from n_valid rows of D dimensions (see the module docstring)."""
-    size = int(SAMPLE_FLOPS // (2.0 * max(n_valid, 1) * max(d, 1)))
+def row_work(n_valid: int, d: int, k: int) -> float:
+    """One sampled row's exact search in flops of products: 2 N D for its product against
+    every row, plus its K' = neighbors.candidates(k) candidates' (CANDIDATE_FLOPS): at
+    100,000 × 64 about 1.2× the product for k = 10 and 10× for k = 1,000."""
+    n, d = max(n_valid, 1), max(d, 1)
+    kk = min(neighbors.candidates(k), n)
+    return 2.0 * n * d + kk * CANDIDATE_FLOPS * (d + CANDIDATE_DIMS) * max(1.0, np.log(n / kk))
+
+
+def sample_size(n_valid: int, d: int, k: int = 10) -> int:
+    """How many rows to sample from n_valid rows of D dimensions for k neighbours (see the
+    module docstring): deterministic, so the seeded sample is too."""
+    size = int(SAMPLE_FLOPS // row_work(n_valid, d, k))
     return int(min(n_valid, SAMPLE_MAX, max(SAMPLE_MIN, size)))
 
 
@@ -84,7 +106,7 @@ def sample_neighbors(prep: neighbors.PreparedMatrix, k: int, *, seed: int, size:
     on THREADS threads with BLAS on one thread each (under load 2-thread BLAS made the same
     products 4-7× slower, see blas.one_blas_thread)."""
     valid_rows = np.flatnonzero(prep.valid)
-    size = sample_size(valid_rows.size, prep.matrix.shape[1]) if size is None else size
+    size = sample_size(valid_rows.size, prep.matrix.shape[1], k) if size is None else size
     positions = sample_positions(valid_rows.size, size, seed)
     rows = valid_rows[positions]
     indices = np.empty((rows.size, k), dtype=np.int64)
@@ -179,7 +201,6 @@ class SampleEstimate:
         recall_ci = wilson(correct, in_label)
         precision_ci = wilson(correct, voted)
         purity_ci = wilson(purity_sum, in_label)
-        cell_ci = wilson(sample, in_label[:, None])
         cells = self.counts[:, None] * share
         hits = int(correct.sum())
         accuracy_ci = wilson(hits, self.sample_size)
@@ -201,11 +222,15 @@ class SampleEstimate:
                         "knn_accuracy": hits / self.sample_size, "macro_f1": number(_macro_f1(cells)),
                         "intervals": {"knn_accuracy": [number(accuracy_ci[0]), number(accuracy_ci[1])]}},
             "labels": labels,
-            "confusion": None if n_labels > CONFUSION_MAX_LABELS else {
-                "labels": list(self.names), "matrix": _rounded(cells),
-                "low": _rounded(self.counts[:, None] * cell_ci[0]),
-                "high": _rounded(self.counts[:, None] * cell_ci[1])},
+            "confusion": None if n_labels > CONFUSION_MAX_LABELS else self._confusion(sample, in_label, cells),
         }
+
+    def _confusion(self, sample: np.ndarray, in_label: np.ndarray, cells: np.ndarray) -> dict:
+        """The estimated confusion with each cell's interval (an L × L Wilson: only when shown;
+        at 1,000 labels it was most of to_dict's 0.06-0.17 s in `analyze --quick`)."""
+        cell_ci = wilson(sample, in_label[:, None])
+        return {"labels": list(self.names), "matrix": _rounded(cells),
+                "low": _rounded(self.counts[:, None] * cell_ci[0]), "high": _rounded(self.counts[:, None] * cell_ci[1])}
 
     def hard_page(self, limit: int = 50, *, label: Optional[str] = None, predicted: Optional[str] = None,
                   hide_rows: Optional[np.ndarray] = None) -> dict:

@@ -1,0 +1,139 @@
+"""The first answer comes first (issue 25 items 2 and 3): the sample is sized by each row's
+work including k (analysis/estimate_sample.py), so a large k gets a smaller sample whose
+intervals still hold, and a graph another job builds waits while an estimate computes
+(analysis/estimate_jobs.py), so the estimate has the cores."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from tb_embedanalysis.analysis import clusters, estimate_sample, neighbors
+from tb_embedanalysis.analysis.engine import AnalysisEngine
+from tb_embedanalysis.analysis.labels import encode_rows
+from tb_embedanalysis.analysis.reports import Pending
+from tb_embedanalysis.analysis.space import Space
+
+
+def test_the_sample_is_sized_by_the_work_per_row_including_k():
+    size = estimate_sample.sample_size
+    # the same (N, D, k), the same size (the seeded sample depends on nothing else)
+    assert size(100_000, 64, 1000) == size(100_000, 64, 1000)
+    # k = 1,000 at 100,000 × 64: ~10× the work per row of k = 10, so ~1/4 of the rows (k = 10
+    # is clamped at SAMPLE_MAX)
+    assert size(100_000, 64, 10) == estimate_sample.SAMPLE_MAX
+    assert 500 <= size(100_000, 64, 1000) <= 1200
+    assert 150 <= size(1_000_000, 128, 1000) < size(1_000_000, 128, 10) <= 468
+    for n, d in [(100_000, 64), (1_000_000, 128), (300_000, 32), (50_000, 512)]:
+        sizes = [size(n, d, k) for k in (10, 30, 100, 300, 1000)]
+        assert sizes == sorted(sizes, reverse=True), (n, d, sizes)
+        for k, m in zip((10, 30, 100, 300, 1000), sizes):
+            # within the budget unless clamped at SAMPLE_MIN; and using it (no more than one row short)
+            work = estimate_sample.row_work(n, d, k)
+            assert m == estimate_sample.SAMPLE_MIN or m * work <= estimate_sample.SAMPLE_FLOPS, (n, d, k)
+            assert m == estimate_sample.SAMPLE_MAX or (m + 1) * work > estimate_sample.SAMPLE_FLOPS, (n, d, k)
+
+
+def test_the_estimate_samples_by_its_own_k(monkeypatch):
+    """estimate() without a size takes sample_size(N, D, k) rows: fewer for a larger k."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((3000, 8)).astype(np.float32)
+    engine = AnalysisEngine(cache_dir=None)
+    space = Space(x, "sized-by-k", np.ones(3000, dtype=bool), "cosine")
+    encoded = engine.labels(space, [str(v) for v in rng.integers(0, 4, 3000)])
+    budget = 400.5 * estimate_sample.row_work(3000, 8, 5)  # 400 rows at k = 5
+    monkeypatch.setattr(estimate_sample, "SAMPLE_FLOPS", budget)
+    try:
+        small_k = engine.estimates.run(space, encoded, k=5)
+        large_k = engine.estimates.run(space, encoded, k=200)
+        assert isinstance(small_k, estimate_sample.SampleEstimate) and isinstance(large_k, estimate_sample.SampleEstimate)
+    finally:
+        engine.jobs.shutdown()
+    assert small_k.sample_size == 400
+    assert large_k.sample_size == max(estimate_sample.SAMPLE_MIN, int(budget // estimate_sample.row_work(3000, 8, 200)))
+    assert large_k.sample_size < 300
+
+
+def test_the_smaller_sample_of_a_large_k_keeps_honest_intervals():
+    """k = 100 and 120 sampled rows of 8,000 (≈ 20 per label, as a large k's sample at 50
+    labels): over 400 seeds every Wilson interval holds the exact full pass's value at about
+    its nominal rate (the estimates from the exact pass's own rows, which sample_neighbors
+    gives them: test_estimate_sample.test_estimate_matches_the_sample_search)."""
+    rng = np.random.default_rng(8)
+    n_labels, k, m = 6, 100, 120
+    centres = rng.standard_normal((n_labels, 12))
+    labels = rng.integers(0, n_labels, 8000)
+    x = (centres[labels] + 1.1 * rng.standard_normal((8000, 12))).astype(np.float32)
+    flipped = rng.random(8000) < 0.1
+    labels[flipped] = rng.integers(0, n_labels, int(flipped.sum()))
+    prep = neighbors.prepare(x, "euclidean")
+    ctx = clusters.label_context(prep, neighbors.knn_graph(prep, k), encode_rows([str(v) for v in labels],
+                                                                                 np.arange(8000)))
+    report = clusters.statistics(ctx)
+    exact_labels = {s.label: s for s in report.labels}
+    counts = np.bincount(ctx.codes, minlength=ctx.n_labels)
+    hits: dict = {"knn_accuracy": [], "knn_recall": [], "knn_precision": [], "purity": []}
+    for seed in range(400):
+        at = estimate_sample.sample_positions(ctx.rows.size, m, seed)
+        out = estimate_sample.Outcomes(ctx.codes[at], ctx.votes.predicted[at], ctx.votes.own[at],
+                                       ctx.votes.best_other[at], ctx.neighbor_codes[at])
+        est = estimate_sample.SampleEstimate(ctx.encoded.names, counts, k, "euclidean", ctx.rows[at], out).to_dict()
+        low, high = est["overall"]["intervals"]["knn_accuracy"]
+        hits["knn_accuracy"].append(low <= report.overall["knn_accuracy"] <= high)
+        for row in est["labels"]:
+            for key in ("knn_recall", "knn_precision", "purity"):
+                low, high = row["intervals"][key]
+                if low is not None:
+                    hits[key].append(low <= getattr(exact_labels[row["label"]], key) <= high)
+    coverage = {key: float(np.mean(value)) for key, value in hits.items()}
+    print("coverage", coverage)
+    assert min(coverage.values()) >= 0.92, coverage
+
+
+@pytest.mark.parametrize("graph_first", [True, False], ids=["graph-running", "graph-starting"])
+def test_a_graph_waits_while_an_estimate_computes(graph_first):
+    """A graph job running when an estimate starts makes no progress until the estimate ends
+    (its threads wait at their next report), and one that starts meanwhile waits before its
+    first step (its pilot, its first chunk); then it goes on."""
+    rng = np.random.default_rng(5)
+    n = 25_000
+    x = rng.standard_normal((n, 32)).astype(np.float32)  # unclustered: the plain blocked search
+    engine = AnalysisEngine(cache_dir=None, sync_seconds=0.01)
+    space = Space(x, "pause-for-estimate", np.ones(n, dtype=bool), "euclidean")
+    encoded = engine.labels(space, [str(v) for v in rng.integers(0, 10, n)])
+
+    def graph_progress() -> float:
+        pending = engine.knn_graph(space, k=100, wait=False)
+        return pending.progress if isinstance(pending, Pending) else 1.0
+
+    try:
+        deadline = time.monotonic() + 120
+        while graph_first and graph_progress() <= 0.0:  # the graph is under way
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        done = threading.Event()
+
+        def estimate():
+            engine.estimates.run(space, encoded, k=100, size=8000 if graph_first else 16_000)
+            done.set()
+
+        thread = threading.Thread(target=estimate)
+        thread.start()
+        while engine.estimates.computing == 0 and not done.is_set():
+            time.sleep(0.002)
+        time.sleep(0.05)  # a report already past the check when the estimate started
+        first = graph_progress()  # graph-starting: the graph's job starts here
+        start, last, window = time.monotonic(), first, 0.0
+        while True:
+            seen = graph_progress()
+            if engine.estimates.computing == 0:
+                break
+            last, window = seen, time.monotonic() - start
+        thread.join()
+        assert done.is_set() and window >= 0.3, window  # long enough for a running graph to report
+        assert last == first, (first, last)
+        graph = engine.knn_graph(space, k=100)  # and then it goes on to the end
+        assert isinstance(graph, neighbors.KnnGraph) and graph.k == 100
+    finally:
+        engine.jobs.shutdown()

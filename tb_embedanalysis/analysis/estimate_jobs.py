@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import TYPE_CHECKING, Optional, Union
+from typing import TYPE_CHECKING, Callable, Optional, Union
 
 from tb_embedanalysis.analysis import estimate_sample
 from tb_embedanalysis.analysis.jobs import Cancelled
@@ -63,7 +63,7 @@ class SampleEstimates:
         with self._idle:
             return self._computing
 
-    def pausing(self, report: ProgressFn) -> ProgressFn:
+    def pausing(self, report: ProgressFn) -> Callable[..., None]:
         """`report` that first waits while any estimate computes: a graph's progress callback,
         so the graph's threads stop at their next chunk and the estimate (a few seconds at
         most, SAMPLE_FLOPS) has the cores. Only the timing changes, never a result."""

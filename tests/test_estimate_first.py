@@ -137,3 +137,26 @@ def test_a_graph_waits_while_an_estimate_computes(graph_first):
         assert isinstance(graph, neighbors.KnnGraph) and graph.k == 100
     finally:
         engine.jobs.shutdown()
+
+
+def test_a_poll_answers_as_soon_as_the_estimate_is_there():
+    """A /clusters poll waits up to sync_seconds for the exact answer, but answers (202 with
+    the estimate) as soon as the sample's estimate ends, not after the whole wait: here a wait
+    of 120 s that, without the news, would run to the exact answer's end."""
+    from tb_embedanalysis.queries.quick import clusters_pending
+
+    rng = np.random.default_rng(11)
+    n = estimate_sample.QUICK_MIN_ROWS + 5_000
+    x = rng.standard_normal((n, 32)).astype(np.float32)  # unclustered: a full exact pass
+    engine = AnalysisEngine(cache_dir=None, sync_seconds=120.0)
+    space = Space(x, "poll-news", np.ones(n, dtype=bool), "euclidean")
+    encoded = engine.labels(space, [str(v) for v in rng.integers(0, 10, n)])
+    try:
+        first = engine.clusters(space, encoded, k=10, wait=False)
+        assert isinstance(first, Pending), "the poll waited for the exact pass instead of the estimate"
+        answered = clusters_pending(engine, space, encoded, 10, first, column="label", choice=None)
+        assert answered.estimate is not None and answered.estimate["sample_size"] > 0
+        exact = engine.clusters(space, encoded, k=10)  # and the exact answer still comes
+        assert not isinstance(exact, Pending)
+    finally:
+        engine.jobs.shutdown()

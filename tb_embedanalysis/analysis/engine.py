@@ -102,14 +102,16 @@ class AnalysisEngine:
         hit = self.memory.get(key)
         return fn(job) if hit is None else hit
 
-    def _sub(self, job: Reporter, key: CacheKey, fn, *, start: float, width: float, message: str):
+    def _sub(self, job: Reporter, key: CacheKey, fn, *, start: float, width: float, message: str,
+             news: bool = False):
         """A sub-result a job needs, computed in the job's thread (see Jobs.compute), its
-        progress mirrored into the job's [start, start + width]."""
+        progress mirrored into the job's [start, start + width]; `news`: its end wakes the
+        job's pollers (a first answer they carry)."""
         hit = self.memory.get(key)
         if hit is not None:
             return hit
         return self.jobs.compute(key, lambda child: self._get_or(key, fn, child), message=message,
-                                 on_progress=lambda f, m: job.report(start + width * f, m))
+                                 on_progress=lambda f, m: job.report(start + width * f, m), news=news)
 
     def prepared(self, space: Space) -> neighbors.PreparedMatrix:
         """Row norms for (space, metric), computed once."""

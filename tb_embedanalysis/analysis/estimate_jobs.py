@@ -113,7 +113,7 @@ class SampleEstimates:
             return
         try:
             self._engine._sub(job, self.key(space, encoded, k), lambda child: self._compute(child, space, encoded, k, None),
-                              start=0.0, width=0.0, message=MESSAGE)
+                              start=0.0, width=0.0, message=MESSAGE, news=True)
         except Cancelled:
             raise
         except Exception:  # logged with its traceback; the exact answer still comes

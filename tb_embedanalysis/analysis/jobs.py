@@ -83,6 +83,10 @@ class Job:
         #: The sub-computation this job computes or waits for right now (Jobs.compute).
         self.stage: Optional[Job] = None
         self._listeners: List[Callable[[float, str], None]] = []
+        #: News for callers polling this job: its end, or the end of a sub-result it computed
+        #: (e.g. the sample's estimate, which a 202 answer carries as a first answer).
+        self._news = threading.Condition()
+        self._news_count = 0
 
     def report(self, progress: float, message: Optional[str] = None) -> None:
         if _exiting.is_set():
@@ -123,6 +127,21 @@ class Job:
         said = inner.message if inner.message != QUEUED or not inner.title else "%s (%s)" % (inner.title, QUEUED)
         return Pending(progress=float(self.progress), message=self.message, task=inner.task,
                        task_progress=float(inner.progress), task_message=said, eta_seconds=inner.eta())
+
+    def announce(self) -> None:
+        """Wake the callers in `settle`: the job ended, or a sub-result marked as news did."""
+        with self._news:
+            self._news_count += 1
+            self._news.notify_all()
+
+    def settle(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for this job to end or to announce news; True when it
+        ended. A poll answers as soon as there is something new to tell (the estimate a /clusters
+        job made first), not after the whole wait."""
+        with self._news:
+            seen = self._news_count
+            self._news.wait_for(lambda: self.done.is_set() or self._news_count != seen, timeout)
+        return self.done.is_set()
 
     def follow(self, listener: Callable[[float, str], None]) -> None:
         """Call listener(progress, message) on every report (a parent mirroring a child)."""
@@ -171,14 +190,15 @@ class Jobs:
             self._pool.submit(self._execute, job, fn, True)
         if wait:
             return job.wait(on_progress)
-        if job.done.wait(self.sync_seconds):
+        if job.settle(self.sync_seconds):
             return job.wait()
         return job.pending()
 
     def compute(self, key: Hashable, fn: Callable[[Job], object], *, message: str = "",
-                on_progress: ProgressFn = None):
+                on_progress: ProgressFn = None, news: bool = False):
         """fn(job)'s result for `key`, in this thread unless another thread computes it
-        already (then wait for it). For a job that needs a sub-result."""
+        already (then wait for it). For a job that needs a sub-result; `news`: one its pollers
+        answer with (a first answer), so its end wakes them (Job.settle)."""
         job, _ = self._job(key, message)
         if on_progress is not None:
             job.follow(on_progress)
@@ -197,6 +217,8 @@ class Jobs:
         finally:
             if parent is not None:
                 parent.stage = None
+                if news:
+                    parent.announce()
 
     def _job(self, key, message):
         with self._lock:
@@ -236,6 +258,7 @@ class Jobs:
                 if self._jobs.get(job.key) is job:
                     del self._jobs[job.key]
             job.done.set()
+            job.announce()
             heap.trim()  # the job's temporaries are freed: give their pages back (heap.py)
         return True
 

@@ -20,7 +20,9 @@ Measured before building, the three figures it hangs on, in one run:
    int8 pass would need), the exact finish from those heaps, and re-keying M candidates a row
    in float32. int8 ≈ pass − (products − products / int8 speed-up) / 2 + (fold M − fold K') / 2
    + (finish M − finish K' + re-key M) / 2: optimistic (no quantisation, no bound arithmetic in
-   the fold, no int32 conversion, no fallback for rows whose heap is too small).
+   the fold, no int32 conversion, no fallback for rows whose heap is too small); then again
+   with the fold an int8 pass would run (bench/_int8_fold.py: int32 products, the per-pair
+   bound in the marking pass, heaps of M) and the quantisation, timed on one thread.
 
 Data as bench_exact_unprunable.py's (unclustered N(0, 1) rows; wide: 50 centres N(0, 1) +
 0.8 · N(0, 1)), N × D float32, cosine, k = 10.
@@ -38,6 +40,7 @@ from typing import Dict, Tuple
 
 import numpy as np
 
+import _int8_fold
 import _support
 from bench_exact_unprunable import add_case_args, make_data
 
@@ -184,7 +187,7 @@ def parts(prep, k: int, widths, threads: int = 1):
 
 
 def run_case(kind: str, args, speed: float) -> None:
-    from tb_embedanalysis.analysis import neighbors, pair_fold, symmetric_graph
+    from tb_embedanalysis.analysis import neighbors, pair_fold, quant_bound, symmetric_graph
 
     x = make_data(kind, args.n, args.d)
     kk = neighbors.candidates(args.k)
@@ -206,14 +209,23 @@ def run_case(kind: str, args, speed: float) -> None:
     products, got = parts(prep, args.k, [kk, wide])
     print("  one thread: float32 products %.2f s; fold / finish / re-key at K' = %d: %.2f / %.2f / %.2f s, "
           "at M = %d: %.2f / %.2f / %.2f s (%s)" % ((products, kk) + got[kk] + (wide,) + got[wide] + (load(),)))
+    t = time.perf_counter()
+    quantised = quant_bound.quantise(unit)
+    t_quantise = time.perf_counter() - t
+    starts = list(range(0, args.n, symmetric_graph.CHUNK_ROWS))
+    tiles = [tile for r in symmetric_graph.rounds(len(starts)) for tile in r]
+    fold_int8 = _int8_fold.fold_seconds(quantised, tiles, starts, symmetric_graph.CHUNK_ROWS,
+                                        symmetric_graph.BLOCK_COLUMNS, wide)
+    print("  one thread: quantising %.2f s; int8 fold (int32 products, the bound in the marking pass) at M = %d: "
+          "%.2f s (%s)" % (t_quantise, wide, fold_int8, load()), flush=True)
     if speed:
         saved = products * (1 - 1 / speed)
-        extra = (got[wide][0] - got[kk][0]) + (got[wide][1] - got[kk][1]) + got[wide][2]
-        print("  projected int8 pass, 2 threads: %.2f s - %.2f s (products %.1fx faster) + %.2f s (heaps of M, "
-              "finish, re-key) = %.2f s against %.2f s: %s" % (t_pass, saved / 2, speed, extra / 2,
-                                                              t_pass + (extra - saved) / 2, t_pass,
-                                                              "could win" if extra < saved else "cannot win"),
-              flush=True)
+        for name, fold in (("optimistic", got[wide][0]), ("with the int8 fold and quantising", fold_int8 + t_quantise)):
+            extra = (fold - got[kk][0]) + (got[wide][1] - got[kk][1]) + got[wide][2]
+            print("  projected int8 pass, 2 threads, %s: %.2f s - %.2f s (products %.1fx faster) + %.2f s (heaps "
+                  "of M, finish, re-key) = %.2f s against %.2f s: %s"
+                  % (name, t_pass, saved / 2, speed, extra / 2, t_pass + (extra - saved) / 2, t_pass,
+                     "could win" if extra < saved else "cannot win"), flush=True)
 
 
 def main():

@@ -67,14 +67,16 @@ def _columns(ints, s, cn, res, nrm, r0, c0, heap_keys, heap_rows):
             seen |= words[w]
         if seen == 0:
             continue
-        for j in range(n):
-            if marks[j]:
-                q = c0 + j
-                key = -(np.float32(row[j]) * (sq[j] * sc) + (cq[j] * ec + eq[j] * nc))
-                hk, hr = heap_keys[q], heap_rows[q]
-                if key < hk[0] or (key == hk[0] and cand < hr[0]):
-                    _replace_root(hk, hr, key, cand)
-                    thr[j] = hk[0]
+        for w in range(words.size):
+            if words[w] == 0:
+                continue
+            for j in range(w * 8, w * 8 + 8):
+                if marks[j]:
+                    key = -(np.float32(row[j]) * (sq[j] * sc) + (cq[j] * ec + eq[j] * nc))
+                    hk, hr = heap_keys[c0 + j], heap_rows[c0 + j]
+                    if key < hk[0] or (key == hk[0] and cand < hr[0]):
+                        _replace_root(hk, hr, key, cand)
+                        thr[j] = hk[0]
 
 
 def fold_seconds(quantised, tiles, starts, chunk: int, cols: int, width: int) -> float:

@@ -148,12 +148,17 @@ def check_exact(prep, graph, k: int, rows: int) -> str:
     return "= float64 oracle on %d rows" % rows
 
 
-def main():
-    parser = argparse.ArgumentParser()
+def add_case_args(parser: argparse.ArgumentParser) -> None:
+    """--n, --d, --k and --cases (make_data's kinds): the cases, shared with bench_lowprec.py."""
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--d", type=int, default=128)
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--cases", default="unclustered,wide")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    add_case_args(parser)
     parser.add_argument("--gemm-size", type=int, default=4096)
     parser.add_argument("--faiss-python", default="", help="a python with faiss-cpu, when this one has none")
     parser.add_argument("--no-hnsw", action="store_true")

@@ -104,9 +104,12 @@ def test_digits_demo_on_mnist_files_is_deterministic(tmp_path):
     mnist_dir = write_mnist_dir(tmp_path / "MNIST_data")
     # The training-history network (3,200 steps, most of this test's time) runs once, in
     # "a": it still has to work on MNIST's files, and "b" without it must log the same logits.
-    results = [digits.run(str(tmp_path / name), mnist_dir=mnist_dir, steps=12, log_steps=(4,),
-                          batch_size=20, threads=1, history=name == "a", progress=lambda message: None)
-               for name in ("a", "b")]
+    results = []
+    for name in ("a", "b"):
+        result = digits.run(str(tmp_path / name), mnist_dir=mnist_dir, steps=12, log_steps=(4,),
+                            batch_size=20, threads=1, history=name == "a", progress=lambda message: None)
+        assert result is not None  # None only when the run exists already
+        results.append(result)
     assert results[0].steps == (4, 12) and results[0].run_dir.endswith("mnist")
     for step in ("00004", "00012"):
         tensors = [pathlib.Path(r.run_dir, "logits", step, "tensors.bytes").read_bytes() for r in results]

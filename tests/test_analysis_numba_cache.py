@@ -49,10 +49,13 @@ CHILD = textwrap.dedent("""
 """)
 
 
-def start(cache_dir, *extra):
+def start(cache_dir, *extra, keep_numba_cache_dir=False):
     """One fresh process's UMAP: {"seconds", "finite", "numba_cache_dir"}; extra "warm":
-    after the plugin's background warm-up (analysis/umap_warmup.py) has finished."""
-    env = {name: value for name, value in os.environ.items() if name != "NUMBA_CACHE_DIR"}
+    after the plugin's background warm-up (analysis/umap_warmup.py) has finished. The
+    suite's NUMBA_CACHE_DIR (conftest.py) is taken out, as a user has none, unless
+    `keep_numba_cache_dir` (bench_umap_restart.py --smoke: kernels the suite compiled)."""
+    env = {name: value for name, value in os.environ.items()
+           if name != "NUMBA_CACHE_DIR" or keep_numba_cache_dir}
     done = subprocess.run([sys.executable, "-c", CHILD, str(cache_dir), *extra], env=env, capture_output=True,
                           text=True, timeout=600, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])

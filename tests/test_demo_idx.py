@@ -99,15 +99,25 @@ def test_load_mnist_refuses_label_count_mismatch(tmp_path):
 
 
 def test_digits_demo_on_mnist_files_is_deterministic(tmp_path):
-    from tb_embedanalysis.demo import digits
+    from tb_embedanalysis.demo import digits, digits_history
 
     mnist_dir = write_mnist_dir(tmp_path / "MNIST_data")
-    results = [digits.run(str(tmp_path / name), mnist_dir=mnist_dir, steps=12, log_steps=(4,),
-                          batch_size=20, threads=1, progress=lambda message: None)
-               for name in ("a", "b")]
+    # The training-history network (3,200 steps, most of this test's time) runs once, in
+    # "a": it still has to work on MNIST's files, and "b" without it must log the same logits.
+    results = []
+    for name in ("a", "b"):
+        result = digits.run(str(tmp_path / name), mnist_dir=mnist_dir, steps=12, log_steps=(4,),
+                            batch_size=20, threads=1, history=name == "a", progress=lambda message: None)
+        assert result is not None  # None only when the run exists already
+        results.append(result)
     assert results[0].steps == (4, 12) and results[0].run_dir.endswith("mnist")
     for step in ("00004", "00012"):
         tensors = [pathlib.Path(r.run_dir, "logits", step, "tensors.bytes").read_bytes() for r in results]
         assert len(tensors[0]) == 40 * 10 * 4 and tensors[0] == tensors[1]
     config = pathlib.Path(results[0].run_dir, "projector_config.pbtxt").read_text()
     assert "single_image_dim: 28" in config
+    # the history's 120 training digits at its last step, in "a" only
+    last = "%05d" % digits_history.LOG_STEPS[-1]
+    history = pathlib.Path(results[0].run_dir, digits_history.EMBEDDING_NAME, last, "tensors.bytes")
+    assert history.stat().st_size == 120 * 10 * 4
+    assert not pathlib.Path(results[1].run_dir, digits_history.EMBEDDING_NAME).exists()

@@ -3,8 +3,8 @@ on held-out runs only.
 
 Protocol (tests/label_error_protocol.py, fixed before any result was seen): scikit-learn's
 digits and `make_classification`, 20 % uniform or confusable flips, two numpy MLPs, the
-training set's logits at 8 doubling steps 50 … 6,400; tuning seeds 100-109, 200-201 and
-300-301, held-out seeds 400-401. Per run, in the same process, every detector ranks the same points:
+training set's logits at 8 doubling steps 50 … 6,400; tuning and held-out seeds as
+the protocol's TUNING_SEEDS and HELD_OUT_SEEDS say. Per run, in the same process, every detector ranks the same points:
 
 * cleanlab `get_label_quality_scores` (self-confidence) on 5-fold cross-validated
   probabilities of the same network trained as long, and on the last step's in-sample ones;

@@ -230,3 +230,43 @@ def test_confident_labels_from_the_tallies_equal_the_sorted_pairs(monkeypatch, b
     grouped = label_counts.confident_labels(codes[graph], codes, n_labels, slot=tally.slot)
     np.testing.assert_array_equal(grouped, plain)
     assert (plain == -1).any() and (plain >= 0).any() and (plain != codes).any()
+
+
+def _memorised_late(*, errors: int = 100, memorised: int = 60, steps: int = 8, late: int = 4):
+    """1,000 rows of 4 labels, `errors` of them given a wrong label; 10 neighbours a row, all of
+    the row's true class, except at the last `late` steps for `memorised` of the errors, whose
+    neighbours are then clean rows of their given label (the network has memorised them)."""
+    rng = np.random.default_rng(0)
+    n, n_labels, k = 1000, 4, 10
+    true = np.repeat(np.arange(n_labels), n // n_labels)
+    wrong = rng.choice(n, errors, replace=False)
+    given = true.copy()
+    given[wrong] = (true[wrong] + rng.integers(1, n_labels, errors)) % n_labels
+    fitted = np.isin(np.arange(n), wrong[:memorised])
+
+    def neighbours(pool: np.ndarray, row: int) -> np.ndarray:
+        return rng.choice(pool[pool != row], k, replace=False)
+
+    graphs = []
+    for t in range(steps):
+        memorising = t >= steps - late
+        graphs.append(np.stack([
+            neighbours(np.flatnonzero((given == true) & (given == given[row])), row) if memorising and fitted[row]
+            else neighbours(np.flatnonzero(true == true[row]), row) for row in range(n)]))
+    return graphs, given, n_labels
+
+
+def test_the_interval_holds_the_errors_the_late_steps_memorised():
+    """Memorisation only takes errors out of a step's count, so a count averaged over steps
+    some of which memorised is biased low by all of them together: the interval's top must
+    hold the steps' shortfall, not its standard error as if the steps were independent
+    (that interval ended at 90 here, under the 100 planted errors)."""
+    graphs, given, n_labels = _memorised_late()
+    count = label_counts.count_errors(graphs, given, n_labels, np.ones(len(graphs)))
+    early = label_counts.count_errors(graphs[:4], given, n_labels, np.ones(4)).count
+    assert count.count < 0.8 * 100 < 0.95 * 100 < early  # the late steps pull the average down
+    assert count.low <= 100 <= count.high, (count.low, count.count, count.high)
+    graphs, given, n_labels = _memorised_late(memorised=0)
+    unmemorised = label_counts.count_errors(graphs, given, n_labels, np.ones(len(graphs)))
+    assert unmemorised.low <= 100 <= unmemorised.high  # nothing memorised: no shortfall to hold
+    assert unmemorised.high - unmemorised.count < (count.high - count.count) / 2

@@ -15,8 +15,11 @@ likely true), its cell. The interval is a Poisson bootstrap over points (BOOTSTR
 seeded: the same interval every run), 5th to 95th percentile, widened to hold the steps'
 disagreement (± 1.645 × the standard error of the w²-weighted mean of the per-step counts,
 the steps taken as independent estimates): which steps to trust is itself uncertain, and
-sampling alone does not measure that; and its upper end to hold the errors the trusted
-rows may hide (ErrorCount.widened, once the ranking is known).
+sampling alone does not measure that. Its top is at least the estimate + 1.645 × the
+w²-weighted root-mean-square shortfall of the steps counting fewer: memorisation only takes
+errors out of a step's count (a memorised error's neighbours agree with its label), so the
+late steps bias it low together, not as independent noise (tuning: truth inside 143 of 144
+runs, was 123; bench/README.md); and count / r (ErrorCount.widened, once ranked).
 """
 
 from __future__ import annotations
@@ -80,9 +83,7 @@ class ErrorCount:
         round(count) of `order` (n,) (the ranking, most suspect first). Why: the count drops
         every flag of the trusted rows, as if all errors were among the suspects; r says a
         share 1 − r of them is not, and if every flag among the suspects is an error the
-        truth is count / r. The 90 % interval holds that case too (tuning runs: the truth
-        inside 85 of 96, was 76: digits counted 0.87-0.92 of it, the interval ending below).
-        The per-class and per-pair intervals stay the bootstrap's."""
+        truth is count / r. The per-class and per-pair intervals stay the bootstrap's."""
         found = self.expected_found(order, int(round(self.count)))
         if found <= 0:
             return self
@@ -253,8 +254,10 @@ class StepJoints:
         # The steps' disagreement: the standard error of their weighted mean, as if each step
         # were an independent estimate (1 / Σ w² of them: the effective number of steps).
         spread = 1.645 * float(np.sqrt(np.sum(w * (steps - estimate) ** 2) * np.sum(w ** 2)))
+        # The steps below the estimate share one bias (memorisation): not divided by their number.
+        shortfall = 1.645 * float(np.sqrt(np.sum(w * np.minimum(steps - estimate, 0.0) ** 2)))
         return ErrorCount(estimate, min(float(np.percentile(totals, 5)), max(0.0, estimate - spread)),
-                          max(float(np.percentile(totals, 95)), estimate + spread),
+                          max(float(np.percentile(totals, 95)), estimate + spread, estimate + shortfall),
                           np.column_stack([per_class, np.percentile(classes, 5, axis=0),
                                            np.percentile(classes, 95, axis=0)]), joint, pairs, *self.flags(w))
 

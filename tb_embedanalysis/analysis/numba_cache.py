@@ -103,3 +103,11 @@ def cache_umap_kernels() -> None:
                 kernel.enable_caching()
             except RuntimeError as error:  # numba found no writable place for this file
                 logger.warning("embedanalysis: %s.%s compiles at every start (%s)", module_name, name, error)
+
+
+def compiled(module_name: str) -> bool:
+    """Whether the kernel module `module_name` (topk_fold, pair_kernel) is imported and its
+    kernel compiled in this process, without importing it or numba. False while a warm-up
+    thread is still importing it (a partly initialised module has no `compiled` yet)."""
+    check = getattr(sys.modules.get(module_name), "compiled", None)
+    return check is not None and bool(check())

@@ -94,13 +94,17 @@ def fold(dots: np.ndarray, scale: np.ndarray, euclidean: bool, invalid: np.ndarr
          c0: int, best: Running) -> None:
     """Fold dots (m, c) float32 C-contiguous (queries · W rows c0..c0+c, blocks in column order)
     into `best` in place. scale (c,) the rows' key_scale, invalid (c,) bool, exclude (m,) int64
-    row left out per query (−1: none)."""
+    row left out per query (−1: none). The kernels check no index: the shapes are checked here."""
     global _ready
+    m, c = dots.shape
+    if scale.shape != (c,) or invalid.shape != (c,) or exclude.shape != (m,) or best.keys.shape[0] != m:
+        raise ValueError("topk_fold.fold: dots %s, scale %s, invalid %s, exclude %s, running %s do not fit"
+                         % (dots.shape, scale.shape, invalid.shape, exclude.shape, best.keys.shape))
     if not _ready:
         with _lock:  # numba's cache is switched on before the first compile, once
             if not _ready and numba_cache.folder() is not None:
                 for kernel in (_kernel, topk_cut.kernel, topk_cut.cut_all):
-                    kernel.enable_caching()
+                    numba_cache.enable_caching(kernel)
             _ready = True
     if best.heap:
         _kernel(dots, scale, euclidean, invalid, exclude, c0, best.keys, best.rows)

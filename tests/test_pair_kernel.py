@@ -49,3 +49,17 @@ def test_exact_distances_takes_the_kernel_when_it_pays_with_the_same_bits(monkey
         assert pair_kernel.compiled()
         want = numpy_distances(source, metric, queries, cand)
         np.testing.assert_array_equal(kernel.view(np.int64), want.view(np.int64))
+
+
+@pytest.mark.parametrize("row", [-1, 40, 1 << 40], ids=["minus-one", "padding-row-n", "far-out"])
+def test_a_candidate_outside_the_rows_is_refused_before_the_unchecked_kernel(row):
+    """The kernel reads source[cand] with boundscheck=False: a padding row (N, or −1) reaching
+    it is a bug upstream, refused at the boundary instead of read past the matrix."""
+    rng = np.random.default_rng(9)
+    source = rng.normal(size=(40, 16)).astype(np.float32)
+    cand = rng.integers(0, 40, (3, 5))
+    cand[1, 2] = row
+    with pytest.raises(IndexError, match="outside the 40 rows"):
+        pair_kernel.distances(source, True, source[:3].copy(), cand, np.empty((3, 5)))
+    with pytest.raises(ValueError, match="do not fit"):  # queries of another width
+        pair_kernel.distances(source, True, source[:3, :8].copy(), cand, np.empty((3, 5)))

@@ -75,7 +75,9 @@ def interleave(role: str, sync: str) -> None:
         if ours(self) and role == "A":
             mark(sync, "A-data")
 
-    cls.save, cls._load_index, cls._save_index, cls._save_data = saving, loading_index, saving_index, saving_data
+    for name, step in (("save", saving), ("_load_index", loading_index), ("_save_index", saving_index),
+                       ("_save_data", saving_data)):
+        setattr(cls, name, step)
 
 
 def main() -> None:

@@ -115,12 +115,11 @@ def check_fold():
     m, n, kk = 7, 300, 5
     dots = np.round(rng.normal(size=(m, n)), 1).astype(np.float32)
     scale = np.ones(n, dtype=np.float32)
-    heap_keys = np.full((m, kk), np.inf, dtype=np.float32)
-    heap_rows = np.full((m, kk), n, dtype=np.int64)
+    best = topk_fold.Running.start(m, kk, n)
     for c0, c1 in ((0, 70), (70, 71), (71, n)):
         topk_fold.fold(np.ascontiguousarray(dots[:, c0:c1]), scale[c0:c1], False, np.zeros(c1 - c0, dtype=bool),
-                       np.full(m, -1, dtype=np.int64), c0, heap_keys, heap_rows)
-    rows, _ = topk_fold.ordered(heap_keys, heap_rows)
+                       np.full(m, -1, dtype=np.int64), c0, best)
+    rows, _ = topk_fold.ordered(best)
     want = np.argsort(dots, axis=1, kind="stable")[:, :kk]
     check("topk_fold's numba kernel (numba %s)" % metadata.version("numba"), np.array_equal(rows, want), (rows, want))
 

@@ -87,12 +87,11 @@ def test_fold_keeps_the_smallest_keys_by_key_then_row():
         keys = keys.astype(np.float32)
         keys[:, invalid] = np.inf
         keys[np.flatnonzero(exclude >= 0), exclude[exclude >= 0]] = np.inf
-        heap_keys = np.full((m, kk), np.inf, dtype=np.float32)
-        heap_rows = np.full((m, kk), n, dtype=np.int64)
+        best = topk_fold.Running.start(m, kk, n)
         for c0, c1 in [(0, 100), (100, 101), (101, 450), (450, 700)]:
             topk_fold.fold(np.ascontiguousarray(dots[:, c0:c1]), scale[c0:c1], euclidean, invalid[c0:c1],
-                           exclude, c0, heap_keys, heap_rows)
-        got, got_keys = topk_fold.ordered(heap_keys, heap_rows)
+                           exclude, c0, best)
+        got, got_keys = topk_fold.ordered(best)
         real = got < n
         np.testing.assert_array_equal(got_keys[real], np.take_along_axis(keys, np.minimum(got, n - 1), axis=1)[real])
         want = np.argsort(keys, axis=1, kind="stable")[:, :kk]  # NaN last

@@ -37,25 +37,49 @@ from typing import Tuple
 
 import numpy as np
 
+from tb_embedanalysis.analysis import numba_cache, tie_order
+
 U32 = 2.0 ** -24
 U64 = 2.0 ** -53
 #: Rows (queries × candidates × D) of float64 work per block: 2**21 elements = 16 MB.
 BLOCK_ELEMENTS = 1 << 21
+#: distances() takes the compiled kernel even cold (numba's import and compile, ~1 CPU-s and
+#: ~100 MB of LLVM's while it compiles) against this many stored rows with this many candidates
+#: a query or more: a graph at k ≥ ~50 (at k = 1,000 numpy's distances were 45 of 165 s, the
+#: kernel's 20); at k = 10 the compile cost more than it saved in a cold pass.
+KERNEL_COLD_MIN_ROWS = 20_000
+KERNEL_COLD_MIN_CANDIDATES = 64
 
 
 def distances(source: np.ndarray, metric: str, queries: np.ndarray, cand: np.ndarray) -> np.ndarray:
     """(m, K) float64 oracle distances between `queries` (m, D) stored-space values and the
     stored rows `cand` (m, K). Summed along contiguous rows, so a pair gets the same bits
-    whichever block it is computed in."""
+    whichever block it is computed in; pair_kernel's compiled twin gives the same bits
+    and takes over where its compile pays (KERNEL_COLD_MIN_*) or is done already."""
     m, kk = cand.shape
     d = source.shape[1]
     out = np.empty((m, kk))
+    if m and kk and _kernel_pays(source.shape[0], kk):
+        from tb_embedanalysis.analysis import pair_kernel  # numba: imported when it pays
+
+        pair_kernel.distances(source, metric == "euclidean", np.ascontiguousarray(queries),
+                              np.ascontiguousarray(cand, dtype=np.int64), out)
+        return out
     step = max(1, BLOCK_ELEMENTS // max(1, kk * d))
     for start in range(0, m, step):
         x = source[cand[start:start + step]].astype(np.float64)  # (b, K, D)
         q = queries[start:start + step].astype(np.float64)[:, None, :]
         out[start:start + step] = _pair_distances(x, q, metric)
     return out
+
+
+def _kernel_pays(n_rows: int, width: int) -> bool:
+    """Whether exact.distances takes pair_kernel: for `width` candidates a query against n_rows
+    stored rows (KERNEL_COLD_MIN_*), or once it is compiled in this process (numba_cache.compiled,
+    without importing numba)."""
+    if n_rows >= KERNEL_COLD_MIN_ROWS and width >= KERNEL_COLD_MIN_CANDIDATES:
+        return True
+    return numba_cache.compiled(__name__.rpartition(".")[0] + ".pair_kernel")
 
 
 def _pair_distances(x: np.ndarray, q: np.ndarray, metric: str) -> np.ndarray:
@@ -72,7 +96,7 @@ def _pair_distances(x: np.ndarray, q: np.ndarray, metric: str) -> np.ndarray:
 
 def _order(idx: np.ndarray, dist: np.ndarray, k: int) -> Tuple[np.ndarray, np.ndarray]:
     """The k best per row by (distance, index)."""
-    order = np.lexsort((idx, dist), axis=-1)[:, :k]
+    order = tie_order.first_k(dist, idx, k)
     return np.take_along_axis(idx, order, axis=1), np.take_along_axis(dist, order, axis=1)
 
 

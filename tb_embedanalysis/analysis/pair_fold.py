@@ -34,8 +34,8 @@ def _cache_once() -> None:
     if not _ready:
         with _lock:  # numba's cache is switched on before the first compile, once
             if not _ready and numba_cache.folder() is not None:
-                _fold_rows.enable_caching()
-                _fold_columns.enable_caching()
+                numba_cache.enable_caching(_fold_rows)
+                numba_cache.enable_caching(_fold_columns)
             _ready = True
 
 
@@ -45,9 +45,15 @@ def fold_block(dots: np.ndarray, scale: np.ndarray, euclidean: bool, invalid: np
     heaps heap_keys (N, K') float32, heap_rows (N, K') int64, in place: the block rows' heaps,
     and with `both` the block columns' too. scale (N,) key_scale, invalid (N,) bool. A block
     of a tile on the diagonal (rows and columns from the same rows) holds both orders of its
-    pairs: fold it with both=False; a query's own row never enters."""
+    pairs: fold it with both=False; a query's own row never enters. The kernels check no
+    index: the shapes and offsets are checked here."""
     _cache_once()
     m, c = dots.shape
+    n = heap_keys.shape[0]
+    if not (0 <= r0 <= n - m and 0 <= c0 <= n - c and scale.shape == (n,) and invalid.shape == (n,)
+            and heap_rows.shape == heap_keys.shape):
+        raise ValueError("pair_fold.fold_block: dots %s at (%d, %d), scale %s, invalid %s, heaps %s, %s do not fit"
+                         % (dots.shape, r0, c0, scale.shape, invalid.shape, heap_keys.shape, heap_rows.shape))
     _fold_rows(dots, scale[c0:c0 + c], euclidean, invalid[c0:c0 + c], r0, c0, heap_keys, heap_rows)
     if both:
         _fold_columns(dots, scale[r0:r0 + m], euclidean, invalid[r0:r0 + m], r0, c0, heap_keys, heap_rows)

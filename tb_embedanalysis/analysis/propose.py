@@ -10,10 +10,11 @@ blocks of many queries take; merge_topk merges top-k lists by (key, row) for cer
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Tuple
 
 import numpy as np
+
+from tb_embedanalysis.analysis import numba_cache, tie_order
 
 if TYPE_CHECKING:  # neighbors imports this module: the type only, no import cycle
     from tb_embedanalysis.analysis.neighbors import PreparedMatrix
@@ -31,7 +32,7 @@ PARTITION_ELEMENTS = 1 << 20
 TIE_CANDIDATES = 1024
 #: propose() sweeps blocks of SWEEP_ROWS queries over column blocks of SWEEP_COLUMNS rows
 #: (1,024 × 512 float32 products = 2 MB: they stay in a core's L2 cache until topk_fold has
-#: read them), for K' up to SWEEP_MAX_CANDIDATES (k ≤ 1,000; each query's heap takes any K';
+#: read them), for K' up to SWEEP_MAX_CANDIDATES (k ≤ 1,000; each query's heap or buffer takes any K';
 #: the numpy sweep before it merged survivors and stopped at 64: its merges peaked at 257 MB
 #: at K' = 250 on rows with 1,000 copies) and N ≥ SWEEP_MIN_RATIO · K': one core, 1,024
 #: queries × 20,000 × 128 unclustered, sweep / whole rows: K' = 250 0.20 / 0.37 s, K' = 1,250
@@ -90,7 +91,7 @@ def smallest_k(keys: np.ndarray, k: int) -> np.ndarray:
         rows = np.flatnonzero(plain)
         if rows.size:
             r, c = np.nonzero(below[rows])
-            order = np.lexsort((c, block[rows[r], c], r))
+            order = tie_order.by_group_key_row(r, block[rows[r], c], c)
             r, c = r[order], c[order]
             rank = np.arange(r.size) - np.searchsorted(r, r)
             out[start + rows] = c[rank < k].reshape(rows.size, k)
@@ -138,13 +139,9 @@ def propose_keyed(prep: PreparedMatrix, wq: np.ndarray, kk: int, exclude: np.nda
 
 def _sweep_pays(n: int) -> bool:
     """Whether a sweep against n rows pays (SWEEP_COLD_MIN_ROWS): without importing numba."""
-    if n >= SWEEP_COLD_MIN_ROWS:
-        return True
-    fold = sys.modules.get(__name__.rpartition(".")[0] + ".topk_fold")
     # A warm-up thread (kernel_warmup) may be importing it right now: a partly initialised
-    # module has no `compiled` yet (an AttributeError here was a 500 / a CLI bug).
-    compiled = getattr(fold, "compiled", None)
-    return compiled is not None and compiled()
+    # module has no `compiled` yet (an AttributeError there was a 500 / a CLI bug).
+    return n >= SWEEP_COLD_MIN_ROWS or numba_cache.compiled(__name__.rpartition(".")[0] + ".topk_fold")
 
 
 def _propose_whole(prep: PreparedMatrix, wq: np.ndarray, kk: int, exclude: np.ndarray
@@ -165,7 +162,7 @@ def _propose_whole(prep: PreparedMatrix, wq: np.ndarray, kk: int, exclude: np.nd
 def _sweep(prep: PreparedMatrix, wq: np.ndarray, kk: int, exclude: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """propose() for one block of queries `wq` (m, D), m ≥ MIN_BLOCK_ROWS, in column blocks of
     SWEEP_COLUMNS rows: the product of each block goes to topk_fold.fold, which keeps each
-    query's kk best (key, row) in a heap and lets in only keys below its current worst (no
+    query's kk best (key, row) in a buffer and lets in only keys below its current worst (no
     partition over N, no (m × N) keys: on unclustered data a few per block enter). Keys are
     row_keys()' own bit for bit (each product ≥ MIN_BLOCK_ROWS × SWEEP_COLUMNS, scaled with
     the same single rounding). A query left with fewer than kk non-NaN keys is redone by
@@ -173,8 +170,7 @@ def _sweep(prep: PreparedMatrix, wq: np.ndarray, kk: int, exclude: np.ndarray) -
     from tb_embedanalysis.analysis import topk_fold  # numba: imported when a sweep first runs
 
     m, n = wq.shape[0], prep.work.shape[0]
-    heap_rows = np.full((m, kk), n, dtype=np.int64)  # n: a padding row after every real one
-    heap_keys = np.full((m, kk), np.inf, dtype=np.float32)
+    best = topk_fold.Running.start(m, kk, n)  # padding row n: after every real one
     invalid = ~prep.valid
     exclude = np.ascontiguousarray(exclude, dtype=np.int64)
     wq = np.ascontiguousarray(wq, dtype=np.float32)
@@ -185,9 +181,8 @@ def _sweep(prep: PreparedMatrix, wq: np.ndarray, kk: int, exclude: np.ndarray) -
             dots = np.matmul(wq, prep.work[c0:c1].T, out=out)
         else:
             dots = wq @ prep.work[c0:c1].T
-        topk_fold.fold(dots, prep.key_scale[c0:c1], prep.metric == "euclidean", invalid[c0:c1], exclude, c0,
-                       heap_keys, heap_rows)
-    best_idx, best_keys = topk_fold.ordered(heap_keys, heap_rows)
+        topk_fold.fold(dots, prep.key_scale[c0:c1], prep.metric == "euclidean", invalid[c0:c1], exclude, c0, best)
+    best_idx, best_keys = topk_fold.ordered(best)
     short = np.flatnonzero((best_idx == n).any(axis=1))
     if short.size:  # fewer than kk non-NaN keys: the whole row as smallest_k ranks it, in a
         # product of at least MIN_BLOCK_ROWS rows (the block's first rows fill it) for its bits
@@ -213,7 +208,7 @@ def merge_topk(best_idx, best_keys, rows, idx, keys):
     q = np.concatenate([np.repeat(np.arange(m), k), rows])
     all_idx = np.concatenate([best_idx.ravel(), idx])
     all_keys = np.concatenate([best_keys.ravel(), keys])
-    order = np.lexsort((all_idx, all_keys, q))
+    order = tie_order.by_group_key_row(q, all_keys, all_idx)
     q, all_idx, all_keys = q[order], all_idx[order], all_keys[order]
     rank = np.arange(q.size) - np.searchsorted(q, np.arange(m))[q]
     keep = rank < k  # every query has its k (padded) best entries, so k kept each

@@ -22,6 +22,9 @@ chunks with a count, 41.5 ms counting whole rows and walking each from its start
 before that; products ≈ 215 ms. Indices run from 0: numba's wraparound of a possibly negative
 index kept LLVM from vectorising (0.9 ms against 0.1 ms per 2^20 keys).
 
+Above HEAP_MAX_CANDIDATES (k ≥ ~50) the heap gives way to topk_cut's buffer (its docstring:
+at k = 1,000 the heap's sifts were most of a graph); both keep the same rows in the same order.
+
 The order is propose's: (key, row) with −0.0 equal to +0.0 (float compares), invalid rows
 and the query's own row at +inf, NaN never entering (it ranks last, so a query left with
 padding is redone by smallest_k, as the numpy sweep did). Compiled once per process on its
@@ -30,35 +33,84 @@ first use (about 1 s); cached on disk in numba_cache's folder when the engine se
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from typing import Tuple
 
 import numba  # imported by propose only when a sweep runs (~0.5 s the first time)
 import numpy as np
 
-from tb_embedanalysis.analysis import numba_cache
+from tb_embedanalysis.analysis import numba_cache, tie_order, topk_cut
 
 #: Columns per check while a heap still holds padding (a query's first block): a chunk with no
 #: key < the root is skipped once the heap is full. Later blocks mark keys (the module docstring).
 CHUNK = 64
+#: A query's buffer holds up to CAPACITY × K' pairs before it is cut back to its K' best:
+#: 2 halves the memory of 4 and cuts twice as often (measured in bench/README.md, k = 1,000).
+CAPACITY = 2
+#: Up to this K' a max-heap of K' (a sift of ≤ 6 levels per entering key) instead of the buffer:
+#: at K' = 15 (k = 10) the buffer's cuts made the fold 0.045 s against the heap's 0.033 s per
+#: 1,024 queries × 100,000 × 64 (one core).
+HEAP_MAX_CANDIDATES = 64
 
 _lock = threading.Lock()
 _ready = False
 
 
+@dataclasses.dataclass
+class Running:
+    """Each query's running K' best (key, row) of the columns folded so far.
+
+    Up to HEAP_MAX_CANDIDATES a max-heap (keys, rows (m, K'), padding (+inf, n) after every
+    real row); above, topk_cut's buffers: keys (m, CAPACITY·K') float32 and rows int64 whose
+    first count[i] pairs are row i's candidates, threshold (worst_key, worst_row) (m,) the
+    K'-th best at the last cut, (+inf, n) before the first."""
+
+    keys: np.ndarray
+    rows: np.ndarray
+    count: np.ndarray
+    worst_key: np.ndarray
+    worst_row: np.ndarray
+    kk: int
+
+    @classmethod
+    def start(cls, m: int, kk: int, n: int) -> "Running":
+        width = kk if kk <= HEAP_MAX_CANDIDATES else CAPACITY * kk
+        return cls(np.full((m, width), np.inf, dtype=np.float32), np.full((m, width), n, dtype=np.int64),
+                   np.zeros(m, dtype=np.int64), np.full(m, np.inf, dtype=np.float32), np.full(m, n, dtype=np.int64), kk)
+
+    @property
+    def heap(self) -> bool:
+        """K' ≤ HEAP_MAX_CANDIDATES: keys and rows are a max-heap of K' by (key, row), root the
+        threshold (count and worst unused)."""
+        return self.keys.shape[1] == self.kk
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.keys.nbytes + self.rows.nbytes + 3 * self.count.nbytes)
+
+
 def fold(dots: np.ndarray, scale: np.ndarray, euclidean: bool, invalid: np.ndarray, exclude: np.ndarray,
-         c0: int, heap_keys: np.ndarray, heap_rows: np.ndarray) -> None:
-    """Fold dots (m, c) float32 C-contiguous (queries · W rows c0..c0+c) into the max-heaps
-    heap_keys (m, K') float32, heap_rows (m, K') int64 in place (root = worst (key, row)).
-    scale (c,) the rows' key_scale, invalid (c,) bool, exclude (m,) int64 row left out per
-    query (−1: none). Start the heaps at (+inf, n): padding after every real row."""
+         c0: int, best: Running) -> None:
+    """Fold dots (m, c) float32 C-contiguous (queries · W rows c0..c0+c, blocks in column order)
+    into `best` in place. scale (c,) the rows' key_scale, invalid (c,) bool, exclude (m,) int64
+    row left out per query (−1: none). The kernels check no index: the shapes are checked here."""
     global _ready
+    m, c = dots.shape
+    if scale.shape != (c,) or invalid.shape != (c,) or exclude.shape != (m,) or best.keys.shape[0] != m:
+        raise ValueError("topk_fold.fold: dots %s, scale %s, invalid %s, exclude %s, running %s do not fit"
+                         % (dots.shape, scale.shape, invalid.shape, exclude.shape, best.keys.shape))
     if not _ready:
         with _lock:  # numba's cache is switched on before the first compile, once
             if not _ready and numba_cache.folder() is not None:
-                _kernel.enable_caching()
+                for kernel in (_kernel, topk_cut.kernel, topk_cut.cut_all):
+                    numba_cache.enable_caching(kernel)
             _ready = True
-    _kernel(dots, scale, euclidean, invalid, exclude, c0, heap_keys, heap_rows)
+    if best.heap:
+        _kernel(dots, scale, euclidean, invalid, exclude, c0, best.keys, best.rows)
+    else:
+        topk_cut.kernel(dots, scale, euclidean, invalid, exclude, c0, best.keys, best.rows, best.count,
+                        best.worst_key, best.worst_row, best.kk)
 
 
 def compiled() -> bool:
@@ -71,15 +123,19 @@ def compiled() -> bool:
 def warm() -> None:
     """Compile the kernel now (once per process, ~1 CPU-s and a transient ~25 MB of Python
     objects that tracemalloc sees: not a computation's working memory)."""
-    heap_keys = np.full((1, 1), np.inf, dtype=np.float32)
-    fold(np.zeros((1, 1), dtype=np.float32), np.zeros(1, dtype=np.float32), False, np.zeros(1, dtype=bool),
-         np.full(1, -1, dtype=np.int64), 0, heap_keys, np.full((1, 1), 1, dtype=np.int64))
+    for kk in (1, HEAP_MAX_CANDIDATES + 1):  # the heap, then the buffer and its cuts
+        best = Running.start(1, kk, 3 * kk)
+        fold(np.zeros((1, 3 * kk), dtype=np.float32), np.zeros(3 * kk, dtype=np.float32), False,
+             np.zeros(3 * kk, dtype=bool), np.full(1, -1, dtype=np.int64), 0, best)
+        ordered(best)
 
 
-def ordered(heap_keys: np.ndarray, heap_rows: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """The heaps' (rows, keys) (m, K') in propose's order: ascending by (key, row)."""
-    order = np.lexsort((heap_rows, heap_keys), axis=1)
-    return np.take_along_axis(heap_rows, order, axis=1), np.take_along_axis(heap_keys, order, axis=1)
+def ordered(best: Running) -> Tuple[np.ndarray, np.ndarray]:
+    """Each query's K' best (rows, keys) (m, K') in propose's order: ascending by (key, row);
+    (n, +inf) padding where fewer than K' keys entered."""
+    if not best.heap:
+        topk_cut.cut_all(best.keys, best.rows, best.count, best.kk)
+    return tie_order.sorted_pairs(best.keys[:, :best.kk], best.rows[:, :best.kk])
 
 
 @numba.njit(nogil=True, boundscheck=False, inline="always")

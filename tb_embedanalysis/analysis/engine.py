@@ -8,8 +8,7 @@ kernels' results. Two collaborators do the bookkeeping:
   one byte budget; kNN graphs, projections and the results the tab asks first (statistics,
   hard examples, outliers, duplicates, history: result_entries.py) also go to the
   authenticated `DiskCache`, under the same key.
-* `Jobs` (jobs.py): single-flight background computations, a bounded number at a time;
-  with wait=False an unfinished one answers `Pending(progress, message)`.
+* `Jobs` (jobs.py): single-flight background jobs, a bounded number at a time; wait=False: `Pending`.
 
 Three more sets of jobs use them: `engine.estimates` (estimate_jobs.py), `engine.maps`
 (map_jobs.py: projections, the custom map) and `engine.steps` (step_jobs.py: neighbourhood
@@ -102,11 +101,9 @@ class AnalysisEngine:
         hit = self.memory.get(key)
         return fn(job) if hit is None else hit
 
-    def _sub(self, job: Reporter, key: CacheKey, fn, *, start: float, width: float, message: str,
-             news: bool = False):
-        """A sub-result a job needs, computed in the job's thread (see Jobs.compute), its
-        progress mirrored into the job's [start, start + width]; `news`: its end wakes the
-        job's pollers (a first answer they carry)."""
+    def _sub(self, job: Reporter, key: CacheKey, fn, *, start: float, width: float, message: str, news: bool = False):
+        """A sub-result a job needs, computed in the job's thread (Jobs.compute; `news`: its
+        end wakes the job's pollers), progress mirrored into the job's [start, start + width]."""
         hit = self.memory.get(key)
         if hit is not None:
             return hit

@@ -13,13 +13,10 @@ label (calibration). The joints of the steps are averaged with weights w_t² (co
 The estimated errors are the off-diagonal sum; per class, its row's; per pair (given,
 likely true), its cell. The interval is a Poisson bootstrap over points (BOOTSTRAPS draws,
 seeded: the same interval every run), 5th to 95th percentile, widened to hold the steps'
-disagreement (± 1.645 × the standard error of the w²-weighted mean of the per-step counts,
-the steps taken as independent estimates): which steps to trust is itself uncertain, and
-sampling alone does not measure that. Its top is at least the estimate + 1.645 × the
-w²-weighted root-mean-square shortfall of the steps counting fewer: memorisation only takes
-errors out of a step's count (a memorised error's neighbours agree with its label), so the
-late steps bias it low together, not as independent noise (tuning: truth inside 143 of 144
-runs, was 123; bench/README.md); and count / r (ErrorCount.widened, once ranked).
+disagreement (± 1.645 × the standard error of the steps' w²-weighted mean count: which
+steps to trust is uncertain too, which sampling does not measure). Its top also holds the estimate + 1.645 × the steps'
+w²-weighted RMS shortfall (memorisation lowers the late steps' counts together: a shared
+bias, not noise; bench/README.md) and count / r (ErrorCount.widened, once ranked).
 """
 
 from __future__ import annotations

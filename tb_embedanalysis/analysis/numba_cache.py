@@ -35,8 +35,9 @@ two processes compiling two signatures of one kernel at once (make test's two wo
 TensorBoard child) both take number 1, and the index then names one signature and the file
 holds the other's machine code. The next process that loads that signature runs code
 compiled for other argument types: pair_kernel._kernel reading a float32 matrix as float64
-read past its end, the segfault of issue 25.3's revert (tests/test_numba_cache_race.py forces
-that interleaving; numba/numba#4807 and #10128 are open reports of the same race). Saving
+read past its end (tests/test_numba_cache_processes.py forces that interleaving; numba/numba#4807
+and #10128 are open reports of the same race; the revert's segfault itself was pair_kernel's
+recursive callee, see pair_kernel.py). Saving
 under the lock, the second process sees the first's entry and takes number 2; loading under
 it, no process reads an index before its data file is written. The lock is held for the
 files only, not the compile. Without fcntl (Windows) the kernels compile per process.

@@ -160,3 +160,44 @@ def test_a_poll_answers_as_soon_as_the_estimate_is_there():
         assert not isinstance(exact, Pending)
     finally:
         engine.jobs.shutdown()
+
+
+@pytest.mark.parametrize("ask", ["clusters", "hard_examples"])
+def test_the_estimate_is_not_queued_behind_jobs_holding_every_permit(ask):
+    """As the tab opens, the map's job and /outliers' graph hold the engine's two permits; a
+    /clusters or /hard_examples job queued behind them still makes the sample's estimate at
+    once (Jobs.run's `first`), and its 202 carries it while both permits stay taken; the exact
+    answer comes once they are given back. Without `first`, no estimate until then."""
+    from tb_embedanalysis.queries.quick import clusters_pending
+
+    rng = np.random.default_rng(12)
+    n = estimate_sample.QUICK_MIN_ROWS + 2_000
+    x = rng.standard_normal((n, 16)).astype(np.float32)
+    engine = AnalysisEngine(cache_dir=None, sync_seconds=0.05)
+    space = Space(x, "estimate-not-queued", np.ones(n, dtype=bool), "euclidean")
+    encoded = engine.labels(space, [str(v) for v in rng.integers(0, 10, n)])
+    release, holding = threading.Event(), threading.Semaphore(0)
+
+    def hold(job):  # a long computation on a permit (the map, a graph)
+        holding.release()
+        release.wait(120)
+        return "held"
+
+    try:
+        for name in ("map", "graph"):
+            assert isinstance(engine.jobs.run(("hold", name), hold, wait=False), Pending)
+        for _ in range(2):
+            assert holding.acquire(timeout=60), "the holding jobs did not start"
+        question = getattr(engine, ask)
+        deadline, estimate = time.monotonic() + 120, None
+        while estimate is None:
+            assert time.monotonic() < deadline, "no estimate while both permits are taken"
+            pending = question(space, encoded, k=10, wait=False)
+            assert isinstance(pending, Pending), "answered exactly with no permit free"
+            estimate = clusters_pending(engine, space, encoded, 10, pending, column="label", choice=None).estimate
+        assert estimate["sample_size"] > 0 and not release.is_set()
+        release.set()
+        assert not isinstance(question(space, encoded, k=10), Pending)  # then the exact answer
+    finally:
+        release.set()
+        engine.jobs.shutdown()

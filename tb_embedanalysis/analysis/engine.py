@@ -74,12 +74,13 @@ class AnalysisEngine:
 
     # -- shared pieces -------------------------------------------------------------------
     def _cached(self, key: CacheKey, fn, *, message: str, wait: bool, on_progress: ProgressFn,
-                persist: bool = False):
+                persist: bool = False, first=None):
         """The result for `key`: from memory, else from (or as) a background job. `persist`:
         a result the tab asks for first, also kept in the disk cache under the same key
         (result_entries.py), and read from there here, in the caller's thread, before any
         job: a TensorBoard started after `precompute` (or after an earlier start) answers it
-        at once. Its job writes what it computes, so the tab's first computation persists too."""
+        at once. Its job writes what it computes, so the tab's first computation persists too.
+        first: Jobs.run's (the sample's estimate, before the job's permit)."""
         hit = self.memory.get(key)
         if hit is not None:
             return hit
@@ -89,7 +90,7 @@ class AnalysisEngine:
                 return self.memory.put(key, stored)
             fn = functools.partial(self._persisted, key, fn)
         return self.jobs.run(key, lambda job: self._get_or(key, fn, job), message=message, wait=wait,
-                             on_progress=on_progress)
+                             on_progress=on_progress, first=first)
 
     def _persisted(self, key: CacheKey, fn, job: Job):
         result = fn(job)
@@ -227,16 +228,17 @@ class AnalysisEngine:
                  on_progress: ProgressFn = None, estimate: bool = True) -> Union[ClusterReport, Pending]:
         """Per-label statistics and kNN-vote confusion (see clusters.statistics); with wait=False
         and `estimate`, a sample's estimate first (estimate_jobs.py)."""
-        key = self.clusters_key(space, encoded, k)
-
         def compute(job):
-            if estimate and not wait:  # the tab: a sample's estimate first, for the 202 answers
-                self.estimates.first(job, space, encoded, k)
             ctx = self._context(job, space, encoded, k)
             return clusters.statistics(ctx, silhouette_exact_max=self.silhouette_exact_max)
 
-        return self._cached(key, compute, message="cluster statistics", wait=wait, on_progress=on_progress,
-                            persist=True)
+        return self._cached(self.clusters_key(space, encoded, k), compute, message="cluster statistics", wait=wait,
+                            on_progress=on_progress, persist=True,
+                            first=self._estimate_first(space, encoded, k) if estimate and not wait else None)
+
+    def _estimate_first(self, space: Space, encoded: EncodedLabels, k: int):
+        """A job's `first` part for the tab: the sample's estimate, for its 202 answers."""
+        return lambda job: self.estimates.first(job, space, encoded, k)
 
     def clusters_key(self, space: Space, encoded: EncodedLabels, k: int) -> CacheKey:
         """The key of the cluster statistics (memory and disk; queries/provenance.py asks
@@ -250,12 +252,10 @@ class AnalysisEngine:
         key = CacheKey.of("hard", space.ident, k=k, labels=encoded.digest, method=method)
 
         def compute(job):
-            if not wait:
-                self.estimates.first(job, space, encoded, k)
             return hardness.hard_examples(self._context(job, space, encoded, k), method=method)
 
         return self._cached(key, compute, message="hard examples", wait=wait, on_progress=on_progress,
-                            persist=True)
+                            persist=True, first=None if wait else self._estimate_first(space, encoded, k))
 
     def outliers(self, space: Space, *, k: int = 10, wait: bool = True,
                  on_progress: ProgressFn = None) -> Union[outlier_scores.OutlierReport, Pending]:

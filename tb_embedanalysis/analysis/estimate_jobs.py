@@ -3,7 +3,9 @@
 exact pass runs, or asked for on their own (the CLI's --quick).
 
 Made *before* the exact pass in the same job, not beside it: on two cores a concurrent
-estimate would slow the pass and take several times longer itself. Another job's graph (the
+estimate would slow the pass and take several times longer itself. And before that job waits
+for one of the engine's two permits (Jobs.run's `first`): the tab's map and /outliers' graph
+hold both as it opens, and 1,000,000 rows' estimate waited for the map's end. Another job's graph (the
 tab's /outliers asks for the same graph at the same moment) waits at its next progress
 report while an estimate computes (`pausing`): beside a k = 1,000 graph the tab's estimate at
 100,000 × 64 took 19.5 s, against 3.2 s alone.
@@ -106,9 +108,10 @@ class SampleEstimates:
         return not (engine.disk.enabled and os.path.exists(engine.disk.path(graph_key.as_dict())))
 
     def first(self, job: Reporter, space: Space, encoded: EncodedLabels, k: int) -> None:
-        """Inside a /clusters or /hard_examples job, before its exact pass: the estimate when
-        `wanted` (≈ 1 s), computed in the job's thread and cached for `early`. A failure is
-        logged and the exact pass goes on (it must not cost the user the real answer)."""
+        """A /clusters or /hard_examples job's `first` part (Jobs.run: before the job waits
+        for its permit, so not queued behind the map and a graph): the estimate when `wanted`
+        (≈ 1 s), computed in the job's thread and cached for `early`. A failure is logged and
+        the exact pass goes on (it must not cost the user the real answer)."""
         if not self.wanted(space, k):
             return
         try:

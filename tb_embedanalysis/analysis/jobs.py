@@ -12,6 +12,11 @@ already; then the job gives its permit back while it waits. So a permit is only 
 by a thread that computes: a cheap PCA is not stuck behind a job that merely waits for a
 kNN graph, and since keys form a DAG nothing can deadlock.
 
+A job may have a `first` part: bounded work whose result its pollers answer with meanwhile
+(the sample's estimate of /clusters, a second or so). It runs as soon as the job has a thread,
+before the job waits for its permit, and its sub-results take none: the tab's first answer is
+not queued behind the map and a graph already holding both permits.
+
 A failed job is forgotten once its error has been handed to its waiters, so the next
 request retries instead of serving a stale failure forever.
 
@@ -180,14 +185,15 @@ class Jobs:
                                                            thread_name_prefix="embedanalysis")
 
     def run(self, key: Hashable, fn: Callable[[Job], object], *, message: str = "", wait: bool = False,
-            on_progress: ProgressFn = None) -> Union[object, Pending]:
+            on_progress: ProgressFn = None, first: Optional[Callable[[Job], None]] = None) -> Union[object, Pending]:
         """fn(job)'s result for `key`, computed once however many callers ask.
 
         wait=True blocks (reporting to on_progress); wait=False waits up to sync_seconds and
-        then answers Pending with the job's progress."""
+        then answers Pending with the job's progress. first(job): bounded work before fn
+        that needs no permit (see the module docstring)."""
         job, new = self._job(key, message)
         if new:
-            self._pool.submit(self._execute, job, fn, True)
+            self._pool.submit(self._execute, job, fn, True, first)
         if wait:
             return job.wait(on_progress)
         if job.settle(self.sync_seconds):
@@ -207,7 +213,8 @@ class Jobs:
             parent.stage = job  # what the parent's waiters are told about (Job.pending)
         try:
             holding = getattr(self._local, "holding", False)
-            if not self._execute(job, fn, not holding) and not job.done.is_set() and holding:
+            need_permit = not holding and not getattr(self._local, "in_first", False)
+            if not self._execute(job, fn, need_permit) and not job.done.is_set() and holding:
                 self._permits.release()  # waiting is not computing: let a queued job run
                 self._local.holding = False
                 job.done.wait()
@@ -228,20 +235,28 @@ class Jobs:
             job = self._jobs[key] = Job(key, message)
             return job, True
 
-    def _execute(self, job: Job, fn, need_permit: bool) -> bool:
-        """Run fn(job) in this thread unless another thread has it (then False at once)."""
+    def _execute(self, job: Job, fn, need_permit: bool, first: Optional[Callable[[Job], None]] = None) -> bool:
+        """Run first(job), then fn(job), in this thread unless another thread has the job
+        (then False at once)."""
         with self._lock:
             if job.started:
                 return False
             job.started = True
             self.started += 1
-        if need_permit:
-            self._permits.acquire()  # the job says "queued" until here
-            self._local.holding = True
         outer: Optional[Job] = getattr(self._local, "job", None)
         self._local.job = job
-        job.started_at = time.monotonic()
+        acquired = False
         try:
+            if first is not None:  # before the permit, and its sub-results take none
+                self._local.in_first = True
+                try:
+                    first(job)
+                finally:
+                    self._local.in_first = False
+            if need_permit:
+                self._permits.acquire()  # the job says "queued" until here
+                self._local.holding = acquired = True
+            job.started_at = time.monotonic()
             job.report(0.0, job.title)
             job.result = fn(job)
             if self._on_done is not None:
@@ -251,7 +266,7 @@ class Jobs:
             job.error = error
         finally:
             self._local.job = outer
-            if need_permit:
+            if acquired:
                 self._local.holding = False
                 self._permits.release()
             with self._lock:

@@ -161,6 +161,19 @@ def open_tab(browser, base: str, run: str, timeout_s: float, timeline=None, k=No
         context.close()
 
 
+def seed_kernels(cache: pathlib.Path) -> None:
+    """The start-up warm-up's kernels compiled into `cache`'s numba folder, in a child process
+    (kernel_warmup.py; what an earlier start on this machine leaves there)."""
+    import subprocess
+
+    code = ("import sys; from tb_embedanalysis.analysis import kernel_warmup; "
+            "kernel_warmup.start(sys.argv[1], yield_cpu=False).join()")
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code, str(cache)], check=True)
+    print("kernels compiled into the fresh cache directory before the server: %.1f s"
+          % (time.perf_counter() - started), flush=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
@@ -172,6 +185,10 @@ def main(argv=None):
     parser.add_argument("--labels", type=int, default=20)
     parser.add_argument("--k", type=int, help="the tab's k (default: the tab's own, 10)")
     parser.add_argument("--cold-only", action="store_true", help="open each size once, cold")
+    parser.add_argument("--seed-kernels", action="store_true",
+                        help="compile the exact search's kernels into the fresh cache directory before the server "
+                             "starts, as a TensorBoard started before on this machine has them (numba's cache; no "
+                             "result is cached)")
     parser.add_argument("--first-answer", action="store_true",
                         help="stop at the cluster card's first answer (the estimate), not the exact table")
     _support.add_smoke_flag(parser)
@@ -189,6 +206,8 @@ def main(argv=None):
         rows = []
         cache = pathlib.Path(tmp) / "cache"  # always fresh: "cold" must mean cold
         server_log = pathlib.Path(tmp) / "timeline.jsonl"
+        if args.seed_kernels:
+            seed_kernels(cache)
         if args.timeline:  # read by bench/timeline/sitecustomize.py in the tensorboard process
             os.environ["EMBEDANALYSIS_TIMELINE"] = str(server_log)
             os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE / "timeline"), os.environ.get("PYTHONPATH")]))

@@ -33,6 +33,13 @@ def read_metadata(path: str, *, num_rows: int, tensor_name: str) -> Tuple[Metada
     Raises MetadataError naming the file when it is unreadable, not UTF-8, or its row count
     differs from the tensor's.
     """
+    return parse_metadata(path).checked(num_rows=num_rows, tensor_name=tensor_name)
+
+
+def parse_metadata(path: str) -> "ParsedMetadata":
+    """read_metadata's first half, which needs no row count: the file read, decoded and split
+    into codes (embedding_reader.py parses while another thread reads the vectors). Raises
+    MetadataError naming the file when it is unreadable or not UTF-8."""
     data = paths.read_regular(path, what="metadata file", error=MetadataError)
     start = 3 if data.startswith(codecs.BOM_UTF8) else 0  # tolerate a BOM from spreadsheet exports
     stop = len(data) - 1 if data.endswith(b"\n") and len(data) > start else len(data)  # the last newline ends a row
@@ -53,16 +60,29 @@ def read_metadata(path: str, *, num_rows: int, tensor_name: str) -> Tuple[Metada
     if first is not None:
         for chunk_start, chunk_stop in _chunks(data, first, stop):
             parser.add(_decode(data, chunk_start, chunk_stop, path), data[chunk_start:chunk_stop])
-    del data  # the file's bytes are not needed to build the columns: lower the peak by their size
-    rows = parser.trim_blank_rows(num_rows)
-    if rows != num_rows:
-        if tab_line is not None:
-            raise MetadataError(_tab_in_label_message(path, tab_line))
-        first_line = parser.value(0, 0) if rows else ""
-        raise MetadataError(_count_message(path, rows, num_rows, tensor_name, header, first_line))
-    parser.raise_long_row()
-    values = {column: parser.column(index) for index, column in enumerate(header)}
-    return Metadata(columns=tuple(header), values=values), tuple(warnings)
+    return ParsedMetadata(path, header, parser, warnings, tab_line)
+
+
+class ParsedMetadata:
+    """A metadata file parsed, its row count not yet checked against the tensor's."""
+
+    def __init__(self, path: str, header: List[str], parser: "_ColumnParser", warnings: List[str],
+                 tab_line: Optional[int]):
+        self.path, self.header, self.parser, self.warnings, self.tab_line = path, header, parser, warnings, tab_line
+
+    def checked(self, *, num_rows: int, tensor_name: str) -> Tuple[Metadata, Tuple[str, ...]]:
+        """(metadata, warnings) when the file has `num_rows` rows (blank rows beyond them
+        dropped), else MetadataError naming the file, both counts and the likely cause."""
+        parser, path, header = self.parser, self.path, self.header
+        rows = parser.trim_blank_rows(num_rows)
+        if rows != num_rows:
+            if self.tab_line is not None:
+                raise MetadataError(_tab_in_label_message(path, self.tab_line))
+            first_line = parser.value(0, 0) if rows else ""
+            raise MetadataError(_count_message(path, rows, num_rows, tensor_name, header, first_line))
+        parser.raise_long_row()
+        values = {column: parser.column(index) for index, column in enumerate(header)}
+        return Metadata(columns=tuple(header), values=values), tuple(self.warnings)
 
 
 def refusal_warning(error: Exception) -> str:

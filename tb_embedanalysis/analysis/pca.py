@@ -41,8 +41,8 @@ def _blocks(matrix: np.ndarray, valid: np.ndarray):
         return
     rows = np.flatnonzero(valid)
     for start in range(0, rows.size, BLOCK):
-        where = rows[start:start + BLOCK]
-        yield where, matrix[where]
+        indices = rows[start:start + BLOCK]
+        yield indices, matrix[indices]
 
 
 def scatter_matrix(vectors, valid: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:

@@ -155,3 +155,17 @@ def test_the_sample_says_plain_on_unclustered_data_and_never_on_clusters(metric,
     clustered_prep = neighbors.prepare(clustered + offset, metric)
     graph = certified_graph.knn_graph_exact_fast(clustered_prep, 10)  # certified
     assert np.array_equal(graph.indices, neighbors.knn_graph(clustered_prep, 10).indices)
+
+
+def test_the_lloyd_steps_report_between_steps_so_a_graph_can_wait_for_the_estimate():
+    """Each Lloyd step of certified_index is followed by a report (estimate_jobs.pausing waits
+    there while the tab's estimate computes); the index is the one built without reports."""
+    x, _, _ = planted(5000, 16, centers=20, spread=0.3, flips=0)
+    prep = neighbors.prepare(x, "euclidean")
+    reports: list = []
+    with_reports = certified_graph.certified_index(prep, 10, on_progress=reports.append)
+    without = certified_graph.certified_index(prep, 10)
+    assert with_reports is not None and without is not None
+    assert reports[:partition.ITERATIONS] == [0.0] * partition.ITERATIONS  # one per step, before the cells
+    for field in ("rows", "starts", "centroids", "radii"):
+        assert np.array_equal(getattr(with_reports.part, field), getattr(without.part, field)), field

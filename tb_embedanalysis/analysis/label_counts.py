@@ -120,8 +120,7 @@ class StepJoints:
 
     def _step(self, t: int):
         """Step t's confident rows (m,) int64, their cells given · L + likely (m,) int64 and
-        whether each is off the diagonal (m,) bool; found once (the bootstrap reads them
-        BOOTSTRAPS times)."""
+        whether each is off the diagonal (m,) bool; found once (read BOOTSTRAPS times)."""
         found = self._cells[t]
         if found is None:
             rows = np.flatnonzero(self.likely[t] >= 0)
@@ -132,9 +131,8 @@ class StepJoints:
     def shares(self, weights: np.ndarray, trusted: Optional[np.ndarray] = None) -> np.ndarray:
         """The steps' shares s (S,) summing to 1: s_t ∝ w_t² · exp(−LEARNING · f_t), f_t the
         share of the `trusted` rows (n,) bool step t flags (0 without them). Why: a step that
-        still flags rows the score trusts has not learnt the clean points yet; its flags hold
-        clean rows among the suspects too, which made classification's early steps count
-        1.1-1.4 of the flips (bench/README.md)."""
+        still flags trusted rows has not learnt the clean points; its suspects' flags hold
+        clean rows too (classification's early steps: 1.1-1.4 of the flips; bench/README)."""
         w = np.asarray(weights, dtype=np.float64) ** 2
         if trusted is not None and trusted.any():
             flagged = np.array([np.sum(trusted[rows[off]]) for rows, _, off in map(self._step, range(w.size))])
@@ -142,17 +140,13 @@ class StepJoints:
         return w / w.sum()
 
     def step_joint(self, t: int, draw: Optional[np.ndarray] = None, trusted: Optional[np.ndarray] = None, *,
-                   per_label: Optional[np.ndarray] = None) -> np.ndarray:
-        """Step t's joint (L, L), row c summing to the (drawn) number of points given c;
-        `draw` (n,): bootstrap weights of the points; `trusted` (n,) bool: the rows the score
-        does not suspect; per_label: the draw's weighted label counts when already made.
-        Without `trusted`: cleanlab's calibrated confident joint (each row's confident
-        cells, its diagonal at least 1, scaled by n_c / r_c, r_c their sum). With it: the
-        trusted rows' flags count as agreeing with their label, and row c's off-diagonal
-        cells are scaled by 1 + ratio · (n_c − r_c) / r_c, ratio = the suspects' share
-        among the points with no confident label over their share among the confident
-        ones (module docstring): memorisation first takes an error's confident label away,
-        so the points with none are not like the others."""
+                   per_label: Optional[np.ndarray] = None, totals: Optional[Tuple[float, float]] = None) -> np.ndarray:
+        """Step t's joint (L, L), row c summing to the (drawn) number n_c of points given c;
+        `draw` (n,): the points' bootstrap weights; `trusted` (n,) bool: the rows the score
+        does not suspect; per_label, totals: the draw's label counts and _totals, if made.
+        Without `trusted`: cleanlab's calibrated joint (row c's confident cells, diagonal at
+        least 1, × n_c / r_c, r_c their sum). With it: the trusted rows' flags agree, and row
+        c's off-diagonal cells are × 1 + _ratio · (n_c − r_c) / r_c (module docstring)."""
         if per_label is None:
             per_label = self._per_label(draw)
         rows, cells, off = self._step(t)
@@ -165,7 +159,7 @@ class StepJoints:
         if trusted is not None:
             flagged = trusted[rows] & off
             raw -= np.bincount(cells[flagged], weights=point_weights[flagged], minlength=size * size).reshape(size, size)
-            ratio = self._ratio(rows, draw, ~trusted)
+            ratio = _ratio(point_weights, ~trusted[rows], self._totals(draw, trusted) if totals is None else totals)
         out = raw * (1.0 + ratio * (per_label - confident) / confident)[:, None]
         np.fill_diagonal(out, 0.0)
         errors = out.sum(axis=1)  # at most every point given c, however large the ratio
@@ -173,14 +167,10 @@ class StepJoints:
         np.fill_diagonal(out, per_label - out.sum(axis=1))
         return out
 
-    def _ratio(self, rows: np.ndarray, draw: Optional[np.ndarray], suspects: np.ndarray) -> float:
-        """(suspects' share outside `rows`) / (inside), points weighted by `draw`; 1 if empty."""
+    def _totals(self, draw: Optional[np.ndarray], trusted: Optional[np.ndarray]) -> Tuple[float, float]:
+        """(all points, the suspects) weighted by `draw` (None: 1), for _ratio: once a draw."""
         weights = np.ones(self.codes.size) if draw is None else draw
-        total, suspect_total = float(weights.sum()), float(weights[suspects].sum())
-        confident, suspect_confident = float(weights[rows].sum()), float(weights[rows][suspects[rows]].sum())
-        if total - confident <= 0 or suspect_confident <= 0:
-            return 1.0
-        return ((suspect_total - suspect_confident) / (total - confident)) / (suspect_confident / confident)
+        return float(weights.sum()), float(weights[~trusted].sum()) if trusted is not None else 0.0
 
     def _per_label(self, draw: Optional[np.ndarray]) -> np.ndarray:
         return self.per_label if draw is None else np.bincount(self.codes, weights=draw, minlength=self.n_labels)
@@ -189,10 +179,10 @@ class StepJoints:
               trusted: Optional[np.ndarray] = None) -> np.ndarray:
         """Σ_t s_t C_t (L, L) of step_joint's C_t for step shares s (S,) summing to 1
         (`draw`, `trusted`: step_joint's)."""
-        per_label = self._per_label(draw)
+        per_label, totals = self._per_label(draw), self._totals(draw, trusted)
         out = np.zeros((self.n_labels, self.n_labels))
         for t in np.flatnonzero(shares > 0):
-            out += shares[t] * self.step_joint(int(t), draw, trusted, per_label=per_label)
+            out += shares[t] * self.step_joint(int(t), draw, trusted, per_label=per_label, totals=totals)
         return out
 
     def estimate(self, weights: np.ndarray) -> float:
@@ -262,6 +252,16 @@ class StepJoints:
 
 def _off_diagonal(joint: np.ndarray) -> float:
     return float(joint.sum() - np.trace(joint))
+
+
+def _ratio(confident: np.ndarray, suspects: np.ndarray, totals: Tuple[float, float]) -> float:
+    """The suspects' share among the points with no confident label over their share among
+    the confident ones (weights `confident` (m,), `suspects` (m,) bool among them); totals:
+    (all points, the suspects) weighted alike. 1 when either side is empty."""
+    inside, suspect_inside = float(confident.sum()), float(confident[suspects].sum())
+    if totals[0] - inside <= 0 or suspect_inside <= 0:
+        return 1.0
+    return ((totals[1] - suspect_inside) / (totals[0] - inside)) / (suspect_inside / inside)
 
 
 def _step_margins(shares: np.ndarray, steps: np.ndarray, estimate: float) -> Tuple[float, float]:

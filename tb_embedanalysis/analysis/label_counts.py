@@ -9,14 +9,22 @@ Confident joint (Northcutt et al. 2021, cleanlab's `compute_confident_joint`): p
 the threshold t_c = mean of P_i(c) over the points labelled c; a point counts in
 C[y_i, j] for j = argmax over the classes with P_i(j) ≥ t_j (not at all when none
 reaches its threshold); each row of C is rescaled to the number of points with that given
-label (calibration). The joints of the steps are averaged with weights w_t² (count_errors).
-The estimated errors are the off-diagonal sum; per class, its row's; per pair (given,
-likely true), its cell. The interval is a Poisson bootstrap over points (BOOTSTRAPS draws,
-seeded: the same interval every run), 5th to 95th percentile, widened to hold the steps'
-disagreement (± 1.645 × the standard error of the steps' w²-weighted mean count: which
-steps to trust is uncertain too, which sampling does not measure). Its top also holds the estimate + 1.645 × the steps'
-w²-weighted RMS shortfall (memorisation lowers the late steps' counts together: a shared
-bias, not noise; bench/README.md) and count / r (ErrorCount.widened, once ranked).
+label (calibration). With the score's suspects known, the flags of the rows it trusts count
+as agreeing, and the points with no confident label are not spread like the confident ones:
+memorisation first takes an error's confident label away (on digits 0.52 of the points with
+none at the last step are suspects, 0.08 of the confident ones), so row c's off-diagonal
+cells are scaled by 1 + ratio · (n_c − r_c) / r_c, ratio the suspects' share among the
+points with no confident label over their share among the others (StepJoints.step_joint).
+The steps' joints are averaged with shares s_t ∝ w_t² · exp(−LEARNING · f_t), f_t the share
+of the trusted rows step t still flags (StepJoints.shares). The estimated errors are the
+off-diagonal sum; per class, its row's; per pair (given, likely true), its cell. The
+interval is a Poisson bootstrap over points (BOOTSTRAPS draws, seeded: the same interval
+every run), 5th to 95th percentile, widened to hold the steps' disagreement (± 1.645 × the
+standard error of the steps' s-weighted mean count: which steps to trust is uncertain too,
+which sampling does not measure). Its top also holds the estimate + 1.645 × the steps'
+s-weighted RMS shortfall (memorisation lowers the late steps' counts together: a shared
+bias, not noise), the same top of the uncorrected count (w², no ratio: StepJoints.
+_uncorrected_top) and count / r (ErrorCount.widened, once ranked). bench/README.md.
 """
 
 from __future__ import annotations
@@ -26,7 +34,12 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
+from tb_embedanalysis.analysis.confident_labels import confident_labels
+
 BOOTSTRAPS = 100
+#: How fast a step's weight in the count falls with the share of trusted rows it flags
+#: (StepJoints.shares); chosen among 9 rules on half the tuning seeds, then the other half.
+LEARNING = 75.0
 #: The (given, likely) pairs an ErrorCount lists with an interval, largest first, at most.
 PAIRS = 50
 
@@ -87,75 +100,6 @@ class ErrorCount:
         return dataclasses.replace(self, high=max(self.high, self.count / found))
 
 
-#: cleanlab's floor of a class's threshold (CONFIDENT_THRESHOLDS_LOWER_BOUND) and tolerance.
-_THRESHOLD_FLOOR, _TOLERANCE = 2e-6, 1e-6
-
-
-def confident_labels(neighbor_codes: np.ndarray, codes: np.ndarray, n_labels: int, *,
-                     slot: Optional[np.ndarray] = None) -> np.ndarray:
-    """(n,) int64 each row's confident label at one step (−1: none), from its k neighbours'
-    labels neighbor_codes (n, k), by cleanlab's `compute_confident_joint` rule on the vote
-    shares P_i(c) = |{j : y_j = c}| / k: t_c = max(mean of P_i(c) over rows labelled c, 2e-6);
-    the classes with P_i(c) ≥ t_c − 1e-6 are confident; one → that one, several →
-    argmax_c P_i(c) (ties: the smallest label). Sparse: only the (row, label) pairs present
-    are formed, never an (n, L) matrix (an absent pair has P = 0, below every t_c − 1e-6).
-    slot (n, k), when known (history's tallies): for each neighbour the first position in
-    its row holding the same label; the same answer by row blocks, without the global sort
-    of n·k keys (0.21 → 0.07 s a step at 100,000 × 10 neighbours)."""
-    if slot is not None:
-        return _confident_by_rows(neighbor_codes, codes, n_labels, slot)
-    n, k = neighbor_codes.shape
-    pairs, counts = np.unique((np.arange(n)[:, None] * n_labels + neighbor_codes).ravel(), return_counts=True)
-    rows, labels = pairs // n_labels, pairs % n_labels
-    share = counts / k
-    own = np.zeros(n)
-    mine = labels == codes[rows]
-    own[rows[mine]] = share[mine]
-    thresholds = np.maximum(np.bincount(codes, weights=own, minlength=n_labels) / np.maximum(
-        np.bincount(codes, minlength=n_labels), 1), _THRESHOLD_FLOOR)
-    above = share >= thresholds[labels] - _TOLERANCE
-    confident = np.bincount(rows[above], minlength=n)
-    order = np.lexsort((labels, -share, rows))  # per row: the largest share first, ties to the smallest label
-    first = np.ones(order.size, dtype=bool)
-    first[1:] = rows[order][1:] != rows[order][:-1]
-    argmax = np.full(n, -1, dtype=np.int64)
-    argmax[rows[order][first]] = labels[order][first]
-    single = np.full(n, -1, dtype=np.int64)  # the confident class of rows with exactly one
-    single[rows[above]] = labels[above]
-    return np.where(confident > 1, argmax, np.where(confident == 1, single, -1))
-
-
-#: Row block of _confident_by_rows: (block × k) temporaries of ~32 MB each at most.
-_BLOCK_ELEMENTS = 1 << 22
-
-
-def _confident_by_rows(neighbor_codes: np.ndarray, codes: np.ndarray, n_labels: int, slot: np.ndarray) -> np.ndarray:
-    """confident_labels from the rows' label groups `slot` (its docstring), bit for bit."""
-    n, k = neighbor_codes.shape
-    step = max(1, _BLOCK_ELEMENTS // max(k, 1))
-    blocks = [(start, min(n, start + step)) for start in range(0, n, step)]
-    counts = []  # per block (b, k): the label's count at its first position in the row, else 0
-    own = np.zeros(n)
-    for start, stop in blocks:
-        b = stop - start
-        block = np.bincount((np.arange(b)[:, None] * k + slot[start:stop]).ravel(), minlength=b * k).reshape(b, k)
-        mine = (neighbor_codes[start:stop] == codes[start:stop, None]) & (block > 0)
-        own[start:stop] = np.where(mine.any(axis=1), block[np.arange(b), np.argmax(mine, axis=1)], 0) / k
-        counts.append(block)
-    thresholds = np.maximum(np.bincount(codes, weights=own, minlength=n_labels) / np.maximum(
-        np.bincount(codes, minlength=n_labels), 1), _THRESHOLD_FLOOR)
-    out = np.empty(n, dtype=np.int64)
-    for (start, stop), block in zip(blocks, counts):
-        labels, rows = neighbor_codes[start:stop], np.arange(stop - start)
-        above = (block > 0) & (block / k >= thresholds[labels] - _TOLERANCE)
-        confident = above.sum(axis=1)
-        key = np.where(block > 0, block * n_labels + (n_labels - 1 - labels), -1)  # most votes, then smallest label
-        argmax = labels[rows, np.argmax(key, axis=1)]
-        single = labels[rows, np.argmax(above, axis=1)]
-        out[start:stop] = np.where(confident > 1, argmax, np.where(confident == 1, single, -1))
-    return out
-
-
 class StepJoints:
     """Each step's confident labels, found once: step weights only combine them, so the
     rounds of label_errors.analyse cost a few bincounts each, not a pass over the graphs.
@@ -176,8 +120,7 @@ class StepJoints:
 
     def _step(self, t: int):
         """Step t's confident rows (m,) int64, their cells given · L + likely (m,) int64 and
-        whether each is off the diagonal (m,) bool; found once (the bootstrap reads them
-        BOOTSTRAPS times)."""
+        whether each is off the diagonal (m,) bool; found once (read BOOTSTRAPS times)."""
         found = self._cells[t]
         if found is None:
             rows = np.flatnonzero(self.likely[t] >= 0)
@@ -185,48 +128,73 @@ class StepJoints:
             found = self._cells[t] = (rows, given * self.n_labels + likely, likely != given)
         return found
 
-    def _shares(self, weights: np.ndarray) -> np.ndarray:
+    def shares(self, weights: np.ndarray, trusted: Optional[np.ndarray] = None) -> np.ndarray:
+        """The steps' shares s (S,) summing to 1: s_t ∝ w_t² · exp(−LEARNING · f_t), f_t the
+        share of the `trusted` rows (n,) bool step t flags (0 without them). Why: a step that
+        still flags trusted rows has not learnt the clean points; its suspects' flags hold
+        clean rows too (classification's early steps: 1.1-1.4 of the flips; bench/README)."""
         w = np.asarray(weights, dtype=np.float64) ** 2
+        if trusted is not None and trusted.any():
+            flagged = np.array([np.sum(trusted[rows[off]]) for rows, _, off in map(self._step, range(w.size))])
+            w = w * np.exp(-LEARNING * flagged / np.sum(trusted))
         return w / w.sum()
 
     def step_joint(self, t: int, draw: Optional[np.ndarray] = None, trusted: Optional[np.ndarray] = None, *,
-                   per_label: Optional[np.ndarray] = None) -> np.ndarray:
-        """Step t's calibrated confident joint (L, L); `draw` (n,): bootstrap weights of the
-        points; `trusted` (n,) bool: their off-diagonal flags removed (module docstring);
-        per_label: the draw's weighted label counts when already made (every step shares them)."""
+                   per_label: Optional[np.ndarray] = None, totals: Optional[Tuple[float, float]] = None) -> np.ndarray:
+        """Step t's joint (L, L), row c summing to the (drawn) number n_c of points given c;
+        `draw` (n,): the points' bootstrap weights; `trusted` (n,) bool: the rows the score
+        does not suspect; per_label, totals: the draw's label counts and _totals, if made.
+        Without `trusted`: cleanlab's calibrated joint (row c's confident cells, diagonal at
+        least 1, × n_c / r_c, r_c their sum). With it: the trusted rows' flags agree, and row
+        c's off-diagonal cells are × 1 + _ratio · (n_c − r_c) / r_c (module docstring)."""
         if per_label is None:
             per_label = self._per_label(draw)
         rows, cells, off = self._step(t)
         point_weights = np.ones(rows.size) if draw is None else draw[rows]
-        out = _calibrated(cells, self.n_labels, point_weights, per_label)
+        size = self.n_labels
+        raw = np.bincount(cells, weights=point_weights, minlength=size * size).reshape(size, size)
+        np.fill_diagonal(raw, np.maximum(raw.diagonal(), 1.0))  # cleanlab's: every class keeps one clean point
+        confident = raw.sum(axis=1)
+        ratio = 1.0
         if trusted is not None:
             flagged = trusted[rows] & off
-            false = np.bincount(cells[flagged], weights=point_weights[flagged],
-                                minlength=self.n_labels ** 2).reshape(self.n_labels, self.n_labels)
-            out = np.maximum(out - false, 0.0)
+            raw -= np.bincount(cells[flagged], weights=point_weights[flagged], minlength=size * size).reshape(size, size)
+            ratio = _ratio(point_weights, ~trusted[rows], self._totals(draw, trusted) if totals is None else totals)
+        out = raw * (1.0 + ratio * (per_label - confident) / confident)[:, None]
+        np.fill_diagonal(out, 0.0)
+        errors = out.sum(axis=1)  # at most every point given c, however large the ratio
+        out *= np.minimum(1.0, per_label / np.where(errors > 0, errors, 1.0))[:, None]
+        np.fill_diagonal(out, per_label - out.sum(axis=1))
         return out
+
+    def _totals(self, draw: Optional[np.ndarray], trusted: Optional[np.ndarray]) -> Tuple[float, float]:
+        """(all points, the suspects) weighted by `draw` (None: 1), for _ratio: once a draw."""
+        weights = np.ones(self.codes.size) if draw is None else draw
+        return float(weights.sum()), float(weights[~trusted].sum()) if trusted is not None else 0.0
 
     def _per_label(self, draw: Optional[np.ndarray]) -> np.ndarray:
         return self.per_label if draw is None else np.bincount(self.codes, weights=draw, minlength=self.n_labels)
 
-    def joint(self, weights: np.ndarray, draw: Optional[np.ndarray] = None,
+    def joint(self, shares: np.ndarray, draw: Optional[np.ndarray] = None,
               trusted: Optional[np.ndarray] = None) -> np.ndarray:
-        """Σ_t w_t² C_t / Σ_t w_t² (L, L) of step_joint's C_t (`draw`, `trusted`: its)."""
-        w = self._shares(weights)
-        per_label = self._per_label(draw)
+        """Σ_t s_t C_t (L, L) of step_joint's C_t for step shares s (S,) summing to 1
+        (`draw`, `trusted`: step_joint's)."""
+        per_label, totals = self._per_label(draw), self._totals(draw, trusted)
         out = np.zeros((self.n_labels, self.n_labels))
-        for t in np.flatnonzero(w > 0):
-            out += w[t] * self.step_joint(int(t), draw, trusted, per_label=per_label)
+        for t in np.flatnonzero(shares > 0):
+            out += shares[t] * self.step_joint(int(t), draw, trusted, per_label=per_label, totals=totals)
         return out
 
     def estimate(self, weights: np.ndarray) -> float:
-        """The estimated number of label errors: the off-diagonal sum of joint(weights)."""
-        return _off_diagonal(self.joint(weights))
+        """The estimated number of label errors with no trusted rows: the off-diagonal sum
+        of the w²-weighted calibrated joints."""
+        return _off_diagonal(self.joint(self.shares(weights)))
 
     def count(self, weights: np.ndarray, trusted: Optional[np.ndarray] = None) -> ErrorCount:
         """ErrorCount for step weights (S,) ≥ 0, not all 0, and the trusted rows (n,) bool
         (None: no trusted flags removed); see count_errors."""
-        joint = self.joint(weights, trusted=trusted)
+        shares = self.shares(weights, trusted)
+        joint = self.joint(shares, trusted=trusted)
         off = joint.copy()
         np.fill_diagonal(off, 0.0)
         per_class = off.sum(axis=1)
@@ -236,7 +204,7 @@ class StepJoints:
         pair_draws = np.zeros((BOOTSTRAPS, cells.size))
         rng = np.random.default_rng(0)  # seeded: the same interval every run
         for b in range(BOOTSTRAPS):
-            boot = self.joint(weights, rng.poisson(1.0, self.codes.size).astype(np.float64), trusted)
+            boot = self.joint(shares, rng.poisson(1.0, self.codes.size).astype(np.float64), trusted)
             np.fill_diagonal(boot, 0.0)
             classes[b] = boot.sum(axis=1)
             pair_draws[b] = boot.flat[cells]
@@ -244,19 +212,32 @@ class StepJoints:
         pairs = np.column_stack([cells // self.n_labels, cells % self.n_labels, off.flat[cells],
                                  np.percentile(pair_draws, 5, axis=0), np.percentile(pair_draws, 95, axis=0)]
                                 ) if cells.size else np.zeros((0, 5))
-        w = self._shares(weights)
         estimate = float(per_class.sum())
-        steps = np.array([_off_diagonal(self.step_joint(int(t), trusted=trusted)) if w[t] > 0 else 0.0
-                          for t in range(w.size)])
-        # The steps' disagreement: the standard error of their weighted mean, as if each step
-        # were an independent estimate (1 / Σ w² of them: the effective number of steps).
-        spread = 1.645 * float(np.sqrt(np.sum(w * (steps - estimate) ** 2) * np.sum(w ** 2)))
-        # The steps below the estimate share one bias (memorisation): not divided by their number.
-        shortfall = 1.645 * float(np.sqrt(np.sum(w * np.minimum(steps - estimate, 0.0) ** 2)))
+        steps = np.array([_off_diagonal(self.step_joint(int(t), trusted=trusted)) if shares[t] > 0 else 0.0
+                          for t in range(shares.size)])
+        spread, shortfall = _step_margins(shares, steps, estimate)
+        plain = self.shares(weights)
         return ErrorCount(estimate, min(float(np.percentile(totals, 5)), max(0.0, estimate - spread)),
-                          max(float(np.percentile(totals, 95)), estimate + spread, estimate + shortfall),
+                          max(float(np.percentile(totals, 95)), estimate + spread, estimate + shortfall,
+                              self._uncorrected_top(plain, trusted)),
                           np.column_stack([per_class, np.percentile(classes, 5, axis=0),
-                                           np.percentile(classes, 95, axis=0)]), joint, pairs, *self.flags(w))
+                                           np.percentile(classes, 95, axis=0)]), joint, pairs, *self.flags(plain))
+
+    def _uncorrected_top(self, shares: np.ndarray, trusted: Optional[np.ndarray]) -> float:
+        """The top of the uncorrected count (w² shares, each step's calibrated joint less the
+        trusted rows' flags): its estimate + the larger _step_margins. Without it the top
+        ended below the truth on 9 of 160 tuning runs (digits, errors the score trusts)."""
+        steps = np.zeros(shares.size)
+        for t in np.flatnonzero(shares > 0):
+            rows, cells, off = self._step(int(t))
+            joint = _calibrated(cells, self.n_labels, np.ones(rows.size), self.per_label)
+            if trusted is not None:
+                flagged = trusted[rows] & off
+                joint = np.maximum(joint - np.bincount(cells[flagged], minlength=self.n_labels ** 2).reshape(
+                    self.n_labels, self.n_labels), 0.0)
+            steps[t] = _off_diagonal(joint)
+        estimate = float(shares @ steps)
+        return estimate + max(_step_margins(shares, steps, estimate))
 
     def flags(self, shares: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         """ErrorCount's (flag_share, flag_rate), each (n,), for step shares s (S,) summing to 1."""
@@ -273,18 +254,37 @@ def _off_diagonal(joint: np.ndarray) -> float:
     return float(joint.sum() - np.trace(joint))
 
 
+def _ratio(confident: np.ndarray, suspects: np.ndarray, totals: Tuple[float, float]) -> float:
+    """The suspects' share among the points with no confident label over their share among
+    the confident ones (weights `confident` (m,), `suspects` (m,) bool among them); totals:
+    (all points, the suspects) weighted alike. 1 when either side is empty."""
+    inside, suspect_inside = float(confident.sum()), float(confident[suspects].sum())
+    if totals[0] - inside <= 0 or suspect_inside <= 0:
+        return 1.0
+    return ((totals[1] - suspect_inside) / (totals[0] - inside)) / (suspect_inside / inside)
+
+
+def _step_margins(shares: np.ndarray, steps: np.ndarray, estimate: float) -> Tuple[float, float]:
+    """(spread, shortfall) of the steps' counts (S,) around their s-weighted `estimate`:
+    1.645 × the standard error of the weighted mean, as if each step were an independent
+    estimate (1 / Σ s² of them), and 1.645 × the s-weighted RMS of the steps below it (a
+    bias the memorised steps share: not divided by their number)."""
+    spread = 1.645 * float(np.sqrt(np.sum(shares * (steps - estimate) ** 2) * np.sum(shares ** 2)))
+    return spread, 1.645 * float(np.sqrt(np.sum(shares * np.minimum(steps - estimate, 0.0) ** 2)))
+
+
 def count_errors(neighbors: Sequence[np.ndarray], codes: np.ndarray, n_labels: int,
                  weights: np.ndarray, trusted: Optional[np.ndarray] = None) -> ErrorCount:
     """ErrorCount of n rows labelled `codes` (n,) int64 from each step's neighbours (n, k)
     positions and the step weights (S,) ≥ 0 (not all 0).
 
-    The count is Σ_t w_t² C_t / Σ_t w_t², C_t the calibrated confident joint of step t's
-    kNN vote shares alone: a joint of probabilities averaged over steps counted 0.7-0.8 of
-    the planted flips on the tuning runs (a point memorised at later steps falls below its
-    likely label's threshold), per-step joints weighted by w² 0.93-1.11 (bench/README.md).
-    `trusted` (n,) bool: the rows the score does not suspect, whose flags are removed
-    (module docstring; None: none). Intervals (overall, per class, per listed pair): the
-    module docstring.
+    The count is Σ_t s_t C_t, C_t step t's joint of its kNN vote shares alone (StepJoints.
+    step_joint, s_t: StepJoints.shares): a joint of probabilities averaged over steps
+    counted 0.7-0.8 of the planted flips on the tuning runs (a point memorised at later
+    steps falls below its likely label's threshold; bench/README.md). `trusted` (n,) bool:
+    the rows the score does not suspect (module docstring; None: none, and the count is
+    the w²-weighted mean of cleanlab's calibrated joints). Intervals (overall, per class,
+    per listed pair): the module docstring.
     """
     return StepJoints(neighbors, codes, n_labels).count(weights, trusted)
 

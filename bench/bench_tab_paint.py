@@ -18,7 +18,9 @@ item 4 asks it cold).
 --timeline also prints, for each opening, what happened in between on one clock (seconds
 from opening the tab): every request the tab made as the browser saw it (Resource Timing:
 queued = waiting for one of the six connections, then sent, first byte, done; each 202 poll
-is its own line), every request as our plugin served it, and every analysis job's submit,
+is its own line; the tab's own script and style files in one line: how many, in how many
+waves the browser asked for them, an import waterfall being one wave per level of the module
+graph), every request as our plugin served it, and every analysis job's submit,
 start and end (bench/timeline/sitecustomize.py, loaded into the tensorboard process only
 for this flag).
 
@@ -87,22 +89,48 @@ RESOURCES = """() => performance.getEntriesByType('resource').map((e) => ({
     first: e.responseStart, end: e.responseEnd, status: e.responseStatus}))"""
 
 
+def static_waves(statics, gap_s: float = 0.01):
+    """The tab's own files (scripts, styles) grouped by when the browser asked for them: a
+    group starts after a gap of more than `gap_s` with no new request. An import waterfall
+    shows as one group per level of the module graph; preloaded files as one group."""
+    waves = []
+    for r in sorted(statics, key=lambda r: r["start"]):
+        if waves and r["start"] / 1000 - waves[-1][-1]["start"] / 1000 <= gap_s:
+            waves[-1].append(r)
+        else:
+            waves.append([r])
+    return waves
+
+
 def print_timeline(opened_ms: float, resources, server_log: pathlib.Path, since_s: float, marks) -> None:
     """One line per browser request, server request and job, seconds from opening the tab."""
     origin = opened_ms / 1000
     rows = []
+    statics = []
     for r in resources:
         route = r["name"].split("/data/plugin/embedanalysis/")[-1].split("?")[0]
-        if "/data/plugin/embedanalysis/" not in r["name"] or "." in route:
-            continue  # TensorBoard's own requests and our static files
+        if "/data/plugin/embedanalysis/" not in r["name"]:
+            continue  # TensorBoard's own requests
+        if "." in route:  # our static files: summarised below
+            statics.append(r)
+            continue
         rows.append((r["start"] / 1000, "browser  %-14s queued %5.3f  sent %6.3f  first byte %6.3f  done %6.3f  %s"
                      % (route, (r["request"] - r["start"]) / 1000, r["request"] / 1000, r["first"] / 1000,
                         r["end"] / 1000, r["status"] or "")))
+    if statics:
+        waves = static_waves(statics)
+        rows.append((min(r["start"] for r in statics) / 1000,
+                     "static   %d files asked in %d waves (%s), all done %6.3f"
+                     % (len(statics), len(waves),
+                        ", ".join("%.3f: %d" % (w[0]["start"] / 1000, len(w)) for w in waves),
+                        max(r["end"] for r in statics) / 1000)))
     if server_log.exists():
         for line in server_log.read_text().splitlines():
             e = json.loads(line)
             if e.get("start", e.get("t", 0)) < since_s:
                 continue
+            if e["ev"] == "request" and e["route"] == "/*":
+                continue  # a static file: the browser's summary line above
             if e["ev"] == "request":
                 rows.append((e["start"] - origin, "server   %-14s %6.3f → %6.3f  %s" % (
                     e["route"].strip("/"), e["start"] - origin, e["end"] - origin, e["status"])))

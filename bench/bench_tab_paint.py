@@ -93,7 +93,7 @@ def static_waves(statics, gap_s: float = 0.01):
     """The tab's own files (scripts, styles) grouped by when the browser asked for them: a
     group starts after a gap of more than `gap_s` with no new request. An import waterfall
     shows as one group per level of the module graph; preloaded files as one group."""
-    waves = []
+    waves: list = []
     for r in sorted(statics, key=lambda r: r["start"]):
         if waves and r["start"] / 1000 - waves[-1][-1]["start"] / 1000 <= gap_s:
             waves[-1].append(r)

@@ -1,7 +1,8 @@
-// Entry point of the Embedding Analysis tab. TensorBoard loads this module in an iframe and
-// calls render(); from then on we own document.body.
+// The Embedding Analysis tab's wiring. index.js (the entry TensorBoard loads in the tab's
+// iframe) has asked for every file and added the stylesheet, then calls render(); from then
+// on we own document.body.
 //
-// Boot and wiring only. The selection store (store.js) holds the state, keeps it in the URL
+// Wiring only. The selection store (store.js) holds the state, keeps it in the URL
 // and announces changes; each panel under panels/ owns its card, its requests and its DOM,
 // and hears the store. Drawn here: the top bar (which embedding, k, metric) and the banner
 // (an empty log directory, a broken embedding, warnings).
@@ -21,14 +22,6 @@ import {brokenEmbedding, emptyLogdir} from './views/notices.js';
 import {selectorBar} from './views/selector.js';
 
 const PANELS = ['map', 'review', 'neighbors', 'clusters', 'confusion', 'hard', 'quality', 'compare', 'history', 'bookmarks'];
-
-function ensureStylesheet() {
-  if (document.querySelector('link[data-embedanalysis]')) return;
-  // Relative to the document's <base> (/data/plugin/embedanalysis/), like every other URL.
-  document.head.appendChild(el('link', {rel: 'stylesheet', href: './style.css', 'data-embedanalysis': ''}));
-  const viewport = document.querySelector('meta[name=viewport]');
-  if (!viewport) document.head.appendChild(el('meta', {name: 'viewport', content: 'width=device-width, initial-scale=1'}));
-}
 
 /** The page's three slots: top bar, banner, grid of panel cards. */
 function buildShell(root) {
@@ -95,7 +88,6 @@ async function start(shell, store, panels, modules) {
 }
 
 export async function render() {
-  ensureStylesheet();
   followTheme(); // before the panels: the map reads its colours from the theme
   const modules = importPanels();
   const store = new SelectionStore();

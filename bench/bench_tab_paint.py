@@ -36,6 +36,10 @@ centre, no k-means cell inside a cluster prunes): `tight` spread 0.3 (bench_exac
     .venv/bin/python bench/bench_tab_paint.py --sizes 100000 --data wide --dim 64 --labels 50 --cold-only
     .venv/bin/python bench/bench_tab_paint.py --sizes 100000 --data typical --dim 64 --labels 10 --k 1000 --cold-only
 
+--latency-ms N has Chromium add N ms to every request's round trip (DevTools network
+emulation), as when TensorBoard is reached over a network (an SSH tunnel, a remote machine)
+rather than on the same machine.
+
 --first-answer stops each opening at the cluster card's first answer (the sample's estimate,
 issue 25 item 2) instead of the exact table (the server, and its exact pass, then stop):
 
@@ -143,7 +147,7 @@ def print_timeline(opened_ms: float, resources, server_log: pathlib.Path, since_
         print("  %7.3f  %s" % (t, text))
 
 
-def open_tab(browser, base: str, run: str, timeout_s: float, timeline=None, k=None, first_answer=False):
+def open_tab(browser, base: str, run: str, timeout_s: float, timeline=None, k=None, first_answer=False, latency_ms=0):
     """Opens the tab in a fresh page.
 
     Returns ({map, mapLabels, clusters: s}, TensorBoard shell s, redraw ms). Times count from the
@@ -154,6 +158,9 @@ def open_tab(browser, base: str, run: str, timeout_s: float, timeline=None, k=No
     """
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
+    if latency_ms:  # Chromium's own emulation (DevTools), for the page and its same-origin iframe
+        context.new_cdp_session(page).send("Network.emulateNetworkConditions", {
+            "offline": False, "latency": latency_ms, "downloadThroughput": -1, "uploadThroughput": -1})
     page.set_default_timeout(timeout_s * 1000)
     try:
         page.goto(base + "/#embedanalysis&ea=" + "run%3D" + run + ("" if k is None else "%26k%3D" + str(k)))
@@ -202,6 +209,8 @@ def main(argv=None):
     parser.add_argument("--cold-only", action="store_true", help="open each size once, cold")
     parser.add_argument("--first-answer", action="store_true",
                         help="stop at the cluster card's first answer (the estimate), not the exact table")
+    parser.add_argument("--latency-ms", type=float, default=0,
+                        help="emulate this round-trip latency per request (a TensorBoard reached over a network)")
     _support.add_smoke_flag(parser)
     args = parser.parse_args(argv)
     if args.smoke:
@@ -230,7 +239,7 @@ def main(argv=None):
                             print("N=%d %s: timeline (s from opening the tab)" % (n, kind))
                         t, shell, redraw = open_tab(browser, base, "n%d" % n, args.timeout,
                                                     (server_log, time.time()) if args.timeline else None, args.k,
-                                                    first_answer=args.first_answer)
+                                                    first_answer=args.first_answer, latency_ms=args.latency_ms)
                         rows.append((n, kind, t["map"], t["mapLabels"], t["clusters"], redraw))
                         print("N=%7d %-4s  map %6.2f s (coloured %.2f s)   cluster table %6.2f s (estimate %.2f s)"
                               "   redraw %5.1f ms   (TensorBoard's own page before the tab: %.2f s)   load %.1f"

@@ -18,7 +18,9 @@ item 4 asks it cold).
 --timeline also prints, for each opening, what happened in between on one clock (seconds
 from opening the tab): every request the tab made as the browser saw it (Resource Timing:
 queued = waiting for one of the six connections, then sent, first byte, done; each 202 poll
-is its own line), every request as our plugin served it, and every analysis job's submit,
+is its own line; the tab's own script and style files in one line: how many, in how many
+waves the browser asked for them, an import waterfall being one wave per level of the module
+graph), every request as our plugin served it, and every analysis job's submit,
 start and end (bench/timeline/sitecustomize.py, loaded into the tensorboard process only
 for this flag).
 
@@ -33,6 +35,10 @@ centre, no k-means cell inside a cluster prunes): `tight` spread 0.3 (bench_exac
     .venv/bin/python bench/bench_tab_paint.py --sizes 200000 --data tight --dim 64 --labels 10 --cold-only
     .venv/bin/python bench/bench_tab_paint.py --sizes 100000 --data wide --dim 64 --labels 50 --cold-only
     .venv/bin/python bench/bench_tab_paint.py --sizes 100000 --data typical --dim 64 --labels 10 --k 1000 --cold-only
+
+--latency-ms N has Chromium add N ms to every request's round trip (DevTools network
+emulation), as when TensorBoard is reached over a network (an SSH tunnel, a remote machine)
+rather than on the same machine.
 
 --first-answer stops each opening at the cluster card's first answer (the sample's estimate,
 issue 25 item 2) instead of the exact table (the server, and its exact pass, then stop):
@@ -87,22 +93,48 @@ RESOURCES = """() => performance.getEntriesByType('resource').map((e) => ({
     first: e.responseStart, end: e.responseEnd, status: e.responseStatus}))"""
 
 
+def static_waves(statics, gap_s: float = 0.01):
+    """The tab's own files (scripts, styles) grouped by when the browser asked for them: a
+    group starts after a gap of more than `gap_s` with no new request. An import waterfall
+    shows as one group per level of the module graph; preloaded files as one group."""
+    waves: list = []
+    for r in sorted(statics, key=lambda r: r["start"]):
+        if waves and r["start"] / 1000 - waves[-1][-1]["start"] / 1000 <= gap_s:
+            waves[-1].append(r)
+        else:
+            waves.append([r])
+    return waves
+
+
 def print_timeline(opened_ms: float, resources, server_log: pathlib.Path, since_s: float, marks) -> None:
     """One line per browser request, server request and job, seconds from opening the tab."""
     origin = opened_ms / 1000
     rows = []
+    statics = []
     for r in resources:
         route = r["name"].split("/data/plugin/embedanalysis/")[-1].split("?")[0]
-        if "/data/plugin/embedanalysis/" not in r["name"] or "." in route:
-            continue  # TensorBoard's own requests and our static files
+        if "/data/plugin/embedanalysis/" not in r["name"]:
+            continue  # TensorBoard's own requests
+        if "." in route:  # our static files: summarised below
+            statics.append(r)
+            continue
         rows.append((r["start"] / 1000, "browser  %-14s queued %5.3f  sent %6.3f  first byte %6.3f  done %6.3f  %s"
                      % (route, (r["request"] - r["start"]) / 1000, r["request"] / 1000, r["first"] / 1000,
                         r["end"] / 1000, r["status"] or "")))
+    if statics:
+        waves = static_waves(statics)
+        rows.append((min(r["start"] for r in statics) / 1000,
+                     "static   %d files asked in %d waves (%s), all done %6.3f"
+                     % (len(statics), len(waves),
+                        ", ".join("%.3f: %d" % (w[0]["start"] / 1000, len(w)) for w in waves),
+                        max(r["end"] for r in statics) / 1000)))
     if server_log.exists():
         for line in server_log.read_text().splitlines():
             e = json.loads(line)
             if e.get("start", e.get("t", 0)) < since_s:
                 continue
+            if e["ev"] == "request" and e["route"] == "/*":
+                continue  # a static file: the browser's summary line above
             if e["ev"] == "request":
                 rows.append((e["start"] - origin, "server   %-14s %6.3f → %6.3f  %s" % (
                     e["route"].strip("/"), e["start"] - origin, e["end"] - origin, e["status"])))
@@ -115,7 +147,7 @@ def print_timeline(opened_ms: float, resources, server_log: pathlib.Path, since_
         print("  %7.3f  %s" % (t, text))
 
 
-def open_tab(browser, base: str, run: str, timeout_s: float, timeline=None, k=None, first_answer=False):
+def open_tab(browser, base: str, run: str, timeout_s: float, timeline=None, k=None, first_answer=False, latency_ms=0):
     """Opens the tab in a fresh page.
 
     Returns ({map, mapLabels, clusters: s}, TensorBoard shell s, redraw ms). Times count from the
@@ -126,6 +158,9 @@ def open_tab(browser, base: str, run: str, timeout_s: float, timeline=None, k=No
     """
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
+    if latency_ms:  # Chromium's own emulation (DevTools), for the page and its same-origin iframe
+        context.new_cdp_session(page).send("Network.emulateNetworkConditions", {
+            "offline": False, "latency": latency_ms, "downloadThroughput": -1, "uploadThroughput": -1})
     page.set_default_timeout(timeout_s * 1000)
     try:
         page.goto(base + "/#embedanalysis&ea=" + "run%3D" + run + ("" if k is None else "%26k%3D" + str(k)))
@@ -191,6 +226,8 @@ def main(argv=None):
                              "result is cached)")
     parser.add_argument("--first-answer", action="store_true",
                         help="stop at the cluster card's first answer (the estimate), not the exact table")
+    parser.add_argument("--latency-ms", type=float, default=0,
+                        help="emulate this round-trip latency per request (a TensorBoard reached over a network)")
     _support.add_smoke_flag(parser)
     args = parser.parse_args(argv)
     if args.smoke:
@@ -221,7 +258,7 @@ def main(argv=None):
                             print("N=%d %s: timeline (s from opening the tab)" % (n, kind))
                         t, shell, redraw = open_tab(browser, base, "n%d" % n, args.timeout,
                                                     (server_log, time.time()) if args.timeline else None, args.k,
-                                                    first_answer=args.first_answer)
+                                                    first_answer=args.first_answer, latency_ms=args.latency_ms)
                         rows.append((n, kind, t["map"], t["mapLabels"], t["clusters"], redraw))
                         print("N=%7d %-4s  map %6.2f s (coloured %.2f s)   cluster table %6.2f s (estimate %.2f s)"
                               "   redraw %5.1f ms   (TensorBoard's own page before the tab: %.2f s)   load %.1f"

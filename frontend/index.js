@@ -1,110 +1,58 @@
-// Entry point of the Embedding Analysis tab. TensorBoard loads this module in an iframe and
-// calls render(); from then on we own document.body.
+// Entry point of the Embedding Analysis tab: TensorBoard's plugin_entry.html imports this
+// module in the tab's iframe and calls render(). It asks for every file of the tab at once,
+// then hands over to the app (app.js), which owns document.body from then on.
 //
-// Boot and wiring only. The selection store (store.js) holds the state, keeps it in the URL
-// and announces changes; each panel under panels/ owns its card, its requests and its DOM,
-// and hears the store. Drawn here: the top bar (which embedding, k, metric) and the banner
-// (an empty log directory, a broken embedding, warnings).
+// Why: without a build step the browser discovers the module graph one level at a time
+// (a module's imports are known only once it has arrived), so the tab's ~65 files used to
+// arrive in a waterfall of about ten round trips before its first request for data. A
+// `<link rel="modulepreload">` per module (and a preload for the stylesheet that style.css
+// imports) lets the browser fetch them all together; the imports then find them in its
+// module map. This module imports nothing statically: a static import would be fetched, and
+// waited for, before any of this runs.
 //
-// To add a panel: write panels/<name>.js (a default-exported Panel subclass, see
-// panels/panel.js) and add <name> to PANELS, in the order the cards appear.
+// FILES is the transitive import closure of app.js and style.css, sorted;
+// tests/test_frontend_preload.py computes that closure from the files and fails, naming what
+// to add or remove, when the list differs (a new module would otherwise load late, not fail).
 
-import * as api from './api.js';
-import {Guide} from './guide.js';
-import {debug} from './marks.js';
-import {SelectionStore} from './store.js';
-import {ProgressLine} from './views/activity.js';
-import {followTheme} from './theme.js';
-import {el, replace} from './views/dom.js';
-import {errorBox} from './views/feedback.js';
-import {brokenEmbedding, emptyLogdir} from './views/notices.js';
-import {selectorBar} from './views/selector.js';
+const FILES = [
+  'activity.js', 'answers.js', 'api.js', 'app.js', 'chosen.js', 'colours.js', 'guide.js', 'labels.js', 'lasso.js',
+  'map_colouring.js', 'map_options.js', 'marks.js', 'palette.js', 'panels/bookmarks.js', 'panels/clusters.js',
+  'panels/compare.js', 'panels/confusion.js', 'panels/hard.js', 'panels/history.js', 'panels/map.js',
+  'panels/map_keys.js', 'panels/map_lasso.js', 'panels/map_projector.js', 'panels/map_selection.js',
+  'panels/neighbors.js', 'panels/panel.js', 'panels/quality.js', 'panels/review.js', 'scatter.js', 'scatter3d.js',
+  'scatter_input.js', 'scatter_paint.js', 'scatter_pick.js', 'scatter_sprites.js', 'scatter_text.js', 'scores.js',
+  'select.css', 'state.js', 'store.js', 'style.css', 'tags.js', 'theme.js', 'transport.js', 'views/activity.js',
+  'views/bookmarks.js', 'views/cartography.js', 'views/clusters.js', 'views/compare.js', 'views/confusion.js',
+  'views/dom.js', 'views/feedback.js', 'views/guide.js', 'views/hard.js', 'views/history.js', 'views/lasso.js',
+  'views/map.js', 'views/map_options.js', 'views/neighbors.js', 'views/notices.js', 'views/point.js',
+  'views/quality.js', 'views/review.js', 'views/selection.js', 'views/selector.js', 'views/tags.js',
+];
 
-const PANELS = ['map', 'review', 'neighbors', 'clusters', 'confusion', 'hard', 'quality', 'compare', 'history', 'bookmarks'];
+const STYLESHEET = 'style.css';
 
-function ensureStylesheet() {
+function addToHead(tag, attrs) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
+  document.head.appendChild(node);
+}
+
+/** The stylesheet, then a preload link for every other file (once per document). */
+function preload() {
   if (document.querySelector('link[data-embedanalysis]')) return;
-  // Relative to the document's <base> (/data/plugin/embedanalysis/), like every other URL.
-  document.head.appendChild(el('link', {rel: 'stylesheet', href: './style.css', 'data-embedanalysis': ''}));
-  const viewport = document.querySelector('meta[name=viewport]');
-  if (!viewport) document.head.appendChild(el('meta', {name: 'viewport', content: 'width=device-width, initial-scale=1'}));
-}
-
-/** The page's three slots: top bar, banner, grid of panel cards. */
-function buildShell(root) {
-  root.replaceChildren();
-  root.classList.add('ea');
-  const shell = {
-    topbar: el('div', {class: 'topbar-slot'}),
-    progress: new ProgressLine().node, // the computation the view waits on (issue 27.6)
-    banner: el('div', {class: 'banner-slot'}),
-    grid: el('main', {class: 'grid'}),
-  };
-  root.append(shell.topbar, shell.progress, shell.banner, shell.grid);
-  return shell;
-}
-
-/** Top bar and banner for the store's selection (the panels draw themselves). */
-function showSelection(shell, store) {
-  const {runs} = store.runs;
-  const entry = store.entry();
-  replace(shell.topbar, selectorBar({runs, sel: {...store.sel, labelColumn: store.labelColumn()}, entry,
-    usedK: {k: store.query().k, points: store.validPoints()},
-    metricChoice: store.data.clusters?.overall?.metric_choice ?? null, onChange: (patch) => store.select(patch)}));
-  shell.grid.hidden = !runs.length || !entry;
-  if (shell.grid.hidden) {
-    replace(shell.banner, emptyLogdir(store.runs.problems || []));
-  } else if (entry.error) {
-    replace(shell.banner, brokenEmbedding(entry));
-  } else {
-    const warnings = entry.warnings || [];
-    replace(shell.banner, warnings.length ? el('div', {class: 'banner warn', role: 'status'}, warnings.map((w) => el('div', null, w))) : null);
+  const url = (name) => new URL(name, import.meta.url).href;
+  addToHead('link', {rel: 'stylesheet', href: url(STYLESHEET), 'data-embedanalysis': ''});
+  for (const name of FILES) {
+    if (name === STYLESHEET) continue;
+    addToHead('link', name.endsWith('.css') ? {rel: 'preload', as: 'style', href: url(name)}
+      : {rel: 'modulepreload', href: url(name)});
   }
-}
-
-/** The panel modules, fetched while /runs is asked (a failure is shown, not thrown). */
-function importPanels() {
-  const modules = Promise.all(PANELS.map((name) => import(`./panels/${name}.js`)));
-  modules.catch(() => {}); // handled in start(); without this the browser logs it as unhandled first
-  return modules;
-}
-
-async function start(shell, store, panels, modules) {
-  replace(shell.grid, el('div', {class: 'card wide'}, el('div', {class: 'card-body'}, el('p', {class: 'muted'}, 'Looking for embeddings…'))));
-  let runs;
-  let loaded;
-  try {
-    runs = await api.runs();
-  } catch (error) {
-    replace(shell.grid, errorBox(error, {title: 'Could not list the embeddings', retry: () => start(shell, store, panels, modules)}));
-    return;
+  if (!document.querySelector('meta[name=viewport]')) {
+    addToHead('meta', {name: 'viewport', content: 'width=device-width, initial-scale=1'});
   }
-  try {
-    loaded = await modules;
-  } catch (error) {
-    console.error(error); // eslint-disable-line no-console
-    const words = new api.ApiError('the tab’s scripts did not arrive; is TensorBoard still running?'); // status 0: retry helps
-    replace(shell.grid, errorBox(words, {title: 'Could not load the tab’s panels', retry: () => window.location.reload()}));
-    return;
-  }
-  if (!Object.keys(panels).length) {
-    PANELS.forEach((name, i) => { panels[name] = new loaded[i].default(store); });
-  }
-  replace(shell.grid, Object.values(panels).map((panel) => panel.node));
-  store.start(runs);
 }
 
 export async function render() {
-  ensureStylesheet();
-  followTheme(); // before the panels: the map reads its colours from the theme
-  const modules = importPanels();
-  const store = new SelectionStore();
-  const panels = {}; // name → panel, in PANELS order
-  debug.app = {store, panels}; // for the browser tests, the paint bench and the console
-  const shell = buildShell(document.body);
-  const guide = new Guide(store); // the next step of the label-error workflow, under the top bar
-  shell.banner.after(guide.node);
-  store.on('selection', () => showSelection(shell, store)); // before the panels hear it
-  store.on('data', ({name}) => { if (name === 'clusters') showSelection(shell, store); }); // names auto's metric
-  await start(shell, store, panels, modules);
+  preload();
+  const app = await import('./app.js');
+  return app.render();
 }

@@ -32,9 +32,11 @@ export function retryable(error) {
   return status === 0 || status === 408 || status === 429 || status >= 500;
 }
 
-// The server already holds each poll up to 0.5 s and answers the moment the result is ready
-// (AnalysisEngine.sync_seconds), so short pauses between polls cost little and a result is
-// seen at most ~0.4 s after it exists (a 1.5 s back-off cost up to 1.5 s of idle waiting).
+// The server holds each poll up to 0.5 s and answers the moment the result is ready
+// (Jobs.sync_seconds). The pause between polls counts from when a poll was sent: after a poll
+// the server held, the next one leaves at once (a pause counted from the answer left a result
+// that ended inside it unseen for up to 0.1-0.4 s), and a 202 answered at once still waits its
+// turn (100 ms, growing to 400), so nothing spins.
 const POLL_FIRST_MS = 100;
 const POLL_MAX_MS = 400;
 
@@ -101,6 +103,7 @@ async function poll202(target, route, {signal, onProgress, as, poll}) {
   let delay = POLL_FIRST_MS;
   for (;;) {
     let response;
+    const sent = performance.now();
     try {
       response = await fetch(target, {signal, credentials: 'same-origin'});
     } catch (error) {
@@ -119,7 +122,7 @@ async function poll202(target, route, {signal, onProgress, as, poll}) {
         message: (own ? state.task_message : state.message) || 'computing',
         estimate: state.estimate || null, // a first answer from a sample, marked as one (/clusters)
       });
-      await sleep(delay, signal);
+      await sleep(Math.max(0, delay - (performance.now() - sent)), signal);
       delay = Math.min(POLL_MAX_MS, Math.round(delay * 1.5));
       continue;
     }

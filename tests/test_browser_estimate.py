@@ -16,6 +16,16 @@ from tensorboard_process import running_tensorboard
 
 pytestmark = pytest.mark.browser
 
+# Every /clusters request the tab makes (url, sent, done: ms on the frame's clock; status), in order.
+RECORD_POLLS = """(() => {
+  const fetched = window.fetch.bind(window), polls = (window.__polls = []);
+  window.fetch = async (url, options) => {
+    const sent = performance.now(), response = await fetched(url, options);
+    if (String(url).includes('clusters?')) polls.push({url: String(url), sent, done: performance.now(), status: response.status});
+    return response;
+  };
+})()"""
+
 N_ROWS = 40_000  # above estimate_sample.QUICK_MIN_ROWS; wide clusters: seconds of exact pass
 
 
@@ -43,6 +53,7 @@ def test_the_estimate_shows_first_then_the_exact_table_replaces_it(browser, serv
     context = browser.new_context(viewport={"width": 1280, "height": 800}, color_scheme=scheme)
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
+    page.add_init_script(RECORD_POLLS)
     tab = Tab(page, served)
     k = 10
     tab.open("run%3Dwide%26emb%3Dfeatures%26metric%3Deuclidean%26k%3D" + str(k))
@@ -70,6 +81,13 @@ def test_the_estimate_shows_first_then_the_exact_table_replaces_it(browser, serv
                     for row in tab.frame.query_selector_all(card + " tbody tr")}
     assert exact_counts == estimated_counts
     tab.frame.query_selector(card).screenshot(path=str(ARTIFACTS / ("estimate_replaced_%s.png" % scheme)))
+    # transport.js: after a poll the server held (0.5 s), the next one leaves at once; a
+    # pause counted from the answer (100 ms and more) left a result that ended in it unseen.
+    polls = tab.frame.evaluate("() => window.__polls")
+    same_url = [[p for p in polls if p["url"] == url] for url in {p["url"] for p in polls}]
+    gaps = [after["sent"] - before["done"] for series in same_url for before, after in zip(series, series[1:])
+            if before["status"] == 202 and before["done"] - before["sent"] >= 400]
+    assert len(gaps) >= 2 and sorted(gaps)[len(gaps) // 2] < 50, polls
     assert tab.errors == []
     context.close()
     # Let the tab's other answers finish (hard examples, step comparison) so that TensorBoard

@@ -1,7 +1,7 @@
 // What every panel has: its card in the grid, the store, and generation counters so that an
 // answer for a selection the user has already left is dropped instead of overwriting a newer
 // one. A panel is a default-exported subclass in panels/<name>.js, registered by name in
-// index.js; it talks to the others only through the store.
+// app.js; it talks to the others only through the store.
 
 import {card} from '../views/dom.js';
 

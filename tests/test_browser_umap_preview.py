@@ -44,13 +44,13 @@ def test_the_layout_in_progress_is_drawn_and_labelled_then_replaced_by_the_map(p
     frame = open_tab(page, base, "run=blobs&emb=points&proj=umap&ep=1000")
     banner = frame.wait_for_selector(".map-preview:not([hidden])", timeout=120_000)
     text = banner.inner_text()
-    assert re.search(r"UMAP layout in progress: epoch \d+ of 1,000 — the final map replaces it", text), text
+    said = re.search(r"UMAP layout in progress: epoch (\d+) of 1,000 — the final map replaces it", text)
+    assert said is not None, text
     assert frame.evaluate("() => document.querySelector('.map-overlay').hidden")  # no progress box over it
     assert frame.evaluate("() => document.querySelector('.scatter-canvas').dataset.drawn > 0")
     preview = np.array(frame.evaluate("() => Array.from(%s.coords)" % PLOT), dtype=np.float64).reshape(-1, 2)
     assert preview.shape == (N, 2) and np.isfinite(preview).all()
-    epoch = int(re.search(r"epoch (\d+)", text).group(1))
-    assert 0 < epoch < 1000
+    assert 0 < int(said.group(1)) < 1000
     shot(page, "umap-preview", "light")
     shot(page, "umap-preview", "dark")
     frame.wait_for_selector(".map-preview", state="hidden", timeout=120_000)

@@ -6,6 +6,7 @@ or previews of another run), and prove that reading them changes no bit of the m
 """
 
 import argparse
+import base64
 import json
 import time
 from typing import List
@@ -114,8 +115,8 @@ def test_the_routes_202_answers_carry_the_layout_so_far_then_the_map(tmp_path, b
     assert seen, "no 202 answer carried a preview"
     for body in seen:
         preview = body["preview"]
-        coords = np.array(preview["coords"], dtype=np.float64)  # null → NaN
-        assert preview["n"] == 1500 and preview["dims"] == 2 and coords.shape == (1500, 2)
+        coords = np.frombuffer(base64.b64decode(preview["coords_base64"]), dtype="<f4")
+        assert preview["n"] == 1500 and preview["dims"] == 2 and coords.size == 1500 * 2
         assert np.isfinite(coords).all()
         assert 0 < preview["epoch"] < preview["n_epochs"] == 500
         assert body["message"].startswith("UMAP layout, epoch")

@@ -211,13 +211,13 @@ export default class MapPanel extends Panel {
 
   /** A 202's layout so far (http_api.md /projection `preview`): drawn, under a banner, until the map replaces it. */
   showPreview({preview, progress}) {
-    const {coords: rows, dims, epoch, n_epochs: epochs} = preview;
-    if (rows.length !== this.store.entry().shape[0] || (dims !== 2 && dims !== 3)) return; // another version's
-    const coords = this.projector.previewed(Float32Array.from(rows.flat(), (v) => v ?? NaN), dims);
+    const layout = api.previewCoords(preview);
+    if (!layout || preview.n !== this.store.entry().shape[0]) return; // another version's
+    const coords = this.projector.previewed(layout, preview.dims);
     const {classes, palette} = this.projector.colouringShown() ?? this.store.colours.labels;
     this.view.setData(isolated(coords, this.store.chosen), classes, palette);
     this.projector.shown();
-    this.view.showPreview(`${PROJECTIONS[this.store.projection]} layout in progress: epoch ${fmt(epoch)} of ${fmt(epochs)}`
+    this.view.showPreview(`${PROJECTIONS[this.store.projection]} layout in progress: epoch ${fmt(preview.epoch)} of ${fmt(preview.n_epochs)}`
       + ' — the final map replaces it', progress);
     requestAnimationFrame(() => mark('mapPreview'));
   }

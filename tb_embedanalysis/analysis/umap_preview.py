@@ -36,8 +36,8 @@ from typing import Callable, Optional
 import numpy as np
 
 #: The most points a preview is made for: each one copied (N × dims float32) at most
-#: every MIN_INTERVAL seconds, and sent as JSON in every 202 answer of the map's polls
-#: (~12 bytes a point in 2-D: ≤ 600 kB).
+#: every MIN_INTERVAL seconds, and sent in every 202 answer of the map's polls (base64 of
+#: the float32 bytes, queries/maps.py preview_json: ≤ 533 kB in 2-D, 800 kB in 3-D).
 MAX_POINTS = 50_000
 #: tqdm's mininterval: seconds between two epoch reports (and two copies of the layout).
 MIN_INTERVAL = 0.25

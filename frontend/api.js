@@ -172,6 +172,14 @@ export async function mapCoords(sel, route, params, options) {
   return {coords, dims, info};
 }
 
+/** A 202's layout in progress (/projection `preview`): Float32Array(n × dims) of its base64
+ * float32 little-endian bytes (what format=bin sends), or null when it is not one. */
+export function previewCoords({coords_base64: text, n, dims}) {
+  if (typeof text !== 'string' || (dims !== 2 && dims !== 3)) return null;
+  const bytes = Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+  return bytes.length === 4 * n * dims ? new Float32Array(bytes.buffer) : null;
+}
+
 /** The map settings' defaults and bounds (/projection_settings). */
 export const projectionSettings = (options) => json('projection_settings', {}, options);
 

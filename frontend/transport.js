@@ -84,8 +84,9 @@ async function errorFrom(response, route) {
 
 /**
  * GET `route` with `params`; polls while the server answers 202.
- * options.onProgress({progress: 0..1|null, message, estimate}) is called on every 202
- * (estimate: the answer's sample estimate or null, see http_api.md /clusters).
+ * options.onProgress({progress: 0..1|null, message, estimate, preview}) is called on every 202
+ * (estimate: the answer's sample estimate or null, see http_api.md /clusters; preview: a
+ * map's layout in progress or null, see /projection).
  * options.as: 'json' (default) | 'arrayBuffer'.
  * Resolves to {body, headers}.
  */
@@ -121,6 +122,7 @@ async function poll202(target, route, {signal, onProgress, as, poll}) {
         progress: own ? state.task_progress : typeof state.progress === 'number' ? state.progress : null,
         message: (own ? state.task_message : state.message) || 'computing',
         estimate: state.estimate || null, // a first answer from a sample, marked as one (/clusters)
+        preview: state.preview || null, // UMAP's layout so far (/projection), not the map
       });
       await sleep(Math.max(0, delay - (performance.now() - sent)), signal);
       delay = Math.min(POLL_MAX_MS, Math.round(delay * 1.5));

@@ -78,8 +78,10 @@ def open_tab(page, base, state):
 
 
 def wait_map(frame):
-    """The map's overlay is gone (computed) and a frame was drawn."""
+    """The map's overlay is gone (computed), no layout in progress is shown in its place
+    (UMAP's preview) and a frame was drawn."""
     frame.wait_for_function("() => document.querySelector('.map-overlay').hidden"
+                            " && document.querySelector('.map-preview').hidden"
                             " && document.querySelector('.scatter-canvas').dataset.drawn > 0")
 
 

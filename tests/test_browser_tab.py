@@ -505,7 +505,7 @@ def test_projection_shows_progress_then_the_map(tab, method, name):
     assert tab.frame.inner_text(f"button[data-method={method}]") == name
     tab.frame.click(f"button[data-method={method}]")
     tab.frame.wait_for_function(
-        "document.querySelector('.map-overlay').hidden && "
+        "document.querySelector('.map-overlay').hidden && document.querySelector('.map-preview').hidden && "
         f"document.querySelector('button[data-method={method}]').classList.contains('active')", timeout=180_000)
     assert f"proj={method}" in tab.frame.evaluate("() => location.hash")
 

@@ -176,8 +176,13 @@ export default class MapPanel extends Panel {
     const bar = this.view.showProgress(`Computing the ${PROJECTIONS[method]} map`);
     try {
       const {key, fetch} = this.projector.request(q, method);
-      const result = await store.requests.get(key, fetch, (state) => { if (isCurrent()) bar.update(state); });
+      const result = await store.requests.get(key, fetch, (state) => {
+        if (!isCurrent()) return;
+        bar.update(state);
+        if (state.preview) this.showPreview(state);
+      });
       if (!isCurrent()) return;
+      this.view.hidePreview();
       if (result.coords.length / result.dims !== entry.shape[0]) {
         throw new api.ApiError(`the map has ${result.coords.length / result.dims} points but the embedding has ${entry.shape[0]} rows; the logs changed while loading`, {status: 409});
       }
@@ -202,6 +207,19 @@ export default class MapPanel extends Panel {
       const custom = this.projector.failed(error); // the custom projection's form says it too
       this.view.showError(error, custom ? {title: 'Could not compute the custom projection'} : {retry: () => this.loadMap()});
     }
+  }
+
+  /** A 202's layout so far (http_api.md /projection `preview`): drawn, under a banner, until the map replaces it. */
+  showPreview({preview, progress}) {
+    const layout = api.previewCoords(preview);
+    if (!layout || preview.n !== this.store.entry().shape[0]) return; // another version's
+    const coords = this.projector.previewed(layout, preview.dims);
+    const {classes, palette} = this.projector.colouringShown() ?? this.store.colours.labels;
+    this.view.setData(isolated(coords, this.store.chosen), classes, palette);
+    this.projector.shown();
+    this.view.showPreview(`${PROJECTIONS[this.store.projection]} layout in progress: epoch ${fmt(preview.epoch)} of ${fmt(preview.n_epochs)}`
+      + ' — the final map replaces it', progress);
+    requestAnimationFrame(() => mark('mapPreview'));
   }
 
   async loadHardest() {

@@ -83,6 +83,14 @@ export class MapProjector {
     return result.dims === 3 ? this.rotation.setData(result.coords) : result.coords;
   }
 
+  /** A layout in progress arrived (a 202's preview, coords Float32Array(N × dims)): the 2-D
+   * array the plot draws, as `arrived` gives for the map; the settings shown stay the map's. */
+  previewed(coords, dims) {
+    this.dims = dims;
+    this.panel.keys?.setDims(dims);
+    return dims === 3 ? this.rotation.setData(coords) : coords;
+  }
+
   /** After the plot got the array: a 3-D map is fitted to its sphere. */
   shown() {
     if (this.dims === 3) this.rotation.fit();

@@ -55,10 +55,15 @@ export class MapView {
         onclick: () => this.plot.resetView()}, 'Reset view'));
     this.stage = el('div', {class: 'map-stage'});
     this.overlay = el('div', {class: 'map-overlay', hidden: true});
+    // A layout in progress drawn on the map (UMAP's 202 preview): said above it, with progress.
+    this.previewText = el('span', {class: 'map-preview-text'});
+    this.previewFill = el('div', {class: 'progress-fill'});
+    this.previewNote = el('div', {class: 'map-preview', role: 'status', hidden: true}, this.previewText,
+      el('div', {class: 'progress-track'}, this.previewFill));
     this.tooltip = el('div', {class: 'map-tooltip', hidden: true, role: 'tooltip'});
     this.legend = el('div', {class: 'legend', 'aria-label': 'labels and their colours'});
     this.node = el('div', {class: 'map'}, this.toolbar,
-      el('div', {class: 'map-body'}, this.stage, this.overlay, this.tooltip), this.legend);
+      el('div', {class: 'map-body'}, this.stage, this.previewNote, this.overlay, this.tooltip), this.legend);
     this.plot = new ScatterPlot(this.stage, {
       onHover: (index, x, y) => this._hover(index, x, y),
       onClick: (index) => { if (index !== null) onSelect(index); },
@@ -78,6 +83,7 @@ export class MapView {
 
   /** A computation is running: a progress bar over the map; returns it for updates. */
   showProgress(label) {
+    this.hidePreview();
     const bar = progress(label);
     replace(this.overlay, bar.node);
     this.overlay.hidden = false;
@@ -85,14 +91,32 @@ export class MapView {
   }
 
   showError(error, {title = 'Could not compute the map', retry = null} = {}) {
+    this.hidePreview();
     replace(this.overlay, errorBox(error, {title, retry}));
     this.overlay.hidden = false;
   }
 
   /** Words instead of a map (nothing to compute yet). */
   showNotice(title, ...lines) {
+    this.hidePreview();
     replace(this.overlay, notice(title, ...lines));
     this.overlay.hidden = false;
+  }
+
+  /** What is drawn is a layout in progress: `text` says so above it, `fraction` (0..1) its progress. */
+  showPreview(text, fraction) {
+    this.hideOverlay();
+    this.previewText.textContent = text;
+    const value = typeof fraction === 'number' && Number.isFinite(fraction) ? Math.max(0, Math.min(1, fraction)) : 0;
+    this.previewFill.style.width = `${Math.round(100 * value)}%`;
+    this.previewNote.hidden = false;
+    this.stage.classList.add('previewing');
+  }
+
+  /** The map replaced the layout in progress (or the map is gone). */
+  hidePreview() {
+    this.previewNote.hidden = true;
+    this.stage.classList.remove('previewing');
   }
 
   hideOverlay() {
@@ -112,6 +136,7 @@ export class MapView {
 
   /** Forget the shown embedding: no points, legend, count or hover card until setData. */
   clear() {
+    this.hidePreview();
     this.plot.clear();
     this.tooltip.hidden = true;
     replace(this.legend);

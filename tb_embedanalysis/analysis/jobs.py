@@ -87,6 +87,8 @@ class Job:
         self.started_at: Optional[float] = None  # monotonic time it got its permit
         #: The sub-computation this job computes or waits for right now (Jobs.compute).
         self.stage: Optional[Job] = None
+        #: A partial result its pollers may show until the end (`show`), or None.
+        self.preview: Optional[object] = None
         self._listeners: List[Callable[[float, str], None]] = []
         #: News for callers polling this job: its end, or the end of a sub-result it computed
         #: (e.g. the sample's estimate, which a 202 answer carries as a first answer).
@@ -101,6 +103,12 @@ class Job:
             self.message = message
         for listener in list(self._listeners):
             listener(self.progress, self.message)
+
+    def show(self, preview: object) -> None:
+        """Hand the pollers a partial result (a map's layout in progress): kept as `preview`
+        for their Pending answers, and news, so a poll waiting in `settle` answers with it now."""
+        self.preview = preview
+        self.announce()
 
     def waited_on(self) -> "Job":
         """The innermost computation this job is in: itself, or its stage's (recursively)."""
@@ -131,7 +139,8 @@ class Job:
         # A queued computation is named by what it will compute: "outlier scores (queued)".
         said = inner.message if inner.message != QUEUED or not inner.title else "%s (%s)" % (inner.title, QUEUED)
         return Pending(progress=float(self.progress), message=self.message, task=inner.task,
-                       task_progress=float(inner.progress), task_message=said, eta_seconds=inner.eta())
+                       task_progress=float(inner.progress), task_message=said, eta_seconds=inner.eta(),
+                       preview=self.preview)
 
     def announce(self) -> None:
         """Wake the callers in `settle`: the job ended, or a sub-result marked as news did."""

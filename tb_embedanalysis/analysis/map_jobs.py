@@ -29,7 +29,8 @@ class MapJobs:
     def projection(self, space: Space, *, method: str = "pca", seed: int = 0, wait: bool = True,
                    on_progress: ProgressFn = None, settings: MapSettings = DEFAULT_MAP) -> Union[ProjectionResult, Pending]:
         """2-D or 3-D map of all valid rows (projection.PROJECTIONS), NaN rows for invalid
-        ones; cached per the settings `method` uses (map_settings.py)."""
+        ones; cached per the settings `method` uses (map_settings.py). While UMAP lays it out,
+        a Pending carries the layout so far as `preview` (umap_preview.LayoutPreview)."""
         engine = self._engine
         space = space.with_metric("euclidean")  # maps ignore the metric: one per embedding
         extra = {} if settings.is_default(method) else settings.key(method)  # default maps keep their old key
@@ -46,7 +47,7 @@ class MapJobs:
                 return ProjectionResult(stored["coords"], method, sampled=False, n_embedded=space.n_valid,
                                         variance=stored.get("variance"))
             result = projection.PROJECTIONS[method](space.vectors, space.valid, seed=seed, on_progress=job.report,
-                                                    settings=settings)
+                                                    settings=settings, on_layout=job.show)
             arrays = {"coords": result.coords}
             if result.variance is not None:
                 arrays["variance"] = result.variance

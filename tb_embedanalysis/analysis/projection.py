@@ -10,14 +10,14 @@ implementation the Projector, FiftyOne and Embedding Atlas offer (see `umap_2d`)
 
 from __future__ import annotations
 
-import re
 import threading
 import warnings
-from typing import Callable, Dict
+from typing import Callable, Dict, Optional
 
 import numpy as np
 
-from tb_embedanalysis.analysis import certified_graph, neighbors, numba_cache, pca
+from tb_embedanalysis.analysis import certified_graph, neighbors, numba_cache, pca, umap_preview
+from tb_embedanalysis.analysis.umap_preview import EpochWatcher, LayoutPreview
 from tb_embedanalysis.analysis.map_settings import DEFAULT, MapSettings
 from tb_embedanalysis.analysis.progress import ProgressFn
 from tb_embedanalysis.analysis.reports import ProjectionResult
@@ -47,10 +47,12 @@ UMAP_MIN_ROWS = 16
 #: umap-learn's own NN-descent would add ~40 s of compiling for N > 4,096.
 UMAP_GRAPH_SHARE = 0.1
 UMAP_LAYOUT_START = 0.2
+#: What a projection calls with its layout in progress (umap_preview.LayoutPreview), or None.
+LayoutFn = Optional[Callable[[LayoutPreview], None]]
 
 
 def pca_2d(vectors, valid: np.ndarray, *, seed: int = 0, on_progress: ProgressFn = None,
-           settings: MapSettings = DEFAULT) -> ProjectionResult:
+           settings: MapSettings = DEFAULT, on_layout: LayoutFn = None) -> ProjectionResult:
     """Coordinates (N, m) float32 on the chosen principal components (settings.components,
     1-based; default the top two) of the valid rows, and the variance ratio of the top ten
     (pca.py: exact, float64, signs fixed so the map never flips)."""
@@ -59,7 +61,7 @@ def pca_2d(vectors, valid: np.ndarray, *, seed: int = 0, on_progress: ProgressFn
 
 
 def tsne_2d(vectors, valid: np.ndarray, *, seed: int = 0, on_progress: ProgressFn = None,
-            settings: MapSettings = DEFAULT, n_jobs: int = -1) -> ProjectionResult:
+            settings: MapSettings = DEFAULT, on_layout: LayoutFn = None, n_jobs: int = -1) -> ProjectionResult:
     """openTSNE t-SNE (euclidean, PCA initialisation, seeded) of all valid rows, in
     settings.dims dimensions with its perplexity and learning rate (None: openTSNE's auto).
     3-D maps use Barnes-Hut (openTSNE's FFT gradients are 2-D only).
@@ -118,28 +120,11 @@ def tsne_2d(vectors, valid: np.ndarray, *, seed: int = 0, on_progress: ProgressF
     return ProjectionResult(coords, "tsne", sampled=False, n_embedded=int(rows.size))
 
 
-class _EpochCounter:
-    """A write-only file for tqdm: umap-learn's one per-epoch hook is its public
-    ``tqdm_kwds``, so its epoch bar is formatted as "<done> <total>" and written here."""
-
-    def __init__(self, on_epoch: Callable[[int, int], None]):
-        self._on_epoch = on_epoch
-
-    def write(self, text: str) -> None:
-        counts = re.findall(r"(\d+) (\d+)", text)
-        if counts:
-            done, total = map(int, counts[-1])
-            self._on_epoch(done, max(total, 1))
-
-    def flush(self) -> None:
-        pass
-
-
 _umap_used = threading.Event()  # set after the first UMAP of this process (numba compiled)
 
 
 def umap_2d(vectors, valid: np.ndarray, *, seed: int = 0, on_progress: ProgressFn = None,
-            settings: MapSettings = DEFAULT) -> ProjectionResult:
+            settings: MapSettings = DEFAULT, on_layout: LayoutFn = None) -> ProjectionResult:
     """umap-learn UMAP (euclidean, spectral initialisation, seeded) of all valid rows, in
     settings.dims dimensions with its n_neighbors, min_dist and layout epochs (None: umap-learn's
     default, 500 below 10,000 points and 200 above).
@@ -152,6 +137,9 @@ def umap_2d(vectors, valid: np.ndarray, *, seed: int = 0, on_progress: ProgressF
     Progress: 0–UMAP_GRAPH_SHARE the kNN graph, then umap-learn's fuzzy graph and spectral
     initialisation (no reports inside), then by layout epochs up to 1. Fewer than
     UMAP_MIN_ROWS valid rows are placed by PCA instead. Timings: see UMAP_GRAPH_SHARE.
+    `on_layout`: called with the run's layout in progress (umap_preview.LayoutPreview, up to
+    umap_preview.MAX_POINTS points, every ~0.25 s): the map's first picture; it changes
+    nothing in the run, whose final layout is the same bits with or without it.
     """
     rows = np.flatnonzero(valid)
     report = on_progress or (lambda fraction, message=None: None)
@@ -191,8 +179,9 @@ def umap_2d(vectors, valid: np.ndarray, *, seed: int = 0, on_progress: ProgressF
         n_components=dims, n_neighbors=k, min_dist=settings.min_dist, metric="euclidean",
         n_epochs=settings.epochs, precomputed_knn=(knn_indices, knn_dists, None), random_state=seed, n_jobs=1,
         verbose=False,
-        tqdm_kwds={"disable": False, "file": _EpochCounter(on_epoch), "bar_format": "{n} {total}",
-                   "mininterval": 0.25, "ascii": True})
+        tqdm_kwds={"disable": False, "bar_format": "{n} {total}", "mininterval": umap_preview.MIN_INTERVAL,
+                   "ascii": True, "file": EpochWatcher(on_epoch, on_layout=on_layout, rows=rows,
+                                                       n_rows=np.asarray(vectors).shape[0])})
     layout = reducer.fit_transform(data)
     _umap_used.set()
     del data, reducer
@@ -202,7 +191,7 @@ def umap_2d(vectors, valid: np.ndarray, *, seed: int = 0, on_progress: ProgressF
     return ProjectionResult(coords, "umap", sampled=False, n_embedded=int(rows.size))
 
 
-#: name → function(vectors (N, D), valid (N,) bool, *, seed, on_progress, settings) -> ProjectionResult.
+#: name → function(vectors (N, D), valid (N,) bool, *, seed, on_progress, settings, on_layout) -> ProjectionResult.
 PROJECTIONS: Dict[str, Callable[..., ProjectionResult]] = {"pca": pca_2d, "tsne": tsne_2d, "umap": umap_2d}
 
 

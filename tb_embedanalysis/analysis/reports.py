@@ -25,7 +25,8 @@ class Pending:
     it, with that computation's own progress, so two cards never show two percentages for
     one graph; eta_seconds: its remaining time extrapolated from its progress so far (None
     until that says anything). estimate: a JSON-ready first answer while it runs
-    (estimate_sample.py), when there is one.
+    (estimate_sample.py), when there is one. preview: the job's partial result to show
+    meanwhile (Job.show: a map's layout in progress, umap_preview.LayoutPreview), or None.
     """
 
     progress: float
@@ -35,6 +36,7 @@ class Pending:
     task_message: Optional[str] = None
     eta_seconds: Optional[float] = None
     estimate: Optional[dict] = None
+    preview: Optional[object] = None
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

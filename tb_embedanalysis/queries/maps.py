@@ -7,6 +7,8 @@ analysis/projection.py, pca.py and custom_axes.py behind the engine's cache.
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import hashlib
 from typing import Optional, Sequence, Tuple, Union
 
@@ -16,6 +18,7 @@ from tb_embedanalysis.analysis import column_values, custom_axes, map_settings, 
 from tb_embedanalysis.analysis.engine import AnalysisEngine, Pending
 from tb_embedanalysis.analysis.map_settings import MapSettings
 from tb_embedanalysis.analysis.projection import PROJECTIONS
+from tb_embedanalysis.analysis.umap_preview import LayoutPreview
 from tb_embedanalysis.errors import InvalidArgument, NotFound
 from tb_embedanalysis.logs.model import Embedding
 from tb_embedanalysis.queries.rules import _column, check_choice, check_work_memory, space
@@ -75,14 +78,30 @@ def check_settings(method: str, *, dims: Optional[int] = None, components: Optio
 
 def projection(engine: AnalysisEngine, embedding: Embedding, *, method: Optional[str] = None,
                settings: MapSettings = map_settings.DEFAULT, wait: bool = False, on_progress=None):
-    """The map (a ProjectionResult, 2-D or 3-D) or Pending."""
+    """The map (a ProjectionResult, 2-D or 3-D) or Pending, whose `preview` is then the
+    layout so far as JSON (`preview_json`) while UMAP lays it out."""
     method = check_choice("method", method, tuple(PROJECTIONS))
     if method == "umap" and settings.n_neighbors != map_settings.DEFAULT.n_neighbors:
         # More neighbours, a bigger exact kNN graph under the map: refused (422) before it
         # starts when it would pass the working-memory budget, as every graph question is.
         check_work_memory(engine, embedding, "outliers", k=settings.n_neighbors,
                           what="a UMAP map with n_neighbors = %d" % settings.n_neighbors)
-    return engine.maps.projection(space(embedding), method=method, settings=settings, wait=wait, on_progress=on_progress)
+    result = engine.maps.projection(space(embedding), method=method, settings=settings, wait=wait,
+                                    on_progress=on_progress)
+    if isinstance(result, Pending) and isinstance(result.preview, LayoutPreview):
+        return dataclasses.replace(result, preview=preview_json(result.preview))
+    return result
+
+
+def preview_json(preview: LayoutPreview) -> dict:
+    """A 202's `preview` (http_api.md /projection): the layout at `epoch` of `n_epochs`, its
+    (n, dims) coordinates as format=bin's bytes (float32 little-endian, NaN for rows not
+    embedded) in base64: ~1 µs a point to write and to read, where numbers in JSON took ~6 ms
+    for 2,500 points on every poll, in the layout's process (measured: +0.06 s on its map).
+    Never the map: the final answer replaces it."""
+    coords = np.ascontiguousarray(preview.coords, dtype="<f4")
+    return {"epoch": preview.epoch, "n_epochs": preview.n_epochs, "n": int(coords.shape[0]),
+            "dims": int(coords.shape[1]), "coords_base64": base64.b64encode(coords.tobytes()).decode("ascii")}
 
 
 def settings_json() -> dict:

@@ -55,12 +55,11 @@ import _support
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tests"))  # its helpers
 
+import chromium_launch  # tests/ helper: how the browser tests start Chromium
 from tensorboard_process import running_tensorboard
 
 HERE = pathlib.Path(__file__).resolve().parent
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-gpu"]
 TARGET_WARM_S = 1.5
 
 
@@ -194,7 +193,7 @@ def main(argv=None):
             os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE / "timeline"), os.environ.get("PYTHONPATH")]))
         with running_tensorboard(logdir, extra_args=["--embedanalysis_cache_dir", str(cache)]) as base, \
                 sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = chromium_launch.launch(p)
             try:
                 for n in args.sizes:
                     for kind in ("cold",) if args.cold_only else ("cold", "warm"):

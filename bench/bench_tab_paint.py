@@ -23,7 +23,7 @@ start and end (bench/timeline/sitecustomize.py, loaded into the tensorboard proc
 for this flag).
 
     .venv/bin/python bench/bench_tab_paint.py [--sizes 10000 100000] [--keep DIR] [--timeline]
-    .venv/bin/python bench/bench_tab_paint.py --smoke    # 500 points, with --timeline: does it still run?
+    .venv/bin/python bench/bench_tab_paint.py --smoke    # 500 points, cold, with --timeline: does it still run?
 
 Issue 25's unprunable cases (--data; each label one Gaussian cluster around an N(0, 1)
 centre, no k-means cell inside a cluster prunes): `tight` spread 0.3 (bench_exact_large.py's),
@@ -177,6 +177,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.smoke:
         args.sizes, args.timeout, args.timeline = [500], 120.0, True
+        args.cold_only = True  # the warm opening is the same steps again
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp:

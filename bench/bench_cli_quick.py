@@ -57,10 +57,11 @@ def write_logdir(root: pathlib.Path, n: int, d: int, n_labels: int) -> None:
     write_embedding(root / "blobs", x, name="points", metadata={"Label": ["c%d" % v for v in labels]})
 
 
-def run_cli(logdir: pathlib.Path, xdg: pathlib.Path) -> dict:
+def run_cli(logdir: pathlib.Path, xdg: pathlib.Path, *, keep_numba_cache_dir: bool = False) -> dict:
     """One CLI run in a fresh process; its cwd is the cache's parent, so `-c` imports the
-    package PYTHONPATH names, not a checkout in the caller's cwd."""
-    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    package PYTHONPATH names, not a checkout in the caller's cwd. NUMBA_CACHE_DIR is taken
+    out (a user has none) unless `keep_numba_cache_dir` (--smoke: the suite's)."""
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR" or keep_numba_cache_dir}
     env.update(XDG_CACHE_HOME=str(xdg), TF_CPP_MIN_LOG_LEVEL="3")
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", CHILD, "analyze", str(logdir), "--quick", "--format", "json"],
@@ -86,6 +87,9 @@ def main(argv=None) -> int:
         from tb_embedanalysis.analysis.estimate_sample import QUICK_MIN_ROWS
 
         args.n, args.d, args.labels = QUICK_MIN_ROWS, 16, 20
+        # Does the script still run: the kernels from a NUMBA_CACHE_DIR already set (the
+        # suite's, conftest.py) instead of compiling them all in the first run (~15 s);
+        # test_cli_kernel_cache.py checks the CLI's own cache directory.
     with tempfile.TemporaryDirectory() as tmp:
         logdir = pathlib.Path(args.keep or tmp) / ("cli_quick_%d_%d" % (args.n, args.d))
         if not (logdir / "blobs").exists():
@@ -94,7 +98,7 @@ def main(argv=None) -> int:
         print("%s × %d, %d labels; load average %.1f %.1f %.1f" % (format(args.n, ","), args.d, args.labels,
                                                                   *os.getloadavg()), flush=True)
         for i in range(args.runs):
-            r = run_cli(logdir, xdg)
+            r = run_cli(logdir, xdg, keep_numba_cache_dir=args.smoke)
             print("run %d  first estimate %5.2f s (sample %d)   whole CLI run %6.2f s   load %.1f"
                   % (i + 1, r["estimate_s"], r["sample"], r["wall_s"], r["load"]), flush=True)
         kernels = sorted(p.name for p in (xdg / "tb-embedanalysis" / "numba").rglob("*.nbi"))

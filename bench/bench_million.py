@@ -55,6 +55,7 @@ import _support
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tests"))  # its helpers
 
+import chromium_launch  # tests/ helper: Chromium as the browser tests start it (no GPU here either)
 from tensorboard_process import running_tensorboard
 
 D = 128
@@ -62,9 +63,6 @@ LABELS = 1000
 FLIP_RATE = 0.001
 K = 10
 SPREADS = {"typical": 0.5, "wide": 0.6}
-CHROMIUM = "/usr/bin/chromium"
-# As bench_tab_paint.py and the browser tests (no GPU on the bench machine either way).
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-gpu"]
 TARGETS = {"cold_s": 180.0, "neighbors_ms": 20.0, "map_s": 2.0, "fps": 30.0, "rss_ratio": 1.3}
 ROUTE = "/data/plugin/embedanalysis/"
 
@@ -273,7 +271,7 @@ def browser_figures(base, run, timeout, *, analysed=True, interact_ms=1500):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = chromium_launch.launch(p)
         try:
             context = browser.new_context(viewport={"width": 1400, "height": 1000})
             page = context.new_page()

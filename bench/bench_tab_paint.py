@@ -25,7 +25,7 @@ start and end (bench/timeline/sitecustomize.py, loaded into the tensorboard proc
 for this flag).
 
     .venv/bin/python bench/bench_tab_paint.py [--sizes 10000 100000] [--keep DIR] [--timeline]
-    .venv/bin/python bench/bench_tab_paint.py --smoke    # 500 points, with --timeline: does it still run?
+    .venv/bin/python bench/bench_tab_paint.py --smoke    # 500 points, cold, with --timeline: does it still run?
 
 Issue 25's unprunable cases (--data; each label one Gaussian cluster around an N(0, 1)
 centre, no k-means cell inside a cluster prunes): `tight` spread 0.3 (bench_exact_large.py's),
@@ -61,12 +61,11 @@ import _support
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tests"))  # its helpers
 
+import chromium_launch  # tests/ helper: how the browser tests start Chromium
 from tensorboard_process import running_tensorboard
 
 HERE = pathlib.Path(__file__).resolve().parent
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-gpu"]
 TARGET_WARM_S = 1.5
 
 
@@ -232,6 +231,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.smoke:
         args.sizes, args.timeout, args.timeline = [500], 120.0, True
+        args.cold_only = True  # the warm opening is the same steps again
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -250,7 +250,7 @@ def main(argv=None):
             os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE / "timeline"), os.environ.get("PYTHONPATH")]))
         with running_tensorboard(logdir, extra_args=["--embedanalysis_cache_dir", str(cache)]) as base, \
                 sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = chromium_launch.launch(p)
             try:
                 for n in args.sizes:
                     for kind in ("cold",) if args.cold_only else ("cold", "warm"):

@@ -78,7 +78,9 @@ def datasets(demo_logdir: Optional[str], smoke: bool) -> Tuple[Dict[str, Callabl
         "blobs mid (20 x N(0,4), spread 1) %dx64" % n: (lambda: blobs(n, 64, 20, scale=2.0, spread=1.0, seed=3)),
         "blobs wider (20 x N(0,1), spread 1.5) %dx16" % n: (lambda: blobs(n, 16, 20, scale=1.0, spread=1.5, seed=4)),
     }
-    if demo_logdir and not smoke:
+    if smoke:  # one dataset of each: every step of the script, a third of its maps
+        return dict(list(tune.items())[:1]), dict(list(held.items())[:1])
+    if demo_logdir:
         held.update({
             "demo digits logits, step 100 (early)": lambda: demo_vectors(demo_logdir, "digits", "logits", 100),
             "demo digits logits, step 2000 (late)": lambda: demo_vectors(demo_logdir, "digits", "logits", 2000),

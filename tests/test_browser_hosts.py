@@ -16,7 +16,7 @@ import pytest
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
 from tensorboard_process import serving  # noqa: E402  (tests/ helper)
-from test_browser_tab import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS  # noqa: E402  (one Chromium set-up)
+from test_browser_tab import ARTIFACTS, CHROMIUM, launch  # noqa: E402  (one Chromium set-up)
 
 pytestmark = pytest.mark.browser
 
@@ -42,8 +42,7 @@ def tensorboard_url(tmp_path_factory):
 @pytest.fixture(scope="module")
 def rebinding_browser():
     with playwright_sync.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM,
-                                    args=CHROMIUM_ARGS + ["--host-resolver-rules=MAP %s 127.0.0.1" % NAME])
+        browser = launch(p, "--host-resolver-rules=MAP %s 127.0.0.1" % NAME)
         yield browser
         browser.close()
 

@@ -21,12 +21,11 @@ import pytest
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
+from chromium_launch import CHROMIUM, CHROMIUM_ARGS, launch  # noqa: E402,F401  (tests/ helper; re-exported)
 from tensorboard_process import running_tensorboard, serving  # noqa: E402  (tests/ helper)
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-gpu"]
 ARTIFACTS = pathlib.Path(__file__).resolve().parent.parent / "test-artifacts"
 XSS = "<img src=x onerror=alert(1)>"
 WORDS = {
@@ -110,7 +109,7 @@ def tensorboard_url_fixture(tmp_path_factory):
 @pytest.fixture(scope="module", name="browser")
 def browser_fixture():
     with playwright_sync.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch(p)
         yield browser
         browser.close()
 

@@ -40,6 +40,12 @@ centre, no k-means cell inside a cluster prunes): `tight` spread 0.3 (bench_exac
 emulation), as when TensorBoard is reached over a network (an SSH tunnel, a remote machine)
 rather than on the same machine.
 
+--seed-kernels compiles the start-up warm-up's numba kernels into the fresh cache directory
+before the server starts (what an earlier start on the machine leaves there), so a cold
+opening measures the analysis, not also a first-ever start's compile:
+
+    .venv/bin/python bench/bench_tab_paint.py --sizes 1000000 --data tight --dim 64 --labels 10 --cold-only --first-answer --seed-kernels
+
 --first-answer stops each opening at the cluster card's first answer (the sample's estimate,
 issue 25 item 2) instead of the exact table (the server, and its exact pass, then stop):
 

@@ -223,3 +223,19 @@ def test_screens(browser, tensorboard_url, width, height):
     finally:
         context.close()
     assert errors == []
+
+
+def test_the_label_and_cell_buttons_appear_when_the_labels_arrive_after_the_bar(page, tensorboard_url):
+    """Every row's label (/metadata) held back 2 s, so the bar under the map is drawn before
+    it: "a label" and "a confusion cell" must still appear once the labels are there (they
+    stayed missing until some other change redrew the bar)."""
+    import time
+
+    def slow(route):
+        time.sleep(2.0)
+        route.continue_()
+
+    page.route("**/data/plugin/embedanalysis/metadata?*", slow)
+    frame = _open(page, tensorboard_url, "&ea=" + "run%3Dblobs")
+    frame.wait_for_selector("button[name=select_label]", state="attached", timeout=10_000)
+    frame.wait_for_selector("button[name=select_cell]", state="attached", timeout=10_000)

@@ -24,6 +24,8 @@ export class MapSelection {
     this.bar = null; // the tag bar of the chosen points
     for (const topic of ['chosen', 'selection', 'focus', 'hardFilter']) store.on(topic, () => this.render());
     store.on('tags', () => this.onTags()); // keeps the tag bar's status: what was just saved
+    // "a label" and "a confusion cell" need every row's label, which may arrive after the bar.
+    store.on('colours', ({kind}) => { if (kind === 'points') this.refreshSources(); });
     store.on('data', ({name}) => { if (name === 'search') this.render(); });
   }
 
@@ -75,6 +77,12 @@ export class MapSelection {
     const rows = [];
     for (const [index, entry] of this.store.tags.byIndex) if (entry.tag === tag) rows.push(index);
     this.store.chosen.set(rows, {source: 'tag', title: `tagged “${tag}”`});
+  }
+
+  /** The "Select:" buttons again (what can be chosen changed), the rest of the bar kept. */
+  refreshSources() {
+    if (this.sourcesNode?.isConnected) replace(this.sourcesNode, selectionSources(this.sources()));
+    else this.render();
   }
 
   onTags() {

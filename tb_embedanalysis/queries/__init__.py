@@ -29,9 +29,10 @@ from tb_embedanalysis.queries.rules import (  # noqa: F401
 )
 from tb_embedanalysis.queries.workspace import Workspace  # noqa: F401
 from tb_embedanalysis.queries.questions import (  # noqa: F401
-    clusters, compare, hard_examples, metadata_column, neighbors, projection, projection_json, runs, search,
+    clusters, compare, hard_examples, metadata_column, neighbors, projection_json, runs, search,
     thumbnail,
 )
+from tb_embedanalysis.queries.maps import projection  # noqa: F401 - the map, its settings, UMAP's preview as JSON
 from tb_embedanalysis.queries.history import (  # noqa: F401
     history, history_hard_examples, history_spaces, ranked_examples,
 )

@@ -9,7 +9,6 @@ import numpy as np
 
 from tb_embedanalysis.analysis import column_values, text_match
 from tb_embedanalysis.analysis.engine import HARDNESS_METHODS, AnalysisEngine, Pending
-from tb_embedanalysis.analysis.projection import PROJECTIONS
 from tb_embedanalysis.errors import InvalidArgument, NotFound, QueryError, bug_message, new_error_id
 from tb_embedanalysis.logs import EmbeddingStore
 from tb_embedanalysis.logs.errors import LogError
@@ -18,7 +17,7 @@ from tb_embedanalysis.quoting import clipped
 from tb_embedanalysis.queries.provenance import provenance
 from tb_embedanalysis.queries import quick
 from tb_embedanalysis.queries.rules import (
-    HISTORY_METHOD, MAX_LIMIT, MAX_OFFSET, MAX_SEARCH_LIMIT, _column, check_choice, check_hard_method,
+    HISTORY_METHOD, MAX_LIMIT, MAX_OFFSET, MAX_SEARCH_LIMIT, _column, check_hard_method,
     check_k, check_range, label_question, labels_of, metadata_row, resolve_metric, resolve_query, space,
 )
 from tb_embedanalysis.queries.workspace import Workspace
@@ -207,13 +206,6 @@ def _hard_page(report, embedding: Embedding, column: str, *, label: Optional[str
     if hide_rows is not None:
         payload["hidden"] = hidden  # ranked points left out because of their tag
     return payload
-
-
-def projection(engine: AnalysisEngine, embedding: Embedding, *, method: Optional[str] = None,
-               wait: bool = False, on_progress=None):
-    """The 2-D map (a ProjectionResult) or Pending."""
-    method = check_choice("method", method, tuple(PROJECTIONS))
-    return engine.maps.projection(space(embedding), method=method, wait=wait, on_progress=on_progress)
 
 
 def projection_json(result) -> dict:

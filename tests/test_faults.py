@@ -26,7 +26,7 @@ import pytest
 
 from tb_embedanalysis import write_embedding
 from tb_embedanalysis.analysis.disk_cache import DiskCache
-from tb_embedanalysis.logs import metadata as metadata_io
+from tb_embedanalysis.logs import embedding_reader
 from tb_embedanalysis.logs import EmbeddingStore, discover
 from wsgi_client import get, make_client
 
@@ -95,22 +95,25 @@ def test_in_place_truncation_of_loaded_vectors_does_not_kill_the_server(tmp_path
 
 
 def test_files_replaced_while_being_read_never_mix_two_writes(tmp_path, monkeypatch):
-    # The writer replaces tensors.bytes, then metadata.tsv. A load that read the old vectors
-    # and then the new metadata must notice and read again, not serve the mixture.
+    # The writer replaces tensors.bytes and metadata.tsv right after the load has read the
+    # vectors (the metadata is parsed meanwhile, in the other thread: it may be the old file
+    # or the new one). The load must notice and read again, never serve old vectors with new
+    # labels.
     old_vectors = clustered(1)
     write_embedding(str(tmp_path / "a"), old_vectors, name="emb", metadata=["old-%d" % (i % 3) for i in range(N)])
     new_vectors = clustered(2)
-    real_read_metadata = metadata_io.read_metadata
-    calls: List[str] = []
+    real_vectors = embedding_reader._vectors
+    calls: List[object] = []
 
-    def read_metadata_after_a_rewrite(path, **kwargs):
+    def vectors_then_a_rewrite(ref):
+        read = real_vectors(ref)
         if not calls:  # the vectors were read: the writer rewrites everything now
             write_embedding(str(tmp_path / "a"), new_vectors, name="emb",
                             metadata=["new-%d" % (i % 3) for i in range(N)])
-        calls.append(path)
-        return real_read_metadata(path, **kwargs)
+        calls.append(ref)
+        return read
 
-    monkeypatch.setattr(metadata_io, "read_metadata", read_metadata_after_a_rewrite)
+    monkeypatch.setattr(embedding_reader, "_vectors", vectors_then_a_rewrite)
     embedding = EmbeddingStore().load(discover(str(tmp_path))[0].series[0].refs[-1])
     assert len(calls) == 2  # read again
     np.testing.assert_array_equal(embedding.vectors, new_vectors)

@@ -207,7 +207,7 @@ def seed_kernels(cache: pathlib.Path) -> None:
     import subprocess
 
     code = ("import sys; from tb_embedanalysis.analysis import kernel_warmup; "
-            "kernel_warmup.start(sys.argv[1], yield_cpu=False).join()")
+            "kernel_warmup.start(sys.argv[1]).join()")
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", code, str(cache)], check=True)
     print("kernels compiled into the fresh cache directory before the server: %.1f s"

@@ -6,7 +6,15 @@ and compiles the kernel (~1.5 CPU-s), or loads it from numba's cache in our cach
 (numba_cache; a fraction of a second once an earlier start compiled it). Paid inside the
 first request, that was most of a cold 10,000-point table and the difference between a first
 answer at 1,000,000 rows in 1.5 s or in 2.4 s (bench/README.md). `start` pays it in a
-background thread at a lower CPU priority as the plugin starts, before a person can ask.
+background thread as the plugin starts, before a person can ask.
+
+At the same CPU priority as the server's threads, on purpose: a compile is Python holding the
+GIL, and a thread niced to yield the CPU was descheduled *while holding it* on a busy machine,
+so the threads it was meant to yield to waited for the GIL instead (a priority inversion
+through the GIL: requests taken ~0.1 s late while it compiled, an estimate's sample search 5.7
+and 9.7 s instead of 1.4-1.6 s, a pytest worker's `ast.parse` stalled 27-60 s with 0.5 s of
+CPU after a plugin test had started the warm-up). Measured at load 4: an `ast.parse` of the
+package beside a Python-bound thread took 1.6-2.3× as long when that thread was niced.
 
 Only where numba caches in this cache directory (as umap_warmup: a NUMBA_CACHE_DIR of the
 user's or the test suite's says nothing about this TensorBoard, and a memory-only cache
@@ -25,18 +33,7 @@ from tb_embedanalysis.analysis import jobs, numba_cache
 
 logger = logging.getLogger(__name__)
 
-#: The warm-up threads' niceness (Linux): the tab's first requests go first.
-NICE = 10
 _started = threading.Event()
-
-
-def lower_priority(nice: int = NICE) -> None:
-    """Lower the calling thread's CPU priority (Linux: a thread is a task); elsewhere nothing."""
-    if hasattr(os, "setpriority"):
-        try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
-        except OSError:
-            pass
 
 
 def own_numba_folder(cache_dir: Optional[str]) -> Optional[str]:
@@ -58,20 +55,16 @@ def start_once(started: threading.Event, target, name: str) -> Optional[threadin
     return thread
 
 
-def start(cache_dir: Optional[str], *, yield_cpu: bool = True) -> Optional[threading.Thread]:
+def start(cache_dir: Optional[str]) -> Optional[threading.Thread]:
     """Compile or load topk_fold's kernel in a background thread; the thread, or None when numba
-    does not cache in `cache_dir`'s own folder or a warm-up started already in this process.
-    yield_cpu: at a lower priority (TensorBoard: its requests first). The CLI says False: the
-    warm-up competes only with the same command's own loading, which needs the kernel next."""
+    does not cache in `cache_dir`'s own folder or a warm-up started already in this process."""
     if own_numba_folder(cache_dir) is None:
         return None
-    return start_once(_started, lambda: _warm(yield_cpu), "embedanalysis-kernel-warmup")
+    return start_once(_started, _warm, "embedanalysis-kernel-warmup")
 
 
-def _warm(yield_cpu: bool = True) -> None:
+def _warm() -> None:
     try:
-        if yield_cpu:
-            lower_priority()
         if jobs.exiting():
             return
         from tb_embedanalysis.analysis import topk_fold

@@ -8,7 +8,8 @@ their first call. `start` does both in a background thread when the plugin start
 where an earlier start of this cache directory drew a UMAP map (its kernels are in the numba
 folder), so a user who never asks for UMAP never pays — by drawing one tiny map
 (WARM_ROWS points, the dtypes of a real one, so the same kernels load). The thread runs at
-a lower CPU priority (NICE, Linux), so the server's own work goes first; it is not a daemon
+the server's own priority (kernel_warmup.py says why a niced thread holding the GIL made the
+server wait instead of go first); it is not a daemon
 (a daemon thread inside TensorFlow's import aborts the process at exit), so an exit during
 the warm-up waits for its `import umap` (seconds), then it stops.
 
@@ -33,10 +34,6 @@ logger = logging.getLogger(__name__)
 
 #: Points of the warm-up map: above projection.UMAP_MIN_ROWS, a fraction of a second of layout.
 WARM_ROWS = 300
-#: The warm-up thread's niceness (Linux): the tab's first requests go first, but not so low
-#: that a busy machine starves it: a UMAP asked for meanwhile waits for its `import umap`
-#: (Python's per-module import lock), so a starved warm-up would delay the map it is for.
-NICE = 10
 _started = threading.Event()
 #: Set when the warm-up has finished (tests and the bench wait on it).
 warmed = threading.Event()
@@ -68,7 +65,6 @@ def start(cache_dir: Optional[str]) -> Optional[threading.Thread]:
 
 def _warm() -> None:
     try:
-        kernel_warmup.lower_priority(NICE)
         from tb_embedanalysis.analysis import projection
 
         import umap  # noqa: F401 - the seconds this thread is for

@@ -58,7 +58,7 @@ class Workspace:
             kernel_warmup.start(cache_dir)  # the exact search's numba kernel
             umap_warmup.start(cache_dir)
         elif warm_kernel:
-            kernel_warmup.start(cache_dir if cache_dir is not None else kernel_cache_dir, yield_cpu=False)
+            kernel_warmup.start(cache_dir if cache_dir is not None else kernel_cache_dir)
         return cls(Catalog(logdir), store, engine, tags)
 
     def load(self, run: str, name: str, step: Optional[int] = None) -> Embedding:

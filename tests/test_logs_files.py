@@ -4,12 +4,14 @@ import io
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
+from hypothesis.extra import numpy as hnp
 from PIL import Image
 from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
 
 from logs_fixtures import vectors, write_bytes_run, write_config, write_tensorboardx_run, write_tsv
 from tb_embedanalysis.logs import EmbeddingStore, TensorFormatError, TensorNotFoundError, discover, find_ref
-from tb_embedanalysis.logs import tensors
+from tb_embedanalysis.logs import embedding_reader, tensors
 from tb_embedanalysis.logs.model import TensorSource
 
 pytest.importorskip("tensorboardX")
@@ -110,6 +112,14 @@ def test_nan_rows_load_with_a_warning_and_a_finite_mask(tmp_path):
     assert embedding.finite.tolist() == [True, False, True, True, False, True, False, True]
     assert embedding.nonfinite_rows == 3
     assert "3 rows contain NaN or Inf and are excluded from analysis" in embedding.warnings
+
+
+@settings(max_examples=300, deadline=None)
+@given(hnp.arrays(np.float32, hnp.array_shapes(min_dims=2, max_dims=2, max_side=9),
+                  elements=st.floats(width=32) | st.sampled_from([3.0e38, -3.0e38, np.inf, -np.inf, np.nan])))
+def test_finite_rows_are_rows_without_nan_or_inf(matrix):
+    # Rows whose sum overflows (finite values near float32's maximum) are finite all the same.
+    assert embedding_reader._finite_rows(matrix).tolist() == np.isfinite(matrix).all(axis=1).tolist()
 
 
 def test_tensor_path_and_checkpoint_less_config_mix(tmp_path):

@@ -6,6 +6,7 @@ blank lines, empty files. Chunks are made tiny so that every row straddles a bou
 """
 
 import codecs
+from typing import Dict
 
 import pytest
 from hypothesis import given, settings
@@ -117,3 +118,40 @@ def test_scan_of_a_big_file_guesses_as_parsing_does(tmp_path, header, row, expec
     assert metadata_scan.scan_metadata(str(path), num_rows=n + 2, tensor_name="t").columns == facts.columns
     with pytest.raises(MetadataError, match="has 120,002 rows but tensor t has 120,003"):
         metadata_scan.scan_metadata(str(path), num_rows=n + 3, tensor_name="t")
+
+
+@settings(max_examples=300, deadline=None)
+@given(chunks=st.lists(st.lists(st.text(alphabet="abc", max_size=3), max_size=80), max_size=5))
+def test_a_table_codes_values_in_order_of_first_appearance(chunks):
+    # A column of distinct values is kept as a list and a set until a value repeats, in the
+    # same chunk (within the first 64 values or after them) or in a later one.
+    table = metadata_io._Table()
+    expected: Dict[str, int] = {}
+    for chunk in chunks:
+        codes = table.encode(chunk)
+        assert codes.dtype == "int32"
+        assert codes.tolist() == [expected.setdefault(value, len(expected)) for value in chunk]
+        assert table.categories() == tuple(expected)
+        assert all(table.code(value) == code for value, code in expected.items()) and table.code("zzzz") is None
+
+
+def test_distinct_ids_then_a_repeat_far_into_the_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(metadata_io, "_CHUNK_BYTES", 300)  # the repeat comes chunks after its first appearance
+    ids = ["id%d" % i for i in range(200)] + ["id7"] + ["id%d" % i for i in range(200, 260)]
+    path = tmp_path / "m.tsv"
+    path.write_text("id\tlabel\n" + "".join("%s\tx\n" % value for value in ids) + "\t\n")
+    metadata, _ = metadata_io.read_metadata(str(path), num_rows=len(ids), tensor_name="t")
+    column = metadata.values["id"]
+    assert column.categories == tuple("id%d" % i for i in range(260))
+    assert column.codes.tolist() == list(range(200)) + [7] + list(range(200, 260))
+    assert tuple(column) == tuple(ids)
+
+
+def test_column_bytes_as_sys_getsizeof_counts_them():
+    import sys
+
+    from tb_embedanalysis.logs.model import Column
+    for values in (["p%d" % i for i in range(1000)], ["a", "é", "東京", ""], []):
+        column = Column.from_values(values)
+        assert column.nbytes == column.codes.nbytes + sys.getsizeof(column.categories) + sum(
+            map(sys.getsizeof, column.categories))

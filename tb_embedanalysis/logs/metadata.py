@@ -9,7 +9,7 @@ possible failure for an error-analysis tool, so we refuse rather than guess.
 from __future__ import annotations
 
 import codecs
-from typing import Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Iterator, List, Mapping, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
@@ -147,13 +147,51 @@ class _Codes(dict):
         return code
 
 
+class _Table:
+    """One column's codes, in order of first appearance. While no value has repeated (ids,
+    words: a column of distinct values) it keeps the values in a list and a set, and the
+    codes of a chunk are a range: a set insert costs about a third of `_Codes`' dict insert
+    with its __missing__ call (1,000,000 ids: 0.55-0.65 s → 0.15-0.25 s). The first repeat
+    turns it into a `_Codes` for good; a repeat within a chunk's first values skips the set."""
+
+    _PROBE = 64  # values of a chunk checked for a repeat before the whole chunk is put in the set
+
+    def __init__(self) -> None:
+        self.distinct: Optional[List[str]] = []  # None once a value repeated
+        self.seen: Set[str] = set()
+        self.codes = _Codes()
+
+    def encode(self, values: List[str]) -> np.ndarray:
+        """int32 codes of `values` (the next rows), new values getting the next codes."""
+        distinct = self.distinct
+        if distinct is not None:
+            probe = values[:self._PROBE]
+            if len(set(probe)) == len(probe):
+                before = len(self.seen)
+                self.seen.update(values)
+                if len(self.seen) == before + len(values):
+                    distinct.extend(values)
+                    return np.arange(before, before + len(values), dtype=np.int32)
+            self.codes.update(zip(distinct, range(len(distinct))))
+            self.distinct, self.seen = None, set()
+        return np.fromiter(map(self.codes.__getitem__, values), dtype=np.int32, count=len(values))
+
+    def code(self, value: str) -> Optional[int]:
+        if self.distinct is None:
+            return self.codes.get(value)
+        return self.distinct.index(value) if value in self.seen else None
+
+    def categories(self) -> Tuple[str, ...]:
+        return tuple(self.codes if self.distinct is None else self.distinct)
+
+
 class _ColumnParser:
     """Codes of every column, filled a chunk of lines at a time (one dict per column)."""
 
     def __init__(self, width: int, path: str, *, rows: int):
         self.width, self.path, self.rows = width, path, rows
         self.codes = [np.empty(rows, dtype=np.int32) for _ in range(width)]
-        self.tables = [_Codes() for _ in range(width)]
+        self.tables = [_Table() for _ in range(width)]
         self.filled = 0
         self.long_row: Optional[Tuple[int, int]] = None  # (line number, fields) of the first row too long
 
@@ -170,7 +208,7 @@ class _ColumnParser:
             columns = self._split_rows(text)  # short or long rows: line by line
         end = self.filled + lines
         for codes, table, values in zip(self.codes, self.tables, columns):
-            codes[self.filled:end] = np.fromiter(map(table.__getitem__, values), dtype=np.int32, count=lines)
+            codes[self.filled:end] = table.encode(values)
         self.filled = end
 
     def _regular(self, raw: bytes, lines: int) -> bool:
@@ -201,13 +239,11 @@ class _ColumnParser:
         return columns
 
     def value(self, column: int, row: int) -> str:
-        table = self.tables[column]
-        code = int(self.codes[column][row])
-        return next(value for value, index in table.items() if index == code)
+        return self.tables[column].categories()[int(self.codes[column][row])]
 
     def trim_blank_rows(self, num_rows: int) -> int:
         """Rows left after dropping blank rows beyond `num_rows` (writers pad with blank lines)."""
-        empty = [table.get("") for table in self.tables]
+        empty = [table.code("") for table in self.tables]
         while self.rows > num_rows and None not in empty and all(
                 codes[self.rows - 1] == code for codes, code in zip(self.codes, empty)):
             self.rows -= 1
@@ -219,13 +255,13 @@ class _ColumnParser:
                                 % (self.path, self.long_row[0], self.long_row[1], self.width))
 
     def column(self, index: int) -> Column:
-        codes, categories = self.codes[index][:self.rows], tuple(self.tables[index])
+        codes, categories = self.codes[index][:self.rows], self.tables[index].categories()
         if self.rows < len(self.codes[index]):  # trimmed blank rows may have held the only ""
             used = np.bincount(codes, minlength=len(categories)) > 0
             if not used.all():
                 codes = (np.cumsum(used, dtype=np.int32) - 1)[codes]
                 categories = tuple(value for value, keep in zip(categories, used) if keep)
-        self.tables[index] = _Codes()  # the dict costs as much as the categories: free it now
+        self.tables[index] = _Table()  # the dict or set costs as much as the categories: free it now
         return Column(codes=codes, categories=categories)
 
 

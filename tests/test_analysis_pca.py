@@ -38,3 +38,15 @@ def test_the_view_and_the_gathered_blocks_give_the_same_bits(monkeypatch):
     assert np.array_equal(mean, mean2) and np.array_equal(scatter, scatter2)
     axes = pca.fit(x, every).axes[:, :2]
     assert np.array_equal(pca.project(x, every, mean, axes), pca.project(padded, some, mean, axes)[:3000])
+
+
+def test_progress_after_each_block_rising_to_one_and_the_same_bits(monkeypatch):
+    monkeypatch.setattr(pca, "BLOCK", 1000)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((4500, 6)).astype(np.float32)
+    valid = np.ones(4500, dtype=bool)
+    seen = []
+    coords, ratios = pca.pca_map(x, valid, on_progress=seen.append)
+    assert len(seen) == 3 * 5 and seen == sorted(seen) and seen[-1] == pytest.approx(1.0)  # 2 fit passes, 1 projection
+    plain = pca.pca_map(x, valid)
+    assert np.array_equal(coords, plain[0]) and np.array_equal(ratios, plain[1])

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from tb_embedanalysis.analysis import clusters, estimate_sample, neighbors
+from tb_embedanalysis.analysis import clusters, estimate_sample, neighbors, pca
 from tb_embedanalysis.analysis.engine import AnalysisEngine
 from tb_embedanalysis.analysis.labels import encode_rows
 from tb_embedanalysis.analysis.reports import Pending
@@ -200,4 +200,45 @@ def test_the_estimate_is_not_queued_behind_jobs_holding_every_permit(ask):
         assert not isinstance(question(space, encoded, k=10), Pending)  # then the exact answer
     finally:
         release.set()
+        engine.jobs.shutdown()
+
+
+def test_a_map_waits_while_an_estimate_computes():
+    """A PCA map asked for while an estimate computes makes no progress until the estimate
+    ends (it waits at its next block), then goes on to the same map as without it."""
+    rng = np.random.default_rng(6)
+    n = 200_000
+    x = rng.standard_normal((n, 16)).astype(np.float32)
+    engine = AnalysisEngine(cache_dir=None, sync_seconds=0.01)
+    space = Space(x, "map-waits", np.ones(n, dtype=bool), "euclidean")
+    encoded = engine.labels(space, [str(v) for v in rng.integers(0, 10, n)])
+
+    def map_progress() -> float:
+        pending = engine.maps.projection(space, wait=False)
+        return pending.progress if isinstance(pending, Pending) else 1.0
+
+    try:
+        done = threading.Event()
+
+        def estimate():
+            engine.estimates.run(space, encoded, k=50, size=4000)
+            done.set()
+
+        thread = threading.Thread(target=estimate)
+        thread.start()
+        while engine.estimates.computing == 0 and not done.is_set():
+            time.sleep(0.002)
+        first = map_progress()  # the map's job starts here and reports at its first block
+        start, seen, window = time.monotonic(), [first], 0.0
+        while engine.estimates.computing:
+            seen.append(map_progress())
+            window = time.monotonic() - start
+            time.sleep(0.005)
+        thread.join()
+        assert done.is_set() and window >= 0.3, window  # long enough for the map's 50 blocks
+        assert max(seen) <= 1 / 75, seen[-5:]  # at most its first block (of 2 × 25 + 25)
+        result = engine.maps.projection(space)
+        expected = pca.pca_map(x, np.ones(n, dtype=bool))[0]
+        assert np.array_equal(result.coords, expected)
+    finally:
         engine.jobs.shutdown()

@@ -46,7 +46,9 @@ class MapJobs:
             if stored is not None:
                 return ProjectionResult(stored["coords"], method, sampled=False, n_embedded=space.n_valid,
                                         variance=stored.get("variance"))
-            result = projection.PROJECTIONS[method](space.vectors, space.valid, seed=seed, on_progress=job.report,
+            # An estimate the tab waits for has the cores first: the map waits at its next report.
+            result = projection.PROJECTIONS[method](space.vectors, space.valid, seed=seed,
+                                                    on_progress=engine.estimates.pausing(job.report),
                                                     settings=settings, on_layout=job.show)
             arrays = {"coords": result.coords}
             if result.variance is not None:

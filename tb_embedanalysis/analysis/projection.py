@@ -56,7 +56,7 @@ def pca_2d(vectors, valid: np.ndarray, *, seed: int = 0, on_progress: ProgressFn
     """Coordinates (N, m) float32 on the chosen principal components (settings.components,
     1-based; default the top two) of the valid rows, and the variance ratio of the top ten
     (pca.py: exact, float64, signs fixed so the map never flips)."""
-    coords, ratios = pca.pca_map(vectors, valid, settings.components)
+    coords, ratios = pca.pca_map(vectors, valid, settings.components, on_progress=on_progress)
     return ProjectionResult(coords, "pca", sampled=False, n_embedded=int(np.count_nonzero(valid)), variance=ratios)
 
 

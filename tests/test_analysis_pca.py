@@ -45,7 +45,7 @@ def test_progress_after_each_block_rising_to_one_and_the_same_bits(monkeypatch):
     rng = np.random.default_rng(5)
     x = rng.standard_normal((4500, 6)).astype(np.float32)
     valid = np.ones(4500, dtype=bool)
-    seen = []
+    seen: list = []
     coords, ratios = pca.pca_map(x, valid, on_progress=seen.append)
     assert len(seen) == 3 * 5 and seen == sorted(seen) and seen[-1] == pytest.approx(1.0)  # 2 fit passes, 1 projection
     plain = pca.pca_map(x, valid)

@@ -12,9 +12,10 @@ column c is label code c. A point's evidence at step t:
 left out: see combined_score.)
 
 The score (combined_score) ranks by the kNN history over weighted steps and, with logits,
-by the logit margin at the step that best confirms the neighbourhoods' suspects, each view
-weighted by how few of the points the history trusts it ranks among its suspects; the count
-(label_counts.py) and memorisation.py use the step weights.
+by the logit margin at the step that best confirms the neighbourhoods' suspects and over all
+steps (logit_view), each view weighted by how few of the points the history trusts it ranks
+among its suspects; with logits the recall promised at the cut is the views' agreement there
+(promised_recall); the count (label_counts.py) and memorisation.py use the step weights.
 
 **Step weights.** A step carries evidence while the network fits the points it trusts but
 not the suspects: before that nothing is learned, after it (memorisation) every point agrees

@@ -294,3 +294,50 @@ def test_the_count_holds_errors_that_lost_their_confident_label():
     assert count.per_class[:, 0].sum() == pytest.approx(count.count)  # the labels' rows add up to the count
     plain = label_counts.count_errors(graphs, given, n_labels, np.ones(len(graphs)))
     assert plain.count < 80  # without the suspects: cleanlab's calibration (74.5), the memorised steps count less
+
+
+def test_logit_view_is_the_mean_rank_of_the_confirming_step_and_of_all_steps():
+    """The logit view: (rank(−margin at t*) + rank(−mean margin)) / 2, t* the step whose
+    ranks best separate the kNN view's suspects (here step 1, which puts them all on top;
+    the mean over steps is AUM's score). Without the mean (the fourth round's view) it was
+    step 1's ranks alone."""
+    from scipy.stats import rankdata
+
+    rng = np.random.default_rng(3)
+    n = 300
+    suspects = np.zeros(n, dtype=bool)
+    suspects[:30] = True
+    margins = rng.normal(0.0, 1.0, (3, n))
+    margins[1, :30] -= 10.0  # step 1 separates the suspects exactly
+    margins[2] += 5.0 * rng.normal(0.0, 1.0, n)  # a large, noisy late step: it moves the mean
+    view = label_errors.logit_view(margins, suspects)
+    expected = (rankdata(-margins[1]) + rankdata(-margins.mean(axis=0))) / (2.0 * n)
+    np.testing.assert_allclose(view, expected)
+    assert not np.allclose(view, rankdata(-margins[1]) / n)
+
+
+def test_promised_recall_is_the_views_agreement_on_the_cut_widened_by_the_tuned_range():
+    """The promise with logits: g = the share of the cut that both views put in their own
+    top `cut`; [g − 0.04 − 0.4 (1 − g), g + 0.01] within [0, 1]. 15 of the top 20 shared:
+    g = 0.75, [0.61, 0.76]; all shared: [0.96, 1.0]."""
+    n, cut = 200, 20
+    knn = np.arange(n, 0, -1, dtype=np.float64)  # rows 0..19 on top
+    logits = knn.copy()
+    logits[15:20], logits[100:105] = logits[100:105], logits[15:20].copy()  # 5 of its top 20 elsewhere
+    np.testing.assert_allclose(label_errors.promised_recall(knn, logits, cut), (0.75 - 0.04 - 0.4 * 0.25, 0.76))
+    np.testing.assert_allclose(label_errors.promised_recall(knn, knn, cut), (0.96, 1.0))
+    np.testing.assert_array_equal(label_errors.promised_recall(knn, logits, 0), (0.0, 0.0))
+    disjoint = -knn  # its top 20 are rows 180..199: no agreement
+    np.testing.assert_allclose(label_errors.promised_recall(knn, disjoint, cut), (0.0, 0.01))
+
+
+def test_the_promise_holds_what_the_cut_finds(small_run):
+    """On the small protocol run the tab's promise (LabelErrors.found, from the views'
+    agreement) holds the share of the planted flips that the top round(count) holds."""
+    run, result = small_run
+    errors = result.errors
+    cut = int(round(errors.count.count))
+    found = run.flipped[result.order[:cut]].sum() / run.flipped.sum()
+    low, high = errors.found
+    assert 0.0 < low <= found <= high <= 1.0, (low, found, high)
+    assert high - low < 0.25

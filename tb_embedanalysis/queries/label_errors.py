@@ -23,14 +23,15 @@ def score_block(result) -> dict:
 def count_block(result) -> Optional[dict]:
     """`errors`: the estimated number of label errors with its 90 % interval, per label, per
     (given label, likely true label) pair, the cut (rank) and what reviewing up to it should
-    find, a range (ErrorCount.found_range; the ranking: result.order, by score then row)."""
+    find, a range (LabelErrors.found: from the two views' agreement with logits, else
+    ErrorCount.found_range; the ranking: result.order, by score then row)."""
     errors = result.errors
     if errors is None:
         return None
     count = errors.count
     order = result.order
     cut = int(round(count.count))
-    low, found = count.found_range(order, cut)
+    low, found = errors.found
     names = result.names
     per_class = [{"label": names[c], "estimate": round(float(row[0]), 1), "low": round(float(row[1]), 1),
                   "high": round(float(row[2]), 1)} for c, row in enumerate(count.per_class) if row[2] > 0]

@@ -14,7 +14,7 @@ import re
 import pytest
 
 from test_browser_tab import ARTIFACTS, MAP_STATE, Tab, WORDS, _digits_count
-from test_browser_tab import browser_fixture, tab_fixture, tensorboard_url_fixture  # noqa: F401  (fixtures)
+from test_browser_tab import browser_fixture, shared_page_fixture, tab_fixture, tensorboard_url_fixture  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import types
 from typing import TYPE_CHECKING, Optional, TypeVar, Union
 
@@ -24,6 +25,17 @@ BENCH_EXTRA = "pip install -e .[bench]"
 
 def add_smoke_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
+
+
+def smoke_kernels(smoke: bool) -> None:
+    """In a --smoke run started by the test suite, our numba kernels load from the folder it
+    keeps across runs (NUMBA_CACHE_DIR, tests/conftest.py) instead of compiling for seconds in
+    each script; a run by hand compiles them as before (and none of that is timed: the
+    benches warm their kernels before the clock)."""
+    if smoke and os.environ.get("NUMBA_CACHE_DIR"):
+        from tb_embedanalysis.analysis import numba_cache
+
+        numba_cache.use_cache_dir(os.environ["NUMBA_CACHE_DIR"])  # a NUMBA_CACHE_DIR set is the folder used
 
 
 def peer(name: str, *, required: bool, what: str = "") -> Optional[types.ModuleType]:

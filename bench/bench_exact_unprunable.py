@@ -170,6 +170,7 @@ def main():
     if args.smoke:
         args.n, args.gemm_size, args.check_rows = min(args.n, 3000), 512, 20
         args.plain_peer = True  # its comparison runs in the test suite too
+    _support.smoke_kernels(args.smoke)
     from tb_embedanalysis.analysis import neighbors
 
     for kind in args.cases.split(","):

@@ -239,6 +239,7 @@ def main():
     args = parser.parse_args()
     if args.smoke:
         args.n, args.queries, args.reps = 3000, 50, 3
+    _support.smoke_kernels(args.smoke)
     print("uptime: %s" % load(), flush=True)
     speed = rates(args)
     for kind in args.cases.split(","):

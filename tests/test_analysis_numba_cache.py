@@ -67,22 +67,24 @@ def start(cache_dir, *extra, keep_numba_cache_dir=False):
 
 def test_second_start_loads_umap_kernels_from_our_cache_dir(tmp_path):
     cache_dir = tmp_path / "cache"
-    first, second = start(cache_dir), start(cache_dir)
+    first = start(cache_dir)
+    # Issue 25.5: the second start is one whose warm-up has run (the plugin starts it), then
+    # lays out the map; the child asserts umap was imported by the warm-up. How much time
+    # that saves is a figure for bench/README.md, not a bound here (it failed at 0.75x on a
+    # loaded machine). One start, not a plain one and a warmed one: the warm-up's tiny map
+    # and the map after it call the same dispatchers, so its counts cover both.
+    second = start(cache_dir, "warm")
     assert first["finite"] and second["finite"]
     folder = cache_dir / numba_cache.SUBDIR
     assert first["numba_cache_dir"] == second["numba_cache_dir"] == str(folder)
     saved = {path.parent.name.split("_")[0] for path in folder.rglob("*.nbi")}
     assert {"umap", "pynndescent"} <= saved, saved
     # The first start compiles UMAP's kernels and saves them; the second loads every one from
-    # the cache and compiles none (numba's own counts; no time ratio: it failed at 0.46 on a
-    # loaded machine where the second start took 10 s; 25-31 s, then 4-5 s when quiet).
+    # the cache and compiles none, in its warm-up or in the map after it (numba's own counts;
+    # no time ratio: it failed at 0.46 on a loaded machine where the second start took 10 s;
+    # 25-31 s, then 4-5 s when quiet).
     assert first["cache_misses"] > 0 and first["cache_hits"] == 0, first
     assert second["cache_misses"] == 0 and second["cache_hits"] > 0, second
-    # Issue 25.5: a start whose warm-up has run (the plugin starts it) only lays out the map.
-    # The child asserts umap was imported by the warm-up; how much time that saves is a
-    # figure for bench/README.md, not a bound here (it failed at 0.75x on a loaded machine).
-    warm = start(cache_dir, "warm")
-    assert warm["finite"], warm
 
 
 def test_nothing_to_warm_without_umap_kernels_on_disk(tmp_path):

@@ -14,7 +14,7 @@ import urllib.request
 import numpy as np
 import pytest
 
-from test_browser_tab import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, Tab, browser_fixture, checked_page  # noqa: F401 (skips without Chromium; browser: a fixture)
+from test_browser_tab import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, Tab, browser_fixture, shared_page_fixture, shared_tab  # noqa: F401 (skips without Chromium; browser, shared_page: fixtures)
 from tensorboard_process import serving
 from threadpoolctl import threadpool_limits
 
@@ -77,9 +77,9 @@ def served(tmp_path_factory):
 
 
 @pytest.fixture
-def tab(browser, served):
-    with checked_page(browser) as page:
-        yield Tab(page, served[0])
+def tab(shared_page, served):
+    with shared_tab(shared_page, served[0]) as tab:
+        yield tab
 
 
 def history_answer(base, run="train", route="history", **extra):

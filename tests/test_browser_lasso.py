@@ -24,7 +24,7 @@ playwright_sync = pytest.importorskip("playwright.sync_api")
 PlaywrightTimeout = playwright_sync.TimeoutError
 
 from tensorboard_process import serving  # noqa: E402  (tests/ helper)
-from test_browser_tab import ARTIFACTS, CHROMIUM, browser_fixture, checked_page  # noqa: E402,F401  (one Chromium set-up; browser: a fixture)
+from test_browser_tab import ARTIFACTS, CHROMIUM, browser_fixture, one_test_on, open_frame  # noqa: E402,F401  (one Chromium set-up; browser: a fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -69,10 +69,20 @@ def tensorboard_url(tmp_path_factory):
         yield base
 
 
+@pytest.fixture(scope="module")
+def shared_page(browser):
+    """One page (touch enabled) for the module: TensorBoard starts in it once (open_frame)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    yield page
+    context.close()
+
+
 @pytest.fixture
-def page(browser):
-    with checked_page(browser, timeout_ms=TIMEOUT_MS, has_touch=True) as page:
-        yield page
+def page(shared_page):
+    with one_test_on(shared_page):
+        yield shared_page
 
 
 def _tags(base):
@@ -86,9 +96,7 @@ def _rows(base, **match):
 
 
 def _open(page, base):
-    page.goto(base + "/#embedanalysis")
-    handle = page.wait_for_selector('iframe[src*="plugin_entry.html?name=embedanalysis"]', state="attached")
-    frame = handle.content_frame()
+    frame = open_frame(page, base)
     frame.wait_for_function("document.querySelector('.map-overlay')?.hidden && window.__embedanalysis.marks.mapLabels")
     frame.locator(".card-map").scroll_into_view_if_needed()
     # Zoomed out a little: the clusters at the map's edges leave room for a lasso around them.

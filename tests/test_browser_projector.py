@@ -19,7 +19,7 @@ playwright_sync = pytest.importorskip("playwright.sync_api")
 
 import plugin_fixtures  # noqa: E402  (tests/ helper)
 from tensorboard_process import running_tensorboard  # noqa: E402
-from test_browser_tab import ARTIFACTS, CHROMIUM, browser_fixture  # noqa: E402,F401  (browser: a fixture)
+from test_browser_tab import ARTIFACTS, CHROMIUM, browser_fixture, one_test_on, open_frame  # noqa: E402,F401  (browser: a fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -58,21 +58,24 @@ def served(tmp_path_factory):
         yield base, {"vectors": vectors, "metadata": metadata, "words": words}
 
 
-@pytest.fixture
-def page(browser):
+@pytest.fixture(scope="module")
+def shared_page(browser):
+    """One page for the module: TensorBoard starts in it once (test_browser_tab.open_frame)."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
     yield page
     context.close()
-    assert errors == []
+
+
+@pytest.fixture
+def page(shared_page):
+    with one_test_on(shared_page, 1280, 800):
+        yield shared_page
 
 
 def open_tab(page, base, state):
-    page.goto(base + "/#embedanalysis&ea=" + urllib.parse.quote(state, safe=""))
-    frame = page.wait_for_selector('iframe[src*="plugin_entry.html?name=embedanalysis"]', state="attached").content_frame()
+    frame = open_frame(page, base, urllib.parse.quote(state, safe=""))
     frame.wait_for_selector(".map-options")
     return frame
 

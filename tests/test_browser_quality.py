@@ -9,7 +9,7 @@ land in test-artifacts/ (git-ignored).
 import numpy as np
 import pytest
 
-from test_browser_tab import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, Tab, browser_fixture, checked_page, playwright_sync  # noqa: F401 (browser: a fixture)
+from test_browser_tab import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, Tab, browser_fixture, playwright_sync, shared_page_fixture, shared_tab  # noqa: F401 (browser, shared_page: fixtures)
 from tensorboard_process import serving, settled_json
 
 pytestmark = pytest.mark.browser
@@ -53,10 +53,9 @@ def served(tmp_path_factory):
 
 
 @pytest.fixture
-def tab(browser, served):
-    ARTIFACTS.mkdir(exist_ok=True)
-    with checked_page(browser) as page:
-        yield Tab(page, served[0])
+def tab(shared_page, served):
+    with shared_tab(shared_page, served[0]) as tab:
+        yield tab
 
 
 def wait_thumbnails(frame, selector):

@@ -18,7 +18,7 @@ playwright_sync = pytest.importorskip("playwright.sync_api")
 
 from tensorboard_process import running_tensorboard  # noqa: E402  (tests/ helper)
 from test_browser_lasso import _clusters, _write_logs  # noqa: E402  (the three blobs)
-from test_browser_tab import ARTIFACTS, browser_fixture  # noqa: E402,F401  (one Chromium set-up; browser: a fixture)
+from test_browser_tab import ARTIFACTS, browser_fixture, one_test_on, open_frame  # noqa: E402,F401  (one Chromium set-up; browser: a fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -70,17 +70,23 @@ def _page(browser, width=1400, height=1000):
     return context, page, errors
 
 
-@pytest.fixture
-def page(browser):
-    context, page, errors = _page(browser)
+@pytest.fixture(scope="module")
+def shared_page(browser):
+    """One page for the module's `page` tests: TensorBoard starts in it once (open_frame)."""
+    context, page, _ = _page(browser)
     yield page
     context.close()
-    assert errors == []
+
+
+@pytest.fixture
+def page(shared_page):
+    with one_test_on(shared_page):
+        yield shared_page
 
 
 def _open(page, base, fragment=""):
-    page.goto(base + "/#embedanalysis" + fragment)
-    frame = page.wait_for_selector('iframe[src*="plugin_entry.html?name=embedanalysis"]', state="attached").content_frame()
+    assert fragment == "" or fragment.startswith("&ea="), fragment
+    frame = open_frame(page, base, fragment[len("&ea="):])
     frame.wait_for_function("document.querySelector('.map-overlay')?.hidden && window.__embedanalysis.marks.mapLabels")
     return frame
 

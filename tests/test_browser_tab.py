@@ -114,6 +114,35 @@ def browser_fixture():
         browser.close()
 
 
+def find_frame(page):
+    """TensorBoard's iframe of our tab. page.frames may not list it yet; its element always knows it."""
+    handle = page.wait_for_selector('iframe[src*="plugin_entry.html?name=embedanalysis"]', state="attached",
+                                    timeout=TIMEOUT_MS)
+    frame = handle.content_frame()
+    assert frame is not None, "the embedanalysis iframe has no document"
+    return frame
+
+
+def open_frame(page, base, state=""):
+    """The tab opened in TensorBoard at `base` with `state` (the `ea=` value, URL-encoded);
+    its iframe's Frame, once the tab's document has loaded (not yet drawn anything)."""
+    hash_ = "#embedanalysis" + ("&ea=" + state if state else "")
+    if not page.url.startswith(base + "/#embedanalysis"):
+        page.goto(base + "/" + hash_)
+        return find_frame(page)
+    # TensorBoard already shows the tab in this page (a module's shared page): a new document
+    # in its iframe (~0.5-1 s) instead of TensorBoard's own start (~2 s more a test). The
+    # state goes where a bookmark puts it, the parent's `ea=` (TensorBoard's router is not
+    # told: the start from a bookmark's URL is a page load, test_state_survives_reload's).
+    page.evaluate("h => history.replaceState(history.state, '', location.pathname + location.search + h)", hash_)
+    find_frame(page).evaluate("() => { window.__previousTab = true;"  # the iframe's own hash would win over `ea=`
+                              " history.replaceState(null, '', location.pathname + location.search);"
+                              " setTimeout(() => location.reload(), 0); }")
+    frame = find_frame(page)
+    frame.wait_for_function("() => !window.__previousTab && document.readyState !== 'loading'", timeout=TIMEOUT_MS)
+    return frame
+
+
 class Tab:
     """A page showing our tab; `frame` is the plugin's iframe; `dialogs` records alerts."""
 
@@ -127,22 +156,22 @@ class Tab:
             self.dialogs.append(dialog.message)
             dialog.dismiss()
 
-        page.on("dialog", on_dialog)
-        page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self._listeners = [("dialog", on_dialog), ("pageerror", lambda error: self.errors.append(str(error)))]
+        for event, listener in self._listeners:
+            page.on(event, listener)
 
     def open(self, state=""):
-        self.page.goto(self.base + "/#embedanalysis" + ("&ea=" + state if state else ""))
-        self.frame = self._find_frame()
+        self.frame = open_frame(self.page, self.base, state)
         self.frame.wait_for_selector(".topbar", timeout=TIMEOUT_MS)
         return self
 
     def _find_frame(self):
-        # page.frames may not list TensorBoard's plugin iframe yet; its element always knows it.
-        handle = self.page.wait_for_selector('iframe[src*="plugin_entry.html?name=embedanalysis"]',
-                                             state="attached", timeout=TIMEOUT_MS)
-        frame = handle.content_frame()
-        assert frame is not None, "the embedanalysis iframe has no document"
-        return frame
+        return find_frame(self.page)
+
+    def close(self):
+        """Takes this Tab's listeners off its page (a module's shared page outlives it)."""
+        for event, listener in self._listeners:
+            self.page.remove_listener(event, listener)
 
     def select(self, name, value):
         self.frame.select_option("select[name=%s]" % name, value)
@@ -176,14 +205,52 @@ def checked_page(browser, *, timeout_ms=TIMEOUT_MS, **context_options):
     assert errors == []
 
 
-@pytest.fixture(name="tab")
-def tab_fixture(browser, tensorboard_url):
+@pytest.fixture(scope="module", name="shared_page")
+def shared_page_fixture(browser):
+    """One page (1400 x 1000) for a module's `tab` tests: TensorBoard starts in it once, and
+    each test's Tab.open loads a new document of the tab in TensorBoard's iframe."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
-    ARTIFACTS.mkdir(exist_ok=True)
-    yield Tab(page, tensorboard_url)
+    yield page
     context.close()
+
+
+@contextlib.contextmanager
+def one_test_on(page, width=1400, height=1000):
+    """The module's shared page for one test (its viewport width x height); afterwards no
+    route or listener of the test is left on it, and an uncaught error in it fails the test."""
+    page.set_viewport_size({"width": width, "height": height})
+    errors: List[str] = []
+
+    def on_error(error):
+        errors.append(str(error))
+
+    page.on("pageerror", on_error)
+    try:
+        yield page
+    finally:
+        page.unroute_all(behavior="ignoreErrors")
+        page.remove_listener("pageerror", on_error)
+    assert errors == []
+
+
+@contextlib.contextmanager
+def shared_tab(page, base):
+    """A Tab on the module's shared page (one_test_on)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    with one_test_on(page):
+        tab = Tab(page, base)
+        try:
+            yield tab
+        finally:
+            tab.close()
+
+
+@pytest.fixture(name="tab")
+def tab_fixture(shared_page, tensorboard_url):
+    with shared_tab(shared_page, tensorboard_url) as tab:
+        yield tab
 
 
 def runs_answer(base):

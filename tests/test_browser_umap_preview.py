@@ -15,7 +15,7 @@ import pytest
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
 from tensorboard_process import running_tensorboard  # noqa: E402  (tests/ helper)
-from test_browser_projector import PLOT, open_tab, page, shot, wait_map  # noqa: E402,F401  (page: a fixture)
+from test_browser_projector import PLOT, open_tab, page, shared_page, shot, wait_map  # noqa: E402,F401  (page, shared_page: fixtures)
 from test_browser_tab import CHROMIUM, browser_fixture  # noqa: E402,F401  (browser: a fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a 1,000-epoch UMAP of 3,000 points: ~6 s

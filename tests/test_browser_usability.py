@@ -14,7 +14,7 @@ import re
 import pytest
 
 from test_browser_tab import ARTIFACTS, MAP_STATE, Tab, WORDS, _digits_count
-from test_browser_tab import browser_fixture, tab_fixture, tensorboard_url_fixture  # noqa: F401  (fixtures)
+from test_browser_tab import browser_fixture, shared_page_fixture, tab_fixture, tensorboard_url_fixture  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
 
@@ -41,7 +41,10 @@ def test_typing_lists_matches_live_and_a_click_opens_one(tab):
     tab.choose("words", "words")
     typed(tab, "spiel")
     rows = tab.frame.locator(".search-results .point-row")
-    rows.first.wait_for()  # listed without pressing Enter
+    # Listed without pressing Enter: the answer to the whole word typed, not one to a prefix
+    # still on screen (a full run read the five rows of "s…" here before it came)
+    tab.frame.wait_for_function("() => document.querySelector('.search-results .list-head')?.textContent"
+                                ".startsWith('1 match')")
     assert [r.strip() for r in rows.locator(".point-text").all_text_contents()] == ["spielberg"]
     assert tab.frame.locator(".search-results .list-head").text_content().startswith("1 match")
     rows.first.click()

@@ -77,9 +77,11 @@ def start(cache_dir: Optional[str]) -> Optional[threading.Thread]:
 #: The compiling child's niceness: it yields the cores to the server and the browser while
 #: the tab opens, and still finishes in seconds on an otherwise idle machine.
 CHILD_NICE = 10
-#: In two stages, each compiled by a child and then loaded here: first the sweep's heap kernel
+#: In two stages, each compiled by a child: first the sweep's heap kernel, loaded here at once
 #: (a small table's graph takes it once it is loaded, propose.SWEEP_COLD_MIN_ROWS), then the
-#: rest (large k's buffer, the plain graph's pair_fold: graphs from 20,000 rows).
+#: rest (large k's buffer, the plain graph's pair_fold), left in the cache for the first graph
+#: that needs it (from 20,000 rows, where ~0.3 s of loading is small) rather than loaded here,
+#: holding the GIL, while the tab may be opening.
 STAGES = ("sweep", "rest")
 _CHILD = ("import os, sys; os.nice(int(sys.argv[4])); sys.path.insert(0, sys.argv[3]); "
           "from tb_embedanalysis.analysis import kernel_warmup; kernel_warmup.compile_here(sys.argv[1], sys.argv[2])")
@@ -134,9 +136,10 @@ def _warm(cache_dir: str) -> None:
         for stage in STAGES:
             if jobs.exiting():
                 return
-            compile_in_child(cache_dir, stage)  # into numba's cache, without this process's GIL
+            compiled = compile_in_child(cache_dir, stage)  # into numba's cache, without this process's GIL
             if jobs.exiting():
                 return
-            _kernels(stage)  # loaded from the cache the child wrote (compiled here if it failed)
+            if stage == STAGES[0] or not compiled:  # the rest loads where first used (a large graph)
+                _kernels(stage)  # from the cache the child wrote (compiled here if it failed)
     except Exception:  # a failed warm-up only means the first graph compiles it, as before
         logger.exception("embedanalysis: compiling the exact search's kernel failed; the first graph will")

@@ -67,8 +67,9 @@ def start_once(started: threading.Event, target, name: str) -> Optional[threadin
 
 
 def start(cache_dir: Optional[str]) -> Optional[threading.Thread]:
-    """Compile or load topk_fold's kernel in a background thread; the thread, or None when numba
-    does not cache in `cache_dir`'s own folder or a warm-up started already in this process."""
+    """Compile the kernels in a child process and load the sweep's here, from a background
+    thread (STAGES); the thread, or None when numba does not cache in `cache_dir`'s own folder
+    or a warm-up started already in this process."""
     if cache_dir is None or own_numba_folder(cache_dir) is None:
         return None
     return start_once(_started, functools.partial(_warm, cache_dir), "embedanalysis-kernel-warmup")

@@ -136,8 +136,8 @@ def print_timeline(opened_ms: float, resources, server_log: pathlib.Path, since_
     if server_log.exists():
         for line in server_log.read_text().splitlines():
             e = json.loads(line)
-            if e.get("start", e.get("t", 0)) < since_s:
-                continue
+            if e.get("start", e.get("t", 0)) < since_s and e.get("kind") != "kernel-warmup":
+                continue  # before this opening (the start-up warm-up shown whenever it ran)
             if e["ev"] == "request" and e["route"] == "/*":
                 continue  # a static file: the browser's summary line above
             if e["ev"] == "request":

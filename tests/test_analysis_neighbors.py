@@ -164,6 +164,57 @@ print("ok")
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
 
 
+def test_one_blas_thread_holds_whichever_threads_enter_and_leave():
+    """The server's case (issue 25.3): an earlier job's thread used the limit and lives on (a
+    pool thread), then a graph in another thread enters, and users leave from other threads
+    than they entered in. threadpoolctl 3.8 ignored every thread's change but the first
+    one's while it lived: the graph's products ran on two BLAS threads."""
+    script = """
+import threading
+from threadpoolctl import threadpool_info
+from tb_embedanalysis.analysis import blas
+
+def blas_threads():
+    return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+before = blas_threads()
+if min(before) < 2 or any(p.get("threading_layer") == "openmp" for p in threadpool_info() if p["user_api"] == "blas"):
+    print("skip: BLAS on one thread already, or OpenMP's per-thread limits")
+    raise SystemExit
+done_earlier, finish = threading.Event(), threading.Event()
+
+def earlier_job():  # uses the limit, then stays alive like a job pool's thread
+    with blas.one_blas_thread():
+        pass
+    done_earlier.set()
+    finish.wait()
+
+pool_thread = threading.Thread(target=earlier_job, daemon=True)  # a failed assert must not wait for it
+pool_thread.start()
+done_earlier.wait()
+seen = {}
+first = blas.one_blas_thread()
+
+def graph():
+    first.__enter__()  # entered here, left in the main thread below
+    seen["graph"] = blas_threads()
+
+thread = threading.Thread(target=graph)
+thread.start()
+thread.join()
+assert all(n == 1 for n in seen["graph"]), seen
+first.__exit__(None, None, None)
+assert blas_threads() == before, (blas_threads(), before)
+finish.set()
+pool_thread.join()
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    if done.stdout.startswith("skip"):
+        pytest.skip(done.stdout.strip())
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
 @pytest.mark.parametrize("metric", neighbors.METRICS)
 @pytest.mark.parametrize("kind", ["random", "duplicates", "zero_vectors", "scaled"])
 def test_sweep_proposes_what_whole_rows_propose(metric, kind, monkeypatch):

@@ -1,6 +1,7 @@
 """The exact search's numba kernel is made ready as the plugin starts (analysis/kernel_warmup.py):
-compiled into our cache directory by a first start, loaded from it by the next one, so the
-tab's first graph does not compile it. Each start is a fresh process (numba's compiled
+compiled into our cache directory by a first start (in a child process, so the server's GIL
+is free meanwhile), loaded from it by that start and the next one, so the tab's first graph
+does not compile it. Each start is a fresh process (numba's compiled
 dispatchers die with it); the suite's own NUMBA_CACHE_DIR is taken out of the child's
 environment, as a user's TensorBoard has none.
 """
@@ -38,7 +39,8 @@ def start(cache_dir):
 
 def test_first_start_compiles_into_the_cache_dir_and_the_next_loads_it(tmp_path):
     first = start(tmp_path)
-    assert first["compiled"] and first["misses"] == 1 and first["hits"] == 0, first
+    # compiled by the warm-up's child process, not in the server's (its GIL): loaded here
+    assert first["compiled"] and first["misses"] == 0 and first["hits"] == 1, first
     assert os.listdir(tmp_path / "numba"), "nothing cached in our directory"
     second = start(tmp_path)
     assert second["compiled"] and second["hits"] == 1 and second["misses"] == 0, second

@@ -67,6 +67,19 @@ def _install():
 
     plugin.EmbedAnalysisPlugin.get_plugin_apps = logged_apps  # type: ignore[method-assign]  # on purpose, as above
 
+    from tb_embedanalysis.analysis import kernel_warmup
+
+    warm = kernel_warmup._warm
+
+    def logged_warm(*args):  # the start-up compile (or cache load) on the same clock as the requests
+        _log(ev="job-start", kind="kernel-warmup", t=time.time(), thread=threading.current_thread().name)
+        try:
+            warm(*args)
+        finally:
+            _log(ev="job-end", kind="kernel-warmup", t=time.time(), thread=threading.current_thread().name)
+
+    kernel_warmup._warm = logged_warm  # before the plugin starts it
+
 
 if PATH:
     _install()

@@ -2,7 +2,9 @@
 
 one_blas_thread: the BLAS limit is process-wide (threadpoolctl), so it is reference-counted
 here, once for the whole package: overlapping users on different threads (two jobs building
-graphs) restore the original limit only when the last one leaves. share_out: the worker
+graphs) restore the original limit only when the last one leaves. Each change is made, and
+released, by the thread that makes it (`_in_this_thread`): threadpoolctl ≥ 3.8 lets one thread
+at a time change a pthreads OpenBLAS's limit and silently ignores the others. share_out: the worker
 threads of the plain graph (neighbors.knn_graph) and the certified one (certified_graph.py).
 """
 
@@ -43,7 +45,7 @@ def one_blas_thread():
         return
     with _blas:
         if _blas_users.count == 0:
-            _blas_users.limiter = threadpool_limits(limits=1, user_api="blas")
+            _blas_users.limiter = _in_this_thread(lambda: threadpool_limits(limits=1, user_api="blas"))
         _blas_users.count += 1
     try:
         yield
@@ -51,8 +53,32 @@ def one_blas_thread():
         with _blas:
             _blas_users.count -= 1
             if _blas_users.count == 0:
-                _blas_users.limiter.restore_original_limits()
+                _in_this_thread(_blas_users.limiter.restore_original_limits)
                 _blas_users.limiter = None
+
+
+def _in_this_thread(change: Callable[[], T]) -> T:
+    """change() (a threadpoolctl limit set or restored), then this thread's control of
+    OpenBLAS released. threadpoolctl ≥ 3.8: with OpenBLAS's own (pthreads) pool, only its
+    "controlling thread" (the first to set a limit, until it releases it or ends) changes the
+    limit, any other thread's change is silently ignored; only `with threadpool_limits(...)`
+    releases it by itself. Without this, the first job thread to enter kept control for the
+    server's life (a pool thread never ends) and every later graph in another thread ran its
+    products on two BLAS threads beside its two graph threads (issue 25.3: k = 1,000 at
+    100,000 × 64, the tab's graph 96 s against 63 s in-process; its products 5 × slower).
+    Enter and leave may happen in different threads (the reference count), hence the release
+    after each. Older threadpoolctl has no controlling thread: nothing to release."""
+    try:
+        return change()
+    finally:
+        try:
+            from threadpoolctl import OpenBLASController
+        except ImportError:  # pragma: no cover - threadpoolctl < 3.8
+            pass
+        else:
+            release = getattr(OpenBLASController, "clear_controlling_thread", None)
+            if release is not None:
+                release()  # only when this thread holds it
 
 
 def share_out(items: Iterable[T], worker: Callable[[Iterator[T]], R], threads: int, *, name: str) -> List[R]:

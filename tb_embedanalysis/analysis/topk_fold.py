@@ -120,10 +120,11 @@ def compiled() -> bool:
     return kernel is not None and bool(kernel.signatures)
 
 
-def warm() -> None:
+def warm(*, large: bool = True) -> None:
     """Compile the kernel now (once per process, ~1 CPU-s and a transient ~25 MB of Python
-    objects that tracemalloc sees: not a computation's working memory)."""
-    for kk in (1, HEAP_MAX_CANDIDATES + 1):  # the heap, then the buffer and its cuts
+    objects that tracemalloc sees: not a computation's working memory); large: also the
+    buffer's kernels for K' > HEAP_MAX_CANDIDATES (topk_cut)."""
+    for kk in (1, HEAP_MAX_CANDIDATES + 1)[:2 if large else 1]:  # the heap, then the buffer and its cuts
         best = Running.start(1, kk, 3 * kk)
         fold(np.zeros((1, 3 * kk), dtype=np.float32), np.zeros(3 * kk, dtype=np.float32), False,
              np.zeros(3 * kk, dtype=bool), np.full(1, -1, dtype=np.int64), 0, best)

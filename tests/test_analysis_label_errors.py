@@ -3,6 +3,8 @@ same probabilities, logits are used only when they are logits, memorisation verd
 hand-made fits, and on a small protocol run (tests/label_error_protocol.py, a tuning seed)
 the planted flips rank first and are counted (the held-out figures are bench/README.md's)."""
 
+from typing import Any
+
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
@@ -206,6 +208,24 @@ def test_flag_recall_lowers_the_flags_share_by_the_suspects_agreement_with_their
     none = np.zeros(n, dtype=bool)
     assert label_errors.flag_recall(count, order, cut, fitted, weights, none) == pytest.approx((h - 0.03, high))
     assert label_errors.flag_recall(count, order, 0, fitted, weights, suspects) == (0.0, 0.0)
+
+
+def test_features_promise_the_flags_share_lowered_by_the_suspects_agreement(small_run):
+    """Vectors that are not logits (the run's logits with their columns reversed: the same
+    distances, the same graphs) get the neighbourhoods-only method, and the tab's promise is
+    flag_recall of the analysis' own count, ranking, step fits, weights and suspects."""
+    run, _ = small_run
+    valid = np.ones(run.noisy.size, dtype=bool)
+    spaces = [Space(np.ascontiguousarray(z[:, ::-1]), "label-errors-features-%d" % i, valid, "euclidean")
+              for i, z in enumerate(run.logits)]
+    encoded = label_codes.encode_rows([str(v) for v in run.noisy], np.flatnonzero(valid))
+    result: Any = AnalysisEngine().steps.history(spaces, run.steps, encoded, k=K)  # small: no Pending
+    errors = result.errors
+    assert errors.method == label_errors.METHOD_KNN
+    cut = int(round(errors.count.count))
+    low, high = label_errors.flag_recall(errors.count, result.order, cut, errors.fitted, errors.weights,
+                                         errors.suspects)
+    assert errors.found == (low, high) and 0.0 < low < high - 0.08 <= 1.0
 
 
 @pytest.mark.parametrize("block", [1 << 22, 70], ids=["one-block", "blocks-of-7-rows"])

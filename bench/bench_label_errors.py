@@ -20,6 +20,7 @@ kNN graphs use k = 10 and the metric `metric=auto` picks on the last step, as th
     .venv/bin/python bench/bench_label_errors.py --cache /tmp/runs            # held-out, ~25 min
     .venv/bin/python bench/bench_label_errors.py --seeds 100,101 --cache ...   # tuning seeds
     .venv/bin/python bench/bench_label_errors.py --write-readme                # + the table into bench/README.md
+    .venv/bin/python bench/bench_label_errors.py --features                    # + the count and promise without logits
     .venv/bin/python bench/bench_label_errors.py --cost                        # the score's time at 100,000 × 10 steps
     .venv/bin/python bench/bench_label_errors.py --smoke                       # seconds: does it still run?
 """
@@ -62,8 +63,9 @@ def run_of(dataset: str, noise: str, architecture: str, seed: int, cache: str, s
     return run
 
 
-def evaluate(run: protocol.Run) -> Dict[str, Any]:
-    """AUROC of every detector, ours' count, and the precision at the true count."""
+def evaluate(run: protocol.Run, features: bool = False) -> Dict[str, Any]:
+    """AUROC of every detector, ours' count, and the precision at the true count; features:
+    also the count and the promise with the logits not read ("features": ...)."""
     from cleanlab.rank import get_label_quality_scores
     from sklearn.metrics import roc_auc_score
 
@@ -88,7 +90,9 @@ def evaluate(run: protocol.Run) -> Dict[str, Any]:
     softmax = protocol.softmax(run.logits.astype(np.float64))
     auc = lambda score: float(roc_auc_score(run.flipped, score))  # noqa: E731
     out: Dict[str, Any] = {
-        ANCHORS[0]: auc(-get_label_quality_scores(run.noisy, run.cv_probs)),
+        # runs trained without the CV folds (cv_probs NaN) have no cross-validated anchor
+        ANCHORS[0]: float("nan") if np.isnan(run.cv_probs).any() else auc(-get_label_quality_scores(
+            run.noisy, run.cv_probs)),
         ANCHORS[1]: auc(-get_label_quality_scores(run.noisy, softmax[-1])),
         ANCHORS[2]: auc(-aum(run.logits, run.noisy)),
         ANCHORS[3]: auc(-softmax[:, np.arange(n), run.noisy].mean(axis=0)),
@@ -111,7 +115,33 @@ def evaluate(run: protocol.Run) -> Dict[str, Any]:
         "recall promised at the cut": errors.found,
         "metric": metric,
     })
+    if features:
+        out["features"] = _without_logits(run, metric)
     return out
+
+
+def _without_logits(run: protocol.Run, metric: str) -> Dict[str, Any]:
+    """The count and the promise as a user who logs a penultimate layer gets them: the same
+    vectors with their columns reversed, through the engine. The distances, hence the kNN
+    graphs, are the same; the columns are no longer the labels', so the logits are not read
+    (label_errors.usable_logits): the neighbourhoods only."""
+    from tb_embedanalysis.analysis import labels as label_codes, label_errors
+    from tb_embedanalysis.analysis.engine import AnalysisEngine, Space
+
+    valid = np.ones(run.noisy.size, dtype=bool)
+    spaces = [Space(np.ascontiguousarray(z[:, ::-1]), "bench-features-%d" % i, valid, metric)
+              for i, z in enumerate(run.logits)]
+    encoded = label_codes.encode_rows([str(v) for v in run.noisy], np.flatnonzero(valid))
+    result = _support.finished(AnalysisEngine().steps.history(spaces, run.steps, encoded, k=K))
+    errors = result.errors
+    if errors is None or errors.method != label_errors.METHOD_KNN:
+        raise RuntimeError("the reversed columns were read as logits")
+    true, cut = int(run.flipped.sum()), int(round(errors.count.count))
+    order = np.argsort(-result.score, kind="stable")
+    return {"estimated": errors.count.count, "low": errors.count.low, "high": errors.count.high,
+            "count ratio": errors.count.count / true, "true errors": true,
+            "recall at the estimated cut": float(run.flipped[order[:cut]].sum() / true),
+            "recall promised at the cut": errors.found}
 
 
 def table(results: Dict[tuple, List[Dict[str, Any]]], seeds: str) -> str:
@@ -123,8 +153,8 @@ def table(results: Dict[tuple, List[Dict[str, Any]]], seeds: str) -> str:
              "|---" * (len(names) + 4) + "|"]
     for (dataset, noise, architecture), rows in results.items():
         means = {name: np.mean([r[name] for r in rows]) for name in names}
-        wins = all(means[OURS] > means[a] for a in ANCHORS)
-        cells = ["%.4f" % means[name] for name in names]
+        wins = all(means[OURS] > means[a] for a in ANCHORS if not np.isnan(means[a]))
+        cells = ["–" if np.isnan(means[name]) else "%.4f" % means[name] for name in names]
         if wins:
             cells[-1] = "**%s**" % cells[-1]
         counts = "; ".join("%.0f/%d [%.0f, %.0f]" % (r["estimated"], r["true errors"], r["low"], r["high"])
@@ -172,6 +202,8 @@ def main():
     parser.add_argument("--write-readme", action="store_true", help="put the table into bench/README.md")
     parser.add_argument("--cost", action="store_true", help="only time the score at --cost-n points × 10 steps")
     parser.add_argument("--cost-n", type=int, default=100_000)
+    parser.add_argument("--features", action="store_true",
+                        help="also the count and the promise with the logits not read (a penultimate layer's case)")
     _support.add_smoke_flag(parser)
     args = parser.parse_args()
     from threadpoolctl import threadpool_limits
@@ -188,30 +220,23 @@ def main():
     configs = [(d, noise, a) for d in protocol.DATASETS for noise in protocol.NOISES for a in protocol.ARCHITECTURES]
     if args.smoke:
         args.seeds, args.cache, args.write_readme, configs = "0", "", False, configs[:1] + configs[-1:]
+        args.features = True
     results: Dict[tuple, List[Dict[str, Any]]] = {}
     for config in configs:
         for seed in seeds_of(args.seeds):
             start = time.perf_counter()
             with threadpool_limits(1):  # small products: threads only add overhead
                 run = run_of(*config, seed, args.cache, args.smoke)
-                row = evaluate(run)
+                row = evaluate(run, args.features)
             results.setdefault(config, []).append(row)
             print("%s seed %d (%.0f s, metric %s): ours %.4f | %s | count %.0f of %d" % (
                 "/".join(config), seed, time.perf_counter() - start, row["metric"], row[OURS],
                 " ".join("%.4f" % row[a] for a in ANCHORS), row["estimated"], row["true errors"]), flush=True)
     text = table(results, args.seeds)
-    ratios = [r["count ratio"] for rows in results.values() for r in rows]
-    summary = ("\nestimated / true count: %s; within ±15 %%: %d of %d runs" % (
-        ", ".join("%.2f" % v for v in ratios), sum(abs(v - 1) <= 0.15 for v in ratios), len(ratios)))
-    covered = [r["low"] <= r["true errors"] <= r["high"] for rows in results.values() for r in rows]
-    summary += "\n90 %% interval holds the true count: %d of %d runs" % (sum(covered), len(covered))
-    recall = [(r["recall promised at the cut"], r["recall at the estimated cut"]) for rows in results.values()
-              for r in rows]
-    summary += "\nrecall at the cut, promised range vs found: %s" % ", ".join(
-        "%.2f-%.2f/%.2f" % (low, high, found) for (low, high), found in recall)
-    outside = [max(low - found, found - high, 0.0) for (low, high), found in recall]
-    summary += "\nfound inside the promised range: %d of %d runs, within 0.08 of it: %d; largest miss %.2f" % (
-        sum(v == 0 for v in outside), len(outside), sum(v <= 0.08 for v in outside), max(outside))
+    summary = _summary([r for rows in results.values() for r in rows])
+    if args.features:
+        summary += "\nwithout logits (the neighbourhoods only, the same runs):" + _summary(
+            [r["features"] for rows in results.values() for r in rows])
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     summary += "\nload average %.1f while this ran" % load
     print(text + summary)
@@ -223,6 +248,23 @@ def main():
         else:
             readme += "\n## Label errors from the training history — `bench_label_errors.py` (issue 26)\n\n" + block + "\n"
         README.write_text(readme)
+
+
+def _summary(rows: List[Dict[str, Any]]) -> str:
+    """The count's and the promise's lines over the runs' rows (evaluate's or _without_logits')."""
+    ratios = [r["count ratio"] for r in rows]
+    summary = ("\nestimated / true count: %s; within ±15 %%: %d of %d runs" % (
+        ", ".join("%.2f" % v for v in ratios), sum(abs(v - 1) <= 0.15 for v in ratios), len(ratios)))
+    covered = [r["low"] <= r["true errors"] <= r["high"] for r in rows]
+    summary += "\n90 %% interval holds the true count: %d of %d runs" % (sum(covered), len(covered))
+    recall = [(r["recall promised at the cut"], r["recall at the estimated cut"]) for r in rows]
+    summary += "\nrecall at the cut, promised range vs found: %s" % ", ".join(
+        "%.2f-%.2f/%.2f" % (low, high, found) for (low, high), found in recall)
+    outside = [max(low - found, found - high, 0.0) for (low, high), found in recall]
+    summary += "\nfound inside the promised range: %d of %d runs, within 0.08 of it: %d; largest miss %.2f" % (
+        sum(v == 0 for v in outside), len(outside), sum(v <= 0.08 for v in outside), max(outside))
+    widths = [high - low for (low, high), _ in recall]
+    return summary + "; median width %.2f" % float(np.median(widths))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@ same probabilities, logits are used only when they are logits, memorisation verd
 hand-made fits, and on a small protocol run (tests/label_error_protocol.py, a tuning seed)
 the planted flips rank first and are counted (the held-out figures are bench/README.md's)."""
 
+from typing import Any
+
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
@@ -176,38 +178,54 @@ def test_expected_found_is_the_cuts_share_of_each_steps_flags():
     assert widened.high > count.widened(best_first).high >= count.high  # a random ranking may hide many more
 
 
-def test_found_range_low_end_counts_the_cuts_flags_by_their_steps_over_the_estimate():
-    """The promise's low end: Σ over the cut of the w²-weighted share of steps flagging the
-    row, over the estimated count, never above the high end (expected_found); a cut that
-    holds the rows most steps flag has the higher low end."""
-    rng = np.random.default_rng(11)
-    n, k, n_labels = 400, 10, 4
+def test_flag_recall_lowers_the_flags_share_by_the_suspects_agreement_with_their_labels():
+    """The promise without logits: [h − 0.03 − 1.15 s, h + 0.08] within [0, 1], h the
+    cut's share of the steps' flags (expected_found), s the suspects' kNN agreement with
+    their given labels averaged over the steps by weight (w, not w²). The more the suspects'
+    neighbours still vote for their labels, the lower the low end; the high end stays."""
+    rng = np.random.default_rng(5)
+    n, k, n_labels = 300, 10, 3
     codes = rng.integers(0, n_labels, n)
-    graphs = []
-    for _ in range(3):
-        graph = np.stack([rng.choice(np.flatnonzero((codes == codes[i]) & (np.arange(n) != i)), k)
-                          for i in range(n)])
-        elsewhere = rng.random(n) < 0.15  # neighbours all of the next label: flagged rows
-        graph[elsewhere] = np.stack([rng.choice(np.flatnonzero(codes == (codes[i] + 1) % n_labels), k)
-                                     for i in np.flatnonzero(elsewhere)])
-        graphs.append(graph)
-    weights = np.array([1.0, 0.5, 0.8])
+    graphs = [np.stack([rng.choice(np.delete(np.arange(n), i), k, replace=False) for i in range(n)])
+              for _ in range(2)]
+    weights = np.array([0.25, 1.0])
     count = label_counts.count_errors(graphs, codes, n_labels, weights)
-    shares = weights ** 2 / np.sum(weights ** 2)
-    rate = np.zeros(n)
-    for t, graph in enumerate(graphs):
-        likely = confident_labels.confident_labels(codes[graph], codes, n_labels)
-        rate += shares[t] * ((likely >= 0) & (likely != codes))
-    cut = int(round(count.count))
-    for order in (rng.permutation(n), np.argsort(-rate, kind="stable")):
-        low, high = count.found_range(order, cut)
-        assert high == pytest.approx(count.expected_found(order, cut))
-        assert low == pytest.approx(min(high, rate[order[:cut]].sum() / count.count))
-    random_low, random_high = count.found_range(rng.permutation(n), cut)
-    best_low, best_high = count.found_range(np.argsort(-rate, kind="stable"), cut)
-    assert random_low <= random_high and best_low < best_high <= 1.0  # a range, not one number
-    assert random_low < best_low
-    assert count.found_range(np.arange(n), 0) == (0.0, 0.0)
+    order = np.argsort(-count.flag_share, kind="stable")  # the flagged rows first
+    cut = 60
+    suspects = np.zeros(n, dtype=bool)
+    suspects[order[:cut]] = True
+    fitted = np.zeros((2, n))
+    fitted[0, order[:20]] = 1.0  # step 0: a third of the suspects agree with their labels
+    fitted[1, order[:6]] = 1.0  # step 1: a tenth
+    h = count.expected_found(order, cut)
+    assert 0.1 < h < 0.9  # neither end clipped
+    s = (0.25 * (20 / 60) + 1.0 * (6 / 60)) / 1.25
+    low, high = label_errors.flag_recall(count, order, cut, fitted, weights, suspects)
+    assert (low, high) == pytest.approx((h - 0.03 - 1.15 * s, min(1.0, h + 0.08)))
+    fitted[1, order[:cut]] = 1.0  # step 1: every suspect agrees with its label
+    assert label_errors.flag_recall(count, order, cut, fitted, weights, suspects) == pytest.approx(
+        (max(0.0, h - 0.03 - 1.15 * (0.25 * (20 / 60) + 1.0) / 1.25), high))
+    none = np.zeros(n, dtype=bool)
+    assert label_errors.flag_recall(count, order, cut, fitted, weights, none) == pytest.approx((h - 0.03, high))
+    assert label_errors.flag_recall(count, order, 0, fitted, weights, suspects) == (0.0, 0.0)
+
+
+def test_features_promise_the_flags_share_lowered_by_the_suspects_agreement(small_run):
+    """Vectors that are not logits (the run's logits with their columns reversed: the same
+    distances, the same graphs) get the neighbourhoods-only method, and the tab's promise is
+    flag_recall of the analysis' own count, ranking, step fits, weights and suspects."""
+    run, _ = small_run
+    valid = np.ones(run.noisy.size, dtype=bool)
+    spaces = [Space(np.ascontiguousarray(z[:, ::-1]), "label-errors-features-%d" % i, valid, "euclidean")
+              for i, z in enumerate(run.logits)]
+    encoded = label_codes.encode_rows([str(v) for v in run.noisy], np.flatnonzero(valid))
+    result: Any = AnalysisEngine().steps.history(spaces, run.steps, encoded, k=K)  # small: no Pending
+    errors = result.errors
+    assert errors.method == label_errors.METHOD_KNN
+    cut = int(round(errors.count.count))
+    low, high = label_errors.flag_recall(errors.count, result.order, cut, errors.fitted, errors.weights,
+                                         errors.suspects)
+    assert errors.found == (low, high) and 0.0 < low < high - 0.08 <= 1.0
 
 
 @pytest.mark.parametrize("block", [1 << 22, 70], ids=["one-block", "blocks-of-7-rows"])

@@ -75,19 +75,6 @@ class ErrorCount:
             return 0.0
         return float(min(1.0, np.sum(self.flag_share[order[:cut]]) / total))
 
-    def found_range(self, order: np.ndarray, cut: int) -> Tuple[float, float]:
-        """(low, high): what reviewing the first `cut` rows of `order` should find, as a
-        range. high = expected_found (the flagged rows' share, as if the errors were spread
-        like them); low = min(high, Σ over the cut of flag_rate / count): every flag in the
-        cut an error and every error no step flags below the cut. Why a range: where clean
-        points sit among the errors (classification, confusable flips) the flags miss errors
-        that rank below the cut and high promised 0.08-0.13 too much on average; low is
-        within 0.05 of the truth there (tuning runs, bench/README.md)."""
-        high = self.expected_found(order, cut)
-        if high <= 0:
-            return 0.0, 0.0
-        return min(high, float(np.sum(self.flag_rate[order[:cut]]) / self.count)), high
-
     def widened(self, order: np.ndarray) -> "ErrorCount":
         """This count with `high` at least count / r, r = expected_found at the cut
         round(count) of `order` (n,) (the ranking, most suspect first). Why: the count drops

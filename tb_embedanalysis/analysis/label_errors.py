@@ -14,8 +14,9 @@ left out: see combined_score.)
 The score (combined_score) ranks by the kNN history over weighted steps and, with logits,
 by the logit margin at the step that best confirms the neighbourhoods' suspects and over all
 steps (logit_view), each view weighted by how few of the points the history trusts it ranks
-among its suspects; with logits the recall promised at the cut is the views' agreement there
-(promised_recall); the count (label_counts.py) and memorisation.py use the step weights.
+among its suspects; the recall promised at the cut is the views' agreement there with logits
+(promised_recall), without them the flags' share widened by the suspects' agreement with
+their labels (flag_recall); the count (label_counts.py) and memorisation.py use the step weights.
 
 **Step weights.** A step carries evidence while the network fits the points it trusts but
 not the suspects: before that nothing is learned, after it (memorisation) every point agrees
@@ -48,6 +49,9 @@ METHOD_LOGITS = ("history (kNN margins over weighted steps and logit margins at 
 #: [g − a − b (1 − g), g + c], (a, b, c) chosen on half the tuning seeds (100-109), the same
 #: on the other half (bench/README.md).
 AGREEMENT_RANGE = (0.04, 0.4, 0.01)
+#: The promised recall without logits (flag_recall): [h − a − b s, h + c], (a, b, c) chosen on
+#: seeds 100-109 and checked on the other fourteen tuning seeds (bench/README.md, ninth round).
+FLAG_RANGE = (0.03, 1.15, 0.08)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -152,14 +156,32 @@ def promised_recall(knn_ranks: np.ndarray, logit_ranks: np.ndarray, cut: int) ->
     in their own top `cut`; [g − a − b (1 − g), g + c] (AGREEMENT_RANGE) within [0, 1]. Why:
     a point both the neighbourhoods and the logits rank on top is almost always an error,
     and the views disagree more where the score misses more; g tracked the found recall
-    within −0.15 … +0.03 on the 176 tuning runs, where the flags' share (ErrorCount.
-    found_range) was 0.13 too high on classification / confusable and 0.10 too low on
+    within −0.15 … +0.03 on the 176 tuning runs, where the flags' share (the range main
+    had then) was 0.13 too high on classification / confusable and 0.10 too low on
     classification / uniform (its range held the found recall on 73 of 176, this on 164)."""
     if cut <= 0:
         return 0.0, 0.0
     agree = float(np.sum(top(knn_ranks, cut) & top(logit_ranks, cut))) / cut
     below, slope, above = AGREEMENT_RANGE
     return max(0.0, agree - below - slope * (1.0 - agree)), min(1.0, agree + above)
+
+
+def flag_recall(count: ErrorCount, order: np.ndarray, cut: int, fitted: np.ndarray, weights: np.ndarray,
+                suspects: np.ndarray) -> Tuple[float, float]:
+    """(low, high) without logits: the share of the errors the first `cut` rows of `order`
+    should hold, [h − a − b s, h + c] (FLAG_RANGE) within [0, 1]; h = count.expected_found
+    (the steps' flags the cut holds), s = the suspects' agreement with their given labels,
+    Σ_t w_t mean(fitted_t over the suspects) / Σ w (fitted (S, n), weights (S,), suspects
+    (n,) bool). Why s: a suspect its neighbours still vote for is a boundary point as often
+    as an error, so the more the suspects agree with their labels, the more errors sit below
+    the cut where no flag sees them: the flags alone promised 0.17-0.28 too much on
+    classification / confusable, where s is 0.15-0.22 (digits 0.02-0.06; bench/README.md)."""
+    high = count.expected_found(order, cut)
+    if high <= 0:
+        return 0.0, 0.0
+    agree = float(np.dot(weights, fitted[:, suspects].mean(axis=1)) / np.sum(weights)) if suspects.any() else 0.0
+    below, slope, above = FLAG_RANGE
+    return max(0.0, high - below - slope * agree), min(1.0, high + above)
 
 
 def combined_score(neighbors: Sequence[np.ndarray], codes: np.ndarray, evidence: StepEvidence,
@@ -227,7 +249,7 @@ class LabelErrors:
     evidence's fitted, count (label_counts.ErrorCount), suspects (n,) bool the top
     round(count) of the score the weights were last computed from; found (low, high) the
     share of the errors that the score's top round(count) should hold (promised_recall with
-    logits, ErrorCount.found_range without)."""
+    logits, flag_recall without)."""
 
     method: str
     score: np.ndarray
@@ -276,6 +298,7 @@ def analyse(neighbors: Sequence[np.ndarray], codes: np.ndarray, n_labels: int, p
     order = np.lexsort((np.arange(score.size), -score))  # PointHistory.order's: by score, then row
     count = joints.count(weights, trusted=~suspects).widened(order)
     cut = int(round(count.count))
-    found = count.found_range(order, cut) if views is None else promised_recall(*views, cut)
+    found = (flag_recall(count, order, cut, evidence.fitted, weights, suspects) if views is None
+             else promised_recall(*views, cut))
     return LabelErrors(METHOD_LOGITS if logits is not None else METHOD_KNN, score, weights, evidence.fitted,
                        count, suspects, found)

@@ -24,7 +24,7 @@ def count_block(result) -> Optional[dict]:
     """`errors`: the estimated number of label errors with its 90 % interval, per label, per
     (given label, likely true label) pair, the cut (rank) and what reviewing up to it should
     find, a range (LabelErrors.found: from the two views' agreement with logits, else
-    ErrorCount.found_range; the ranking: result.order, by score then row)."""
+    flag_recall; the ranking: result.order, by score then row)."""
     errors = result.errors
     if errors is None:
         return None

@@ -90,4 +90,8 @@ def test_analyze_warms_the_kernel_even_where_its_graph_would_not_use_it_cold(tmp
                           env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stderr.strip().splitlines()[-1])
-    assert result["compiled"] and result["misses"] == 1, result
+    # Compiled here (a miss) or, where the warm-up's niced child compiled it into the cache
+    # first (kernel_warmup.compile_in_child), loaded from there (a hit): ready either way.
+    assert result["compiled"] and result["misses"] + result["hits"] == 1, result
+    folder = tmp_path / "xdg" / "tb-embedanalysis" / numba_cache.SUBDIR
+    assert any(path.name.startswith("topk_fold") for path in folder.rglob("*.nbi")), list(folder.rglob("*"))

@@ -228,10 +228,12 @@ def test_a_map_waits_while_an_estimate_computes():
         thread.start()
         while engine.estimates.computing == 0 and not done.is_set():
             time.sleep(0.002)
-        first = map_progress()  # the map's job starts here and reports at its first block
-        start, seen, window = time.monotonic(), [first], 0.0
-        while engine.estimates.computing:
-            seen.append(map_progress())
+        start, seen, window = time.monotonic(), [], 0.0
+        while True:
+            progress = map_progress()  # the first call starts the map's job
+            if engine.estimates.computing == 0:  # read before the estimate ended: counted
+                break
+            seen.append(progress)
             window = time.monotonic() - start
             time.sleep(0.005)
         thread.join()

@@ -13,6 +13,7 @@ from threadpoolctl import threadpool_limits
 import label_error_protocol as protocol
 from history_protocol import aum, knn_probabilities
 from tb_embedanalysis.analysis import confident_labels, label_counts, label_errors, labels as label_codes, memorisation
+from tb_embedanalysis.analysis import recall_promise
 from tb_embedanalysis.analysis.engine import AnalysisEngine, Space
 
 K = 10
@@ -200,14 +201,14 @@ def test_flag_recall_lowers_the_flags_share_by_the_suspects_agreement_with_their
     h = count.expected_found(order, cut)
     assert 0.1 < h < 0.9  # neither end clipped
     s = (0.25 * (20 / 60) + 1.0 * (6 / 60)) / 1.25
-    low, high = label_errors.flag_recall(count, order, cut, fitted, weights, suspects)
+    low, high = recall_promise.flag_recall(count, order, cut, fitted, weights, suspects)
     assert (low, high) == pytest.approx((h - 0.03 - 1.15 * s, min(1.0, h + 0.08)))
     fitted[1, order[:cut]] = 1.0  # step 1: every suspect agrees with its label
-    assert label_errors.flag_recall(count, order, cut, fitted, weights, suspects) == pytest.approx(
+    assert recall_promise.flag_recall(count, order, cut, fitted, weights, suspects) == pytest.approx(
         (max(0.0, h - 0.03 - 1.15 * (0.25 * (20 / 60) + 1.0) / 1.25), high))
     none = np.zeros(n, dtype=bool)
-    assert label_errors.flag_recall(count, order, cut, fitted, weights, none) == pytest.approx((h - 0.03, high))
-    assert label_errors.flag_recall(count, order, 0, fitted, weights, suspects) == (0.0, 0.0)
+    assert recall_promise.flag_recall(count, order, cut, fitted, weights, none) == pytest.approx((h - 0.03, high))
+    assert recall_promise.flag_recall(count, order, 0, fitted, weights, suspects) == (0.0, 0.0)
 
 
 def test_features_promise_the_flags_share_lowered_by_the_suspects_agreement(small_run):
@@ -223,7 +224,7 @@ def test_features_promise_the_flags_share_lowered_by_the_suspects_agreement(smal
     errors = result.errors
     assert errors.method == label_errors.METHOD_KNN
     cut = int(round(errors.count.count))
-    low, high = label_errors.flag_recall(errors.count, result.order, cut, errors.fitted, errors.weights,
+    low, high = recall_promise.flag_recall(errors.count, result.order, cut, errors.fitted, errors.weights,
                                          errors.suspects)
     assert errors.found == (low, high) and 0.0 < low < high - 0.08 <= 1.0
 
@@ -342,11 +343,11 @@ def test_promised_recall_is_the_views_agreement_on_the_cut_widened_by_the_tuned_
     knn = np.arange(n, 0, -1, dtype=np.float64)  # rows 0..19 on top
     logits = knn.copy()
     logits[15:20], logits[100:105] = logits[100:105], logits[15:20].copy()  # 5 of its top 20 elsewhere
-    np.testing.assert_allclose(label_errors.promised_recall(knn, logits, cut), (0.75 - 0.04 - 0.4 * 0.25, 0.76))
-    np.testing.assert_allclose(label_errors.promised_recall(knn, knn, cut), (0.96, 1.0))
-    np.testing.assert_array_equal(label_errors.promised_recall(knn, logits, 0), (0.0, 0.0))
+    np.testing.assert_allclose(recall_promise.promised_recall(knn, logits, cut), (0.75 - 0.04 - 0.4 * 0.25, 0.76))
+    np.testing.assert_allclose(recall_promise.promised_recall(knn, knn, cut), (0.96, 1.0))
+    np.testing.assert_array_equal(recall_promise.promised_recall(knn, logits, 0), (0.0, 0.0))
     disjoint = -knn  # its top 20 are rows 180..199: no agreement
-    np.testing.assert_allclose(label_errors.promised_recall(knn, disjoint, cut), (0.0, 0.01))
+    np.testing.assert_allclose(recall_promise.promised_recall(knn, disjoint, cut), (0.0, 0.01))
 
 
 def test_the_promise_holds_what_the_cut_finds(small_run):

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tb_embedanalysis.logs import metadata as metadata_io, metadata_scan
+from tb_embedanalysis.logs import column_codes, metadata as metadata_io, metadata_scan
 from tb_embedanalysis.logs.errors import MetadataError
 
 
@@ -125,7 +125,7 @@ def test_scan_of_a_big_file_guesses_as_parsing_does(tmp_path, header, row, expec
 def test_a_table_codes_values_in_order_of_first_appearance(chunks):
     # A column of distinct values is kept as a list and a set until a value repeats, in the
     # same chunk (within the first 64 values or after them) or in a later one.
-    table = metadata_io._Table()
+    table = column_codes.Table()
     expected: Dict[str, int] = {}
     for chunk in chunks:
         codes = table.encode(chunk)

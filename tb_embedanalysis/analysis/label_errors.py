@@ -15,8 +15,8 @@ The score (combined_score) ranks by the kNN history over weighted steps and, wit
 by the logit margin at the step that best confirms the neighbourhoods' suspects and over all
 steps (logit_view), each view weighted by how few of the points the history trusts it ranks
 among its suspects; the recall promised at the cut is the views' agreement there with logits
-(promised_recall), without them the flags' share widened by the suspects' agreement with
-their labels (flag_recall); the count (label_counts.py) and memorisation.py use the step weights.
+(recall_promise.promised_recall), without them the flags' share widened by the suspects'
+agreement with their labels (recall_promise.flag_recall); the count (label_counts.py) and memorisation.py use the step weights.
 
 **Step weights.** A step carries evidence while the network fits the points it trusts but
 not the suspects: before that nothing is learned, after it (memorisation) every point agrees
@@ -36,6 +36,7 @@ import numpy as np
 
 from tb_embedanalysis.analysis.history import history_score, tallies_of
 from tb_embedanalysis.analysis.label_counts import ErrorCount, StepJoints
+from tb_embedanalysis.analysis.recall_promise import flag_recall, promised_recall, top
 
 #: Logits are used when their width is the number of labels and their last step's argmax
 #: agrees with the given label on more than this fraction of the rows (column c = code c
@@ -45,13 +46,6 @@ METHOD_KNN = "history (kNN margins over weighted steps)"
 METHOD_LOGITS = ("history (kNN margins over weighted steps and logit margins at the step that best confirms "
                  "them and over all steps, by rank, each view weighted by how few trusted points it ranks among the "
                  "suspects)")
-#: The promised recall at the cut from the two views' agreement g (promised_recall):
-#: [g − a − b (1 − g), g + c], (a, b, c) chosen on half the tuning seeds (100-109), the same
-#: on the other half (bench/README.md).
-AGREEMENT_RANGE = (0.04, 0.4, 0.01)
-#: The promised recall without logits (flag_recall): [h − a − b s, h + c], (a, b, c) chosen on
-#: seeds 100-109 and checked on the other fourteen tuning seeds (bench/README.md, ninth round).
-FLAG_RANGE = (0.03, 1.15, 0.08)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -150,40 +144,6 @@ def logit_view(logit_margin: np.ndarray, knn_top: np.ndarray) -> np.ndarray:
     return (step_ranks[best] + _ranks(-logit_margin.mean(axis=0))) / 2.0
 
 
-def promised_recall(knn_ranks: np.ndarray, logit_ranks: np.ndarray, cut: int) -> Tuple[float, float]:
-    """(low, high): the share of the errors that the score's top `cut` should hold, from the
-    agreement g of the two views it combines (n,) each: the share of the cut that both put
-    in their own top `cut`; [g − a − b (1 − g), g + c] (AGREEMENT_RANGE) within [0, 1]. Why:
-    a point both the neighbourhoods and the logits rank on top is almost always an error,
-    and the views disagree more where the score misses more; g tracked the found recall
-    within −0.15 … +0.03 on the 176 tuning runs, where the flags' share (the range main
-    had then) was 0.13 too high on classification / confusable and 0.10 too low on
-    classification / uniform (its range held the found recall on 73 of 176, this on 164)."""
-    if cut <= 0:
-        return 0.0, 0.0
-    agree = float(np.sum(top(knn_ranks, cut) & top(logit_ranks, cut))) / cut
-    below, slope, above = AGREEMENT_RANGE
-    return max(0.0, agree - below - slope * (1.0 - agree)), min(1.0, agree + above)
-
-
-def flag_recall(count: ErrorCount, order: np.ndarray, cut: int, fitted: np.ndarray, weights: np.ndarray,
-                suspects: np.ndarray) -> Tuple[float, float]:
-    """(low, high) without logits: the share of the errors the first `cut` rows of `order`
-    should hold, [h − a − b s, h + c] (FLAG_RANGE) within [0, 1]; h = count.expected_found
-    (the steps' flags the cut holds), s = the suspects' agreement with their given labels,
-    Σ_t w_t mean(fitted_t over the suspects) / Σ w (fitted (S, n), weights (S,), suspects
-    (n,) bool). Why s: a suspect its neighbours still vote for is a boundary point as often
-    as an error, so the more the suspects agree with their labels, the more errors sit below
-    the cut where no flag sees them: the flags alone promised 0.17-0.28 too much on
-    classification / confusable, where s is 0.15-0.22 (digits 0.02-0.06; bench/README.md)."""
-    high = count.expected_found(order, cut)
-    if high <= 0:
-        return 0.0, 0.0
-    agree = float(np.dot(weights, fitted[:, suspects].mean(axis=1)) / np.sum(weights)) if suspects.any() else 0.0
-    below, slope, above = FLAG_RANGE
-    return max(0.0, high - below - slope * agree), min(1.0, high + above)
-
-
 def combined_score(neighbors: Sequence[np.ndarray], codes: np.ndarray, evidence: StepEvidence,
                    weights: np.ndarray, tallies: Optional[list] = None, *,
                    suspects: Optional[np.ndarray] = None, knn_plain: Optional[np.ndarray] = None) -> np.ndarray:
@@ -258,13 +218,6 @@ class LabelErrors:
     count: ErrorCount
     suspects: np.ndarray
     found: Tuple[float, float]
-
-
-def top(score: np.ndarray, m: int) -> np.ndarray:
-    """(n,) bool: the m highest scores (ties by row position, stable)."""
-    chosen = np.zeros(score.size, dtype=bool)
-    chosen[np.argsort(-score, kind="stable")[:max(0, min(m, score.size))]] = True
-    return chosen
 
 
 def analyse(neighbors: Sequence[np.ndarray], codes: np.ndarray, n_labels: int, predicted: np.ndarray,

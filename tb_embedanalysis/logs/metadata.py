@@ -9,11 +9,12 @@ possible failure for an error-analysis tool, so we refuse rather than guess.
 from __future__ import annotations
 
 import codecs
-from typing import Iterator, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
 from tb_embedanalysis.logs import paths
+from tb_embedanalysis.logs.column_codes import Table
 from tb_embedanalysis.logs.errors import MetadataError
 from tb_embedanalysis.logs.model import Column, Metadata
 from tb_embedanalysis.quoting import excerpt
@@ -138,60 +139,13 @@ def _decode(data: bytes, start: int, stop: int, path: str) -> str:
         raise MetadataError("%s is not UTF-8 text (line %d, byte %d)" % (path, line, offset)) from None
 
 
-class _Codes(dict):
-    """value -> code, a new value getting the next code: `map(codes.__getitem__, values)`
-    encodes a chunk at C speed, calling back into Python only for first appearances."""
-
-    def __missing__(self, key: str) -> int:
-        code = self[key] = len(self)
-        return code
-
-
-class _Table:
-    """One column's codes, in order of first appearance. While no value has repeated (ids,
-    words: a column of distinct values) it keeps the values in a list and a set, and the
-    codes of a chunk are a range: a set insert costs about a third of `_Codes`' dict insert
-    with its __missing__ call (1,000,000 ids: 0.55-0.65 s → 0.15-0.25 s). The first repeat
-    turns it into a `_Codes` for good; a repeat within a chunk's first values skips the set."""
-
-    _PROBE = 64  # values of a chunk checked for a repeat before the whole chunk is put in the set
-
-    def __init__(self) -> None:
-        self.distinct: Optional[List[str]] = []  # None once a value repeated
-        self.seen: Set[str] = set()
-        self.codes = _Codes()
-
-    def encode(self, values: List[str]) -> np.ndarray:
-        """int32 codes of `values` (the next rows), new values getting the next codes."""
-        distinct = self.distinct
-        if distinct is not None:
-            probe = values[:self._PROBE]
-            if len(set(probe)) == len(probe):
-                before = len(self.seen)
-                self.seen.update(values)
-                if len(self.seen) == before + len(values):
-                    distinct.extend(values)
-                    return np.arange(before, before + len(values), dtype=np.int32)
-            self.codes.update(zip(distinct, range(len(distinct))))
-            self.distinct, self.seen = None, set()
-        return np.fromiter(map(self.codes.__getitem__, values), dtype=np.int32, count=len(values))
-
-    def code(self, value: str) -> Optional[int]:
-        if self.distinct is None:
-            return self.codes.get(value)
-        return self.distinct.index(value) if value in self.seen else None
-
-    def categories(self) -> Tuple[str, ...]:
-        return tuple(self.codes if self.distinct is None else self.distinct)
-
-
 class _ColumnParser:
     """Codes of every column, filled a chunk of lines at a time (one dict per column)."""
 
     def __init__(self, width: int, path: str, *, rows: int):
         self.width, self.path, self.rows = width, path, rows
         self.codes = [np.empty(rows, dtype=np.int32) for _ in range(width)]
-        self.tables = [_Table() for _ in range(width)]
+        self.tables = [Table() for _ in range(width)]
         self.filled = 0
         self.long_row: Optional[Tuple[int, int]] = None  # (line number, fields) of the first row too long
 
@@ -261,7 +215,7 @@ class _ColumnParser:
             if not used.all():
                 codes = (np.cumsum(used, dtype=np.int32) - 1)[codes]
                 categories = tuple(value for value, keep in zip(categories, used) if keep)
-        self.tables[index] = _Table()  # the dict or set costs as much as the categories: free it now
+        self.tables[index] = Table()  # the dict or set costs as much as the categories: free it now
         return Column(codes=codes, categories=categories)
 
 

@@ -51,11 +51,11 @@ def _blocks(matrix: np.ndarray, valid: np.ndarray):
         yield indices, matrix[indices]
 
 
-def _reporting(on_progress: ProgressFn, start: float, width: float, blocks: int):
-    """report(i): on_progress(start + width · i / blocks), or nothing without a callback."""
+def _per_block(on_progress: ProgressFn, blocks: int):
+    """report(i): on_progress(i / blocks) after block i, or nothing without a callback."""
     def report(done: int) -> None:
         if on_progress is not None:
-            on_progress(start + width * done / max(blocks, 1))
+            on_progress(done / max(blocks, 1))
     return report
 
 
@@ -65,7 +65,7 @@ def scatter_matrix(vectors, valid: np.ndarray, on_progress: ProgressFn = None) -
     matrix = np.asarray(vectors)
     d = matrix.shape[1]
     n_valid = int(np.count_nonzero(valid))
-    report = _reporting(on_progress, 0.0, 1.0, 2 * -(-n_valid // BLOCK))
+    report = _per_block(on_progress, 2 * -(-n_valid // BLOCK))
     mean = np.zeros(d)
     done = 0
     for _, block in _blocks(matrix, valid):
@@ -110,7 +110,7 @@ def project(vectors, valid: np.ndarray, mean: np.ndarray, axes: np.ndarray, on_p
     coords = np.full((matrix.shape[0], axes.shape[1]), np.nan)
     rows_of_axes = np.ascontiguousarray(axes.T)  # (m, D) @ (D, B): a wide product, not a tall skinny one
     buffer = np.empty((BLOCK, matrix.shape[1]))
-    report = _reporting(on_progress, 0.0, 1.0, -(-int(np.count_nonzero(valid)) // BLOCK))
+    report = _per_block(on_progress, -(-int(np.count_nonzero(valid)) // BLOCK))
     for done, (where, block) in enumerate(_blocks(matrix, valid), start=1):
         centered = np.subtract(block, mean, out=buffer[:len(block)], dtype=np.float64)
         coords[where] = (rows_of_axes @ centered.T).T
